@@ -1,0 +1,65 @@
+/**
+ * The command tree. Each group registers its flags from its own file; the work behind a command is loaded
+ * with `import()` inside its action so that `upkeep --help` and the `tools` fast path stay light.
+ */
+import { Command, CommanderError } from "commander";
+import { UsageError } from "../core/errors.ts";
+import { register as registerAdmin } from "./admin.ts";
+import { register as registerAgent } from "./agent.ts";
+import { takeExitCode } from "./context.ts";
+import { register as registerRelease } from "./release.ts";
+import { register as registerServe } from "./serve.ts";
+import { register as registerTools } from "./tools.ts";
+import { register as registerVersion } from "./version.ts";
+
+export function buildProgram(version: string): Command {
+  const program = new Command("upkeep")
+    .description("Managed updates for a self-hosted fleet: version server, host agent and client tools.")
+    .version(`upkeep ${version}`, "-V, --version", "print the upkeep version")
+    .option("--debug", "print stack traces on errors")
+    .showHelpAfterError("(run with --help for usage)")
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      // Commander's own usage errors: print once, main.ts maps them to exit 2.
+      outputError: (s, write) => write(s),
+    });
+  registerServe(program);
+  registerAgent(program);
+  registerTools(program);
+  registerRelease(program);
+  registerAdmin(program);
+  registerVersion(program);
+  applyExitOverride(program);
+  return program;
+}
+
+/** Commander throws instead of exiting, everywhere in the tree. */
+function applyExitOverride(cmd: Command): void {
+  cmd.exitOverride();
+  for (const sub of cmd.commands) applyExitOverride(sub);
+}
+
+/** Runs the CLI on `args` (argv without node and script) and returns the exit code. */
+export async function run(args: string[], version: string): Promise<number> {
+  const program = buildProgram(version);
+  try {
+    await program.parseAsync(args, { from: "user" });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help and --version end with a CommanderError whose exitCode is 0.
+      if (e.exitCode === 0) return 0;
+      // A group called without a subcommand prints its help: that is a usage error.
+      if (e.code === "commander.help" || e.code === "commander.helpDisplayed") return 2;
+      return 2;
+    }
+    throw e;
+  }
+  return takeExitCode();
+}
+
+/** Parses a flag value or throws a UsageError that names the flag. */
+export function requireFlag(value: string | undefined, flag: string): string {
+  if (value === undefined || value === "") throw new UsageError(`missing ${flag}`, { hint: "see --help" });
+  return value;
+}
