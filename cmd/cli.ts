@@ -7,6 +7,7 @@ import { UsageError } from "../core/errors.ts";
 import { register as registerAdmin } from "./admin.ts";
 import { register as registerAgent } from "./agent.ts";
 import { takeExitCode } from "./context.ts";
+import { writeFd } from "./output.ts";
 import { register as registerRelease } from "./release.ts";
 import { register as registerServe } from "./serve.ts";
 import { register as registerTools } from "./tools.ts";
@@ -19,8 +20,8 @@ export function buildProgram(version: string): Command {
     .option("--debug", "print stack traces on errors")
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
-      writeErr: (s) => process.stderr.write(s),
+      writeOut: (s) => writeFd(1, s),
+      writeErr: (s) => writeFd(2, s),
       // Commander's own usage errors: print once, main.ts maps them to exit 2.
       outputError: (s, write) => write(s),
     });
