@@ -1,0 +1,60 @@
+import type { SemVer } from "./types.ts";
+
+// MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], semver 2.0 grammar, with one optional leading `v` or `V`.
+const NUMERIC = String.raw`0|[1-9]\d*`;
+const PRE_IDENT = String.raw`(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)`;
+const BUILD_IDENT = "[0-9a-zA-Z-]+";
+const FULL = new RegExp(
+  `^[vV]?(${NUMERIC})\\.(${NUMERIC})\\.(${NUMERIC})` +
+    `(?:-(${PRE_IDENT}(?:\\.${PRE_IDENT})*))?` +
+    `(?:\\+(${BUILD_IDENT}(?:\\.${BUILD_IDENT})*))?$`,
+);
+const NEAR_MISS = /^[vV]?(\d+)\.(\d+)\.(\d+)(?:-([^+]*))?/;
+const ZERO_PADDED = /^0\d+$/;
+
+/**
+ * Parses a semver 2.0 version; a leading `v` is accepted (`v6.1.0`), surrounding whitespace ignored.
+ *
+ * @throws {TypeError} when `s` is not a string.
+ * @throws {SyntaxError} when `s` is not a valid version; the message names the input.
+ */
+export function parseVersion(s: string): SemVer {
+  if (typeof s !== "string") {
+    throw new TypeError(`invalid version: expected a string, got ${s === null ? "null" : typeof s}`);
+  }
+  const text = s.trim();
+  const m = FULL.exec(text);
+  if (!m) {
+    if (hasLeadingZero(text)) {
+      throw new SyntaxError(
+        `invalid version "${s}": numeric identifiers must not have leading zeros (semver 2.0)`,
+      );
+    }
+    throw new SyntaxError(`invalid version "${s}": expected MAJOR.MINOR.PATCH (semver 2.0)`);
+  }
+  const [major, minor, patch] = [m[1], m[2], m[3]].map((n) => Number(n));
+  if (!Number.isSafeInteger(major) || !Number.isSafeInteger(minor) || !Number.isSafeInteger(patch)) {
+    throw new SyntaxError(`invalid version "${s}": a number is too large`);
+  }
+  return {
+    major: major as number,
+    minor: minor as number,
+    patch: patch as number,
+    prerelease: m[4] === undefined ? [] : m[4].split(".").map(preIdentifier),
+    build: m[5] === undefined ? [] : m[5].split("."),
+  };
+}
+
+/** `01.2.3` or `1.2.3-rc.01`: close to a version, but semver 2.0 forbids the padding. */
+function hasLeadingZero(text: string): boolean {
+  const m = NEAR_MISS.exec(text);
+  if (!m) return false;
+  const ids = [m[1], m[2], m[3], ...(m[4] === undefined ? [] : m[4].split("."))];
+  return ids.some((id) => id !== undefined && ZERO_PADDED.test(id));
+}
+
+function preIdentifier(id: string): string | number {
+  if (!/^\d+$/.test(id)) return id;
+  const n = Number(id);
+  return Number.isSafeInteger(n) ? n : id;
+}
