@@ -23,6 +23,9 @@ export type ErrorCode =
   | "E_KEY"
   | "E_IO"
   | "E_NETWORK"
+  | "E_NOT_FOUND"
+  | "E_CONFLICT"
+  | "E_UNAUTHORIZED"
   | "E_INTERNAL";
 
 export interface UpkeepErrorOptions {
