@@ -28,3 +28,8 @@ export type AgentVersionDecision = {
   capped: boolean;
   reason: string;
 };
+
+/** An upgrade plan as data: the hops in order, the last one the target; empty when already there. */
+export type Plan = {
+  steps: SemVer[];
+};
