@@ -1,0 +1,167 @@
+import { capAgentVersion } from "../compat/cap_agent_version.ts";
+import type { CompatPolicy } from "../compat/types.ts";
+import type { AutoupdateConfig, AutoupdateVersion } from "../resources/types.ts";
+import { formatVersion } from "../version/format_version.ts";
+import { parseVersion } from "../version/parse_version.ts";
+import { currentWindow } from "../window/current_window.ts";
+import { nextWindowOpen } from "../window/next_window_open.ts";
+import { iso, toMs } from "./_util.ts";
+import { effectiveAgentMode } from "./effective_agent_mode.ts";
+import { groupWindow } from "./group_window.ts";
+import { resolveGroup } from "./resolve_group.ts";
+import type { AgentDecision, GroupState, GroupStatus } from "./types.ts";
+
+export type DecideAgentInput = {
+  config: AutoupdateConfig;
+  /** `undefined` (or no `spec.agents`): agents are told the server version and not to update. */
+  version: AutoupdateVersion | undefined;
+  /** The rollout's group statuses (`rollout.groups`); a group missing here counts as `unstarted`. */
+  groups: readonly GroupStatus[];
+  /** The control plane's version: the cap for agents. */
+  serverVersion: string;
+  /** The group the agent names; unknown or empty means the last group. */
+  agentGroup?: string;
+  /** The agent's updater id, to recognize canaries. */
+  updaterId?: string;
+  now: Date | number;
+  /** The target release is flagged critical: applied outside windows. */
+  critical?: boolean;
+  policy?: CompatPolicy;
+};
+
+/**
+ * What one agent is told (DESIGN §3). The matrix, by the state of the agent's group:
+ *
+ * | state      | agent_version                      | agent_auto_update                                      |
+ * | ---------- | ---------------------------------- | ------------------------------------------------------ |
+ * | unstarted  | start                              | false                                                  |
+ * | canary     | target for a canary, else start    | true for a canary only                                 |
+ * | active     | target                             | true                                                   |
+ * | done       | target                             | halt-on-error: true; time-based: inside its window     |
+ * |            |                                    | (or for a critical release), else false                |
+ * | rolledback | start                              | true                                                   |
+ *
+ * Then, in order:
+ * - `schedule: immediate`: every agent is told target, true — except in a group the operator rolled
+ *   back, which keeps start, true (an explicit rollback wins over the schedule).
+ * - mode `suspended`: the versions above, but `agent_auto_update` false (nothing new moves), except in a
+ *   `rolledback` group (a rollback in progress is a safety action and continues).
+ * - mode `disabled`: the versions above, `agent_auto_update` false everywhere.
+ * - the version is capped at `serverVersion` (and raised to it when too old to work with it) by
+ *   `capAgentVersion`; `capped` and the reason say so.
+ *
+ * Throws on an unparsable version (validated resources never have one): the server answers "do not
+ * update" on any error.
+ */
+export function decideAgent(input: DecideAgentInput): AgentDecision {
+  const { config, version, groups, serverVersion, updaterId, critical = false } = input;
+  const now = toMs(input.now);
+  const group = resolveGroup(config, input.agentGroup);
+  const status = groups.find((g) => g.name === group.name);
+  const state: GroupState = status?.state ?? "unstarted";
+  const mode = effectiveAgentMode(config, version);
+  const agents = version?.spec.agents;
+  const server = parseVersion(serverVersion);
+  const placed =
+    input.agentGroup === undefined || input.agentGroup === "" || input.agentGroup !== group.name
+      ? `placed in the last group ${group.name} (${input.agentGroup ? `unknown group ${JSON.stringify(input.agentGroup)}` : "no group given"})`
+      : `group ${group.name}`;
+  const isCanary =
+    updaterId !== undefined &&
+    updaterId !== "" &&
+    (status?.canaries ?? []).some((c) => c.updaterId === updaterId);
+
+  if (agents === undefined) {
+    return {
+      agent_version: formatVersion(server),
+      agent_auto_update: false,
+      reason:
+        "no agent versions set (autoupdate_version has no spec.agents): serving the server version, no update",
+      group: group.name,
+      group_state: state,
+      capped: false,
+      mode,
+      canary: isCanary,
+    };
+  }
+
+  let useTarget: boolean;
+  let auto: boolean;
+  let why: string;
+  if (agents.schedule === "immediate" && state !== "rolledback") {
+    [useTarget, auto, why] = [true, true, "schedule immediate: every agent updates to the target now"];
+  } else if (agents.schedule === "immediate") {
+    [useTarget, auto, why] = [
+      false,
+      true,
+      "group rolled back: start version (a rollback wins over schedule immediate)",
+    ];
+  } else {
+    switch (state) {
+      case "unstarted":
+        [useTarget, auto, why] = [false, false, "group not started: stay on the start version"];
+        break;
+      case "canary":
+        [useTarget, auto, why] = isCanary
+          ? [true, true, "canary of its group: update to the target"]
+          : [
+              false,
+              false,
+              "group in its canary phase and this agent is not a canary: wait on the start version",
+            ];
+        break;
+      case "active":
+        [useTarget, auto, why] = [true, true, "group active: update to the target"];
+        break;
+      case "done":
+        if (config.spec.agents.strategy === "halt-on-error") {
+          [useTarget, auto, why] = [true, true, "group done: the target"];
+        } else {
+          const w = groupWindow(config, group);
+          const span = currentWindow(w, now);
+          if (span !== undefined) {
+            [useTarget, auto, why] = [
+              true,
+              true,
+              `group done, inside its window (until ${iso(span.end.getTime())})`,
+            ];
+          } else if (critical) {
+            [useTarget, auto, why] = [
+              true,
+              true,
+              "group done, outside its window, but the release is critical",
+            ];
+          } else {
+            [useTarget, auto, why] = [
+              true,
+              false,
+              `group done, outside its window: next window opens ${iso(nextWindowOpen(w, now).getTime())}`,
+            ];
+          }
+        }
+        break;
+      case "rolledback":
+        [useTarget, auto, why] = [false, true, "group rolled back: return to the start version"];
+        break;
+    }
+  }
+
+  if (mode === "disabled") {
+    [auto, why] = [false, `agent updates disabled (${why})`];
+  } else if (mode === "suspended" && state !== "rolledback") {
+    [auto, why] = [false, `agent updates suspended: the rollout is frozen (${why})`];
+  }
+
+  const wanted = parseVersion(useTarget ? agents.targetVersion : agents.startVersion);
+  const cap = capAgentVersion(wanted, server, input.policy);
+  return {
+    agent_version: formatVersion(cap.version),
+    agent_auto_update: auto,
+    reason: `${placed}, ${state}: ${why}${cap.capped ? `; ${cap.reason}` : ""}`,
+    group: group.name,
+    group_state: state,
+    capped: cap.capped,
+    mode,
+    canary: isCanary,
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Rollout state and decisions (DESIGN §3), as plain JSON-serializable data. Instants are epoch
+ * milliseconds (numbers) so the server can store them as they are.
+ */
+import type { AgentMode, Strategy } from "../resources/types.ts";
+
+export type GroupState = "unstarted" | "canary" | "active" | "done" | "rolledback";
+export const GROUP_STATES: readonly GroupState[] = ["unstarted", "canary", "active", "done", "rolledback"];
+
+/** An agent chosen to update first in a halt-on-error group with `canary_count > 0`. */
+export type Canary = {
+  updaterId: string;
+  hostname: string;
+  /** True once it reported running the target version and healthy. */
+  success: boolean;
+};
+
+/** The rollout status of one group (one per `spec.agents.schedules.regular` entry, in that order). */
+export type GroupStatus = {
+  name: string;
+  state: GroupState;
+  /** When the group last left `unstarted` (or, time-based, when its current activation began). */
+  startTime?: number;
+  /** When `state` last changed (or the rollout began). */
+  lastTransition: number;
+  /** Why the group is in its state, or what it waits for. One sentence for operators. */
+  reason: string;
+  canaries: Canary[];
+  /** Agents reporting when the group started. */
+  initialCount: number;
+  /** Agents of the group reporting now (as of the last reconcile). */
+  presentCount: number;
+  /** Of those, running the (capped) target version and healthy. */
+  upToDateCount: number;
+  /** Of those, failed on the target (update rolled back on the host, or unhealthy on the target). */
+  failedCount: number;
+};
+
+/** One rollout: a pair of versions under one strategy. A new pair (or strategy) starts a new rollout. */
+export type Rollout = {
+  startVersion: string;
+  targetVersion: string;
+  strategy: Strategy;
+  /** When this rollout began. */
+  startedAt: number;
+  groups: GroupStatus[];
+};
+
+/**
+ * What the server knows about one agent, from its last report. Pass only PRESENT agents to `reconcile`
+ * (the server decides what "present" means, e.g. reported within the last 10 minutes).
+ */
+export type AgentReport = {
+  updaterId: string;
+  hostname: string;
+  /** The group the agent says it is in; unknown or empty means the last group. */
+  group?: string;
+  /** The version it runs now. */
+  version?: string;
+  /** Its daemon's health after its last update (or now). */
+  healthy: boolean;
+  /** The version of its last FAILED update attempt (rolled back on the host and marked skip), if any. */
+  failedVersion?: string;
+};
+
+export type RolloutEventKind = "rollout" | "transition" | "canaries" | "group_added" | "group_removed";
+
+/** Something that changed, for the server's log and audit trail. */
+export type RolloutEvent = {
+  at: number;
+  kind: RolloutEventKind;
+  group?: string;
+  from?: GroupState;
+  to?: GroupState;
+  message: string;
+};
+
+/** What one agent is told (DESIGN §3 matrix), in the wire's snake_case, plus why. */
+export type AgentDecision = {
+  agent_version: string;
+  agent_auto_update: boolean;
+  reason: string;
+  /** The group the agent was placed in (an unknown or empty group is the last group). */
+  group: string;
+  group_state: GroupState;
+  /** True when `agent_version` is not the rollout's version because of the server cap. */
+  capped: boolean;
+  /** The effective agent mode (the more restrictive of the two resources). */
+  mode: AgentMode;
+  /** True when this agent is one of its group's canaries. */
+  canary: boolean;
+};
+
+/** What client tools are told. */
+export type ToolsDecision = {
+  tools_version: string;
+  tools_auto_update: boolean;
+  reason: string;
+};
+
+/** The result of an operator action. */
+export type ActionResult = { rollout: Rollout; event: RolloutEvent };
+
+/** Default share of a group's reporting agents that may fail before a halt-on-error group is rolled back. */
+export const DEFAULT_MAX_FAILURE_RATIO = 0.1;
