@@ -1,14 +1,73 @@
 import type { Command } from "commander";
-import { UpkeepError } from "../core/errors.ts";
+import { print } from "./output.ts";
 
 export function register(program: Command): void {
   program
     .command("serve")
     .description("run the version server (rollouts, find/ping API, artifact store, install.sh)")
-    .action(() => {
-      throw new UpkeepError("E_USAGE", "`upkeep serve` is not available in this build yet", {
-        hint: "it is planned (issue 4); see README.md for what this build can do",
-        exitCode: 2,
+    .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
+    .option("--data-dir <dir>", "state (SQLite) and artifacts directory (default ./.upkeep)")
+    .option("--config <file>", "server configuration file (YAML, snake_case keys); flags override it")
+    .option("--product <name>", "the product this server distributes (default hello)")
+    .option("--server-version <version>", "the control plane's version; caps agent targets")
+    .option("--cluster-name <name>", "cluster name reported by /webapi/ping (default upkeep)")
+    .option("--edition <edition>", "oss or ent (default oss)")
+    .option("--fips", "the cluster runs FIPS builds")
+    .option("--reconcile-interval <duration>", "how often the rollout reconciler runs (default 30s)")
+    .option("--tls-cert <file>", "TLS certificate (PEM)")
+    .option("--tls-key <file>", "TLS private key (PEM)")
+    .option("--public-url <url>", "URL hosts use to reach this server (install.sh, agent enable)")
+    .option("--log-format <format>", "text or json (default text)")
+    .action(async (flags) => {
+      const { boot } = await import("../server/boot.ts");
+      const b = await boot(flags, process.env);
+      const o = b.options;
+      const server = Bun.serve({
+        hostname: o.hostname,
+        port: o.port,
+        ...(o.tls ? { tls: { cert: Bun.file(o.tls.cert), key: Bun.file(o.tls.key) } } : {}),
+        maxRequestBodySize: 4 * 1024 * 1024 * 1024,
+        // The hot path (find/ping) bypasses the router; everything else goes through Hono.
+        routes: {
+          "/webapi/find": { GET: b.hot },
+          "/v1/webapi/find": { GET: b.hot },
+          "/webapi/ping": { GET: b.hot },
+          "/v1/webapi/ping": { GET: b.hot },
+        },
+        fetch: (req) => b.app.fetch(req),
+        error: () => new Response('{"error":"internal error"}', { status: 500 }),
       });
+      const host = server.hostname ?? o.hostname;
+      const url = `${o.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+      b.log("upkeep serve listening", {
+        url,
+        data_dir: o.dataDir,
+        product: o.product,
+        public_url: o.publicUrl,
+      });
+      if (b.newAdminToken) {
+        print(`Admin token (shown once, only its hash is kept): ${b.newAdminToken}`);
+        print(
+          [
+            "Next steps:",
+            `  export UPKEEP_SERVER=${o.publicUrl} UPKEEP_TOKEN=<the token above>`,
+            "  upkeep admin publish dist/<product>-v1.2.3-linux-amd64-bin.tar.gz   # publish a signed release",
+            "  upkeep admin apply -f version.yaml                                 # set start/target versions",
+            `  curl -fsSL ${o.publicUrl}/scripts/install.sh | sh -s -- --product ${o.product} ...  # install an agent`,
+          ].join("\n"),
+        );
+      }
+      const timer = setInterval(() => {
+        b.rollout.reconcile().catch((e) => b.log("reconcile failed", { error: String(e) }));
+      }, o.reconcileMs);
+      const signal = await new Promise<string>((res) => {
+        process.once("SIGTERM", () => res("SIGTERM"));
+        process.once("SIGINT", () => res("SIGINT"));
+      });
+      b.log("shutting down: draining in-flight requests", { signal });
+      clearInterval(timer);
+      await server.stop(false);
+      b.close();
+      b.log("stopped");
     });
 }

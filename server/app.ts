@@ -1,0 +1,355 @@
+/**
+ * The HTTP API (DESIGN §4) as a Hono app over injected dependencies. Tests call `createApp(deps).request()`
+ * with no port; only `cmd/serve.ts` calls `Bun.serve`, with the find/ping hot path in front of the router.
+ */
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { parse as parseYaml } from "yaml";
+import { isUpkeepError, UpkeepError } from "../core/errors.ts";
+import { BadResourceError, parseAutoupdateConfig, parseAutoupdateVersion } from "../core/resources/mod.ts";
+import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
+import { type ArtifactStore, checkArtifactName } from "./artifact_store.ts";
+import { installScript } from "./install_sh.ts";
+import type { Metrics } from "./metrics.ts";
+import type { RolloutService } from "./rollout_service.ts";
+import type { AgentRecord, Store, TokenKind } from "./store.ts";
+import { bearer, generateToken, hashToken, type TokenChecker } from "./tokens.ts";
+
+export const RESOURCE_BODY_LIMIT = 1024 * 1024;
+export const REPORT_BODY_LIMIT = 64 * 1024;
+export const ARTIFACT_BODY_LIMIT = 4 * 1024 * 1024 * 1024;
+
+export interface SelfBinary {
+  /** `upkeep-<os>-<arch>` of the running executable. */
+  name: string;
+  path: string;
+  sha256: () => Promise<string>;
+}
+
+export interface AppDeps {
+  store: Store;
+  artifacts: ArtifactStore;
+  tokens: TokenChecker;
+  rollout: RolloutService;
+  metrics: Metrics;
+  publicUrl: string;
+  self?: SelfBinary;
+  now: () => Date;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+type Env = { Variables: { route: string } };
+
+function problem(
+  c: Context,
+  status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500 | 503,
+  error: string,
+  extra = {},
+) {
+  return c.json({ error, ...extra }, status);
+}
+
+/** Reads a JSON or YAML request body. Malformed -> 400 naming the problem. */
+async function readDocument(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  const type = c.req.header("content-type") ?? "";
+  try {
+    if (type.includes("json")) return JSON.parse(text);
+    return parseYaml(text, { maxAliasCount: 100 });
+  } catch (e) {
+    throw new UpkeepError(
+      "E_MALFORMED",
+      `request body is not valid ${type.includes("json") ? "JSON" : "YAML"}: ${(e as Error).message.split("\n")[0]}`,
+      { exitCode: 2 },
+    );
+  }
+}
+
+const tooLarge = (limit: number) =>
+  bodyLimit({
+    maxSize: limit,
+    onError: (c) => problem(c, 413, `request body is larger than the limit of ${limit} bytes`),
+  });
+
+export function createApp(deps: AppDeps): Hono<Env> {
+  const { store, artifacts, tokens, rollout, metrics } = deps;
+  const app = new Hono<Env>();
+
+  // Requests by route and status.
+  app.use(async (c, next) => {
+    await next();
+    metrics.inc("upkeep_http_requests_total", "HTTP requests by route and status", {
+      route: c.req.routePath || "unmatched",
+      method: c.req.method,
+      status: String(c.res.status),
+    });
+  });
+
+  const requireToken = (kinds: TokenKind[]) => async (c: Context, next: () => Promise<void>) => {
+    const token = bearer(c.req.header("authorization"));
+    if (!token) return problem(c, 401, "missing token: send `Authorization: Bearer <token>`");
+    if (!(await tokens.check(token, kinds))) return problem(c, 401, "invalid token");
+    await next();
+  };
+  const admin = requireToken(["admin"]);
+
+  app.onError((err, c) => {
+    if (err instanceof BadResourceError) {
+      return problem(c, 400, err.message, { code: err.code, problems: err.problems });
+    }
+    if (isUpkeepError(err)) {
+      const status =
+        err.code === "E_NOT_FOUND"
+          ? 404
+          : err.code === "E_CONFLICT"
+            ? 409
+            : err.exitCode === 2 || err.code === "E_MALFORMED" || err.code === "E_USAGE"
+              ? 400
+              : err.code === "E_SIZE"
+                ? 413
+                : 409;
+      return problem(c, status, err.message, { code: err.code });
+    }
+    deps.log("internal error", { route: c.req.path, error: String(err) });
+    return problem(c, 500, "internal error", { code: "E_INTERNAL" });
+  });
+  app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+
+  // Health and metrics.
+  app.get("/healthz", (c) => c.text("ok\n"));
+  app.get("/readyz", (c) => (rollout.ready() ? c.text("ready\n") : c.text("not ready\n", 503)));
+  app.get("/metrics", (c) => {
+    rollout.exportMetrics(metrics);
+    return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+  });
+
+  // Teleport-compatible find/ping (cmd/serve also answers these before the router, same bodies).
+  for (const path of ["/webapi/find", "/v1/webapi/find", "/webapi/ping", "/v1/webapi/ping"]) {
+    app.get(path, (c) => {
+      const body = rollout.findBody(c.req.query("group") ?? "", c.req.query("updater_id") ?? "");
+      return c.body(body, 200, { "content-type": "application/json" });
+    });
+  }
+
+  // Resources.
+  app.get("/v1/resources/autoupdate_config", (c) => c.json(rollout.getConfig()));
+  app.get("/v1/resources/autoupdate_version", (c) => c.json(rollout.getVersion()));
+  app.put("/v1/resources/autoupdate_config", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+    const config = parseAutoupdateConfig(await readDocument(c));
+    await rollout.putConfig(config);
+    return c.json(rollout.getConfig());
+  });
+  app.put("/v1/resources/autoupdate_version", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+    const version = parseAutoupdateVersion(await readDocument(c));
+    await rollout.putVersion(version);
+    return c.json(rollout.getVersion());
+  });
+  app.get("/v1/server", (c) => c.json(rollout.serverInfo()));
+  app.put("/v1/server", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+    const doc = (await readDocument(c)) as { server_version?: unknown } | null;
+    const raw = doc && typeof doc === "object" ? doc.server_version : undefined;
+    const v = typeof raw === "string" ? tryParseVersion(raw) : undefined;
+    if (!v)
+      return problem(c, 400, "server_version: must be a semver version such as 17.0.1", {
+        problems: [{ path: "server_version", message: "must be a semver version" }],
+      });
+    await rollout.setServerVersion(formatVersion(v));
+    return c.json(rollout.serverInfo());
+  });
+
+  // Rollout.
+  app.get("/v1/rollout", async (c) => c.json(await rollout.view()));
+  app.post("/v1/rollout/groups/:name/:action", admin, async (c) => {
+    const action = c.req.param("action");
+    if (action !== "start" && action !== "force" && action !== "done" && action !== "rollback") {
+      return problem(
+        c,
+        404,
+        `unknown rollout action ${JSON.stringify(action)}: use start, force, done or rollback`,
+      );
+    }
+    await rollout.action(c.req.param("name") ?? "", action);
+    return c.json(await rollout.view());
+  });
+
+  // Agents.
+  app.post("/v1/agents/report", requireToken(["agent", "admin"]), tooLarge(REPORT_BODY_LIMIT), async (c) => {
+    const report = parseReport(await readDocument(c), deps.now());
+    await rollout.report(report);
+    return c.json({ ok: true });
+  });
+  app.get("/v1/agents", admin, async (c) => c.json({ agents: await rollout.agents() }));
+
+  // Tokens.
+  app.post("/v1/tokens", admin, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+    const text = await c.req.text();
+    let doc: { type?: unknown; name?: unknown } = {};
+    try {
+      doc = text.trim() ? JSON.parse(text) : {};
+    } catch {
+      return problem(c, 400, "request body is not valid JSON");
+    }
+    const type = doc.type ?? "agent";
+    if (type !== "agent")
+      return problem(c, 400, "type: only `agent` tokens can be created", {
+        problems: [{ path: "type", message: "must be agent" }],
+      });
+    const name = typeof doc.name === "string" && doc.name ? doc.name.slice(0, 128) : "agent";
+    const token = generateToken();
+    await store.addToken({
+      id: crypto.randomUUID(),
+      kind: "agent",
+      hash: hashToken(token),
+      name,
+      created: deps.now().toISOString(),
+    });
+    tokens.invalidate();
+    return c.json({ type: "agent", name, token }, 201);
+  });
+
+  // Artifacts.
+  app.put("/v1/artifacts/:name", admin, async (c) => {
+    const name = checkArtifactName(c.req.param("name") ?? "");
+    const length = Number(c.req.header("content-length") ?? "0");
+    if (length > ARTIFACT_BODY_LIMIT)
+      return problem(c, 413, `artifact is larger than the limit of ${ARTIFACT_BODY_LIMIT} bytes`);
+    const body = c.req.raw.body;
+    if (!body) return problem(c, 400, "empty body: send the artifact bytes");
+    const stored = await artifacts.put(name, body, ARTIFACT_BODY_LIMIT);
+    await store.putArtifact({ name, ...stored, uploaded: deps.now().toISOString() });
+    await rollout.artifactsChanged();
+    deps.log("artifact stored", { name, ...stored });
+    return c.json({ name, ...stored }, 201);
+  });
+  app.get("/v1/releases", async (c) => c.json(await rollout.releases()));
+  app.post("/v1/releases", admin, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+    const doc = (await readDocument(c)) as { version?: unknown; critical?: unknown } | null;
+    const v = typeof doc?.version === "string" ? tryParseVersion(doc.version) : undefined;
+    if (!v)
+      return problem(c, 400, "version: must be a semver version", {
+        problems: [{ path: "version", message: "must be a semver version" }],
+      });
+    if (typeof doc?.critical !== "boolean")
+      return problem(c, 400, "critical: must be true or false", {
+        problems: [{ path: "critical", message: "must be a boolean" }],
+      });
+    await rollout.setCritical(formatVersion(v), doc.critical);
+    return c.json(await rollout.releases());
+  });
+  const serveArtifact = async (c: Context) => {
+    const name = c.req.param("name") ?? "";
+    const path = artifacts.path(name);
+    const meta = path ? await store.getArtifact(name) : undefined;
+    if (!path || !meta) return problem(c, 404, `no artifact named ${JSON.stringify(name)}`);
+    return fileResponse(c, path, meta.size, `"${meta.sha256}"`);
+  };
+  app.get("/artifacts/:name", serveArtifact);
+  app.on("HEAD", "/artifacts/:name", serveArtifact);
+
+  // Agent installation.
+  app.get("/scripts/install.sh", (c) =>
+    c.body(installScript(deps.publicUrl), 200, { "content-type": "text/x-shellscript; charset=utf-8" }),
+  );
+  app.get("/download/:file", async (c) => {
+    const file = c.req.param("file");
+    const self = deps.self;
+    if (!self || (file !== self.name && file !== `${self.name}.sha256`)) {
+      return problem(
+        c,
+        404,
+        `no download named ${JSON.stringify(file)}${self ? `: this server has ${self.name}` : ""}`,
+      );
+    }
+    const sha = await self.sha256();
+    if (file.endsWith(".sha256")) return c.text(`${sha}  ${self.name}\n`);
+    const size = Bun.file(self.path).size;
+    return fileResponse(c, self.path, size, `"${sha}"`);
+  });
+
+  return app;
+}
+
+/** A file with ETag and single-range support. */
+function fileResponse(c: Context, path: string, size: number, etag: string): Response {
+  const file = Bun.file(path);
+  const headers: Record<string, string> = {
+    etag,
+    "accept-ranges": "bytes",
+    "content-type": "application/octet-stream",
+  };
+  if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers });
+  const range = c.req.header("range");
+  const ifRange = c.req.header("if-range");
+  if (range && (!ifRange || ifRange === etag)) {
+    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
+    let start = m?.[1] ? Number(m[1]) : Number.NaN;
+    let end = m?.[2] ? Number(m[2]) : size - 1;
+    if (m && !m[1] && m[2]) {
+      start = Math.max(0, size - Number(m[2]));
+      end = size - 1;
+    }
+    if (!m || Number.isNaN(start) || start > end || start >= size) {
+      return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${size}` } });
+    }
+    end = Math.min(end, size - 1);
+    const body = c.req.method === "HEAD" ? null : file.slice(start, end + 1);
+    return new Response(body, {
+      status: 206,
+      headers: {
+        ...headers,
+        "content-range": `bytes ${start}-${end}/${size}`,
+        "content-length": String(end - start + 1),
+      },
+    });
+  }
+  return new Response(c.req.method === "HEAD" ? null : file, {
+    status: 200,
+    headers: { ...headers, "content-length": String(size) },
+  });
+}
+
+const REPORT_STATES = ["ok", "updating", "failed", "rolledback"] as const;
+
+/** Validates an agent report; every problem names its field. */
+export function parseReport(doc: unknown, now: Date): AgentRecord {
+  const problems: { path: string; message: string }[] = [];
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
+    throw new BadResourceError("report", [{ path: "", message: "must be a JSON object" }]);
+  }
+  const d = doc as Record<string, unknown>;
+  const str = (k: string, max: number, required = true): string => {
+    const v = d[k];
+    if (v === undefined && !required) return "";
+    if (typeof v !== "string" || v.length === 0 || v.length > max) {
+      problems.push({ path: k, message: `must be a non-empty string of at most ${max} characters` });
+      return "";
+    }
+    return v;
+  };
+  const known = new Set(["updater_id", "hostname", "group", "version", "state", "error"]);
+  for (const k of Object.keys(d)) if (!known.has(k)) problems.push({ path: k, message: "unknown field" });
+  const updater_id = str("updater_id", 128);
+  const hostname = str("hostname", 255);
+  const group = str("group", 64, false);
+  const versionText = str("version", 64);
+  const version = versionText ? tryParseVersion(versionText) : undefined;
+  if (versionText && !version) problems.push({ path: "version", message: "must be a semver version" });
+  const state = d.state;
+  if (typeof state !== "string" || !(REPORT_STATES as readonly string[]).includes(state)) {
+    problems.push({ path: "state", message: `must be one of ${REPORT_STATES.join(", ")}` });
+  }
+  const error =
+    d.error === undefined ? undefined : typeof d.error === "string" ? d.error.slice(0, 2000) : undefined;
+  if (d.error !== undefined && typeof d.error !== "string")
+    problems.push({ path: "error", message: "must be a string" });
+  if (problems.length > 0) throw new BadResourceError("report", problems);
+  return {
+    updater_id,
+    hostname,
+    group,
+    version: version ? formatVersion(version) : "",
+    state: state as AgentRecord["state"],
+    ...(error ? { error } : {}),
+    last_seen: now.toISOString(),
+  };
+}

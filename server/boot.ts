@@ -1,0 +1,310 @@
+/**
+ * Builds a server from flags, a config file and the environment: store, artifact store, tokens, rollout
+ * service, the Hono app and the find/ping hot path. `cmd/serve.ts` puts it behind `Bun.serve`.
+ */
+import { mkdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { parseDuration } from "../core/duration.ts";
+import { UpkeepError, UsageError } from "../core/errors.ts";
+import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
+import { createApp, type SelfBinary } from "./app.ts";
+import { LocalArtifactStore } from "./artifact_store.ts";
+import { createLogger, type LogFn } from "./log.ts";
+import { Metrics } from "./metrics.ts";
+import { RolloutService, type ServerInfo } from "./rollout_service.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import { generateToken, hashToken, TokenChecker } from "./tokens.ts";
+
+/** Everything `upkeep serve` can be told, by flag or by config file (snake_case there). */
+export interface ServeOptions {
+  listen?: string;
+  dataDir?: string;
+  config?: string;
+  product?: string;
+  serverVersion?: string;
+  clusterName?: string;
+  edition?: string;
+  fips?: boolean;
+  reconcileInterval?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  publicUrl?: string;
+  logFormat?: string;
+  jitterSeconds?: number;
+}
+
+const FILE_KEYS: Record<string, keyof ServeOptions> = {
+  listen: "listen",
+  data_dir: "dataDir",
+  product: "product",
+  server_version: "serverVersion",
+  cluster_name: "clusterName",
+  edition: "edition",
+  fips: "fips",
+  reconcile_interval: "reconcileInterval",
+  tls_cert: "tlsCert",
+  tls_key: "tlsKey",
+  public_url: "publicUrl",
+  log_format: "logFormat",
+  agent_update_jitter_seconds: "jitterSeconds",
+};
+
+export interface ResolvedOptions {
+  hostname: string;
+  port: number;
+  dataDir: string;
+  product: string;
+  serverVersion: string;
+  serverVersionFromFlag: boolean;
+  clusterName: string;
+  edition: "oss" | "ent";
+  fips: boolean;
+  reconcileMs: number;
+  tls?: { cert: string; key: string };
+  publicUrl: string;
+  logFormat: "text" | "json";
+  jitterSeconds: number;
+}
+
+function readConfigFile(path: string): ServeOptions {
+  let doc: unknown;
+  try {
+    doc = parseYaml(readFileSync(path, "utf8"));
+  } catch (e) {
+    throw new UsageError(`cannot read config file ${path}: ${(e as Error).message.split("\n")[0]}`, {
+      cause: e,
+    });
+  }
+  if (doc === null || doc === undefined) return {};
+  if (typeof doc !== "object" || Array.isArray(doc)) throw new UsageError(`${path}: must be a YAML mapping`);
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(doc as Record<string, unknown>)) {
+    const key = FILE_KEYS[k];
+    if (!key) {
+      throw new UsageError(`${path}: unknown key ${JSON.stringify(k)}`, {
+        hint: `known keys: ${Object.keys(FILE_KEYS).join(", ")}`,
+      });
+    }
+    out[key] = v;
+  }
+  return out as ServeOptions;
+}
+
+/** Merges flags over the config file over defaults, and validates every value (UsageError naming it). */
+export function resolveOptions(flags: ServeOptions): ResolvedOptions {
+  const file = flags.config ? readConfigFile(flags.config) : {};
+  const pick = <K extends keyof ServeOptions>(k: K): ServeOptions[K] => flags[k] ?? file[k];
+
+  const listen = String(pick("listen") ?? "127.0.0.1:8080");
+  const m = /^(\[[0-9a-fA-F:]+\]|[^:]+):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : Number.NaN;
+  if (!m || port > 65535)
+    throw new UsageError(`--listen ${JSON.stringify(listen)}: expected HOST:PORT, e.g. 127.0.0.1:8080`);
+  const hostname = (m[1] as string).replace(/^\[|\]$/g, "");
+
+  const sv = pick("serverVersion");
+  const parsedSv = sv === undefined ? undefined : tryParseVersion(String(sv));
+  if (sv !== undefined && !parsedSv)
+    throw new UsageError(`--server-version ${JSON.stringify(sv)}: not a semver version`);
+
+  const edition = String(pick("edition") ?? "oss");
+  if (edition !== "oss" && edition !== "ent")
+    throw new UsageError(`--edition ${JSON.stringify(edition)}: use oss or ent`);
+  const logFormat = String(pick("logFormat") ?? "text");
+  if (logFormat !== "text" && logFormat !== "json")
+    throw new UsageError(`--log-format ${JSON.stringify(logFormat)}: use text or json`);
+
+  let reconcileMs: number;
+  try {
+    reconcileMs = parseDuration(String(pick("reconcileInterval") ?? "30s"));
+  } catch (e) {
+    throw new UsageError(`--reconcile-interval: ${(e as Error).message}`);
+  }
+  if (reconcileMs < 100) throw new UsageError("--reconcile-interval: must be at least 100ms");
+
+  const product = String(pick("product") ?? "hello");
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(product))
+    throw new UsageError(`--product ${JSON.stringify(product)}: use lowercase letters, digits, '-', '_'`);
+
+  const cert = pick("tlsCert");
+  const key = pick("tlsKey");
+  if ((cert === undefined) !== (key === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together");
+
+  const scheme = cert ? "https" : "http";
+  const shownHost = hostname.includes(":")
+    ? `[${hostname}]`
+    : hostname === "0.0.0.0"
+      ? "127.0.0.1"
+      : hostname;
+  const publicUrl = String(pick("publicUrl") ?? `${scheme}://${shownHost}:${port}`).replace(/\/+$/, "");
+  try {
+    const u = new URL(publicUrl);
+    if (u.protocol !== "https:" && u.protocol !== "http:") throw new Error();
+  } catch {
+    throw new UsageError(`--public-url ${JSON.stringify(publicUrl)}: not an http(s) URL`);
+  }
+  const jitter = Number(pick("jitterSeconds") ?? 60);
+  if (!Number.isInteger(jitter) || jitter < 0 || jitter > 86400)
+    throw new UsageError("agent_update_jitter_seconds: must be an integer 0..86400");
+
+  return {
+    hostname,
+    port,
+    dataDir: resolve(String(pick("dataDir") ?? "./.upkeep")),
+    product,
+    serverVersion: parsedSv ? formatVersion(parsedSv) : "1.0.0",
+    serverVersionFromFlag: parsedSv !== undefined,
+    clusterName: String(pick("clusterName") ?? "upkeep"),
+    edition,
+    fips: Boolean(pick("fips") ?? false),
+    reconcileMs,
+    ...(cert && key ? { tls: { cert: String(cert), key: String(key) } } : {}),
+    publicUrl,
+    logFormat,
+    jitterSeconds: jitter,
+  };
+}
+
+export interface Booted {
+  options: ResolvedOptions;
+  app: ReturnType<typeof createApp>;
+  rollout: RolloutService;
+  metrics: Metrics;
+  log: LogFn;
+  /** The admin token when this start created it (printed once), else undefined. */
+  newAdminToken?: string;
+  /** Answers find/ping without the router: precomputed body per group. */
+  hot: (req: Request) => Response;
+  close: () => void;
+}
+
+function platformName(): string {
+  const os = process.platform === "darwin" ? "darwin" : process.platform;
+  const arch = process.arch === "x64" ? "amd64" : process.arch;
+  return `upkeep-${os}-${arch}`;
+}
+
+/** Opens the data dir and builds the server. */
+export async function boot(
+  flags: ServeOptions,
+  env: Record<string, string | undefined>,
+  now: () => Date = () => new Date(),
+): Promise<Booted> {
+  const o = resolveOptions(flags);
+  const log = createLogger(o.logFormat, now);
+  try {
+    mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new UpkeepError("E_IO", `cannot create data dir ${o.dataDir}: ${(e as Error).message}`, {
+      cause: e,
+    });
+  }
+  const store = new SqliteStore(join(o.dataDir, "upkeep.db"));
+  const artifacts = new LocalArtifactStore(join(o.dataDir, "artifacts"));
+  const tokens = new TokenChecker(store);
+
+  // Tokens: the admin token is created on first start and shown once; env vars preset tokens.
+  let newAdminToken: string | undefined;
+  const ensure = async (kind: "admin" | "agent", token: string, name: string) => {
+    const hash = hashToken(token);
+    if (!(await store.listTokens(kind)).some((t) => t.hash === hash)) {
+      await store.addToken({ id: crypto.randomUUID(), kind, hash, name, created: now().toISOString() });
+    }
+  };
+  if (env.UPKEEP_ADMIN_TOKEN) await ensure("admin", env.UPKEEP_ADMIN_TOKEN, "UPKEEP_ADMIN_TOKEN");
+  else if ((await store.listTokens("admin")).length === 0) {
+    newAdminToken = generateToken();
+    await ensure("admin", newAdminToken, "first start");
+  }
+  if (env.UPKEEP_AGENT_TOKEN) await ensure("agent", env.UPKEEP_AGENT_TOKEN, "UPKEEP_AGENT_TOKEN");
+  tokens.invalidate();
+
+  const info: ServerInfo = {
+    product: o.product,
+    clusterName: o.clusterName,
+    edition: o.edition,
+    fips: o.fips,
+    jitterSeconds: o.jitterSeconds,
+  };
+  const rollout = new RolloutService({
+    store,
+    info,
+    serverVersion: o.serverVersion,
+    serverVersionFromFlag: o.serverVersionFromFlag,
+    now,
+    presenceMs: Math.max(3 * o.reconcileMs, 5 * 60_000),
+    log,
+  });
+  await rollout.load();
+  const metrics = new Metrics();
+
+  const selfPath = process.execPath;
+  let selfSha: Promise<string> | undefined;
+  const self: SelfBinary = {
+    name: platformName(),
+    path: selfPath,
+    sha256: () => {
+      selfSha ??= (async () => {
+        const h = new Bun.CryptoHasher("sha256");
+        for await (const chunk of Bun.file(selfPath).stream()) h.update(chunk);
+        return h.digest("hex");
+      })();
+      return selfSha;
+    },
+  };
+
+  const app = createApp({
+    store,
+    artifacts,
+    tokens,
+    rollout,
+    metrics,
+    publicUrl: o.publicUrl,
+    self,
+    now,
+    log,
+  });
+
+  const hot = (req: Request): Response => {
+    const url = req.url;
+    const q = url.indexOf("?");
+    let group = "";
+    let updater = "";
+    if (q >= 0) {
+      for (const part of url.slice(q + 1).split("&")) {
+        const eq = part.indexOf("=");
+        const k = eq < 0 ? part : part.slice(0, eq);
+        if (k !== "group" && k !== "updater_id") continue;
+        let v = eq < 0 ? "" : part.slice(eq + 1);
+        try {
+          v = decodeURIComponent(v.replaceAll("+", " "));
+        } catch {
+          v = "";
+        }
+        if (k === "group") group = v;
+        else updater = v;
+      }
+    }
+    metrics.inc("upkeep_http_requests_total", "HTTP requests by route and status", {
+      route: "/webapi/find",
+      method: "GET",
+      status: "200",
+    });
+    return new Response(rollout.findBody(group, updater), {
+      headers: { "content-type": "application/json" },
+    });
+  };
+
+  return {
+    options: o,
+    app,
+    rollout,
+    metrics,
+    log,
+    ...(newAdminToken ? { newAdminToken } : {}),
+    hot,
+    close: () => store.close(),
+  };
+}

@@ -1,0 +1,81 @@
+/**
+ * `GET /scripts/install.sh`: a POSIX sh installer for an agent host. It downloads the upkeep executable and its
+ * sha256 from this server, refuses on a checksum mismatch, installs the binary, then runs
+ * `upkeep agent enable --server <public URL> ARGS...` with the arguments given after `sh -s --`.
+ *
+ * The only value the server injects is its own public URL, shell-quoted.
+ */
+
+/** Single-quotes a string for POSIX sh. */
+export function shQuote(s: string): string {
+  return `'${s.replaceAll("'", `'"'"'`)}'`;
+}
+
+export function installScript(publicUrl: string): string {
+  return `#!/bin/sh
+# upkeep agent installer, served by upkeep serve at ${publicUrl.replace(/[^\w:/.@-]/g, "_")}
+# Usage: curl -fsSL <server>/scripts/install.sh | sh -s -- --product NAME --base-url URL --trust-key KEY [--group G] ...
+# Environment: UPKEEP_BIN_DIR (default /usr/local/bin), UPKEEP_INSTALL_ONLY=1 (install, do not enable).
+set -eu
+
+UPKEEP_SERVER=${shQuote(publicUrl)}
+BIN_DIR="\${UPKEEP_BIN_DIR:-/usr/local/bin}"
+
+fail() { echo "upkeep install: $*" >&2; exit 1; }
+
+case "$(uname -s)" in
+  Linux) os=linux ;;
+  Darwin) os=darwin ;;
+  *) fail "unsupported operating system: $(uname -s) (supported: Linux, Darwin)" ;;
+esac
+case "$(uname -m)" in
+  x86_64 | amd64) arch=amd64 ;;
+  aarch64 | arm64) arch=arm64 ;;
+  *) fail "unsupported architecture: $(uname -m) (supported: x86_64, aarch64)" ;;
+esac
+
+fetch() { # fetch URL FILE
+  if command -v curl >/dev/null 2>&1; then
+    curl -fsSL --proto '=https,http' -o "$2" "$1" || fail "download failed: $1"
+  elif command -v wget >/dev/null 2>&1; then
+    wget -q -O "$2" "$1" || fail "download failed: $1"
+  else
+    fail "neither curl nor wget is installed"
+  fi
+}
+
+sha256_of() {
+  if command -v sha256sum >/dev/null 2>&1; then sha256sum "$1" | cut -d' ' -f1
+  elif command -v shasum >/dev/null 2>&1; then shasum -a 256 "$1" | cut -d' ' -f1
+  else fail "neither sha256sum nor shasum is installed: cannot verify the download"
+  fi
+}
+
+tmp="$(mktemp -d "\${TMPDIR:-/tmp}/upkeep-install.XXXXXX")"
+trap 'rm -rf "$tmp"' EXIT INT TERM
+
+name="upkeep-$os-$arch"
+echo "upkeep install: downloading $name from $UPKEEP_SERVER" >&2
+fetch "$UPKEEP_SERVER/download/$name" "$tmp/upkeep"
+fetch "$UPKEEP_SERVER/download/$name.sha256" "$tmp/upkeep.sha256"
+want="$(cut -d' ' -f1 <"$tmp/upkeep.sha256")"
+got="$(sha256_of "$tmp/upkeep")"
+case "$want" in
+  *[!0-9a-f]* | "") fail "the server sent a malformed checksum for $name" ;;
+esac
+[ "\${#want}" -eq 64 ] || fail "the server sent a malformed checksum for $name"
+[ "$want" = "$got" ] || fail "checksum mismatch for $name: expected $want, got $got; nothing was installed"
+
+chmod 0755 "$tmp/upkeep"
+mkdir -p "$BIN_DIR"
+# Atomic replace: copy beside the target, then rename over it.
+cp "$tmp/upkeep" "$BIN_DIR/.upkeep.new.$$"
+mv -f "$BIN_DIR/.upkeep.new.$$" "$BIN_DIR/upkeep"
+echo "upkeep install: installed $BIN_DIR/upkeep ($got)" >&2
+
+if [ "\${UPKEEP_INSTALL_ONLY:-0}" = "1" ]; then
+  exit 0
+fi
+exec "$BIN_DIR/upkeep" agent enable --server "$UPKEEP_SERVER" "$@"
+`;
+}

@@ -1,0 +1,24 @@
+/** Server log lines on stderr, as text (`time level msg k=v`) or JSON, one line each. */
+import { writeSync } from "node:fs";
+
+export type LogFn = (msg: string, fields?: Record<string, unknown>) => void;
+
+export function createLogger(format: "text" | "json", now: () => Date = () => new Date()): LogFn {
+  return (msg, fields = {}) => {
+    const time = now().toISOString();
+    let line: string;
+    if (format === "json") line = JSON.stringify({ time, msg, ...fields });
+    else {
+      const kv = Object.entries(fields)
+        .filter(([, v]) => v !== undefined)
+        .map(([k, v]) => `${k}=${typeof v === "string" && !/\s/.test(v) ? v : JSON.stringify(v)}`)
+        .join(" ");
+      line = `${time} ${msg}${kv ? ` ${kv}` : ""}`;
+    }
+    try {
+      writeSync(2, `${line}\n`);
+    } catch {
+      // A closed stderr must not take the server down.
+    }
+  };
+}

@@ -1,0 +1,455 @@
+/**
+ * The server's live state: resources, server version, rollout, agents. Decisions come from the pure core
+ * (core/rollout); this class loads and persists state, drives the reconciler, and precomputes the find/ping
+ * answers per group so the hot path does no database work. Every change invalidates the precomputed bodies.
+ */
+
+import { UpkeepError } from "../core/errors.ts";
+import {
+  type AutoupdateConfig,
+  type AutoupdateVersion,
+  defaultAutoupdateConfig,
+  formatAutoupdateConfig,
+  formatAutoupdateVersion,
+  parseAutoupdateConfig,
+  parseAutoupdateVersion,
+} from "../core/resources/mod.ts";
+import * as engine from "../core/rollout/mod.ts";
+import { decideAgent, decideTools, resolveGroup } from "../core/rollout/mod.ts";
+import type { AgentReport, Rollout, RolloutEvent } from "../core/rollout/types.ts";
+import { formatVersion } from "../core/version/format_version.ts";
+import { parseVersion } from "../core/version/parse_version.ts";
+import type { Metrics } from "./metrics.ts";
+import type { AgentRecord, Store } from "./store.ts";
+
+export interface ServerInfo {
+  product: string;
+  clusterName: string;
+  edition: "oss" | "ent";
+  fips: boolean;
+  jitterSeconds: number;
+}
+
+export type GroupAction = "start" | "force" | "done" | "rollback";
+
+export interface RolloutServiceOptions {
+  store: Store;
+  info: ServerInfo;
+  /** Used when nothing is stored yet (`--server-version`, config file). */
+  serverVersion: string;
+  /** A flag given at start-up wins over the stored value. */
+  serverVersionFromFlag?: boolean;
+  now: () => Date;
+  random?: () => number;
+  /** Agents not seen for this long stop counting as present. */
+  presenceMs: number;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+}
+
+/** A group's precomputed answers: one body for every agent, and per-canary bodies. */
+interface CachedGroup {
+  body: string;
+  canaries: Map<string, string>;
+  /** Time-based answers depend on the clock: recompute at this instant (ms). */
+  validUntil: number;
+}
+
+export class RolloutService {
+  readonly #o: RolloutServiceOptions;
+  #config: AutoupdateConfig = defaultAutoupdateConfig();
+  #version: AutoupdateVersion | undefined;
+  #serverVersion: string;
+  #rollout: Rollout | undefined;
+  #agents = new Map<string, AgentRecord>();
+  #critical = new Set<string>();
+  #ready = false;
+  #cache = new Map<string, CachedGroup>();
+  #lastReconcileMs = 0;
+  #reconcileCount = 0;
+  #findAnswers = new Map<string, number>();
+
+  constructor(o: RolloutServiceOptions) {
+    this.#o = o;
+    this.#serverVersion = o.serverVersion;
+  }
+
+  async load(): Promise<void> {
+    const { store } = this.#o;
+    const config = await store.getResource("autoupdate_config");
+    if (config !== undefined) this.#config = parseAutoupdateConfig(config);
+    const version = await store.getResource("autoupdate_version");
+    if (version !== undefined) this.#version = parseAutoupdateVersion(version);
+    const sv = await store.getSetting("server_version");
+    if (sv && !this.#o.serverVersionFromFlag) this.#serverVersion = sv;
+    else await store.putSetting("server_version", this.#serverVersion);
+    const critical = await store.getSetting("critical_versions");
+    if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
+    this.#rollout = (await store.getRollout()) as Rollout | undefined;
+    for (const a of await store.listAgents()) this.#agents.set(a.updater_id, a);
+    await this.reconcile();
+    this.#ready = true;
+  }
+
+  ready(): boolean {
+    return this.#ready;
+  }
+
+  // ---- resources ----
+
+  getConfig(): Record<string, unknown> {
+    return formatAutoupdateConfig(this.#config);
+  }
+
+  getVersion(): Record<string, unknown> | { kind: "autoupdate_version"; spec: Record<string, never> } {
+    return this.#version ? formatAutoupdateVersion(this.#version) : { kind: "autoupdate_version", spec: {} };
+  }
+
+  async putConfig(config: AutoupdateConfig): Promise<void> {
+    await this.#o.store.putResource("autoupdate_config", formatAutoupdateConfig(config));
+    this.#config = config;
+    this.#o.log("autoupdate_config updated");
+    await this.reconcile();
+  }
+
+  async putVersion(version: AutoupdateVersion): Promise<void> {
+    await this.#o.store.putResource("autoupdate_version", formatAutoupdateVersion(version));
+    this.#version = version;
+    this.#o.log("autoupdate_version updated", {
+      start: version.spec.agents?.startVersion,
+      target: version.spec.agents?.targetVersion,
+    });
+    await this.reconcile();
+  }
+
+  serverInfo(): Record<string, unknown> {
+    const { info } = this.#o;
+    return {
+      server_version: this.#serverVersion,
+      product: info.product,
+      cluster_name: info.clusterName,
+      edition: info.edition,
+      fips: info.fips,
+    };
+  }
+
+  async setServerVersion(v: string): Promise<void> {
+    await this.#o.store.putSetting("server_version", v);
+    this.#serverVersion = v;
+    this.#o.log("server_version updated", { server_version: v });
+    this.#invalidate();
+  }
+
+  async setCritical(version: string, critical: boolean): Promise<void> {
+    if (critical) this.#critical.add(version);
+    else this.#critical.delete(version);
+    await this.#o.store.putSetting("critical_versions", JSON.stringify([...this.#critical].sort()));
+    this.#invalidate();
+  }
+
+  async artifactsChanged(): Promise<void> {
+    // Artifacts do not change answers today; kept so a store-backed release list can invalidate.
+  }
+
+  async releases(): Promise<Record<string, unknown>> {
+    const artifacts = await this.#o.store.listArtifacts();
+    return {
+      product: this.#o.info.product,
+      critical: [...this.#critical].sort(),
+      artifacts,
+    };
+  }
+
+  // ---- agents ----
+
+  async report(r: AgentRecord): Promise<void> {
+    await this.#o.store.upsertAgent(r);
+    this.#agents.set(r.updater_id, r);
+    await this.reconcile();
+  }
+
+  async agents(): Promise<(AgentRecord & { present: boolean })[]> {
+    const now = this.#o.now().getTime();
+    return [...this.#agents.values()]
+      .sort((a, b) => a.updater_id.localeCompare(b.updater_id))
+      .map((a) => ({ ...a, present: this.#isPresent(a, now) }));
+  }
+
+  #isPresent(a: AgentRecord, now: number): boolean {
+    return now - Date.parse(a.last_seen) <= this.#o.presenceMs;
+  }
+
+  #presentReports(now: number): AgentReport[] {
+    const out: AgentReport[] = [];
+    for (const a of this.#agents.values()) {
+      if (!this.#isPresent(a, now)) continue;
+      const failed = a.state === "failed" || a.state === "rolledback";
+      out.push({
+        updaterId: a.updater_id,
+        hostname: a.hostname,
+        group: a.group,
+        version: a.version,
+        healthy: a.state === "ok",
+        ...(failed ? { failedVersion: a.failed_version ?? a.version } : {}),
+      });
+    }
+    return out;
+  }
+
+  // ---- rollout ----
+
+  /** Runs the reconciler once: pure decisions from the core, then persistence and logging. */
+  async reconcile(): Promise<void> {
+    const t0 = performance.now();
+    const now = this.#o.now();
+    const agents = this.#version?.spec.agents;
+    let next = this.#rollout;
+    let events: RolloutEvent[] = [];
+    if (!agents) {
+      next = undefined;
+    } else {
+      const r = engine.reconcile({
+        config: this.#config,
+        version: this.#version,
+        rollout: this.#rollout,
+        agents: this.#presentReports(now.getTime()),
+        serverVersion: this.#serverVersion,
+        now,
+        random: this.#o.random ?? Math.random,
+        critical: this.#critical.has(agents.targetVersion),
+      });
+      next = r.rollout;
+      events = r.events;
+    }
+    if (next !== this.#rollout) {
+      this.#rollout = next;
+      await this.#o.store.putRollout(next ?? null);
+    }
+    await this.#record(events);
+    this.#lastReconcileMs = performance.now() - t0;
+    this.#reconcileCount++;
+    this.#invalidate();
+  }
+
+  async #record(events: RolloutEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    await this.#o.store.appendEvents(
+      events.map((e) => ({
+        time: new Date(e.at).toISOString(),
+        group: e.group ?? "",
+        from: e.from ?? "",
+        to: e.to ?? "",
+        reason: e.message,
+      })),
+    );
+    for (const e of events) this.#o.log(`rollout: ${e.message}`, { group: e.group, from: e.from, to: e.to });
+  }
+
+  async action(group: string, action: GroupAction): Promise<void> {
+    if (!this.#rollout) {
+      throw new UpkeepError("E_CONFLICT", "no rollout in progress: set autoupdate_version spec.agents first");
+    }
+    const now = this.#o.now();
+    const input = { rollout: this.#rollout, group, now, config: this.#config };
+    const { rollout, event } =
+      action === "start"
+        ? engine.startGroup(input)
+        : action === "force"
+          ? engine.forceGroup(input)
+          : action === "done"
+            ? engine.markGroupDone(input)
+            : engine.rollbackGroup(input);
+    this.#rollout = rollout;
+    await this.#o.store.putRollout(rollout);
+    await this.#record([event]);
+    await this.reconcile();
+  }
+
+  async view(): Promise<Record<string, unknown>> {
+    const r = this.#rollout;
+    const events = await this.#o.store.listEvents(100);
+    return {
+      start_version: r?.startVersion ?? null,
+      target_version: r?.targetVersion ?? null,
+      strategy: r?.strategy ?? this.#config.spec.agents.strategy,
+      schedule: this.#version?.spec.agents?.schedule ?? null,
+      mode: this.#version?.spec.agents?.mode ?? null,
+      server_version: this.#serverVersion,
+      started_at: r ? new Date(r.startedAt).toISOString() : null,
+      groups: (r?.groups ?? []).map((g) => ({
+        name: g.name,
+        state: g.state,
+        start_time: g.startTime === undefined ? null : new Date(g.startTime).toISOString(),
+        last_transition: new Date(g.lastTransition).toISOString(),
+        reason: g.reason,
+        canaries: g.canaries.map((c) => ({
+          updater_id: c.updaterId,
+          hostname: c.hostname,
+          success: c.success,
+        })),
+        initial_count: g.initialCount,
+        present_count: g.presentCount,
+        up_to_date_count: g.upToDateCount,
+        failed_count: g.failedCount,
+      })),
+      events,
+    };
+  }
+
+  // ---- find / ping ----
+
+  #invalidate(): void {
+    this.#cache.clear();
+  }
+
+  /** The JSON body of `/webapi/find` for an agent of `group` (unknown: the last group). Never throws. */
+  findBody(group: string, updaterId: string): string {
+    const now = this.#o.now().getTime();
+    let resolved: string;
+    try {
+      resolved = resolveGroup(this.#config, group).name;
+    } catch {
+      resolved = group;
+    }
+    let cached = this.#cache.get(resolved);
+    if (!cached || now >= cached.validUntil) {
+      cached = this.#compute(resolved, now);
+      this.#cache.set(resolved, cached);
+    }
+    const body = (updaterId && cached.canaries.get(updaterId)) || cached.body;
+    const key = `${resolved}\u0000${body === cached.body ? "" : "canary"}`;
+    this.#findAnswers.set(key, (this.#findAnswers.get(key) ?? 0) + 1);
+    return body;
+  }
+
+  #compute(group: string, now: number): CachedGroup {
+    // Answers that depend on the clock (windows) are recomputed every minute.
+    const validUntil = Math.floor(now / 60_000) * 60_000 + 60_000;
+    const canaries = new Map<string, string>();
+    const status = this.#rollout?.groups.find((g) => g.name === group);
+    const body = this.#answer(group, "", now);
+    for (const c of status?.canaries ?? []) canaries.set(c.updaterId, this.#answer(group, c.updaterId, now));
+    return { body, canaries, validUntil };
+  }
+
+  #answer(group: string, updaterId: string, now: number): string {
+    const { info } = this.#o;
+    const server = this.#serverVersion;
+    const base = {
+      server_version: server,
+      min_client_version: minClientVersion(server),
+      cluster_name: info.clusterName,
+      edition: info.edition,
+      fips: info.fips,
+    };
+    try {
+      const tools = decideTools({ config: this.#config, version: this.#version, serverVersion: server });
+      const target = this.#version?.spec.agents?.targetVersion;
+      const agent = decideAgent({
+        config: this.#config,
+        version: this.#version,
+        groups: this.#rollout?.groups ?? [],
+        serverVersion: server,
+        agentGroup: group,
+        updaterId,
+        now,
+        critical: target !== undefined && this.#critical.has(target),
+      });
+      return JSON.stringify({
+        ...base,
+        auto_update: {
+          tools_version: tools.tools_version,
+          tools_auto_update: tools.tools_auto_update,
+          agent_version: agent.agent_version,
+          agent_auto_update: agent.agent_auto_update,
+          agent_update_jitter_seconds: info.jitterSeconds,
+        },
+        upkeep: {
+          product: info.product,
+          artifact: artifactTemplate(info, agent.agent_version),
+          critical: this.#critical.has(agent.agent_version),
+          group: agent.group,
+          group_state: agent.group_state,
+          canary: agent.canary,
+          capped: agent.capped,
+          mode: agent.mode,
+          reason: agent.reason,
+          tools_reason: tools.reason,
+        },
+      });
+    } catch (e) {
+      // On an internal error the answer is "do not update".
+      this.#o.log("find: internal error, answering do-not-update", { group, error: String(e) });
+      return JSON.stringify({
+        ...base,
+        auto_update: {
+          tools_version: server,
+          tools_auto_update: false,
+          agent_version: server,
+          agent_auto_update: false,
+          agent_update_jitter_seconds: info.jitterSeconds,
+        },
+        upkeep: { product: info.product, group, reason: "internal error: do not update", error: true },
+      });
+    }
+  }
+
+  exportMetrics(m: Metrics): void {
+    const now = this.#o.now().getTime();
+    const byAgent = new Map<string, { labels: Record<string, string>; value: number }>();
+    for (const a of this.#agents.values()) {
+      if (!this.#isPresent(a, now)) continue;
+      const labels = { group: a.group, version: a.version, state: a.state };
+      const k = JSON.stringify(labels);
+      const row = byAgent.get(k) ?? { labels, value: 0 };
+      row.value++;
+      byAgent.set(k, row);
+    }
+    m.setGauge("upkeep_agents", "present agents by group, version and state", [...byAgent.values()]);
+    m.setGauge(
+      "upkeep_rollout_group_state",
+      "1 for the current state of each rollout group",
+      (this.#rollout?.groups ?? []).map((g) => ({ labels: { group: g.name, state: g.state }, value: 1 })),
+    );
+    m.setGauge("upkeep_reconcile_duration_seconds", "duration of the last reconcile", [
+      { labels: {}, value: this.#lastReconcileMs / 1000 },
+    ]);
+    m.setGauge("upkeep_reconciles", "reconciles run since start", [
+      { labels: {}, value: this.#reconcileCount },
+    ]);
+    const finds: { labels: Record<string, string>; value: number }[] = [];
+    for (const [k, n] of this.#findAnswers) {
+      const [group = "", kind = ""] = k.split("\u0000");
+      const cached = this.#cache.get(group);
+      let version = "";
+      let should = "";
+      try {
+        const body = JSON.parse(
+          kind === "canary" ? ([...(cached?.canaries.values() ?? [])][0] ?? "{}") : (cached?.body ?? "{}"),
+        );
+        version = body.auto_update?.agent_version ?? "";
+        should = String(body.auto_update?.agent_auto_update ?? "");
+      } catch {}
+      finds.push({
+        labels: { group, canary: kind === "canary" ? "true" : "false", version, should_update: should },
+        value: n,
+      });
+    }
+    m.setGauge(
+      "upkeep_find_answers",
+      "find/ping answers served since start, by group, version and should-update",
+      finds,
+    );
+  }
+}
+
+/** The oldest client the server accepts: one major below (modern line), as Teleport reports it. */
+export function minClientVersion(server: string): string {
+  const v = parseVersion(server);
+  return formatVersion({ major: Math.max(0, v.major - 1), minor: 0, patch: 0, prerelease: [], build: [] });
+}
+
+function artifactTemplate(info: ServerInfo, version: string): string {
+  const edition = info.edition === "ent" ? "-ent" : "";
+  const fips = info.fips ? "-fips" : "";
+  return `${info.product}${edition}-v${version}-{os}-{arch}${fips}-bin.tar.gz`;
+}

@@ -1,0 +1,70 @@
+/**
+ * The server's persistent state, behind one interface so another backend (PostgreSQL) can be added without
+ * touching routes. Values are plain JSON data; the store does not interpret resources.
+ */
+
+export type ResourceKind = "autoupdate_config" | "autoupdate_version";
+export type TokenKind = "admin" | "agent";
+
+export interface TokenRecord {
+  id: string;
+  kind: TokenKind;
+  /** sha256 hex of the token; the token itself is never stored. */
+  hash: string;
+  name: string;
+  created: string;
+}
+
+export interface AgentRecord {
+  updater_id: string;
+  hostname: string;
+  group: string;
+  version: string;
+  state: "ok" | "updating" | "failed" | "rolledback";
+  error?: string;
+  /** The version whose update failed (state failed or rolledback), when the agent names it. */
+  failed_version?: string;
+  /** ISO time of the last report. */
+  last_seen: string;
+}
+
+export interface ReleaseArtifact {
+  name: string;
+  size: number;
+  sha256: string;
+  uploaded: string;
+}
+
+export interface RolloutEvent {
+  time: string;
+  group: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+export interface Store {
+  getResource(kind: ResourceKind): Promise<unknown | undefined>;
+  putResource(kind: ResourceKind, value: unknown): Promise<void>;
+
+  getSetting(key: string): Promise<string | undefined>;
+  putSetting(key: string, value: string): Promise<void>;
+
+  /** The rollout's group states, as one JSON document (the reconciler owns its shape). */
+  getRollout(): Promise<unknown | undefined>;
+  putRollout(value: unknown): Promise<void>;
+  appendEvents(events: RolloutEvent[]): Promise<void>;
+  listEvents(limit: number): Promise<RolloutEvent[]>;
+
+  upsertAgent(agent: AgentRecord): Promise<void>;
+  listAgents(): Promise<AgentRecord[]>;
+
+  addToken(token: TokenRecord): Promise<void>;
+  listTokens(kind: TokenKind): Promise<TokenRecord[]>;
+
+  putArtifact(artifact: ReleaseArtifact): Promise<void>;
+  listArtifacts(): Promise<ReleaseArtifact[]>;
+  getArtifact(name: string): Promise<ReleaseArtifact | undefined>;
+
+  close(): void;
+}

@@ -1,0 +1,61 @@
+/** Bearer tokens: random, shown once, stored only as a sha256 hash, compared in constant time. */
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import type { Store, TokenKind } from "./store.ts";
+
+export function generateToken(): string {
+  return randomBytes(32).toString("base64url");
+}
+
+export function hashToken(token: string): string {
+  return new Bun.CryptoHasher("sha256").update(token).digest("hex");
+}
+
+/** Constant-time comparison of two hex hashes of equal length. */
+function sameHash(a: string, b: string): boolean {
+  const x = Buffer.from(a, "hex");
+  const y = Buffer.from(b, "hex");
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+/** Extracts the token from `Authorization: Bearer <token>`. */
+export function bearer(header: string | undefined | null): string | undefined {
+  if (!header) return undefined;
+  const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+  return m?.[1];
+}
+
+/**
+ * Token checks, cached in memory (the token tables are tiny and change only through this server).
+ * Every candidate hash is compared, so timing does not depend on which one matches.
+ */
+export class TokenChecker {
+  readonly #store: Store;
+  readonly #cache = new Map<TokenKind, string[]>();
+
+  constructor(store: Store) {
+    this.#store = store;
+  }
+
+  async #hashes(kind: TokenKind): Promise<string[]> {
+    let hashes = this.#cache.get(kind);
+    if (!hashes) {
+      hashes = (await this.#store.listTokens(kind)).map((t) => t.hash);
+      this.#cache.set(kind, hashes);
+    }
+    return hashes;
+  }
+
+  invalidate(): void {
+    this.#cache.clear();
+  }
+
+  /** True when `token` is a valid token of one of `kinds`. */
+  async check(token: string | undefined, kinds: TokenKind[]): Promise<boolean> {
+    if (!token) return false;
+    const h = hashToken(token);
+    let ok = false;
+    for (const kind of kinds)
+      for (const candidate of await this.#hashes(kind)) ok = sameHash(h, candidate) || ok;
+    return ok;
+  }
+}
