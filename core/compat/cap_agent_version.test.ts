@@ -2,7 +2,6 @@
  * Seed 001: "the agent must never exceed the Proxy or Auth Service version; the agent must always be no
  * more than one major version below [it]". Best practice: align the agent with the server.
  */
-// biome-ignore lint/style/noRestrictedImports: the test runner is not I/O; tests are outside the pure core.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { compareVersions, formatVersion, parseVersion, type SemVer } from "../version/mod.ts";

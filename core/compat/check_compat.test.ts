@@ -2,7 +2,6 @@
  * Every compatibility rule of seeds 003 (Teleport after/before 5.0) and 004 (the older 2.x rules), as a
  * named case, plus the choices DESIGN §1 leaves to us (newer clients, crossing 4.x -> 5.x, legacy majors).
  */
-// biome-ignore lint/style/noRestrictedImports: the test runner is not I/O; tests are outside the pure core.
 import { describe, expect, test } from "bun:test";
 import { parseVersion } from "../version/mod.ts";
 import { type CompatPolicy, checkCompat, DEFAULT_COMPAT_POLICY, isStepCompatible } from "./mod.ts";

@@ -2,7 +2,6 @@
  * Upgrade plans (DESIGN §1): never skip a compatibility step, newest patch at each step, no pre-release
  * steps, the exact target last; downgrades are one compatible hop or refused.
  */
-// biome-ignore lint/style/noRestrictedImports: the test runner is not I/O; tests are outside the pure core.
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { UpkeepError } from "../errors.ts";
