@@ -1,4 +1,3 @@
-// biome-ignore lint/style/noRestrictedImports: the test runner is not I/O; tests are outside the pure core.
 import { describe, expect, test } from "bun:test";
 import { UpkeepError } from "../errors.ts";
 import {
