@@ -709,7 +709,7 @@ describe("reconcile: details", () => {
     });
     expect(before).toEqual(copy);
   });
-  test("an unchanged step returns equal data and no events", () => {
+  test("an unchanged step returns the same rollout object and no events", () => {
     const a = run(PLAIN, [status("stage", "active"), status("prod", "unstarted")], OUT, [
       agent("s1", "stage", START),
     ]);
@@ -723,7 +723,7 @@ describe("reconcile: details", () => {
       random: first,
     });
     expect(b.events).toEqual([]);
-    expect(b.rollout).toEqual(a.rollout as Rollout);
+    expect(b.rollout).toBe(a.rollout as Rollout);
   });
 });
 

@@ -177,7 +177,15 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       }
     }
   }
+  // Nothing changed: hand back the very same object, so the caller can skip a write.
+  if (events.length === 0 && rollout === input.rollout && sameGroups(rollout.groups, groups)) {
+    return { rollout, events };
+  }
   return { rollout: { ...rollout, groups }, events };
+}
+
+function sameGroups(a: readonly GroupStatus[], b: readonly GroupStatus[]): boolean {
+  return a.length === b.length && a.every((g, i) => g === b[i] || JSON.stringify(g) === JSON.stringify(b[i]));
 }
 
 function tally(config: AutoupdateConfig, agents: readonly AgentReport[], target: string): Map<string, Tally> {
@@ -229,7 +237,7 @@ function because(g: GroupStatus, reason: string): GroupStatus {
   return g.reason === reason ? g : { ...g, reason };
 }
 
-/** Leaves `unstarted` (or `rolledback`, on an operator start): canary phase or straight to active. */
+/** Leaves `unstarted`: canary phase, or straight to active. */
 function begin(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig, why: string): GroupStatus {
   const t = ctx.tallies.get(g.name) as Tally;
   const started = { startTime: ctx.now, initialCount: t.present, canaries: [] };
@@ -247,7 +255,7 @@ function begin(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig, why: string): Gro
     ctx,
     g,
     "canary",
-    `${why}: ${canaries.length} canar${canaries.length === 1 ? "y" : "ies"} updating first`,
+    `${why}: ${plural(canaries.length, "canary", "canaries")} updating first`,
     {
       ...started,
       canaries,
@@ -267,7 +275,7 @@ function stepCanary(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig): GroupStatus
       group: g.name,
       message: `group ${g.name}: canaries ${canaries.map((c) => `${c.hostname} (${c.updaterId})`).join(", ")}`,
     });
-    return { ...g, canaries, reason: `${canaries.length} canaries updating first` };
+    return { ...g, canaries, reason: `${plural(canaries.length, "canary", "canaries")} updating first` };
   }
   const byId = new Map(t.members.map((a) => [a.updaterId, a]));
   const failed = g.canaries.find((c) => hasFailed(byId.get(c.updaterId), ctx.target));
@@ -287,7 +295,13 @@ function stepCanary(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig): GroupStatus
   const canaries = g.canaries.map((c) => ({ ...c, success: isUpToDate(byId.get(c.updaterId), ctx.target) }));
   const ok = canaries.filter((c) => c.success).length;
   if (ok === canaries.length) {
-    return transition(ctx, g, "active", `all ${ok} canaries run ${ctx.target} and are healthy`, { canaries });
+    return transition(
+      ctx,
+      g,
+      "active",
+      `${ok === 1 ? "the canary runs" : `all ${ok} canaries run`} ${ctx.target} and ${ok === 1 ? "is" : "are"} healthy`,
+      { canaries },
+    );
   }
   const changed = canaries.some((c, i) => c.success !== g.canaries[i]?.success);
   const reason = `waiting for canaries: ${ok} of ${canaries.length} run ${ctx.target} and are healthy`;
@@ -395,4 +409,8 @@ function stepImmediate(ctx: Ctx, g: GroupStatus): GroupStatus {
     default:
       return g;
   }
+}
+
+function plural(n: number, one: string, many: string): string {
+  return `${n} ${n === 1 ? one : many}`;
 }
