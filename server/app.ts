@@ -189,6 +189,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     } catch {
       return problem(c, 400, "request body is not valid JSON");
     }
+    if (!doc || typeof doc !== "object" || Array.isArray(doc))
+      return problem(c, 400, "request body must be a JSON object");
     const type = doc.type ?? "agent";
     if (type !== "agent")
       return problem(c, 400, "type: only `agent` tokens can be created", {
@@ -326,7 +328,7 @@ export function parseReport(doc: unknown, now: Date): AgentRecord {
     }
     return v;
   };
-  const known = new Set(["updater_id", "hostname", "group", "version", "state", "error"]);
+  const known = new Set(["updater_id", "hostname", "group", "version", "state", "error", "failed_version"]);
   for (const k of Object.keys(d)) if (!known.has(k)) problems.push({ path: k, message: "unknown field" });
   const updater_id = str("updater_id", 128);
   const hostname = str("hostname", 255);
@@ -334,6 +336,9 @@ export function parseReport(doc: unknown, now: Date): AgentRecord {
   const versionText = str("version", 64);
   const version = versionText ? tryParseVersion(versionText) : undefined;
   if (versionText && !version) problems.push({ path: "version", message: "must be a semver version" });
+  const failedText = str("failed_version", 64, false);
+  const failed = failedText ? tryParseVersion(failedText) : undefined;
+  if (failedText && !failed) problems.push({ path: "failed_version", message: "must be a semver version" });
   const state = d.state;
   if (typeof state !== "string" || !(REPORT_STATES as readonly string[]).includes(state)) {
     problems.push({ path: "state", message: `must be one of ${REPORT_STATES.join(", ")}` });
@@ -350,6 +355,7 @@ export function parseReport(doc: unknown, now: Date): AgentRecord {
     version: version ? formatVersion(version) : "",
     state: state as AgentRecord["state"],
     ...(error ? { error } : {}),
+    ...(failed ? { failed_version: formatVersion(failed) } : {}),
     last_seen: now.toISOString(),
   };
 }

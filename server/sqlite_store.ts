@@ -117,7 +117,7 @@ export class SqliteStore implements Store {
 
   async addToken(t: TokenRecord): Promise<void> {
     this.#db
-      .query("INSERT INTO tokens (id, kind, hash, name, created) VALUES (?, ?, ?, ?, ?)")
+      .query("INSERT OR IGNORE INTO tokens (id, kind, hash, name, created) VALUES (?, ?, ?, ?, ?)")
       .run(t.id, t.kind, t.hash, t.name, t.created);
   }
 

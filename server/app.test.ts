@@ -1,0 +1,535 @@
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { AGENT, type Harness, harness } from "./test_harness.ts";
+
+const CONFIG_YAML = `kind: autoupdate_config
+spec:
+  tools: { mode: enabled }
+  agents:
+    mode: enabled
+    strategy: halt-on-error
+    schedules:
+      regular:
+        - { name: canary, days: ["*"], start_hour: 8, canary_count: 1 }
+        - { name: prod, days: ["*"], start_hour: 9, wait_hours: 0 }
+`;
+const VERSION = {
+  kind: "autoupdate_version",
+  spec: {
+    tools: { target_version: "17.0.1" },
+    agents: { start_version: "16.4.0", target_version: "v17.0.1", schedule: "regular", mode: "enabled" },
+  },
+};
+
+type Find = {
+  server_version: string;
+  min_client_version: string;
+  cluster_name: string;
+  edition: string;
+  fips: boolean;
+  auto_update: {
+    tools_version: string;
+    tools_auto_update: boolean;
+    agent_version: string;
+    agent_auto_update: boolean;
+    agent_update_jitter_seconds: number;
+  };
+  upkeep: {
+    group: string;
+    group_state: string;
+    canary: boolean;
+    capped: boolean;
+    reason: string;
+    artifact: string;
+    critical: boolean;
+  };
+};
+
+async function find(h: Harness, group: string, updater = "", path = "/v1/webapi/find"): Promise<Find> {
+  const r = await h.app.request(
+    `${path}?group=${encodeURIComponent(group)}&updater_id=${encodeURIComponent(updater)}`,
+  );
+  expect(r.status).toBe(200);
+  return (await r.json()) as Find;
+}
+
+async function report(h: Harness, id: string, group: string, version: string, state = "ok", extra = {}) {
+  const r = await h.req(
+    "POST",
+    "/v1/agents/report",
+    { updater_id: id, hostname: `${id}.local`, group, version, state, ...extra },
+    AGENT,
+  );
+  expect(r.status).toBe(200);
+}
+
+async function setup(h: Harness, config = CONFIG_YAML, version: unknown = VERSION) {
+  expect(
+    (await h.req("PUT", "/v1/resources/autoupdate_config", config, undefined, "application/yaml")).status,
+  ).toBe(200);
+  expect((await h.req("PUT", "/v1/resources/autoupdate_version", version)).status).toBe(200);
+}
+
+async function groups(
+  h: Harness,
+): Promise<
+  Record<string, { state: string; canaries: { updater_id: string; success: boolean }[]; reason: string }>
+> {
+  const view = (await (await h.app.request("/v1/rollout")).json()) as {
+    groups: { name: string; state: string; canaries: never[]; reason: string }[];
+  };
+  return Object.fromEntries(view.groups.map((g) => [g.name, g]));
+}
+
+describe("find/ping (Teleport-compatible)", () => {
+  test("the exact Teleport field names, on all four paths, before any resource is set", async () => {
+    const h = await harness();
+    for (const path of ["/webapi/find", "/v1/webapi/find", "/webapi/ping", "/v1/webapi/ping"]) {
+      const body = await find(h, "prod", "", path);
+      expect(Object.keys(body).sort()).toEqual(
+        [
+          "auto_update",
+          "cluster_name",
+          "edition",
+          "fips",
+          "min_client_version",
+          "server_version",
+          "upkeep",
+        ].sort(),
+      );
+      expect(Object.keys(body.auto_update).sort()).toEqual(
+        [
+          "agent_auto_update",
+          "agent_update_jitter_seconds",
+          "agent_version",
+          "tools_auto_update",
+          "tools_version",
+        ].sort(),
+      );
+      expect(body.server_version).toBe("17.0.1");
+      expect(body.min_client_version).toBe("16.0.0");
+      expect(body.auto_update.agent_auto_update).toBe(false);
+    }
+  });
+
+  test("unstarted groups get start_version and no update; an unknown group is the last group", async () => {
+    const h = await harness({ start: "2026-11-23T07:10:00Z" });
+    await setup(h);
+    const prod = await find(h, "prod");
+    expect(prod.auto_update).toMatchObject({
+      agent_version: "16.4.0",
+      agent_auto_update: false,
+      tools_version: "17.0.1",
+    });
+    expect(prod.upkeep.group_state).toBe("unstarted");
+    const unknown = await find(h, "no-such-group");
+    expect(unknown.upkeep.group).toBe("prod");
+    expect(unknown.upkeep.artifact).toBe("hello-v16.4.0-{os}-{arch}-bin.tar.gz");
+  });
+
+  test("the agent target is capped at server_version, and the answer says why", async () => {
+    const h = await harness({ serverVersion: "17.0.1" });
+    await setup(h, CONFIG_YAML, {
+      kind: "autoupdate_version",
+      spec: { agents: { start_version: "17.0.1", target_version: "18.0.0", schedule: "immediate" } },
+    });
+    const a = await find(h, "prod");
+    expect(a.auto_update.agent_version).toBe("17.0.1");
+    expect(a.upkeep.capped).toBe(true);
+    expect(a.upkeep.reason).toMatch(/17\.0\.1/);
+  });
+});
+
+describe("halt-on-error rollout driven by reports", () => {
+  test("canary success -> active -> done, then the next group in its window", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z" });
+    await report(h, "c1", "canary", "16.4.0");
+    await report(h, "c2", "canary", "16.4.0");
+    await report(h, "p1", "prod", "16.4.0");
+    await setup(h);
+    let g = await groups(h);
+    expect(g.canary?.state).toBe("canary");
+    expect(g.prod?.state).toBe("unstarted");
+    const canaryId = g.canary?.canaries[0]?.updater_id as string;
+    const other = canaryId === "c1" ? "c2" : "c1";
+    expect((await find(h, "canary", canaryId)).auto_update).toMatchObject({
+      agent_version: "17.0.1",
+      agent_auto_update: true,
+    });
+    expect((await find(h, "canary", other)).auto_update).toMatchObject({
+      agent_version: "16.4.0",
+      agent_auto_update: false,
+    });
+
+    await report(h, canaryId, "canary", "17.0.1");
+    g = await groups(h);
+    expect(g.canary?.state).toBe("active");
+    expect((await find(h, "canary", other)).auto_update).toMatchObject({
+      agent_version: "17.0.1",
+      agent_auto_update: true,
+    });
+
+    await report(h, other, "canary", "17.0.1");
+    g = await groups(h);
+    expect(g.canary?.state).toBe("done");
+    expect(g.prod?.state).toBe("unstarted"); // its window (09:00) is not open yet
+
+    h.clock.set("2026-11-23T09:05:00Z");
+    await report(h, "p1", "prod", "16.4.0");
+    g = await groups(h);
+    expect(g.prod?.state).toBe("active");
+    expect((await find(h, "prod")).auto_update).toMatchObject({
+      agent_version: "17.0.1",
+      agent_auto_update: true,
+    });
+    await report(h, "p1", "prod", "17.0.1");
+    expect((await groups(h)).prod?.state).toBe("done");
+
+    const view = (await (await h.app.request("/v1/rollout")).json()) as {
+      events: { group: string; to: string; reason: string }[];
+    };
+    expect(view.events.filter((e) => e.group === "canary").map((e) => e.to)).toEqual(
+      expect.arrayContaining(["canary", "active", "done"]),
+    );
+    for (const e of view.events) expect(e.reason.length).toBeGreaterThan(0);
+  });
+
+  test("a failed canary rolls the group back and halts every later group", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z" });
+    await report(h, "c1", "canary", "16.4.0");
+    await report(h, "p1", "prod", "16.4.0");
+    await setup(h);
+    expect((await groups(h)).canary?.state).toBe("canary");
+    await report(h, "c1", "canary", "16.4.0", "rolledback", {
+      error: "health check failed",
+      failed_version: "17.0.1",
+    });
+    expect((await groups(h)).canary?.state).toBe("rolledback");
+    const rb = await find(h, "canary", "c1");
+    expect(rb.auto_update).toMatchObject({ agent_version: "16.4.0", agent_auto_update: true });
+
+    h.clock.set("2026-11-23T09:10:00Z");
+    await report(h, "p1", "prod", "16.4.0");
+    expect((await groups(h)).prod?.state).toBe("unstarted");
+    expect((await find(h, "prod")).auto_update).toMatchObject({
+      agent_version: "16.4.0",
+      agent_auto_update: false,
+    });
+  });
+
+  test("operator actions: force skips the canary phase, rollback serves start_version with auto update", async () => {
+    const h = await harness({ start: "2026-11-23T07:00:00Z" });
+    await report(h, "p1", "prod", "16.4.0");
+    await setup(h);
+    let r = await h.req("POST", "/v1/rollout/groups/prod/force");
+    expect(r.status).toBe(200);
+    expect((await groups(h)).prod?.state).toBe("active");
+    r = await h.req("POST", "/v1/rollout/groups/prod/rollback");
+    expect(r.status).toBe(200);
+    expect((await find(h, "prod")).auto_update).toMatchObject({
+      agent_version: "16.4.0",
+      agent_auto_update: true,
+    });
+    expect((await h.req("POST", "/v1/rollout/groups/nope/start")).status).toBe(404);
+    expect((await h.req("POST", "/v1/rollout/groups/prod/explode")).status).toBe(404);
+    expect((await h.req("POST", "/v1/rollout/groups/prod/force", undefined, "wrong")).status).toBe(401);
+  });
+});
+
+describe("other schedules and modes", () => {
+  const timeBased = `kind: autoupdate_config
+spec:
+  agents:
+    strategy: time-based
+    maintenance_window_minutes: 60
+    schedules:
+      regular:
+        - { name: prod, days: ["Mon"], start_hour: 2 }
+`;
+  test("time-based: active (update) inside the window, done (no update) outside; critical updates anyway", async () => {
+    const h = await harness({ start: "2026-11-23T02:15:00Z" });
+    await setup(h, timeBased);
+    expect((await find(h, "prod")).auto_update).toMatchObject({
+      agent_version: "17.0.1",
+      agent_auto_update: true,
+    });
+    h.clock.set("2026-11-23T03:30:00Z");
+    await h.rollout.reconcile();
+    const out = await find(h, "prod");
+    expect(out.upkeep.group_state).toBe("done");
+    expect(out.auto_update.agent_auto_update).toBe(false);
+    expect((await h.req("POST", "/v1/releases", { version: "17.0.1", critical: true })).status).toBe(200);
+    const crit = await find(h, "prod");
+    expect(crit.auto_update.agent_auto_update).toBe(true);
+    expect(crit.upkeep.critical).toBe(true);
+  });
+
+  test("schedule immediate updates everyone now; suspended freezes; disabled stops", async () => {
+    const h = await harness({ start: "2026-11-23T05:00:00Z" });
+    await setup(h, CONFIG_YAML, {
+      kind: "autoupdate_version",
+      spec: { agents: { start_version: "16.4.0", target_version: "17.0.1", schedule: "immediate" } },
+    });
+    expect((await find(h, "prod")).auto_update).toMatchObject({
+      agent_version: "17.0.1",
+      agent_auto_update: true,
+    });
+    await setup(h, CONFIG_YAML, {
+      kind: "autoupdate_version",
+      spec: {
+        agents: {
+          start_version: "16.4.0",
+          target_version: "17.0.1",
+          schedule: "immediate",
+          mode: "suspended",
+        },
+      },
+    });
+    expect((await find(h, "prod")).auto_update.agent_auto_update).toBe(false);
+    await setup(h, CONFIG_YAML, {
+      kind: "autoupdate_version",
+      spec: {
+        agents: {
+          start_version: "16.4.0",
+          target_version: "17.0.1",
+          schedule: "immediate",
+          mode: "disabled",
+        },
+      },
+    });
+    expect((await find(h, "prod")).auto_update.agent_auto_update).toBe(false);
+  });
+});
+
+describe("bad input", () => {
+  test("missing or wrong token: 401; an agent token cannot write resources", async () => {
+    const h = await harness();
+    expect(
+      (await h.app.request("/v1/resources/autoupdate_config", { method: "PUT", body: "{}" })).status,
+    ).toBe(401);
+    expect((await h.req("PUT", "/v1/resources/autoupdate_config", "{}", "nope")).status).toBe(401);
+    expect((await h.req("PUT", "/v1/resources/autoupdate_config", "{}", AGENT)).status).toBe(401);
+    expect((await h.app.request("/v1/agents")).status).toBe(401);
+  });
+
+  test("an invalid resource: 400 naming the field path, and nothing changes", async () => {
+    const h = await harness();
+    const bad = CONFIG_YAML.replace("start_hour: 8", "start_hour: 24");
+    const r = await h.req("PUT", "/v1/resources/autoupdate_config", bad, undefined, "application/yaml");
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { error: string; problems: { path: string }[] };
+    expect(body.problems.map((p) => p.path)).toContain("spec.agents.schedules.regular[0].start_hour");
+    expect(body.error).toContain("spec.agents.schedules.regular[0].start_hour");
+    const cur = (await (await h.app.request("/v1/resources/autoupdate_config")).json()) as {
+      spec: { agents: { schedules: { regular: { name: string }[] } } };
+    };
+    expect(cur.spec.agents.schedules.regular.map((g) => g.name)).toEqual(["default"]);
+  });
+
+  test("malformed JSON and YAML: 400; oversized body: 413", async () => {
+    const h = await harness();
+    expect((await h.req("PUT", "/v1/resources/autoupdate_version", "{not json")).status).toBe(400);
+    expect(
+      (await h.req("PUT", "/v1/resources/autoupdate_version", "a: [b", undefined, "application/yaml")).status,
+    ).toBe(400);
+    const huge = `kind: autoupdate_version\n# ${"x".repeat(1024 * 1024 + 10)}\n`;
+    expect(
+      (await h.req("PUT", "/v1/resources/autoupdate_version", huge, undefined, "application/yaml")).status,
+    ).toBe(413);
+  });
+
+  test("reports: each bad field named", async () => {
+    const h = await harness();
+    const r = await h.req(
+      "POST",
+      "/v1/agents/report",
+      { updater_id: "", version: "x", state: "dancing", extra: 1 },
+      AGENT,
+    );
+    expect(r.status).toBe(400);
+    const paths = ((await r.json()) as { problems: { path: string }[] }).problems.map((p) => p.path);
+    expect(paths).toEqual(expect.arrayContaining(["updater_id", "hostname", "version", "state", "extra"]));
+  });
+
+  test("the server never answers 500 or throws on garbage at any route", async () => {
+    const h = await harness();
+    const routes = [
+      "/webapi/find",
+      "/v1/webapi/ping",
+      "/v1/resources/autoupdate_config",
+      "/v1/resources/autoupdate_version",
+      "/v1/rollout",
+      "/v1/rollout/groups/x/start",
+      "/v1/rollout/groups/%00/force",
+      "/v1/releases",
+      "/v1/artifacts/x",
+      "/v1/artifacts/..%2F..%2Fetc%2Fpasswd",
+      "/artifacts/..%2Fupkeep.db",
+      "/scripts/install.sh",
+      "/v1/agents/report",
+      "/v1/agents",
+      "/v1/tokens",
+      "/v1/server",
+      "/download/upkeep-linux-amd64",
+      "/healthz",
+      "/readyz",
+      "/metrics",
+      "/nope",
+    ];
+    const bodies = [
+      "",
+      "null",
+      "[]",
+      "{}",
+      "\u0000\u0001\u00ff",
+      '{"kind":',
+      "- - - [",
+      "a".repeat(5000),
+      `${"[".repeat(5000)}`,
+      JSON.stringify({ kind: "autoupdate_config", spec: { agents: { schedules: { regular: "x" } } } }),
+    ];
+    let n = 0;
+    for (const path of routes) {
+      for (const method of ["GET", "PUT", "POST", "DELETE"]) {
+        for (const body of method === "GET" || method === "DELETE" ? [undefined] : bodies) {
+          for (const type of ["application/json", "application/yaml"]) {
+            const r = await h.req(method, path, body, undefined, type);
+            n++;
+            expect(`${method} ${path} -> ${r.status}`).not.toMatch(/-> 5\d\d$/);
+          }
+        }
+      }
+    }
+    expect(n).toBeGreaterThan(300);
+  });
+});
+
+describe("artifacts", () => {
+  test("upload streams to disk with sha256; download with ETag, Range and 304", async () => {
+    const h = await harness();
+    const bytes = new Uint8Array(100_000).map((_, i) => (i * 7) % 256);
+    const up = await h.app.request("/v1/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", {
+      method: "PUT",
+      headers: { authorization: "Bearer admin-token-for-tests" },
+      body: bytes,
+    });
+    expect(up.status).toBe(201);
+    const meta = (await up.json()) as { sha256: string; size: number };
+    expect(meta.size).toBe(bytes.length);
+    expect(meta.sha256).toBe(new Bun.CryptoHasher("sha256").update(bytes).digest("hex"));
+
+    const full = await h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz");
+    expect(full.status).toBe(200);
+    expect(new Uint8Array(await full.arrayBuffer())).toEqual(bytes);
+    const etag = full.headers.get("etag") as string;
+    expect(etag).toBe(`"${meta.sha256}"`);
+    const part = await h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", {
+      headers: { range: "bytes=1000-1999" },
+    });
+    expect(part.status).toBe(206);
+    expect(part.headers.get("content-range")).toBe(`bytes 1000-1999/${bytes.length}`);
+    expect(new Uint8Array(await part.arrayBuffer())).toEqual(bytes.slice(1000, 2000));
+    const tail = await h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", {
+      headers: { range: "bytes=99000-" },
+    });
+    expect(new Uint8Array(await tail.arrayBuffer())).toEqual(bytes.slice(99000));
+    expect(
+      (
+        await h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", {
+          headers: { range: "bytes=200000-" },
+        })
+      ).status,
+    ).toBe(416);
+    expect(
+      (
+        await h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", {
+          headers: { "if-none-match": etag },
+        })
+      ).status,
+    ).toBe(304);
+    const head = await h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", { method: "HEAD" });
+    expect(head.status).toBe(200);
+    expect(head.headers.get("content-length")).toBe(String(bytes.length));
+
+    const list = (await (await h.app.request("/v1/releases")).json()) as { artifacts: { name: string }[] };
+    expect(list.artifacts.map((a) => a.name)).toEqual(["hello-v17.0.1-linux-amd64-bin.tar.gz"]);
+  });
+
+  test("names with path tricks are refused with 400", async () => {
+    const h = await harness();
+    for (const name of [".hidden", "a..b", "%2E%2E%2Fx", "x%2Fy", "a%00b"]) {
+      const r = await h.req("PUT", `/v1/artifacts/${name}`, "data");
+      expect(`${name} ${r.status}`).toBe(`${name} 400`);
+    }
+    // A ".." segment (literal or encoded) is normalized away by the router before any route sees it.
+    for (const name of ["..", "%2E%2E"])
+      expect((await h.req("PUT", `/v1/artifacts/${name}`, "data")).status).toBe(404);
+    const list = (await (await h.app.request("/v1/releases")).json()) as { artifacts: unknown[] };
+    expect(list.artifacts).toEqual([]);
+  });
+});
+
+describe("install.sh, tokens, metrics, state", () => {
+  test("install.sh is valid POSIX sh, verifies the checksum and enables the agent against this server", async () => {
+    const h = await harness();
+    const r = await h.app.request("/scripts/install.sh");
+    expect(r.status).toBe(200);
+    const text = await r.text();
+    expect(text).toContain("UPKEEP_SERVER='https://upkeep.example.test'");
+    expect(text).toContain('agent enable --server "$UPKEEP_SERVER" "$@"');
+    expect(text).toMatch(/checksum mismatch/);
+    const dir = mkdtempSync(join(tmpdir(), "upkeep-sh-"));
+    await Bun.write(join(dir, "install.sh"), text);
+    const check = Bun.spawnSync(["sh", "-n", join(dir, "install.sh")]);
+    expect(check.exitCode).toBe(0);
+  });
+
+  test("agent tokens from POST /v1/tokens are accepted for reports", async () => {
+    const h = await harness();
+    const r = await h.req("POST", "/v1/tokens", { type: "agent", name: "fleet" });
+    expect(r.status).toBe(201);
+    const { token } = (await r.json()) as { token: string };
+    const rep = await h.req(
+      "POST",
+      "/v1/agents/report",
+      { updater_id: "x", hostname: "h", version: "1.0.0", state: "ok" },
+      token,
+    );
+    expect(rep.status).toBe(200);
+    expect((await h.req("POST", "/v1/tokens", { type: "admin" })).status).toBe(400);
+  });
+
+  test("metrics in Prometheus text", async () => {
+    const h = await harness();
+    await setup(h);
+    await find(h, "prod");
+    await report(h, "p1", "prod", "16.4.0");
+    const text = await (await h.app.request("/metrics")).text();
+    for (const family of [
+      "upkeep_http_requests_total",
+      "upkeep_find_answers",
+      "upkeep_agents",
+      "upkeep_rollout_group_state",
+      "upkeep_reconcile_duration_seconds",
+    ]) {
+      expect(text).toContain(`# TYPE ${family} `);
+    }
+    expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 1/);
+  });
+
+  test("state survives a restart (same database file)", async () => {
+    const db = join(mkdtempSync(join(tmpdir(), "upkeep-db-")), "upkeep.db");
+    const h1 = await harness({ db, start: "2026-11-23T08:30:00Z" });
+    await report(h1, "c1", "canary", "16.4.0");
+    await setup(h1);
+    const before = await groups(h1);
+    h1.store.close();
+    const h2 = await harness({ db, start: "2026-11-23T08:31:00Z" });
+    const after = await groups(h2);
+    expect(after.canary?.state).toBe(before.canary?.state as string);
+    expect(after.canary?.canaries).toEqual(before.canary?.canaries ?? []);
+    expect((await find(h2, "canary", "c1")).auto_update.agent_version).toBe("17.0.1");
+  });
+});

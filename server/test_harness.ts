@@ -1,0 +1,90 @@
+/** Builds an in-process server (in-memory SQLite, temp artifact dir, fake clock) for route tests. */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createApp } from "./app.ts";
+import { LocalArtifactStore } from "./artifact_store.ts";
+import { Metrics } from "./metrics.ts";
+import { RolloutService } from "./rollout_service.ts";
+import { SqliteStore } from "./sqlite_store.ts";
+import { hashToken, TokenChecker } from "./tokens.ts";
+
+export const ADMIN = "admin-token-for-tests";
+export const AGENT = "agent-token-for-tests";
+
+export interface Harness {
+  app: ReturnType<typeof createApp>;
+  rollout: RolloutService;
+  store: SqliteStore;
+  clock: { now: Date; advance(ms: number): void; set(iso: string): void };
+  logs: string[];
+  /** Admin request helper: JSON body, bearer token. */
+  req(method: string, path: string, body?: unknown, token?: string, type?: string): Promise<Response>;
+}
+
+export async function harness(
+  opts: { start?: string; serverVersion?: string; random?: () => number; db?: string } = {},
+): Promise<Harness> {
+  const clock = {
+    now: new Date(opts.start ?? "2026-11-23T08:30:00Z"), // a Monday
+    advance(ms: number) {
+      this.now = new Date(this.now.getTime() + ms);
+    },
+    set(iso: string) {
+      this.now = new Date(iso);
+    },
+  };
+  const now = () => clock.now;
+  const store = new SqliteStore(opts.db ?? ":memory:");
+  await store.addToken({
+    id: "a",
+    kind: "admin",
+    hash: hashToken(ADMIN),
+    name: "t",
+    created: now().toISOString(),
+  });
+  await store.addToken({
+    id: "b",
+    kind: "agent",
+    hash: hashToken(AGENT),
+    name: "t",
+    created: now().toISOString(),
+  });
+  const logs: string[] = [];
+  const log = (msg: string, fields?: Record<string, unknown>) => {
+    logs.push(`${msg} ${fields ? JSON.stringify(fields) : ""}`);
+  };
+  const rollout = new RolloutService({
+    store,
+    info: { product: "hello", clusterName: "test", edition: "oss", fips: false, jitterSeconds: 0 },
+    serverVersion: opts.serverVersion ?? "17.0.1",
+    now,
+    random: opts.random ?? (() => 0),
+    presenceMs: 10 * 60_000,
+    log,
+  });
+  await rollout.load();
+  const artifacts = new LocalArtifactStore(join(mkdtempSync(join(tmpdir(), "upkeep-art-")), "artifacts"));
+  const app = createApp({
+    store,
+    artifacts,
+    tokens: new TokenChecker(store),
+    rollout,
+    metrics: new Metrics(),
+    publicUrl: "https://upkeep.example.test",
+    now,
+    log,
+  });
+  const req = (method: string, path: string, body?: unknown, token = ADMIN, type = "application/json") => {
+    const headers: Record<string, string> = { authorization: `Bearer ${token}` };
+    let payload: string | undefined;
+    if (body !== undefined) {
+      payload = typeof body === "string" ? body : JSON.stringify(body);
+      headers["content-type"] = type;
+    }
+    return Promise.resolve(
+      app.request(path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) }),
+    );
+  };
+  return { app, rollout, store, clock, logs, req };
+}
