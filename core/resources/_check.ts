@@ -32,7 +32,7 @@ export function isObj(v: unknown): v is Obj {
 /** Checks `v` is a mapping with only `allowed` keys; reports each unknown key by its full path. */
 export function mapping(ctx: Ctx, v: unknown, path: string, allowed: readonly string[]): Obj | undefined {
   if (!isObj(v)) {
-    report(ctx, path === "" ? "" : path, `must be a mapping (got ${show(v)})`);
+    report(ctx, path, `must be a mapping (got ${show(v)})`);
     return undefined;
   }
   for (const key of Object.keys(v)) {

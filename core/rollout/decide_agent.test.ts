@@ -104,6 +104,7 @@ describe("decideAgent: the DESIGN §3 matrix", () => {
       now: OUT_OF_WINDOW,
     });
     expect(d.reason).toContain("next window opens 2024-01-02T09:00:00.000Z");
+    expect(d.reason).toStartWith("group g is done: outside its window");
   });
 });
 
@@ -182,7 +183,7 @@ describe("decideAgent: schedule, modes, groups, cap", () => {
     });
     expect(d.group).toBe("b");
     expect([d.agent_version, d.agent_auto_update]).toEqual([START, false]);
-    expect(d.reason).toContain("placed in the last group b");
+    expect(d.reason).toContain("placed in the last group b, which is unstarted");
   });
   test("a group without a status yet counts as unstarted", () => {
     const d = decideAgent({ ...base, config: TWO, version: version(), groups: [], agentGroup: "a" });

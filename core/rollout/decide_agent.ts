@@ -63,9 +63,9 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
   const agents = version?.spec.agents;
   const server = parseVersion(serverVersion);
   const placed =
-    input.agentGroup === undefined || input.agentGroup === "" || input.agentGroup !== group.name
-      ? `placed in the last group ${group.name} (${input.agentGroup ? `unknown group ${JSON.stringify(input.agentGroup)}` : "no group given"})`
-      : `group ${group.name}`;
+    input.agentGroup === group.name
+      ? `group ${group.name} is ${state}`
+      : `${input.agentGroup ? `unknown group ${JSON.stringify(input.agentGroup)}` : "no group given"}: placed in the last group ${group.name}, which is ${state}`;
   const isCanary =
     updaterId !== undefined &&
     updaterId !== "" &&
@@ -89,33 +89,29 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
   let auto: boolean;
   let why: string;
   if (agents.schedule === "immediate" && state !== "rolledback") {
-    [useTarget, auto, why] = [true, true, "schedule immediate: every agent updates to the target now"];
+    [useTarget, auto, why] = [true, true, "schedule immediate: update to the target now"];
   } else if (agents.schedule === "immediate") {
     [useTarget, auto, why] = [
       false,
       true,
-      "group rolled back: start version (a rollback wins over schedule immediate)",
+      "return to the start version (a rollback wins over schedule immediate)",
     ];
   } else {
     switch (state) {
       case "unstarted":
-        [useTarget, auto, why] = [false, false, "group not started: stay on the start version"];
+        [useTarget, auto, why] = [false, false, "stay on the start version, no update"];
         break;
       case "canary":
         [useTarget, auto, why] = isCanary
-          ? [true, true, "canary of its group: update to the target"]
-          : [
-              false,
-              false,
-              "group in its canary phase and this agent is not a canary: wait on the start version",
-            ];
+          ? [true, true, "this agent is a canary: update to the target"]
+          : [false, false, "not a canary: wait on the start version"];
         break;
       case "active":
-        [useTarget, auto, why] = [true, true, "group active: update to the target"];
+        [useTarget, auto, why] = [true, true, "update to the target"];
         break;
       case "done":
         if (config.spec.agents.strategy === "halt-on-error") {
-          [useTarget, auto, why] = [true, true, "group done: the target"];
+          [useTarget, auto, why] = [true, true, "update to the target"];
         } else {
           const w = groupWindow(config, group);
           const span = currentWindow(w, now);
@@ -123,33 +119,33 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
             [useTarget, auto, why] = [
               true,
               true,
-              `group done, inside its window (until ${iso(span.end.getTime())})`,
+              `inside its window (until ${iso(span.end.getTime())}): update to the target`,
             ];
           } else if (critical) {
             [useTarget, auto, why] = [
               true,
               true,
-              "group done, outside its window, but the release is critical",
+              "outside its window, but the release is critical: update to the target",
             ];
           } else {
             [useTarget, auto, why] = [
               true,
               false,
-              `group done, outside its window: next window opens ${iso(nextWindowOpen(w, now).getTime())}`,
+              `outside its window: the target, no update before the next window opens ${iso(nextWindowOpen(w, now).getTime())}`,
             ];
           }
         }
         break;
       case "rolledback":
-        [useTarget, auto, why] = [false, true, "group rolled back: return to the start version"];
+        [useTarget, auto, why] = [false, true, "return to the start version"];
         break;
     }
   }
 
   if (mode === "disabled") {
-    [auto, why] = [false, `agent updates disabled (${why})`];
+    [auto, why] = [false, `${why}; but agent updates are disabled: no update`];
   } else if (mode === "suspended" && state !== "rolledback") {
-    [auto, why] = [false, `agent updates suspended: the rollout is frozen (${why})`];
+    [auto, why] = [false, `${why}; but agent updates are suspended (the rollout is frozen): no update`];
   }
 
   const wanted = parseVersion(useTarget ? agents.targetVersion : agents.startVersion);
@@ -157,7 +153,7 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
   return {
     agent_version: formatVersion(cap.version),
     agent_auto_update: auto,
-    reason: `${placed}, ${state}: ${why}${cap.capped ? `; ${cap.reason}` : ""}`,
+    reason: `${placed}: ${why}${cap.capped ? `; ${cap.reason}` : ""}`,
     group: group.name,
     group_state: state,
     capped: cap.capped,
