@@ -1,14 +1,536 @@
+/**
+ * `upkeep admin`: the operator's CLI for a running `upkeep serve` (DESIGN §4), like `tctl`.
+ *
+ *     upkeep admin [--server URL] [--token T] [--insecure] ...     # or UPKEEP_SERVER, UPKEEP_TOKEN
+ *     upkeep admin apply -f resource.yaml [-f -] [--json]           # autoupdate_config, autoupdate_version, server
+ *     upkeep admin get config|version|rollout|agents|releases|server [--json]
+ *     upkeep admin rollout start|force|done|rollback GROUP [--json]
+ *     upkeep admin publish FILE... [--json]                         # + FILE.sha256, FILE.minisig, *-releases.json
+ *     upkeep admin tokens add --type agent [--name N] [--json]
+ *
+ * Only flags are declared here; the HTTP client (server/client.ts), YAML and the file work load inside the
+ * actions, so `upkeep --help` and the `tools` fast path stay light.
+ */
 import type { Command } from "commander";
-import { UpkeepError } from "../core/errors.ts";
+import type { ApiClient, ArtifactView, GroupAction, RolloutView } from "../server/client.ts";
+
+interface ConnectionFlags {
+  server?: string;
+  token?: string;
+  insecure?: boolean;
+}
+
+interface JsonFlag {
+  json?: boolean;
+}
+
+const KINDS = ["autoupdate_config", "autoupdate_version", "server"] as const;
+type ApplyKind = (typeof KINDS)[number];
+
+/** Commander collector for repeatable flags. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+/** The client for the group's connection flags (flags over UPKEEP_SERVER / UPKEEP_TOKEN). */
+async function connect(cmd: Command): Promise<ApiClient> {
+  const { UsageError } = await import("../core/errors.ts");
+  const { ApiClient } = await import("../server/client.ts");
+  const o = cmd.optsWithGlobals<ConnectionFlags>();
+  const fromFlag = o.server !== undefined && o.server !== "";
+  const server = fromFlag ? o.server : process.env.UPKEEP_SERVER;
+  if (!server) {
+    throw new UsageError("no server given: pass --server URL or set UPKEEP_SERVER", {
+      hint: "e.g. upkeep admin --server https://upkeep.example.com get rollout",
+    });
+  }
+  const token = o.token || process.env.UPKEEP_TOKEN || undefined;
+  return new ApiClient({
+    server,
+    ...(token ? { token } : {}),
+    insecure: o.insecure === true,
+    serverFlag: fromFlag ? "--server" : "UPKEEP_SERVER",
+  });
+}
 
 export function register(program: Command): void {
-  program
+  const admin = program
     .command("admin")
-    .description("operator CLI for a running upkeep serve")
-    .action(() => {
-      throw new UpkeepError("E_USAGE", "`upkeep admin` is not available in this build yet", {
-        hint: "it is planned (issue 4); see README.md for what this build can do",
-        exitCode: 2,
-      });
+    .description("operator CLI for a running upkeep serve (resources, rollout, releases, tokens)")
+    .option("--server <url>", "the server's URL (or UPKEEP_SERVER); https unless loopback or --insecure")
+    .option("--token <token>", "admin token (or UPKEEP_TOKEN, which keeps it out of `ps`)")
+    .option("--insecure", "allow plain http to a host that is not loopback");
+
+  admin
+    .command("apply")
+    .description(
+      "create or replace resources from YAML (several `---` documents) or JSON files, like tctl create",
+    )
+    .requiredOption("-f, --filename <file>", "a resource file, `-` for stdin; repeatable", collect)
+    .option("--json", "print what the server stored")
+    .action(async (opts: { filename: string[] } & JsonFlag, cmd: Command) => {
+      const docs = await readDocuments(opts.filename);
+      const client = await connect(cmd);
+      await applyDocuments(client, docs, opts);
     });
+
+  const get = admin.command("get").description("show a resource or the state of the rollout");
+  const things: [string, string, (c: ApiClient, o: JsonFlag) => Promise<void>][] = [
+    ["config", "the autoupdate_config resource", (c, o) => showResource(c, "autoupdate_config", o)],
+    ["version", "the autoupdate_version resource", (c, o) => showResource(c, "autoupdate_version", o)],
+    ["rollout", "the rollout: groups with state, agent counts, canaries, reason", showRollout],
+    ["agents", "agents that reported, with group, version, state, last seen", showAgents],
+    ["releases", "published artifacts and critical versions", showReleases],
+    ["server", "the server's version, product, cluster name, edition", showServer],
+  ];
+  for (const [name, description, show] of things) {
+    get
+      .command(name)
+      .description(description)
+      .option("--json", "print the server's JSON verbatim")
+      .action(async (opts: JsonFlag, cmd: Command) => show(await connect(cmd), opts));
+  }
+
+  const rollout = admin.command("rollout").description("operator actions on a rollout group");
+  const actions: [GroupAction, string][] = [
+    ["start", "start a group now (order and wait_hours still hold; canaries first if configured)"],
+    ["force", "make a group active now, skipping its window, order, wait and canaries"],
+    ["done", "mark a group done (e.g. to let a halt-on-error rollout go past it)"],
+    ["rollback", "serve the group start_version again, with agent_auto_update true"],
+  ];
+  for (const [action, description] of actions) {
+    rollout
+      .command(action)
+      .description(description)
+      .argument("<group>", "the group's name (from the schedule in autoupdate_config)")
+      .option("--json", "print the whole rollout after the action")
+      .action(async (group: string, opts: JsonFlag, cmd: Command) => {
+        const client = await connect(cmd);
+        const view = await client.rolloutAction(group, action);
+        const { report } = await import("./output.ts");
+        report(opts, view, (v) => {
+          const g = v.groups.find((x) => x.name === group);
+          return g ? `group ${g.name}: ${g.state} (${g.reason})` : `group ${group}: ${action} accepted`;
+        });
+      });
+  }
+
+  admin
+    .command("publish")
+    .description(
+      "upload release artifacts with FILE.sha256 and FILE.minisig beside them, and *-releases.json manifests",
+    )
+    .argument("<file...>", "artifact files (and manifests); checksums are verified before upload")
+    .option("--json", "print the uploaded files as JSON")
+    .action(async (files: string[], opts: JsonFlag, cmd: Command) => {
+      const plan = await planPublish(files);
+      const client = await connect(cmd);
+      await publish(client, plan, opts);
+    });
+
+  const tokens = admin.command("tokens").description("tokens for agents");
+  tokens
+    .command("add")
+    .description("create a token (shown once; the server keeps only its hash)")
+    .requiredOption("--type <type>", "the token type: agent (for POST /v1/agents/report)")
+    .option("--name <name>", "a name to recognise the token by")
+    .option("--json", 'print {"type", "name", "token"}')
+    .action(async (opts: { type: string; name?: string } & JsonFlag, cmd: Command) => {
+      const { UsageError } = await import("../core/errors.ts");
+      if (opts.type !== "agent") {
+        throw new UsageError(`--type ${JSON.stringify(opts.type)}: only agent tokens can be created`, {
+          hint: "upkeep admin tokens add --type agent [--name N]",
+        });
+      }
+      const client = await connect(cmd);
+      const t = await client.addToken(opts.type, opts.name);
+      const { print, warn } = await import("./output.ts");
+      if (opts.json) print(JSON.stringify(t, null, 2));
+      else {
+        print(t.token);
+        warn(`agent token "${t.name}" created: it is shown once, keep it secret (agents send it in reports)`);
+      }
+    });
+}
+
+// ---- apply ----
+
+interface ApplyDoc {
+  file: string;
+  /** 1-based index of the document in its file. */
+  index: number;
+  kind: ApplyKind;
+  value: Record<string, unknown>;
+}
+
+const where = (d: { file: string; index: number }) => `${d.file} document ${d.index}`;
+
+/** Reads and checks every document of every file before anything is sent (kind known, a mapping). */
+async function readDocuments(files: string[]): Promise<ApplyDoc[]> {
+  const { UsageError } = await import("../core/errors.ts");
+  const { parseAllDocuments } = await import("yaml");
+  if (files.filter((f) => f === "-").length > 1) throw new UsageError("-f -: stdin can be read only once");
+  const out: ApplyDoc[] = [];
+  for (const file of files) {
+    const name = file === "-" ? "<stdin>" : file;
+    let text: string;
+    try {
+      text = file === "-" ? await Bun.stdin.text() : await Bun.file(file).text();
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      throw new UsageError(
+        `cannot read ${name}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
+        { cause: e },
+      );
+    }
+    const values: unknown[] = [];
+    const trimmed = text.trimStart();
+    if (trimmed.startsWith("{") || trimmed.startsWith("[")) {
+      // JSON: one object, or an array of them. JSON.parse gives better messages than YAML would.
+      let v: unknown;
+      try {
+        v = JSON.parse(text);
+      } catch (e) {
+        throw new UsageError(`${name}: not valid JSON: ${(e as Error).message}`, { code: "E_MALFORMED" });
+      }
+      values.push(...(Array.isArray(v) ? v : [v]));
+    } else {
+      const docs = parseAllDocuments(text);
+      for (const [i, doc] of docs.entries()) {
+        const err = doc.errors[0];
+        if (err) {
+          throw new UsageError(`${name} document ${i + 1}: not valid YAML: ${err.message.split("\n")[0]}`, {
+            code: "E_MALFORMED",
+          });
+        }
+        values.push(doc.toJS({ maxAliasCount: 100 }));
+      }
+    }
+    for (const [i, value] of values.entries()) {
+      const at = { file: name, index: i + 1 };
+      if (value === null || value === undefined) continue; // an empty document (`---` at the start or end)
+      if (typeof value !== "object" || Array.isArray(value)) {
+        throw new UsageError(`${where(at)}: must be a mapping with a kind`, { code: "E_BAD_RESOURCE" });
+      }
+      const v = value as Record<string, unknown>;
+      const kind = v.kind;
+      if (typeof kind !== "string" || !(KINDS as readonly string[]).includes(kind)) {
+        throw new UsageError(
+          `${where(at)}: ${kind === undefined ? "no kind" : `unknown kind ${JSON.stringify(kind)}`}: use ${KINDS.join(", ")}`,
+          { code: "E_BAD_RESOURCE", hint: "nothing was applied" },
+        );
+      }
+      if (kind === "server" && typeof serverVersionOf(v) !== "string") {
+        throw new UsageError(`${where(at)}: server_version: must be a version such as 17.0.1`, {
+          code: "E_BAD_RESOURCE",
+          hint: "nothing was applied",
+        });
+      }
+      out.push({ ...at, kind: kind as ApplyKind, value: v });
+    }
+  }
+  if (out.length === 0) {
+    throw new UsageError(`no resources in ${files.map((f) => (f === "-" ? "<stdin>" : f)).join(", ")}`);
+  }
+  return out;
+}
+
+/** `kind: server` takes `server_version` at the top or under `spec`. */
+function serverVersionOf(v: Record<string, unknown>): unknown {
+  const spec = v.spec as Record<string, unknown> | undefined;
+  return v.server_version ?? (spec && typeof spec === "object" ? spec.server_version : undefined);
+}
+
+/** Sends the documents in order. A refusal names the file and document, and what was applied before it. */
+async function applyDocuments(client: ApiClient, docs: ApplyDoc[], opts: JsonFlag): Promise<void> {
+  const { UpkeepError } = await import("../core/errors.ts");
+  const { ApiError } = await import("../server/client.ts");
+  const { print } = await import("./output.ts");
+  const applied: { file: string; document: number; kind: string; result: unknown }[] = [];
+  for (const d of docs) {
+    let result: unknown;
+    try {
+      result =
+        d.kind === "server"
+          ? await client.putServerVersion(String(serverVersionOf(d.value)))
+          : await client.putResource(d.kind, d.value);
+    } catch (e) {
+      if (e instanceof ApiError && (e.status === 400 || e.status === 413)) {
+        const done = applied.map((a) => `${a.file} document ${a.document}`);
+        throw new UpkeepError(e.code, `${where(d)}: ${e.message}`, {
+          cause: e,
+          exitCode: 2,
+          hint:
+            done.length === 0
+              ? "nothing was applied; fix the field named and apply again"
+              : `already applied: ${done.join(", ")}; fix the field named and apply again (applying is idempotent)`,
+        });
+      }
+      throw e;
+    }
+    applied.push({ file: d.file, document: d.index, kind: d.kind, result });
+    if (!opts.json) print(`${d.kind} applied (${where(d)})`);
+  }
+  if (opts.json) print(JSON.stringify({ applied }, null, 2));
+}
+
+// ---- get ----
+
+async function showResource(
+  client: ApiClient,
+  kind: "autoupdate_config" | "autoupdate_version",
+  opts: JsonFlag,
+): Promise<void> {
+  const resource = await client.getResource(kind);
+  const { report } = await import("./output.ts");
+  const { stringify } = await import("yaml");
+  report(opts, resource, (r) =>
+    Object.keys(r.spec ?? {}).length === 0
+      ? `kind: ${kind}\n# not set: upkeep admin apply -f ${kind.replace("autoupdate_", "")}.yaml`
+      : stringify(r).trimEnd(),
+  );
+}
+
+/** Aligned columns; the last column is not padded. */
+function table(header: string[], rows: string[][]): string {
+  const all = [header, ...rows];
+  const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  return all
+    .map((r) =>
+      r
+        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+function rolloutText(v: RolloutView): string {
+  if (v.groups.length === 0 && v.target_version === null) {
+    return [
+      `no rollout (server ${v.server_version}): set autoupdate_version spec.agents`,
+      "  upkeep admin apply -f version.yaml",
+    ].join("\n");
+  }
+  const head = [
+    `rollout ${v.start_version ?? "?"} -> ${v.target_version ?? "?"}`,
+    `strategy ${v.strategy}`,
+    `schedule ${v.schedule ?? "-"}`,
+    `mode ${v.mode ?? "-"}`,
+    `server ${v.server_version}`,
+  ].join("  ");
+  const rows = v.groups.map((g) => {
+    const ok = g.canaries.filter((c) => c.success).length;
+    return [
+      g.name,
+      g.state,
+      String(g.present_count),
+      String(g.up_to_date_count),
+      String(g.failed_count),
+      String(g.initial_count),
+      g.canaries.length === 0 ? "-" : `${ok}/${g.canaries.length} ok`,
+      g.start_time ?? "-",
+      g.reason,
+    ];
+  });
+  return `${head}\n${table(
+    ["GROUP", "STATE", "PRESENT", "UPDATED", "FAILED", "INITIAL", "CANARIES", "STARTED", "REASON"],
+    rows,
+  )}`;
+}
+
+async function showRollout(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const view = await client.getRollout();
+  const { report } = await import("./output.ts");
+  report(opts, view, rolloutText);
+}
+
+async function showAgents(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const body = await client.getAgents();
+  const { report } = await import("./output.ts");
+  report(opts, body, (b) =>
+    b.agents.length === 0
+      ? "no agents have reported yet"
+      : table(
+          ["UPDATER_ID", "HOSTNAME", "GROUP", "VERSION", "STATE", "LAST_SEEN", "PRESENT"],
+          b.agents.map((a) => [
+            a.updater_id,
+            a.hostname,
+            a.group || "-",
+            a.version,
+            a.error ? `${a.state} (${a.error.split("\n")[0]?.slice(0, 60)})` : a.state,
+            a.last_seen,
+            a.present ? "yes" : "no",
+          ]),
+        ),
+  );
+}
+
+async function showReleases(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const body = await client.getReleases();
+  const { report } = await import("./output.ts");
+  report(opts, body, (b) => {
+    const lines = [
+      `product ${b.product}; critical versions: ${b.critical.length === 0 ? "none" : b.critical.join(", ")}`,
+    ];
+    lines.push(
+      b.artifacts.length === 0
+        ? "no artifacts published: upkeep admin publish FILE..."
+        : table(
+            ["NAME", "SIZE", "SHA256", "UPLOADED"],
+            b.artifacts.map((a) => [a.name, String(a.size), a.sha256, a.uploaded ?? "-"]),
+          ),
+    );
+    return lines.join("\n");
+  });
+}
+
+async function showServer(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const info = await client.getServer();
+  const { report } = await import("./output.ts");
+  report(opts, info, (i) =>
+    [
+      `server_version ${i.server_version}`,
+      `product        ${i.product}`,
+      `cluster_name   ${i.cluster_name}`,
+      `edition        ${i.edition}${i.fips ? " (fips)" : ""}`,
+    ].join("\n"),
+  );
+}
+
+// ---- publish ----
+
+interface Upload {
+  /** Path on disk. */
+  path: string;
+  /** Artifact name on the server (the file's base name). */
+  name: string;
+  /** sha256 of the local file, computed before upload. */
+  sha256: string;
+  size: number;
+}
+
+/** Same rule as the server (server/artifact_store.ts): one path segment of safe characters. */
+const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+const SIDECARS = [".sha256", ".minisig"];
+const MANIFEST_SUFFIX = "-releases.json";
+
+async function sha256File(path: string): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  for await (const chunk of Bun.file(path).stream()) h.update(chunk);
+  return h.digest("hex");
+}
+
+/**
+ * Decides what to upload, in order: each artifact with its `.sha256` and `.minisig`, then the release
+ * manifests (given, or found beside the files) with their `.minisig`, last so that a manifest never names
+ * an artifact that is not there yet. Every local `.sha256` is checked here, before anything is sent.
+ */
+async function planPublish(files: string[]): Promise<Upload[]> {
+  const { readdirSync, statSync } = await import("node:fs");
+  const { basename, dirname, resolve } = await import("node:path");
+  const { UpkeepError, UsageError } = await import("../core/errors.ts");
+
+  const isFile = (p: string): boolean => {
+    try {
+      return statSync(p).isFile();
+    } catch {
+      return false;
+    }
+  };
+  for (const f of files) {
+    if (!isFile(f)) throw new UsageError(`${f}: no such file (or not a regular file)`);
+  }
+  const given = new Set(files.map((f) => resolve(f)));
+  const artifacts: string[] = [];
+  const manifests: string[] = [];
+  const seen = new Set<string>();
+  const add = (list: string[], p: string) => {
+    const abs = resolve(p);
+    if (!seen.has(abs)) {
+      seen.add(abs);
+      list.push(abs);
+    }
+  };
+  for (const f of files) {
+    const abs = resolve(f);
+    const sidecar = SIDECARS.find((s) => abs.endsWith(s));
+    // A sidecar whose file is also given goes up with that file.
+    if (sidecar && given.has(abs.slice(0, -sidecar.length))) continue;
+    if (abs.endsWith(MANIFEST_SUFFIX)) add(manifests, abs);
+    else add(artifacts, abs);
+  }
+  for (const dir of new Set(files.map((f) => dirname(resolve(f))))) {
+    for (const entry of readdirSync(dir).sort()) {
+      if (entry.endsWith(MANIFEST_SUFFIX) && isFile(resolve(dir, entry))) add(manifests, resolve(dir, entry));
+    }
+  }
+
+  const ordered: string[] = [];
+  for (const p of [...artifacts, ...manifests]) {
+    ordered.push(p);
+    if (SIDECARS.some((s) => p.endsWith(s))) continue;
+    for (const s of SIDECARS) if (isFile(p + s) && !ordered.includes(p + s)) ordered.push(p + s);
+  }
+
+  const uploads: Upload[] = [];
+  const shaOf = new Map<string, string>();
+  for (const path of ordered) {
+    const name = basename(path);
+    if (!ARTIFACT_NAME.test(name) || name.includes("..")) {
+      throw new UsageError(`${path}: ${JSON.stringify(name)} cannot be an artifact name`, {
+        hint: "use letters, digits, '.', '_', '+', '-' only",
+      });
+    }
+    const sha256 = await sha256File(path);
+    shaOf.set(path, sha256);
+    uploads.push({ path, name, sha256, size: statSync(path).size });
+  }
+  // Check every artifact against the .sha256 beside it, before the first byte goes out.
+  for (const u of uploads) {
+    if (u.name.endsWith(".sha256") || u.name.endsWith(".minisig")) continue;
+    const sumFile = `${u.path}.sha256`;
+    if (!isFile(sumFile)) continue;
+    const line = (await Bun.file(sumFile).text()).split("\n")[0]?.trim() ?? "";
+    const m = /^([0-9a-fA-F]{64})(?:\s+\*?(.+))?$/.exec(line);
+    if (!m) {
+      throw new UpkeepError("E_CHECKSUM", `${sumFile}: not a sha256sum line (\`<hex>  ${u.name}\`)`, {
+        hint: `regenerate it: sha256sum ${u.name} > ${u.name}.sha256`,
+      });
+    }
+    const named = m[2]?.trim();
+    if (named !== undefined && basename(named) !== u.name) {
+      throw new UpkeepError("E_CHECKSUM", `${sumFile} is the checksum of ${named}, not of ${u.name}`, {
+        hint: "nothing was uploaded",
+      });
+    }
+    const expected = (m[1] as string).toLowerCase();
+    if (expected !== u.sha256) {
+      throw new UpkeepError(
+        "E_CHECKSUM",
+        `${u.path} does not match ${sumFile}: sha256 is ${u.sha256}, the file says ${expected}`,
+        { hint: "nothing was uploaded; rebuild or re-download the artifact, or regenerate its .sha256" },
+      );
+    }
+  }
+  return uploads;
+}
+
+async function publish(client: ApiClient, uploads: Upload[], opts: JsonFlag): Promise<void> {
+  const { UpkeepError } = await import("../core/errors.ts");
+  const { print } = await import("./output.ts");
+  const done: (ArtifactView & { file: string })[] = [];
+  for (const u of uploads) {
+    const stored = await client.uploadArtifact(u.name, u.path);
+    if (stored.sha256 !== u.sha256 || stored.size !== u.size) {
+      throw new UpkeepError(
+        "E_CHECKSUM",
+        `${u.name}: the server stored ${stored.size} bytes with sha256 ${stored.sha256}, but the local file has ${u.size} bytes with sha256 ${u.sha256}`,
+        { hint: "was the file changed during the upload? publish it again" },
+      );
+    }
+    done.push({ file: u.path, name: stored.name, size: stored.size, sha256: stored.sha256 });
+    if (!opts.json) print(`uploaded ${stored.name} (${stored.size} bytes, sha256 ${stored.sha256})`);
+  }
+  if (opts.json) print(JSON.stringify({ server: client.serverText, uploaded: done }, null, 2));
 }

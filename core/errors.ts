@@ -26,6 +26,7 @@ export type ErrorCode =
   | "E_NOT_FOUND"
   | "E_CONFLICT"
   | "E_UNAUTHORIZED"
+  | "E_SERVER"
   | "E_INTERNAL";
 
 export interface UpkeepErrorOptions {

@@ -1,0 +1,396 @@
+/**
+ * A small typed HTTP client of the `upkeep serve` native API (DESIGN §4), for `upkeep admin`.
+ *
+ * It imports nothing heavy (no Hono, no YAML): `cmd/admin.ts` loads it inside its actions. Every failure is
+ * an `UpkeepError` with one actionable line: network problems name the server URL (`E_NETWORK`), refused
+ * tokens say which flag to check (`E_UNAUTHORIZED`), and the server's own message is kept for 400/404/409
+ * (it names the field path, the group, the conflict).
+ */
+import { type ErrorCode, UpkeepError, UsageError } from "../core/errors.ts";
+
+/** Default time limit of one API call (uploads have none: they take as long as the bytes take). */
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+export interface ClientOptions {
+  /** Base URL of the server, e.g. `https://upkeep.example.com` (a path prefix is kept). */
+  server: string;
+  /** Bearer token (admin for writes). */
+  token?: string;
+  /** Allow plain http to a host that is not loopback. */
+  insecure?: boolean;
+  timeoutMs?: number;
+  /** How the flags are called, for error messages. */
+  serverFlag?: string;
+  tokenFlag?: string;
+}
+
+/** A problem the server named: `{"path": "spec.agents.mode", "message": "..."}`. */
+export interface Problem {
+  path: string;
+  message: string;
+}
+
+/** A non-2xx answer from the server. */
+export class ApiError extends UpkeepError {
+  readonly status: number;
+  readonly problems: readonly Problem[];
+  /** The `code` field of the server's JSON error body, when there is one. */
+  readonly serverCode: string | undefined;
+
+  constructor(
+    code: ErrorCode,
+    message: string,
+    o: {
+      status: number;
+      problems?: readonly Problem[];
+      serverCode?: string;
+      hint?: string;
+      exitCode?: number;
+    },
+  ) {
+    super(code, message, {
+      ...(o.hint === undefined ? {} : { hint: o.hint }),
+      ...(o.exitCode === undefined ? {} : { exitCode: o.exitCode }),
+    });
+    this.name = "ApiError";
+    this.status = o.status;
+    this.problems = o.problems ?? [];
+    this.serverCode = o.serverCode;
+  }
+}
+
+// ---- response shapes (what server/app.ts and server/rollout_service.ts answer) ----
+
+export type Resource = { kind: string; spec: Record<string, unknown> } & Record<string, unknown>;
+
+export interface ServerInfo {
+  server_version: string;
+  product: string;
+  cluster_name: string;
+  edition: string;
+  fips: boolean;
+}
+
+export interface CanaryView {
+  updater_id: string;
+  hostname: string;
+  success: boolean;
+}
+
+export interface GroupView {
+  name: string;
+  state: string;
+  start_time: string | null;
+  last_transition: string;
+  reason: string;
+  canaries: CanaryView[];
+  initial_count: number;
+  present_count: number;
+  up_to_date_count: number;
+  failed_count: number;
+}
+
+export interface RolloutView {
+  start_version: string | null;
+  target_version: string | null;
+  strategy: string;
+  schedule: string | null;
+  mode: string | null;
+  server_version: string;
+  started_at: string | null;
+  groups: GroupView[];
+  events: { time: string; group: string; from: string; to: string; reason: string }[];
+}
+
+export interface AgentView {
+  updater_id: string;
+  hostname: string;
+  group: string;
+  version: string;
+  state: string;
+  error?: string;
+  last_seen: string;
+  present: boolean;
+}
+
+export interface ArtifactView {
+  name: string;
+  size: number;
+  sha256: string;
+  uploaded?: string;
+}
+
+export interface ReleasesView {
+  product: string;
+  critical: string[];
+  artifacts: ArtifactView[];
+}
+
+export interface NewToken {
+  type: string;
+  name: string;
+  token: string;
+}
+
+export type GroupAction = "start" | "force" | "done" | "rollback";
+
+export type ResourceKind = "autoupdate_config" | "autoupdate_version";
+
+/** 127.0.0.0/8, ::1 and localhost: plain http is fine there (nothing leaves the machine). */
+export function isLoopbackHost(hostname: string): boolean {
+  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
+}
+
+/**
+ * Parses the server URL and enforces https (plain http only to loopback, or with `insecure`).
+ *
+ * @throws {UsageError} naming the flag for anything else.
+ */
+export function checkServerUrl(raw: string, insecure: boolean, flag = "--server"): URL {
+  let u: URL | undefined;
+  try {
+    u = new URL(raw);
+  } catch {
+    u = undefined;
+  }
+  if (!u || (u.protocol !== "https:" && u.protocol !== "http:")) {
+    throw new UsageError(`${flag} ${JSON.stringify(raw)}: not an http(s) URL`, {
+      hint: "e.g. https://upkeep.example.com, or http://127.0.0.1:8080 on the server itself",
+    });
+  }
+  if (u.username || u.password) {
+    throw new UsageError(`${flag}: do not put credentials in the URL`, {
+      hint: "pass the token with --token or UPKEEP_TOKEN",
+    });
+  }
+  if (u.protocol === "http:" && !insecure && !isLoopbackHost(u.hostname)) {
+    throw new UsageError(
+      `${flag} ${u.origin}: refusing plain http to a host that is not loopback (the token would travel in clear)`,
+      { hint: "use https://, or pass --insecure if this network is trusted" },
+    );
+  }
+  u.search = "";
+  u.hash = "";
+  if (!u.pathname.endsWith("/")) u.pathname += "/";
+  return u;
+}
+
+/** One line for a fetch failure: `connection refused`, `host not found`, a TLS problem... */
+function networkReason(e: unknown, timeoutMs: number | undefined): string {
+  const err = e as { name?: string; code?: string; message?: string } | undefined;
+  const code = String(err?.code ?? "");
+  if (err?.name === "TimeoutError") return `no answer within ${Math.round((timeoutMs ?? 0) / 1000)}s`;
+  if (code === "ECONNREFUSED" || code === "ConnectionRefused") return "connection refused";
+  if (code === "ENOTFOUND" || code === "EAI_NONAME" || code === "EAI_AGAIN") return "host not found (DNS)";
+  if (code === "ECONNRESET" || code === "ConnectionClosed" || code === "EPIPE")
+    return "the connection was closed by the server";
+  if (code === "ETIMEDOUT") return "connection timed out";
+  if (code === "EHOSTUNREACH" || code === "ENETUNREACH") return "host unreachable";
+  if (/CERT|TLS|SSL|SELF_SIGNED|ALTNAME/i.test(code)) return `TLS certificate not accepted (${code})`;
+  const msg = String(err?.message ?? e).split("\n")[0] ?? "";
+  return code && !msg.includes(code) ? `${msg} (${code})` : msg;
+}
+
+const KNOWN_400_CODES = new Set<string>(["E_BAD_RESOURCE", "E_MALFORMED", "E_USAGE", "E_BAD_VERSION"]);
+
+interface RequestOptions {
+  body?: string | Blob;
+  contentType?: string;
+  /** No time limit (uploads). */
+  noTimeout?: boolean;
+}
+
+export class ApiClient {
+  readonly base: URL;
+  readonly #token: string | undefined;
+  readonly #timeoutMs: number;
+  readonly #tokenFlag: string;
+
+  constructor(o: ClientOptions) {
+    this.base = checkServerUrl(o.server, o.insecure ?? false, o.serverFlag);
+    this.#token = o.token === "" ? undefined : o.token;
+    this.#timeoutMs = o.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#tokenFlag = o.tokenFlag ?? "--token / UPKEEP_TOKEN";
+  }
+
+  /** The server's origin and path prefix, without a trailing slash (for messages). */
+  get serverText(): string {
+    return this.base.href.replace(/\/+$/, "");
+  }
+
+  url(path: string): URL {
+    return new URL(path.replace(/^\/+/, ""), this.base);
+  }
+
+  /** Sends one request and returns the parsed JSON body of a 2xx answer; throws ApiError otherwise. */
+  async request<T>(method: string, path: string, o: RequestOptions = {}): Promise<T> {
+    const url = this.url(path);
+    const headers: Record<string, string> = { accept: "application/json" };
+    if (this.#token) headers.authorization = `Bearer ${this.#token}`;
+    if (o.contentType) headers["content-type"] = o.contentType;
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        ...(o.body === undefined ? {} : { body: o.body }),
+        // A redirect could carry the token elsewhere: follow none, say where it pointed.
+        redirect: "manual",
+        ...(o.noTimeout ? {} : { signal: AbortSignal.timeout(this.#timeoutMs) }),
+      });
+    } catch (e) {
+      throw new UpkeepError(
+        "E_NETWORK",
+        `cannot reach ${this.serverText}: ${networkReason(e, this.#timeoutMs)}`,
+        {
+          cause: e,
+          hint: "check --server / UPKEEP_SERVER and that `upkeep serve` is running there",
+        },
+      );
+    }
+    const text = await res.text().catch(() => "");
+    if (res.status >= 300 && res.status < 400) {
+      const where = res.headers.get("location") ?? "(no location)";
+      throw new ApiError("E_SERVER", `${method} ${url.pathname}: the server redirected to ${where}`, {
+        status: res.status,
+        hint: "point --server / UPKEEP_SERVER at the final URL (redirects are not followed with a token)",
+      });
+    }
+    let body: unknown;
+    try {
+      body = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (res.ok) {
+      if (body === undefined) {
+        throw new ApiError(
+          "E_SERVER",
+          `${method} ${url.pathname}: the server answered ${res.status} without JSON`,
+          {
+            status: res.status,
+            hint: `is ${this.serverText} an upkeep server?`,
+          },
+        );
+      }
+      return body as T;
+    }
+    throw this.#error(method, url, res.status, body, text);
+  }
+
+  #error(method: string, url: URL, status: number, body: unknown, text: string): ApiError {
+    const b = (body && typeof body === "object" ? body : {}) as {
+      error?: unknown;
+      code?: unknown;
+      problems?: unknown;
+      hint?: unknown;
+    };
+    const serverMessage =
+      typeof b.error === "string" ? b.error : text.trim().split("\n")[0]?.slice(0, 200) || `HTTP ${status}`;
+    const serverCode = typeof b.code === "string" ? b.code : undefined;
+    const problems = Array.isArray(b.problems)
+      ? (b.problems as unknown[]).filter(
+          (p): p is Problem =>
+            !!p && typeof (p as Problem).path === "string" && typeof (p as Problem).message === "string",
+        )
+      : [];
+    const serverHint = typeof b.hint === "string" && b.hint ? b.hint : undefined;
+    const common = {
+      status,
+      problems,
+      ...(serverCode === undefined ? {} : { serverCode }),
+      ...(serverHint === undefined ? {} : { hint: serverHint }),
+    };
+    switch (status) {
+      case 400:
+        return new ApiError(
+          serverCode && KNOWN_400_CODES.has(serverCode) ? (serverCode as ErrorCode) : "E_BAD_RESOURCE",
+          serverMessage,
+          { hint: "fix what the server named and try again", ...common, exitCode: 2 },
+        );
+      case 401:
+        return this.#token
+          ? new ApiError("E_UNAUTHORIZED", `the token was refused: check ${this.#tokenFlag}`, {
+              ...common,
+              hint: `${this.serverText} said: ${serverMessage}`,
+            })
+          : new ApiError(
+              "E_UNAUTHORIZED",
+              `${method} ${url.pathname} needs a token: set ${this.#tokenFlag}`,
+              {
+                ...common,
+                hint: "the admin token was printed once when the server first started (or UPKEEP_ADMIN_TOKEN there)",
+              },
+            );
+      case 404:
+        return new ApiError("E_NOT_FOUND", serverMessage, common);
+      case 409:
+        return new ApiError("E_CONFLICT", serverMessage, common);
+      case 413:
+        return new ApiError("E_SIZE", serverMessage, { ...common, exitCode: 2 });
+      default:
+        return new ApiError(
+          "E_SERVER",
+          `${method} ${url.pathname}: the server answered ${status}: ${serverMessage}`,
+          { hint: "see the server's log", ...common },
+        );
+    }
+  }
+
+  #json<T>(method: string, path: string, body: unknown): Promise<T> {
+    return this.request<T>(method, path, { body: JSON.stringify(body), contentType: "application/json" });
+  }
+
+  // ---- resources ----
+
+  getResource(kind: ResourceKind): Promise<Resource> {
+    return this.request("GET", `/v1/resources/${kind}`);
+  }
+
+  /** PUT a resource document (a JSON value; the server validates and answers the stored form). */
+  putResource(kind: ResourceKind, doc: unknown): Promise<Resource> {
+    return this.#json("PUT", `/v1/resources/${kind}`, doc);
+  }
+
+  getServer(): Promise<ServerInfo> {
+    return this.request("GET", "/v1/server");
+  }
+
+  putServerVersion(serverVersion: string): Promise<ServerInfo> {
+    return this.#json("PUT", "/v1/server", { server_version: serverVersion });
+  }
+
+  // ---- rollout ----
+
+  getRollout(): Promise<RolloutView> {
+    return this.request("GET", "/v1/rollout");
+  }
+
+  rolloutAction(group: string, action: GroupAction): Promise<RolloutView> {
+    return this.request("POST", `/v1/rollout/groups/${encodeURIComponent(group)}/${action}`);
+  }
+
+  // ---- agents, releases, tokens ----
+
+  getAgents(): Promise<{ agents: AgentView[] }> {
+    return this.request("GET", "/v1/agents");
+  }
+
+  getReleases(): Promise<ReleasesView> {
+    return this.request("GET", "/v1/releases");
+  }
+
+  addToken(type: string, name?: string): Promise<NewToken> {
+    return this.#json("POST", "/v1/tokens", name === undefined ? { type } : { type, name });
+  }
+
+  /** Streams a file from disk to `PUT /v1/artifacts/NAME` (never read whole into memory). */
+  uploadArtifact(name: string, path: string): Promise<ArtifactView> {
+    return this.request("PUT", `/v1/artifacts/${encodeURIComponent(name)}`, {
+      body: Bun.file(path),
+      contentType: "application/octet-stream",
+      noTimeout: true,
+    });
+  }
+}
