@@ -474,7 +474,6 @@ async function planPublish(files: string[]): Promise<Upload[]> {
   }
 
   const uploads: Upload[] = [];
-  const shaOf = new Map<string, string>();
   for (const path of ordered) {
     const name = basename(path);
     if (!ARTIFACT_NAME.test(name) || name.includes("..")) {
@@ -482,9 +481,10 @@ async function planPublish(files: string[]): Promise<Upload[]> {
         hint: "use letters, digits, '.', '_', '+', '-' only",
       });
     }
-    const sha256 = await sha256File(path);
-    shaOf.set(path, sha256);
-    uploads.push({ path, name, sha256, size: statSync(path).size });
+    const size = statSync(path).size;
+    if (size === 0)
+      throw new UsageError(`${path} is empty: nothing to publish`, { hint: "nothing was uploaded" });
+    uploads.push({ path, name, sha256: await sha256File(path), size });
   }
   // Check every artifact against the .sha256 beside it, before the first byte goes out.
   for (const u of uploads) {
@@ -518,10 +518,26 @@ async function planPublish(files: string[]): Promise<Upload[]> {
 
 async function publish(client: ApiClient, uploads: Upload[], opts: JsonFlag): Promise<void> {
   const { UpkeepError } = await import("../core/errors.ts");
+  const { ApiError } = await import("../server/client.ts");
   const { print } = await import("./output.ts");
   const done: (ArtifactView & { file: string })[] = [];
   for (const u of uploads) {
-    const stored = await client.uploadArtifact(u.name, u.path);
+    let stored: ArtifactView;
+    try {
+      stored = await client.uploadArtifact(u.name, u.path);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      // Name the file and say what is already on the server.
+      throw new UpkeepError(e.code, `${u.path}: ${e.message}`, {
+        cause: e,
+        exitCode: e.exitCode,
+        hint: `${e.hint ? `${e.hint}; ` : ""}${
+          done.length === 0
+            ? "nothing was uploaded"
+            : `already uploaded: ${done.map((d) => d.name).join(", ")} (publishing again is safe)`
+        }`,
+      });
+    }
     if (stored.sha256 !== u.sha256 || stored.size !== u.size) {
       throw new UpkeepError(
         "E_CHECKSUM",

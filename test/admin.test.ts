@@ -407,6 +407,11 @@ describe("upkeep admin publish", () => {
     expect(r.stdout).toBe("");
     expect((await fetch(`${url}/artifacts/${other}`)).status).toBe(404);
     expect((await fetch(`${url}/artifacts/${other}.sha256`)).status).toBe(404);
+
+    writeFileSync(join(bad, "empty.tar.gz"), "");
+    const empty = await admin(["publish", join(bad, "empty.tar.gz")]);
+    expect(empty.code).toBe(2);
+    expect(empty.stderr).toContain(`${join(bad, "empty.tar.gz")} is empty`);
   });
 });
 
