@@ -22,6 +22,7 @@ export type ErrorCode =
   | "E_MALFORMED"
   | "E_KEY"
   | "E_IO"
+  | "E_EXISTS"
   | "E_NETWORK"
   | "E_NOT_FOUND"
   | "E_CONFLICT"
