@@ -1,5 +1,296 @@
+/**
+ * `upkeep release`: the release engineer's offline tools (DESIGN §5), minisign-compatible.
+ *
+ *     upkeep release keygen --out-dir DIR [--unencrypted] [--force]       # DIR/upkeep.key (0600), DIR/upkeep.pub
+ *     upkeep release sign --key KEY [--sha256] FILE...                     # FILE.minisig (+ FILE.sha256)
+ *     upkeep release verify --pub PUB [--pub PUB2] FILE [--sig SIG] [--allow-legacy] [--json]
+ *     upkeep release manifest --key KEY --product NAME --out DIR [--floor V] [--expires 720h] [--serial N]
+ *                             [--critical V]... ARTIFACT...                # DIR/NAME-releases.json + .minisig
+ *
+ * verify exits 0 when valid, 1 when not (with the reason), 2 on bad usage. Encrypted keys take their
+ * password from UPKEEP_KEY_PASSWORD or a terminal prompt. The work loads inside the actions.
+ */
 import type { Command } from "commander";
 
+interface JsonFlag {
+  json?: boolean;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
 export function register(program: Command): void {
-  program.command("release").description("release engineering: signing keys, signatures, release manifests");
+  const release = program
+    .command("release")
+    .description("release engineering: signing keys, signatures, release manifests");
+
+  release
+    .command("keygen")
+    .description("create a signing key pair: DIR/upkeep.key (secret, mode 0600) and DIR/upkeep.pub")
+    .requiredOption("--out-dir <dir>", "where to write the key pair (created if missing)")
+    .option("--unencrypted", "do not encrypt the secret key (for automation; keep the file safe)")
+    .option("--force", "replace an existing key pair")
+    .option("--json", "print the paths and key id as JSON")
+    .action(async (opts: { outDir: string; unencrypted?: boolean; force?: boolean } & JsonFlag) => {
+      const { writeKeyPair } = await import("../core/sys/keys.ts");
+      const { getPassword } = await import("../core/sys/password.ts");
+      const { encodePublicKey } = await import("../core/trust/minisign.ts");
+      const { print, report } = await import("./output.ts");
+      const password = opts.unencrypted
+        ? undefined
+        : await getPassword({ label: "the new secret key", confirm: true });
+      if (!opts.json && password !== undefined)
+        print("Deriving the encryption key (scrypt, about 1 GiB, a few seconds)...");
+      const r = await writeKeyPair(opts.outDir, { force: opts.force, password });
+      report(
+        opts,
+        {
+          secret_key: r.secretKeyPath,
+          public_key: r.publicKeyPath,
+          key_id: r.keyId,
+          public_key_base64: encodePublicKey(r.publicKey),
+          encrypted: password !== undefined,
+        },
+        (d) =>
+          [
+            `secret key: ${d.secret_key} (${d.encrypted ? "encrypted" : "NOT encrypted"}; keep it offline)`,
+            `public key: ${d.public_key} (key id ${d.key_id})`,
+            `verify with: upkeep release verify --pub ${d.public_key_base64} FILE`,
+            `         or: minisign -Vm FILE -P ${d.public_key_base64}`,
+          ].join("\n"),
+      );
+    });
+
+  release
+    .command("sign")
+    .description("sign files (minisign format, prehashed): FILE.minisig beside each")
+    .requiredOption("--key <file>", "the secret key (minisign format; encrypted or not)")
+    .option("--sha256", "also write FILE.sha256 (`<hex>  NAME`, as sha256sum does)")
+    .option("--json", "print the signatures written as JSON")
+    .argument("<file...>", "files to sign")
+    .action(async (files: string[], opts: { key: string; sha256?: boolean } & JsonFlag) => {
+      const { loadSecretKey } = await import("../core/sys/keys.ts");
+      const { signFile } = await import("../core/sys/signing.ts");
+      const { fileSize, hashFile } = await import("../core/sys/hash.ts");
+      const { writeFileAtomic } = await import("../core/sys/files.ts");
+      const { formatChecksumFile } = await import("../core/trust/checksum_file.ts");
+      const { keyIdHex } = await import("../core/trust/minisign.ts");
+      const { UsageError } = await import("../core/errors.ts");
+      const { basename } = await import("node:path");
+      const { print } = await import("./output.ts");
+      for (const f of files) {
+        try {
+          await fileSize(f);
+        } catch (e) {
+          throw new UsageError(e instanceof Error ? e.message : String(e), { code: "E_IO" });
+        }
+      }
+      const sk = await loadSecretKey(opts.key);
+      const written: { file: string; signature: string; sha256?: string }[] = [];
+      for (const f of files) {
+        const sig = await signFile(f, sk);
+        await writeFileAtomic(`${f}.minisig`, sig, { overwrite: true });
+        const entry: { file: string; signature: string; sha256?: string } = {
+          file: f,
+          signature: `${f}.minisig`,
+        };
+        if (opts.sha256) {
+          const { sha256 } = await hashFile(f, ["sha256"]);
+          await writeFileAtomic(`${f}.sha256`, formatChecksumFile(sha256 ?? "", basename(f)), {
+            overwrite: true,
+          });
+          entry.sha256 = `${f}.sha256`;
+        }
+        written.push(entry);
+        if (!opts.json) print(`signed ${f} -> ${f}.minisig${opts.sha256 ? ` (+ ${f}.sha256)` : ""}`);
+      }
+      if (opts.json) print(JSON.stringify({ key_id: keyIdHex(sk.keyId), signed: written }, null, 2));
+    });
+
+  release
+    .command("verify")
+    .description("verify a file's minisign signature: exit 0 valid, 1 invalid, 2 bad usage")
+    .requiredOption(
+      "--pub <key>",
+      "a trusted public key: a minisign .pub file or the base64 key itself; repeatable (key rotation)",
+      collect,
+    )
+    .option("--sig <file>", "the signature (default FILE.minisig)")
+    .option("--allow-legacy", "accept legacy (non-prehashed) signatures")
+    .option("--json", "print {valid, reason, code, key_id, trusted_comment} as JSON")
+    .argument("<file>", "the file to verify")
+    .action(async (file: string, opts: { pub: string[]; sig?: string; allowLegacy?: boolean } & JsonFlag) => {
+      const { loadTrustedKeys } = await import("../core/sys/keys.ts");
+      const { readSignatureFile, verifyFileSignature } = await import("../core/sys/signing.ts");
+      const { fileSize } = await import("../core/sys/hash.ts");
+      const { isUpkeepError, UsageError } = await import("../core/errors.ts");
+      const { print, warn } = await import("./output.ts");
+      const { setExitCode } = await import("./context.ts");
+      try {
+        await fileSize(file);
+      } catch (e) {
+        throw new UsageError(e instanceof Error ? e.message : String(e), { code: "E_IO" });
+      }
+      const keys = await loadTrustedKeys(opts.pub);
+      const sigPath = opts.sig ?? `${file}.minisig`;
+      let verdict: Awaited<ReturnType<typeof verifyFileSignature>>;
+      try {
+        const text = await readSignatureFile(sigPath);
+        verdict = await verifyFileSignature(file, text, keys, { allowLegacy: opts.allowLegacy });
+      } catch (e) {
+        if (!isUpkeepError(e)) throw e;
+        // A missing or oversized signature file: the file is not validly signed.
+        verdict = { ok: false, code: e.code, reason: e.message };
+      }
+      if (verdict.ok) {
+        if (opts.json) {
+          print(
+            JSON.stringify(
+              {
+                valid: true,
+                reason: null,
+                code: null,
+                key_id: verdict.keyId,
+                trusted_comment: verdict.trustedComment,
+              },
+              null,
+              2,
+            ),
+          );
+        } else {
+          print(`valid: ${file} signed by key ${verdict.keyId}`);
+          print(`trusted comment: ${verdict.trustedComment}`);
+        }
+        return;
+      }
+      setExitCode(1);
+      if (opts.json) {
+        print(
+          JSON.stringify(
+            {
+              valid: false,
+              reason: verdict.reason,
+              code: verdict.code,
+              key_id: verdict.keyId ?? null,
+              trusted_comment: null,
+            },
+            null,
+            2,
+          ),
+        );
+      } else {
+        warn(`upkeep: INVALID: ${file}: ${verdict.reason} (${verdict.code})`);
+      }
+    });
+
+  release
+    .command("manifest")
+    .description("write the signed release manifest DIR/NAME-releases.json (+ .minisig) for artifact files")
+    .requiredOption("--key <file>", "the secret key to sign the manifest with")
+    .requiredOption(
+      "--product <name>",
+      "the product; artifact names must be NAME[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz",
+    )
+    .requiredOption("--out <dir>", "where to write the manifest and its signature")
+    .option("--floor <version>", "lowest version hosts may install")
+    .option("--expires <duration>", "validity from now (hosts refuse it after that)", "720h")
+    .option("--serial <n>", "the manifest serial; must increase with each manifest (default: now in seconds)")
+    .option("--critical <version>", "mark a version critical; repeatable", collect)
+    .option("--json", "print the manifest's path, serial and versions as JSON")
+    .argument("<artifact...>", "artifact files (their names give the versions)")
+    .action(
+      async (
+        artifacts: string[],
+        opts: {
+          key: string;
+          product: string;
+          out: string;
+          floor?: string;
+          expires: string;
+          serial?: string;
+          critical?: string[];
+        } & JsonFlag,
+      ) => {
+        const { UsageError } = await import("../core/errors.ts");
+        const { parseDuration } = await import("../core/duration.ts");
+        const { buildManifest, manifestFileName, serializeManifest } = await import(
+          "../core/trust/manifest.ts"
+        );
+        const { signBytes, keyIdHex } = await import("../core/trust/minisign.ts");
+        const { encodeUtf8 } = await import("../core/trust/encoding.ts");
+        const { hashFile, fileSize } = await import("../core/sys/hash.ts");
+        const { loadSecretKey } = await import("../core/sys/keys.ts");
+        const { writeFileAtomic } = await import("../core/sys/files.ts");
+        const { basename, join } = await import("node:path");
+        const { report } = await import("./output.ts");
+
+        let ttl: number;
+        try {
+          ttl = parseDuration(opts.expires);
+        } catch (e) {
+          throw new UsageError(`--expires: ${e instanceof Error ? e.message : String(e)}`);
+        }
+        if (ttl <= 0) throw new UsageError("--expires must be positive");
+        const now = new Date();
+        let serial = Math.floor(now.getTime() / 1000);
+        if (opts.serial !== undefined) {
+          if (!/^\d{1,15}$/.test(opts.serial))
+            throw new UsageError(`--serial ${opts.serial}: expected a non-negative integer`);
+          serial = Number(opts.serial);
+        }
+        for (const a of artifacts) {
+          try {
+            await fileSize(a);
+          } catch (e) {
+            throw new UsageError(e instanceof Error ? e.message : String(e), { code: "E_IO" });
+          }
+        }
+        // Names are checked before anything is hashed or a password asked for.
+        const facts = artifacts.map((a) => ({ path: a, name: basename(a), size: 0, sha256: "" }));
+        const { tryParseArtifactName } = await import("../core/trust/artifact_name.ts");
+        for (const f of facts) {
+          if (!tryParseArtifactName(opts.product, f.name)) {
+            throw new UsageError(
+              `"${f.name}" is not an artifact of ${opts.product}: expected ${opts.product}[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz`,
+            );
+          }
+        }
+        const sk = await loadSecretKey(opts.key);
+        for (const f of facts) {
+          const r = await hashFile(f.path, ["sha256"]);
+          f.size = r.size;
+          f.sha256 = r.sha256 ?? "";
+        }
+        const manifest = buildManifest({
+          product: opts.product,
+          serial,
+          issued: now,
+          expires: new Date(now.getTime() + ttl),
+          ...(opts.floor === undefined ? {} : { floor: opts.floor }),
+          critical: opts.critical ?? [],
+          artifacts: facts,
+        });
+        const name = manifestFileName(opts.product);
+        const path = join(opts.out, name);
+        const bytes = encodeUtf8(serializeManifest(manifest));
+        const sig = await signBytes(sk, bytes, name, now.getTime() / 1000);
+        await writeFileAtomic(path, bytes, { overwrite: true });
+        await writeFileAtomic(`${path}.minisig`, sig, { overwrite: true });
+        report(
+          opts,
+          {
+            manifest: path,
+            signature: `${path}.minisig`,
+            key_id: keyIdHex(sk.keyId),
+            serial: manifest.serial,
+            expires: manifest.expires,
+            floor: manifest.floor,
+            versions: manifest.releases.map((r) => r.version),
+          },
+          (d) =>
+            `wrote ${d.manifest} and its .minisig: serial ${d.serial}, expires ${d.expires}, floor ${d.floor ?? "none"}, versions ${d.versions.join(", ")}`,
+        );
+      },
+    );
 }
