@@ -364,6 +364,7 @@ describe("release manifest", () => {
 
   test("parse refuses: other product, unknown fields, mismatched fields, duplicates, bad values", () => {
     const good = JSON.parse(serializeManifest(manifest()));
+    // biome-ignore lint/suspicious/noExplicitAny: free-form JSON surgery on a parsed manifest
     const variants: [string, (j: any) => void, RegExp][] = [
       ["other product", (j) => (j.product = "other"), /not "hello"|does not follow/],
       ["unknown top field", (j) => (j.extra = 1), /unknown field "extra"/],
