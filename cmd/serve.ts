@@ -37,6 +37,7 @@ export function register(program: Command): void {
         fetch: (req) => b.app.fetch(req),
         error: () => new Response('{"error":"internal error"}', { status: 500 }),
       });
+      b.listening(server.port ?? o.port);
       const host = server.hostname ?? o.hostname;
       const url = `${o.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
       b.log("upkeep serve listening", {

@@ -32,13 +32,27 @@ export interface AppDeps {
   tokens: TokenChecker;
   rollout: RolloutService;
   metrics: Metrics;
-  publicUrl: string;
+  /** The URL hosts use to reach this server (known only once listening when the port is 0). */
+  publicUrl: () => string;
   self?: SelfBinary;
   now: () => Date;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
 type Env = { Variables: { route: string } };
+
+/** HTTP status for each refusal code; anything unlisted is a usage error (400) or an internal error (500). */
+const STATUS_BY_CODE: Partial<Record<string, 400 | 404 | 409 | 413 | 500>> = {
+  E_NOT_FOUND: 404,
+  E_CONFLICT: 409,
+  E_MALFORMED: 400,
+  E_USAGE: 400,
+  E_BAD_VERSION: 400,
+  E_BAD_RESOURCE: 400,
+  E_SIZE: 413,
+  E_IO: 500,
+  E_INTERNAL: 500,
+};
 
 function problem(
   c: Context,
@@ -98,17 +112,11 @@ export function createApp(deps: AppDeps): Hono<Env> {
       return problem(c, 400, err.message, { code: err.code, problems: err.problems });
     }
     if (isUpkeepError(err)) {
-      const status =
-        err.code === "E_NOT_FOUND"
-          ? 404
-          : err.code === "E_CONFLICT"
-            ? 409
-            : err.exitCode === 2 || err.code === "E_MALFORMED" || err.code === "E_USAGE"
-              ? 400
-              : err.code === "E_SIZE"
-                ? 413
-                : 409;
-      return problem(c, status, err.message, { code: err.code });
+      const hint = err.hint ? { hint: err.hint } : {};
+      const status = STATUS_BY_CODE[err.code] ?? (err.exitCode === 2 ? 400 : 500);
+      if (status === 500)
+        deps.log("internal error", { route: c.req.path, code: err.code, error: err.message });
+      return problem(c, status, err.message, { code: err.code, ...hint });
     }
     deps.log("internal error", { route: c.req.path, error: String(err) });
     return problem(c, 500, "internal error", { code: "E_INTERNAL" });
@@ -250,7 +258,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // Agent installation.
   app.get("/scripts/install.sh", (c) =>
-    c.body(installScript(deps.publicUrl), 200, { "content-type": "text/x-shellscript; charset=utf-8" }),
+    c.body(installScript(deps.publicUrl()), 200, { "content-type": "text/x-shellscript; charset=utf-8" }),
   );
   app.get("/download/:file", async (c) => {
     const file = c.req.param("file");

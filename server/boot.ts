@@ -51,6 +51,8 @@ const FILE_KEYS: Record<string, keyof ServeOptions> = {
 };
 
 export interface ResolvedOptions {
+  /** True when --public-url was not given and is derived from --listen. */
+  publicUrlDerived: boolean;
   hostname: string;
   port: number;
   dataDir: string;
@@ -162,6 +164,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     reconcileMs,
     ...(cert && key ? { tls: { cert: String(cert), key: String(key) } } : {}),
     publicUrl,
+    publicUrlDerived: pick("publicUrl") === undefined,
     logFormat,
     jitterSeconds: jitter,
   };
@@ -177,6 +180,8 @@ export interface Booted {
   newAdminToken?: string;
   /** Answers find/ping without the router: precomputed body per group. */
   hot: (req: Request) => Response;
+  /** Tells the server the port it listens on (for `--listen HOST:0`); updates a derived public URL. */
+  listening: (port: number) => void;
   close: () => void;
 }
 
@@ -261,7 +266,7 @@ export async function boot(
     tokens,
     rollout,
     metrics,
-    publicUrl: o.publicUrl,
+    publicUrl: () => o.publicUrl,
     self,
     now,
     log,
@@ -305,6 +310,14 @@ export async function boot(
     log,
     ...(newAdminToken ? { newAdminToken } : {}),
     hot,
+    listening: (port: number) => {
+      if (o.publicUrlDerived && o.port === 0) {
+        const u = new URL(o.publicUrl);
+        u.port = String(port);
+        o.publicUrl = u.origin;
+      }
+      o.port = port;
+    },
     close: () => store.close(),
   };
 }

@@ -136,14 +136,14 @@ export class RolloutService {
     await this.#o.store.putSetting("server_version", v);
     this.#serverVersion = v;
     this.#o.log("server_version updated", { server_version: v });
-    this.#invalidate();
+    await this.reconcile();
   }
 
   async setCritical(version: string, critical: boolean): Promise<void> {
     if (critical) this.#critical.add(version);
     else this.#critical.delete(version);
     await this.#o.store.putSetting("critical_versions", JSON.stringify([...this.#critical].sort()));
-    this.#invalidate();
+    await this.reconcile();
   }
 
   async artifactsChanged(): Promise<void> {

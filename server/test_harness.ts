@@ -71,7 +71,7 @@ export async function harness(
     tokens: new TokenChecker(store),
     rollout,
     metrics: new Metrics(),
-    publicUrl: "https://upkeep.example.test",
+    publicUrl: () => "https://upkeep.example.test",
     now,
     log,
   });

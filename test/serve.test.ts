@@ -1,0 +1,163 @@
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UPKEEP, upkeep } from "./cli.ts";
+import { type ServeProcess, startServe } from "./serve_process.ts";
+
+const started: ServeProcess[] = [];
+afterAll(async () => {
+  for (const s of started) await s.stop();
+});
+
+async function serve(dir: string, args: string[] = [], env: Record<string, string> = {}) {
+  const s = await startServe(dir, args, env);
+  started.push(s);
+  return s;
+}
+
+const tmp = (p: string) => mkdtempSync(join(tmpdir(), `upkeep-${p}-`));
+
+describe("upkeep serve (compiled binary on loopback)", () => {
+  test("first start prints the admin token once and keeps only its hash; SIGTERM exits 0; state survives", async () => {
+    const dir = tmp("serve");
+    const s1 = await serve(dir, ["--server-version", "17.0.1"]);
+    const token = /Admin token \(shown once[^)]*\): (\S+)/.exec(s1.stdout())?.[1] as string;
+    expect(token).toBeTruthy();
+    expect(readFileSync(join(dir, "upkeep.db")).includes(Buffer.from(token))).toBe(false);
+    expect((await fetch(`${s1.url}/readyz`)).status).toBe(200);
+
+    const auth = { authorization: `Bearer ${token}`, "content-type": "application/yaml" };
+    const put = await fetch(`${s1.url}/v1/resources/autoupdate_version`, {
+      method: "PUT",
+      headers: auth,
+      body: "kind: autoupdate_version\nspec:\n  agents: { start_version: 16.4.0, target_version: 17.0.1, schedule: immediate }\n",
+    });
+    expect(put.status).toBe(200);
+    expect(await s1.stop()).toBe(0);
+    expect(s1.stderr()).toContain("shutting down");
+
+    const s2 = await serve(dir);
+    expect(s2.stdout()).not.toContain("Admin token");
+    const find = (await (await fetch(`${s2.url}/webapi/find?group=x`)).json()) as {
+      server_version: string;
+      auto_update: { agent_version: string; agent_auto_update: boolean };
+    };
+    expect(find.server_version).toBe("17.0.1");
+    expect(find.auto_update).toMatchObject({ agent_version: "17.0.1", agent_auto_update: true });
+    const bad = await fetch(`${s2.url}/v1/resources/autoupdate_version`, {
+      method: "PUT",
+      headers: { ...auth, authorization: "Bearer wrong" },
+      body: "{}",
+    });
+    expect(bad.status).toBe(401);
+    const ok = await fetch(`${s2.url}/v1/agents`, { headers: { authorization: `Bearer ${token}` } });
+    expect(ok.status).toBe(200);
+  });
+
+  test("SIGTERM drains an in-flight upload before exiting 0", async () => {
+    const dir = tmp("drain");
+    const s = await serve(dir, [], { UPKEEP_ADMIN_TOKEN: "t0k" });
+    const chunks = 20;
+    const body = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        await Bun.sleep(25);
+        c.enqueue(new Uint8Array(64 * 1024).fill(7));
+        if (--pulls === 0) c.close();
+      },
+    });
+    let pulls = chunks;
+    const upload = fetch(`${s.url}/v1/artifacts/slow.bin`, {
+      method: "PUT",
+      headers: { authorization: "Bearer t0k" },
+      body,
+      duplex: "half",
+    });
+    await Bun.sleep(150);
+    process.kill(s.proc.pid, "SIGTERM");
+    const r = await upload;
+    expect(r.status).toBe(201);
+    expect(((await r.json()) as { size: number }).size).toBe(chunks * 64 * 1024);
+    expect(await s.proc.exited).toBe(0);
+  });
+
+  test("bad flags are refused with exit 2 and one clear line", async () => {
+    for (const [args, what] of [
+      [["--listen", "nope"], "--listen"],
+      [["--server-version", "17.x"], "--server-version"],
+      [["--edition", "gold"], "--edition"],
+      [["--reconcile-interval", "soon"], "--reconcile-interval"],
+    ] as const) {
+      const r = await upkeep(["serve", "--data-dir", tmp("flags"), ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(what);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+    }
+  });
+
+  test("JSON logs with --log-format json", async () => {
+    const s = await serve(tmp("json"), ["--log-format", "json"], { UPKEEP_ADMIN_TOKEN: "x" });
+    const line = s
+      .stderr()
+      .split("\n")
+      .find((l) => l.includes("listening")) as string;
+    expect(JSON.parse(line)).toMatchObject({ msg: "upkeep serve listening" });
+  });
+
+  test("install.sh downloads upkeep from the server, verifies its checksum and installs it", async () => {
+    const s = await serve(tmp("inst"), [], { UPKEEP_ADMIN_TOKEN: "x" });
+    const script = join(tmp("sh"), "install.sh");
+    await Bun.write(script, await (await fetch(`${s.url}/scripts/install.sh`)).text());
+    const bin = tmp("bin");
+    const r = Bun.spawnSync(["sh", script], {
+      env: { ...process.env, UPKEEP_BIN_DIR: bin, UPKEEP_INSTALL_ONLY: "1" },
+    });
+    expect(r.exitCode).toBe(0);
+    const installed = join(bin, "upkeep");
+    const hash = (p: string) => new Bun.CryptoHasher("sha256").update(readFileSync(p)).digest("hex");
+    expect(hash(installed)).toBe(hash(UPKEEP));
+    const v = Bun.spawnSync([installed, "--version"]);
+    expect(v.stdout.toString()).toMatch(/^upkeep /);
+  });
+
+  test("install.sh refuses tampered bytes and installs nothing", async () => {
+    const s = await serve(tmp("tamper"), [], { UPKEEP_ADMIN_TOKEN: "x" });
+    // A man in the middle that flips one byte of the binary and passes everything else through.
+    const mitm = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const u = new URL(req.url);
+        const r = await fetch(`${s.url}${u.pathname}`);
+        if (u.pathname.startsWith("/download/") && !u.pathname.endsWith(".sha256")) {
+          const b = new Uint8Array(await r.arrayBuffer());
+          b[1000] = (b[1000] ?? 0) ^ 0xff;
+          return new Response(b);
+        }
+        return new Response(await r.text());
+      },
+    });
+    try {
+      const script = join(tmp("sh"), "install.sh");
+      const text = (await (await fetch(`${s.url}/scripts/install.sh`)).text()).replaceAll(
+        s.url,
+        `http://127.0.0.1:${mitm.port}`,
+      );
+      await Bun.write(script, text);
+      chmodSync(script, 0o755);
+      const bin = tmp("bin");
+      // Asynchronous: the man in the middle runs in this process and must keep answering.
+      const p = Bun.spawn(["sh", script], {
+        env: { ...process.env, UPKEEP_BIN_DIR: bin, UPKEEP_INSTALL_ONLY: "1" },
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+      const [code, stderr] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+      expect(code).not.toBe(0);
+      expect(stderr).toContain("checksum mismatch");
+      expect(existsSync(join(bin, "upkeep"))).toBe(false);
+    } finally {
+      mitm.stop(true);
+    }
+  });
+});
