@@ -10,7 +10,7 @@ import { loadTrustedKeys } from "../core/sys/keys.ts";
 import { verifyArtifactFile, verifyManifestFile } from "../core/sys/verify_artifact.ts";
 import { parseManifest } from "../core/trust/manifest.ts";
 import { parseSecretKeyFile } from "../core/trust/minisign.ts";
-import { type RunResult, upkeep } from "./cli.ts";
+import { type RunResult, UPKEEP as UPKEEP_PATH, upkeep } from "./cli.ts";
 
 const FIX = join(import.meta.dir, "fixtures", "minisign");
 const fx = (name: string) => join(FIX, name);
@@ -498,3 +498,88 @@ describe("release manifest", () => {
     expect(other.code).toBe(2);
   });
 });
+
+describe("hashing backends", () => {
+  test("verify gives the same answer with libsodium's BLAKE2b and the built-in one", async () => {
+    const k = await keygen("backends");
+    const file = join(sub("backends"), "big.bin");
+    writeFileSync(
+      file,
+      new Uint8Array(3 * 1024 * 1024 + 5).map((_, i) => (i * 131) & 0xff),
+    );
+    expect(
+      (await upkeep(["release", "sign", "--key", k.key, file], { env: { UPKEEP_LIBSODIUM: "0" } })).code,
+    ).toBe(0);
+    for (const env of [{}, { UPKEEP_LIBSODIUM: "0" }] as Record<string, string>[]) {
+      expect((await upkeep(["release", "verify", "--pub", k.pub, file], { env })).code).toBe(0);
+    }
+    writeFileSync(file, "x", { flag: "a" });
+    for (const env of [{}, { UPKEEP_LIBSODIUM: "0" }] as Record<string, string>[]) {
+      expect((await upkeep(["release", "verify", "--pub", k.pub, file], { env })).code).toBe(1);
+    }
+  });
+});
+
+const TMUX = Bun.which("tmux");
+
+describe.skipIf(!TMUX)("password prompt on a terminal", () => {
+  async function tmux(...args: string[]): Promise<string> {
+    const p = Bun.spawn([TMUX ?? "tmux", ...args], { stdout: "pipe", stderr: "pipe" });
+    const out = await new Response(p.stdout).text();
+    await p.exited;
+    return out;
+  }
+
+  async function waitFor(session: string, text: string, ms = 20_000): Promise<string> {
+    const end = Date.now() + ms;
+    for (;;) {
+      const screen = await tmux("capture-pane", "-t", session, "-p");
+      if (screen.includes(text)) return screen;
+      if (Date.now() > end) throw new Error(`"${text}" did not appear; screen:\n${screen}`);
+      await Bun.sleep(100);
+    }
+  }
+
+  test(
+    "keygen asks twice without echo, then sign asks once",
+    async () => {
+      const d = sub("tty");
+      const session = `upkeep-release-${process.pid}`;
+      const done = join(d, "done");
+      const env = "env -u UPKEEP_KEY_PASSWORD";
+      const script = [
+        `${env} ${UPKEEP_PATH} release keygen --out-dir ${d}/k; echo "keygen=$?" >> ${done}`,
+        `printf x > ${d}/f; ${env} ${UPKEEP_PATH} release sign --key ${d}/k/upkeep.key ${d}/f; echo "sign=$?" >> ${done}`,
+        "sleep 60",
+      ].join("; ");
+      await tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "30", script);
+      try {
+        await waitFor(session, "Password for the new secret key:");
+        await tmux("send-keys", "-t", session, "tty secret", "Enter");
+        await waitFor(session, "Password (again):");
+        await tmux("send-keys", "-t", session, "tty secret", "Enter");
+        await waitFor(session, `Password for secret key ${d}/k/upkeep.key:`);
+        await tmux("send-keys", "-t", session, "tty secret", "Enter");
+        const screen = await waitFor(session, "signed ");
+        expect(screen).not.toContain("tty secret");
+        const end = Date.now() + 20_000;
+        while (!readFileSafe(done).includes("sign=") && Date.now() < end) await Bun.sleep(100);
+        expect(readFileSafe(done)).toBe("keygen=0\nsign=0\n");
+      } finally {
+        await tmux("kill-session", "-t", session);
+      }
+      expect(
+        (await upkeep(["release", "verify", "--pub", join(d, "k", "upkeep.pub"), join(d, "f")])).code,
+      ).toBe(0);
+    },
+    SLOW,
+  );
+});
+
+function readFileSafe(path: string): string {
+  try {
+    return readFileSync(path, "utf8");
+  } catch {
+    return "";
+  }
+}

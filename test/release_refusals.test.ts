@@ -233,6 +233,15 @@ describe("signature refusals", () => {
     );
   });
 
+  test("a carriage return inside the trusted comment (minisign would cut it there) -> E_MALFORMED", async () => {
+    const { file, sig } = helloCase("cr");
+    await expectRefusal(
+      verifyFileSignature(file, sig.replace("\thashed", "\r\thashed"), keys),
+      "E_MALFORMED",
+      /carriage/,
+    );
+  });
+
   test("a NUL byte in the trusted comment -> E_MALFORMED", async () => {
     const { file, sig } = helloCase("nul");
     await expectRefusal(

@@ -26,6 +26,8 @@ import {
 import { readCapped, readTextCapped } from "./files.ts";
 import { digestFile, fileSize } from "./hash.ts";
 
+export { loadTrustedKeys } from "./keys.ts";
+
 export type VerifyManifestFileInput = Omit<VerifyManifestInput, "bytes" | "signature"> & {
   /** The manifest file. */
   path: string;

@@ -100,6 +100,8 @@ function lines(text: string, what: string, maxBytes: number): string[] {
   }
   if (text.includes("\0")) throw malformed(`${what}: contains a NUL byte`);
   const out = text.split("\n").map((l) => (l.endsWith("\r") ? l.slice(0, -1) : l));
+  // minisign cuts a line at a stray CR; refusing it keeps both tools reading the same bytes.
+  if (out.some((l) => l.includes("\r"))) throw malformed(`${what}: stray carriage return inside a line`);
   // Trailing blank lines are tolerated; anything else after the expected lines is not (callers check).
   while (out.length > 0 && out[out.length - 1]?.trim() === "") out.pop();
   return out;
@@ -155,12 +157,12 @@ export function parseSignature(text: string): Signature {
   if (encodeUtf8(trustedComment).length > MAX_TRUSTED_COMMENT_BYTES) {
     throw malformed(`signature: trusted comment longer than ${MAX_TRUSTED_COMMENT_BYTES} bytes`);
   }
-  const raw = decodeBase64(sigLine.trim(), SIGNATURE_BYTES, "signature");
+  const raw = decodeBase64(sigLine, SIGNATURE_BYTES, "signature");
   let algorithm: SignatureAlgorithm;
   if (sameBytes(raw, 0, ALG_PREHASHED)) algorithm = "ED";
   else if (sameBytes(raw, 0, ALG_ED)) algorithm = "Ed";
   else throw malformed("signature: unsupported signature algorithm");
-  const globalSignature = decodeBase64(globalLine.trim(), 64, "signature: global signature");
+  const globalSignature = decodeBase64(globalLine, 64, "signature: global signature");
   return {
     algorithm,
     keyId: raw.slice(2, 10),
