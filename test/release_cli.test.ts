@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadTrustedKeys } from "../core/sys/keys.ts";
+import { loadTrustedKeys, writeKeyPair } from "../core/sys/keys.ts";
 import { verifyArtifactFile, verifyManifestFile } from "../core/sys/verify_artifact.ts";
 import { parseManifest } from "../core/trust/manifest.ts";
 import { parseSecretKeyFile } from "../core/trust/minisign.ts";
@@ -110,7 +110,10 @@ describe("release keygen", () => {
       writeFileSync(file, "f\n");
       expect((await upkeep(["release", "sign", "--key", key, file], { env })).code).toBe(0);
       expect((await upkeep(["release", "verify", "--pub", join(d, "upkeep.pub"), file])).code).toBe(0);
-      const wrong = await upkeep(["release", "sign", "--key", key, file], {
+      // The wrong password, on a key with small scrypt limits so the test stays fast.
+      const cheap = sub("kg-enc-cheap");
+      await writeKeyPair(cheap, { password: "right", kdf: { opslimit: 524288n, memlimit: 16777216n } });
+      const wrong = await upkeep(["release", "sign", "--key", join(cheap, "upkeep.key"), file], {
         env: { UPKEEP_KEY_PASSWORD: "nope" },
       });
       expectCleanError(wrong, 1, "E_KEY");
@@ -541,33 +544,40 @@ describe.skipIf(!TMUX)("password prompt on a terminal", () => {
   }
 
   test(
-    "keygen asks twice without echo, then sign asks once",
+    "keygen asks twice and refuses a mismatch; sign asks once; nothing is echoed",
     async () => {
       const d = sub("tty");
+      // A key with small scrypt limits, so the prompt, not the key derivation, is what this test spends on.
+      await writeKeyPair(join(d, "k"), {
+        password: "tty secret",
+        kdf: { opslimit: 524288n, memlimit: 16777216n },
+      });
       const session = `upkeep-release-${process.pid}`;
       const done = join(d, "done");
       const env = "env -u UPKEEP_KEY_PASSWORD";
       const script = [
-        `${env} ${UPKEEP_PATH} release keygen --out-dir ${d}/k; echo "keygen=$?" >> ${done}`,
+        `${env} ${UPKEEP_PATH} release keygen --out-dir ${d}/new; echo "keygen=$?" >> ${done}`,
         `printf x > ${d}/f; ${env} ${UPKEEP_PATH} release sign --key ${d}/k/upkeep.key ${d}/f; echo "sign=$?" >> ${done}`,
         "sleep 60",
       ].join("; ");
       await tmux("new-session", "-d", "-s", session, "-x", "150", "-y", "30", script);
       try {
         await waitFor(session, "Password for the new secret key:");
-        await tmux("send-keys", "-t", session, "tty secret", "Enter");
+        await tmux("send-keys", "-t", session, "first try", "Enter");
         await waitFor(session, "Password (again):");
-        await tmux("send-keys", "-t", session, "tty secret", "Enter");
+        await tmux("send-keys", "-t", session, "second try", "Enter");
+        await waitFor(session, "the passwords do not match");
         await waitFor(session, `Password for secret key ${d}/k/upkeep.key:`);
         await tmux("send-keys", "-t", session, "tty secret", "Enter");
         const screen = await waitFor(session, "signed ");
-        expect(screen).not.toContain("tty secret");
+        for (const secret of ["first try", "second try", "tty secret"]) expect(screen).not.toContain(secret);
         const end = Date.now() + 20_000;
         while (!readFileSafe(done).includes("sign=") && Date.now() < end) await Bun.sleep(100);
-        expect(readFileSafe(done)).toBe("keygen=0\nsign=0\n");
+        expect(readFileSafe(done)).toBe("keygen=2\nsign=0\n");
       } finally {
         await tmux("kill-session", "-t", session);
       }
+      expect(() => statSync(join(d, "new", "upkeep.key"))).toThrow();
       expect(
         (await upkeep(["release", "verify", "--pub", join(d, "k", "upkeep.pub"), join(d, "f")])).code,
       ).toBe(0);
