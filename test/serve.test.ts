@@ -161,3 +161,82 @@ describe("upkeep serve (compiled binary on loopback)", () => {
     }
   });
 });
+
+describe("a canary rollout driven by agent reports (compiled serve, HTTP only)", () => {
+  test("start -> canary -> active -> done, group by group, with the find answers agents see", async () => {
+    const s = await serve(tmp("rollout"), ["--server-version", "1.1.0", "--reconcile-interval", "200ms"], {
+      UPKEEP_ADMIN_TOKEN: "adm",
+      UPKEEP_AGENT_TOKEN: "agt",
+    });
+    const closedHour = (new Date().getUTCHours() + 12) % 24; // windows stay closed: the operator drives
+    const admin = { authorization: "Bearer adm", "content-type": "application/yaml" };
+    const put = async (kind: string, body: string) =>
+      expect(
+        (await fetch(`${s.url}/v1/resources/${kind}`, { method: "PUT", headers: admin, body })).status,
+      ).toBe(200);
+    await put(
+      "autoupdate_config",
+      `kind: autoupdate_config\nspec:\n  agents:\n    schedules:\n      regular:\n        - { name: canary, days: ["*"], start_hour: ${closedHour}, canary_count: 1 }\n        - { name: prod, days: ["*"], start_hour: ${closedHour} }\n`,
+    );
+    await put(
+      "autoupdate_version",
+      "kind: autoupdate_version\nspec:\n  agents: { start_version: 1.0.0, target_version: 1.1.0 }\n",
+    );
+    const report = async (id: string, group: string, version: string) => {
+      const r = await fetch(`${s.url}/v1/agents/report`, {
+        method: "POST",
+        headers: { authorization: "Bearer agt", "content-type": "application/json" },
+        body: JSON.stringify({ updater_id: id, hostname: `${id}.test`, group, version, state: "ok" }),
+      });
+      expect(r.status).toBe(200);
+    };
+    const find = async (group: string, id: string) =>
+      (
+        (await (await fetch(`${s.url}/v1/webapi/find?group=${group}&updater_id=${id}`)).json()) as {
+          auto_update: { agent_version: string; agent_auto_update: boolean };
+        }
+      ).auto_update;
+    const rollout = async () =>
+      Object.fromEntries(
+        (
+          (await (await fetch(`${s.url}/v1/rollout`)).json()) as {
+            groups: { name: string; state: string; canaries: { updater_id: string }[] }[];
+          }
+        ).groups.map((g) => [g.name, g]),
+      );
+    const action = async (group: string, what: string) =>
+      (await fetch(`${s.url}/v1/rollout/groups/${group}/${what}`, { method: "POST", headers: admin })).status;
+
+    for (const [id, group] of [
+      ["c1", "canary"],
+      ["c2", "canary"],
+      ["p1", "prod"],
+    ] as const)
+      await report(id, group, "1.0.0");
+    expect(await find("canary", "c1")).toMatchObject({ agent_version: "1.0.0", agent_auto_update: false });
+    expect(await action("prod", "start")).toBe(409); // the earlier group is not done
+    expect(await action("canary", "start")).toBe(200);
+    await report("c1", "canary", "1.0.0"); // any report triggers a reconcile, which picks the canary
+    let g = await rollout();
+    expect(g.canary.state).toBe("canary");
+    const canary = g.canary.canaries[0]?.updater_id as string;
+    const other = canary === "c1" ? "c2" : "c1";
+    expect(await find("canary", canary)).toMatchObject({ agent_version: "1.1.0", agent_auto_update: true });
+    expect(await find("canary", other)).toMatchObject({ agent_version: "1.0.0", agent_auto_update: false });
+
+    await report(canary, "canary", "1.1.0");
+    expect((await rollout()).canary.state).toBe("active");
+    expect(await find("canary", other)).toMatchObject({ agent_version: "1.1.0", agent_auto_update: true });
+    await report(other, "canary", "1.1.0");
+    g = await rollout();
+    expect(g.canary.state).toBe("done");
+    expect(g.prod.state).toBe("unstarted");
+    expect(await find("prod", "p1")).toMatchObject({ agent_version: "1.0.0", agent_auto_update: false });
+
+    expect(await action("prod", "start")).toBe(200);
+    expect((await rollout()).prod.state).toBe("active");
+    expect(await find("prod", "p1")).toMatchObject({ agent_version: "1.1.0", agent_auto_update: true });
+    await report("p1", "prod", "1.1.0");
+    expect((await rollout()).prod.state).toBe("done");
+  });
+});
