@@ -435,6 +435,27 @@ describe("artifact refusals", () => {
     await expectRefusal(verifyArtifactAt(r, V2), "E_SIGNATURE", /for the file/);
   });
 
+  test("a trusted comment naming another version -> E_SIGNATURE", async () => {
+    const r = await release("a-version");
+    const { createSignature, formatSignature } = await import("../core/trust/minisign.ts");
+    const { hashFile } = await import("../core/sys/hash.ts");
+    const { blake2b512 } = await hashFile(r.path(V2), ["blake2b512"]);
+    const sig = await createSignature(
+      sk,
+      blake2b512 ?? new Uint8Array(),
+      `timestamp:1\tfile:${V2}\tversion:1.0.0`,
+    );
+    writeFileSync(`${r.path(V2)}.minisig`, formatSignature(sig));
+    await expectRefusal(verifyArtifactAt(r, V2), "E_SIGNATURE", /for version 1\.0\.0, not 2\.0\.0/);
+    const same = await createSignature(
+      sk,
+      blake2b512 ?? new Uint8Array(),
+      `timestamp:1\tfile:${V2}\tversion:v2.0.0`,
+    );
+    writeFileSync(`${r.path(V2)}.minisig`, formatSignature(same));
+    expect(await verifyArtifactAt(r, V2)).toMatchObject({ ok: true });
+  });
+
   test("expired manifest at install time -> E_EXPIRED", async () => {
     const r = await release("a-expired");
     await expectRefusal(verifyArtifactAt(r, V2, { now: new Date("2031-01-01T00:00:00Z") }), "E_EXPIRED");

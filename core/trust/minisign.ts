@@ -251,6 +251,8 @@ export interface CheckOptions {
   expectedFile?: string;
   /** Accept legacy "Ed" signatures (the whole file signed, no prehash). Off by default. */
   allowLegacy?: boolean;
+  /** If the trusted comment has a `version:` field, it must be this version. */
+  expectedVersion?: string;
 }
 
 export interface Envelope {
@@ -304,6 +306,17 @@ export async function checkEnvelope(
         `the signature is for the file "${named}", not "${opts.expectedFile}"`,
       );
     }
+  }
+  const version = comment.fields.get("version");
+  if (
+    opts.expectedVersion !== undefined &&
+    version !== undefined &&
+    version.replace(/^v/, "") !== opts.expectedVersion
+  ) {
+    throw new UpkeepError(
+      "E_SIGNATURE",
+      `the signature is for version ${version}, not ${opts.expectedVersion}`,
+    );
   }
   return { key, keyId: keyIdHex(key.keyId), trustedComment: sig.trustedComment, comment };
 }

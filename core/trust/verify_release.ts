@@ -120,7 +120,10 @@ export async function verifyArtifact(
     const { release, artifact } = findArtifact(input.manifest, input.expectedName);
     checkFreshness(input.manifest, { now: input.now });
     const sig = parseSignature(input.signature);
-    const envelope = await checkEnvelope(sig, input.trustedKeys, { expectedFile: input.expectedName });
+    const envelope = await checkEnvelope(sig, input.trustedKeys, {
+      expectedFile: input.expectedName,
+      expectedVersion: release.version,
+    });
     const size = await files.size(input.path);
     if (size !== artifact.size) {
       throw new UpkeepError(
