@@ -1,0 +1,76 @@
+import { compareVersions } from "../version/compare_versions.ts";
+import { formatVersion } from "../version/format_version.ts";
+import { tryParseVersion } from "../version/try_parse_version.ts";
+import { DEFAULT_CACHE_TTL_MS, type ToolsState, type VersionChoice } from "./types.ts";
+
+export type ChooseVersionInput = {
+  state: ToolsState;
+  /** `UPKEEP_TOOLS_VERSION`: `X.Y.Z` pins, `off` runs what is installed and never updates. */
+  envVersion?: string;
+  /** Versions installed in the tools dir (complete ones only). */
+  installed: readonly string[];
+  now: number;
+  ttlMs?: number;
+};
+
+/** The newest installed version (semver order), or undefined. */
+function newest(installed: readonly string[]): string | undefined {
+  const parsed = installed.map((v) => tryParseVersion(v)).filter((v) => v !== undefined);
+  parsed.sort(compareVersions);
+  const last = parsed.at(-1);
+  return last ? formatVersion(last) : undefined;
+}
+
+/**
+ * Which version of the client tools to run (DESIGN §7): `UPKEEP_TOOLS_VERSION` > pin > the server's
+ * `tools_version` when `tools_auto_update` is true and the user is enrolled (cached with a TTL) > the newest
+ * installed. Pure: the caller refreshes the cache when `stale` and asks again.
+ *
+ * @throws {SyntaxError} when `UPKEEP_TOOLS_VERSION` is neither `off` nor a version.
+ */
+export function chooseVersion(input: ChooseVersionInput): VersionChoice {
+  const { state, installed, now } = input;
+  const ttl = input.ttlMs ?? DEFAULT_CACHE_TTL_MS;
+  const env = input.envVersion?.trim();
+  const installedNewest = newest(installed);
+  if (env === "off") {
+    return {
+      ...(installedNewest ? { version: installedNewest } : {}),
+      source: installedNewest ? "installed" : "none",
+      off: true,
+      stale: false,
+    };
+  }
+  if (env) {
+    const v = tryParseVersion(env);
+    if (!v)
+      throw new SyntaxError(
+        `UPKEEP_TOOLS_VERSION=${JSON.stringify(env)}: use a version such as 17.0.1, or off`,
+      );
+    return { version: formatVersion(v), source: "env", off: false, stale: false };
+  }
+  if (state.pinned) return { version: state.pinned, source: "pin", off: false, stale: false };
+
+  const stale =
+    Boolean(state.server) &&
+    (!state.cache || now - state.cache.fetchedAt > ttl || now < state.cache.fetchedAt);
+  const cache = state.cache;
+  if (cache?.toolsAutoUpdate && state.enrolled) {
+    return { version: cache.toolsVersion, source: "server", off: false, stale };
+  }
+  const choice: VersionChoice = {
+    ...(installedNewest ? { version: installedNewest } : {}),
+    source: installedNewest ? "installed" : "none",
+    off: false,
+    stale,
+  };
+  if (cache && cache.toolsVersion !== installedNewest && (!state.enrolled || !cache.toolsAutoUpdate)) {
+    choice.outOfDate = cache.toolsVersion;
+    // Nothing installed at all: the server's version is the only one that can run.
+    if (!installedNewest) {
+      choice.version = cache.toolsVersion;
+      choice.source = "server";
+    }
+  }
+  return choice;
+}

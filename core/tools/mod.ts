@@ -1,0 +1,6 @@
+/** Client tools (DESIGN §7), pure: which version to run, LRU cleanup, the progress line, the state file. */
+export * from "./choose_version.ts";
+export * from "./parse_tools_state.ts";
+export * from "./progress_bar.ts";
+export * from "./types.ts";
+export * from "./versions_to_remove.ts";

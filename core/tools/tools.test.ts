@@ -1,0 +1,160 @@
+import { describe, expect, test } from "bun:test";
+import { chooseVersion } from "./choose_version.ts";
+import { parseToolsState } from "./parse_tools_state.ts";
+import { progressBar } from "./progress_bar.ts";
+import type { ToolsState } from "./types.ts";
+import { versionsToRemove } from "./versions_to_remove.ts";
+
+const NOW = 1_800_000_000_000;
+const base: ToolsState = { server: "https://s", product: "hello", trustKeys: [], enrolled: true };
+const fresh = (v: string, auto = true) => ({ toolsVersion: v, toolsAutoUpdate: auto, fetchedAt: NOW - 1000 });
+
+describe("chooseVersion: env > pin > server (enrolled, auto) > installed", () => {
+  const cases: [string, Parameters<typeof chooseVersion>[0], Partial<ReturnType<typeof chooseVersion>>][] = [
+    [
+      "env version wins over everything",
+      {
+        state: { ...base, pinned: "1.0.0", cache: fresh("2.0.0") },
+        envVersion: "v3.0.0",
+        installed: ["1.0.0"],
+        now: NOW,
+      },
+      { version: "3.0.0", source: "env", stale: false },
+    ],
+    [
+      "env off runs the newest installed and never updates",
+      {
+        state: { ...base, cache: fresh("2.0.0") },
+        envVersion: "off",
+        installed: ["1.0.0", "1.10.0", "1.9.0"],
+        now: NOW,
+      },
+      { version: "1.10.0", source: "installed", off: true, stale: false },
+    ],
+    [
+      "env off with nothing installed: nothing to run",
+      { state: base, envVersion: "off", installed: [], now: NOW },
+      { source: "none", off: true },
+    ],
+    [
+      "pin beats the server",
+      { state: { ...base, pinned: "1.0.0", cache: fresh("2.0.0") }, installed: [], now: NOW },
+      { version: "1.0.0", source: "pin" },
+    ],
+    [
+      "enrolled + auto update: the server's version",
+      { state: { ...base, cache: fresh("2.0.0") }, installed: ["1.0.0"], now: NOW },
+      { version: "2.0.0", source: "server", stale: false },
+    ],
+    [
+      "a stale cache is still used, and flagged for refresh",
+      {
+        state: { ...base, cache: { ...fresh("2.0.0"), fetchedAt: NOW - 2 * 3600_000 } },
+        installed: [],
+        now: NOW,
+      },
+      { version: "2.0.0", source: "server", stale: true },
+    ],
+    [
+      "no cache yet: stale, the installed one meanwhile",
+      { state: base, installed: ["1.0.0"], now: NOW },
+      { version: "1.0.0", source: "installed", stale: true },
+    ],
+    [
+      "server says no auto update: installed, and out of date",
+      { state: { ...base, cache: fresh("2.0.0", false) }, installed: ["1.0.0"], now: NOW },
+      { version: "1.0.0", source: "installed", outOfDate: "2.0.0" },
+    ],
+    [
+      "not enrolled: installed, warned out of date",
+      { state: { ...base, enrolled: false, cache: fresh("2.0.0") }, installed: ["1.0.0"], now: NOW },
+      { version: "1.0.0", source: "installed", outOfDate: "2.0.0" },
+    ],
+    [
+      "not enrolled, nothing installed: the server's version is the only one",
+      { state: { ...base, enrolled: false, cache: fresh("2.0.0") }, installed: [], now: NOW },
+      { version: "2.0.0", source: "server" },
+    ],
+    [
+      "no server at all: never stale",
+      { state: { trustKeys: [], enrolled: false }, installed: ["1.0.0"], now: NOW },
+      { version: "1.0.0", stale: false },
+    ],
+    [
+      "a cache from the future (clock change) is stale",
+      {
+        state: { ...base, cache: { ...fresh("2.0.0"), fetchedAt: NOW + 3600_000 } },
+        installed: [],
+        now: NOW,
+      },
+      { stale: true },
+    ],
+  ];
+  for (const [name, input, want] of cases) test(name, () => expect(chooseVersion(input)).toMatchObject(want));
+
+  test("a bad UPKEEP_TOOLS_VERSION is refused, naming the variable", () => {
+    expect(() => chooseVersion({ state: base, envVersion: "latest", installed: [], now: NOW })).toThrow(
+      /UPKEEP_TOOLS_VERSION="latest"/,
+    );
+  });
+});
+
+describe("LRU cleanup keeps at most 3 versions and never the one in use", () => {
+  test.each([
+    [
+      [
+        ["1.0.0", 1],
+        ["2.0.0", 2],
+        ["3.0.0", 3],
+      ],
+      "3.0.0",
+      [],
+    ],
+    [
+      [
+        ["1.0.0", 1],
+        ["2.0.0", 2],
+        ["3.0.0", 3],
+        ["4.0.0", 4],
+      ],
+      "4.0.0",
+      ["1.0.0"],
+    ],
+    [
+      [
+        ["1.0.0", 9],
+        ["2.0.0", 2],
+        ["3.0.0", 3],
+        ["4.0.0", 1],
+        ["5.0.0", 5],
+      ],
+      "4.0.0",
+      ["2.0.0", "3.0.0"],
+    ],
+  ] as [[string, number][], string, string[]][])("%p in use %p -> remove %p", (used, inUse, want) => {
+    expect(versionsToRemove(new Map(used), inUse, 3)).toEqual(want);
+  });
+});
+
+test("progress bar", () => {
+  expect(progressBar(60, 100, 12.4e6)).toBe("Update progress: [▒▒▒▒▒▒    ] 60% 12.4 MB/s (Ctrl-C to cancel)");
+  expect(progressBar(0, 0, 0)).toBe("Update progress: [          ] 0% 0.0 MB/s (Ctrl-C to cancel)");
+  expect(progressBar(200, 100, 1e6)).toContain("[▒▒▒▒▒▒▒▒▒▒] 100%");
+});
+
+describe("state file", () => {
+  test("round trip", () => {
+    const s: ToolsState = { ...base, pinned: "1.2.3", cache: fresh("2.0.0"), lastSerial: 7 };
+    expect(parseToolsState(JSON.stringify(s), "f")).toEqual(s);
+  });
+  test.each([
+    "{",
+    "[]",
+    '{"trustKeys": "x"}',
+    '{"pinned": "latest"}',
+    '{"cache": {"toolsVersion": "x"}}',
+    '{"server": 5}',
+  ])("damaged %p is refused naming the file", (text) => {
+    expect(() => parseToolsState(text, "/home/u/.upkeep/tools/tools.json")).toThrow(/tools\.json/);
+  });
+});

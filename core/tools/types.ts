@@ -1,0 +1,38 @@
+/** The client-tools state of one user (`<tools-dir>/tools.json`), as plain data. */
+export type ToolsState = {
+  /** The server remembered by `upkeep tools login`. */
+  server?: string;
+  product?: string;
+  /** Where artifacts are downloaded from; set at login, never by the server. */
+  baseUrl?: string;
+  /** Trusted minisign public keys (base64 key lines), pinned at login. */
+  trustKeys: string[];
+  /** Enrolled into automatic updates (asked once at the first login on a terminal). */
+  enrolled: boolean;
+  /** `upkeep tools pin VERSION`. */
+  pinned?: string;
+  /** The server's last answer, cached with its time. */
+  cache?: { toolsVersion: string; toolsAutoUpdate: boolean; fetchedAt: number };
+  /** The newest release-manifest serial seen (rollback protection). */
+  lastSerial?: number;
+  /** Plain http allowed to a non-loopback server (login --insecure). */
+  insecure?: boolean;
+};
+
+/** Where the version to run comes from, in order of precedence. */
+export type VersionSource = "env" | "pin" | "server" | "installed" | "none";
+
+export type VersionChoice = {
+  /** The version to run, or undefined when nothing can run. */
+  version?: string;
+  source: VersionSource;
+  /** `UPKEEP_TOOLS_VERSION=off`: run what is installed, never update. */
+  off: boolean;
+  /** The cached server answer is missing or older than its TTL and a server is known. */
+  stale: boolean;
+  /** Not enrolled, and the server wants another version: warn, run what is installed. */
+  outOfDate?: string;
+};
+
+export const DEFAULT_CACHE_TTL_MS = 60 * 60 * 1000;
+export const MAX_KEPT_VERSIONS = 3;
