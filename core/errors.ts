@@ -28,6 +28,9 @@ export type ErrorCode =
   | "E_CONFLICT"
   | "E_UNAUTHORIZED"
   | "E_SERVER"
+  | "E_LOCKED"
+  | "E_LOOP"
+  | "E_CANCELLED"
   | "E_INTERNAL";
 
 export interface UpkeepErrorOptions {
