@@ -1,7 +1,7 @@
 import { compareVersions } from "../version/compare_versions.ts";
 import { formatVersion } from "../version/format_version.ts";
 import { tryParseVersion } from "../version/try_parse_version.ts";
-import { DEFAULT_CACHE_TTL_MS, type ToolsState, type VersionChoice } from "./types.ts";
+import { CHECK_RETRY_MS, DEFAULT_CACHE_TTL_MS, type ToolsState, type VersionChoice } from "./types.ts";
 
 export type ChooseVersionInput = {
   state: ToolsState;

@@ -39,6 +39,8 @@ export function parseToolsState(text: string, path: string): ToolsState {
     cache = { toolsVersion: formatVersion(v), toolsAutoUpdate: c.toolsAutoUpdate, fetchedAt: c.fetchedAt };
   }
   if (d.lastSerial !== undefined && typeof d.lastSerial !== "number") throw bad("lastSerial");
+  if (d.lastCheckFailedAt !== undefined && typeof d.lastCheckFailedAt !== "number")
+    throw bad("lastCheckFailedAt");
   const server = optStr("server");
   const product = optStr("product");
   const baseUrl = optStr("baseUrl");
@@ -51,6 +53,7 @@ export function parseToolsState(text: string, path: string): ToolsState {
     ...(pinned ? { pinned } : {}),
     ...(cache ? { cache } : {}),
     ...(typeof d.lastSerial === "number" ? { lastSerial: d.lastSerial } : {}),
+    ...(typeof d.lastCheckFailedAt === "number" ? { lastCheckFailedAt: d.lastCheckFailedAt } : {}),
     ...(d.insecure === true ? { insecure: true } : {}),
   };
 }

@@ -81,6 +81,16 @@ describe("chooseVersion: env > pin > server (enrolled, auto) > installed", () =>
       { version: "1.0.0", stale: false },
     ],
     [
+      "a recent failed check is not retried yet",
+      { state: { ...base, lastCheckFailedAt: NOW - 60_000 }, installed: ["1.0.0"], now: NOW },
+      { version: "1.0.0", stale: false },
+    ],
+    [
+      "an old failed check is retried",
+      { state: { ...base, lastCheckFailedAt: NOW - 600_000 }, installed: ["1.0.0"], now: NOW },
+      { stale: true },
+    ],
+    [
       "a cache from the future (clock change) is stale",
       {
         state: { ...base, cache: { ...fresh("2.0.0"), fetchedAt: NOW + 3600_000 } },

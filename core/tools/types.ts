@@ -13,6 +13,8 @@ export type ToolsState = {
   pinned?: string;
   /** The server's last answer, cached with its time. */
   cache?: { toolsVersion: string; toolsAutoUpdate: boolean; fetchedAt: number };
+  /** The last failed attempt to reach the server (ms): retried only after a pause, so a down server costs little. */
+  lastCheckFailedAt?: number;
   /** The newest release-manifest serial seen (rollback protection). */
   lastSerial?: number;
   /** Plain http allowed to a non-loopback server (login --insecure). */
@@ -36,3 +38,5 @@ export type VersionChoice = {
 
 export const DEFAULT_CACHE_TTL_MS = 60 * 60 * 1000;
 export const MAX_KEPT_VERSIONS = 3;
+/** After a failed check, the server is not asked again for this long. */
+export const CHECK_RETRY_MS = 5 * 60 * 1000;
