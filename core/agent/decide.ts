@@ -1,0 +1,134 @@
+/**
+ * What one update pass does, decided from the server's answer and local facts (DESIGN §6, seed 001). Pure.
+ *
+ * - disabled or pinned: nothing (an explicit `pin VERSION` is a forced target, not a server decision);
+ * - a target in the skip list is never tried again automatically;
+ * - otherwise update when the server says so (`agent_auto_update`: window, canary, critical), or at once,
+ *   whatever the window, when the local daemon is unhealthy and the target differs from what runs.
+ */
+import { compareVersions, formatVersion, tryParseVersion } from "../version/mod.ts";
+import type { AgentSpec, AgentStatus } from "./types.ts";
+
+/** The parts of `/v1/webapi/find` the agent uses. */
+export interface FindAnswer {
+  serverVersion: string;
+  agentVersion: string;
+  autoUpdate: boolean;
+  jitterSeconds: number;
+  edition: "oss" | "ent" | "";
+  fips: boolean;
+  /** `upkeep.artifact`: a name the server suggests (may hold `{os}`/`{arch}` placeholders). */
+  artifact: string;
+  critical: boolean;
+  groupState: string;
+  reason: string;
+}
+
+/** Parses the find body; a malformed answer is a string saying what is wrong (never an update). */
+export function parseFindAnswer(doc: unknown): FindAnswer | string {
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return "the answer is not a JSON object";
+  const d = doc as Record<string, unknown>;
+  const au = d.auto_update as Record<string, unknown> | undefined;
+  if (typeof au !== "object" || au === null) return "auto_update is missing";
+  const agent = typeof au.agent_version === "string" ? tryParseVersion(au.agent_version) : undefined;
+  if (!agent) return "auto_update.agent_version is not a version";
+  if (typeof au.agent_auto_update !== "boolean") return "auto_update.agent_auto_update is not a boolean";
+  const server = typeof d.server_version === "string" ? tryParseVersion(d.server_version) : undefined;
+  const jitter = typeof au.agent_update_jitter_seconds === "number" ? au.agent_update_jitter_seconds : 0;
+  const up = (typeof d.upkeep === "object" && d.upkeep !== null ? d.upkeep : {}) as Record<string, unknown>;
+  const str = (v: unknown) => (typeof v === "string" ? v : "");
+  return {
+    serverVersion: server ? formatVersion(server) : "",
+    agentVersion: formatVersion(agent),
+    autoUpdate: au.agent_auto_update,
+    jitterSeconds: Number.isFinite(jitter) ? Math.min(Math.max(0, Math.floor(jitter)), 86_400) : 0,
+    edition: d.edition === "ent" ? "ent" : d.edition === "oss" ? "oss" : "",
+    fips: d.fips === true,
+    artifact: str(up.artifact),
+    critical: up.critical === true,
+    groupState: str(up.group_state),
+    reason: str(up.reason),
+  };
+}
+
+export interface DecideInput {
+  spec: Pick<AgentSpec, "enabled" | "pinned">;
+  status: Pick<AgentStatus, "active" | "skip">;
+  find: FindAnswer;
+  /** Health of the local daemon now: undefined when unknown (not running under this agent). */
+  daemonHealthy: boolean | undefined;
+}
+
+export type Decision =
+  | {
+      update: true;
+      target: string;
+      reason: string /** skip the jitter (unhealthy daemon) */;
+      urgent: boolean;
+    }
+  | { update: false; target: string; reason: string };
+
+export function decidePass(input: DecideInput): Decision {
+  const { spec, status, find } = input;
+  const target = find.agentVersion;
+  const no = (reason: string): Decision => ({ update: false, target, reason });
+  if (!spec.enabled) return no("updates are disabled on this host (upkeep agent enable to re-enable)");
+  if (spec.pinned) return no(`pinned to ${status.active || "the installed version"} (upkeep agent unpin)`);
+  if (status.active !== "" && sameVersion(status.active, target)) return no(`up to date on ${target}`);
+  if (status.skip.some((v) => sameVersion(v, target)))
+    return no(`${target} failed on this host before and is skipped (upkeep agent pin ${target} forces it)`);
+  if (find.serverVersion && greater(target, find.serverVersion))
+    return no(`the server named ${target}, above its own version ${find.serverVersion}: refused`);
+  if (status.active === "")
+    return { update: true, target, reason: `first install of ${target}`, urgent: true };
+  if (find.autoUpdate)
+    return {
+      update: true,
+      target,
+      reason: `the server says update to ${target}${find.critical ? " (critical)" : ""}${find.reason ? `: ${find.reason}` : ""}`,
+      urgent: false,
+    };
+  if (input.daemonHealthy === false)
+    return {
+      update: true,
+      target,
+      reason: `the daemon is unhealthy on ${status.active} and the server names ${target}: updating outside the window`,
+      urgent: true,
+    };
+  return no(
+    `${target} is available; waiting for the server to say when${find.reason ? ` (${find.reason})` : ""}`,
+  );
+}
+
+export function sameVersion(a: string, b: string): boolean {
+  const x = tryParseVersion(a);
+  const y = tryParseVersion(b);
+  return x !== undefined && y !== undefined && compareVersions(x, y) === 0;
+}
+
+function greater(a: string, b: string): boolean {
+  const x = tryParseVersion(a);
+  const y = tryParseVersion(b);
+  return x !== undefined && y !== undefined && compareVersions(x, y) > 0;
+}
+
+/** A random jitter in [0, max) ms from `random()` in [0, 1). */
+export function jitterMs(maxSeconds: number, random: number): number {
+  return Math.floor(Math.max(0, maxSeconds) * 1000 * Math.min(Math.max(random, 0), 0.999999));
+}
+
+/**
+ * The artifact name the server suggested must be the one the local template makes (seed 002: the server
+ * never chooses bytes). Placeholders `{os}`/`{arch}` are filled in first. Empty suggestion: fine.
+ */
+export function checkSuggestedArtifact(
+  suggested: string,
+  local: string,
+  os: string,
+  arch: string,
+): string | undefined {
+  if (suggested === "") return undefined;
+  const filled = suggested.replaceAll("{os}", os).replaceAll("{arch}", arch);
+  if (filled === local) return undefined;
+  return `the server named artifact ${JSON.stringify(filled)}, but this host's template makes ${JSON.stringify(local)}: refused`;
+}

@@ -1,0 +1,11 @@
+/**
+ * The host updater's decisions (DESIGN §6), pure: the state file schema, whether a pass updates, health
+ * verdicts, crash recovery plans, which versions to keep, systemd unit text. I/O is in core/sys/agent.
+ */
+export * from "./decide.ts";
+export * from "./health.ts";
+export * from "./recover.ts";
+export * from "./state_file.ts";
+export * from "./status_view.ts";
+export * from "./systemd.ts";
+export * from "./types.ts";

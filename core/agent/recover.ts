@@ -1,0 +1,143 @@
+/**
+ * Crash recovery (DESIGN §6: "after a restart the host runs a complete version and the state file tells
+ * the truth"). Given what `current` points at and what update.yaml says, decides what to do. Pure.
+ *
+ * The truth is `current`: the daemon runs whatever it points at. An interrupted update is finished or undone:
+ * - `current` is the old version (the switch never happened, or was reverted): the intent is dropped; if it
+ *   was a rollback in progress, the failed version goes on the skip list.
+ * - `current` is the new version and the update was rolling back: switch back to the old one (undo).
+ * - `current` is the new version otherwise: the switch happened and health was never settled; the intent
+ *   stays (active = new, backup = old) so the next restart + health check settles it.
+ * - `current` missing or not a complete version: point it at the best complete version (the intent's old
+ *   version, then active, then backup, then the newest installed).
+ */
+import { formatVersion, sortVersions, tryParseVersion } from "../version/mod.ts";
+import { sameVersion } from "./decide.ts";
+import type { AgentStatus } from "./types.ts";
+
+export interface InstalledVersion {
+  /** Folder name under versions/ (e.g. `1.2.3`, `1.2.3_ent`). */
+  name: string;
+  complete: boolean;
+}
+
+export interface RecoveryInput {
+  status: AgentStatus;
+  /** Folder name `current` points at (undefined: no link). */
+  current: string | undefined;
+  installed: readonly InstalledVersion[];
+  /** versions/ folder name of a version on this host. */
+  dirName: (version: string) => string;
+}
+
+export interface RecoveryPlan {
+  /** Point `current` at this folder first (undefined: leave it). */
+  switchTo?: string;
+  status: AgentStatus;
+  /** What was repaired, for the log and last_result (empty: nothing to do). */
+  notes: string[];
+  /** The version a finished rollback marked as skipped (for a report). */
+  rolledBack?: { version: string; reason: string };
+  /** The daemon must be (re)started on `current`. */
+  restart: boolean;
+}
+
+/** The version a versions/ folder holds: the name up to the first `_` (semver has no `_`). */
+export function versionOfDir(name: string): string | undefined {
+  const v = name.split("_")[0] ?? "";
+  return tryParseVersion(v) ? v : undefined;
+}
+
+export function planRecovery(input: RecoveryInput): RecoveryPlan {
+  const status: AgentStatus = { ...input.status, skip: [...input.status.skip] };
+  const notes: string[] = [];
+  const complete = new Set(input.installed.filter((v) => v.complete).map((v) => v.name));
+  const isComplete = (version: string) => version !== "" && complete.has(input.dirName(version));
+  let switchTo: string | undefined;
+  let restart = false;
+  let rolledBack: RecoveryPlan["rolledBack"];
+
+  let cur =
+    input.current !== undefined && complete.has(input.current) ? versionOfDir(input.current) : undefined;
+  if (cur === undefined) {
+    const u = status.updating;
+    const candidates = [u?.from ?? "", status.active, status.backup, ...newestFirst(input.installed)];
+    const pick = candidates.find((v) => isComplete(v));
+    if (pick !== undefined) {
+      switchTo = input.dirName(pick);
+      notes.push(
+        input.current === undefined
+          ? `current was missing: pointed it at ${pick}`
+          : `current pointed at ${input.current}, not a complete version: pointed it at ${pick}`,
+      );
+      cur = pick;
+      restart = true;
+    } else {
+      // Nothing complete is installed: nothing can run. Say so; the next pass installs.
+      if (status.active !== "" || status.updating) notes.push("no complete version is installed");
+      status.active = "";
+      status.backup = "";
+      delete status.updating;
+      return { status, notes, restart: false };
+    }
+  }
+
+  const u = status.updating;
+  if (u) {
+    if (sameVersion(cur, u.to) && !sameVersion(u.from, u.to)) {
+      if (u.rollingBack && isComplete(u.from)) {
+        switchTo = input.dirName(u.from);
+        restart = true;
+        status.active = u.from;
+        status.backup = status.backup && !sameVersion(status.backup, u.from) ? status.backup : "";
+        if (!status.skip.some((v) => sameVersion(v, u.to))) status.skip.push(u.to);
+        rolledBack = { version: u.to, reason: u.rollingBack.reason };
+        notes.push(`finished the interrupted rollback from ${u.to} to ${u.from}`);
+        delete status.updating;
+      } else {
+        // Switched, health not settled: keep the intent; the next restart + health check settles it.
+        if (!sameVersion(status.active, u.to))
+          notes.push(`the switch to ${u.to} happened; its health is checked next`);
+        status.active = u.to;
+        if (u.from) status.backup = u.from;
+        restart = true;
+      }
+    } else {
+      if (u.rollingBack) {
+        if (!status.skip.some((v) => sameVersion(v, u.to))) status.skip.push(u.to);
+        rolledBack = { version: u.to, reason: u.rollingBack.reason };
+        notes.push(`finished the interrupted rollback of ${u.to}: running ${cur}`);
+      } else notes.push(`the interrupted update to ${u.to} did not switch: running ${cur}`);
+      if (!sameVersion(status.active, cur)) {
+        status.active = cur;
+        restart = true;
+      }
+      delete status.updating;
+    }
+  } else if (!sameVersion(status.active, cur)) {
+    notes.push(`update.yaml said ${status.active || "nothing"} was active, current points at ${cur}: fixed`);
+    if (status.active && isComplete(status.active) && !sameVersion(status.backup, cur))
+      status.backup = status.active;
+    status.active = cur;
+    restart = true;
+  }
+  if (status.backup && (!isComplete(status.backup) || sameVersion(status.backup, status.active))) {
+    notes.push(`backup ${status.backup} is not installed: cleared`);
+    status.backup = "";
+  }
+  return { ...(switchTo ? { switchTo } : {}), status, notes, restart, ...(rolledBack ? { rolledBack } : {}) };
+}
+
+function newestFirst(installed: readonly InstalledVersion[]): string[] {
+  const vs = installed
+    .filter((v) => v.complete)
+    .map((v) => tryParseVersion(versionOfDir(v.name) ?? ""))
+    .filter((v) => v !== undefined);
+  return sortVersions(vs).reverse().map(formatVersion);
+}
+
+/** versions/ folders to keep: the active and backup versions (and an update's target while it runs). */
+export function versionsToKeep(status: AgentStatus, dirName: (version: string) => string): string[] {
+  const keep = [status.active, status.backup, status.updating?.from ?? "", status.updating?.to ?? ""];
+  return [...new Set(keep.filter((v) => v !== "").map(dirName))];
+}

@@ -1,0 +1,43 @@
+/** `upkeep agent status` as JSON and as text. Pure. */
+import type { AgentState, StatusView } from "./types.ts";
+
+export function statusView(state: AgentState, namespace: string): StatusView {
+  const { spec, status } = state;
+  const orNull = (v: string) => (v === "" ? null : v);
+  return {
+    enabled: spec.enabled,
+    pinned: spec.pinned,
+    active: orNull(status.active),
+    backup: orNull(status.backup),
+    skip: [...status.skip],
+    group: spec.group,
+    server: spec.server,
+    updater_id: spec.updaterId,
+    last_check: orNull(status.lastCheck),
+    last_result: orNull(status.lastResult),
+    last_error: orNull(status.lastError),
+    namespace,
+    service: spec.service,
+    updating: status.updating ? { from: status.updating.from, to: status.updating.to } : null,
+  };
+}
+
+export function formatStatusText(v: StatusView): string {
+  const rows: [string, string][] = [
+    ["namespace", v.namespace],
+    ["enabled", v.enabled ? "yes" : "no"],
+    ["pinned", v.pinned ? "yes" : "no"],
+    ["active", v.active ?? "-"],
+    ["backup", v.backup ?? "-"],
+    ["skip", v.skip.length ? v.skip.join(", ") : "-"],
+    ["group", v.group || "-"],
+    ["server", v.server],
+    ["service", v.service],
+    ["updater_id", v.updater_id],
+    ["last_check", v.last_check ?? "-"],
+    ["last_result", v.last_result ?? "-"],
+    ["last_error", v.last_error ?? "-"],
+  ];
+  if (v.updating) rows.push(["updating", `${v.updating.from || "-"} -> ${v.updating.to}`]);
+  return rows.map(([k, val]) => `${`${k}:`.padEnd(13)}${val}`).join("\n");
+}
