@@ -31,7 +31,6 @@ export type ErrorCode =
   | "E_UNSAFE_ARCHIVE"
   | "E_INSECURE_URL"
   | "E_NO_SPACE"
-  | "E_CANCELLED"
   | "E_LOCKED"
   | "E_LOOP"
   | "E_CANCELLED"
