@@ -272,6 +272,12 @@ export async function boot(
     log,
   });
 
+  const hotRequests = metrics.counter("upkeep_http_requests_total", "HTTP requests by route and status", {
+    route: "/webapi/find",
+    method: "GET",
+    status: "200",
+  });
+  const JSON_INIT = { headers: { "content-type": "application/json" } };
   const hot = (req: Request): Response => {
     const url = req.url;
     const q = url.indexOf("?");
@@ -283,23 +289,19 @@ export async function boot(
         const k = eq < 0 ? part : part.slice(0, eq);
         if (k !== "group" && k !== "updater_id") continue;
         let v = eq < 0 ? "" : part.slice(eq + 1);
-        try {
-          v = decodeURIComponent(v.replaceAll("+", " "));
-        } catch {
-          v = "";
+        if (v.includes("%") || v.includes("+")) {
+          try {
+            v = decodeURIComponent(v.replaceAll("+", " "));
+          } catch {
+            v = "";
+          }
         }
         if (k === "group") group = v;
         else updater = v;
       }
     }
-    metrics.inc("upkeep_http_requests_total", "HTTP requests by route and status", {
-      route: "/webapi/find",
-      method: "GET",
-      status: "200",
-    });
-    return new Response(rollout.findBody(group, updater), {
-      headers: { "content-type": "application/json" },
-    });
+    hotRequests.value++;
+    return new Response(rollout.findBody(group, updater), JSON_INIT);
   };
 
   return {

@@ -52,6 +52,9 @@ interface CachedGroup {
   canaries: Map<string, string>;
   /** Time-based answers depend on the clock: recompute at this instant (ms). */
   validUntil: number;
+  /** Answers served (for /metrics), shared across recomputations of the group. */
+  hits: { n: number };
+  canaryHits: { n: number };
 }
 
 export class RolloutService {
@@ -66,7 +69,7 @@ export class RolloutService {
   #cache = new Map<string, CachedGroup>();
   #lastReconcileMs = 0;
   #reconcileCount = 0;
-  #findAnswers = new Map<string, number>();
+  #findAnswers = new Map<string, { n: number }>();
 
   constructor(o: RolloutServiceOptions) {
     this.#o = o;
@@ -315,10 +318,23 @@ export class RolloutService {
       cached = this.#compute(resolved, now);
       this.#cache.set(resolved, cached);
     }
-    const body = (updaterId && cached.canaries.get(updaterId)) || cached.body;
-    const key = `${resolved}\u0000${body === cached.body ? "" : "canary"}`;
-    this.#findAnswers.set(key, (this.#findAnswers.get(key) ?? 0) + 1);
-    return body;
+    const canary = updaterId ? cached.canaries.get(updaterId) : undefined;
+    if (canary !== undefined) {
+      cached.canaryHits.n++;
+      return canary;
+    }
+    cached.hits.n++;
+    return cached.body;
+  }
+
+  #hits(group: string, kind: "" | "canary"): { n: number } {
+    const key = `${group}\u0000${kind}`;
+    let c = this.#findAnswers.get(key);
+    if (!c) {
+      c = { n: 0 };
+      this.#findAnswers.set(key, c);
+    }
+    return c;
   }
 
   #compute(group: string, now: number): CachedGroup {
@@ -328,7 +344,13 @@ export class RolloutService {
     const status = this.#rollout?.groups.find((g) => g.name === group);
     const body = this.#answer(group, "", now);
     for (const c of status?.canaries ?? []) canaries.set(c.updaterId, this.#answer(group, c.updaterId, now));
-    return { body, canaries, validUntil };
+    return {
+      body,
+      canaries,
+      validUntil,
+      hits: this.#hits(group, ""),
+      canaryHits: this.#hits(group, "canary"),
+    };
   }
 
   #answer(group: string, updaterId: string, now: number): string {
@@ -417,7 +439,8 @@ export class RolloutService {
       { labels: {}, value: this.#reconcileCount },
     ]);
     const finds: { labels: Record<string, string>; value: number }[] = [];
-    for (const [k, n] of this.#findAnswers) {
+    for (const [k, { n }] of this.#findAnswers) {
+      if (n === 0) continue;
       const [group = "", kind = ""] = k.split("\u0000");
       const cached = this.#cache.get(group);
       let version = "";
