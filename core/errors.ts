@@ -34,6 +34,8 @@ export type ErrorCode =
   | "E_LOCKED"
   | "E_LOOP"
   | "E_CANCELLED"
+  | "E_SMOKE"
+  | "E_UNHEALTHY"
   | "E_INTERNAL";
 
 export interface UpkeepErrorOptions {
