@@ -240,3 +240,74 @@ describe("a canary rollout driven by agent reports (compiled serve, HTTP only)",
     expect((await rollout()).prod.state).toBe("done");
   });
 });
+
+describe("serve configuration", () => {
+  test("a config file sets the server; flags override it; unknown keys are refused", async () => {
+    const dir = tmp("cfg");
+    const cfg = join(dir, "serve.yaml");
+    await Bun.write(
+      cfg,
+      "product: widget\nserver_version: 9.1.0\ncluster_name: lab\nedition: ent\nagent_update_jitter_seconds: 5\n",
+    );
+    const s = await serve(join(dir, "data"), ["--config", cfg, "--server-version", "9.2.0"], {
+      UPKEEP_ADMIN_TOKEN: "x",
+    });
+    const body = (await (await fetch(`${s.url}/webapi/ping`)).json()) as {
+      server_version: string;
+      cluster_name: string;
+      edition: string;
+      auto_update: { agent_update_jitter_seconds: number };
+      upkeep: { artifact: string };
+    };
+    expect(body.server_version).toBe("9.2.0");
+    expect(body.cluster_name).toBe("lab");
+    expect(body.edition).toBe("ent");
+    expect(body.auto_update.agent_update_jitter_seconds).toBe(5);
+    expect(body.upkeep.artifact).toBe("widget-ent-v9.2.0-{os}-{arch}-bin.tar.gz");
+
+    await Bun.write(cfg, "prodcut: widget\n");
+    const r = await upkeep(["serve", "--config", cfg, "--data-dir", join(dir, "d2")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('unknown key "prodcut"');
+  });
+
+  test("TLS with --tls-cert and --tls-key", async () => {
+    const dir = tmp("tls");
+    const gen = Bun.spawnSync(
+      [
+        "openssl",
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:P-256",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=127.0.0.1",
+        "-keyout",
+        join(dir, "key.pem"),
+        "-out",
+        join(dir, "cert.pem"),
+      ],
+      { stderr: "ignore" },
+    );
+    expect(gen.exitCode).toBe(0);
+    const s = await serve(
+      join(dir, "data"),
+      ["--tls-cert", join(dir, "cert.pem"), "--tls-key", join(dir, "key.pem")],
+      {
+        UPKEEP_ADMIN_TOKEN: "x",
+      },
+    );
+    expect(s.url).toStartWith("https://");
+    const r = await fetch(`${s.url}/healthz`, { tls: { rejectUnauthorized: false } });
+    expect(r.status).toBe(200);
+    const script = await (
+      await fetch(`${s.url}/scripts/install.sh`, { tls: { rejectUnauthorized: false } })
+    ).text();
+    expect(script).toContain(`UPKEEP_SERVER='${s.url}'`);
+  });
+});
