@@ -1,14 +1,320 @@
+/**
+ * `upkeep agent`: the host updater (DESIGN §6).
+ *
+ *     upkeep agent enable --server URL --product NAME --base-url URL --trust-key PUBFILE... [--group G]
+ *         [--token T] [--install-dir D] [--namespace NS] [--bin-dir D] [--service systemd|supervise]
+ *         [--daemon BIN] [--daemon-arg A]... [--health-url URL | --health-cmd CMD] [--insecure]
+ *     upkeep agent run [--interval 5m]          # the loop (supervise: runs the daemon as its child)
+ *     upkeep agent update [--now]               # one pass; asks a running loop when there is one
+ *     upkeep agent status [--json] | pin [VERSION] | unpin | disable | rollback | uninstall [--force]
+ *
+ * Every subcommand takes --install-dir (default /opt/upkeep, or UPKEEP_INSTALL_DIR) and --namespace
+ * (default `default`). Only flags are declared here; the work loads inside the actions.
+ */
 import type { Command } from "commander";
-import { UpkeepError } from "../core/errors.ts";
+import type { AgentState } from "../core/agent/types.ts";
+import type { ControlRequest } from "../core/sys/agent/control.ts";
+import type { PassResult } from "../core/sys/agent/updater.ts";
+
+interface Where {
+  installDir?: string;
+  namespace?: string;
+  json?: boolean;
+}
+
+function where(cmd: Command): Command {
+  return cmd
+    .option(
+      "--install-dir <dir>",
+      "where versions and update.yaml live (default /opt/upkeep, or UPKEEP_INSTALL_DIR)",
+    )
+    .option("--namespace <ns>", "one agent per namespace on a host (default `default`)");
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+async function durationFlag(text: string, flag: string): Promise<number> {
+  const { tryParseDuration } = await import("../core/duration.ts");
+  const { UsageError } = await import("../core/errors.ts");
+  const ms = tryParseDuration(text);
+  if (ms === undefined)
+    throw new UsageError(`${flag} ${JSON.stringify(text)}: use a duration such as 10s, 5m`);
+  return ms;
+}
+
+const log = async (m: string) => {
+  const { warn } = await import("./output.ts");
+  warn(`upkeep agent: ${m}`);
+};
+const logSync = (m: string) => void log(m);
+
+/** Prints a pass result; exit 1 for a failed or rolled-back update, and for an unreachable server. */
+async function showResult(opts: { json?: boolean }, r: PassResult): Promise<void> {
+  const { report } = await import("./output.ts");
+  const { setExitCode } = await import("./context.ts");
+  report(opts, r, (x) => `${x.outcome}: ${x.message}`);
+  if (r.outcome === "failed" || r.outcome === "rolledback" || r.outcome === "error") setExitCode(1);
+}
+
+async function loopAnswer<T>(l: { socket: string }, req: ControlRequest): Promise<T | undefined> {
+  const { askLoop } = await import("../core/sys/agent/control.ts");
+  const { UpkeepError } = await import("../core/errors.ts");
+  const r = await askLoop(l.socket, req, 30 * 60_000);
+  if (r === undefined) return undefined;
+  if (!r.ok) {
+    const e = r.error ?? { code: "E_INTERNAL", message: "the agent run loop refused" };
+    throw new UpkeepError(e.code as never, e.message, e.hint ? { hint: e.hint } : {});
+  }
+  return r.result as T;
+}
 
 export function register(program: Command): void {
-  program
+  const agent = program
     .command("agent")
-    .description("update a daemon on this host, check its health and roll back on failure")
-    .action(() => {
-      throw new UpkeepError("E_USAGE", "`upkeep agent` is not available in this build yet", {
-        hint: "it is planned (issue 5); see README.md for what this build can do",
-        exitCode: 2,
+    .description("update a daemon on this host, check its health and roll back on failure");
+
+  where(agent.command("enable"))
+    .description("configure this host's updater and install the version the server names")
+    .requiredOption("--server <url>", "the version server (https; http only to loopback or with --insecure)")
+    .requiredOption("--product <name>", "the product to install (artifact names and <product>-releases.json)")
+    .requiredOption("--base-url <url>", "where artifacts and the signed manifest are downloaded from")
+    .requiredOption(
+      "--trust-key <pubfile>",
+      "a trusted minisign public key file or RW... key; repeatable",
+      collect,
+    )
+    .option("--group <group>", "rollout group of this host", "")
+    .option("--token <token>", "agent token for reports (or UPKEEP_AGENT_TOKEN)")
+    .option("--bin-dir <dir>", "where the daemon's links go (default /usr/local/bin)")
+    .option("--service <kind>", "systemd or supervise (default: systemd when it runs here, else supervise)")
+    .option("--daemon <bin>", "the daemon's executable in the release's bin/ (default: the product name)")
+    .option("--daemon-arg <arg>", "an argument for the daemon; repeatable", collect)
+    .option("--health-url <url>", "readiness probe: a URL that answers 2xx when the daemon is ready")
+    .option("--health-cmd <cmd>", "readiness probe: a shell command that exits 0 when the daemon is ready")
+    .option("--health-wait <duration>", "how long the daemon is watched after a restart", "10s")
+    .option("--health-timeout <duration>", "time limit of one probe and of the smoke test", "5s")
+    .option("--systemd-dir <dir>", "where systemd units are written", "/etc/systemd/system")
+    .option("--interval <duration>", "the loop's interval written into the agent unit", "5m")
+    .option("--insecure", "allow plain http to hosts that are not loopback")
+    .option("--json", "print the result as JSON")
+    .action(async (o: Where & Record<string, unknown>) => {
+      const { layout, DEFAULT_BIN_DIR } = await import("../core/sys/agent/layout.ts");
+      const { enable } = await import("../core/sys/agent/enable.ts");
+      const { UsageError } = await import("../core/errors.ts");
+      const { statusView, formatStatusText } = await import("../core/agent/mod.ts");
+      const { existsSync } = await import("node:fs");
+      const { resolve } = await import("node:path");
+      const service =
+        (o.service as string | undefined) ?? (existsSync("/run/systemd/system") ? "systemd" : "supervise");
+      if (service !== "systemd" && service !== "supervise")
+        throw new UsageError(`--service ${JSON.stringify(service)}: use systemd or supervise`);
+      const l = layout(o.installDir, o.namespace);
+      const waitMs = await durationFlag(String(o.healthWait), "--health-wait");
+      const timeoutMs = await durationFlag(String(o.healthTimeout), "--health-timeout");
+      await durationFlag(String(o.interval), "--interval");
+      const r = await enable(
+        l,
+        {
+          server: String(o.server),
+          product: String(o.product),
+          baseUrl: String(o.baseUrl),
+          trustKeys: o.trustKey as string[],
+          group: String(o.group ?? ""),
+          token: String(o.token ?? process.env.UPKEEP_AGENT_TOKEN ?? ""),
+          binDir: resolve(String(o.binDir ?? process.env.UPKEEP_BIN_DIR ?? DEFAULT_BIN_DIR)),
+          service,
+          daemon: String(o.daemon ?? o.product),
+          daemonArgs: (o.daemonArg as string[] | undefined) ?? [],
+          healthUrl: String(o.healthUrl ?? ""),
+          healthCmd: String(o.healthCmd ?? ""),
+          healthWaitMs: waitMs,
+          healthTimeoutMs: timeoutMs,
+          insecure: o.insecure === true,
+          systemdDir: resolve(String(o.systemdDir)),
+          upkeepPath: process.execPath,
+          interval: String(o.interval),
+        },
+        logSync,
+      );
+      const { report } = await import("./output.ts");
+      const view = statusView(r.state, l.namespace);
+      report(o, { ...view, units: r.units, health: r.health ?? null }, (v) => {
+        const next =
+          service === "supervise"
+            ? `\nnext: run the daemon under the agent: upkeep agent run --install-dir ${l.installDir} --namespace ${l.namespace}`
+            : `\nunits: ${r.units.join(", ")}${r.health ? `\nhealth: ${r.health}` : ""}`;
+        return `enabled: ${v.active} installed in ${l.root}\n${formatStatusText(view)}${next}`;
       });
+    });
+
+  where(agent.command("run"))
+    .description("the updater loop (systemd service or container entrypoint); supervise: runs the daemon")
+    .option("--interval <duration>", "time between update passes", "5m")
+    .action(async (o: Where & { interval: string }) => {
+      const { layout } = await import("../core/sys/agent/layout.ts");
+      const { runLoop } = await import("../core/sys/agent/loop.ts");
+      const intervalMs = await durationFlag(o.interval, "--interval");
+      await runLoop({
+        layout: layout(o.installDir, o.namespace),
+        intervalMs: Math.max(intervalMs, 100),
+        log: logSync,
+      });
+    });
+
+  where(agent.command("update"))
+    .description("one update pass now (asks the running `agent run` loop when there is one)")
+    .option("--now", "skip the random jitter before downloading")
+    .option("--json", "print the result as JSON")
+    .action(async (o: Where & { now?: boolean }) => {
+      const { layout } = await import("../core/sys/agent/layout.ts");
+      const l = layout(o.installDir, o.namespace);
+      const viaLoop = await loopAnswer<PassResult>(l, { cmd: "update", now: o.now === true });
+      if (viaLoop) return showResult(o, viaLoop);
+      const { openSession, opUpdate } = await import("../core/sys/agent/ops.ts");
+      const s = await openSession(l, { what: "agent update", log: logSync });
+      try {
+        await showResult(o, await opUpdate(s.updater, o.now === true));
+      } finally {
+        s.close();
+      }
+    });
+
+  where(agent.command("status"))
+    .description("what runs, what is kept, the last check and its result")
+    .option("--json", "print JSON")
+    .action(async (o: Where) => {
+      const { layout } = await import("../core/sys/agent/layout.ts");
+      const { openSession } = await import("../core/sys/agent/ops.ts");
+      const { readState } = await import("../core/sys/agent/state_store.ts");
+      const { statusView, formatStatusText } = await import("../core/agent/mod.ts");
+      const { isUpkeepError } = await import("../core/errors.ts");
+      const l = layout(o.installDir, o.namespace);
+      let state: AgentState;
+      try {
+        // Recovery needs the lock; when an update holds it, show the file as it is.
+        const s = await openSession(l, { what: "agent status", log: logSync, waitMs: 2000 });
+        state = s.updater.state;
+        s.close();
+      } catch (e) {
+        if (!isUpkeepError(e) || e.code !== "E_LOCKED") throw e;
+        state = await readState(l);
+      }
+      const { report } = await import("./output.ts");
+      report(o, statusView(state, l.namespace), formatStatusText);
+    });
+
+  where(agent.command("pin"))
+    .description(
+      "stop following the server: stay on VERSION (installed first if needed) or on the active one",
+    )
+    .argument("[version]", "the version to install and pin (default: the active version)")
+    .option("--json", "print the result as JSON")
+    .action(async (version: string | undefined, o: Where) => {
+      const { layout } = await import("../core/sys/agent/layout.ts");
+      const { UsageError } = await import("../core/errors.ts");
+      const { tryParseVersion, formatVersion } = await import("../core/version/mod.ts");
+      let v: string | undefined;
+      if (version !== undefined) {
+        const p = tryParseVersion(version);
+        if (!p)
+          throw new UsageError(`${JSON.stringify(version)} is not a version (e.g. 1.2.3)`, {
+            code: "E_BAD_VERSION",
+          });
+        v = formatVersion(p);
+      }
+      const l = layout(o.installDir, o.namespace);
+      let r = await loopAnswer<PassResult>(l, { cmd: "pin", ...(v ? { version: v } : {}) });
+      if (!r) {
+        const { openSession, opPin } = await import("../core/sys/agent/ops.ts");
+        const s = await openSession(l, { what: "agent pin", log: logSync });
+        try {
+          r = await opPin(s.updater, v);
+        } finally {
+          s.close();
+        }
+      }
+      const { report } = await import("./output.ts");
+      report(o, r, () => `pinned to ${r.to || r.from}`);
+    });
+
+  for (const [name, description] of [
+    ["unpin", "follow the server's version again"],
+    ["disable", "stop updating (the daemon keeps running); `enable` turns updates back on"],
+  ] as const) {
+    where(agent.command(name))
+      .description(description)
+      .action(async (o: Where) => {
+        const { layout } = await import("../core/sys/agent/layout.ts");
+        const ops = await import("../core/sys/agent/ops.ts");
+        const l = layout(o.installDir, o.namespace);
+        const s = await ops.openSession(l, { what: `agent ${name}`, log: logSync });
+        try {
+          if (name === "unpin") await ops.opUnpin(s.updater);
+          else await ops.opDisable(s.updater);
+        } finally {
+          s.close();
+        }
+        const { print } = await import("./output.ts");
+        print(s.updater.state.status.lastResult);
+      });
+  }
+
+  where(agent.command("rollback"))
+    .description("switch back to the backup version (no download) and skip the version left")
+    .option("--json", "print the result as JSON")
+    .action(async (o: Where) => {
+      const { layout } = await import("../core/sys/agent/layout.ts");
+      const l = layout(o.installDir, o.namespace);
+      let r = await loopAnswer<PassResult>(l, { cmd: "rollback" });
+      if (!r) {
+        const { openSession, opRollback } = await import("../core/sys/agent/ops.ts");
+        const s = await openSession(l, { what: "agent rollback", log: logSync });
+        try {
+          r = await opRollback(s.updater);
+        } finally {
+          s.close();
+        }
+      }
+      const { report } = await import("./output.ts");
+      report(o, r, (x) => x.message);
+    });
+
+  where(agent.command("uninstall"))
+    .description("stop the agent and the daemon, remove units, links and the namespace folder")
+    .option("--force", "also when an agent run loop is running or update.yaml is unreadable")
+    .action(async (o: Where & { force?: boolean }) => {
+      const { layout } = await import("../core/sys/agent/layout.ts");
+      const { askLoop } = await import("../core/sys/agent/control.ts");
+      const { readState } = await import("../core/sys/agent/state_store.ts");
+      const { opUninstall } = await import("../core/sys/agent/ops.ts");
+      const { UpkeepError } = await import("../core/errors.ts");
+      const { existsSync } = await import("node:fs");
+      const l = layout(o.installDir, o.namespace);
+      if (!existsSync(l.root))
+        throw new UpkeepError("E_NOT_FOUND", `nothing to uninstall: ${l.root} does not exist`);
+      const loop = await askLoop(l.socket, { cmd: "ping" }, 5000).catch(() => undefined);
+      if (loop?.ok) {
+        if (!o.force)
+          throw new UpkeepError(
+            "E_CONFLICT",
+            `an agent run loop is running for ${l.root} (pid ${loop.pid})`,
+            {
+              hint: "stop it (or its service) first, or pass --force to stop it and uninstall",
+            },
+          );
+        await askLoop(l.socket, { cmd: "stop" }, 5000).catch(() => undefined);
+        for (let i = 0; i < 300 && existsSync(l.socket); i++) await Bun.sleep(50);
+      }
+      let state: AgentState | undefined;
+      try {
+        state = await readState(l);
+      } catch (e) {
+        if (!o.force) throw e;
+      }
+      const done = await opUninstall(l, state, { log: logSync });
+      const { print } = await import("./output.ts");
+      print(done.join("\n"));
     });
 }

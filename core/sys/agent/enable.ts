@@ -1,0 +1,198 @@
+/**
+ * `upkeep agent enable`: checks the flags, asks the server which version to run, performs the first install
+ * (download, verify, extract, smoke test, switch, links) and only then writes update.yaml; with systemd it
+ * writes the units and starts them. A failed first install writes no config (and removes a namespace
+ * folder it created).
+ */
+import { randomUUID } from "node:crypto";
+import { existsSync } from "node:fs";
+import { mkdir, rm } from "node:fs/promises";
+import { join } from "node:path";
+import {
+  type AgentSpec,
+  type AgentState,
+  agentUnit,
+  daemonDropIn,
+  daemonUnit,
+  daemonUnitName,
+  emptyStatus,
+  type ServiceKind,
+} from "../../agent/mod.ts";
+import { type ErrorCode, UpkeepError, UsageError } from "../../errors.ts";
+import { encodePublicKey, isValidProduct } from "../../trust/mod.ts";
+import { checkUrl } from "../install/mod.ts";
+import { loadTrustedKeys } from "../keys.ts";
+import type { Layout } from "./layout.ts";
+import { acquireLock } from "./lock.ts";
+import { find } from "./server_api.ts";
+import { DetachedBackend } from "./service.ts";
+import { readState, stateExists } from "./state_store.ts";
+import { ExecSystemctl, type Systemctl, SystemdBackend, systemctlMust, writeUnits } from "./systemd.ts";
+import { type PassResult, Updater } from "./updater.ts";
+
+export interface EnableInput {
+  server: string;
+  product: string;
+  baseUrl: string;
+  trustKeys: string[];
+  group: string;
+  token: string;
+  binDir: string;
+  service: ServiceKind;
+  daemon: string;
+  daemonArgs: string[];
+  healthUrl: string;
+  healthCmd: string;
+  healthWaitMs: number;
+  healthTimeoutMs: number;
+  insecure: boolean;
+  systemdDir: string;
+  /** The upkeep executable the agent unit runs. */
+  upkeepPath: string;
+  interval: string;
+}
+
+export interface EnableResult {
+  state: AgentState;
+  result: PassResult | undefined;
+  units: string[];
+  /** A systemd health verdict after the start (undefined with supervise). */
+  health?: string;
+}
+
+export async function enable(
+  l: Layout,
+  input: EnableInput,
+  log: (m: string) => void,
+  ctl: Systemctl = new ExecSystemctl(),
+): Promise<EnableResult> {
+  if (!isValidProduct(input.product))
+    throw new UsageError(`--product ${JSON.stringify(input.product)}: use lowercase letters, digits and '-'`);
+  if (input.healthUrl && input.healthCmd)
+    throw new UsageError("--health-url and --health-cmd exclude each other: pick one");
+  if (!/^[A-Za-z0-9._-]{1,128}$/.test(input.daemon) || input.daemon === "." || input.daemon === "..")
+    throw new UsageError(
+      `--daemon ${JSON.stringify(input.daemon)}: a file name inside the release's bin/ (no /)`,
+    );
+  if (input.group.length > 64) throw new UsageError("--group: at most 64 characters");
+  try {
+    checkUrl(input.server, input.insecure);
+  } catch (e) {
+    throw new UsageError(`--server ${input.server}: ${(e as Error).message}`, {
+      hint: "https, or plain http to loopback or with --insecure",
+    });
+  }
+  try {
+    checkUrl(input.baseUrl, input.insecure);
+  } catch (e) {
+    throw new UsageError(`--base-url ${input.baseUrl}: ${(e as Error).message}`, {
+      hint: "https, or plain http to loopback or with --insecure",
+    });
+  }
+  if (input.healthUrl && !/^https?:\/\//.test(input.healthUrl))
+    throw new UsageError(`--health-url ${input.healthUrl}: not an http(s) URL`);
+  const keys = await loadTrustedKeys(input.trustKeys);
+
+  const createdRoot = !existsSync(l.root);
+  await mkdir(l.root, { recursive: true, mode: 0o755 });
+  const lock = await acquireLock(l.lockFile, {
+    waitMs: 60_000,
+    what: "agent enable",
+    onWait: (h) => log(`waiting for another upkeep agent (${h})`),
+  });
+  let written = false;
+  try {
+    const previous = (await stateExists(l)) ? await readState(l).catch(() => undefined) : undefined;
+    const spec: AgentSpec = {
+      server: input.server.replace(/\/+$/, ""),
+      product: input.product,
+      group: input.group,
+      baseUrl: input.baseUrl.replace(/\/+$/, ""),
+      trustKeys: keys.map(encodePublicKey),
+      token: input.token,
+      insecure: input.insecure,
+      edition: "oss",
+      fips: false,
+      service: input.service,
+      daemon: input.daemon,
+      daemonArgs: input.daemonArgs,
+      healthUrl: input.healthUrl,
+      healthCmd: input.healthCmd,
+      healthWaitMs: input.healthWaitMs,
+      healthTimeoutMs: input.healthTimeoutMs,
+      binDir: input.binDir,
+      systemdDir: input.service === "systemd" ? input.systemdDir : "",
+      enabled: true,
+      pinned: previous?.spec.pinned ?? false,
+      updaterId: previous?.spec.updaterId ?? randomUUID(),
+    };
+    const state: AgentState = { spec, status: previous?.status ?? emptyStatus() };
+    const answer = await find(spec);
+    if (answer.edition) spec.edition = answer.edition;
+    spec.fips = answer.fips;
+    // The first install runs without a service: the units (systemd) start the daemon afterwards.
+    const updater = new Updater({
+      layout: l,
+      state,
+      backend: new DetachedBackend(),
+      log,
+      persist: previous !== undefined,
+    });
+    await updater.recover();
+    let result: PassResult | undefined;
+    if (!updater.state.status.active) {
+      result = await updater.pass({ force: answer.agentVersion, forceWhy: "first install of" });
+      if (result.outcome !== "updated")
+        throw new UpkeepError(
+          (result.code as ErrorCode | undefined) ?? "E_IO",
+          `first install of ${answer.agentVersion} failed: ${result.message}`,
+          {
+            hint: "nothing was enabled: fix the problem and run upkeep agent enable again",
+          },
+        );
+    }
+    updater.persist = true;
+    updater.state.spec.enabled = true;
+    await updater.save();
+    written = true;
+
+    const units: string[] = [];
+    let health: string | undefined;
+    if (input.service === "systemd") {
+      const unitInput = {
+        spec,
+        upkeepPath: input.upkeepPath,
+        installDir: l.installDir,
+        namespace: l.namespace,
+        interval: input.interval,
+      };
+      const daemonPath = join(input.systemdDir, daemonUnitName(spec.daemon));
+      const managed =
+        !existsSync(daemonPath) ||
+        (await Bun.file(daemonPath).text()).startsWith("# Written by upkeep agent enable");
+      const files = [agentUnit(unitInput), managed ? daemonUnit(unitInput) : daemonDropIn(unitInput)];
+      units.push(...(await writeUnits(input.systemdDir, files)));
+      await systemctlMust(ctl, ["daemon-reload"]);
+      await systemctlMust(ctl, ["enable", "--now", daemonUnitName(spec.daemon)]);
+      await systemctlMust(ctl, ["enable", "--now", files[0]?.path ?? "upkeep-agent.service"]);
+      const watcher = new Updater({
+        layout: l,
+        state: updater.state,
+        backend: new SystemdBackend(ctl, daemonUnitName(spec.daemon)),
+        log,
+        persist: false,
+      });
+      const verdict = await watcher.watchHealth();
+      health = `${verdict.state}: ${verdict.detail}`;
+    }
+    return { state: updater.state, result, units, ...(health ? { health } : {}) };
+  } catch (e) {
+    if (!written && createdRoot) {
+      lock.release();
+      await rm(l.root, { recursive: true, force: true });
+    }
+    throw e;
+  } finally {
+    lock.release();
+  }
+}

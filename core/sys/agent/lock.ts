@@ -1,0 +1,158 @@
+/**
+ * One updater at a time per namespace: `update.lock`. The lock is an advisory `flock(2)` on the file (the
+ * kernel drops it when the holder dies, so a lock left by a dead process is taken over at once); the file
+ * holds the holder's pid and command for the message a waiting process prints. Where flock is not
+ * reachable (no libc to load), an exclusive-create pid file is used, and a file naming a dead pid is taken
+ * over.
+ */
+import {
+  closeSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  unlinkSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
+import { UpkeepError } from "../../errors.ts";
+
+export interface LockOptions {
+  /** How long to wait for another holder (ms). 0: fail at once. */
+  waitMs: number;
+  /** What this holder does, written into the file ("agent update", "agent run"). */
+  what: string;
+  /** Called once when the lock is busy and we start waiting. */
+  onWait?: (holder: string) => void;
+}
+
+export interface Lock {
+  release(): void;
+}
+
+type FlockFn = (fd: number, op: number) => number;
+let flockFn: FlockFn | null | undefined;
+
+async function loadFlock(): Promise<FlockFn | null> {
+  if (flockFn !== undefined) return flockFn;
+  try {
+    const { dlopen, FFIType } = await import("bun:ffi");
+    const names =
+      process.platform === "darwin"
+        ? ["libSystem.B.dylib"]
+        : ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"];
+    for (const name of names) {
+      try {
+        const lib = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
+        flockFn = (fd, op) => lib.symbols.flock(fd, op) as number;
+        return flockFn;
+      } catch {
+        // try the next name
+      }
+    }
+  } catch {
+    // no FFI
+  }
+  flockFn = null;
+  return null;
+}
+
+const LOCK_EX = 2;
+const LOCK_NB = 4;
+const LOCK_UN = 8;
+
+function holderOf(path: string): string {
+  try {
+    const text = readFileSync(path, "utf8").trim();
+    return text ? text.split("\n").slice(0, 2).join(", ") : "another process";
+  } catch {
+    return "another process";
+  }
+}
+
+function pidAlive(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as { code?: string }).code === "EPERM";
+  }
+}
+
+function busy(path: string, holder: string, waitedMs: number): UpkeepError {
+  return new UpkeepError(
+    "E_LOCKED",
+    `another upkeep agent holds ${path} (${holder})${waitedMs > 0 ? `; waited ${Math.round(waitedMs / 1000)}s` : ""}`,
+    {
+      hint: "wait for it to finish (an update takes a minute or so), or stop it; a lock left by a dead process is taken over automatically",
+    },
+  );
+}
+
+/** Takes the namespace lock, waiting up to `waitMs`. Throws E_LOCKED naming the holder. */
+export async function acquireLock(path: string, opts: LockOptions): Promise<Lock> {
+  const flock = await loadFlock();
+  const started = Date.now();
+  let told = false;
+  const content = `pid ${process.pid}\n${opts.what} since ${new Date().toISOString()}\n`;
+  for (;;) {
+    if (flock) {
+      const fd = openSync(path, "a+", 0o600);
+      if (flock(fd, LOCK_EX | LOCK_NB) === 0) {
+        ftruncateSync(fd, 0);
+        writeSync(fd, content, 0);
+        let released = false;
+        return {
+          release: () => {
+            if (released) return;
+            released = true;
+            try {
+              ftruncateSync(fd, 0);
+            } catch {}
+            flock(fd, LOCK_UN);
+            closeSync(fd);
+          },
+        };
+      }
+      closeSync(fd);
+    } else {
+      try {
+        const fd = openSync(path, "wx", 0o600);
+        writeSync(fd, content, 0);
+        closeSync(fd);
+        return {
+          release: () => {
+            try {
+              if (holderOf(path).startsWith(`pid ${process.pid},`)) unlinkSync(path);
+            } catch {}
+          },
+        };
+      } catch (e) {
+        if ((e as { code?: string }).code !== "EEXIST") throw e;
+        const pid = Number(/^pid (\d+)/.exec(holderOf(path))?.[1] ?? "0");
+        if (!pidAlive(pid)) {
+          // Stale: move it aside (rename is atomic; of two racing takers only one moves this file).
+          const aside = `${path}.stale-${process.pid}`;
+          try {
+            renameSync(path, aside);
+            unlinkSync(aside);
+          } catch {}
+          continue;
+        }
+      }
+    }
+    const waited = Date.now() - started;
+    if (waited >= opts.waitMs) throw busy(path, holderOf(path), waited);
+    if (!told) {
+      told = true;
+      opts.onWait?.(holderOf(path));
+    }
+    await Bun.sleep(Math.min(100, opts.waitMs - waited));
+  }
+}
+
+/** Writes a stale pid lock file (tests of the fallback path). */
+export function writeStaleLock(path: string, pid: number): void {
+  writeFileSync(path, `pid ${pid}\nagent update since 1970-01-01T00:00:00.000Z\n`, { mode: 0o600 });
+}

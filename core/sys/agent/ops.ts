@@ -1,0 +1,167 @@
+/**
+ * The agent's operations on a namespace, shared by the CLI (one-shot) and the `agent run` loop: open a
+ * session (lock, read update.yaml, crash recovery), update, pin, unpin, disable, rollback, uninstall.
+ */
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { AgentState } from "../../agent/mod.ts";
+import { agentUnitName, DROP_IN_NAME, daemonUnitName } from "../../agent/systemd.ts";
+import { type ErrorCode, UpkeepError } from "../../errors.ts";
+import { isCompleteVersionDir } from "../install/mod.ts";
+import type { Layout } from "./layout.ts";
+import { removeLinks } from "./links.ts";
+import { acquireLock, type Lock } from "./lock.ts";
+import { DetachedBackend, type ServiceBackend } from "./service.ts";
+import { readState } from "./state_store.ts";
+import { stopOrphan } from "./supervise.ts";
+import { ExecSystemctl, removeUnits, type Systemctl, SystemdBackend, systemctlMust } from "./systemd.ts";
+import { type PassResult, Updater } from "./updater.ts";
+
+export const LOCK_WAIT_MS = 60_000;
+
+export interface Session {
+  updater: Updater;
+  lock: Lock;
+  recovered: string[];
+  close(): void;
+}
+
+export interface SessionOptions {
+  what: string;
+  log: (msg: string) => void;
+  /** The backend; default: systemd's for a systemd agent, none for supervise (no loop runs it here). */
+  backend?: (state: AgentState) => ServiceBackend;
+  waitMs?: number;
+  signal?: AbortSignal;
+}
+
+export function defaultBackend(state: AgentState, ctl: Systemctl = new ExecSystemctl()): ServiceBackend {
+  return state.spec.service === "systemd"
+    ? new SystemdBackend(ctl, daemonUnitName(state.spec.daemon))
+    : new DetachedBackend();
+}
+
+/** Takes the lock, reads update.yaml and makes it tell the truth (restarting the daemon if that moved it). */
+export async function openSession(l: Layout, o: SessionOptions): Promise<Session> {
+  const lock = await acquireLock(l.lockFile, {
+    waitMs: o.waitMs ?? LOCK_WAIT_MS,
+    what: o.what,
+    onWait: (holder) => o.log(`waiting for another upkeep agent to finish (${holder})`),
+  });
+  try {
+    const state = await readState(l);
+    const updater = new Updater({
+      layout: l,
+      state,
+      backend: (o.backend ?? ((s) => defaultBackend(s)))(state),
+      log: o.log,
+      ...(o.signal ? { signal: o.signal } : {}),
+    });
+    const r = await updater.recover();
+    if (r.restart && r.notes.length > 0) await updater.restartIfManaged();
+    return { updater, lock, recovered: r.notes, close: () => lock.release() };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+export async function opUpdate(u: Updater, now: boolean): Promise<PassResult> {
+  return u.pass({ now });
+}
+
+/** `pin [VERSION]`: install VERSION if given (whatever the server or the skip list says), then pin. */
+export async function opPin(u: Updater, version: string | undefined): Promise<PassResult> {
+  const st = u.state;
+  let result: PassResult | undefined;
+  if (version !== undefined && version !== st.status.active) {
+    result = await u.pass({ force: version, forceWhy: "pin" });
+    if (result.outcome !== "updated" && result.outcome !== "switched" && result.outcome !== "unchanged")
+      throw new UpkeepError(
+        (result.code as ErrorCode | undefined) ?? "E_IO",
+        `cannot pin ${version}: ${result.message}`,
+      );
+  }
+  if (!st.status.active)
+    throw new UpkeepError("E_NOT_FOUND", "nothing is installed to pin", {
+      hint: "pass a version: upkeep agent pin 1.2.3",
+    });
+  st.spec.pinned = true;
+  st.status.lastResult = `pinned to ${st.status.active}`;
+  await u.save();
+  return (
+    result ?? {
+      outcome: "unchanged",
+      from: st.status.active,
+      to: st.status.active,
+      message: st.status.lastResult,
+    }
+  );
+}
+
+export async function opUnpin(u: Updater): Promise<void> {
+  u.state.spec.pinned = false;
+  u.state.status.lastResult = "unpinned: the server's version applies again at the next pass";
+  await u.save();
+}
+
+export async function opDisable(u: Updater): Promise<void> {
+  u.state.spec.enabled = false;
+  u.state.status.lastResult = `disabled: no more updates; the daemon keeps running ${u.state.status.active || "nothing"}`;
+  await u.save();
+}
+
+/** `rollback`: back to the backup version (installed, so no network), and skip the version left. */
+export async function opRollback(u: Updater): Promise<PassResult> {
+  const st = u.state;
+  const backup = st.status.backup;
+  if (!backup || !isCompleteVersionDir(join(u.layout.versionsDir, u.dirName(backup))))
+    throw new UpkeepError(
+      "E_NOT_FOUND",
+      `no backup version to roll back to${backup ? ` (${backup} is not installed)` : ""}`,
+      {
+        hint: "a backup exists after an update; `upkeep agent pin VERSION` installs a given version",
+      },
+    );
+  const left = st.status.active;
+  const result = await u.pass({ force: backup, forceWhy: "rollback to the backup version" });
+  if (result.outcome !== "updated" && result.outcome !== "switched")
+    throw new UpkeepError("E_UNHEALTHY", `rollback to ${backup} failed: ${result.message}`);
+  if (left && !st.status.skip.includes(left)) st.status.skip.push(left);
+  st.status.lastResult = `rolled back from ${left} to ${backup} by the operator; ${left} is skipped (upkeep agent pin ${left} forces it)`;
+  await u.save();
+  return { ...result, message: st.status.lastResult };
+}
+
+/** Removes units (systemd), links and the namespace folder. The loop, if any, was stopped by the caller. */
+export async function opUninstall(
+  l: Layout,
+  state: AgentState | undefined,
+  o: { log: (m: string) => void; ctl?: Systemctl },
+): Promise<string[]> {
+  const done: string[] = [];
+  const stopped = await stopOrphan(l.daemonPid, 10_000);
+  if (stopped) done.push(`stopped daemon pid ${stopped}`);
+  if (state?.spec.service === "systemd") {
+    const ctl = o.ctl ?? new ExecSystemctl();
+    const dir = state.spec.systemdDir;
+    const agentUnit = agentUnitName(l.namespace);
+    const daemonUnit = daemonUnitName(state.spec.daemon);
+    await ctl.run(["disable", "--now", agentUnit]);
+    const ours = await Bun.file(join(dir, daemonUnit))
+      .text()
+      .then((t) => t.startsWith("# Written by upkeep agent enable"))
+      .catch(() => false);
+    if (ours) await ctl.run(["disable", "--now", daemonUnit]);
+    await removeUnits(dir, [agentUnit, ...(ours ? [daemonUnit] : []), `${daemonUnit}.d/${DROP_IN_NAME}`]);
+    await systemctlMust(ctl, ["daemon-reload"]);
+    done.push(`removed systemd units from ${dir}`);
+  }
+  if (state) {
+    const links = await removeLinks(l, state.spec.binDir);
+    if (links.length) done.push(`removed ${links.join(", ")}`);
+  }
+  await rm(l.root, { recursive: true, force: true });
+  done.push(`removed ${l.root}`);
+  return done;
+}

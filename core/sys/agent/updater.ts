@@ -1,0 +1,485 @@
+/**
+ * One update pass (DESIGN §6), every step safe to kill:
+ *
+ *   recover -> find -> decide -> jitter -> manifest -> install -> smoke test -> intent in update.yaml
+ *   -> switch `current` -> restart -> health -> commit (active/backup, clean old versions, report ok)
+ *                                              or roll back (intent marked, switch back, restart the old
+ *                                              version, skip the new one, report rolledback)
+ *
+ * The caller holds the namespace lock. Every step has a fault point `agent:<step>` (core/sys/fault.ts) so the
+ * crash tests can SIGKILL the agent there. The server being unreachable never rolls anything back.
+ */
+import { join } from "node:path";
+import {
+  type AgentState,
+  checkSuggestedArtifact,
+  DEFAULT_HEALTH_POLICY,
+  decidePass,
+  type FindAnswer,
+  type HealthSample,
+  type HealthVerdict,
+  jitterMs,
+  judgeHealth,
+  planRecovery,
+  sameVersion,
+  versionsToKeep,
+} from "../../agent/mod.ts";
+import { isUpkeepError, UpkeepError } from "../../errors.ts";
+import { parsePublicKey } from "../../trust/minisign.ts";
+import { formatArtifactName } from "../../trust/mod.ts";
+import { faultPoint } from "../fault.ts";
+import {
+  cleanVersionsDir,
+  currentPlatform,
+  fetchVerifiedManifest,
+  type InstallSource,
+  installVersion,
+  isCompleteVersionDir,
+  listInstalledVersions,
+  type Platform,
+  switchSymlink,
+  versionDirName,
+} from "../install/mod.ts";
+import { currentTarget, type Layout } from "./layout.ts";
+import { binariesOf, ensureLinks } from "./links.ts";
+import { probe, smokeTest } from "./probe.ts";
+import { find, type ReportBody, sendReport } from "./server_api.ts";
+import type { ServiceBackend } from "./service.ts";
+import { writeState } from "./state_store.ts";
+
+/** Every fault point of the agent, in the order a pass reaches them. */
+export const AGENT_FAULT_POINTS = [
+  "agent:after-find",
+  "agent:after-manifest",
+  "agent:after-install",
+  "agent:after-smoke",
+  "agent:after-intent",
+  "agent:after-switch",
+  "agent:after-restart",
+  "agent:after-health",
+  "agent:after-commit",
+  "agent:after-clean",
+  "agent:before-revert",
+  "agent:after-revert",
+  "agent:after-rollback-restart",
+  "agent:after-rollback-commit",
+] as const;
+
+export type PassOutcome = "updated" | "unchanged" | "switched" | "rolledback" | "failed" | "error";
+
+export interface PassResult {
+  outcome: PassOutcome;
+  /** Version running before the pass. */
+  from: string;
+  /** The version the pass aimed at (the server's target, or the forced one). */
+  to: string;
+  message: string;
+  /** The error of a failed, rolled-back or erroring pass. */
+  code?: string;
+  /** Health watch and rollback timings of a rolled-back update (ms). */
+  detect_ms?: number;
+  rollback_ms?: number;
+}
+
+export interface PassOptions {
+  /** Skip the jitter (`agent update --now`). */
+  now?: boolean;
+  /** Install this version whatever the server says (`pin VERSION`, `rollback`, `enable`). */
+  force?: string;
+  /** Why the version is forced, for messages. */
+  forceWhy?: string;
+}
+
+export interface UpdaterDeps {
+  layout: Layout;
+  state: AgentState;
+  backend: ServiceBackend;
+  log: (msg: string) => void;
+  now?: () => Date;
+  random?: () => number;
+  signal?: AbortSignal;
+  /** Write update.yaml (false for `enable` before its first install succeeded). */
+  persist?: boolean;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (ms <= 0 || signal?.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(t);
+      resolve();
+    });
+  });
+
+function errText(e: unknown): string {
+  return isUpkeepError(e) ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e);
+}
+
+export class Updater {
+  readonly layout: Layout;
+  state: AgentState;
+  readonly backend: ServiceBackend;
+  #log: (msg: string) => void;
+  #now: () => Date;
+  #random: () => number;
+  #signal: AbortSignal | undefined;
+  persist: boolean;
+
+  constructor(d: UpdaterDeps) {
+    this.layout = d.layout;
+    this.state = d.state;
+    this.backend = d.backend;
+    this.#log = d.log;
+    this.#now = d.now ?? (() => new Date());
+    this.#random = d.random ?? Math.random;
+    this.#signal = d.signal;
+    this.persist = d.persist ?? true;
+  }
+
+  get platform(): Platform {
+    return currentPlatform(this.state.spec.edition, this.state.spec.fips);
+  }
+
+  dirName = (version: string): string => versionDirName(version, this.platform);
+
+  async save(): Promise<void> {
+    if (this.persist) await writeState(this.layout, this.state);
+  }
+
+  async #report(r: ReportBody): Promise<void> {
+    const err = await sendReport(this.state.spec, r);
+    if (err) this.#log(`report not sent (the update is not affected): ${err}`);
+  }
+
+  async #switch(version: string): Promise<void> {
+    await switchSymlink(this.layout.current, join("versions", this.dirName(version)));
+  }
+
+  /**
+   * Makes update.yaml tell the truth about `current` (crash recovery). Returns the notes (empty when
+   * nothing was wrong). `restart` says the daemon must be (re)started on `current`.
+   */
+  async recover(): Promise<{ notes: string[]; restart: boolean }> {
+    const l = this.layout;
+    const installed = listInstalledVersions(l.versionsDir).map((v) => ({
+      name: v.name,
+      complete: v.complete,
+    }));
+    const plan = planRecovery({
+      status: this.state.status,
+      current: currentTarget(l),
+      installed,
+      dirName: this.dirName,
+    });
+    if (plan.switchTo) await switchSymlink(l.current, join("versions", plan.switchTo));
+    this.state = { ...this.state, status: plan.status };
+    if (plan.notes.length > 0) {
+      this.state.status.lastResult = `recovered: ${plan.notes.join("; ")}`;
+      for (const n of plan.notes) this.#log(`recovery: ${n}`);
+      await this.save();
+    }
+    if (plan.rolledBack)
+      await this.#report({
+        state: "rolledback",
+        version: plan.status.active,
+        failedVersion: plan.rolledBack.version,
+        error: plan.rolledBack.reason,
+      });
+    return { notes: plan.notes, restart: plan.restart };
+  }
+
+  /** Watches the daemon after a restart: samples until the verdict is known or the wait is over. */
+  async watchHealth(): Promise<HealthVerdict & { ms: number }> {
+    const spec = this.state.spec;
+    const started = Date.now();
+    const wait = spec.healthWaitMs;
+    const pollMs = Math.min(1000, Math.max(100, Math.floor(wait / 5)));
+    const policy = {
+      ...DEFAULT_HEALTH_POLICY,
+      stablePolls: wait >= 2 * pollMs ? DEFAULT_HEALTH_POLICY.stablePolls : 1,
+    };
+    const samples: HealthSample[] = [];
+    for (;;) {
+      const s = await this.backend.sample();
+      const at = Date.now() - started;
+      const done = at >= wait;
+      const p = s.pid !== 0 && done ? await probe(spec) : undefined;
+      samples.push({ at, pid: s.pid, restarts: s.restarts, ...(p ? { probe: p } : {}) });
+      const v = judgeHealth(
+        samples,
+        policy,
+        done && (p === undefined || p.ok || Date.now() - started >= wait + spec.healthTimeoutMs),
+      );
+      if (v.state !== "pending") return { ...v, ms: Date.now() - started };
+      await sleep(pollMs, this.#signal);
+      if (this.#signal?.aborted)
+        return { state: "unhealthy", detail: "the agent is stopping", ms: Date.now() - started };
+    }
+  }
+
+  /**
+   * One pass. Never throws for a failed update (the result says what happened and update.yaml records it);
+   * throws only for local problems that leave nothing changed (bad state file, lock, I/O before any switch).
+   */
+  async pass(opts: PassOptions = {}): Promise<PassResult> {
+    const st = this.state;
+    const from = st.status.active;
+    // An update that switched but never settled its health (agent killed after the switch): settle it now.
+    if (st.status.updating && sameVersion(st.status.active, st.status.updating.to) && this.backend.manages) {
+      const r = await this.#settle(st.status.updating.from, st.status.updating.to, Date.now());
+      if (opts.force === undefined) return r;
+    }
+
+    let answer: FindAnswer | undefined;
+    let target = opts.force ?? "";
+    if (opts.force === undefined) {
+      try {
+        answer = await find(st.spec, this.#signal);
+      } catch (e) {
+        // Never roll back for a reason outside the host: keep the daemon running, record the error.
+        st.status.lastCheck = this.#now().toISOString();
+        st.status.lastError = errText(e);
+        st.status.lastResult = `could not ask the server; ${from ? `still running ${from}` : "nothing installed"}`;
+        await this.save();
+        return {
+          outcome: "error",
+          from,
+          to: "",
+          message: st.status.lastError,
+          ...(isUpkeepError(e) ? { code: e.code } : {}),
+        };
+      }
+      faultPoint("agent:after-find");
+      st.status.lastCheck = this.#now().toISOString();
+      const healthy = await this.backend.healthyNow().catch(() => undefined);
+      const d = decidePass({ spec: st.spec, status: st.status, find: answer, daemonHealthy: healthy });
+      target = d.target;
+      if (!d.update) {
+        st.status.lastResult = d.reason;
+        st.status.lastError = "";
+        await this.save();
+        const skipped = st.status.skip.some((v) => sameVersion(v, d.target));
+        await this.#report(
+          skipped
+            ? {
+                state: "rolledback",
+                version: from,
+                failedVersion: d.target,
+                error: `${d.target} is skipped on this host`,
+              }
+            : { state: healthy === false ? "failed" : "ok", version: from },
+        );
+        return { outcome: "unchanged", from, to: d.target, message: d.reason };
+      }
+      this.#log(`update: ${d.reason}`);
+      if (!opts.now && !d.urgent && answer.jitterSeconds > 0) {
+        const ms = jitterMs(answer.jitterSeconds, this.#random());
+        this.#log(`waiting ${Math.round(ms / 1000)}s of jitter before downloading (--now skips it)`);
+        await sleep(ms, this.#signal);
+        if (this.#signal?.aborted)
+          return { outcome: "unchanged", from, to: target, message: "stopped during the jitter" };
+      }
+    } else {
+      this.#log(`update: ${opts.forceWhy ?? "forced"} ${target}`);
+    }
+    try {
+      return await this.#update(from, target, answer);
+    } catch (e) {
+      st.status.lastError = errText(e);
+      st.status.lastResult = `update to ${target} failed before the switch; still running ${from || "nothing"}`;
+      await this.save().catch(() => {});
+      if (isUpkeepError(e) && (e.code === "E_NETWORK" || e.code === "E_SERVER")) {
+        // The artifact host is unreachable: not the release's fault, no skip.
+        return { outcome: "error", from, to: target, message: st.status.lastError, code: e.code };
+      }
+      await this.#report({
+        state: "failed",
+        version: from || target,
+        failedVersion: target,
+        error: st.status.lastError,
+      });
+      return {
+        outcome: "failed",
+        from,
+        to: target,
+        message: st.status.lastError,
+        ...(isUpkeepError(e) ? { code: e.code } : {}),
+      };
+    }
+  }
+
+  async #update(from: string, target: string, answer: FindAnswer | undefined): Promise<PassResult> {
+    const st = this.state;
+    const spec = st.spec;
+    const l = this.layout;
+    const platform = this.platform;
+    const local = formatArtifactName({
+      product: spec.product,
+      edition: platform.edition,
+      version: target,
+      os: platform.os,
+      arch: platform.arch,
+      fips: platform.fips,
+    });
+    if (answer) {
+      const bad = checkSuggestedArtifact(answer.artifact, local, platform.os, platform.arch);
+      if (bad) throw new UpkeepError("E_MALFORMED", bad);
+    }
+    const source: InstallSource = {
+      baseUrl: spec.baseUrl,
+      product: spec.product,
+      trustedKeys: spec.trustKeys.map((k) => parsePublicKey(k)),
+      insecure: spec.insecure,
+    };
+    const installedDir = join(l.versionsDir, this.dirName(target));
+    if (answer === undefined && isCompleteVersionDir(installedDir)) {
+      // A forced switch to a version verified and installed before (rollback, pin): no network needed.
+      return this.#switchAndSettle(from, target, installedDir);
+    }
+    const manifest = await fetchVerifiedManifest(source, {
+      now: this.#now(),
+      lastSerial: st.status.manifestSerial,
+      workDir: l.workDir,
+    });
+    if (manifest.serial > st.status.manifestSerial) st.status.manifestSerial = manifest.serial;
+    faultPoint("agent:after-manifest");
+    const { dir, reused } = await installVersion({
+      source,
+      manifest,
+      version: target,
+      platform,
+      versionsDir: l.versionsDir,
+      ...(this.#signal ? { signal: this.#signal } : {}),
+    });
+    this.#log(`${reused ? "already installed" : "installed"}: ${dir}`);
+    faultPoint("agent:after-install");
+    return this.#switchAndSettle(from, target, dir);
+  }
+
+  async #switchAndSettle(from: string, target: string, dir: string): Promise<PassResult> {
+    const st = this.state;
+    const spec = st.spec;
+    const l = this.layout;
+    await smokeTest(join(dir, "bin", spec.daemon), target, Math.max(spec.healthTimeoutMs, 2000));
+    faultPoint("agent:after-smoke");
+    if (from !== "" && sameVersion(from, target)) {
+      st.status.lastResult = `${target} is already active`;
+      st.status.lastError = "";
+      await this.save();
+      return { outcome: "unchanged", from, to: target, message: st.status.lastResult };
+    }
+
+    // Intent first, then the switch: a crash in between is undone or finished by recover().
+    st.status.updating = { from, to: target, started: this.#now().toISOString() };
+    await this.save();
+    faultPoint("agent:after-intent");
+    await this.#report({ state: "updating", version: from || target });
+    const switchedAt = Date.now();
+    await this.#switch(target);
+    faultPoint("agent:after-switch");
+    await ensureLinks(l, spec.binDir, await binariesOf(dir));
+    return this.#settle(from, target, switchedAt);
+  }
+
+  /** After the switch: restart, watch health, then commit or roll back. */
+  async #settle(from: string, to: string, switchedAt: number): Promise<PassResult> {
+    const st = this.state;
+    if (!this.backend.manages) {
+      // No supervisor runs the daemon (supervise without `agent run`): health is checked when it starts.
+      if (from === "") return this.#commit(from, to, "first install");
+      st.status.active = to;
+      st.status.backup = from;
+      st.status.lastResult = `switched to ${to}; its health is checked when \`upkeep agent run\` starts the daemon`;
+      st.status.lastError = "";
+      await this.save();
+      return { outcome: "switched", from, to, message: st.status.lastResult };
+    }
+    await this.backend.restart();
+    faultPoint("agent:after-restart");
+    const verdict = await this.watchHealth();
+    faultPoint("agent:after-health");
+    if (verdict.state === "healthy") return this.#commit(from, to, verdict.detail);
+    const detectedAt = Date.now();
+    this.#log(`unhealthy after the update to ${to}: ${verdict.detail}`);
+    if (
+      from === "" ||
+      !listInstalledVersions(this.layout.versionsDir).some((v) => v.complete && v.name === this.dirName(from))
+    ) {
+      // Nothing to go back to: keep what runs, say so.
+      delete st.status.updating;
+      st.status.active = to;
+      st.status.lastError = `${to} is unhealthy (${verdict.detail}) and there is no previous version to roll back to`;
+      await this.save();
+      await this.#report({ state: "failed", version: to, error: st.status.lastError });
+      return { outcome: "failed", from, to, message: st.status.lastError, code: "E_UNHEALTHY" };
+    }
+    // Roll back: mark the intent first, so a crash from here on finishes the rollback.
+    const reason = `${to} was unhealthy after the update: ${verdict.detail}`;
+    st.status.updating = {
+      from,
+      to,
+      started: st.status.updating?.started ?? this.#now().toISOString(),
+      rollingBack: { reason },
+    };
+    await this.save();
+    faultPoint("agent:before-revert");
+    await this.#switch(from);
+    faultPoint("agent:after-revert");
+    await this.backend.restart();
+    // The old version is back once it has a PID.
+    for (let i = 0; i < 50 && (await this.backend.sample()).pid === 0; i++) await sleep(20);
+    const restoredAt = Date.now();
+    faultPoint("agent:after-rollback-restart");
+    delete st.status.updating;
+    st.status.active = from;
+    if (sameVersion(st.status.backup, from)) st.status.backup = "";
+    if (!st.status.skip.some((v) => sameVersion(v, to))) st.status.skip.push(to);
+    const rollbackMs = restoredAt - detectedAt;
+    st.status.lastResult = `rolled back from ${to} to ${from} in ${rollbackMs} ms (detected in ${detectedAt - switchedAt} ms); ${to} is skipped`;
+    st.status.lastError = reason;
+    await this.save();
+    faultPoint("agent:after-rollback-commit");
+    this.#log(st.status.lastResult);
+    await this.#report({ state: "rolledback", version: from, failedVersion: to, error: reason });
+    return {
+      outcome: "rolledback",
+      from,
+      to,
+      message: `${reason}; ${st.status.lastResult}`,
+      code: "E_UNHEALTHY",
+      detect_ms: detectedAt - switchedAt,
+      rollback_ms: rollbackMs,
+    };
+  }
+
+  async #commit(from: string, to: string, detail: string): Promise<PassResult> {
+    const st = this.state;
+    delete st.status.updating;
+    st.status.active = to;
+    if (from !== "" && !sameVersion(from, to)) st.status.backup = from;
+    st.status.skip = st.status.skip.filter((v) => !sameVersion(v, to));
+    st.status.lastResult =
+      from && !sameVersion(from, to)
+        ? `updated from ${from} to ${to} (${detail})`
+        : `installed ${to} (${detail})`;
+    st.status.lastError = "";
+    await this.save();
+    faultPoint("agent:after-commit");
+    try {
+      const removed = cleanVersionsDir(this.layout.versionsDir, versionsToKeep(st.status, this.dirName));
+      if (removed.length) this.#log(`removed old versions: ${removed.join(", ")}`);
+    } catch (e) {
+      this.#log(`could not remove old versions: ${errText(e)}`);
+    }
+    faultPoint("agent:after-clean");
+    this.#log(st.status.lastResult);
+    await this.#report({ state: "ok", version: to });
+    return { outcome: "updated", from, to, message: st.status.lastResult };
+  }
+
+  /** Restarts the daemon after a recovery moved `current` (when a supervisor runs it). */
+  async restartIfManaged(): Promise<void> {
+    if (this.backend.manages) await this.backend.restart();
+  }
+}
