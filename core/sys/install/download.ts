@@ -1,0 +1,343 @@
+/**
+ * HTTP for the installer: GETs that follow redirects only to URLs checkUrl accepts, size-capped small
+ * fetches (manifest, signatures), and the artifact download: to a `.part` file beside the versions,
+ * hashed (SHA-256 and BLAKE2b-512, what the trust library checks) while it is written, resumed with a
+ * Range request after an interruption (the bytes already there are hashed first), capped at the size the
+ * manifest gives.
+ */
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { isUpkeepError, UpkeepError } from "../../errors.ts";
+import { checkUrl } from "../../install/url.ts";
+import type { FileDigests } from "../../trust/verify_release.ts";
+import { type StreamingHash, sodiumBlake2b512 } from "../sodium.ts";
+import { cancelled } from "./extract.ts";
+
+const MAX_REDIRECTS = 5;
+
+export interface GetOptions {
+  insecure: boolean;
+  signal?: AbortSignal;
+  headers?: Record<string, string>;
+}
+
+function networkError(url: string, e: unknown): UpkeepError {
+  if (isUpkeepError(e)) return e;
+  const why = e instanceof Error ? e.message : String(e);
+  return new UpkeepError("E_NETWORK", `cannot fetch ${url}: ${why}`, { cause: e });
+}
+
+function isAbort(e: unknown, signal?: AbortSignal): boolean {
+  return (
+    signal?.aborted === true || (e instanceof Error && (e.name === "AbortError" || e.name === "TimeoutError"))
+  );
+}
+
+/** GET `url`, following up to 5 redirects, each checked with checkUrl (no https -> http downgrade). */
+export async function httpGet(url: string, opts: GetOptions): Promise<Response> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    checkUrl(current, opts.insecure);
+    let res: Response;
+    try {
+      res = await fetch(current, {
+        redirect: "manual",
+        headers: { "user-agent": "upkeep", "accept-encoding": "identity", ...opts.headers },
+        signal: opts.signal,
+      });
+    } catch (e) {
+      if (isAbort(e, opts.signal)) throw cancelled();
+      throw networkError(current, e);
+    }
+    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
+      const location = res.headers.get("location");
+      await res.body?.cancel().catch(() => {});
+      if (!location) throw new UpkeepError("E_NETWORK", `${current}: redirect without a location`);
+      if (hop >= MAX_REDIRECTS)
+        throw new UpkeepError("E_NETWORK", `${url}: more than ${MAX_REDIRECTS} redirects`);
+      current = new URL(location, current).toString();
+      continue;
+    }
+    return res;
+  }
+}
+
+function statusError(url: string, res: Response): UpkeepError {
+  if (res.status === 404) return new UpkeepError("E_NOT_FOUND", `${url}: not found (HTTP 404)`);
+  return new UpkeepError("E_NETWORK", `${url}: HTTP ${res.status}`);
+}
+
+/** GET a small file whole, refusing more than `max` bytes (E_MALFORMED) before or while reading. */
+export async function fetchCapped(
+  url: string,
+  max: number,
+  what: string,
+  opts: GetOptions,
+): Promise<Uint8Array> {
+  const res = await httpGet(url, opts);
+  if (res.status !== 200) {
+    await res.body?.cancel().catch(() => {});
+    throw statusError(url, res);
+  }
+  const declared = Number(res.headers.get("content-length") ?? "NaN");
+  if (declared > max) {
+    await res.body?.cancel().catch(() => {});
+    throw new UpkeepError("E_MALFORMED", `${what} ${url} is larger than ${max} bytes`);
+  }
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  try {
+    const reader = res.body?.getReader();
+    if (reader) {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        n += value.length;
+        if (n > max) {
+          await reader.cancel().catch(() => {});
+          throw new UpkeepError("E_MALFORMED", `${what} ${url} is larger than ${max} bytes`);
+        }
+        chunks.push(value);
+      }
+    }
+  } catch (e) {
+    if (isAbort(e, opts.signal)) throw cancelled();
+    throw networkError(url, e);
+  }
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const c of chunks) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
+
+class Digests {
+  #sha = new Bun.CryptoHasher("sha256");
+  #b2: StreamingHash = sodiumBlake2b512() ?? builtinBlake2b();
+  size = 0;
+  reset(): void {
+    this.#sha = new Bun.CryptoHasher("sha256");
+    this.#b2 = sodiumBlake2b512() ?? builtinBlake2b();
+    this.size = 0;
+  }
+  update(chunk: Uint8Array): void {
+    this.#sha.update(chunk);
+    this.#b2.update(chunk);
+    this.size += chunk.length;
+  }
+  finish(): FileDigests {
+    return { size: this.size, sha256: this.#sha.digest("hex"), blake2b512: this.#b2.digest() };
+  }
+}
+
+function builtinBlake2b(): StreamingHash {
+  const h = new Bun.CryptoHasher("blake2b512");
+  return {
+    update: (d) => {
+      h.update(d);
+    },
+    digest: () => new Uint8Array(h.digest()),
+  };
+}
+
+export interface DownloadOptions {
+  url: string;
+  /** The `.part` file. */
+  path: string;
+  /** The manifest's size: the download stops with E_SIZE past it. */
+  size: number;
+  insecure: boolean;
+  signal?: AbortSignal;
+  onProgress?: (p: { received: number; total: number }) => void;
+  /** Tries, resuming each time (default 3). */
+  attempts?: number;
+  /** Called after the first chunk of a try is on disk (crash-safety tests stop here). */
+  onFirstChunk?: () => void;
+}
+
+export interface Downloaded extends FileDigests {
+  /** Identifies the file the digests were taken of (see sameFile). */
+  ino: number;
+  mtimeMs: number;
+  /** Requests made and whether each asked for a Range. */
+  requests: { range: boolean }[];
+}
+
+const HASH_CHUNK = 1 << 20;
+
+/** Hashes what a `.part` already holds (at most `size` bytes; more means it is not ours: start over). */
+function resumeFrom(fd: number, size: number, d: Digests): void {
+  const have = fstatSync(fd).size;
+  if (have > size) {
+    ftruncateSync(fd, 0);
+    return;
+  }
+  const buf = new Uint8Array(HASH_CHUNK);
+  let pos = 0;
+  while (pos < have) {
+    const n = readSync(fd, buf, 0, Math.min(HASH_CHUNK, have - pos), pos);
+    if (n === 0) break;
+    d.update(buf.subarray(0, n));
+    pos += n;
+  }
+}
+
+/**
+ * Downloads `url` into `path` (appending to what a previous try left), hashing as it writes. Keeps the
+ * `.part` on network errors (for the next try, or the next run); removes it on cancel and on E_SIZE.
+ */
+export async function downloadArtifact(o: DownloadOptions): Promise<Downloaded> {
+  const attempts = o.attempts ?? 3;
+  const requests: { range: boolean }[] = [];
+  let fd: number;
+  try {
+    fd = openSync(
+      o.path,
+      constants.O_RDWR | constants.O_CREAT | constants.O_APPEND | constants.O_NOFOLLOW,
+      0o600,
+    );
+  } catch (e) {
+    throw new UpkeepError("E_IO", `cannot write ${o.path}: ${(e as { code?: string }).code ?? String(e)}`, {
+      cause: e,
+    });
+  }
+  const d = new Digests();
+  let removePart = false;
+  try {
+    resumeFrom(fd, o.size, d);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await oneTry(o, fd, d, requests, () => {
+          d.reset();
+          ftruncateSync(fd, 0);
+        });
+        break;
+      } catch (e) {
+        if (isUpkeepError(e) && (e.code === "E_CANCELLED" || e.code === "E_SIZE")) {
+          removePart = true;
+          throw e;
+        }
+        const retriable = isUpkeepError(e) && e.code === "E_NETWORK";
+        if (!retriable || attempt >= attempts) throw e;
+        await Bun.sleep(100 * attempt);
+      }
+    }
+    const st = fstatSync(fd);
+    return { ...d.finish(), ino: st.ino, mtimeMs: st.mtimeMs, requests };
+  } finally {
+    closeSync(fd);
+    if (removePart) {
+      try {
+        unlinkSync(o.path);
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+async function oneTry(
+  o: DownloadOptions,
+  fd: number,
+  d: Digests,
+  requests: { range: boolean }[],
+  restart: () => void,
+): Promise<void> {
+  if (o.signal?.aborted) throw cancelled();
+  const have = d.size;
+  if (have === o.size) return;
+  const range = have > 0;
+  requests.push({ range });
+  const res = await httpGet(o.url, {
+    insecure: o.insecure,
+    signal: o.signal,
+    headers: range ? { range: `bytes=${have}-` } : {},
+  });
+  let start = 0;
+  if (res.status === 206 && range) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+    if (!m || Number(m[1]) !== have) {
+      await res.body?.cancel().catch(() => {});
+      restart();
+      throw new UpkeepError(
+        "E_NETWORK",
+        `${o.url}: the server answered another range than asked; starting over`,
+      );
+    }
+    start = have;
+  } else if (res.status === 416 && range) {
+    await res.body?.cancel().catch(() => {});
+    restart();
+    throw new UpkeepError("E_NETWORK", `${o.url}: the server refused to resume; starting over`);
+  } else if (res.status !== 200) {
+    await res.body?.cancel().catch(() => {});
+    throw statusError(o.url, res);
+  } else if (have > 0) {
+    restart(); // the server ignored the Range header: the whole file follows
+  }
+  const declared = Number(res.headers.get("content-length") ?? "NaN");
+  if (declared > o.size - start) {
+    await res.body?.cancel().catch(() => {});
+    throw new UpkeepError("E_SIZE", `${o.url} is ${declared + start} bytes; the manifest says ${o.size}`);
+  }
+  const reader = res.body?.getReader();
+  if (!reader) throw new UpkeepError("E_NETWORK", `${o.url}: empty response`);
+  let first = true;
+  try {
+    for (;;) {
+      let r: Awaited<ReturnType<typeof reader.read>>;
+      try {
+        r = await reader.read();
+      } catch (e) {
+        if (isAbort(e, o.signal)) throw cancelled();
+        throw networkError(o.url, e);
+      }
+      if (r.done) break;
+      const chunk = r.value;
+      if (d.size + chunk.length > o.size) {
+        throw new UpkeepError("E_SIZE", `${o.url} is larger than the ${o.size} bytes the manifest says`);
+      }
+      let off = 0;
+      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+      d.update(chunk);
+      if (first) {
+        first = false;
+        o.onFirstChunk?.();
+      }
+      o.onProgress?.({ received: d.size, total: o.size });
+      if (o.signal?.aborted) throw cancelled();
+    }
+  } catch (e) {
+    await reader.cancel().catch(() => {});
+    if (isUpkeepError(e) && (e.code === "E_SIZE" || e.code === "E_CANCELLED" || e.code === "E_NETWORK"))
+      throw e;
+    throw writeError(o.path, e);
+  }
+  if (d.size !== o.size) {
+    throw new UpkeepError("E_NETWORK", `${o.url}: the connection ended after ${d.size} of ${o.size} bytes`);
+  }
+}
+
+function writeError(path: string, e: unknown): UpkeepError {
+  if (isUpkeepError(e)) return e;
+  const code = (e as { code?: string })?.code;
+  if (code === "ENOSPC")
+    return new UpkeepError("E_NO_SPACE", `cannot write ${path}: no space left on the device`);
+  return new UpkeepError(
+    "E_IO",
+    `cannot write ${path}: ${code ?? (e instanceof Error ? e.message : String(e))}`,
+    {
+      cause: e,
+    },
+  );
+}

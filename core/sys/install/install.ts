@@ -1,0 +1,368 @@
+/**
+ * installVersion: one release version from the host's base URL into `<versionsDir>/<version>[_ent][_fips]`,
+ * verified and extracted safely, complete or not there at all (DESIGN §6). Shared by the agent and tools.
+ *
+ * Steps, each safe to kill (fault points `install:<step>` for the crash tests):
+ *   start            the manifest says the version exists for this platform and is not below its floor
+ *   space-checked    free space >= 2 x size + 64 MiB
+ *   mid-download     the first chunk of the artifact is in `.download-<name>.part` (resumable)
+ *   downloaded       all bytes there, SHA-256 and BLAKE2b-512 taken on the way
+ *   signature        `<name>.minisig` fetched
+ *   verified         signature by a trusted key naming the file, size and sha256 as the manifest says
+ *   mid-extract      the first entry is being written into `.tmp-<random>/`
+ *   extracted        every entry written and fsync-ed
+ *   layout           one top folder stripped, binaries in bin/, symlinks re-checked
+ *   marker           `.upkeep-complete` written and fsync-ed (the last write in the temp folder)
+ *   renamed          the temp folder renamed to its version name (the commit point)
+ *   done             the `.part` removed
+ * A kill before "renamed" leaves only `.tmp-*` and `.part` files, which are never taken for a version;
+ * the next run resumes the download and starts the extraction again.
+ */
+import { randomBytes } from "node:crypto";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  fsyncSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  renameSync,
+  rmSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
+import { isUpkeepError, UpkeepError } from "../../errors.ts";
+import { type ExtractLimits, symlinkProblem, unsafe } from "../../install/extract_policy.ts";
+import {
+  binariesToMove,
+  formatMarker,
+  MARKER_FILE,
+  type Platform,
+  partFileName,
+  releaseRootFolder,
+  TMP_PREFIX,
+  type TopEntry,
+  versionDirName,
+} from "../../install/layout.ts";
+import { checkUrl, joinUrl } from "../../install/url.ts";
+import { formatArtifactName } from "../../trust/artifact_name.ts";
+import { findArtifact, findRelease } from "../../trust/manifest.ts";
+import { verifyArtifact } from "../../trust/verify_release.ts";
+import { formatVersion, parseVersion } from "../../version/mod.ts";
+import { faultPoint } from "../fault.ts";
+import { digestFile, fileSize } from "../hash.ts";
+import { readMarker } from "./dirs.ts";
+import { type Downloaded, downloadArtifact } from "./download.ts";
+import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, fsyncDir } from "./extract.ts";
+import { fetchSignature, type InstallSource, refusalError, type VerifiedManifest } from "./manifest.ts";
+
+/** The fault points installVersion passes, in order. */
+export const INSTALL_STEPS = [
+  "start",
+  "space-checked",
+  "mid-download",
+  "downloaded",
+  "signature",
+  "verified",
+  "mid-extract",
+  "extracted",
+  "layout",
+  "marker",
+  "renamed",
+  "done",
+] as const;
+export type InstallStep = (typeof INSTALL_STEPS)[number];
+
+/** Free space asked for beyond twice the artifact (the .part plus the extracted files). */
+export const SPACE_MARGIN = 64 * 1024 * 1024;
+
+export interface InstallOptions {
+  source: InstallSource;
+  manifest: VerifiedManifest;
+  version: string;
+  platform: Platform;
+  /** `<install-dir>/<ns>/versions`, or the tools folder. */
+  versionsDir: string;
+  limits?: ExtractLimits;
+  /** Aborting removes the partial download and the temp folder (E_CANCELLED). */
+  signal?: AbortSignal;
+  onProgress?: (p: { received: number; total: number }) => void;
+  /** Called as each step is reached (after its fault point), for logs. */
+  onStep?: (step: InstallStep) => void;
+}
+
+function rand(): string {
+  return randomBytes(8).toString("hex");
+}
+
+function step(name: InstallStep, opts: InstallOptions): void {
+  faultPoint(`install:${name}`);
+  opts.onStep?.(name);
+}
+
+function freeBytes(dir: string): number {
+  try {
+    const s = statfsSync(dir);
+    return Number(s.bavail) * Number(s.bsize);
+  } catch {
+    return Number.POSITIVE_INFINITY; // no statfs here: let the writes tell
+  }
+}
+
+function remove(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch {
+    // cleanVersionsDir gets it next time
+  }
+}
+
+/**
+ * Installs `version` for `platform`, or reuses its complete folder (`reused: true`). Refusals carry the
+ * trust library's codes (E_NOT_IN_MANIFEST, E_BELOW_FLOOR, E_EXPIRED, E_SIGNATURE, E_CHECKSUM, E_SIZE),
+ * E_UNSAFE_ARCHIVE from the extractor, E_NO_SPACE, E_NETWORK, E_CANCELLED.
+ */
+export async function installVersion(opts: InstallOptions): Promise<{ dir: string; reused: boolean }> {
+  const { source, platform, versionsDir } = opts;
+  const manifest = opts.manifest.manifest;
+  const insecure = source.insecure ?? false;
+  checkUrl(source.baseUrl, insecure);
+  if (manifest.product !== source.product) {
+    throw new UpkeepError("E_MALFORMED", `the manifest is for ${manifest.product}, not ${source.product}`);
+  }
+  const version = formatVersion(parseVersion(opts.version));
+  findRelease(manifest, version);
+  const name = formatArtifactName({
+    product: source.product,
+    edition: platform.edition,
+    version,
+    os: platform.os,
+    arch: platform.arch,
+    fips: platform.fips,
+  });
+  const { artifact } = findArtifact(manifest, name);
+  const dir = join(versionsDir, versionDirName(version, platform));
+  if (readMarker(dir)) return { dir, reused: true };
+
+  try {
+    mkdirSync(versionsDir, { recursive: true, mode: 0o755 });
+  } catch (e) {
+    throw new UpkeepError(
+      "E_IO",
+      `cannot create ${versionsDir}: ${(e as { code?: string }).code ?? String(e)}`,
+    );
+  }
+  step("start", opts);
+
+  const need = artifact.size * 2 + SPACE_MARGIN;
+  const free = freeBytes(versionsDir);
+  if (free < need) {
+    throw new UpkeepError(
+      "E_NO_SPACE",
+      `${versionsDir} has ${free} bytes free; installing ${name} needs ${need} (twice its ${artifact.size} bytes and a margin)`,
+    );
+  }
+  step("space-checked", opts);
+
+  const part = join(versionsDir, partFileName(name));
+  const url = joinUrl(source.baseUrl, name);
+  const downloaded = await downloadArtifact({
+    url,
+    path: part,
+    size: artifact.size,
+    insecure,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    onFirstChunk: () => step("mid-download", opts),
+  });
+  step("downloaded", opts);
+
+  let tmp: string | undefined;
+  try {
+    const signature = new TextDecoder().decode(
+      await fetchSignature(`${url}.minisig`, { insecure, signal: opts.signal }),
+    );
+    step("signature", opts);
+
+    // The trust library decides; the digests taken during the download stand in for a second read of
+    // the file, as long as it is still the file they were taken of.
+    const verdict = await verifyArtifact(
+      {
+        path: part,
+        signature,
+        trustedKeys: source.trustedKeys,
+        manifest,
+        expectedName: name,
+        now: new Date(),
+      },
+      { size: fileSize, digest: async (p) => (sameFile(p, downloaded) ? downloaded : digestFile(p)) },
+    );
+    if (!verdict.ok) {
+      remove(part); // bad bytes: resuming them would never verify
+      throw refusalError(verdict, name);
+    }
+    step("verified", opts);
+    if (opts.signal?.aborted) throw cancelled();
+
+    tmp = join(versionsDir, `${TMP_PREFIX}${rand()}`);
+    let first = true;
+    try {
+      await extractTarGz(part, tmp, opts.limits ?? DEFAULT_EXTRACT_LIMITS, {
+        signal: opts.signal,
+        onEntry: () => {
+          if (first) {
+            first = false;
+            step("mid-extract", opts);
+          }
+        },
+      });
+    } catch (e) {
+      // A release the extractor refuses will be refused again: do not keep it for resume.
+      if (isUpkeepError(e) && (e.code === "E_UNSAFE_ARCHIVE" || e.code === "E_MALFORMED")) remove(part);
+      throw e;
+    }
+    step("extracted", opts);
+
+    const stage = normalizeLayout(tmp, versionsDir);
+    tmp = stage;
+    step("layout", opts);
+
+    writeMarker(stage, {
+      version,
+      artifact: name,
+      sha256: artifact.sha256,
+      installed_at: new Date().toISOString(),
+    });
+    step("marker", opts);
+
+    commit(stage, dir);
+    tmp = undefined;
+    step("renamed", opts);
+  } catch (e) {
+    if (tmp) remove(tmp);
+    if (isUpkeepError(e) && e.code === "E_CANCELLED") remove(part);
+    throw e;
+  }
+  try {
+    unlinkSync(part);
+  } catch {
+    // already gone
+  }
+  step("done", opts);
+  return { dir, reused: false };
+}
+
+function sameFile(path: string, d: Downloaded): boolean {
+  try {
+    const st = statSync(path);
+    return st.ino === d.ino && st.size === d.size && st.mtimeMs === d.mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+function topEntries(dir: string): TopEntry[] {
+  return readdirSync(dir).map((name) => {
+    const st = lstatSync(join(dir, name));
+    return {
+      name,
+      kind: st.isDirectory() ? "directory" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other",
+    };
+  });
+}
+
+/**
+ * Strips a lone top folder (renaming it to a new temp folder beside) and moves root-level executables into
+ * bin/ when the release has no bin/. Returns the folder that becomes the version.
+ */
+function normalizeLayout(tmp: string, versionsDir: string): string {
+  let root = tmp;
+  const top = releaseRootFolder(topEntries(tmp));
+  if (top !== undefined) {
+    // Links that climbed into the stripped folder's parent would now leave the version: refuse them.
+    checkLinksWithin(join(tmp, top), []);
+    root = join(versionsDir, `${TMP_PREFIX}${rand()}`);
+    renameSync(join(tmp, top), root);
+    remove(tmp);
+  }
+  const files = readdirSync(root).map((name) => {
+    const st = lstatSync(join(root, name));
+    const kind: TopEntry["kind"] = st.isDirectory()
+      ? "directory"
+      : st.isFile()
+        ? "file"
+        : st.isSymbolicLink()
+          ? "symlink"
+          : "other";
+    return { name, kind, mode: st.mode };
+  });
+  const plan = binariesToMove(files);
+  if (plan.createBin) {
+    mkdirSync(join(root, "bin"), { mode: 0o755 });
+    for (const f of plan.move) renameSync(join(root, f), join(root, "bin", f));
+    fsyncDir(join(root, "bin"));
+  }
+  fsyncDir(root);
+  return root;
+}
+
+/** Walks `dir` without following links; every symlink must satisfy the extraction rule from `dir`. */
+function checkLinksWithin(dir: string, prefix: string[]): void {
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    const st = lstatSync(path);
+    const rel = [...prefix, name];
+    if (st.isSymbolicLink()) {
+      const problem = symlinkProblem(rel, readlinkSync(path));
+      if (problem) throw unsafe(rel.join("/"), `${problem} once the release's top folder is stripped`);
+    } else if (st.isDirectory()) checkLinksWithin(path, rel);
+  }
+}
+
+function writeMarker(stage: string, m: Parameters<typeof formatMarker>[0]): void {
+  const path = join(stage, MARKER_FILE);
+  const fd = openSync(
+    path,
+    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
+    0o644,
+  );
+  try {
+    const data = new TextEncoder().encode(formatMarker(m));
+    let off = 0;
+    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
+    fsyncSync(fd);
+    if (fstatSync(fd).size !== data.length) throw new UpkeepError("E_IO", `short write of ${path}`);
+  } finally {
+    closeSync(fd);
+  }
+  fsyncDir(stage);
+}
+
+/** Renames the staged folder to its version name; an incomplete folder of that name is replaced. */
+function commit(stage: string, dir: string): void {
+  try {
+    renameSync(stage, dir);
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") {
+      throw new UpkeepError("E_IO", `cannot rename ${stage} to ${dir}: ${code ?? String(e)}`);
+    }
+    if (readMarker(dir)) {
+      // Another installer finished the same version meanwhile: keep theirs.
+      remove(stage);
+      return;
+    }
+    // An incomplete folder (never ours: we rename only complete ones; a hand-made copy, say).
+    const aside = join(dirname(dir), `${TMP_PREFIX}${rand()}`);
+    renameSync(dir, aside);
+    renameSync(stage, dir);
+    remove(aside);
+  }
+  fsyncDir(dirname(dir));
+}

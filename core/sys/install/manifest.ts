@@ -1,0 +1,122 @@
+/**
+ * Fetching the signed release manifest (DESIGN §5) from the host's own base URL and verifying it with the
+ * trust library before anything else is downloaded.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, unlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { isUpkeepError, UpkeepError } from "../../errors.ts";
+import { checkUrl, joinUrl } from "../../install/url.ts";
+import { MAX_MANIFEST_BYTES, type Manifest, manifestFileName } from "../../trust/manifest.ts";
+import { MAX_SIGNATURE_FILE_BYTES, type PublicKey } from "../../trust/minisign.ts";
+import type { Refusal } from "../../trust/verify_release.ts";
+import { verifyManifestFile } from "../verify_artifact.ts";
+import { fetchCapped } from "./download.ts";
+
+export interface InstallSource {
+  /** Where artifacts are downloaded from: set on the host, never by the server. */
+  baseUrl: string;
+  product: string;
+  /** Pinned public keys (several during a rotation). */
+  trustedKeys: PublicKey[];
+  /** Accept plain http to a non-loopback host. */
+  insecure?: boolean;
+}
+
+export interface VerifiedManifest {
+  manifest: Manifest;
+  /** The manifest's serial: persist it and pass it back as `lastSerial` next time. */
+  serial: number;
+  /** Key id (hex) of the trusted key that signed it. */
+  keyId: string;
+  trustedComment: string;
+  /** Where the verified copy was saved (`<workDir>/<product>-releases.json`, with its `.minisig`). */
+  path: string;
+}
+
+/** A refusal from the trust library as an error; a signature by an untrusted key is E_SIGNATURE here. */
+export function refusalError(r: Refusal, what: string): UpkeepError {
+  if (r.code === "E_KEY") return new UpkeepError("E_SIGNATURE", `${what}: ${r.reason}`);
+  return new UpkeepError(r.code, `${what}: ${r.reason}`);
+}
+
+/** Fetches a signature; a missing one means the file is unsigned (E_SIGNATURE). */
+export async function fetchSignature(
+  url: string,
+  opts: { insecure: boolean; signal?: AbortSignal },
+): Promise<Uint8Array> {
+  try {
+    return await fetchCapped(url, MAX_SIGNATURE_FILE_BYTES, "signature", opts);
+  } catch (e) {
+    if (isUpkeepError(e) && e.code === "E_NOT_FOUND") {
+      throw new UpkeepError("E_SIGNATURE", `${url} is missing: the file is not signed`);
+    }
+    throw e;
+  }
+}
+
+/**
+ * GETs `<baseUrl>/<product>-releases.json` and its `.minisig` (size-capped), verifies the signature by one
+ * of `trustedKeys`, the product, the expiry and that the serial is not below `lastSerial` (E_ROLLBACK),
+ * saves the verified pair in `workDir` and returns the manifest.
+ */
+export async function fetchVerifiedManifest(
+  src: InstallSource,
+  opts: { now: Date; lastSerial?: number; workDir: string; signal?: AbortSignal },
+): Promise<VerifiedManifest> {
+  const insecure = src.insecure ?? false;
+  checkUrl(src.baseUrl, insecure);
+  const name = manifestFileName(src.product);
+  const url = joinUrl(src.baseUrl, name);
+  const get = { insecure, signal: opts.signal };
+  const [bytes, signature] = await Promise.all([
+    fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", get),
+    fetchSignature(`${url}.minisig`, get),
+  ]);
+  try {
+    mkdirSync(opts.workDir, { recursive: true });
+  } catch (e) {
+    throw new UpkeepError(
+      "E_IO",
+      `cannot create ${opts.workDir}: ${(e as { code?: string }).code ?? String(e)}`,
+    );
+  }
+  const tmp = join(opts.workDir, `.${name}.tmp-${randomBytes(6).toString("hex")}`);
+  const final = join(opts.workDir, name);
+  try {
+    writeFileSync(tmp, bytes, { mode: 0o644 });
+    writeFileSync(`${tmp}.minisig`, signature, { mode: 0o644 });
+    const v = await verifyManifestFile({
+      path: tmp,
+      signaturePath: `${tmp}.minisig`,
+      trustedKeys: src.trustedKeys,
+      product: src.product,
+      now: opts.now,
+      ...(opts.lastSerial === undefined ? {} : { lastSerial: opts.lastSerial }),
+    });
+    if (!v.ok) throw refusalError(v, `release manifest ${url}`);
+    renameSync(`${tmp}.minisig`, `${final}.minisig`);
+    renameSync(tmp, final);
+    return {
+      manifest: v.manifest,
+      serial: v.manifest.serial,
+      keyId: v.keyId,
+      trustedComment: v.trustedComment,
+      path: final,
+    };
+  } catch (e) {
+    if (isUpkeepError(e)) throw e;
+    throw new UpkeepError(
+      "E_IO",
+      `cannot save the manifest in ${opts.workDir}: ${(e as { code?: string }).code ?? String(e)}`,
+    );
+  } finally {
+    for (const p of [tmp, `${tmp}.minisig`]) {
+      try {
+        unlinkSync(p);
+      } catch {
+        // renamed or never written
+      }
+    }
+  }
+}

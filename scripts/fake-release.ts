@@ -1,0 +1,450 @@
+/**
+ * Fake product releases for tests and benchmarks: real, signed `.tar.gz` artifacts of a tiny POSIX sh
+ * daemon, their `.sha256` and `.minisig`, and the signed release manifest, all as `upkeep release` writes
+ * them (same library).
+ *
+ *     npx bun scripts/fake-release.ts --out DIR --product hello --versions 1.0.0,1.1.0,2.0.0:crash,1.2.0:unhealthy \
+ *       --key KEYFILE [--os linux --arch amd64] [--edition ent] [--fips] [--size-mb N] [--floor V] [--serial N]
+ *       [--expires 720h | --expired] [--critical V]... [--bad KIND] [--unsigned]
+ *
+ * Version flags (after `:`, several joined with `+`):
+ *   crash       `hello serve` exits 1 a second after starting
+ *   unhealthy   stays up, but `hello health` exits 1
+ *   badversion  `hello version` exits 1 (the smoke test fails)
+ *   flat        no top folder: `hello` at the archive root (the installer moves it into bin/)
+ *   teleport    one top folder without bin/: `hello/hello`, `hello/README` (Teleport's layout)
+ *   bad=KIND    a malicious archive (as --bad, for this version only)
+ * Default layout: `hello/bin/hello`, `hello/README`.
+ *
+ * The daemon `bin/hello`:
+ *   hello version            prints `hello vX.Y.Z`, exits 0
+ *   hello health             exits 0 (1 for `unhealthy`)
+ *   hello [serve --port P]   runs until SIGTERM/SIGINT; if HELLO_STATE is set, writes
+ *                            {"version":"X.Y.Z","pid":N,"port":"P"} there (atomically) at start
+ *
+ * --bad KIND writes a malicious archive (still signed and listed, so only the extractor stops it):
+ *   abs-path        an entry named /tmp/upkeep-evil-<rand>
+ *   dotdot          an entry hello/../../upkeep-evil
+ *   symlink-out     hello/escape -> ../../.. then hello/escape/upkeep-evil through it
+ *   hardlink-out    a hardlink hello/bin/passwd -> ../../etc/passwd
+ *   device          a character device hello/dev/null (1,3)
+ *   setuid          hello/bin/hello with mode 04755
+ *   too-many-files  10,001 empty files
+ *   gzip-bomb       one 5 GiB file of zeros in a ~5 MiB artifact (repeated gzip members)
+ * --size-mb N pads each archive with N MiB of random (incompressible) data in hello/share/pad.bin.
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { parseArgs } from "node:util";
+import { createGzip, gzipSync } from "node:zlib";
+import { parseDuration } from "../core/duration.ts";
+import { hashFile } from "../core/sys/hash.ts";
+import { loadSecretKey } from "../core/sys/keys.ts";
+import { signFile } from "../core/sys/signing.ts";
+import { type Edition, formatArtifactName } from "../core/trust/artifact_name.ts";
+import { formatChecksumFile } from "../core/trust/checksum_file.ts";
+import { encodeUtf8 } from "../core/trust/encoding.ts";
+import { buildManifest, manifestFileName, serializeManifest } from "../core/trust/manifest.ts";
+import { type SecretKey, signBytes } from "../core/trust/minisign.ts";
+
+export const BAD_KINDS = [
+  "abs-path",
+  "dotdot",
+  "symlink-out",
+  "hardlink-out",
+  "device",
+  "setuid",
+  "too-many-files",
+  "gzip-bomb",
+] as const;
+export type BadKind = (typeof BAD_KINDS)[number];
+
+export type Behaviour = "ok" | "crash" | "unhealthy" | "badversion";
+export type Layout = "bin" | "flat" | "teleport";
+
+export interface VersionSpec {
+  version: string;
+  behaviour: Behaviour;
+  layout: Layout;
+  bad?: BadKind;
+}
+
+export interface FakeReleaseOptions {
+  out: string;
+  product?: string;
+  versions: (string | VersionSpec)[];
+  /** A secret key file (unencrypted, or encrypted with UPKEEP_KEY_PASSWORD) or a loaded key. */
+  key: string | SecretKey;
+  os?: string;
+  arch?: string;
+  edition?: Edition;
+  fips?: boolean;
+  sizeMb?: number;
+  floor?: string;
+  serial?: number;
+  critical?: string[];
+  /** Manifest validity from now (ms; default 30 days). */
+  expiresInMs?: number;
+  /** Write a manifest that has already expired. */
+  expired?: boolean;
+  /** Every version's archive malicious in this way. */
+  bad?: BadKind;
+  /** Do not write artifact `.minisig` files. */
+  unsigned?: boolean;
+  now?: Date;
+}
+
+export interface FakeArtifact {
+  version: string;
+  name: string;
+  path: string;
+  size: number;
+  sha256: string;
+}
+
+export interface FakeRelease {
+  dir: string;
+  manifestPath: string;
+  serial: number;
+  artifacts: FakeArtifact[];
+}
+
+const OS_NAMES: Record<string, string> = { linux: "linux", darwin: "darwin" };
+const ARCH_NAMES: Record<string, string> = { x64: "amd64", arm64: "arm64" };
+
+/** `1.0.0`, `2.0.0:crash`, `1.1.0:flat+unhealthy`, `1.0.0:bad=dotdot`. */
+export function parseVersionSpec(text: string): VersionSpec {
+  const [version = "", flags = ""] = text.split(":", 2);
+  const spec: VersionSpec = { version: version.trim(), behaviour: "ok", layout: "bin" };
+  for (const f of flags.split("+").filter((x) => x !== "")) {
+    if (f === "crash" || f === "unhealthy" || f === "badversion") spec.behaviour = f;
+    else if (f === "flat" || f === "teleport") spec.layout = f;
+    else if (f.startsWith("bad=") && (BAD_KINDS as readonly string[]).includes(f.slice(4)))
+      spec.bad = f.slice(4) as BadKind;
+    else throw new Error(`unknown version flag "${f}" in "${text}"`);
+  }
+  return spec;
+}
+
+/** The daemon script. */
+export function helloScript(version: string, behaviour: Behaviour): string {
+  return `#!/bin/sh
+# hello ${version}: a fake daemon made by upkeep's scripts/fake-release.ts
+VERSION="${version}"
+BEHAVIOUR="${behaviour}"
+cmd="\${1:-serve}"
+case "$cmd" in
+  version|--version)
+    if [ "$BEHAVIOUR" = badversion ]; then echo "hello: broken build" >&2; exit 1; fi
+    echo "hello v$VERSION"
+    exit 0
+    ;;
+  health)
+    if [ "$BEHAVIOUR" = unhealthy ]; then echo "hello v$VERSION: unhealthy" >&2; exit 1; fi
+    echo "hello v$VERSION: healthy"
+    exit 0
+    ;;
+  serve)
+    port=""
+    if [ "$2" = "--port" ]; then port="$3"; fi
+    trap 'exit 0' TERM INT
+    if [ -n "$HELLO_STATE" ]; then
+      printf '{"version":"%s","pid":%s,"port":"%s"}\\n' "$VERSION" "$$" "$port" > "$HELLO_STATE.tmp.$$"
+      mv -f "$HELLO_STATE.tmp.$$" "$HELLO_STATE"
+    fi
+    echo "hello v$VERSION serving (pid $$)"
+    if [ "$BEHAVIOUR" = crash ]; then sleep 1; echo "hello v$VERSION: crashed" >&2; exit 1; fi
+    while :; do sleep 1 & wait $!; done
+    ;;
+  *)
+    echo "usage: hello [version|health|serve --port P]" >&2
+    exit 2
+    ;;
+esac
+`;
+}
+
+// --- a minimal tar writer (ustar), able to write what a safe one never would ---------------------------
+
+interface HeaderFields {
+  name: string;
+  mode?: number;
+  size?: number;
+  type?: string;
+  linkname?: string;
+  devmajor?: number;
+  devminor?: number;
+}
+
+function putString(block: Uint8Array, off: number, len: number, s: string): void {
+  const b = encodeUtf8(s);
+  if (b.length > len) throw new Error(`tar field too long: ${s}`);
+  block.set(b, off);
+}
+
+function putOctal(block: Uint8Array, off: number, len: number, n: number): void {
+  if (n >= 8 ** (len - 1)) {
+    // GNU base-256 for big sizes (the 5 GiB bomb).
+    block[off] = 0x80;
+    let v = BigInt(n);
+    for (let i = off + len - 1; i > off; i--) {
+      block[i] = Number(v & 0xffn);
+      v >>= 8n;
+    }
+    return;
+  }
+  putString(block, off, len - 1, n.toString(8).padStart(len - 1, "0"));
+}
+
+export function tarHeader(h: HeaderFields): Uint8Array {
+  const block = new Uint8Array(512);
+  putString(block, 0, 100, h.name);
+  putOctal(block, 100, 8, h.mode ?? 0o644);
+  putOctal(block, 108, 8, 0);
+  putOctal(block, 116, 8, 0);
+  putOctal(block, 124, 12, h.size ?? 0);
+  putOctal(block, 136, 12, 1_700_000_000);
+  block.fill(0x20, 148, 156);
+  putString(block, 156, 1, h.type ?? "0");
+  putString(block, 157, 100, h.linkname ?? "");
+  putString(block, 257, 6, "ustar\0");
+  putString(block, 263, 2, "00");
+  putString(block, 265, 32, "root");
+  putString(block, 297, 32, "root");
+  putOctal(block, 329, 8, h.devmajor ?? 0);
+  putOctal(block, 337, 8, h.devminor ?? 0);
+  let sum = 0;
+  for (const b of block) sum += b;
+  putString(block, 148, 7, sum.toString(8).padStart(6, "0"));
+  block[154] = 0;
+  block[155] = 0x20;
+  return block;
+}
+
+function padding(size: number): Uint8Array {
+  return new Uint8Array((512 - (size % 512)) % 512);
+}
+
+function* fileEntry(name: string, data: Uint8Array | string, mode = 0o644): Generator<Uint8Array> {
+  const bytes = typeof data === "string" ? encodeUtf8(data) : data;
+  yield tarHeader({ name, mode, size: bytes.length });
+  yield bytes;
+  yield padding(bytes.length);
+}
+
+function* dirEntry(name: string): Generator<Uint8Array> {
+  yield tarHeader({ name: name.endsWith("/") ? name : `${name}/`, mode: 0o755, type: "5" });
+}
+
+type Chunks = Generator<Uint8Array> | AsyncGenerator<Uint8Array>;
+
+async function* randomPad(name: string, mib: number): AsyncGenerator<Uint8Array> {
+  const size = mib * 1024 * 1024;
+  yield tarHeader({ name, mode: 0o644, size });
+  for (let i = 0; i < mib; i++) yield new Uint8Array(randomBytes(1024 * 1024));
+}
+
+async function* releaseEntries(
+  product: string,
+  spec: VersionSpec,
+  bad: BadKind | undefined,
+  sizeMb: number,
+): AsyncGenerator<Uint8Array> {
+  const script = helloScript(spec.version, spec.behaviour);
+  const readme = `${product} ${spec.version} (fake release for upkeep tests)\n`;
+  const top = spec.layout === "flat" ? "" : `${product}/`;
+  if (top) yield* dirEntry(top);
+  if (spec.layout === "bin") {
+    yield* dirEntry(`${top}bin/`);
+    yield* fileEntry(`${top}bin/${product}`, script, bad === "setuid" ? 0o4755 : 0o755);
+  } else {
+    yield* fileEntry(`${top}${product}`, script, bad === "setuid" ? 0o4755 : 0o755);
+  }
+  yield* fileEntry(`${top}README`, readme);
+  switch (bad) {
+    case "abs-path":
+      yield* fileEntry(`/tmp/upkeep-evil-${randomBytes(4).toString("hex")}`, "pwned\n");
+      break;
+    case "dotdot":
+      yield* fileEntry(`${top}../../upkeep-evil`, "pwned\n");
+      break;
+    case "symlink-out":
+      yield tarHeader({ name: `${top}escape`, type: "2", linkname: "../../..", mode: 0o777 });
+      yield* fileEntry(`${top}escape/upkeep-evil`, "pwned\n");
+      break;
+    case "hardlink-out":
+      yield tarHeader({ name: `${top}bin/passwd`, type: "1", linkname: "../../etc/passwd" });
+      break;
+    case "device":
+      yield* dirEntry(`${top}dev/`);
+      yield tarHeader({ name: `${top}dev/null`, type: "3", mode: 0o666, devmajor: 1, devminor: 3 });
+      break;
+    case "too-many-files":
+      yield* dirEntry(`${top}many/`);
+      for (let i = 0; i < 10_001; i++) yield tarHeader({ name: `${top}many/f${i}`, mode: 0o644, size: 0 });
+      break;
+    default:
+      break;
+  }
+  if (sizeMb > 0) {
+    yield* dirEntry(`${top}share/`);
+    yield* randomPad(`${top}share/pad.bin`, sizeMb);
+  }
+}
+
+async function writeGzip(path: string, chunks: Chunks, level: number): Promise<void> {
+  const gz = createGzip({ level, chunkSize: 1 << 20 });
+  const out = createWriteStream(path, { mode: 0o644 });
+  const done = new Promise<void>((resolve, reject) => {
+    out.on("finish", () => resolve());
+    out.on("error", reject);
+    gz.on("error", reject);
+  });
+  gz.pipe(out);
+  for await (const c of chunks) {
+    if (c.length === 0) continue;
+    if (!gz.write(c)) await new Promise<void>((r) => gz.once("drain", () => r()));
+  }
+  gz.end();
+  await done;
+}
+
+/** 5 GiB of zeros in one entry, as repeated gzip members of 1 MiB of zeros each: ~5 MiB on disk. */
+async function writeGzipBomb(path: string, product: string, spec: VersionSpec): Promise<void> {
+  const out = createWriteStream(path, { mode: 0o644 });
+  const write = (b: Uint8Array) =>
+    new Promise<void>((r) => (out.write(b) ? r() : out.once("drain", () => r())));
+  const size = 5 * 1024 * 1024 * 1024;
+  const head: Uint8Array[] = [];
+  for await (const c of releaseEntries(product, spec, undefined, 0)) head.push(c);
+  head.push(tarHeader({ name: `${product}/bomb`, size }));
+  await write(gzipSync(Buffer.concat(head)));
+  const member = gzipSync(new Uint8Array(1024 * 1024), { level: 9 });
+  for (let i = 0; i < size / (1024 * 1024); i++) await write(member);
+  await write(gzipSync(new Uint8Array(1024)));
+  await new Promise<void>((r) => out.end(() => r()));
+}
+
+function platformDefaults(): { os: string; arch: string } {
+  return { os: OS_NAMES[process.platform] ?? "linux", arch: ARCH_NAMES[process.arch] ?? "amd64" };
+}
+
+/** Builds, signs and lists the releases; returns what was written. */
+export async function makeFakeRelease(o: FakeReleaseOptions): Promise<FakeRelease> {
+  const product = o.product ?? "hello";
+  const { os, arch } = {
+    ...platformDefaults(),
+    ...(o.os ? { os: o.os } : {}),
+    ...(o.arch ? { arch: o.arch } : {}),
+  };
+  const edition = o.edition ?? "oss";
+  const fips = o.fips ?? false;
+  const sk = typeof o.key === "string" ? await loadSecretKey(o.key) : o.key;
+  const now = o.now ?? new Date();
+  mkdirSync(o.out, { recursive: true });
+  const artifacts: FakeArtifact[] = [];
+  for (const v of o.versions) {
+    const spec = typeof v === "string" ? parseVersionSpec(v) : v;
+    const bad = spec.bad ?? o.bad;
+    const name = formatArtifactName({ product, edition, version: spec.version, os, arch, fips });
+    const path = join(o.out, name);
+    if (bad === "gzip-bomb") await writeGzipBomb(path, product, spec);
+    else {
+      const level = (o.sizeMb ?? 0) > 0 ? 1 : 6;
+      await writeGzip(path, releaseEntries(product, spec, bad, o.sizeMb ?? 0), level);
+    }
+    const { size, sha256 = "" } = await hashFile(path, ["sha256"]);
+    writeFileSync(`${path}.sha256`, formatChecksumFile(sha256, name));
+    if (!o.unsigned) writeFileSync(`${path}.minisig`, await signFile(path, sk, { now }));
+    artifacts.push({ version: spec.version, name, path, size, sha256 });
+  }
+  const issued = o.expired ? new Date(now.getTime() - 2 * 86_400_000) : now;
+  const expires = o.expired
+    ? new Date(now.getTime() - 86_400_000)
+    : new Date(now.getTime() + (o.expiresInMs ?? 30 * 86_400_000));
+  const serial = o.serial ?? Math.floor(now.getTime() / 1000);
+  const manifest = buildManifest({
+    product,
+    serial,
+    issued,
+    expires,
+    ...(o.floor === undefined ? {} : { floor: o.floor }),
+    critical: o.critical ?? [],
+    artifacts: artifacts.map((a) => ({ name: a.name, size: a.size, sha256: a.sha256 })),
+  });
+  const mname = manifestFileName(product);
+  const manifestPath = join(o.out, mname);
+  const bytes = encodeUtf8(serializeManifest(manifest));
+  writeFileSync(manifestPath, bytes);
+  writeFileSync(`${manifestPath}.minisig`, await signBytes(sk, bytes, mname, issued.getTime() / 1000));
+  return { dir: o.out, manifestPath, serial, artifacts };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      out: { type: "string" },
+      product: { type: "string", default: "hello" },
+      versions: { type: "string" },
+      key: { type: "string" },
+      os: { type: "string" },
+      arch: { type: "string" },
+      edition: { type: "string", default: "oss" },
+      fips: { type: "boolean", default: false },
+      "size-mb": { type: "string", default: "0" },
+      floor: { type: "string" },
+      serial: { type: "string" },
+      expires: { type: "string" },
+      expired: { type: "boolean", default: false },
+      critical: { type: "string", multiple: true },
+      bad: { type: "string" },
+      unsigned: { type: "boolean", default: false },
+      json: { type: "boolean", default: false },
+    },
+  });
+  if (!values.out || !values.versions || !values.key) {
+    console.error(
+      "usage: fake-release.ts --out DIR --versions 1.0.0,1.1.0[:crash|:unhealthy|...] --key KEYFILE [...]",
+    );
+    process.exit(2);
+  }
+  if (values.bad !== undefined && !(BAD_KINDS as readonly string[]).includes(values.bad)) {
+    console.error(`--bad: one of ${BAD_KINDS.join(", ")}`);
+    process.exit(2);
+  }
+  if (values.edition !== "oss" && values.edition !== "ent") {
+    console.error("--edition: oss or ent");
+    process.exit(2);
+  }
+  const r = await makeFakeRelease({
+    out: values.out,
+    product: values.product,
+    versions: values.versions.split(",").filter((v) => v !== ""),
+    key: values.key,
+    ...(values.os ? { os: values.os } : {}),
+    ...(values.arch ? { arch: values.arch } : {}),
+    edition: values.edition,
+    fips: values.fips,
+    sizeMb: Number(values["size-mb"]),
+    ...(values.floor ? { floor: values.floor } : {}),
+    ...(values.serial ? { serial: Number(values.serial) } : {}),
+    ...(values.expires ? { expiresInMs: parseDuration(values.expires) } : {}),
+    expired: values.expired,
+    critical: values.critical ?? [],
+    ...(values.bad ? { bad: values.bad as BadKind } : {}),
+    unsigned: values.unsigned,
+  });
+  if (values.json) console.log(JSON.stringify(r, null, 2));
+  else {
+    for (const a of r.artifacts) console.log(`${basename(a.path)}  ${a.size} bytes  sha256 ${a.sha256}`);
+    console.log(`${r.manifestPath} (serial ${r.serial})`);
+  }
+}
+
+if (import.meta.main) {
+  main().catch((e) => {
+    console.error(`fake-release: ${e instanceof Error ? e.message : String(e)}`);
+    process.exit(1);
+  });
+}
