@@ -15,6 +15,7 @@ import type { Command } from "commander";
 import type { AgentState } from "../core/agent/types.ts";
 import type { ControlRequest } from "../core/sys/agent/control.ts";
 import type { PassResult } from "../core/sys/agent/updater.ts";
+import { warn } from "./output.ts";
 
 interface Where {
   installDir?: string;
@@ -44,11 +45,8 @@ async function durationFlag(text: string, flag: string): Promise<number> {
   return ms;
 }
 
-const log = async (m: string) => {
-  const { warn } = await import("./output.ts");
-  warn(`upkeep agent: ${m}`);
-};
-const logSync = (m: string) => void log(m);
+/** Progress and log lines go to stderr, each with a timestamp (the loop's output is its log). */
+const logSync = (m: string) => warn(`${new Date().toISOString()} upkeep agent: ${m}`);
 
 /** Prints a pass result; exit 1 for a failed or rolled-back update, and for an unreachable server. */
 async function showResult(opts: { json?: boolean }, r: PassResult): Promise<void> {
@@ -166,14 +164,16 @@ export function register(program: Command): void {
   where(agent.command("update"))
     .description("one update pass now (asks the running `agent run` loop when there is one)")
     .option("--now", "skip the random jitter before downloading")
+    .option("--lock-wait <duration>", "how long to wait for another updater of this namespace", "60s")
     .option("--json", "print the result as JSON")
-    .action(async (o: Where & { now?: boolean }) => {
+    .action(async (o: Where & { now?: boolean; lockWait: string }) => {
       const { layout } = await import("../core/sys/agent/layout.ts");
       const l = layout(o.installDir, o.namespace);
       const viaLoop = await loopAnswer<PassResult>(l, { cmd: "update", now: o.now === true });
       if (viaLoop) return showResult(o, viaLoop);
       const { openSession, opUpdate } = await import("../core/sys/agent/ops.ts");
-      const s = await openSession(l, { what: "agent update", log: logSync });
+      const waitMs = await durationFlag(o.lockWait, "--lock-wait");
+      const s = await openSession(l, { what: "agent update", log: logSync, waitMs });
       try {
         await showResult(o, await opUpdate(s.updater, o.now === true));
       } finally {

@@ -41,7 +41,10 @@ export function judgeHealth(
   if (!last)
     return done ? { state: "unhealthy", detail: "no health sample taken" } : { state: "pending", detail: "" };
   if (last.restarts > policy.maxRestarts)
-    return { state: "unhealthy", detail: `the daemon restarted ${last.restarts} times after the update` };
+    return {
+      state: "unhealthy",
+      detail: `the daemon exited and was restarted ${last.restarts === 1 ? "once" : `${last.restarts} times`} after the update`,
+    };
   let stable = 0;
   for (let i = samples.length - 1; i >= 0; i--) {
     const s = samples[i] as HealthSample;

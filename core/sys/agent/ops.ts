@@ -43,6 +43,7 @@ export function defaultBackend(state: AgentState, ctl: Systemctl = new ExecSyste
 
 /** Takes the lock, reads update.yaml and makes it tell the truth (restarting the daemon if that moved it). */
 export async function openSession(l: Layout, o: SessionOptions): Promise<Session> {
+  await readState(l); // E_NOT_FOUND with a hint before anything is created
   const lock = await acquireLock(l.lockFile, {
     waitMs: o.waitMs ?? LOCK_WAIT_MS,
     what: o.what,

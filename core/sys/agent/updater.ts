@@ -204,13 +204,10 @@ export class Updater {
       const s = await this.backend.sample();
       const at = Date.now() - started;
       const done = at >= wait;
-      const p = s.pid !== 0 && done ? await probe(spec) : undefined;
+      // The readiness probe runs at every poll once the daemon has a PID; its last answer counts.
+      const p = s.pid !== 0 ? await probe(spec) : undefined;
       samples.push({ at, pid: s.pid, restarts: s.restarts, ...(p ? { probe: p } : {}) });
-      const v = judgeHealth(
-        samples,
-        policy,
-        done && (p === undefined || p.ok || Date.now() - started >= wait + spec.healthTimeoutMs),
-      );
+      const v = judgeHealth(samples, policy, done);
       if (v.state !== "pending") return { ...v, ms: Date.now() - started };
       await sleep(pollMs, this.#signal);
       if (this.#signal?.aborted)
@@ -292,6 +289,11 @@ export class Updater {
       if (isUpkeepError(e) && (e.code === "E_NETWORK" || e.code === "E_SERVER")) {
         // The artifact host is unreachable: not the release's fault, no skip.
         return { outcome: "error", from, to: target, message: st.status.lastError, code: e.code };
+      }
+      if (isUpkeepError(e) && e.code === "E_SMOKE" && !st.status.skip.some((v) => sameVersion(v, target))) {
+        // A release whose binary does not even run here is broken for this host: never tried again.
+        st.status.skip.push(target);
+        await this.save().catch(() => {});
       }
       await this.#report({
         state: "failed",
