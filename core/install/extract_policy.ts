@@ -63,19 +63,23 @@ function utf8Length(s: string): number {
  * An archive path as components: "" and "." dropped. Refuses NUL, absolute paths, `..` anywhere, over-long
  * names, too deep paths and the marker file's name.
  */
-export function normalizeEntryPath(raw: string, what = "path"): string[] {
-  if (raw.includes("\0")) throw unsafe(raw, `the ${what} contains a NUL byte`);
-  if (raw.startsWith("/")) throw unsafe(raw, `absolute ${what}`);
-  if (utf8Length(raw) > MAX_PATH_BYTES) throw unsafe(raw, `${what} longer than ${MAX_PATH_BYTES} bytes`);
+export function normalizeEntryPath(raw: string, what = "path", entry = raw): string[] {
+  const shown = what === "path" ? "" : ` "${printable(raw)}"`;
+  if (raw.includes("\0")) throw unsafe(entry, `the ${what}${shown} contains a NUL byte`);
+  if (raw.startsWith("/")) throw unsafe(entry, `absolute ${what}${shown}`);
+  if (utf8Length(raw) > MAX_PATH_BYTES)
+    throw unsafe(entry, `${what}${shown} longer than ${MAX_PATH_BYTES} bytes`);
   const parts: string[] = [];
   for (const c of raw.split("/")) {
     if (c === "" || c === ".") continue;
-    if (c === "..") throw unsafe(raw, `the ${what} has a ".." component`);
-    if (utf8Length(c) > MAX_NAME_BYTES) throw unsafe(raw, `a name longer than ${MAX_NAME_BYTES} bytes`);
-    if (c === MARKER_FILE) throw unsafe(raw, `"${MARKER_FILE}" is reserved for upkeep's completion marker`);
+    if (c === "..") throw unsafe(entry, `the ${what}${shown} has a ".." component`);
+    if (utf8Length(c) > MAX_NAME_BYTES)
+      throw unsafe(entry, `a name in the ${what}${shown} is longer than ${MAX_NAME_BYTES} bytes`);
+    if (c === MARKER_FILE) throw unsafe(entry, `"${MARKER_FILE}" is reserved for upkeep's completion marker`);
     parts.push(c);
   }
-  if (parts.length > MAX_DEPTH) throw unsafe(raw, `more than ${MAX_DEPTH} levels deep`);
+  if (parts.length > MAX_DEPTH)
+    throw unsafe(entry, `the ${what}${shown} is more than ${MAX_DEPTH} levels deep`);
   return parts;
 }
 
@@ -179,7 +183,7 @@ export class ExtractPolicy {
       if (problem) throw unsafe(raw, problem);
       target = normalizeSymlinkTarget(e.linkpath);
     } else if (e.kind === "hardlink") {
-      const t = normalizeEntryPath(e.linkpath, "hardlink target").join("/");
+      const t = normalizeEntryPath(e.linkpath, "hardlink target", raw).join("/");
       if (this.#nodes.get(t) !== "file") {
         throw unsafe(raw, `hardlink to "${printable(e.linkpath)}", which is not a file extracted before it`);
       }

@@ -174,6 +174,8 @@ export interface Downloaded extends FileDigests {
 }
 
 const HASH_CHUNK = 1 << 20;
+/** Bytes between two garbage collections while streaming. */
+export const GC_EVERY = 16 * 1024 * 1024;
 
 /** Hashes what a `.part` already holds (at most `size` bytes; more means it is not ours: start over). */
 function resumeFrom(fd: number, size: number, d: Digests): void {
@@ -293,6 +295,7 @@ async function oneTry(
   const reader = res.body?.getReader();
   if (!reader) throw new UpkeepError("E_NETWORK", `${o.url}: empty response`);
   let first = true;
+  let sinceGc = 0;
   try {
     for (;;) {
       let r: Awaited<ReturnType<typeof reader.read>>;
@@ -315,6 +318,12 @@ async function oneTry(
         o.onFirstChunk?.();
       }
       o.onProgress?.({ received: d.size, total: o.size });
+      sinceGc += chunk.length;
+      if (sinceGc >= GC_EVERY) {
+        // Each chunk is a fresh buffer; collecting now and then keeps the peak memory flat.
+        sinceGc = 0;
+        Bun.gc(true);
+      }
       if (o.signal?.aborted) throw cancelled();
     }
   } catch (e) {

@@ -56,6 +56,9 @@ export interface ExtractOptions {
   onEntry?: (index: number) => void;
 }
 
+/** Bytes between two garbage collections (each gunzip chunk is a fresh buffer): keeps memory flat. */
+const GC_EVERY = 16 * 1024 * 1024;
+
 const OPEN_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
 
 /**
@@ -126,7 +129,8 @@ export async function extractTarGz(
       try {
         if (written !== e.size) throw new UpkeepError("E_INTERNAL", `wrote ${written} of ${e.size} bytes`);
         fchmodSync(f, fileMode(e.mode));
-        if (durable) fsyncSync(f);
+        // An empty file has no data to flush; its name is made durable by the folder's fsync.
+        if (durable && e.size > 0) fsyncSync(f);
       } finally {
         closeSync(f);
       }
@@ -137,6 +141,7 @@ export async function extractTarGz(
   // The whole decompressed stream is capped: file data, plus headers and padding for every entry allowed.
   const streamCap = limits.maxBytes + (limits.maxFiles + 2) * (3 * BLOCK) + 2 * MAX_META_BYTES;
   let streamed = 0;
+  let sinceGc = 0;
   const input = Bun.file(file).stream().pipeThrough(new DecompressionStream("gzip"));
   const it = input.getReader();
   try {
@@ -152,6 +157,11 @@ export async function extractTarGz(
         );
       }
       if (reader.write(value)) break;
+      sinceGc += value.length;
+      if (sinceGc >= GC_EVERY) {
+        sinceGc = 0;
+        Bun.gc(true);
+      }
     }
     reader.end();
     if (durable) for (const d of dirs) fsyncDir(d);

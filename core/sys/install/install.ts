@@ -22,6 +22,7 @@ import { randomBytes } from "node:crypto";
 import {
   closeSync,
   constants,
+  existsSync,
   fstatSync,
   fsyncSync,
   lstatSync,
@@ -54,7 +55,7 @@ import { checkUrl, joinUrl } from "../../install/url.ts";
 import { formatArtifactName } from "../../trust/artifact_name.ts";
 import { findArtifact, findRelease } from "../../trust/manifest.ts";
 import { verifyArtifact } from "../../trust/verify_release.ts";
-import { formatVersion, parseVersion } from "../../version/mod.ts";
+import { formatVersion, tryParseVersion } from "../../version/mod.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize } from "../hash.ts";
 import { readMarker } from "./dirs.ts";
@@ -136,7 +137,9 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   if (manifest.product !== source.product) {
     throw new UpkeepError("E_MALFORMED", `the manifest is for ${manifest.product}, not ${source.product}`);
   }
-  const version = formatVersion(parseVersion(opts.version));
+  const parsed = tryParseVersion(opts.version);
+  if (!parsed) throw new UpkeepError("E_BAD_VERSION", `invalid version "${opts.version}"`);
+  const version = formatVersion(parsed);
   findRelease(manifest, version);
   const name = formatArtifactName({
     product: source.product,
@@ -148,7 +151,12 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   });
   const { artifact } = findArtifact(manifest, name);
   const dir = join(versionsDir, versionDirName(version, platform));
-  if (readMarker(dir)) return { dir, reused: true };
+  const part = join(versionsDir, partFileName(name));
+  if (readMarker(dir)) {
+    // A kill between the rename and the .part removal leaves the download behind: it is of no more use.
+    if (existsSync(part)) remove(part);
+    return { dir, reused: true };
+  }
 
   try {
     mkdirSync(versionsDir, { recursive: true, mode: 0o755 });
@@ -170,7 +178,6 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   }
   step("space-checked", opts);
 
-  const part = join(versionsDir, partFileName(name));
   const url = joinUrl(source.baseUrl, name);
   const downloaded = await downloadArtifact({
     url,
