@@ -3,7 +3,16 @@
  * (scripts/fake-release.ts) published with `dist/upkeep admin publish`, agents enabled in temp folders,
  * `agent run` loops started and stopped by PID.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import type { Subprocess } from "bun";
@@ -34,10 +43,17 @@ export async function startWorld(prefix: string, serveArgs: string[] = []): Prom
   const keys = join(dir, "keys");
   const kg = await upkeep(["release", "keygen", "--out-dir", keys, "--unencrypted"]);
   if (kg.code !== 0) throw new Error(kg.stderr);
-  const serve = await startServe(join(dir, "data"), ["--reconcile-interval", "1s", ...serveArgs], {
-    UPKEEP_ADMIN_TOKEN: ADMIN,
-    UPKEEP_AGENT_TOKEN: AGENT_TOKEN,
-  });
+  // No jitter: the loops' scheduled passes update at once.
+  const config = join(dir, "serve.yaml");
+  writeFileSync(config, "agent_update_jitter_seconds: 0\n");
+  const serve = await startServe(
+    join(dir, "data"),
+    ["--config", config, "--reconcile-interval", "1s", ...serveArgs],
+    {
+      UPKEEP_ADMIN_TOKEN: ADMIN,
+      UPKEEP_AGENT_TOKEN: AGENT_TOKEN,
+    },
+  );
   const env = { UPKEEP_SERVER: serve.url, UPKEEP_TOKEN: ADMIN };
   return {
     dir,
@@ -275,5 +291,6 @@ export function killDaemon(h: Host): void {
 }
 
 export function cleanup(dir: string): void {
+  if (process.env.UPKEEP_TEST_KEEP === "1") return void console.log(`kept ${dir}`);
   rmSync(dir, { recursive: true, force: true });
 }
