@@ -9,10 +9,44 @@
 import { isUpkeepError } from "./core/errors.ts";
 import pkg from "./package.json" with { type: "json" };
 
+/** The name upkeep was started under: a shim link's name (`tsh`, `hello`) makes it run that tool. */
+function invokedAs(argv0: string): string {
+  const base = argv0.slice(argv0.lastIndexOf("/") + 1);
+  return base === "bun" || base.startsWith("upkeep") ? "upkeep" : base;
+}
+
+/** The client-tools fast path: no CLI framework, no network when the cached answer is fresh. */
+async function runToolFastPath(tool: string, args: string[], debug: boolean): Promise<number> {
+  try {
+    const { execTool } = await import("./core/sys/tools/exec_tool.ts");
+    let tty: boolean | undefined;
+    return await execTool(tool, args, process.env, {
+      // node:tty costs ~7 ms to load: only when a prompt or a progress bar is about to be drawn.
+      tty: () => {
+        tty ??= require("node:tty").isatty(0) && require("node:tty").isatty(2);
+        return tty === true;
+      },
+      warn: (line) => console.error(line),
+      now: () => new Date(),
+    });
+  } catch (e) {
+    return report(e, debug);
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const args = argv.slice(2);
-  const debug = args.includes("--debug") || process.env.UPKEEP_DEBUG === "1";
+  const debug = process.env.UPKEEP_DEBUG === "1";
+
+  // Shims: `tsh ARGS` where tsh -> upkeep acts as `upkeep tools exec tsh ARGS`; arguments pass untouched.
+  const name = invokedAs(process.argv0);
+  if (name !== "upkeep") return runToolFastPath(name, args, debug);
+  if (args[0] === "tools" && args[1] === "exec" && args[2] !== undefined && !args[2].startsWith("-")) {
+    return runToolFastPath(args[2], args.slice(3), debug);
+  }
+
   const rest = args.filter((a) => a !== "--debug");
+  const wantDebug = debug || rest.length !== args.length;
 
   // Fast path: no CLI framework for the version.
   if (rest.length === 1 && (rest[0] === "--version" || rest[0] === "-V")) {
@@ -24,7 +58,7 @@ async function main(argv: string[]): Promise<number> {
     const { run } = await import("./cmd/cli.ts");
     return await run(rest, pkg.version);
   } catch (e) {
-    return report(e, debug);
+    return report(e, wantDebug);
   }
 }
 

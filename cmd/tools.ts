@@ -1,14 +1,154 @@
+/**
+ * `upkeep tools`: client tools follow the cluster. `tools exec` and the shims are dispatched by main.ts before
+ * this file loads (the fast path); the definitions here give `--help` and the other subcommands.
+ */
 import type { Command } from "commander";
-import { UpkeepError } from "../core/errors.ts";
+
+type Env = Record<string, string | undefined>;
+
+async function io() {
+  const { isatty } = await import("node:tty");
+  const tty = isatty(0) && isatty(2);
+  return { tty: () => tty, warn: (l: string) => console.error(l), now: () => new Date() };
+}
+
+async function ask(question: string): Promise<boolean> {
+  const { writeFd } = await import("./output.ts");
+  writeFd(2, question);
+  const { createInterface } = await import("node:readline");
+  const rl = createInterface({ input: process.stdin });
+  const line: string = await new Promise((res) => rl.once("line", res).once("close", () => res("")));
+  rl.close();
+  return !/^\s*n(o)?\s*$/i.test(line);
+}
 
 export function register(program: Command): void {
-  program
+  const tools = program
     .command("tools")
-    .description("keep client tools in this shell in step with the cluster")
+    .description("keep client tools in this shell in step with the cluster");
+  const env = process.env as Env;
+
+  tools
+    .command("login")
+    .description("remember the server for this user; the first time, ask to enroll into automatic updates")
+    .requiredOption("--server <url>", "the upkeep (or Teleport) server")
+    .requiredOption("--product <name>", "the product whose client tools to run")
+    .option("--base-url <url>", "where artifacts are downloaded from (default <server>/artifacts)")
+    .option(
+      "--trust-key <pubfile...>",
+      "trusted minisign public key(s); default: the published key, pinned on first use",
+    )
+    .option("--insecure", "allow plain http to a host that is not loopback")
+    .option("--json", "print the saved configuration as JSON")
+    .action(
+      async (o: {
+        server: string;
+        product: string;
+        baseUrl?: string;
+        trustKey?: string[];
+        insecure?: boolean;
+        json?: boolean;
+      }) => {
+        const { login } = await import("../core/sys/tools/commands.ts");
+        const { report } = await import("./output.ts");
+        const s = await login({ ...o, ask }, env, await io());
+        report(
+          o,
+          {
+            server: s.server,
+            product: s.product,
+            base_url: s.baseUrl,
+            enrolled: s.enrolled,
+            tools_version: s.cache?.toolsVersion,
+          },
+          (d) =>
+            `logged in to ${d.server} (${d.product}); client tools ${d.enrolled ? "follow the cluster automatically" : "are not enrolled"}; the cluster wants v${d.tools_version}`,
+        );
+      },
+    );
+
+  tools
+    .command("exec <tool> [args...]")
+    .description("run TOOL at the version the cluster wants (downloaded once), with the same arguments")
+    .allowUnknownOption()
     .action(() => {
-      throw new UpkeepError("E_USAGE", "`upkeep tools` is not available in this build yet", {
-        hint: "it is planned (issue 6); see README.md for what this build can do",
-        exitCode: 2,
-      });
+      // Reached only for unusual argument shapes (main.ts handles `tools exec TOOL ...` directly).
+      throw new Error("unreachable: tools exec is dispatched by main.ts");
+    });
+
+  tools
+    .command("install-shims <tool...>")
+    .description("make DIR/TOOL a link to upkeep; invoked as TOOL, upkeep acts as `tools exec TOOL`")
+    .option("--dir <dir>", "where to put the links (default ~/.upkeep/bin); put it first in PATH")
+    .option("--json", "print the links made as JSON")
+    .action(async (names: string[], o: { dir?: string; json?: boolean }) => {
+      const { installShims } = await import("../core/sys/tools/commands.ts");
+      const { join } = await import("node:path");
+      const { homedir } = await import("node:os");
+      const { report } = await import("./output.ts");
+      const dir = o.dir ?? join(env.HOME || homedir(), ".upkeep", "bin");
+      const made = installShims(names, dir, process.execPath);
+      report(o, { shims: made }, (d) => `${d.shims.join("\n")}\nadd ${dir} to the front of PATH`);
+    });
+
+  tools
+    .command("status")
+    .description("which version runs, and why")
+    .option("--json", "print as JSON")
+    .action(async (o: { json?: boolean }) => {
+      const { status } = await import("../core/sys/tools/commands.ts");
+      const { report } = await import("./output.ts");
+      report(o, await status(env, await io()), (s) =>
+        [
+          `server:    ${s.server ?? "(none: run upkeep tools login)"}${s.product ? ` (${s.product})` : ""}`,
+          `enrolled:  ${s.enrolled ? "yes" : "no"}${s.pinned ? `, pinned to v${s.pinned}` : ""}`,
+          `cluster:   ${s.server_version ? `v${s.server_version}${s.server_auto_update ? "" : " (auto update off)"}, checked ${s.checked_at}` : "unknown"}`,
+          `runs:      ${s.version ? `v${s.version}` : "nothing"} (from ${s.source})`,
+          `installed: ${s.installed.map((i) => `v${i.version}`).join(", ") || "none"}  in ${s.tools_dir}`,
+        ].join("\n"),
+      );
+    });
+
+  tools
+    .command("update")
+    .description("ask the server now and install the version it names")
+    .option("--json", "print as JSON")
+    .action(async (o: { json?: boolean }) => {
+      const { update } = await import("../core/sys/tools/commands.ts");
+      const { report } = await import("./output.ts");
+      const r = await update(env, await io());
+      report(o, r, (d) => `client tools v${d.version} ${d.installed ? "installed" : "already installed"}`);
+    });
+
+  tools
+    .command("pin <version>")
+    .description("always run this version (overrides the server; UPKEEP_TOOLS_VERSION overrides the pin)")
+    .action(async (version: string) => {
+      const { pin } = await import("../core/sys/tools/commands.ts");
+      const { print } = await import("./output.ts");
+      const s = await pin(version, env);
+      print(`client tools pinned to v${s.pinned}`);
+    });
+
+  tools
+    .command("unpin")
+    .description("follow the server again")
+    .action(async () => {
+      const { pin } = await import("../core/sys/tools/commands.ts");
+      const { print } = await import("./output.ts");
+      await pin(undefined, env);
+      print("client tools unpinned: following the cluster");
+    });
+
+  tools
+    .command("clean")
+    .description("remove every installed client-tools version (keeps the login)")
+    .option("--json", "print as JSON")
+    .action(async (o: { json?: boolean }) => {
+      const { clean } = await import("../core/sys/tools/commands.ts");
+      const { report } = await import("./output.ts");
+      report(o, { removed: clean(env) }, (d) =>
+        d.removed.length ? `removed ${d.removed.join(", ")}` : "nothing to remove",
+      );
     });
 }

@@ -1,0 +1,232 @@
+/** The work behind `upkeep tools login|status|update|pin|unpin|clean|install-shims`. */
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { join } from "node:path";
+import { UpkeepError, UsageError } from "../../errors.ts";
+import { chooseVersion } from "../../tools/choose_version.ts";
+import type { ToolsState } from "../../tools/types.ts";
+import { formatPublicKey, keyIdHex } from "../../trust/minisign.ts";
+import { formatVersion } from "../../version/format_version.ts";
+import { tryParseVersion } from "../../version/try_parse_version.ts";
+import { checkUrl } from "../install/mod.ts";
+import { loadTrustedKeys } from "../keys.ts";
+import type { ExecIo } from "./exec_tool.ts";
+import { isInstalled, listInstalledTools } from "./installed.ts";
+import { toolsDir } from "./paths.ts";
+import { askServer } from "./server_answer.ts";
+import { readToolsState, writeToolsState } from "./state_store.ts";
+
+type Env = Record<string, string | undefined>;
+
+/** The bare base64 line of a public key, as stored in tools.json and accepted by loadTrustedKeys. */
+function bareKey(pk: Parameters<typeof formatPublicKey>[0]): string {
+  const lines = formatPublicKey(pk).trim().split("\n");
+  return lines[lines.length - 1] as string;
+}
+
+export interface LoginInput {
+  server: string;
+  product: string;
+  baseUrl?: string;
+  trustKey?: string[];
+  insecure?: boolean;
+  /** Asks the enrollment question on a terminal; answers true for YES. */
+  ask?: (question: string) => Promise<boolean>;
+}
+
+export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<ToolsState> {
+  const dir = toolsDir(env);
+  const server = input.server.replace(/\/+$/, "");
+  checkUrl(server, input.insecure === true);
+  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(input.product))
+    throw new UsageError(
+      `--product ${JSON.stringify(input.product)}: use lowercase letters, digits, '-', '_'`,
+    );
+  const baseUrl = (input.baseUrl ?? `${server}/artifacts`).replace(/\/+$/, "");
+  checkUrl(baseUrl, input.insecure === true);
+  const { state: old, exists } = await readToolsState(dir);
+  const answer = await askServer(server, 10_000);
+
+  let trustKeys: string[];
+  if (input.trustKey?.length) {
+    trustKeys = (await loadTrustedKeys(input.trustKey)).map(bareKey);
+  } else if (old.trustKeys.length > 0 && old.server === server) {
+    trustKeys = old.trustKeys; // pinned at the first login; the server cannot change it
+  } else {
+    const url = `${baseUrl}/${input.product}.pub`;
+    let text: string;
+    try {
+      const r = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: "error" });
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      text = (await r.text()).slice(0, 4096);
+    } catch (e) {
+      throw new UpkeepError(
+        "E_KEY",
+        `no --trust-key given and the published key ${url} cannot be fetched: ${(e as Error).message}`,
+        {
+          hint: "pass --trust-key PUBFILE (the release engineer's minisign public key)",
+          exitCode: 2,
+        },
+      );
+    }
+    const { parsePublicKey } = await import("../../trust/minisign.ts");
+    const pk = parsePublicKey(text);
+    trustKeys = [bareKey(pk)];
+    io.warn(
+      `WARNING: trusting the release key ${keyIdHex(pk.keyId)} published at ${url} (trust on first use). ` +
+        "Check this key id with your release engineer; it is pinned from now on and the server cannot change it.",
+    );
+  }
+
+  let enrolled = old.enrolled;
+  if (!exists || old.server !== server) {
+    enrolled =
+      io.tty() && input.ask ? await input.ask("Enroll client tools into automatic updates? [YES/no] ") : true;
+  }
+  const state: ToolsState = {
+    ...old,
+    server,
+    product: input.product,
+    baseUrl,
+    trustKeys,
+    enrolled,
+    cache: { ...answer, fetchedAt: io.now().getTime() },
+    ...(input.insecure ? { insecure: true } : {}),
+  };
+  delete state.lastCheckFailedAt;
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await writeToolsState(dir, state);
+  return state;
+}
+
+export interface ToolsStatus {
+  tools_dir: string;
+  server: string | null;
+  product: string | null;
+  base_url: string | null;
+  enrolled: boolean;
+  pinned: string | null;
+  env_version: string | null;
+  server_version: string | null;
+  server_auto_update: boolean | null;
+  checked_at: string | null;
+  version: string | null;
+  source: string;
+  installed: { version: string; last_used: string }[];
+}
+
+export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
+  const dir = toolsDir(env);
+  const { state } = await readToolsState(dir);
+  const installed = listInstalledTools(dir).sort((a, b) => b.lastUsed - a.lastUsed);
+  let choice: ReturnType<typeof chooseVersion>;
+  try {
+    choice = chooseVersion({
+      state,
+      envVersion: env.UPKEEP_TOOLS_VERSION,
+      installed: installed.map((i) => i.version),
+      now: io.now().getTime(),
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return {
+    tools_dir: dir,
+    server: state.server ?? null,
+    product: state.product ?? null,
+    base_url: env.UPKEEP_TOOLS_BASE_URL || state.baseUrl || null,
+    enrolled: state.enrolled,
+    pinned: state.pinned ?? null,
+    env_version: env.UPKEEP_TOOLS_VERSION ?? null,
+    server_version: state.cache?.toolsVersion ?? null,
+    server_auto_update: state.cache?.toolsAutoUpdate ?? null,
+    checked_at: state.cache ? new Date(state.cache.fetchedAt).toISOString() : null,
+    version: choice.version ?? null,
+    source: choice.source,
+    installed: installed.map((i) => ({ version: i.version, last_used: new Date(i.lastUsed).toISOString() })),
+  };
+}
+
+/** Asks the server now and installs the version it names. */
+export async function update(env: Env, io: ExecIo): Promise<{ version: string; installed: boolean }> {
+  const dir = toolsDir(env);
+  let { state } = await readToolsState(dir);
+  if (!state.server)
+    throw new UsageError("no server known", { hint: "run `upkeep tools login --server URL --product NAME`" });
+  const a = await askServer(state.server);
+  state = { ...state, cache: { ...a, fetchedAt: io.now().getTime() } };
+  delete state.lastCheckFailedAt;
+  await writeToolsState(dir, state);
+  const have = isInstalled(dir, a.toolsVersion);
+  if (have) return { version: a.toolsVersion, installed: false };
+  const { installToolsVersion } = await import("./install_tools.ts");
+  await installToolsVersion({ dir, state, version: a.toolsVersion, source: "pin", io, env });
+  return { version: a.toolsVersion, installed: true };
+}
+
+export async function pin(version: string | undefined, env: Env): Promise<ToolsState> {
+  const dir = toolsDir(env);
+  const { state } = await readToolsState(dir);
+  const next = { ...state };
+  if (version === undefined) delete next.pinned;
+  else {
+    const v = tryParseVersion(version);
+    if (!v) throw new UsageError(`invalid version ${JSON.stringify(version)}: expected MAJOR.MINOR.PATCH`);
+    next.pinned = formatVersion(v);
+  }
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  await writeToolsState(dir, next);
+  return next;
+}
+
+/** Removes every installed version and any partial download; keeps the login. */
+export function clean(env: Env): string[] {
+  const dir = toolsDir(env);
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (name === "tools.json") continue;
+    if (tryParseVersion(name) || name.startsWith(".tmp-") || name.startsWith(".download-")) {
+      rmSync(join(dir, name), { recursive: true, force: true });
+      removed.push(name);
+    }
+  }
+  return removed;
+}
+
+/** Makes `<dir>/<tool>` a link to this executable (atomically replacing an older link). */
+export function installShims(tools: string[], dir: string, self: string): string[] {
+  if (tools.length === 0)
+    throw new UsageError("name at least one tool, e.g. `upkeep tools install-shims tsh tctl`");
+  mkdirSync(dir, { recursive: true });
+  const made: string[] = [];
+  for (const tool of tools) {
+    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tool) || tool.startsWith("upkeep")) {
+      throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
+    }
+    const link = join(dir, tool);
+    try {
+      const st = lstatSync(link);
+      if (!st.isSymbolicLink())
+        throw new UpkeepError("E_EXISTS", `${link} exists and is not a link: not replacing it`, {
+          exitCode: 1,
+        });
+      if (readlinkSync(link) === self) {
+        made.push(link);
+        continue;
+      }
+    } catch (e) {
+      if (e instanceof UpkeepError) throw e;
+    }
+    const tmp = `${link}.new-${process.pid}`;
+    rmSync(tmp, { force: true });
+    symlinkSync(self, tmp);
+    renameSync(tmp, link);
+    made.push(link);
+  }
+  return made;
+}

@@ -1,0 +1,107 @@
+/**
+ * `upkeep tools exec TOOL ARGS...` and the shims (upkeep invoked as TOOL). The up-to-date path reads the
+ * cached state, checks one marker file and runs the tool: no network, no CLI framework, no installer, and
+ * only Bun-native file APIs (measured: `node:fs` adds ~3.5 ms, `node:path` ~1.6 ms, `node:tty` ~7 ms to
+ * start-up). Everything else loads lazily, only when the cache is stale or the version is missing.
+ */
+import { UpkeepError, UsageError } from "../../errors.ts";
+import { chooseVersion } from "../../tools/choose_version.ts";
+import type { ToolsState } from "../../tools/types.ts";
+import { isInstalled, listInstalledTools, touchTools } from "./installed.ts";
+import { toolsDir } from "./paths.ts";
+import { runTool } from "./run_tool.ts";
+import { readToolsState } from "./state_file.ts";
+
+export interface ExecIo {
+  /** stdin and stderr are terminals: prompts and a progress bar are allowed (evaluated lazily). */
+  tty: () => boolean;
+  warn: (line: string) => void;
+  now: () => Date;
+}
+
+const TOOL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** Nested upkeep shims deeper than this are a loop (a release whose tool is a shim of itself). */
+const MAX_DEPTH = 3;
+
+/** Whether choosing needs the list of installed versions (not when env, pin or the server decide). */
+function needsInstalledList(state: ToolsState, envVersion: string | undefined): boolean {
+  const env = envVersion?.trim();
+  if (env && env !== "off") return false;
+  if (state.pinned) return false;
+  return !(state.cache?.toolsAutoUpdate && state.enrolled);
+}
+
+export async function execTool(
+  tool: string,
+  args: string[],
+  env: Record<string, string | undefined>,
+  io: ExecIo,
+): Promise<number> {
+  if (!TOOL_NAME.test(tool)) throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
+  const depth = Number(env.UPKEEP_TOOLS_GUARD ?? "0") || 0;
+  if (depth >= MAX_DEPTH) {
+    throw new UpkeepError(
+      "E_LOOP",
+      `re-exec loop: ${tool} keeps starting upkeep (UPKEEP_TOOLS_GUARD=${depth})`,
+      {
+        hint: "the installed tool must not be an upkeep shim; check the release, or run the tool by its full path",
+      },
+    );
+  }
+  const dir = toolsDir(env);
+  let { state } = await readToolsState(dir);
+  const installedVersions = () =>
+    needsInstalledList(state, env.UPKEEP_TOOLS_VERSION) ? listInstalledTools(dir).map((i) => i.version) : [];
+  const choose = () => {
+    try {
+      return chooseVersion({
+        state,
+        envVersion: env.UPKEEP_TOOLS_VERSION,
+        installed: installedVersions(),
+        now: io.now().getTime(),
+      });
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  };
+  let choice = choose();
+  if (choice.stale && !choice.off) {
+    const { refreshCache } = await import("./server_answer.ts");
+    state = await refreshCache(dir, state, io.now(), io.warn);
+    choice = choose();
+  }
+  if (choice.outOfDate && choice.version !== choice.outOfDate) {
+    io.warn(
+      `Your version of ${tool} is out of date: the cluster runs v${choice.outOfDate}, this is v${choice.version}. ` +
+        "Some functionality may not work. Run `upkeep tools login` to enroll into automatic updates, or `upkeep tools update`.",
+    );
+  }
+  if (!choice.version) {
+    throw new UpkeepError("E_NOT_FOUND", `no version of ${tool} is installed and no server is known`, {
+      hint: "run `upkeep tools login --server URL --product NAME` first",
+    });
+  }
+  let version = choice.version;
+  if (!isInstalled(dir, version)) {
+    if (choice.off)
+      throw new UpkeepError(
+        "E_NOT_FOUND",
+        `UPKEEP_TOOLS_VERSION=off and no client tools installed in ${dir}`,
+      );
+    const { installToolsVersion } = await import("./install_tools.ts");
+    const r = await installToolsVersion({ dir, state, version, source: choice.source, io, env });
+    version = r.runVersion;
+    if (!isInstalled(dir, version))
+      throw new UpkeepError("E_NOT_FOUND", `client tools v${version} are not installed in ${dir}`);
+  }
+  const vdir = `${dir}/${version}`;
+  const bin = `${vdir}/bin/${tool}`;
+  if (Bun.file(bin).size <= 0) {
+    const have = [...new Bun.Glob("*").scanSync({ cwd: `${vdir}/bin` })];
+    throw new UpkeepError("E_NOT_FOUND", `client tools v${version} have no ${tool}`, {
+      hint: have.length ? `this release has: ${have.sort().join(", ")}` : `${vdir}/bin is empty`,
+    });
+  }
+  await touchTools(vdir, io.now());
+  return await runTool(bin, args, { ...env, UPKEEP_TOOLS_GUARD: String(depth + 1) });
+}

@@ -1,0 +1,152 @@
+/**
+ * Installs one client-tools version through the shared installer (download, verify, safe unpack, atomic
+ * rename), once for concurrent invocations (a lock: the others wait and reuse it), with a progress bar on a
+ * terminal and Ctrl-C to cancel (partial download removed, the installed version runs if there is one).
+ */
+import { rmSync, writeSync } from "node:fs";
+import { UpkeepError } from "../../errors.ts";
+import { progressBar } from "../../tools/progress_bar.ts";
+import type { ToolsState, VersionSource } from "../../tools/types.ts";
+import { MAX_KEPT_VERSIONS } from "../../tools/types.ts";
+import { versionsToRemove } from "../../tools/versions_to_remove.ts";
+import {
+  currentPlatform,
+  fetchVerifiedManifest,
+  installVersion,
+  type VerifiedManifest,
+} from "../install/mod.ts";
+import { loadTrustedKeys } from "../keys.ts";
+import type { ExecIo } from "./exec_tool.ts";
+import { listInstalledTools } from "./installed.ts";
+import { acquireLock } from "./lock.ts";
+import { writeToolsState } from "./state_store.ts";
+
+export interface InstallToolsInput {
+  dir: string;
+  state: ToolsState;
+  version: string;
+  source: VersionSource;
+  io: ExecIo;
+  env: Record<string, string | undefined>;
+}
+
+/** Base URL and keys: the environment beats the saved configuration; neither ever comes from the server. */
+export function toolsSource(state: ToolsState, env: Record<string, string | undefined>) {
+  const baseUrl = env.UPKEEP_TOOLS_BASE_URL || state.baseUrl;
+  const keys = env.UPKEEP_TOOLS_TRUST_KEY ? env.UPKEEP_TOOLS_TRUST_KEY.split(",") : state.trustKeys;
+  if (!baseUrl || !state.product) {
+    throw new UpkeepError("E_NOT_FOUND", "client tools are not configured: no base URL or product", {
+      hint: "run `upkeep tools login --server URL --product NAME`",
+      exitCode: 2,
+    });
+  }
+  if (keys.length === 0) {
+    throw new UpkeepError("E_KEY", "no trusted public key for client tools", {
+      hint: "run `upkeep tools login ... --trust-key PUBFILE` or set UPKEEP_TOOLS_TRUST_KEY",
+      exitCode: 2,
+    });
+  }
+  return { baseUrl: baseUrl.replace(/\/+$/, ""), product: state.product, keys };
+}
+
+export async function installToolsVersion(
+  input: InstallToolsInput,
+): Promise<{ state: ToolsState; runVersion: string }> {
+  const { dir, version, io } = input;
+  let state = input.state;
+  const release = await acquireLock(`${dir}/.install.lock`, 15 * 60_000, `client tools in ${dir}`);
+  const tty = io.tty();
+  // Ctrl-C (or SIGTERM) cancels the download cleanly: the installer removes its partial files.
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+  try {
+    // Another invocation may have installed it while this one waited for the lock.
+    if (listInstalledTools(dir).some((i) => i.version === version)) return { state, runVersion: version };
+    const src = toolsSource(state, input.env);
+    const source = {
+      baseUrl: src.baseUrl,
+      product: src.product,
+      trustedKeys: await loadTrustedKeys(src.keys),
+      insecure: state.insecure === true,
+    };
+    if (tty) io.warn(`Updating client tools to v${version}.`);
+    else io.warn(`upkeep: installing client tools v${version} from ${src.baseUrl}`);
+    const manifest: VerifiedManifest = await fetchVerifiedManifest(source, {
+      now: io.now(),
+      ...(state.lastSerial !== undefined ? { lastSerial: state.lastSerial } : {}),
+      workDir: dir,
+    });
+    let last = 0;
+    const t0 = performance.now();
+    const onProgress = tty
+      ? (p: { received: number; total: number }) => {
+          const t = performance.now();
+          if (t - last < 100 && p.received < p.total) return;
+          last = t;
+          const rate = p.received / Math.max(0.001, (t - t0) / 1000);
+          writeSync(2, `\r${progressBar(p.received, p.total, rate)}`);
+        }
+      : undefined;
+    try {
+      await installVersion({
+        source,
+        manifest,
+        version,
+        platform: currentPlatform(),
+        versionsDir: dir,
+        signal: controller.signal,
+        ...(onProgress ? { onProgress } : {}),
+      });
+    } finally {
+      if (tty) writeSync(2, "\n");
+    }
+    if (state.lastSerial === undefined || manifest.serial > state.lastSerial) {
+      state = { ...state, lastSerial: manifest.serial };
+      await writeToolsState(dir, state).catch(() => {});
+    }
+    cleanupOld(dir, version);
+    if (!tty) io.warn(`upkeep: client tools v${version} installed`);
+    return { state, runVersion: version };
+  } catch (e) {
+    const cancelled = controller.signal.aborted;
+    const fallback = listInstalledTools(dir)
+      .filter((i) => i.version !== version)
+      .sort((a, b) => b.lastUsed - a.lastUsed)[0];
+    if (cancelled || (input.source === "server" && fallback)) {
+      io.warn("WARNING: Client tools failed to update, some functionality may be broken.");
+      if (!cancelled) io.warn(`upkeep: ${(e as Error).message}`);
+      if (fallback) return { state, runVersion: fallback.version };
+      throw new UpkeepError("E_CANCELLED", "client tools update cancelled and no version is installed", {
+        exitCode: 130,
+      });
+    }
+    if (
+      e instanceof UpkeepError &&
+      e.code === "E_NOT_IN_MANIFEST" &&
+      (input.source === "pin" || input.source === "env")
+    ) {
+      throw new UpkeepError("E_NOT_FOUND", `client tools v${version} do not exist in the release manifest`, {
+        cause: e,
+        hint:
+          input.source === "pin"
+            ? "pick another version with `upkeep tools pin`, or `upkeep tools unpin`"
+            : "fix UPKEEP_TOOLS_VERSION",
+      });
+    }
+    throw e;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    release();
+  }
+}
+
+/** Keeps at most MAX_KEPT_VERSIONS versions, least recently used removed first, never `inUse`. */
+export function cleanupOld(dir: string, inUse: string): string[] {
+  const used = new Map(listInstalledTools(dir).map((i) => [i.version, i.lastUsed]));
+  const remove = versionsToRemove(used, inUse, MAX_KEPT_VERSIONS);
+  for (const v of remove) rmSync(`${dir}/${v}`, { recursive: true, force: true });
+  return remove;
+}

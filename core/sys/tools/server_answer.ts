@@ -1,0 +1,62 @@
+/** Asks the cluster which client-tools version to run (`/v1/webapi/find`) and caches the answer. */
+import { UpkeepError } from "../../errors.ts";
+import type { ToolsState } from "../../tools/types.ts";
+import { formatVersion } from "../../version/format_version.ts";
+import { tryParseVersion } from "../../version/try_parse_version.ts";
+import { writeToolsState } from "./state_store.ts";
+
+export interface ToolsAnswer {
+  toolsVersion: string;
+  toolsAutoUpdate: boolean;
+}
+
+export async function askServer(server: string, timeoutMs = 3000): Promise<ToolsAnswer> {
+  const url = `${server.replace(/\/+$/, "")}/v1/webapi/find`;
+  let r: Response;
+  try {
+    r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
+  } catch (e) {
+    throw new UpkeepError("E_NETWORK", `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+  }
+  if (!r.ok) throw new UpkeepError("E_SERVER", `${url} answered ${r.status}`);
+  let body: { auto_update?: { tools_version?: unknown; tools_auto_update?: unknown } };
+  try {
+    body = (await r.json()) as typeof body;
+  } catch (e) {
+    throw new UpkeepError("E_SERVER", `${url} did not answer JSON`, { cause: e });
+  }
+  const v =
+    typeof body.auto_update?.tools_version === "string"
+      ? tryParseVersion(body.auto_update.tools_version)
+      : undefined;
+  if (!v) throw new UpkeepError("E_SERVER", `${url}: auto_update.tools_version is missing or not a version`);
+  return { toolsVersion: formatVersion(v), toolsAutoUpdate: body.auto_update?.tools_auto_update === true };
+}
+
+/**
+ * Refreshes the cached answer. A server that cannot be reached is not an error for the tool: the failure is
+ * remembered (so the next runs don't wait on it) and the caller goes on with what it has.
+ */
+export async function refreshCache(
+  dir: string,
+  state: ToolsState,
+  now: Date,
+  onWarning: (msg: string) => void,
+): Promise<ToolsState> {
+  if (!state.server) return state;
+  let next: ToolsState;
+  try {
+    const a = await askServer(state.server);
+    const { lastCheckFailedAt: _dropped, ...rest } = state;
+    next = { ...rest, cache: { ...a, fetchedAt: now.getTime() } };
+  } catch (e) {
+    onWarning(`upkeep: ${(e as Error).message}; using the installed client tools`);
+    next = { ...state, lastCheckFailedAt: now.getTime() };
+  }
+  try {
+    await writeToolsState(dir, next);
+  } catch {
+    // A read-only tools dir must not stop the tool.
+  }
+  return next;
+}
