@@ -73,9 +73,11 @@ export async function publish(
   w: World,
   versions: (string | VersionSpec)[],
   sub = "release",
+  prepare?: (rel: FakeRelease) => void,
 ): Promise<FakeRelease> {
   const out = join(w.dir, sub);
   const rel = await makeFakeRelease({ out, versions, key: w.key });
+  prepare?.(rel);
   const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
   if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
   w.release = rel;
