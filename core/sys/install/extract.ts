@@ -29,6 +29,7 @@ import {
   mkdirSync,
   openSync,
   readdirSync,
+  readSync,
   symlinkSync,
   writeSync,
 } from "node:fs";
@@ -142,8 +143,7 @@ export async function extractTarGz(
   const streamCap = limits.maxBytes + (limits.maxFiles + 2) * (3 * BLOCK) + 2 * MAX_META_BYTES;
   let streamed = 0;
   let sinceGc = 0;
-  const input = Bun.file(file).stream().pipeThrough(new DecompressionStream("gzip"));
-  const it = input.getReader();
+  const it = gunzipFile(file).getReader();
   try {
     for (;;) {
       if (opts.signal?.aborted) throw cancelled();
@@ -172,6 +172,36 @@ export async function extractTarGz(
     await it.cancel().catch(() => {});
   }
   return { files: policy.files, bytes: policy.bytes };
+}
+
+/** Read size: small reads into fresh buffers keep what the decompressor holds small. */
+const READ_CHUNK = 128 * 1024;
+
+/** The decompressed bytes of `file`, pulled on demand (one read in flight, no read-ahead). */
+function gunzipFile(file: string): ReadableStream<Uint8Array> {
+  let fd = -1;
+  const source = new ReadableStream<Uint8Array<ArrayBuffer>>(
+    {
+      start() {
+        fd = openSync(file, constants.O_RDONLY);
+      },
+      pull(controller) {
+        const buf = new Uint8Array(new ArrayBuffer(READ_CHUNK));
+        const n = readSync(fd, buf, 0, READ_CHUNK, null);
+        if (n === 0) {
+          closeSync(fd);
+          fd = -1;
+          controller.close();
+        } else controller.enqueue(buf.subarray(0, n));
+      },
+      cancel() {
+        if (fd >= 0) closeSync(fd);
+        fd = -1;
+      },
+    },
+    { highWaterMark: 0 },
+  );
+  return source.pipeThrough(new DecompressionStream("gzip"));
 }
 
 function mkdir(path: string, dirs: string[]): void {
