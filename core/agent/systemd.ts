@@ -59,7 +59,6 @@ export function agentUnit(i: UnitInput): UnitFile {
   const text = `# Written by upkeep agent enable; upkeep agent uninstall removes it.
 [Unit]
 Description=upkeep agent: keeps ${i.spec.daemon} (namespace ${i.namespace}) on the version its server names
-Documentation=https://github.com/upkeep/upkeep
 After=network-online.target
 Wants=network-online.target
 
