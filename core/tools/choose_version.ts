@@ -51,8 +51,13 @@ export function chooseVersion(input: ChooseVersionInput): VersionChoice {
   }
   if (state.pinned) return { version: state.pinned, source: "pin", off: false, stale: false };
 
+  const recentFailure =
+    state.lastCheckFailedAt !== undefined &&
+    now - state.lastCheckFailedAt >= 0 &&
+    now - state.lastCheckFailedAt < CHECK_RETRY_MS;
   const stale =
     Boolean(state.server) &&
+    !recentFailure &&
     (!state.cache || now - state.cache.fetchedAt > ttl || now < state.cache.fetchedAt);
   const cache = state.cache;
   if (cache?.toolsAutoUpdate && state.enrolled) {

@@ -26,7 +26,8 @@ const MAX_DEPTH = 3;
 /** Whether choosing needs the list of installed versions (not when env, pin or the server decide). */
 function needsInstalledList(state: ToolsState, envVersion: string | undefined): boolean {
   const env = envVersion?.trim();
-  if (env && env !== "off") return false;
+  if (env === "off") return true;
+  if (env) return false;
   if (state.pinned) return false;
   return !(state.cache?.toolsAutoUpdate && state.enrolled);
 }

@@ -44,7 +44,7 @@ export function listInstalledTools(dir: string): InstalledTools[] {
 /** Marks a version as used now (at most once a minute). Best effort: a read-only dir must not stop the tool. */
 export async function touchTools(versionDir: string, now: Date): Promise<void> {
   const f = Bun.file(`${versionDir}/${LAST_USED}`);
-  if (now.getTime() - f.lastModified < 60_000) return;
+  if (f.size > 0 && now.getTime() - f.lastModified < 60_000) return;
   try {
     await Bun.write(f, String(now.getTime()));
   } catch {}

@@ -1,0 +1,276 @@
+/**
+ * Client tools end to end: the compiled binary, a real `upkeep serve` hosting signed fake releases, shims,
+ * real downloads. An in-process proxy in front of /artifacts counts downloads and can throttle them.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { publish, startWorld, type World } from "./agent_helpers.ts";
+import { UPKEEP, upkeep } from "./cli.ts";
+
+let w: World;
+let proxy: ReturnType<typeof Bun.serve>;
+const downloads = new Map<string, number>();
+const throttleBytesPerSecond = 0;
+
+beforeAll(async () => {
+  w = await startWorld("tools", ["--server-version", "6.3.0"]);
+  await publish(w, ["6.0.0", "6.1.0", "6.2.0", "6.3.0"]);
+  await setTools("6.1.0");
+  // Counting (and, when asked, throttling) proxy for the artifacts: the base URL tools download from.
+  proxy = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const path = new URL(req.url).pathname;
+      downloads.set(path, (downloads.get(path) ?? 0) + 1);
+      const headers = new Headers();
+      const range = req.headers.get("range");
+      if (range) headers.set("range", range);
+      const r = await fetch(`${w.url}${path}`, { headers });
+      if (!throttleBytesPerSecond || !path.endsWith(".tar.gz") || !r.body) return r;
+      const reader = r.body.getReader();
+      const rate = throttleBytesPerSecond;
+      const body = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          const { done, value } = await reader.read();
+          if (done) return c.close();
+          for (let off = 0; off < value.length; off += 16384) {
+            c.enqueue(value.subarray(off, off + 16384));
+            await Bun.sleep((16384 / rate) * 1000);
+          }
+        },
+        cancel: () => reader.cancel(),
+      });
+      return new Response(body, { status: r.status, headers: r.headers });
+    },
+  });
+});
+
+afterAll(async () => {
+  proxy?.stop(true);
+  await w?.stop();
+});
+
+async function setTools(version: string) {
+  const r = await upkeep(["admin", "apply", "-f", "-"], {
+    env: w.env,
+    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
+  });
+  expect(r.code).toBe(0);
+}
+
+const artifactDownloads = (version: string) =>
+  [...downloads.entries()]
+    .filter(([p]) => p.endsWith(`-v${version}-linux-amd64-bin.tar.gz`))
+    .reduce((n, [, c]) => n + c, 0);
+
+/** A fresh user: own HOME, tools dir and shim dir. */
+function user() {
+  const home = mkdtempSync(join(tmpdir(), "upkeep-tools-home-"));
+  const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
+  return { home, env, tools: env.UPKEEP_TOOLS_DIR, bin: join(home, "bin") };
+}
+
+async function login(u: ReturnType<typeof user>, extra: string[] = []) {
+  const r = await upkeep(
+    [
+      "tools",
+      "login",
+      "--server",
+      w.url,
+      "--product",
+      "hello",
+      "--base-url",
+      `http://127.0.0.1:${proxy.port}/artifacts`,
+      "--trust-key",
+      w.pub,
+      ...extra,
+    ],
+    { env: u.env },
+  );
+  expect(r.stderr).not.toMatch(/\n\s+at /);
+  expect(r.code).toBe(0);
+  return r;
+}
+
+async function shim(u: ReturnType<typeof user>, args: string[], env: Record<string, string> = {}) {
+  const p = Bun.spawn([join(u.bin, "hello"), ...args], {
+    env: { ...process.env, ...u.env, ...env },
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(p.stdout).text(),
+    new Response(p.stderr).text(),
+    p.exited,
+  ]);
+  return { stdout, stderr, code };
+}
+
+describe("upkeep tools (compiled binary, real serve)", () => {
+  test("login without a terminal enrolls without asking; shims; first use installs once and runs the tool", async () => {
+    const u = user();
+    const r = await login(u, ["--json"]);
+    expect(JSON.parse(r.stdout)).toMatchObject({ enrolled: true, tools_version: "6.1.0", product: "hello" });
+    const s = await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    expect(s.code).toBe(0);
+    expect(readlinkSync(join(u.bin, "hello"))).toBe(UPKEEP);
+
+    const before = artifactDownloads("6.1.0");
+    const first = await shim(u, ["version"]);
+    expect(first.code).toBe(0);
+    expect(first.stdout.trim()).toBe("hello v6.1.0");
+    expect(first.stderr).toContain("installing client tools v6.1.0"); // no terminal: plain lines, no bar
+    expect(first.stderr).not.toContain("Update progress");
+    expect(artifactDownloads("6.1.0")).toBe(before + 1);
+    const again = await shim(u, ["version"]);
+    expect(again.stdout.trim()).toBe("hello v6.1.0");
+    expect(again.stderr).toBe(""); // the up-to-date path is silent
+    expect(artifactDownloads("6.1.0")).toBe(before + 1);
+    // tools exec is the same thing without a shim
+    const ex = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+    expect(ex.stdout.trim()).toBe("hello v6.1.0");
+  });
+
+  test("arguments, exit codes and signals pass through", async () => {
+    const u = user();
+    await login(u);
+    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    const bad = await shim(u, ["frobnicate", "--debug"]);
+    expect(bad.code).toBe(2); // the tool's own exit code
+    expect(bad.stderr).toContain("usage: hello");
+    const state = join(u.home, "hello.json");
+    const p = Bun.spawn([join(u.bin, "hello"), "serve", "--port", "4711"], {
+      env: { ...process.env, ...u.env, HELLO_STATE: state },
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    for (let i = 0; i < 200 && !existsSync(state); i++) await Bun.sleep(25);
+    expect(JSON.parse(readFileSync(state, "utf8"))).toMatchObject({ version: "6.1.0", port: "4711" });
+    process.kill(p.pid, "SIGTERM"); // forwarded to the tool, which exits 0 on TERM
+    expect(await p.exited).toBe(0);
+  });
+
+  test("a version change on the server is followed after `tools update`; env pin and off; pin; unknown pin", async () => {
+    const u = user();
+    await login(u);
+    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.1.0");
+    await setTools("6.2.0");
+    // The cached answer is fresh: no network, still 6.1.0 until the cache expires or `update` runs.
+    expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.1.0");
+    const up = await upkeep(["tools", "update", "--json"], { env: u.env });
+    expect(up.code).toBe(0);
+    expect(JSON.parse(up.stdout)).toEqual({ version: "6.2.0", installed: true });
+    expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.2.0");
+
+    expect((await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: "6.0.0" })).stdout.trim()).toBe(
+      "hello v6.0.0",
+    );
+    expect((await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: "off" })).stdout.trim()).toBe("hello v6.2.0");
+    const badEnv = await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: "latest" });
+    expect(badEnv.code).toBe(2);
+    expect(badEnv.stderr).toContain("UPKEEP_TOOLS_VERSION");
+
+    expect((await upkeep(["tools", "pin", "6.3.0"], { env: u.env })).code).toBe(0);
+    expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.3.0");
+    const st = JSON.parse((await upkeep(["tools", "status", "--json"], { env: u.env })).stdout);
+    expect(st).toMatchObject({ pinned: "6.3.0", version: "6.3.0", source: "pin", enrolled: true });
+    expect((await upkeep(["tools", "pin", "9.9.9"], { env: u.env })).code).toBe(0);
+    const missing = await shim(u, ["version"]);
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain("9.9.9");
+    expect(missing.stderr).toContain("do not exist");
+    expect(missing.stderr).not.toMatch(/\n\s+at /);
+    expect((await upkeep(["tools", "unpin"], { env: u.env })).code).toBe(0);
+    expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.2.0");
+    await setTools("6.1.0");
+  });
+
+  test("three parallel first uses: one download, all succeed, no partial files", async () => {
+    const u = user();
+    await login(u);
+    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    await upkeep(["tools", "pin", "6.0.0"], { env: u.env });
+    const before = artifactDownloads("6.0.0");
+    const runs = await Promise.all([1, 2, 3].map(() => shim(u, ["version"])));
+    for (const r of runs) {
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe("hello v6.0.0");
+    }
+    expect(artifactDownloads("6.0.0")).toBe(before + 1);
+    expect(readdirSync(u.tools).filter((n) => n.startsWith(".tmp") || n.includes(".part"))).toEqual([]);
+  });
+
+  test("at most 3 versions are kept, least recently used removed first", async () => {
+    const u = user();
+    await login(u);
+    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    for (const v of ["6.0.0", "6.1.0", "6.2.0"]) {
+      expect((await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: v })).code).toBe(0);
+      await Bun.sleep(20);
+    }
+    // use 6.0.0 again so 6.1.0 is now the least recently used
+    const t = Date.now();
+    Bun.spawnSync([
+      "touch",
+      "-d",
+      `@${Math.floor(t / 1000) + 5}`,
+      join(u.tools, "6.0.0", ".upkeep-last-used"),
+    ]);
+    expect((await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: "6.3.0" })).code).toBe(0);
+    const left = readdirSync(u.tools)
+      .filter((n) => /^\d/.test(n))
+      .sort();
+    expect(left).toEqual(["6.0.0", "6.2.0", "6.3.0"]);
+  });
+
+  test("server down: the installed version runs, with a warning and no long wait", async () => {
+    const u = user();
+    await login(u);
+    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    expect((await shim(u, ["version"])).code).toBe(0);
+    // Point the saved server at a closed port and make the cache stale.
+    const statePath = join(u.tools, "tools.json");
+    const st = JSON.parse(readFileSync(statePath, "utf8"));
+    st.server = "http://127.0.0.1:9";
+    st.cache.fetchedAt = 0;
+    await Bun.write(statePath, JSON.stringify(st));
+    const t0 = performance.now();
+    const r = await shim(u, ["version"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("hello v6.1.0");
+    expect(r.stderr).toContain("cannot reach");
+    expect(performance.now() - t0).toBeLessThan(5000);
+    const r2 = await shim(u, ["version"]);
+    expect(r2.stderr).toBe(""); // the failure is remembered: no retry for a while
+  });
+
+  test("a tool the release does not have, and a re-exec loop, are refused clearly", async () => {
+    const u = user();
+    await login(u);
+    const r = await upkeep(["tools", "exec", "nosuchtool"], { env: u.env });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("have no nosuchtool");
+    expect(r.stderr).toContain("this release has: hello");
+    const loop = await upkeep(["tools", "exec", "hello", "version"], {
+      env: { ...u.env, UPKEEP_TOOLS_GUARD: "3" },
+    });
+    expect(loop.code).toBe(1);
+    expect(loop.stderr).toContain("E_LOOP");
+  });
+
+  test("clean removes installed versions and keeps the login", async () => {
+    const u = user();
+    await login(u);
+    expect((await upkeep(["tools", "exec", "hello", "version"], { env: u.env })).code).toBe(0);
+    const c = await upkeep(["tools", "clean", "--json"], { env: u.env });
+    expect(JSON.parse(c.stdout).removed).toContain("6.1.0");
+    expect(existsSync(join(u.tools, "tools.json"))).toBe(true);
+    rmSync(u.home, { recursive: true, force: true });
+  });
+});
+
+export { proxy, throttleBytesPerSecond };
