@@ -21,6 +21,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { gzipSync } from "node:zlib";
 import { isUpkeepError } from "../core/errors.ts";
 import {
   checkUrl,
@@ -512,6 +513,20 @@ describe("download", () => {
       host.throttleMs = 0;
     }
     expect(readdirSync(c.versionsDir)).toEqual([]);
+  });
+
+  test("content-encoding: a .tar.gz labelled gzip is saved as sent; a gzip-encoded manifest is decoded", async () => {
+    const name = artifactName("1.0.0");
+    host.extraHeaders.set(`/good/${name}`, { "content-encoding": "gzip" });
+    const json = readFileSync(join(WWW, "good", "hello-releases.json"));
+    host.overrides.set("/good/hello-releases.json", new Uint8Array(gzipSync(json)));
+    host.extraHeaders.set("/good/hello-releases.json", { "content-encoding": "gzip" });
+    try {
+      expect((await install("good", "1.0.0")).result.reused).toBe(false);
+    } finally {
+      host.extraHeaders.clear();
+      host.overrides.delete("/good/hello-releases.json");
+    }
   });
 
   test("redirects are followed only to URLs checkUrl accepts", async () => {

@@ -37,6 +37,8 @@ export interface Host {
   redirects: Map<string, string>;
   /** Path -> bytes served instead of the file (a tampering mirror). */
   overrides: Map<string, Uint8Array>;
+  /** Path -> extra response headers (e.g. a mislabelled `content-encoding`). */
+  extraHeaders: Map<string, Record<string, string>>;
   /** Delay between 64 KiB writes of a body (a slow link), ms. */
   throttleMs: number;
   stop(): Promise<void>;
@@ -83,6 +85,7 @@ export async function startHost(root: string): Promise<Host> {
     cutOnce: new Set(),
     redirects: new Map(),
     overrides: new Map(),
+    extraHeaders: new Map(),
     throttleMs: 0,
     stop: async () => {
       for (const s of sockets) s.destroy();
@@ -123,6 +126,7 @@ export async function startHost(root: string): Promise<Host> {
         "content-length": body.length,
         "content-type": "application/octet-stream",
       };
+      Object.assign(head, host.extraHeaders.get(path) ?? {});
       const status = m ? "206 Partial Content" : "200 OK";
       if (m) head["content-range"] = `bytes ${start}-${data.length - 1}/${data.length}`;
       if (host.cutOnce.has(path)) {

@@ -27,6 +27,11 @@ export interface GetOptions {
   insecure: boolean;
   signal?: AbortSignal;
   headers?: Record<string, string>;
+  /**
+   * The body's bytes as sent, even under a `Content-Encoding` (as curl saves them). For artifacts: a
+   * mirror that labels a .tar.gz `Content-Encoding: gzip` must not make us hash the inner tar.
+   */
+  raw?: boolean;
 }
 
 function networkError(url: string, e: unknown): UpkeepError {
@@ -48,11 +53,18 @@ export async function httpGet(url: string, opts: GetOptions): Promise<Response> 
     checkUrl(current, opts.insecure);
     let res: Response;
     try {
-      res = await fetch(current, {
+      const init: RequestInit & { decompress?: boolean } = {
         redirect: "manual",
-        headers: { "user-agent": "upkeep", "accept-encoding": "identity", ...opts.headers },
+        headers: {
+          "user-agent": "upkeep",
+          ...(opts.raw ? { "accept-encoding": "identity" } : {}),
+          ...opts.headers,
+        },
         signal: opts.signal,
-      });
+        // Bun's fetch decodes Content-Encoding unless told not to.
+        ...(opts.raw ? { decompress: false } : {}),
+      };
+      res = await fetch(current, init);
     } catch (e) {
       if (isAbort(e, opts.signal)) throw cancelled();
       throw networkError(current, e);
@@ -264,6 +276,7 @@ async function oneTry(
     insecure: o.insecure,
     signal: o.signal,
     headers: range ? { range: `bytes=${have}-` } : {},
+    raw: true,
   });
   let start = 0;
   if (res.status === 206 && range) {
