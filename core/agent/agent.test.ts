@@ -1,0 +1,377 @@
+/** Table tests of the agent's pure decisions: pass decision, health verdicts, crash recovery, state file. */
+import { describe, expect, test } from "bun:test";
+import {
+  checkSuggestedArtifact,
+  decidePass,
+  emptyStatus,
+  type FindAnswer,
+  formatState,
+  judgeHealth,
+  parseFindAnswer,
+  parseState,
+  planRecovery,
+  restartDelayMs,
+  StateFileError,
+  versionOfDir,
+  versionsToKeep,
+} from "./mod.ts";
+import type { AgentStatus } from "./types.ts";
+
+const find = (o: Partial<FindAnswer> = {}): FindAnswer => ({
+  serverVersion: "17.0.1",
+  agentVersion: "17.0.1",
+  autoUpdate: false,
+  jitterSeconds: 60,
+  edition: "oss",
+  fips: false,
+  artifact: "",
+  critical: false,
+  groupState: "active",
+  reason: "",
+  ...o,
+});
+const on = { enabled: true, pinned: false };
+
+describe("decidePass", () => {
+  const cases: [string, Parameters<typeof decidePass>[0], boolean, RegExp][] = [
+    [
+      "disabled",
+      {
+        spec: { enabled: false, pinned: false },
+        status: { active: "17.0.0", skip: [] },
+        find: find({ autoUpdate: true }),
+        daemonHealthy: true,
+      },
+      false,
+      /disabled/,
+    ],
+    [
+      "pinned",
+      {
+        spec: { enabled: true, pinned: true },
+        status: { active: "17.0.0", skip: [] },
+        find: find({ autoUpdate: true }),
+        daemonHealthy: false,
+      },
+      false,
+      /pinned to 17.0.0/,
+    ],
+    [
+      "up to date",
+      {
+        spec: on,
+        status: { active: "17.0.1", skip: [] },
+        find: find({ autoUpdate: true }),
+        daemonHealthy: false,
+      },
+      false,
+      /up to date/,
+    ],
+    [
+      "skipped",
+      {
+        spec: on,
+        status: { active: "17.0.0", skip: ["17.0.1"] },
+        find: find({ autoUpdate: true }),
+        daemonHealthy: true,
+      },
+      false,
+      /skipped/,
+    ],
+    [
+      "above the server",
+      {
+        spec: on,
+        status: { active: "17.0.0", skip: [] },
+        find: find({ agentVersion: "18.0.0", autoUpdate: true }),
+        daemonHealthy: true,
+      },
+      false,
+      /above its own version/,
+    ],
+    [
+      "server says update",
+      {
+        spec: on,
+        status: { active: "17.0.0", skip: [] },
+        find: find({ autoUpdate: true, critical: true }),
+        daemonHealthy: true,
+      },
+      true,
+      /critical/,
+    ],
+    [
+      "not told, healthy",
+      { spec: on, status: { active: "17.0.0", skip: [] }, find: find(), daemonHealthy: true },
+      false,
+      /waiting for the server/,
+    ],
+    [
+      "not told, health unknown",
+      { spec: on, status: { active: "17.0.0", skip: [] }, find: find(), daemonHealthy: undefined },
+      false,
+      /waiting/,
+    ],
+    [
+      "not told, unhealthy, target differs",
+      { spec: on, status: { active: "17.0.0", skip: [] }, find: find(), daemonHealthy: false },
+      true,
+      /unhealthy/,
+    ],
+    [
+      "nothing installed",
+      { spec: on, status: { active: "", skip: [] }, find: find(), daemonHealthy: undefined },
+      true,
+      /first install/,
+    ],
+    [
+      "a downgrade the server asks for (group rolled back)",
+      {
+        spec: on,
+        status: { active: "17.0.1", skip: [] },
+        find: find({ agentVersion: "17.0.0", autoUpdate: true }),
+        daemonHealthy: true,
+      },
+      true,
+      /17.0.0/,
+    ],
+  ];
+  for (const [name, input, update, reason] of cases) {
+    test(name, () => {
+      const d = decidePass(input);
+      expect(d.update).toBe(update);
+      expect(d.reason).toMatch(reason);
+    });
+  }
+  test("an unhealthy or first-install update skips the jitter", () => {
+    const d = decidePass({
+      spec: on,
+      status: { active: "17.0.0", skip: [] },
+      find: find(),
+      daemonHealthy: false,
+    });
+    expect(d.update && d.urgent).toBe(true);
+    const s = decidePass({
+      spec: on,
+      status: { active: "17.0.0", skip: [] },
+      find: find({ autoUpdate: true }),
+      daemonHealthy: true,
+    });
+    expect(s.update && s.urgent).toBe(false);
+  });
+});
+
+describe("parseFindAnswer and the suggested artifact", () => {
+  test("the serve answer", () => {
+    const a = parseFindAnswer({
+      server_version: "v17.0.1",
+      edition: "ent",
+      auto_update: { agent_version: "v17.0.1", agent_auto_update: true, agent_update_jitter_seconds: 30 },
+      upkeep: { artifact: "hello-ent-v17.0.1-{os}-{arch}-bin.tar.gz", critical: true, group_state: "canary" },
+    });
+    expect(a).toMatchObject({
+      serverVersion: "17.0.1",
+      agentVersion: "17.0.1",
+      autoUpdate: true,
+      jitterSeconds: 30,
+      edition: "ent",
+      critical: true,
+    });
+  });
+  test("malformed answers are refused, never an update", () => {
+    expect(parseFindAnswer(null)).toBeTypeOf("string");
+    expect(parseFindAnswer({ auto_update: { agent_version: "x", agent_auto_update: true } })).toContain(
+      "agent_version",
+    );
+    expect(parseFindAnswer({ auto_update: { agent_version: "1.0.0", agent_auto_update: "yes" } })).toContain(
+      "agent_auto_update",
+    );
+  });
+  test("a name from the server is accepted only when it equals the local template's", () => {
+    const local = "hello-v1.0.0-linux-amd64-bin.tar.gz";
+    expect(checkSuggestedArtifact("", local, "linux", "amd64")).toBeUndefined();
+    expect(
+      checkSuggestedArtifact("hello-v1.0.0-{os}-{arch}-bin.tar.gz", local, "linux", "amd64"),
+    ).toBeUndefined();
+    expect(checkSuggestedArtifact("evil-v1.0.0-linux-amd64-bin.tar.gz", local, "linux", "amd64")).toContain(
+      "refused",
+    );
+  });
+});
+
+describe("judgeHealth", () => {
+  const policy = { stablePolls: 3, maxRestarts: 0 };
+  const s = (at: number, pid: number, restarts = 0, probe?: boolean) => ({
+    at,
+    pid,
+    restarts,
+    ...(probe === undefined ? {} : { probe: { ok: probe, detail: probe ? "ok" : "no" } }),
+  });
+  test("healthy only once the watch is over, with the same PID", () => {
+    expect(judgeHealth([s(0, 10), s(1, 10), s(2, 10)], policy, false).state).toBe("pending");
+    expect(judgeHealth([s(0, 10), s(1, 10), s(2, 10)], policy, true).state).toBe("healthy");
+  });
+  test("a restart or an exit is unhealthy at once", () => {
+    expect(judgeHealth([s(0, 10), s(1, 11, 1)], policy, false).state).toBe("unhealthy");
+    expect(judgeHealth([s(0, 10), s(1, 0)], policy, false).detail).toContain("exited");
+  });
+  test("a failing probe at the end is unhealthy; not started yet is pending", () => {
+    expect(
+      judgeHealth([s(0, 10, 0, false), s(1, 10, 0, false), s(2, 10, 0, false)], policy, true).detail,
+    ).toContain("probe");
+    expect(judgeHealth([s(0, 10, 0, false), s(1, 10, 0, false), s(2, 10, 0, true)], policy, true).state).toBe(
+      "healthy",
+    );
+    expect(judgeHealth([s(0, 0)], policy, false).state).toBe("pending");
+    expect(judgeHealth([], policy, true).state).toBe("unhealthy");
+  });
+  test("restart backoff doubles up to 30 s", () => {
+    expect([0, 1, 2, 3, 10].map(restartDelayMs)).toEqual([0, 500, 1000, 2000, 30_000]);
+  });
+});
+
+describe("planRecovery", () => {
+  const dirName = (v: string) => v;
+  const installed = (...names: string[]) =>
+    names
+      .map((name) => ({ name, complete: !name.startsWith("!") }))
+      .map((v) => ({ ...v, name: v.name.replace("!", "") }));
+  const st = (o: Partial<AgentStatus>): AgentStatus => ({ ...emptyStatus(), ...o });
+
+  test("nothing wrong: nothing to do", () => {
+    const p = planRecovery({
+      status: st({ active: "1.0.0" }),
+      current: "1.0.0",
+      installed: installed("1.0.0"),
+      dirName,
+    });
+    expect(p.notes).toEqual([]);
+    expect(p.switchTo).toBeUndefined();
+  });
+  test("intent, current still old: the intent is dropped", () => {
+    const p = planRecovery({
+      status: st({ active: "1.0.0", updating: { from: "1.0.0", to: "1.1.0", started: "" } }),
+      current: "1.0.0",
+      installed: installed("1.0.0", "1.1.0"),
+      dirName,
+    });
+    expect(p.status.updating).toBeUndefined();
+    expect(p.status.active).toBe("1.0.0");
+  });
+  test("intent, current switched: active is the new one, the intent stays to settle health", () => {
+    const p = planRecovery({
+      status: st({ active: "1.0.0", updating: { from: "1.0.0", to: "1.1.0", started: "" } }),
+      current: "1.1.0",
+      installed: installed("1.0.0", "1.1.0"),
+      dirName,
+    });
+    expect(p.status).toMatchObject({ active: "1.1.0", backup: "1.0.0", updating: { to: "1.1.0" } });
+    expect(p.restart).toBe(true);
+  });
+  test("a rollback cut short before the switch back: finished (switched back, skipped)", () => {
+    const p = planRecovery({
+      status: st({
+        active: "1.0.0",
+        updating: { from: "1.0.0", to: "1.1.0", started: "", rollingBack: { reason: "crash" } },
+      }),
+      current: "1.1.0",
+      installed: installed("1.0.0", "1.1.0"),
+      dirName,
+    });
+    expect(p.switchTo).toBe("1.0.0");
+    expect(p.status).toMatchObject({ active: "1.0.0", skip: ["1.1.0"] });
+    expect(p.status.updating).toBeUndefined();
+    expect(p.rolledBack).toEqual({ version: "1.1.0", reason: "crash" });
+  });
+  test("a rollback cut short after the switch back: skip recorded", () => {
+    const p = planRecovery({
+      status: st({
+        active: "1.0.0",
+        updating: { from: "1.0.0", to: "1.1.0", started: "", rollingBack: { reason: "x" } },
+      }),
+      current: "1.0.0",
+      installed: installed("1.0.0", "1.1.0"),
+      dirName,
+    });
+    expect(p.status.skip).toEqual(["1.1.0"]);
+    expect(p.switchTo).toBeUndefined();
+  });
+  test("current missing or pointing at an incomplete folder: the best complete version", () => {
+    const p = planRecovery({
+      status: st({ active: "1.1.0", backup: "1.0.0" }),
+      current: "1.1.0",
+      installed: installed("1.0.0", "!1.1.0"),
+      dirName,
+    });
+    expect(p.switchTo).toBe("1.0.0");
+    expect(p.status.active).toBe("1.0.0");
+    const q = planRecovery({
+      status: st({}),
+      current: undefined,
+      installed: installed("1.0.0", "1.2.0"),
+      dirName,
+    });
+    expect(q.switchTo).toBe("1.2.0");
+  });
+  test("update.yaml disagrees with current (no intent): the file is fixed", () => {
+    const p = planRecovery({
+      status: st({ active: "1.0.0" }),
+      current: "1.1.0",
+      installed: installed("1.0.0", "1.1.0"),
+      dirName,
+    });
+    expect(p.status).toMatchObject({ active: "1.1.0", backup: "1.0.0" });
+  });
+  test("versions to keep and folder names", () => {
+    expect(versionsToKeep(st({ active: "1.1.0", backup: "1.0.0" }), (v) => `${v}_ent`)).toEqual([
+      "1.1.0_ent",
+      "1.0.0_ent",
+    ]);
+    expect(versionOfDir("17.0.1_ent_fips")).toBe("17.0.1");
+    expect(versionOfDir(".tmp-abc")).toBeUndefined();
+  });
+});
+
+describe("update.yaml", () => {
+  const yaml = `version: 1
+kind: upkeep_agent
+spec:
+  server: https://upkeep.example.com
+  product: hello
+  base_url: https://cdn.example.com
+  trust_keys: [RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3]
+  service: supervise
+  daemon: hello
+  bin_dir: /usr/local/bin
+  updater_id: abc
+status:
+  active: v1.0.0
+`;
+  test("parses with defaults and canonical versions; round-trips", () => {
+    const s = parseState(yaml);
+    expect(s.spec).toMatchObject({ enabled: true, pinned: false, group: "", healthWaitMs: 10_000 });
+    expect(s.status.active).toBe("1.0.0");
+    expect(parseState(formatState(s))).toEqual(s);
+  });
+  test("every problem is named by its field path", () => {
+    try {
+      parseState(
+        yaml
+          .replace("service: supervise", "service: docker")
+          .replace("daemon: hello", "daemon: ../x")
+          .replace("active: v1.0.0", "active: nope\n  colour: blue"),
+      );
+      throw new Error("not refused");
+    } catch (e) {
+      expect(e).toBeInstanceOf(StateFileError);
+      const paths = (e as StateFileError).problems.map((p) => p.path);
+      expect(paths).toEqual(
+        expect.arrayContaining(["spec.service", "spec.daemon", "status.active", "status.colour"]),
+      );
+    }
+  });
+  test("not YAML, wrong kind", () => {
+    expect(() => parseState("a: [")).toThrow("not valid YAML");
+    expect(() => parseState("version: 2\nkind: other\nspec: {}\n")).toThrow("version");
+  });
+});
