@@ -529,6 +529,33 @@ describe("download", () => {
     }
   });
 
+  test("a stalled transfer is given up after the idle timeout (E_NETWORK), the .part kept for resume", async () => {
+    const c = freshCase();
+    const m = await manifestOf("resume", c.workDir);
+    host.throttleMs = 3000;
+    const started = performance.now();
+    let err: unknown;
+    try {
+      await installVersion({
+        source: source("resume"),
+        manifest: m,
+        version: "1.0.0",
+        platform: PLATFORM,
+        versionsDir: c.versionsDir,
+        idleTimeoutMs: 200,
+      });
+    } catch (e) {
+      err = e;
+    } finally {
+      host.throttleMs = 0;
+    }
+    expect(isUpkeepError(err) && err.code).toBe("E_NETWORK");
+    expect((err as Error).message).toMatch(/no data for/);
+    expect(performance.now() - started).toBeLessThan(2500);
+    expect(readdirSync(c.versionsDir)).toEqual([`.download-${artifactName("1.0.0")}.part`]);
+    expect((await install("resume", "1.0.0", c)).result.reused).toBe(false);
+  });
+
   test("redirects are followed only to URLs checkUrl accepts", async () => {
     const name = artifactName("1.0.0");
     host.redirects.set(`/redir/hello-releases.json`, `${host.url}/good/hello-releases.json`);

@@ -25,7 +25,8 @@ const MAX_REDIRECTS = 5;
 
 export interface GetOptions {
   insecure: boolean;
-  signal?: AbortSignal;
+  /** The caller's cancel signal and the stall timer, in one. */
+  watchdog: Watchdog;
   headers?: Record<string, string>;
   /**
    * The body's bytes as sent, even under a `Content-Encoding` (as curl saves them). For artifacts: a
@@ -34,16 +35,58 @@ export interface GetOptions {
   raw?: boolean;
 }
 
-function networkError(url: string, e: unknown): UpkeepError {
-  if (isUpkeepError(e)) return e;
-  const why = e instanceof Error ? e.message : String(e);
-  return new UpkeepError("E_NETWORK", `cannot fetch ${url}: ${why}`, { cause: e });
-}
+/** How long a request may go without receiving a byte before it is given up (E_NETWORK). */
+export const DEFAULT_IDLE_MS = 60_000;
 
-function isAbort(e: unknown, signal?: AbortSignal): boolean {
-  return (
-    signal?.aborted === true || (e instanceof Error && (e.name === "AbortError" || e.name === "TimeoutError"))
-  );
+/**
+ * Aborts a request that stalls: `kick()` on every byte received. Also follows the caller's signal, so
+ * one signal goes to fetch, and errors say which of the two stopped it.
+ */
+export class Watchdog {
+  readonly #ac = new AbortController();
+  readonly #ms: number;
+  readonly #outer: AbortSignal | undefined;
+  readonly #onOuter = () => this.#ac.abort();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  timedOut = false;
+
+  constructor(ms: number, outer?: AbortSignal) {
+    this.#ms = ms;
+    this.#outer = outer;
+    if (outer?.aborted) this.#ac.abort();
+    else outer?.addEventListener("abort", this.#onOuter, { once: true });
+    this.kick();
+  }
+
+  get signal(): AbortSignal {
+    return this.#ac.signal;
+  }
+
+  kick(): void {
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.timedOut = true;
+      this.#ac.abort();
+    }, this.#ms);
+  }
+
+  dispose(): void {
+    clearTimeout(this.#timer);
+    this.#outer?.removeEventListener("abort", this.#onOuter);
+  }
+
+  /** The error for `e` thrown by fetch or a body read: cancelled, stalled, or a network failure. */
+  error(url: string, e: unknown): UpkeepError {
+    if (isUpkeepError(e)) return e;
+    if (this.#outer?.aborted) return cancelled();
+    if (this.timedOut) {
+      return new UpkeepError("E_NETWORK", `${url}: no data for ${Math.round(this.#ms / 1000)} s; giving up`, {
+        cause: e,
+      });
+    }
+    const why = e instanceof Error ? e.message : String(e);
+    return new UpkeepError("E_NETWORK", `cannot fetch ${url}: ${why}`, { cause: e });
+  }
 }
 
 /** GET `url`, following up to 5 redirects, each checked with checkUrl (no https -> http downgrade). */
@@ -60,15 +103,15 @@ export async function httpGet(url: string, opts: GetOptions): Promise<Response> 
           ...(opts.raw ? { "accept-encoding": "identity" } : {}),
           ...opts.headers,
         },
-        signal: opts.signal,
+        signal: opts.watchdog.signal,
         // Bun's fetch decodes Content-Encoding unless told not to.
         ...(opts.raw ? { decompress: false } : {}),
       };
       res = await fetch(current, init);
     } catch (e) {
-      if (isAbort(e, opts.signal)) throw cancelled();
-      throw networkError(current, e);
+      throw opts.watchdog.error(current, e);
     }
+    opts.watchdog.kick();
     if (res.status >= 300 && res.status < 400 && res.status !== 304) {
       const location = res.headers.get("location");
       await res.body?.cancel().catch(() => {});
@@ -92,6 +135,20 @@ export async function fetchCapped(
   url: string,
   max: number,
   what: string,
+  opts: { insecure: boolean; signal?: AbortSignal; idleMs?: number },
+): Promise<Uint8Array> {
+  const watchdog = new Watchdog(opts.idleMs ?? DEFAULT_IDLE_MS, opts.signal);
+  try {
+    return await fetchCappedWith(url, max, what, { insecure: opts.insecure, watchdog });
+  } finally {
+    watchdog.dispose();
+  }
+}
+
+async function fetchCappedWith(
+  url: string,
+  max: number,
+  what: string,
   opts: GetOptions,
 ): Promise<Uint8Array> {
   const res = await httpGet(url, opts);
@@ -112,6 +169,7 @@ export async function fetchCapped(
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
+        opts.watchdog.kick();
         n += value.length;
         if (n > max) {
           await reader.cancel().catch(() => {});
@@ -121,8 +179,7 @@ export async function fetchCapped(
       }
     }
   } catch (e) {
-    if (isAbort(e, opts.signal)) throw cancelled();
-    throw networkError(url, e);
+    throw opts.watchdog.error(url, e);
   }
   const out = new Uint8Array(n);
   let off = 0;
@@ -171,6 +228,8 @@ export interface DownloadOptions {
   insecure: boolean;
   signal?: AbortSignal;
   onProgress?: (p: { received: number; total: number }) => void;
+  /** Give a request up after this long without a byte (default 60 s). */
+  idleMs?: number;
   /** Tries, resuming each time (default 3). */
   attempts?: number;
   /** Called after the first chunk of a try is on disk (crash-safety tests stop here). */
@@ -272,9 +331,26 @@ async function oneTry(
   if (have === o.size) return;
   const range = have > 0;
   requests.push({ range });
+  const watchdog = new Watchdog(o.idleMs ?? DEFAULT_IDLE_MS, o.signal);
+  try {
+    await tryWith(o, fd, d, restart, range, watchdog);
+  } finally {
+    watchdog.dispose();
+  }
+}
+
+async function tryWith(
+  o: DownloadOptions,
+  fd: number,
+  d: Digests,
+  restart: () => void,
+  range: boolean,
+  watchdog: Watchdog,
+): Promise<void> {
+  const have = d.size;
   const res = await httpGet(o.url, {
     insecure: o.insecure,
-    signal: o.signal,
+    watchdog,
     headers: range ? { range: `bytes=${have}-` } : {},
     raw: true,
   });
@@ -315,10 +391,10 @@ async function oneTry(
       try {
         r = await reader.read();
       } catch (e) {
-        if (isAbort(e, o.signal)) throw cancelled();
-        throw networkError(o.url, e);
+        throw watchdog.error(o.url, e);
       }
       if (r.done) break;
+      watchdog.kick();
       const chunk = r.value;
       if (d.size + chunk.length > o.size) {
         throw new UpkeepError("E_SIZE", `${o.url} is larger than the ${o.size} bytes the manifest says`);

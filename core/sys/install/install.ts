@@ -94,6 +94,8 @@ export interface InstallOptions {
   /** Aborting removes the partial download and the temp folder (E_CANCELLED). */
   signal?: AbortSignal;
   onProgress?: (p: { received: number; total: number }) => void;
+  /** Give a request up after this long without receiving a byte (default 60 s; E_NETWORK). */
+  idleTimeoutMs?: number;
   /** Called as each step is reached (after its fault point), for logs. */
   onStep?: (step: InstallStep) => void;
 }
@@ -186,6 +188,7 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
     insecure,
     signal: opts.signal,
     onProgress: opts.onProgress,
+    ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
     onFirstChunk: () => step("mid-download", opts),
   });
   step("downloaded", opts);
@@ -193,7 +196,7 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   let tmp: string | undefined;
   try {
     const signature = new TextDecoder().decode(
-      await fetchSignature(`${url}.minisig`, { insecure, signal: opts.signal }),
+      await fetchSignature(`${url}.minisig`, { insecure, signal: opts.signal, idleMs: opts.idleTimeoutMs }),
     );
     step("signature", opts);
 

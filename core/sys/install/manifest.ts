@@ -43,7 +43,7 @@ export function refusalError(r: Refusal, what: string): UpkeepError {
 /** Fetches a signature; a missing one means the file is unsigned (E_SIGNATURE). */
 export async function fetchSignature(
   url: string,
-  opts: { insecure: boolean; signal?: AbortSignal },
+  opts: { insecure: boolean; signal?: AbortSignal; idleMs?: number },
 ): Promise<Uint8Array> {
   try {
     return await fetchCapped(url, MAX_SIGNATURE_FILE_BYTES, "signature", opts);
@@ -62,13 +62,13 @@ export async function fetchSignature(
  */
 export async function fetchVerifiedManifest(
   src: InstallSource,
-  opts: { now: Date; lastSerial?: number; workDir: string; signal?: AbortSignal },
+  opts: { now: Date; lastSerial?: number; workDir: string; signal?: AbortSignal; idleTimeoutMs?: number },
 ): Promise<VerifiedManifest> {
   const insecure = src.insecure ?? false;
   checkUrl(src.baseUrl, insecure);
   const name = manifestFileName(src.product);
   const url = joinUrl(src.baseUrl, name);
-  const get = { insecure, signal: opts.signal };
+  const get = { insecure, signal: opts.signal, idleMs: opts.idleTimeoutMs };
   const [bytes, signature] = await Promise.all([
     fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", get),
     fetchSignature(`${url}.minisig`, get),
