@@ -551,7 +551,7 @@ describe("download", () => {
     }
     expect(isUpkeepError(err) && err.code).toBe("E_NETWORK");
     expect((err as Error).message).toMatch(/no data for/);
-    expect(performance.now() - started).toBeLessThan(2500);
+    expect(performance.now() - started).toBeLessThan(5000);
     expect(readdirSync(c.versionsDir)).toEqual([`.download-${artifactName("1.0.0")}.part`]);
     expect((await install("resume", "1.0.0", c)).result.reused).toBe(false);
   });
