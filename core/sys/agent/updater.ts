@@ -29,6 +29,7 @@ import { parsePublicKey } from "../../trust/minisign.ts";
 import { formatArtifactName } from "../../trust/mod.ts";
 import { faultPoint } from "../fault.ts";
 import {
+  cleanSymlinkLeftovers,
   cleanVersionsDir,
   currentPlatform,
   fetchVerifiedManifest,
@@ -162,6 +163,8 @@ export class Updater {
    */
   async recover(): Promise<{ notes: string[]; restart: boolean }> {
     const l = this.layout;
+    // A switch cut short leaves `current.new-*`: never the truth, removed.
+    cleanSymlinkLeftovers(l.current);
     const installed = listInstalledVersions(l.versionsDir).map((v) => ({
       name: v.name,
       complete: v.complete,
