@@ -112,7 +112,7 @@ test.skipIf(!hasTmux)(
     expect(bar).toContain("(Ctrl-C to cancel)");
     tmux("send-keys", "-t", session, "C-c");
     const after = await waitFor(/hello v6\.0\.0/);
-  expect(after).toContain("WARNING: Client tools failed to update, some functionality may be broken.");
+    expect(after).toContain("WARNING: Client tools failed to update, some functionality may be broken.");
     // Nothing partial survives.
     const left = readdirSync(tools);
     expect(
