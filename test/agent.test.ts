@@ -7,7 +7,7 @@
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, lstatSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { acquireLock } from "../core/sys/agent/lock.ts";
+import { acquireLock } from "../core/sys/lock.ts";
 import {
   agent,
   alive,

@@ -3,7 +3,7 @@
  * rename), once for concurrent invocations (a lock: the others wait and reuse it), with a progress bar on a
  * terminal and Ctrl-C to cancel (partial download removed, the installed version runs if there is one).
  */
-import { rmSync, writeSync } from "node:fs";
+import { mkdirSync, rmSync, writeSync } from "node:fs";
 import { UpkeepError } from "../../errors.ts";
 import { progressBar } from "../../tools/progress_bar.ts";
 import type { ToolsState, VersionSource } from "../../tools/types.ts";
@@ -16,9 +16,9 @@ import {
   type VerifiedManifest,
 } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
+import { acquireLock } from "../lock.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { listInstalledTools } from "./installed.ts";
-import { acquireLock } from "./lock.ts";
 import { writeToolsState } from "./state_store.ts";
 
 export interface InstallToolsInput {
@@ -54,7 +54,11 @@ export async function installToolsVersion(
 ): Promise<{ state: ToolsState; runVersion: string }> {
   const { dir, version, io } = input;
   let state = input.state;
-  const release = await acquireLock(`${dir}/.install.lock`, 15 * 60_000, `client tools in ${dir}`);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = await acquireLock(`${dir}/.install.lock`, {
+    waitMs: 15 * 60_000,
+    what: "upkeep tools install",
+  });
   const tty = io.tty();
   // Ctrl-C (or SIGTERM) cancels the download cleanly: the installer removes its partial files.
   const controller = new AbortController();
@@ -139,7 +143,7 @@ export async function installToolsVersion(
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
-    release();
+    lock.release();
   }
 }
 

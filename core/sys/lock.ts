@@ -15,7 +15,7 @@ import {
   writeFileSync,
   writeSync,
 } from "node:fs";
-import { UpkeepError } from "../../errors.ts";
+import { UpkeepError } from "../errors.ts";
 
 export interface LockOptions {
   /** How long to wait for another holder (ms). 0: fail at once. */
