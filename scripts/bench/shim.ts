@@ -32,6 +32,19 @@ try {
   symlinkSync(upkeep, join(shims, "hello"));
 
   writeFileSync(join(work, "empty.ts"), "");
+  // The least any Bun-built shim can do: spawn the tool with stdio inherited and exit with its code.
+  writeFileSync(
+    join(work, "spawn.ts"),
+    `async function m() { const c = Bun.spawn([${JSON.stringify(join(ver, "bin", "hello"))}], { stdin: "inherit", stdout: "inherit", stderr: "inherit" }); return await c.exited; }\nm().then((c) => process.exit(c));\n`,
+  );
+  const spawnOnly = await Bun.build({
+    entrypoints: [join(work, "spawn.ts")],
+    minify: true,
+    bytecode: true,
+    format: "esm",
+    compile: { outfile: join(work, "spawn-only") },
+  });
+  if (!spawnOnly.success) throw new Error("could not compile the spawn-only program");
   const built = await Bun.build({
     entrypoints: [join(work, "empty.ts")],
     minify: true,
@@ -58,6 +71,9 @@ try {
       "shim (hello -> upkeep)",
       join(shims, "hello"),
       "-n",
+      "spawn-only compiled bun",
+      join(work, "spawn-only"),
+      "-n",
       "empty compiled bun",
       join(work, "empty"),
     ],
@@ -69,9 +85,13 @@ try {
   const direct = ms("tool directly");
   const shim = ms("shim (hello -> upkeep)");
   const floor = ms("empty compiled bun");
+  const spawnFloor = ms("spawn-only compiled bun");
   const added = shim - direct;
   console.log(
     `\nmedians: tool directly ${direct.toFixed(2)} ms, shim ${shim.toFixed(2)} ms, empty Bun program ${floor.toFixed(2)} ms`,
+  );
+  console.log(
+    `a Bun program that only spawns the tool adds ${(spawnFloor - direct).toFixed(2)} ms = ${((spawnFloor - direct) / floor).toFixed(2)}x the floor (the least any Bun shim can add)`,
   );
   console.log(
     `the shim adds ${added.toFixed(2)} ms = ${(added / floor).toFixed(2)}x the empty-program floor (target <= 1.3x)`,

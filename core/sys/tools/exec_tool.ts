@@ -104,5 +104,10 @@ export async function execTool(
     });
   }
   await touchTools(vdir, io.now());
-  return await runTool(bin, args, { ...env, UPKEEP_TOOLS_GUARD: String(depth + 1) });
+  const guard = String(depth + 1);
+  if (env === process.env) {
+    process.env.UPKEEP_TOOLS_GUARD = guard; // inherited by the child
+    return await runTool(bin, args, process.env);
+  }
+  return await runTool(bin, args, { ...env, UPKEEP_TOOLS_GUARD: guard });
 }
