@@ -40,12 +40,7 @@ export function register(program: Command): void {
       b.listening(server.port ?? o.port);
       const host = server.hostname ?? o.hostname;
       const url = `${o.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
-      b.log("upkeep serve listening", {
-        url,
-        data_dir: o.dataDir,
-        product: o.product,
-        public_url: o.publicUrl,
-      });
+      // The token first: whoever waits for "listening" can then read it.
       if (b.newAdminToken) {
         print(`Admin token (shown once, only its hash is kept): ${b.newAdminToken}`);
         print(
@@ -58,6 +53,12 @@ export function register(program: Command): void {
           ].join("\n"),
         );
       }
+      b.log("upkeep serve listening", {
+        url,
+        data_dir: o.dataDir,
+        product: o.product,
+        public_url: o.publicUrl,
+      });
       const timer = setInterval(() => {
         b.rollout.reconcile().catch((e) => b.log("reconcile failed", { error: String(e) }));
       }, o.reconcileMs);

@@ -76,6 +76,9 @@ echo "upkeep install: installed $BIN_DIR/upkeep ($got)" >&2
 if [ "\${UPKEEP_INSTALL_ONLY:-0}" = "1" ]; then
   exit 0
 fi
+# exec replaces this shell, so the EXIT trap would never run: clean up first.
+rm -rf "$tmp"
+trap - EXIT INT TERM
 exec "$BIN_DIR/upkeep" agent enable --server "$UPKEEP_SERVER" "$@"
 `;
 }

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UPKEEP, upkeep } from "./cli.ts";
@@ -118,6 +118,16 @@ describe("upkeep serve (compiled binary on loopback)", () => {
     expect(hash(installed)).toBe(hash(UPKEEP));
     const v = Bun.spawnSync([installed, "--version"]);
     expect(v.stdout.toString()).toMatch(/^upkeep /);
+
+    // Without UPKEEP_INSTALL_ONLY it runs `upkeep agent enable --server <this server> ARGS...` (here --help,
+    // which proves the pass-through), and leaves no temporary copy behind.
+    const tmpd = tmp("tmpdir");
+    const e = Bun.spawnSync(["sh", script, "--help"], {
+      env: { ...process.env, UPKEEP_BIN_DIR: bin, TMPDIR: tmpd },
+    });
+    expect(e.exitCode).toBe(0);
+    expect(e.stdout.toString()).toContain("Usage: upkeep agent enable");
+    expect(readdirSync(tmpd)).toEqual([]);
   });
 
   test("install.sh refuses tampered bytes and installs nothing", async () => {
