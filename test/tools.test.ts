@@ -262,6 +262,79 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(loop.stderr).toContain("E_LOOP");
   });
 
+  test("UPKEEP_SERVER beats the saved server", async () => {
+    const u = user();
+    await login(u);
+    const statePath = join(u.tools, "tools.json");
+    const st = JSON.parse(readFileSync(statePath, "utf8"));
+    st.server = "http://127.0.0.1:9"; // saved server is gone
+    st.cache.fetchedAt = 0; // and the cache is stale
+    await Bun.write(statePath, JSON.stringify(st));
+    const r = await upkeep(["tools", "exec", "hello", "version"], {
+      env: { ...u.env, UPKEEP_SERVER: w.url },
+    });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("hello v6.1.0");
+    expect(r.stderr).not.toContain("cannot reach");
+    const status = JSON.parse(
+      (await upkeep(["tools", "status", "--json"], { env: { ...u.env, UPKEEP_SERVER: w.url } })).stdout,
+    );
+    expect(status.server).toBe(w.url);
+    expect(JSON.parse(readFileSync(statePath, "utf8")).server).toBe("http://127.0.0.1:9"); // env is not saved
+  });
+
+  test("not enrolled and out of date: a warning, and the installed version runs", async () => {
+    const u = user();
+    await login(u);
+    expect(
+      (
+        await upkeep(["tools", "exec", "hello", "version"], {
+          env: { ...u.env, UPKEEP_TOOLS_VERSION: "6.0.0" },
+        })
+      ).code,
+    ).toBe(0);
+    const statePath = join(u.tools, "tools.json");
+    const st = JSON.parse(readFileSync(statePath, "utf8"));
+    st.enrolled = false;
+    await Bun.write(statePath, JSON.stringify(st));
+    const r = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("hello v6.0.0");
+    expect(r.stderr).toContain("Your version of hello is out of date");
+    expect(r.stderr).toContain("v6.1.0");
+  });
+
+  test("login without --trust-key pins the published key on first use; a changed key is not taken later", async () => {
+    const keys = join(w.dir, "tofu");
+    // Publish the release key as hello.pub (what `tools login` fetches when no key is given).
+    await Bun.write(join(w.dir, "hello.pub"), readFileSync(w.pub));
+    expect((await upkeep(["admin", "publish", join(w.dir, "hello.pub")], { env: w.env })).code).toBe(0);
+    const u = user();
+    const base = `http://127.0.0.1:${proxy.port}/artifacts`;
+    const r = await upkeep(["tools", "login", "--server", w.url, "--product", "hello", "--base-url", base], {
+      env: u.env,
+    });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("WARNING: trusting the release key");
+    expect(r.stderr).toContain("trust on first use");
+    const pinned = JSON.parse(readFileSync(join(u.tools, "tools.json"), "utf8")).trustKeys;
+    expect(pinned).toEqual([readFileSync(w.pub, "utf8").trim().split("\n").at(-1)]);
+    // The server now publishes another key: a second login keeps the pinned one.
+    expect((await upkeep(["release", "keygen", "--out-dir", keys, "--unencrypted"])).code).toBe(0);
+    await Bun.write(join(w.dir, "hello.pub"), readFileSync(join(keys, "upkeep.pub")));
+    expect((await upkeep(["admin", "publish", join(w.dir, "hello.pub")], { env: w.env })).code).toBe(0);
+    const again = await upkeep(
+      ["tools", "login", "--server", w.url, "--product", "hello", "--base-url", base],
+      { env: u.env },
+    );
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain("trusting the release key");
+    expect(JSON.parse(readFileSync(join(u.tools, "tools.json"), "utf8")).trustKeys).toEqual(pinned);
+    // And the pinned key verifies the real release.
+    const run = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+    expect(run.stdout.trim()).toBe("hello v6.1.0");
+  });
+
   test("clean removes installed versions and keeps the login", async () => {
     const u = user();
     await login(u);

@@ -1,5 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { chooseVersion } from "./choose_version.ts";
+import { effectiveServer } from "./effective_server.ts";
 import { parseToolsState } from "./parse_tools_state.ts";
 import { progressBar } from "./progress_bar.ts";
 import type { ToolsState } from "./types.ts";
@@ -166,5 +167,16 @@ describe("state file", () => {
     '{"server": 5}',
   ])("damaged %p is refused naming the file", (text) => {
     expect(() => parseToolsState(text, "/home/u/.upkeep/tools/tools.json")).toThrow(/tools\.json/);
+  });
+});
+
+describe("effectiveServer: the environment beats the saved server", () => {
+  test.each([
+    [{ server: "https://saved" }, {}, "https://saved"],
+    [{ server: "https://saved" }, { UPKEEP_SERVER: "https://env/" }, "https://env"],
+    [{}, { UPKEEP_SERVER: "https://env" }, "https://env"],
+    [{}, { UPKEEP_SERVER: "  " }, undefined],
+  ] as [Partial<ToolsState>, Record<string, string>, string | undefined][])("%p %p -> %p", (s, env, want) => {
+    expect(effectiveServer({ trustKeys: [], enrolled: true, ...s }, env)).toBe(want);
   });
 });

@@ -3,6 +3,7 @@ import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, sy
 import { join } from "node:path";
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
+import { effectiveServer } from "../../tools/effective_server.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { formatPublicKey, keyIdHex } from "../../trust/minisign.ts";
 import { formatVersion } from "../../version/format_version.ts";
@@ -131,7 +132,7 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
   }
   return {
     tools_dir: dir,
-    server: state.server ?? null,
+    server: effectiveServer(state, env) ?? null,
     product: state.product ?? null,
     base_url: env.UPKEEP_TOOLS_BASE_URL || state.baseUrl || null,
     enrolled: state.enrolled,
@@ -150,9 +151,11 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
 export async function update(env: Env, io: ExecIo): Promise<{ version: string; installed: boolean }> {
   const dir = toolsDir(env);
   let { state } = await readToolsState(dir);
-  if (!state.server)
+  const server = effectiveServer(state, env);
+  if (!server)
     throw new UsageError("no server known", { hint: "run `upkeep tools login --server URL --product NAME`" });
-  const a = await askServer(state.server);
+  checkUrl(server, state.insecure === true);
+  const a = await askServer(server);
   state = { ...state, cache: { ...a, fetchedAt: io.now().getTime() } };
   delete state.lastCheckFailedAt;
   await writeToolsState(dir, state);

@@ -6,6 +6,7 @@
  */
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
+import { effectiveServer } from "../../tools/effective_server.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { isInstalled, listInstalledTools, touchTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
@@ -51,12 +52,13 @@ export async function execTool(
   }
   const dir = toolsDir(env);
   let { state } = await readToolsState(dir);
+  const server = effectiveServer(state, env);
   const installedVersions = () =>
     needsInstalledList(state, env.UPKEEP_TOOLS_VERSION) ? listInstalledTools(dir).map((i) => i.version) : [];
   const choose = () => {
     try {
       return chooseVersion({
-        state,
+        state: server ? { ...state, server } : state,
         envVersion: env.UPKEEP_TOOLS_VERSION,
         installed: installedVersions(),
         now: io.now().getTime(),
@@ -68,7 +70,7 @@ export async function execTool(
   let choice = choose();
   if (choice.stale && !choice.off) {
     const { refreshCache } = await import("./server_answer.ts");
-    state = await refreshCache(dir, state, io.now(), io.warn);
+    state = await refreshCache(dir, state, server, state.insecure === true, io.now(), io.warn);
     choice = choose();
   }
   if (choice.outOfDate && choice.version !== choice.outOfDate) {

@@ -1,5 +1,6 @@
 /** Asks the cluster which client-tools version to run (`/v1/webapi/find`) and caches the answer. */
 import { UpkeepError } from "../../errors.ts";
+import { checkUrl } from "../../install/url.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
@@ -40,13 +41,16 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
 export async function refreshCache(
   dir: string,
   state: ToolsState,
+  server: string | undefined,
+  insecure: boolean,
   now: Date,
   onWarning: (msg: string) => void,
 ): Promise<ToolsState> {
-  if (!state.server) return state;
+  if (!server) return state;
   let next: ToolsState;
   try {
-    const a = await askServer(state.server);
+    checkUrl(server, insecure);
+    const a = await askServer(server);
     const { lastCheckFailedAt: _dropped, ...rest } = state;
     next = { ...rest, cache: { ...a, fetchedAt: now.getTime() } };
   } catch (e) {
