@@ -57,6 +57,20 @@ export interface WriteOptions {
   overwrite?: boolean;
 }
 
+/** Flushes a directory so a rename or link in it survives a power cut (best effort: not every FS allows it). */
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const fh = await open(dir, "r");
+    try {
+      await fh.sync();
+    } finally {
+      await fh.close();
+    }
+  } catch {
+    // Some filesystems refuse fsync on a directory; the rename itself is still atomic.
+  }
+}
+
 /**
  * Writes `data` to `path` atomically: a temporary file beside it (created with `mode`, flushed), then
  * renamed over the target, or hard-linked to it when not overwriting so an existing file is never replaced.
@@ -92,6 +106,7 @@ export async function writeFileAtomic(
       await unlink(tmp);
     }
     await chmod(path, mode);
+    await syncDir(dirname(path));
   } catch (e) {
     await unlink(tmp).catch(() => {});
     if (e instanceof UpkeepError) throw e;
