@@ -519,6 +519,34 @@ describe("install.sh, tokens, metrics, state", () => {
     expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 1/);
   });
 
+  test("agents unseen for longer than the presence window stop counting and no longer block done", async () => {
+    const h = await harness({ start: "2026-11-23T07:00:00Z" });
+    await report(h, "p1", "prod", "16.4.0");
+    await report(h, "p2", "prod", "16.4.0");
+    await setup(h, CONFIG_YAML, {
+      kind: "autoupdate_version",
+      spec: { agents: { start_version: "16.4.0", target_version: "17.0.1", schedule: "immediate" } },
+    });
+    expect((await h.req("GET", "/v1/rollout")).status).toBe(200);
+    await report(h, "p1", "prod", "17.0.1");
+    let view = (await (await h.app.request("/v1/rollout")).json()) as {
+      groups: { name: string; state: string; present_count: number }[];
+    };
+    expect(view.groups.find((g) => g.name === "prod")).toMatchObject({ state: "active", present_count: 2 });
+    // p2 goes silent; p1 keeps reporting. After the presence window (10 min here) p2 no longer counts.
+    h.clock.advance(11 * 60_000);
+    await report(h, "p1", "prod", "17.0.1");
+    view = (await (await h.app.request("/v1/rollout")).json()) as typeof view;
+    expect(view.groups.find((g) => g.name === "prod")).toMatchObject({ state: "done", present_count: 1 });
+    const agents = (await (await h.req("GET", "/v1/agents")).json()) as {
+      agents: { updater_id: string; present: boolean }[];
+    };
+    expect(agents.agents.map((a) => [a.updater_id, a.present])).toEqual([
+      ["p1", true],
+      ["p2", false],
+    ]);
+  });
+
   test("state survives a restart (same database file)", async () => {
     const db = join(mkdtempSync(join(tmpdir(), "upkeep-db-")), "upkeep.db");
     const h1 = await harness({ db, start: "2026-11-23T08:30:00Z" });
