@@ -128,6 +128,20 @@ export function register(program: Command): void {
       await publish(client, plan, opts);
     });
 
+  const release = admin.command("release").description("release flags on the server");
+  release
+    .command("critical")
+    .description("flag a release critical: agents apply it outside their maintenance windows")
+    .argument("<version>", "the release version")
+    .option("--off", "remove the flag (a manifest's own critical flag stays)")
+    .option("--json", "print the releases as JSON")
+    .action(async (version: string, opts: { off?: boolean } & JsonFlag, cmd: Command) => {
+      const client = await connect(cmd);
+      const view = await client.setCritical(version, opts.off !== true);
+      const { report } = await import("./output.ts");
+      report(opts, view, (v) => `critical releases: ${v.critical.length ? v.critical.join(", ") : "none"}`);
+    });
+
   const tokens = admin.command("tokens").description("tokens for agents");
   tokens
     .command("add")

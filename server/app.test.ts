@@ -561,3 +561,54 @@ describe("install.sh, tokens, metrics, state", () => {
     expect((await find(h2, "canary", "c1")).auto_update.agent_version).toBe("17.0.1");
   });
 });
+
+describe("critical releases from the published manifest", () => {
+  test("a release the manifest flags critical is applied outside the window (time-based)", async () => {
+    const h = await harness({ start: "2026-11-23T05:00:00Z" });
+    await setup(
+      h,
+      "kind: autoupdate_config\nspec:\n  agents:\n    strategy: time-based\n    schedules:\n      regular:\n        - { name: prod, days: [Mon], start_hour: 2 }\n",
+    );
+    expect((await find(h, "prod")).auto_update.agent_auto_update).toBe(false);
+    const manifest = {
+      schema: 1,
+      product: "hello",
+      serial: 5,
+      issued: "2026-11-23T00:00:00Z",
+      expires: "2026-12-23T00:00:00Z",
+      floor: null,
+      releases: [
+        {
+          version: "17.0.1",
+          critical: true,
+          artifacts: [
+            {
+              name: "hello-v17.0.1-linux-amd64-bin.tar.gz",
+              os: "linux",
+              arch: "amd64",
+              edition: "oss",
+              fips: false,
+              size: 1,
+              sha256: "a".repeat(64),
+            },
+          ],
+        },
+      ],
+    };
+    const up = await h.app.request("/v1/artifacts/hello-releases.json", {
+      method: "PUT",
+      headers: { authorization: "Bearer admin-token-for-tests" },
+      body: JSON.stringify(manifest),
+    });
+    expect(up.status).toBe(201);
+    const a = await find(h, "prod");
+    expect(a.upkeep.critical).toBe(true);
+    expect(a.auto_update).toMatchObject({ agent_version: "17.0.1", agent_auto_update: true });
+    const rel = (await (await h.app.request("/v1/releases")).json()) as {
+      critical: string[];
+      manifest: { serial: number };
+    };
+    expect(rel.critical).toEqual(["17.0.1"]);
+    expect(rel.manifest.serial).toBe(5);
+  });
+});

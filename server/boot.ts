@@ -240,6 +240,11 @@ export async function boot(
     serverVersionFromFlag: o.serverVersionFromFlag,
     now,
     presenceMs: Math.max(3 * o.reconcileMs, 5 * 60_000),
+    readArtifact: async (name) => {
+      const path = artifacts.path(name);
+      const f = path ? Bun.file(path) : undefined;
+      return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
+    },
     log,
   });
   await rollout.load();

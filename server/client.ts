@@ -381,6 +381,10 @@ export class ApiClient {
     return this.request("GET", "/v1/releases");
   }
 
+  setCritical(version: string, critical: boolean): Promise<ReleasesView> {
+    return this.#json("POST", "/v1/releases", { version, critical });
+  }
+
   addToken(type: string, name?: string): Promise<NewToken> {
     return this.#json("POST", "/v1/tokens", name === undefined ? { type } : { type, name });
   }

@@ -17,6 +17,7 @@ import {
 import * as engine from "../core/rollout/mod.ts";
 import { decideAgent, decideTools, resolveGroup } from "../core/rollout/mod.ts";
 import type { AgentReport, Rollout, RolloutEvent } from "../core/rollout/types.ts";
+import { manifestFileName, parseManifest } from "../core/trust/manifest.ts";
 import { formatVersion } from "../core/version/format_version.ts";
 import { parseVersion } from "../core/version/parse_version.ts";
 import type { Metrics } from "./metrics.ts";
@@ -41,6 +42,8 @@ export interface RolloutServiceOptions {
   serverVersionFromFlag?: boolean;
   now: () => Date;
   random?: () => number;
+  /** Reads a stored artifact's text (the release manifest), or undefined when there is none. */
+  readArtifact?: (name: string) => Promise<string | undefined>;
   /** Agents not seen for this long stop counting as present. */
   presenceMs: number;
   log: (msg: string, fields?: Record<string, unknown>) => void;
@@ -64,7 +67,12 @@ export class RolloutService {
   #serverVersion: string;
   #rollout: Rollout | undefined;
   #agents = new Map<string, AgentRecord>();
+  /** Versions an operator flagged critical (POST /v1/releases). */
   #critical = new Set<string>();
+  /** Versions the published release manifest flags critical, and what it lists. */
+  #manifest:
+    | { critical: Set<string>; serial: number; expires: string; floor: string | null; versions: string[] }
+    | undefined;
   #ready = false;
   #cache = new Map<string, CachedGroup>();
   #lastReconcileMs = 0;
@@ -87,6 +95,7 @@ export class RolloutService {
     else await store.putSetting("server_version", this.#serverVersion);
     const critical = await store.getSetting("critical_versions");
     if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
+    await this.#readManifest();
     this.#rollout = (await store.getRollout()) as Rollout | undefined;
     for (const a of await store.listAgents()) this.#agents.set(a.updater_id, a);
     await this.reconcile();
@@ -149,15 +158,51 @@ export class RolloutService {
     await this.reconcile();
   }
 
+  /** A release or manifest was uploaded: re-read the manifest's critical flags. */
   async artifactsChanged(): Promise<void> {
-    // Artifacts do not change answers today; kept so a store-backed release list can invalidate.
+    const before = JSON.stringify([...(this.#manifest?.critical ?? [])]);
+    await this.#readManifest();
+    if (JSON.stringify([...(this.#manifest?.critical ?? [])]) !== before) await this.reconcile();
+  }
+
+  /**
+   * The published manifest is informational here (the server holds no trust keys; hosts verify it): it
+   * supplies the `critical` flags a release engineer set with `upkeep release manifest --critical`.
+   */
+  async #readManifest(): Promise<void> {
+    const text = await this.#o.readArtifact?.(manifestFileName(this.#o.info.product)).catch(() => undefined);
+    if (text === undefined) return;
+    try {
+      const m = parseManifest(text, { product: this.#o.info.product });
+      this.#manifest = {
+        critical: new Set(m.releases.filter((r) => r.critical).map((r) => r.version)),
+        serial: m.serial,
+        expires: m.expires,
+        floor: m.floor ?? null,
+        versions: m.releases.map((r) => r.version),
+      };
+    } catch (e) {
+      this.#o.log("release manifest ignored: it does not parse", { error: (e as Error).message });
+    }
+  }
+
+  #isCritical(version: string): boolean {
+    return this.#critical.has(version) || this.#manifest?.critical.has(version) === true;
   }
 
   async releases(): Promise<Record<string, unknown>> {
     const artifacts = await this.#o.store.listArtifacts();
     return {
       product: this.#o.info.product,
-      critical: [...this.#critical].sort(),
+      critical: [...new Set([...this.#critical, ...(this.#manifest?.critical ?? [])])].sort(),
+      manifest: this.#manifest
+        ? {
+            serial: this.#manifest.serial,
+            expires: this.#manifest.expires,
+            floor: this.#manifest.floor,
+            versions: this.#manifest.versions,
+          }
+        : null,
       artifacts,
     };
   }
@@ -218,7 +263,7 @@ export class RolloutService {
         serverVersion: this.#serverVersion,
         now,
         random: this.#o.random ?? Math.random,
-        critical: this.#critical.has(agents.targetVersion),
+        critical: this.#isCritical(agents.targetVersion),
       });
       next = r.rollout;
       events = r.events;
@@ -374,7 +419,7 @@ export class RolloutService {
         agentGroup: group,
         updaterId,
         now,
-        critical: target !== undefined && this.#critical.has(target),
+        critical: target !== undefined && this.#isCritical(target),
       });
       return JSON.stringify({
         ...base,
@@ -388,7 +433,7 @@ export class RolloutService {
         upkeep: {
           product: info.product,
           artifact: artifactTemplate(info, agent.agent_version),
-          critical: this.#critical.has(agent.agent_version),
+          critical: this.#isCritical(agent.agent_version),
           group: agent.group,
           group_state: agent.group_state,
           canary: agent.canary,

@@ -54,6 +54,7 @@ export async function harness(
   const log = (msg: string, fields?: Record<string, unknown>) => {
     logs.push(`${msg} ${fields ? JSON.stringify(fields) : ""}`);
   };
+  const artifacts = new LocalArtifactStore(join(mkdtempSync(join(tmpdir(), "upkeep-art-")), "artifacts"));
   const rollout = new RolloutService({
     store,
     info: { product: "hello", clusterName: "test", edition: "oss", fips: false, jitterSeconds: 0 },
@@ -61,10 +62,14 @@ export async function harness(
     now,
     random: opts.random ?? (() => 0),
     presenceMs: 10 * 60_000,
+    readArtifact: async (name) => {
+      const path = artifacts.path(name);
+      const f = path ? Bun.file(path) : undefined;
+      return f && (await f.exists()) ? await f.text() : undefined;
+    },
     log,
   });
   await rollout.load();
-  const artifacts = new LocalArtifactStore(join(mkdtempSync(join(tmpdir(), "upkeep-art-")), "artifacts"));
   const app = createApp({
     store,
     artifacts,

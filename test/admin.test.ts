@@ -258,6 +258,22 @@ describe("upkeep admin get", () => {
   });
 });
 
+describe("upkeep admin release critical", () => {
+  test("flags and unflags a release; the flag shows in get releases", async () => {
+    const on = await admin(["release", "critical", "v9.9.1", "--json"]);
+    expect(on.code).toBe(0);
+    expect(JSON.parse(on.stdout).critical).toContain("9.9.1");
+    const text = await admin(["get", "releases", "--json"]);
+    expect(JSON.parse(text.stdout).critical).toContain("9.9.1");
+    const off = await admin(["release", "critical", "9.9.1", "--off"]);
+    expect(off.code).toBe(0);
+    expect(off.stdout).not.toContain("9.9.1");
+    const bad = await admin(["release", "critical", "nine"]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain("version");
+  });
+});
+
 describe("upkeep admin: refusals", () => {
   test("a wrong token: exit 1, says which flag to check", async () => {
     const r = await admin(["--token", "not-the-token", "apply", "-f", "-"], {
