@@ -23,7 +23,7 @@ export function buildProgram(version: string): Command {
       writeOut: (s) => writeFd(1, s),
       writeErr: (s) => writeFd(2, s),
       // Commander's own usage errors: print once, main.ts maps them to exit 2.
-      outputError: (s, write) => write(s),
+      outputError: (s, write) => write(s.startsWith("error:") ? s.replace(/\n?$/, " (E_USAGE)\n") : s),
     });
   registerServe(program);
   registerAgent(program);
