@@ -245,7 +245,8 @@ export function register(program: Command): void {
   ] as const) {
     where(agent.command(name))
       .description(description)
-      .action(async (o: Where) => {
+      .option("--json", "print the result as JSON")
+      .action(async (o: Where & { json?: boolean }) => {
         const { layout } = await import("../core/sys/agent/layout.ts");
         const ops = await import("../core/sys/agent/ops.ts");
         const l = layout(o.installDir, o.namespace);
@@ -256,8 +257,13 @@ export function register(program: Command): void {
         } finally {
           s.close();
         }
-        const { print } = await import("./output.ts");
-        print(s.updater.state.status.lastResult);
+        const { report } = await import("./output.ts");
+        const st = s.updater.state;
+        report(
+          o,
+          { result: st.status.lastResult, enabled: st.spec.enabled, pinned: st.spec.pinned },
+          (d) => d.result,
+        );
       });
   }
 
@@ -284,7 +290,8 @@ export function register(program: Command): void {
   where(agent.command("uninstall"))
     .description("stop the agent and the daemon, remove units, links and the namespace folder")
     .option("--force", "also when an agent run loop is running or update.yaml is unreadable")
-    .action(async (o: Where & { force?: boolean }) => {
+    .option("--json", "print what was removed as JSON")
+    .action(async (o: Where & { force?: boolean; json?: boolean }) => {
       const { layout } = await import("../core/sys/agent/layout.ts");
       const { askLoop } = await import("../core/sys/agent/control.ts");
       const { readState } = await import("../core/sys/agent/state_store.ts");
@@ -314,7 +321,7 @@ export function register(program: Command): void {
         if (!o.force) throw e;
       }
       const done = await opUninstall(l, state, { log: logSync });
-      const { print } = await import("./output.ts");
-      print(done.join("\n"));
+      const { report } = await import("./output.ts");
+      report(o, { removed: done }, (d) => d.removed.join("\n"));
     });
 }

@@ -123,21 +123,23 @@ export function register(program: Command): void {
   tools
     .command("pin <version>")
     .description("always run this version (overrides the server; UPKEEP_TOOLS_VERSION overrides the pin)")
-    .action(async (version: string) => {
+    .option("--json", "print as JSON")
+    .action(async (version: string, o: { json?: boolean }) => {
       const { pin } = await import("../core/sys/tools/commands.ts");
-      const { print } = await import("./output.ts");
+      const { report } = await import("./output.ts");
       const s = await pin(version, env);
-      print(`client tools pinned to v${s.pinned}`);
+      report(o, { pinned: s.pinned ?? null }, (d) => `client tools pinned to v${d.pinned}`);
     });
 
   tools
     .command("unpin")
     .description("follow the server again")
-    .action(async () => {
+    .option("--json", "print as JSON")
+    .action(async (o: { json?: boolean }) => {
       const { pin } = await import("../core/sys/tools/commands.ts");
-      const { print } = await import("./output.ts");
+      const { report } = await import("./output.ts");
       await pin(undefined, env);
-      print("client tools unpinned: following the cluster");
+      report(o, { pinned: null }, () => "client tools unpinned: following the cluster");
     });
 
   tools
