@@ -335,6 +335,28 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(run.stdout.trim()).toBe("hello v6.1.0");
   });
 
+  test("UPKEEP_TOOLS_BASE_URL and UPKEEP_TOOLS_TRUST_KEY beat the saved base URL and keys", async () => {
+    const u = user();
+    await login(u);
+    const statePath = join(u.tools, "tools.json");
+    const st = JSON.parse(readFileSync(statePath, "utf8"));
+    st.baseUrl = "http://127.0.0.1:9/artifacts"; // nothing there
+    st.trustKeys = []; // and no key saved
+    await Bun.write(statePath, JSON.stringify(st));
+    const broken = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+    expect(broken.code).not.toBe(0);
+    const r = await upkeep(["tools", "exec", "hello", "version"], {
+      env: {
+        ...u.env,
+        UPKEEP_TOOLS_BASE_URL: `http://127.0.0.1:${proxy.port}/artifacts`,
+        UPKEEP_TOOLS_TRUST_KEY: w.pub,
+      },
+    });
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("hello v6.1.0");
+  });
+
   test("clean removes installed versions and keeps the login", async () => {
     const u = user();
     await login(u);
