@@ -27,7 +27,8 @@ function builtin(algorithm: Algorithm): StreamingHash {
   };
 }
 
-function hasher(algorithm: Algorithm): StreamingHash {
+/** A streaming hasher: BLAKE2b-512 through libsodium when available, else Bun's; sha256 always Bun's. */
+export function hasher(algorithm: Algorithm): StreamingHash {
   return (algorithm === "blake2b512" ? sodiumBlake2b512() : undefined) ?? builtin(algorithm);
 }
 

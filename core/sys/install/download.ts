@@ -18,7 +18,8 @@ import {
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { checkUrl } from "../../install/url.ts";
 import type { FileDigests } from "../../trust/verify_release.ts";
-import { type StreamingHash, sodiumBlake2b512 } from "../sodium.ts";
+import { hasher } from "../hash.ts";
+import type { StreamingHash } from "../sodium.ts";
 import { cancelled } from "./extract.ts";
 
 const MAX_REDIRECTS = 5;
@@ -192,11 +193,11 @@ async function fetchCappedWith(
 
 class Digests {
   #sha = new Bun.CryptoHasher("sha256");
-  #b2: StreamingHash = sodiumBlake2b512() ?? builtinBlake2b();
+  #b2: StreamingHash = hasher("blake2b512");
   size = 0;
   reset(): void {
     this.#sha = new Bun.CryptoHasher("sha256");
-    this.#b2 = sodiumBlake2b512() ?? builtinBlake2b();
+    this.#b2 = hasher("blake2b512");
     this.size = 0;
   }
   update(chunk: Uint8Array): void {
@@ -207,16 +208,6 @@ class Digests {
   finish(): FileDigests {
     return { size: this.size, sha256: this.#sha.digest("hex"), blake2b512: this.#b2.digest() };
   }
-}
-
-function builtinBlake2b(): StreamingHash {
-  const h = new Bun.CryptoHasher("blake2b512");
-  return {
-    update: (d) => {
-      h.update(d);
-    },
-    digest: () => new Uint8Array(h.digest()),
-  };
 }
 
 export interface DownloadOptions {
