@@ -6,7 +6,9 @@
  * tokens say which flag to check (`E_UNAUTHORIZED`), and the server's own message is kept for 400/404/409
  * (it names the field path, the group, the conflict).
  */
+
 import { type ErrorCode, UpkeepError, UsageError } from "../core/errors.ts";
+import { isLoopbackHost } from "../core/install/url.ts";
 
 /** Default time limit of one API call (uploads have none: they take as long as the bytes take). */
 export const DEFAULT_TIMEOUT_MS = 30_000;
@@ -137,11 +139,6 @@ export type GroupAction = "start" | "force" | "done" | "rollback";
 export type ResourceKind = "autoupdate_config" | "autoupdate_version";
 
 /** 127.0.0.0/8, ::1 and localhost: plain http is fine there (nothing leaves the machine). */
-export function isLoopbackHost(hostname: string): boolean {
-  const h = hostname.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
-}
-
 /**
  * Parses the server URL and enforces https (plain http only to loopback, or with `insecure`).
  *
