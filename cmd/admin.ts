@@ -430,9 +430,8 @@ const SIDECARS = [".sha256", ".minisig"];
 const MANIFEST_SUFFIX = "-releases.json";
 
 async function sha256File(path: string): Promise<string> {
-  const h = new Bun.CryptoHasher("sha256");
-  for await (const chunk of Bun.file(path).stream()) h.update(chunk);
-  return h.digest("hex");
+  const { hashFile } = await import("../core/sys/hash.ts");
+  return (await hashFile(path, ["sha256"])).sha256 ?? "";
 }
 
 /**

@@ -7,6 +7,8 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../core/duration.ts";
 import { UpkeepError, UsageError } from "../core/errors.ts";
+import { hashFile } from "../core/sys/hash.ts";
+import { isValidProduct } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
@@ -126,8 +128,10 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
   if (reconcileMs < 100) throw new UsageError("--reconcile-interval: must be at least 100ms");
 
   const product = String(pick("product") ?? "hello");
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(product))
-    throw new UsageError(`--product ${JSON.stringify(product)}: use lowercase letters, digits, '-', '_'`);
+  if (!isValidProduct(product))
+    throw new UsageError(
+      `--product ${JSON.stringify(product)}: use lowercase letters, digits and inner '-' (it names the artifacts)`,
+    );
 
   const cert = pick("tlsCert");
   const key = pick("tlsKey");
@@ -256,11 +260,13 @@ export async function boot(
     name: platformName(),
     path: selfPath,
     sha256: () => {
-      selfSha ??= (async () => {
-        const h = new Bun.CryptoHasher("sha256");
-        for await (const chunk of Bun.file(selfPath).stream()) h.update(chunk);
-        return h.digest("hex");
-      })();
+      // Computed once; a failed read is not remembered, so the next request tries again.
+      selfSha ??= hashFile(selfPath, ["sha256"])
+        .then((r) => r.sha256 ?? "")
+        .catch((e) => {
+          selfSha = undefined;
+          throw e;
+        });
       return selfSha;
     },
   };

@@ -120,6 +120,7 @@ export class RolloutService {
     await this.#o.store.putResource("autoupdate_config", formatAutoupdateConfig(config));
     this.#config = config;
     this.#o.log("autoupdate_config updated");
+    this.#invalidate();
     await this.reconcile();
   }
 
@@ -130,6 +131,7 @@ export class RolloutService {
       start: version.spec.agents?.startVersion,
       target: version.spec.agents?.targetVersion,
     });
+    this.#invalidate();
     await this.reconcile();
   }
 
@@ -148,6 +150,7 @@ export class RolloutService {
     await this.#o.store.putSetting("server_version", v);
     this.#serverVersion = v;
     this.#o.log("server_version updated", { server_version: v });
+    this.#invalidate();
     await this.reconcile();
   }
 
@@ -155,6 +158,7 @@ export class RolloutService {
     if (critical) this.#critical.add(version);
     else this.#critical.delete(version);
     await this.#o.store.putSetting("critical_versions", JSON.stringify([...this.#critical].sort()));
+    this.#invalidate();
     await this.reconcile();
   }
 
@@ -162,7 +166,10 @@ export class RolloutService {
   async artifactsChanged(): Promise<void> {
     const before = JSON.stringify([...(this.#manifest?.critical ?? [])]);
     await this.#readManifest();
-    if (JSON.stringify([...(this.#manifest?.critical ?? [])]) !== before) await this.reconcile();
+    if (JSON.stringify([...(this.#manifest?.critical ?? [])]) !== before) {
+      this.#invalidate();
+      await this.reconcile();
+    }
   }
 
   /**
@@ -268,14 +275,16 @@ export class RolloutService {
       next = r.rollout;
       events = r.events;
     }
+    // The core returns the same rollout object when nothing changed: the precomputed answers stay valid
+    // (clock-dependent ones expire on their own). Callers that change other inputs invalidate first.
     if (next !== this.#rollout) {
       this.#rollout = next;
       await this.#o.store.putRollout(next ?? null);
+      this.#invalidate();
     }
     await this.#record(events);
     this.#lastReconcileMs = performance.now() - t0;
     this.#reconcileCount++;
-    this.#invalidate();
   }
 
   async #record(events: RolloutEvent[]): Promise<void> {
@@ -308,6 +317,7 @@ export class RolloutService {
             : engine.rollbackGroup(input);
     this.#rollout = rollout;
     await this.#o.store.putRollout(rollout);
+    this.#invalidate();
     await this.#record([event]);
     await this.reconcile();
   }

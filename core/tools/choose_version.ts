@@ -7,8 +7,11 @@ export type ChooseVersionInput = {
   state: ToolsState;
   /** `UPKEEP_TOOLS_VERSION`: `X.Y.Z` pins, `off` runs what is installed and never updates. */
   envVersion?: string;
-  /** Versions installed in the tools dir (complete ones only). */
-  installed: readonly string[];
+  /**
+   * Versions installed in the tools dir (complete ones only), or a function listing them: it is called only
+   * when the choice depends on them (`off`, or no env/pin/server answer), so the shim skips the listing.
+   */
+  installed: readonly string[] | (() => readonly string[]);
   now: number;
   ttlMs?: number;
 };
@@ -29,11 +32,13 @@ function newest(installed: readonly string[]): string | undefined {
  * @throws {SyntaxError} when `UPKEEP_TOOLS_VERSION` is neither `off` nor a version.
  */
 export function chooseVersion(input: ChooseVersionInput): VersionChoice {
-  const { state, installed, now } = input;
+  const { state, now } = input;
   const ttl = input.ttlMs ?? DEFAULT_CACHE_TTL_MS;
   const env = input.envVersion?.trim();
-  const installedNewest = newest(installed);
+  const newestInstalled = () =>
+    newest(typeof input.installed === "function" ? input.installed() : input.installed);
   if (env === "off") {
+    const installedNewest = newestInstalled();
     return {
       ...(installedNewest ? { version: installedNewest } : {}),
       source: installedNewest ? "installed" : "none",
@@ -63,6 +68,7 @@ export function chooseVersion(input: ChooseVersionInput): VersionChoice {
   if (cache?.toolsAutoUpdate && state.enrolled) {
     return { version: cache.toolsVersion, source: "server", off: false, stale };
   }
+  const installedNewest = newestInstalled();
   const choice: VersionChoice = {
     ...(installedNewest ? { version: installedNewest } : {}),
     source: installedNewest ? "installed" : "none",

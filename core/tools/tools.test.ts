@@ -180,3 +180,18 @@ describe("effectiveServer: the environment beats the saved server", () => {
     expect(effectiveServer({ trustKeys: [], enrolled: true, ...s }, env)).toBe(want);
   });
 });
+
+test("the installed list is read only when the choice depends on it", () => {
+  let calls = 0;
+  const installed = () => {
+    calls++;
+    return ["1.0.0"];
+  };
+  chooseVersion({ state: { ...base, pinned: "2.0.0" }, installed, now: NOW });
+  chooseVersion({ state: base, envVersion: "3.0.0", installed, now: NOW });
+  chooseVersion({ state: { ...base, cache: fresh("2.0.0") }, installed, now: NOW });
+  expect(calls).toBe(0);
+  expect(chooseVersion({ state: base, envVersion: "off", installed, now: NOW }).version).toBe("1.0.0");
+  expect(chooseVersion({ state: { ...base, enrolled: false }, installed, now: NOW }).version).toBe("1.0.0");
+  expect(calls).toBe(2);
+});

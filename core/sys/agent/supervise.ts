@@ -4,9 +4,11 @@
  * graceful (SIGTERM), then SIGKILL after a timeout. The child's PID is kept in `daemon.pid` so a daemon
  * orphaned by a killed agent is found and stopped by the next one.
  */
+
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import type { Subprocess } from "bun";
 import { restartDelayMs } from "../../agent/health.ts";
+import { pidAlive } from "../lock.ts";
 import type { DaemonSample, ServiceBackend } from "./service.ts";
 
 export interface SupervisorOptions {
@@ -30,22 +32,13 @@ function startTimeOf(pid: number): string {
   }
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as { code?: string }).code === "EPERM";
-  }
-}
-
 async function waitGone(pid: number, ms: number): Promise<boolean> {
   const end = Date.now() + ms;
   while (Date.now() < end) {
-    if (!alive(pid) || /^Z/.test(stateOf(pid))) return true;
+    if (!pidAlive(pid) || /^Z/.test(stateOf(pid))) return true;
     await Bun.sleep(25);
   }
-  return !alive(pid);
+  return !pidAlive(pid);
 }
 
 function stateOf(pid: number): string {
@@ -70,7 +63,7 @@ export async function stopOrphan(pidFile: string, graceMs: number): Promise<numb
   }
   const [pidText, start = ""] = text.trim().split(/\s+/);
   const pid = Number(pidText);
-  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || !alive(pid)) {
+  if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || !pidAlive(pid)) {
     unlinkSilently(pidFile);
     return 0;
   }

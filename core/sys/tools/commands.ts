@@ -5,12 +5,13 @@ import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import type { ToolsState } from "../../tools/types.ts";
+import { isValidProduct } from "../../trust/artifact_name.ts";
 import { formatPublicKey, keyIdHex } from "../../trust/minisign.ts";
 import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
 import { checkUrl } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
-import type { ExecIo } from "./exec_tool.ts";
+import { type ExecIo, TOOL_NAME } from "./exec_tool.ts";
 import { isInstalled, listInstalledTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
 import { askServer } from "./server_answer.ts";
@@ -38,9 +39,9 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
   const dir = toolsDir(env);
   const server = input.server.replace(/\/+$/, "");
   checkUrl(server, input.insecure === true);
-  if (!/^[a-z0-9][a-z0-9_-]{0,63}$/.test(input.product))
+  if (!isValidProduct(input.product))
     throw new UsageError(
-      `--product ${JSON.stringify(input.product)}: use lowercase letters, digits, '-', '_'`,
+      `--product ${JSON.stringify(input.product)}: use lowercase letters, digits and inner '-' (it names the artifacts)`,
     );
   const baseUrl = (input.baseUrl ?? `${server}/artifacts`).replace(/\/+$/, "");
   checkUrl(baseUrl, input.insecure === true);
@@ -208,7 +209,7 @@ export function installShims(tools: string[], dir: string, self: string): string
   mkdirSync(dir, { recursive: true });
   const made: string[] = [];
   for (const tool of tools) {
-    if (!/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(tool) || tool.startsWith("upkeep")) {
+    if (!TOOL_NAME.test(tool) || tool.startsWith("upkeep")) {
       throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
     }
     const link = join(dir, tool);

@@ -7,7 +7,6 @@
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
-import type { ToolsState } from "../../tools/types.ts";
 import { isInstalled, listInstalledTools, touchTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
 import { runTool } from "./run_tool.ts";
@@ -20,18 +19,10 @@ export interface ExecIo {
   now: () => Date;
 }
 
-const TOOL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** A client tool's name: one path segment, no leading dot. */
+export const TOOL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Nested upkeep shims deeper than this are a loop (a release whose tool is a shim of itself). */
 const MAX_DEPTH = 3;
-
-/** Whether choosing needs the list of installed versions (not when env, pin or the server decide). */
-function needsInstalledList(state: ToolsState, envVersion: string | undefined): boolean {
-  const env = envVersion?.trim();
-  if (env === "off") return true;
-  if (env) return false;
-  if (state.pinned) return false;
-  return !(state.cache?.toolsAutoUpdate && state.enrolled);
-}
 
 export async function execTool(
   tool: string,
@@ -53,14 +44,13 @@ export async function execTool(
   const dir = toolsDir(env);
   let { state } = await readToolsState(dir);
   const server = effectiveServer(state, env);
-  const installedVersions = () =>
-    needsInstalledList(state, env.UPKEEP_TOOLS_VERSION) ? listInstalledTools(dir).map((i) => i.version) : [];
+  const installedVersions = () => listInstalledTools(dir).map((i) => i.version);
   const choose = () => {
     try {
       return chooseVersion({
         state: server ? { ...state, server } : state,
         envVersion: env.UPKEEP_TOOLS_VERSION,
-        installed: installedVersions(),
+        installed: installedVersions,
         now: io.now().getTime(),
       });
     } catch (e) {
