@@ -3,9 +3,11 @@
  * so a switch needs no change), each atomically (a new symlink renamed over the old one). A file in the
  * bin dir that is not such a link is never replaced.
  */
-import { lstat, mkdir, readdir, readlink, rename, symlink, unlink } from "node:fs/promises";
+
+import { lstat, mkdir, readdir, readlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { UpkeepError } from "../../errors.ts";
+import { pointAt } from "../install/dirs.ts";
 import type { Layout } from "./layout.ts";
 
 function linkTarget(l: Layout, binary: string): string {
@@ -52,10 +54,7 @@ export async function ensureLinks(l: Layout, binDir: string, binaries: readonly 
           hint: "remove it if it is stale, then run the command again",
         },
       );
-    const tmp = `${path}.upkeep-new-${process.pid}`;
-    await unlink(tmp).catch(() => {});
-    await symlink(want, tmp);
-    await rename(tmp, path);
+    await pointAt(path, want);
     made.push(path);
   }
   return made;

@@ -123,7 +123,8 @@ async function currentTarget(link: string): Promise<string | undefined> {
   }
 }
 
-async function pointAt(link: string, target: string): Promise<void> {
+/** Points `link` at `target` by renaming a new symlink over it (atomic; the temp link never survives). */
+export async function pointAt(link: string, target: string): Promise<void> {
   const tmp = `${link}.new-${rand()}`;
   try {
     await symlink(target, tmp);
