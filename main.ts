@@ -10,7 +10,7 @@ import { isUpkeepError } from "./core/errors.ts";
 // Static on purpose: the shim path is the hot one, and a separate chunk costs a load (~0.4 ms measured).
 // It imports only Bun-native I/O and the small pure tools/version modules.
 import { execTool } from "./core/sys/tools/exec_tool.ts";
-import pkg from "./package.json" with { type: "json" };
+import { version } from "./package.json" with { type: "json" };
 
 /** The name upkeep was started under: a shim link's name (`tsh`, `hello`) makes it run that tool. */
 function invokedAs(argv0: string): string {
@@ -52,13 +52,13 @@ async function main(argv: string[]): Promise<number> {
 
   // Fast path: no CLI framework for the version.
   if (rest.length === 1 && (rest[0] === "--version" || rest[0] === "-V")) {
-    console.log(`upkeep ${pkg.version}`);
+    console.log(`upkeep ${version}`);
     return 0;
   }
 
   try {
     const { run } = await import("./cmd/cli.ts");
-    return await run(rest, pkg.version);
+    return await run(rest, version);
   } catch (e) {
     return report(e, wantDebug);
   }

@@ -21,7 +21,18 @@ const result = await Bun.build({
   // main.ts and what the path taken needs (--version 7.4 ms -> 5.0 ms, scripts/bench/startup.ts).
   format: "esm",
   splitting: true,
-  compile: values.target ? { target: values.target as Bun.Build.CompileTarget, outfile } : { outfile },
+  compile: {
+    ...(values.target ? { target: values.target as Bun.Build.CompileTarget } : {}),
+    outfile,
+    // An updater must not take configuration or code from whatever directory it is started in: by default a
+    // compiled Bun program loads `.env` (which could set UPKEEP_TOOLS_TRUST_KEY) and `bunfig.toml` (whose
+    // `preload` runs arbitrary code) from the working directory. Off, and this also skips the directory
+    // walk that looking for them costs at every start (test/build_hardening.test.ts).
+    autoloadDotenv: false,
+    autoloadBunfig: false,
+    autoloadTsconfig: false,
+    autoloadPackageJson: false,
+  },
 });
 if (!result.success) {
   for (const log of result.logs) console.error(log);

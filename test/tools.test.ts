@@ -3,7 +3,15 @@
  * real downloads. An in-process proxy in front of /artifacts counts downloads and can throttle them.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { publish, startWorld, type World } from "./agent_helpers.ts";
@@ -255,6 +263,17 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("have no nosuchtool");
     expect(r.stderr).toContain("this release has: hello");
+    // A file that is there but cannot start (not executable, or its #! interpreter is missing) is named as such.
+    expect((await upkeep(["tools", "exec", "hello", "version"], { env: u.env })).code).toBe(0);
+    const vbin = join(u.tools, readdirSync(u.tools).find((d) => /^\d+\.\d+\.\d+$/.test(d)) ?? "none", "bin");
+    writeFileSync(join(vbin, "noexec"), "#!/bin/sh\necho hi\n", { mode: 0o644 });
+    writeFileSync(join(vbin, "badint"), "#!/nonexistent/interpreter\n", { mode: 0o755 });
+    for (const t of ["noexec", "badint"]) {
+      const b = await upkeep(["tools", "exec", t], { env: u.env });
+      expect(b.code).toBe(1);
+      expect(b.stderr).toContain(`cannot start ${vbin}/${t}`);
+      expect(b.stderr).toContain("E_IO");
+    }
     const loop = await upkeep(["tools", "exec", "hello", "version"], {
       env: { ...u.env, UPKEEP_TOOLS_GUARD: "3" },
     });

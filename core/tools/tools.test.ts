@@ -1,6 +1,8 @@
 import { describe, expect, test } from "bun:test";
+import fc from "fast-check";
 import { chooseVersion } from "./choose_version.ts";
 import { effectiveServer } from "./effective_server.ts";
+import { isToolName } from "./is_tool_name.ts";
 import { parseToolsState } from "./parse_tools_state.ts";
 import { progressBar } from "./progress_bar.ts";
 import type { ToolsState } from "./types.ts";
@@ -194,4 +196,50 @@ test("the installed list is read only when the choice depends on it", () => {
   expect(chooseVersion({ state: base, envVersion: "off", installed, now: NOW }).version).toBe("1.0.0");
   expect(chooseVersion({ state: { ...base, enrolled: false }, installed, now: NOW }).version).toBe("1.0.0");
   expect(calls).toBe(2);
+});
+
+describe("isToolName: one safe path segment", () => {
+  const RULE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+  test.each(["tsh", "hello", "tctl", "a", "k8s-tool_v2.1", "x".repeat(64)])("%p is a tool name", (n) => {
+    expect(isToolName(n)).toBe(true);
+  });
+  test.each(["", ".", "..", ".hidden", "-x", "_x", "a/b", "../tsh", "a b", "x".repeat(65), "tsh\n", "ü"])(
+    "%p is refused",
+    (n) => {
+      expect(isToolName(n)).toBe(false);
+    },
+  );
+  test("the loop and the regular expression agree on any string", () => {
+    const chars = fc.constantFrom(..."aZ09._-/ \u00e9\n.".split(""));
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.string(),
+          fc.array(chars, { maxLength: 70 }).map((a) => a.join("")),
+        ),
+        (s) => {
+          expect(isToolName(s)).toBe(RULE.test(s));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+test("state file: every field survives a round trip (the hot-path parser builds the object by hand)", () => {
+  const s: ToolsState = {
+    server: "https://s",
+    product: "hello",
+    baseUrl: "https://cdn/artifacts",
+    trustKeys: ["RWQ1", "RWQ2"],
+    enrolled: true,
+    pinned: "1.2.3",
+    cache: fresh("2.0.0", false),
+    lastSerial: 7,
+    lastCheckFailedAt: NOW - 5,
+    insecure: true,
+  };
+  expect(parseToolsState(JSON.stringify(s), "f")).toEqual(s);
+  expect(() => parseToolsState('{"trustKeys": ["a", 5]}', "f")).toThrow(/trustKeys/);
+  expect(parseToolsState("{}", "f")).toEqual({ trustKeys: [], enrolled: false });
 });

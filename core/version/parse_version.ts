@@ -4,11 +4,16 @@ import type { SemVer } from "./types.ts";
 const NUMERIC = String.raw`0|[1-9]\d*`;
 const PRE_IDENT = String.raw`(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)`;
 const BUILD_IDENT = "[0-9a-zA-Z-]+";
-const FULL = new RegExp(
-  `^[vV]?(${NUMERIC})\\.(${NUMERIC})\\.(${NUMERIC})` +
-    `(?:-(${PRE_IDENT}(?:\\.${PRE_IDENT})*))?` +
-    `(?:\\+(${BUILD_IDENT}(?:\\.${BUILD_IDENT})*))?$`,
-);
+let full: RegExp | undefined;
+/** Built on first use: the client-tools shim only ever sees plain versions (see parsePlain). */
+function fullPattern(): RegExp {
+  full ??= new RegExp(
+    `^[vV]?(${NUMERIC})\\.(${NUMERIC})\\.(${NUMERIC})` +
+      `(?:-(${PRE_IDENT}(?:\\.${PRE_IDENT})*))?` +
+      `(?:\\+(${BUILD_IDENT}(?:\\.${BUILD_IDENT})*))?$`,
+  );
+  return full;
+}
 const NEAR_MISS = /^[vV]?(\d+)\.(\d+)\.(\d+)(?:-([^+]*))?/;
 const ZERO_PADDED = /^0\d+$/;
 
@@ -25,7 +30,7 @@ export function parseVersion(s: string): SemVer {
   const text = s.trim();
   const plain = parsePlain(text);
   if (plain) return plain;
-  const m = FULL.exec(text);
+  const m = fullPattern().exec(text);
   if (!m) {
     if (hasLeadingZero(text)) {
       throw new SyntaxError(
@@ -49,8 +54,8 @@ export function parseVersion(s: string): SemVer {
 
 /**
  * The common case, `[v]MAJOR.MINOR.PATCH` with no pre-release or build, without a regular expression: the
- * first use of FULL compiles it (~0.4 ms measured), which the client-tools shim path cannot afford.
- * Answers undefined for anything else (FULL then decides, with its error messages).
+ * first use of the full pattern compiles it (~0.4 ms measured), which the client-tools shim path cannot afford.
+ * Answers undefined for anything else (the full pattern then decides, with its error messages).
  */
 function parsePlain(text: string): SemVer | undefined {
   let i = text.charCodeAt(0) === 118 || text.charCodeAt(0) === 86 ? 1 : 0; // v, V

@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
+import { isToolName } from "../../tools/is_tool_name.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { isValidProduct } from "../../trust/artifact_name.ts";
 import { formatPublicKey, keyIdHex } from "../../trust/minisign.ts";
@@ -11,7 +12,7 @@ import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
 import { checkUrl } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
-import { type ExecIo, TOOL_NAME } from "./exec_tool.ts";
+import type { ExecIo } from "./exec_tool.ts";
 import { isInstalled, listInstalledTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
 import { askServer } from "./server_answer.ts";
@@ -45,7 +46,7 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
     );
   const baseUrl = (input.baseUrl ?? `${server}/artifacts`).replace(/\/+$/, "");
   checkUrl(baseUrl, input.insecure === true);
-  const { state: old, exists } = await readToolsState(dir);
+  const { state: old, exists } = readToolsState(dir);
   const answer = await askServer(server, 10_000);
 
   let trustKeys: string[];
@@ -118,7 +119,7 @@ export interface ToolsStatus {
 
 export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
   const dir = toolsDir(env);
-  const { state } = await readToolsState(dir);
+  const { state } = readToolsState(dir);
   const installed = listInstalledTools(dir).sort((a, b) => b.lastUsed - a.lastUsed);
   let choice: ReturnType<typeof chooseVersion>;
   try {
@@ -151,7 +152,7 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
 /** Asks the server now and installs the version it names. */
 export async function update(env: Env, io: ExecIo): Promise<{ version: string; installed: boolean }> {
   const dir = toolsDir(env);
-  let { state } = await readToolsState(dir);
+  let { state } = readToolsState(dir);
   const server = effectiveServer(state, env);
   if (!server)
     throw new UsageError("no server known", { hint: "run `upkeep tools login --server URL --product NAME`" });
@@ -169,7 +170,7 @@ export async function update(env: Env, io: ExecIo): Promise<{ version: string; i
 
 export async function pin(version: string | undefined, env: Env): Promise<ToolsState> {
   const dir = toolsDir(env);
-  const { state } = await readToolsState(dir);
+  const { state } = readToolsState(dir);
   const next = { ...state };
   if (version === undefined) delete next.pinned;
   else {
@@ -209,7 +210,7 @@ export function installShims(tools: string[], dir: string, self: string): string
   mkdirSync(dir, { recursive: true });
   const made: string[] = [];
   for (const tool of tools) {
-    if (!TOOL_NAME.test(tool) || tool.startsWith("upkeep")) {
+    if (!isToolName(tool) || tool.startsWith("upkeep")) {
       throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
     }
     const link = join(dir, tool);

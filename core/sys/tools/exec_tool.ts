@@ -7,6 +7,7 @@
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
+import { isToolName } from "../../tools/is_tool_name.ts";
 import { isInstalled, listInstalledTools, touchTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
 import { runTool } from "./run_tool.ts";
@@ -19,8 +20,6 @@ export interface ExecIo {
   now: () => Date;
 }
 
-/** A client tool's name: one path segment, no leading dot. */
-export const TOOL_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 /** Nested upkeep shims deeper than this are a loop (a release whose tool is a shim of itself). */
 const MAX_DEPTH = 3;
 
@@ -30,7 +29,7 @@ export async function execTool(
   env: Record<string, string | undefined>,
   io: ExecIo,
 ): Promise<number> {
-  if (!TOOL_NAME.test(tool)) throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
+  if (!isToolName(tool)) throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
   const depth = Number(env.UPKEEP_TOOLS_GUARD ?? "0") || 0;
   if (depth >= MAX_DEPTH) {
     throw new UpkeepError(
@@ -42,13 +41,13 @@ export async function execTool(
     );
   }
   const dir = toolsDir(env);
-  let { state } = await readToolsState(dir);
+  let { state } = readToolsState(dir);
   const server = effectiveServer(state, env);
   const installedVersions = () => listInstalledTools(dir).map((i) => i.version);
   const choose = () => {
     try {
       return chooseVersion({
-        state: server ? { ...state, server } : state,
+        state: server === state.server ? state : { ...state, server },
         envVersion: env.UPKEEP_TOOLS_VERSION,
         installed: installedVersions,
         now: io.now().getTime(),
@@ -89,17 +88,41 @@ export async function execTool(
   }
   const vdir = `${dir}/${version}`;
   const bin = `${vdir}/bin/${tool}`;
-  if (Bun.file(bin).size <= 0) {
-    const have = [...new Bun.Glob("*").scanSync({ cwd: `${vdir}/bin` })];
-    throw new UpkeepError("E_NOT_FOUND", `client tools v${version} have no ${tool}`, {
+  const guard = String(depth + 1);
+  // No stat of the tool first: starting it is the check (a missing tool is the rare case, explained below).
+  const touch = () => touchTools(vdir, io.now());
+  try {
+    if (env === process.env) {
+      process.env.UPKEEP_TOOLS_GUARD = guard; // inherited by the child
+      return await runTool(bin, args, process.env, touch);
+    }
+    return await runTool(bin, args, { ...env, UPKEEP_TOOLS_GUARD: guard }, touch);
+  } catch (e) {
+    throw cannotStart(e, tool, version, vdir);
+  }
+}
+
+/** Why the tool could not be started, with what the release does have. */
+function cannotStart(e: unknown, tool: string, version: string, vdir: string): UpkeepError {
+  const code = (e as { code?: string }).code;
+  if (code === "ENOENT" || code === "ENOTDIR") {
+    let have: string[] = [];
+    try {
+      have = [...new Bun.Glob("*").scanSync({ cwd: `${vdir}/bin` })];
+    } catch {}
+    if (have.includes(tool)) {
+      return new UpkeepError("E_IO", `cannot start ${vdir}/bin/${tool}: ${(e as Error).message}`, {
+        hint: "the file is there: its interpreter (#! line) or loader is missing on this machine",
+        cause: e,
+      });
+    }
+    return new UpkeepError("E_NOT_FOUND", `client tools v${version} have no ${tool}`, {
       hint: have.length ? `this release has: ${have.sort().join(", ")}` : `${vdir}/bin is empty`,
+      cause: e,
     });
   }
-  await touchTools(vdir, io.now());
-  const guard = String(depth + 1);
-  if (env === process.env) {
-    process.env.UPKEEP_TOOLS_GUARD = guard; // inherited by the child
-    return await runTool(bin, args, process.env);
-  }
-  return await runTool(bin, args, { ...env, UPKEEP_TOOLS_GUARD: guard });
+  return new UpkeepError("E_IO", `cannot start ${vdir}/bin/${tool}: ${(e as Error).message}`, {
+    hint: "check that the file is an executable for this machine",
+    cause: e,
+  });
 }

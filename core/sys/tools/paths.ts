@@ -7,8 +7,11 @@ export function toolsDir(env: Record<string, string | undefined>): string {
   return trimSlash(env.UPKEEP_TOOLS_DIR || `${trimSlash(home)}/.upkeep/tools`);
 }
 
+/** Drops trailing slashes (never the root's); a loop, not a regular expression, on the hot path. */
 function trimSlash(p: string): string {
-  return p.length > 1 ? p.replace(/\/+$/, "") : p;
+  let end = p.length;
+  while (end > 1 && p.charCodeAt(end - 1) === 47) end--;
+  return end === p.length ? p : p.slice(0, end);
 }
 
 export function statePath(dir: string): string {

@@ -1,6 +1,8 @@
 /**
  * Runs a client tool with the same arguments, stdio and environment; forwards SIGINT/SIGTERM/SIGHUP;
- * answers the tool's exit code (128 + signal when it was killed by one).
+ * answers the tool's exit code (128 + signal when it was killed by one). `whileRunning` is bookkeeping
+ * (the last-used mark) done after the tool has started, so it runs beside the tool instead of before it.
+ * Throws the spawn error (with its `code`: ENOENT, EACCES...) when the tool cannot be started.
  */
 const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 /** Linux signal numbers (no `node:os` on the hot path), for the 128 + n exit code of a killed tool. */
@@ -42,6 +44,7 @@ export async function runTool(
   path: string,
   args: string[],
   env: Record<string, string | undefined>,
+  whileRunning?: () => Promise<void>,
 ): Promise<number> {
   const child = Bun.spawn([path, ...args], { stdin: "inherit", stdout: "inherit", stderr: "inherit", env });
   const forward = (sig: NodeJS.Signals) => {
@@ -50,6 +53,7 @@ export async function runTool(
     } catch {}
   };
   for (const sig of FORWARDED) process.on(sig, forward);
+  if (whileRunning) await whileRunning().catch(() => {});
   const code = await child.exited;
   for (const sig of FORWARDED) process.off(sig, forward);
   if (child.signalCode) return 128 + (SIGNAL_NUMBERS[child.signalCode] ?? 0);
