@@ -21,7 +21,10 @@ test("a .env and a bunfig.toml in the working directory are ignored", async () =
   const marker = join(work, "preload-ran");
   mkdirSync(repo);
   writeFileSync(join(repo, ".env"), `UPKEEP_TOOLS_DIR=${evil}\nUPKEEP_TOOLS_VERSION=6.6.6\n`);
-  writeFileSync(join(repo, "evil.ts"), `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran");\n`);
+  writeFileSync(
+    join(repo, "evil.ts"),
+    `require("node:fs").writeFileSync(${JSON.stringify(marker)}, "ran");\n`,
+  );
   writeFileSync(join(repo, "bunfig.toml"), 'preload = ["./evil.ts"]\n');
 
   const r = await upkeep(["tools", "status", "--json"], { cwd: repo, env: { UPKEEP_TOOLS_DIR: mine } });
