@@ -36,17 +36,8 @@ async function runToolFastPath(tool: string, args: string[], debug: boolean): Pr
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  const args = argv.slice(2);
-  const debug = process.env.UPKEEP_DEBUG === "1";
-
-  // Shims: `tsh ARGS` where tsh -> upkeep acts as `upkeep tools exec tsh ARGS`; arguments pass untouched.
-  const name = invokedAs(process.argv0);
-  if (name !== "upkeep") return runToolFastPath(name, args, debug);
-  if (args[0] === "tools" && args[1] === "exec" && args[2] !== undefined && !args[2].startsWith("-")) {
-    return runToolFastPath(args[2], args.slice(3), debug);
-  }
-
+/** Everything but the shims: the CLI, loaded lazily. */
+async function main(args: string[], debug: boolean): Promise<number> {
   const rest = args.filter((a) => a !== "--debug");
   const wantDebug = debug || rest.length !== args.length;
 
@@ -79,7 +70,22 @@ function report(e: unknown, debug: boolean): number {
   return 70;
 }
 
-main(process.argv).then(
+/**
+ * Which path: a shim (`tsh ARGS` where tsh -> upkeep acts as `upkeep tools exec tsh ARGS`, arguments
+ * untouched), `tools exec`, or the CLI.
+ */
+function start(argv: string[]): Promise<number> {
+  const args = argv.slice(2);
+  const debug = process.env.UPKEEP_DEBUG === "1";
+  const name = invokedAs(process.argv0);
+  if (name !== "upkeep") return runToolFastPath(name, args, debug);
+  if (args[0] === "tools" && args[1] === "exec" && args[2] !== undefined && !args[2].startsWith("-")) {
+    return runToolFastPath(args[2], args.slice(3), debug);
+  }
+  return main(args, debug);
+}
+
+start(process.argv).then(
   (code) => process.exit(code),
   (e) => process.exit(report(e, true)),
 );

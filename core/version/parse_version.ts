@@ -1,8 +1,9 @@
 import type { SemVer } from "./types.ts";
 
 // MAJOR.MINOR.PATCH[-PRERELEASE][+BUILD], semver 2.0 grammar, with one optional leading `v` or `V`.
-const NUMERIC = String.raw`0|[1-9]\d*`;
-const PRE_IDENT = String.raw`(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)`;
+// Plain strings (not String.raw): module start-up stays free of built-in calls, for the shim.
+const NUMERIC = "0|[1-9]\\d*";
+const PRE_IDENT = "(?:0|[1-9]\\d*|\\d*[a-zA-Z-][0-9a-zA-Z-]*)";
 const BUILD_IDENT = "[0-9a-zA-Z-]+";
 let full: RegExp | undefined;
 /** Built on first use: the client-tools shim only ever sees plain versions (see parsePlain). */

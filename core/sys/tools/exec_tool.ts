@@ -8,6 +8,7 @@ import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
+import type { ToolsState, VersionChoice } from "../../tools/types.ts";
 import { isInstalled, listInstalledTools, touchTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
 import { runTool } from "./run_tool.ts";
@@ -23,69 +24,26 @@ export interface ExecIo {
 /** Nested upkeep shims deeper than this are a loop (a release whose tool is a shim of itself). */
 const MAX_DEPTH = 3;
 
+/**
+ * The shim's path, kept to small functions on purpose: a function's bytecode is linked on its first call in
+ * a fresh process, so the rare branches (refresh, warn, install, refuse) live in functions of their own that
+ * the up-to-date path never calls.
+ */
 export async function execTool(
   tool: string,
   args: string[],
   env: Record<string, string | undefined>,
   io: ExecIo,
 ): Promise<number> {
-  if (!isToolName(tool)) throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
-  const depth = Number(env.UPKEEP_TOOLS_GUARD ?? "0") || 0;
-  if (depth >= MAX_DEPTH) {
-    throw new UpkeepError(
-      "E_LOOP",
-      `re-exec loop: ${tool} keeps starting upkeep (UPKEEP_TOOLS_GUARD=${depth})`,
-      {
-        hint: "the installed tool must not be an upkeep shim; check the release, or run the tool by its full path",
-      },
-    );
-  }
+  const depth = guardDepth(tool, env);
   const dir = toolsDir(env);
-  let { state } = readToolsState(dir);
+  const { state } = readToolsState(dir);
   const server = effectiveServer(state, env);
-  const installedVersions = () => listInstalledTools(dir).map((i) => i.version);
-  const choose = () => {
-    try {
-      return chooseVersion({
-        state: server === state.server ? state : { ...state, server },
-        envVersion: env.UPKEEP_TOOLS_VERSION,
-        installed: installedVersions,
-        now: io.now().getTime(),
-      });
-    } catch (e) {
-      throw new UsageError((e as Error).message);
-    }
-  };
-  let choice = choose();
-  if (choice.stale && !choice.off) {
-    const { refreshCache } = await import("./server_answer.ts");
-    state = await refreshCache(dir, state, server, state.insecure === true, io.now(), io.warn);
-    choice = choose();
-  }
-  if (choice.outOfDate && choice.version !== choice.outOfDate) {
-    io.warn(
-      `Your version of ${tool} is out of date: the cluster runs v${choice.outOfDate}, this is v${choice.version}. ` +
-        "Some functionality may not work. Run `upkeep tools login` to enroll into automatic updates, or `upkeep tools update`.",
-    );
-  }
-  if (!choice.version) {
-    throw new UpkeepError("E_NOT_FOUND", `no version of ${tool} is installed and no server is known`, {
-      hint: "run `upkeep tools login --server URL --product NAME` first",
-    });
-  }
-  let version = choice.version;
-  if (!isInstalled(dir, version)) {
-    if (choice.off)
-      throw new UpkeepError(
-        "E_NOT_FOUND",
-        `UPKEEP_TOOLS_VERSION=off and no client tools installed in ${dir}`,
-      );
-    const { installToolsVersion } = await import("./install_tools.ts");
-    const r = await installToolsVersion({ dir, state, version, source: choice.source, io, env });
-    version = r.runVersion;
-    if (!isInstalled(dir, version))
-      throw new UpkeepError("E_NOT_FOUND", `client tools v${version} are not installed in ${dir}`);
-  }
+  const choice = choose(state, server, dir, env, io);
+  const version =
+    !choice.stale && !choice.outOfDate && choice.version && isInstalled(dir, choice.version)
+      ? choice.version
+      : await versionToRun(tool, dir, state, server, choice, env, io);
   const vdir = `${dir}/${version}`;
   const bin = `${vdir}/bin/${tool}`;
   const guard = String(depth + 1);
@@ -100,6 +58,82 @@ export async function execTool(
   } catch (e) {
     throw cannotStart(e, tool, version, vdir);
   }
+}
+
+/** Refuses a bad tool name and a re-exec loop; answers how deep in nested shims this run is. */
+function guardDepth(tool: string, env: Record<string, string | undefined>): number {
+  if (!isToolName(tool)) throw new UsageError(`invalid tool name ${JSON.stringify(tool)}`);
+  const depth = Number(env.UPKEEP_TOOLS_GUARD ?? "0") || 0;
+  if (depth >= MAX_DEPTH) {
+    throw new UpkeepError(
+      "E_LOOP",
+      `re-exec loop: ${tool} keeps starting upkeep (UPKEEP_TOOLS_GUARD=${depth})`,
+      {
+        hint: "the installed tool must not be an upkeep shim; check the release, or run the tool by its full path",
+      },
+    );
+  }
+  return depth;
+}
+
+function choose(
+  state: ToolsState,
+  server: string | undefined,
+  dir: string,
+  env: Record<string, string | undefined>,
+  io: ExecIo,
+): VersionChoice {
+  try {
+    return chooseVersion({
+      state: server === state.server ? state : { ...state, server },
+      envVersion: env.UPKEEP_TOOLS_VERSION,
+      installed: () => listInstalledTools(dir).map((i) => i.version),
+      now: io.now().getTime(),
+    });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
+/**
+ * Everything off the up-to-date path: ask the server when its cached answer is stale, warn when out of date,
+ * install the chosen version when it is missing, refuse when nothing can run. Answers the version to run.
+ */
+async function versionToRun(
+  tool: string,
+  dir: string,
+  state: ToolsState,
+  server: string | undefined,
+  first: VersionChoice,
+  env: Record<string, string | undefined>,
+  io: ExecIo,
+): Promise<string> {
+  let choice = first;
+  if (choice.stale && !choice.off) {
+    const { refreshCache } = await import("./server_answer.ts");
+    state = await refreshCache(dir, state, server, state.insecure === true, io.now(), io.warn);
+    choice = choose(state, server, dir, env, io);
+  }
+  if (choice.outOfDate && choice.version !== choice.outOfDate) {
+    io.warn(
+      `Your version of ${tool} is out of date: the cluster runs v${choice.outOfDate}, this is v${choice.version}. ` +
+        "Some functionality may not work. Run `upkeep tools login` to enroll into automatic updates, or `upkeep tools update`.",
+    );
+  }
+  if (!choice.version) {
+    throw new UpkeepError("E_NOT_FOUND", `no version of ${tool} is installed and no server is known`, {
+      hint: "run `upkeep tools login --server URL --product NAME` first",
+    });
+  }
+  const version = choice.version;
+  if (isInstalled(dir, version)) return version;
+  if (choice.off)
+    throw new UpkeepError("E_NOT_FOUND", `UPKEEP_TOOLS_VERSION=off and no client tools installed in ${dir}`);
+  const { installToolsVersion } = await import("./install_tools.ts");
+  const r = await installToolsVersion({ dir, state, version, source: choice.source, io, env });
+  if (!isInstalled(dir, r.runVersion))
+    throw new UpkeepError("E_NOT_FOUND", `client tools v${r.runVersion} are not installed in ${dir}`);
+  return r.runVersion;
 }
 
 /** Why the tool could not be started, with what the release does have. */
