@@ -1,7 +1,9 @@
 /**
  * Reads `<tools-dir>/tools.json` on the shim's hot path: `Bun.mmap` is synchronous and needs no module
  * (measured: ~0.1 ms, against ~1.1 ms for the async `Bun.file().text()` and ~1.5 ms to load `node:fs`).
- * The file is replaced by rename, so a mapping always sees one complete version of it.
+ * The file is replaced by rename, so a mapping always sees one complete version of it. `Bun.mmap` opens the
+ * file read-write, so a tools.json this user may only read (a shared, admin-managed tools dir) is read the
+ * slow way instead (test/tools_readonly.test.ts).
  */
 import { UpkeepError } from "../../errors.ts";
 import { parseToolsState } from "../../tools/parse_tools_state.ts";
@@ -19,7 +21,17 @@ export function readToolsState(dir: string): { state: ToolsState; exists: boolea
     if (code === "ENOENT") return { state: { trustKeys: [], enrolled: false }, exists: false };
     if (code === "EINVAL" && Bun.file(path).size === 0)
       text = ""; // an empty file cannot be mapped
+    else if (code === "EACCES" || code === "EPERM" || code === "EROFS") text = readOnly(path);
     else throw new UpkeepError("E_IO", `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
   return { state: parseToolsState(text, path), exists: true };
+}
+
+/** Reads a file this process may not open for writing (loads `node:fs`: only off the usual path). */
+function readOnly(path: string): string {
+  try {
+    return require("node:fs").readFileSync(path, "utf8");
+  } catch (e) {
+    throw new UpkeepError("E_IO", `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
 }
