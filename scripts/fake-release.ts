@@ -21,6 +21,7 @@
  *   hello health             exits 0 (1 for `unhealthy`)
  *   hello [serve --port P]   runs until SIGTERM/SIGINT; if HELLO_STATE is set, writes
  *                            {"version":"X.Y.Z","pid":N,"port":"P"} there (atomically) at start
+ *   hello signals            counts SIGINTs (`hello: SIGINT N`), exits 0 at the third or on SIGTERM
  *
  * --bad KIND writes a malicious archive (still signed and listed, so only the extractor stops it):
  *   abs-path        an entry named /tmp/upkeep-evil-<rand>
@@ -157,8 +158,15 @@ case "$cmd" in
     if [ "$BEHAVIOUR" = crash ]; then sleep 1; echo "hello v$VERSION: crashed" >&2; exit 1; fi
     while :; do sleep 1 & wait $!; done
     ;;
+  signals)
+    n=0
+    trap 'n=$((n+1)); echo "hello: SIGINT $n"; if [ $n -ge 3 ]; then exit 0; fi' INT
+    trap 'exit 0' TERM
+    echo "hello v$VERSION counting SIGINT (pid $$)"
+    while :; do sleep 1 & wait $!; done
+    ;;
   *)
-    echo "usage: hello [version|health|serve --port P]" >&2
+    echo "usage: hello [version|health|serve --port P|signals]" >&2
     exit 2
     ;;
 esac

@@ -159,6 +159,32 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(JSON.parse(readFileSync(state, "utf8"))).toMatchObject({ version: "6.1.0", port: "4711" });
     process.kill(p.pid, "SIGTERM"); // forwarded to the tool, which exits 0 on TERM
     expect(await p.exited).toBe(0);
+
+    // Without a terminal (its own session, as under a supervisor) a SIGINT to the shim reaches the tool once.
+    const s = Bun.spawn([join(u.bin, "hello"), "signals"], {
+      env: { ...process.env, ...u.env },
+      stdout: "pipe",
+      stderr: "ignore",
+      detached: true,
+    });
+    const reader = s.stdout.getReader();
+    let out = "";
+    const readUntil = async (re: RegExp) => {
+      while (!re.test(out)) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        out += new TextDecoder().decode(value);
+      }
+      return out;
+    };
+    expect(await readUntil(/counting SIGINT/)).toContain("hello v6.1.0 counting SIGINT");
+    process.kill(s.pid, "SIGINT");
+    await readUntil(/SIGINT 1/);
+    await Bun.sleep(300);
+    process.kill(s.pid, "SIGTERM");
+    expect(await s.exited).toBe(0);
+    await readUntil(/$^/); // drain to the end
+    expect(out.match(/hello: SIGINT \d/g)).toEqual(["hello: SIGINT 1"]);
   });
 
   test("a version change on the server is followed after `tools update`; env pin and off; pin; unknown pin", async () => {

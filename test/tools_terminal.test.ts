@@ -119,6 +119,21 @@ test.skipIf(!hasTmux)(
       left.filter((n) => n.startsWith(".tmp") || n.startsWith(".download") || n.endsWith(".part")),
     ).toEqual([]);
     expect(left).not.toContain("6.1.0");
+
+    // One Ctrl-C reaches a tool started through a shim once (the terminal sends it to the whole foreground
+    // process group; the shim does not send it again), as it does when the tool is run directly.
+    tmux("send-keys", "-t", session, "clear", "Enter");
+    tmux("send-keys", "-t", session, "UPKEEP_TOOLS_VERSION=6.0.0 hello signals", "Enter");
+    await waitFor(/hello v6\.0\.0 counting SIGINT/);
+    tmux("send-keys", "-t", session, "C-c");
+    await waitFor(/hello: SIGINT 1/);
+    await Bun.sleep(500);
+    expect(screen()).not.toContain("hello: SIGINT 2");
+    tmux("send-keys", "-t", session, "C-c");
+    await waitFor(/hello: SIGINT 2/);
+    tmux("send-keys", "-t", session, "C-c");
+    const done = await waitFor(/hello: SIGINT 3\s*\n\$/);
+    expect(done).not.toContain("SIGINT 4");
   },
   60_000,
 );

@@ -16,6 +16,7 @@ import {
   writeSync,
 } from "node:fs";
 import { UpkeepError } from "../errors.ts";
+import { openLibc } from "./libc.ts";
 
 export interface LockOptions {
   /** How long to wait for another holder (ms). 0: fail at once. */
@@ -35,26 +36,12 @@ let flockFn: FlockFn | null | undefined;
 
 async function loadFlock(): Promise<FlockFn | null> {
   if (flockFn !== undefined) return flockFn;
-  try {
-    const { dlopen, FFIType } = await import("bun:ffi");
-    const names =
-      process.platform === "darwin"
-        ? ["libSystem.B.dylib"]
-        : ["libc.so.6", "libc.so", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1"];
-    for (const name of names) {
-      try {
-        const lib = dlopen(name, { flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } });
-        flockFn = (fd, op) => lib.symbols.flock(fd, op) as number;
-        return flockFn;
-      } catch {
-        // try the next name
-      }
-    }
-  } catch {
-    // no FFI
-  }
-  flockFn = null;
-  return null;
+  const { FFIType } = await import("bun:ffi").catch(() => ({ FFIType: undefined }));
+  const lib = FFIType
+    ? await openLibc({ flock: { args: [FFIType.i32, FFIType.i32], returns: FFIType.i32 } })
+    : null;
+  flockFn = lib ? (fd, op) => lib.symbols.flock(fd, op) as number : null;
+  return flockFn;
 }
 
 const LOCK_EX = 2;

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
 import { chooseVersion } from "./choose_version.ts";
 import { effectiveServer } from "./effective_server.ts";
+import { shouldForward } from "./forward_signal.ts";
 import { isToolName } from "./is_tool_name.ts";
 import { parseToolsState } from "./parse_tools_state.ts";
 import { progressBar } from "./progress_bar.ts";
@@ -242,4 +243,19 @@ test("state file: every field survives a round trip (the hot-path parser builds 
   expect(parseToolsState(JSON.stringify(s), "f")).toEqual(s);
   expect(() => parseToolsState('{"trustKeys": ["a", 5]}', "f")).toThrow(/trustKeys/);
   expect(parseToolsState("{}", "f")).toEqual({ trustKeys: [], enrolled: false });
+});
+
+describe("shouldForward: a Ctrl-C reaches the tool once", () => {
+  test.each([
+    ["SIGTERM", true, true],
+    ["SIGTERM", false, true],
+    ["SIGTERM", undefined, true],
+    ["SIGINT", true, false], // the terminal sent it to the tool's process group already
+    ["SIGHUP", true, false],
+    ["SIGINT", false, true], // background job, or no terminal: `kill -INT` to the shim
+    ["SIGHUP", false, true],
+    ["SIGINT", undefined, true], // cannot tell: pass it on
+  ] as const)("%s, foreground %p -> forward %p", (sig, fg, want) => {
+    expect(shouldForward(sig, fg)).toBe(want);
+  });
 });

@@ -1,10 +1,12 @@
 /**
- * Runs a client tool with the same arguments, stdio and environment; forwards SIGINT/SIGTERM/SIGHUP;
+ * Runs a client tool with the same arguments, stdio and environment; forwards SIGINT/SIGTERM/SIGHUP (not the
+ * ones the terminal already sent to the tool's process group: see core/tools/forward_signal.ts);
  * answers the tool's exit code (128 + signal when it was killed by one). `whileRunning` is bookkeeping
  * (the last-used mark) done after the tool has started, so it runs beside the tool instead of before it.
  * Throws the spawn error (with its `code`: ENOENT, EACCES...) when the tool cannot be started.
  */
-const FORWARDED = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
+import { FORWARDED_SIGNALS, type ForwardedSignal, shouldForward } from "../../tools/forward_signal.ts";
+
 /** Linux signal numbers (no `node:os` on the hot path), for the 128 + n exit code of a killed tool. */
 const SIGNAL_NUMBERS: Record<string, number> = {
   SIGHUP: 1,
@@ -47,15 +49,23 @@ export async function runTool(
   whileRunning?: () => Promise<void>,
 ): Promise<number> {
   const child = Bun.spawn([path, ...args], { stdin: "inherit", stdout: "inherit", stderr: "inherit", env });
-  const forward = (sig: NodeJS.Signals) => {
+  const forward = async (sig: ForwardedSignal) => {
+    // Only when a signal arrives: is this a Ctrl-C the tool got from the terminal itself?
+    let foreground: boolean | undefined;
+    if (sig !== "SIGTERM") {
+      try {
+        foreground = await (await import("../foreground.ts")).inForeground();
+      } catch {}
+    }
+    if (!shouldForward(sig, foreground)) return;
     try {
       child.kill(sig);
     } catch {}
   };
-  for (const sig of FORWARDED) process.on(sig, forward);
+  for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
   if (whileRunning) await whileRunning().catch(() => {});
   const code = await child.exited;
-  for (const sig of FORWARDED) process.off(sig, forward);
+  for (const sig of FORWARDED_SIGNALS) process.off(sig, forward);
   if (child.signalCode) return 128 + (SIGNAL_NUMBERS[child.signalCode] ?? 0);
   return code;
 }
