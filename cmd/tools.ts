@@ -87,7 +87,7 @@ export function register(program: Command): void {
       const { homedir } = await import("node:os");
       const { report } = await import("./output.ts");
       const dir = o.dir ?? join(env.HOME || homedir(), ".upkeep", "bin");
-      const made = installShims(names, dir, process.execPath);
+      const made = await installShims(names, dir, process.execPath);
       report(o, { shims: made }, (d) => `${d.shims.join("\n")}\nadd ${dir} to the front of PATH`);
     });
 

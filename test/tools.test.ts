@@ -5,11 +5,13 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
   readlinkSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
@@ -125,6 +127,23 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     const s = await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
     expect(s.code).toBe(0);
     expect(readlinkSync(join(u.bin, "hello"))).toBe(UPKEEP);
+    // An old link is replaced; a file that is not a link is never overwritten; a failure leaves no temp link.
+    symlinkSync("/usr/bin/true", join(u.bin, "tctl"));
+    writeFileSync(join(u.bin, "tsh"), "#!/bin/sh\n");
+    const mixed = await upkeep(["tools", "install-shims", "--dir", u.bin, "tctl", "tsh"], { env: u.env });
+    expect(mixed.code).toBe(1);
+    expect(mixed.stderr).toContain(`${join(u.bin, "tsh")} exists and is not a link`);
+    expect(readlinkSync(join(u.bin, "tctl"))).toBe(UPKEEP);
+    expect(readFileSync(join(u.bin, "tsh"), "utf8")).toBe("#!/bin/sh\n");
+    if (process.getuid?.() !== 0) {
+      const ro = join(u.home, "ro-bin");
+      mkdirSync(ro, { mode: 0o555 });
+      const denied = await upkeep(["tools", "install-shims", "--dir", ro, "hello"], { env: u.env });
+      expect(denied.stderr).toContain("E_IO");
+      expect(readdirSync(ro)).toEqual([]);
+    }
+    rmSync(join(u.bin, "tctl"));
+    rmSync(join(u.bin, "tsh"));
 
     const before = artifactDownloads("6.1.0");
     const first = await shim(u, ["version"]);

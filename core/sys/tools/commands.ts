@@ -1,5 +1,5 @@
 /** The work behind `upkeep tools login|status|update|pin|unpin|clean|install-shims`. */
-import { lstatSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from "node:fs";
+import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
@@ -10,6 +10,7 @@ import { isValidProduct } from "../../trust/artifact_name.ts";
 import { formatPublicKey, keyIdHex } from "../../trust/minisign.ts";
 import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
+import { pointAt } from "../install/dirs.ts";
 import { checkUrl } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
 import type { ExecIo } from "./exec_tool.ts";
@@ -203,8 +204,11 @@ export function clean(env: Env): string[] {
   return removed;
 }
 
-/** Makes `<dir>/<tool>` a link to this executable (atomically replacing an older link). */
-export function installShims(tools: string[], dir: string, self: string): string[] {
+/**
+ * Makes `<dir>/<tool>` a link to this executable, atomically replacing an older link (the installer's
+ * `pointAt`: a new link renamed over the old one, the temp link removed on failure, the directory synced).
+ */
+export async function installShims(tools: string[], dir: string, self: string): Promise<string[]> {
   if (tools.length === 0)
     throw new UsageError("name at least one tool, e.g. `upkeep tools install-shims tsh tctl`");
   mkdirSync(dir, { recursive: true });
@@ -226,11 +230,11 @@ export function installShims(tools: string[], dir: string, self: string): string
       }
     } catch (e) {
       if (e instanceof UpkeepError) throw e;
+      const code = (e as { code?: string }).code;
+      if (code !== "ENOENT")
+        throw new UpkeepError("E_IO", `cannot inspect ${link}: ${code ?? String(e)}`, { cause: e });
     }
-    const tmp = `${link}.new-${process.pid}`;
-    rmSync(tmp, { force: true });
-    symlinkSync(self, tmp);
-    renameSync(tmp, link);
+    await pointAt(link, self);
     made.push(link);
   }
   return made;
