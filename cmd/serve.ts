@@ -14,6 +14,10 @@ export function register(program: Command): void {
     .option("--edition <edition>", "oss or ent (default oss)")
     .option("--fips", "the cluster runs FIPS builds")
     .option("--reconcile-interval <duration>", "how often the rollout reconciler runs (default 30s)")
+    .option(
+      "--agent-timeout <duration>",
+      "an agent not heard from for this long no longer counts in rollout decisions (default 20m)",
+    )
     .option("--tls-cert <file>", "TLS certificate (PEM)")
     .option("--tls-key <file>", "TLS private key (PEM)")
     .option("--public-url <url>", "URL hosts use to reach this server (install.sh, agent enable)")
@@ -22,22 +26,29 @@ export function register(program: Command): void {
       const { boot } = await import("../server/boot.ts");
       const b = await boot(flags, process.env);
       const o = b.options;
-      const server = Bun.serve({
-        hostname: o.hostname,
-        port: o.port,
-        ...(o.tls ? { tls: { cert: Bun.file(o.tls.cert), key: Bun.file(o.tls.key) } } : {}),
-        maxRequestBodySize: 4 * 1024 * 1024 * 1024,
-        // The hot path (find/ping) bypasses the router; everything else goes through Hono.
-        routes: {
-          "/webapi/find": { GET: b.hot },
-          "/v1/webapi/find": { GET: b.hot },
-          "/webapi/ping": { GET: b.hot },
-          "/v1/webapi/ping": { GET: b.hot },
-        },
-        fetch: (req) => b.app.fetch(req),
-        error: () => new Response('{"error":"internal error"}', { status: 500 }),
-      });
-      b.listening(server.port ?? o.port);
+      const { listenError } = await import("../server/boot.ts");
+      let server: ReturnType<typeof Bun.serve>;
+      try {
+        server = Bun.serve({
+          hostname: o.hostname,
+          port: o.port,
+          ...(o.tls ? { tls: { cert: Bun.file(o.tls.cert), key: Bun.file(o.tls.key) } } : {}),
+          maxRequestBodySize: 4 * 1024 * 1024 * 1024,
+          // The hot path (find/ping) bypasses the router; everything else goes through Hono.
+          routes: {
+            "/webapi/find": { GET: b.hot },
+            "/v1/webapi/find": { GET: b.hot },
+            "/webapi/ping": { GET: b.hot },
+            "/v1/webapi/ping": { GET: b.hot },
+          },
+          fetch: (req) => b.app.fetch(req),
+          error: () => new Response('{"error":"internal error"}', { status: 500 }),
+        });
+      } catch (e) {
+        b.close();
+        throw listenError(e, o);
+      }
+      await b.listening(server.port ?? o.port);
       const host = server.hostname ?? o.hostname;
       const url = `${o.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
       // The token first: whoever waits for "listening" can then read it.

@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { resolveOptions } from "./boot.ts";
 import { AGENT, type Harness, harness } from "./test_harness.ts";
 
 const CONFIG_YAML = `kind: autoupdate_config
@@ -194,6 +195,25 @@ describe("halt-on-error rollout driven by reports", () => {
       expect.arrayContaining(["canary", "active", "done"]),
     );
     for (const e of view.events) expect(e.reason.length).toBeGreaterThan(0);
+  });
+
+  test("an agent between two reports still counts: the group waits for it (serve's default agent timeout)", async () => {
+    const { agentTimeoutMs } = resolveOptions({});
+    const h = await harness({ start: "2026-11-23T08:30:00Z", presenceMs: agentTimeoutMs });
+    for (const id of ["c1", "c2", "c3"]) await report(h, id, "canary", "16.4.0");
+    await report(h, "p1", "prod", "16.4.0");
+    await setup(h);
+    const canaryId = (await groups(h)).canary?.canaries[0]?.updater_id as string;
+    await report(h, canaryId, "canary", "17.0.1");
+    expect((await groups(h)).canary?.state).toBe("active");
+    // Agents report every 5 minutes, plus jitter before an update: 7 minutes later the two that updated
+    // report, the third has not yet. It is still a member: the group is not done without it.
+    h.clock.advance(7 * 60_000);
+    for (const id of ["c1", "c2"]) await report(h, id, "canary", "17.0.1");
+    expect((await groups(h)).canary?.state).toBe("active");
+    expect((await groups(h)).canary?.reason).toContain("2 of 3");
+    await report(h, "c3", "canary", "17.0.1");
+    expect((await groups(h)).canary?.state).toBe("done");
   });
 
   test("a failed canary rolls the group back and halts every later group", async () => {

@@ -29,6 +29,7 @@ export interface ServeOptions {
   edition?: string;
   fips?: boolean;
   reconcileInterval?: string;
+  agentTimeout?: string;
   tlsCert?: string;
   tlsKey?: string;
   publicUrl?: string;
@@ -45,6 +46,7 @@ const FILE_KEYS: Record<string, keyof ServeOptions> = {
   edition: "edition",
   fips: "fips",
   reconcile_interval: "reconcileInterval",
+  agent_timeout: "agentTimeout",
   tls_cert: "tlsCert",
   tls_key: "tlsKey",
   public_url: "publicUrl",
@@ -65,6 +67,8 @@ export interface ResolvedOptions {
   edition: "oss" | "ent";
   fips: boolean;
   reconcileMs: number;
+  /** An agent not heard from for this long no longer counts in rollout decisions. */
+  agentTimeoutMs: number;
   tls?: { cert: string; key: string };
   publicUrl: string;
   logFormat: "text" | "json";
@@ -126,6 +130,19 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     throw new UsageError(`--reconcile-interval: ${(e as Error).message}`);
   }
   if (reconcileMs < 100) throw new UsageError("--reconcile-interval: must be at least 100ms");
+  // Agents report every 5 minutes (plus up to agent_update_jitter_seconds before an update, plus the
+  // download): an agent between two reports must still count, or a halt-on-error group could go `done`
+  // without it (or skip its canaries). 20 minutes is four report intervals.
+  let agentTimeoutMs: number;
+  try {
+    agentTimeoutMs = parseDuration(String(pick("agentTimeout") ?? "20m"));
+  } catch (e) {
+    throw new UsageError(`--agent-timeout: ${(e as Error).message}`);
+  }
+  if (agentTimeoutMs < 3 * reconcileMs)
+    throw new UsageError("--agent-timeout: must be at least three reconcile intervals", {
+      hint: "and well above the agents' --interval (5m by default)",
+    });
 
   const product = String(pick("product") ?? "hello");
   if (!isValidProduct(product))
@@ -139,11 +156,14 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     throw new UsageError("--tls-cert and --tls-key go together");
 
   const scheme = cert ? "https" : "http";
-  const shownHost = hostname.includes(":")
-    ? `[${hostname}]`
-    : hostname === "0.0.0.0"
-      ? "127.0.0.1"
-      : hostname;
+  // A wildcard address is where to listen, not where hosts reach us: install.sh and `agent enable` would
+  // send every remote host to the wrong place.
+  if ((hostname === "0.0.0.0" || hostname === "::") && pick("publicUrl") === undefined)
+    throw new UsageError(
+      `--listen ${listen} needs --public-url: the URL remote hosts use to reach this server (install.sh and agent enable hand it out)`,
+      { hint: `e.g. --public-url ${scheme}://updates.example.com:${port}` },
+    );
+  const shownHost = hostname.includes(":") ? `[${hostname}]` : hostname;
   const publicUrl = String(pick("publicUrl") ?? `${scheme}://${shownHost}:${port}`).replace(/\/+$/, "");
   try {
     const u = new URL(publicUrl);
@@ -166,6 +186,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     edition,
     fips: Boolean(pick("fips") ?? false),
     reconcileMs,
+    agentTimeoutMs,
     ...(cert && key ? { tls: { cert: String(cert), key: String(key) } } : {}),
     publicUrl,
     publicUrlDerived: pick("publicUrl") === undefined,
@@ -184,8 +205,11 @@ export interface Booted {
   newAdminToken?: string;
   /** Answers find/ping without the router: precomputed body per group. */
   hot: (req: Request) => Response;
-  /** Tells the server the port it listens on (for `--listen HOST:0`); updates a derived public URL. */
-  listening: (port: number) => void;
+  /**
+   * Tells the server it listens, on which port (for `--listen HOST:0`; updates a derived public URL), and
+   * stores the first-start admin token.
+   */
+  listening: (port: number) => Promise<void>;
   close: () => void;
 }
 
@@ -214,19 +238,25 @@ export async function boot(
   const artifacts = new LocalArtifactStore(join(o.dataDir, "artifacts"));
   const tokens = new TokenChecker(store);
 
-  // Tokens: the admin token is created on first start and shown once; env vars preset tokens.
-  let newAdminToken: string | undefined;
+  // Tokens: the admin token is created on first start and shown once (stored only once the server
+  // listens, so a start that fails does not keep a token nobody saw); env vars preset tokens.
   const ensure = async (kind: "admin" | "agent", token: string, name: string) => {
     const hash = hashToken(token);
     if (!(await store.listTokens(kind)).some((t) => t.hash === hash)) {
       await store.addToken({ id: crypto.randomUUID(), kind, hash, name, created: now().toISOString() });
     }
   };
-  if (env.UPKEEP_ADMIN_TOKEN) await ensure("admin", env.UPKEEP_ADMIN_TOKEN, "UPKEEP_ADMIN_TOKEN");
-  else if ((await store.listTokens("admin")).length === 0) {
-    newAdminToken = generateToken();
-    await ensure("admin", newAdminToken, "first start");
-  }
+  let newAdminToken: string | undefined;
+  if (env.UPKEEP_ADMIN_TOKEN) {
+    // The operator's token is then the only admin token: setting a new one revokes the old ones.
+    await ensure("admin", env.UPKEEP_ADMIN_TOKEN, "UPKEEP_ADMIN_TOKEN");
+    const keep = hashToken(env.UPKEEP_ADMIN_TOKEN);
+    const others = (await store.listTokens("admin")).filter((t) => t.hash !== keep);
+    if (others.length > 0) {
+      await store.removeTokens(others.map((t) => t.id));
+      log("UPKEEP_ADMIN_TOKEN is set: other admin tokens revoked", { revoked: others.length });
+    }
+  } else if ((await store.listTokens("admin")).length === 0) newAdminToken = generateToken();
   if (env.UPKEEP_AGENT_TOKEN) await ensure("agent", env.UPKEEP_AGENT_TOKEN, "UPKEEP_AGENT_TOKEN");
   tokens.invalidate();
 
@@ -243,7 +273,7 @@ export async function boot(
     serverVersion: o.serverVersion,
     serverVersionFromFlag: o.serverVersionFromFlag,
     now,
-    presenceMs: Math.max(3 * o.reconcileMs, 5 * 60_000),
+    presenceMs: o.agentTimeoutMs,
     readArtifact: async (name) => {
       const path = artifacts.path(name);
       const f = path ? Bun.file(path) : undefined;
@@ -323,7 +353,9 @@ export async function boot(
     log,
     ...(newAdminToken ? { newAdminToken } : {}),
     hot,
-    listening: (port: number) => {
+    listening: async (port: number) => {
+      if (newAdminToken) await ensure("admin", newAdminToken, "first start");
+      tokens.invalidate();
       if (o.publicUrlDerived && o.port === 0) {
         const u = new URL(o.publicUrl);
         u.port = String(port);
@@ -333,4 +365,24 @@ export async function boot(
     },
     close: () => store.close(),
   };
+}
+
+/** Why `Bun.serve` could not start, as a refusal the operator can act on (exit 2, no stack). */
+export function listenError(e: unknown, o: ResolvedOptions): UsageError {
+  const code = (e as { code?: string }).code ?? "";
+  const msg = (e as Error).message ?? String(e);
+  const where = `${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${o.port}`;
+  if (code === "EADDRINUSE" || /in use/i.test(msg))
+    return new UsageError(`cannot listen on ${where}: the address is in use (another server?)`, {
+      hint: "stop the other process or pick another --listen address",
+    });
+  if (code === "EACCES" || /permission/i.test(msg))
+    return new UsageError(`cannot listen on ${where}: permission denied`, {
+      hint: "ports below 1024 need privileges; use a higher port behind a proxy",
+    });
+  if (o.tls)
+    return new UsageError(`cannot serve TLS with --tls-cert ${o.tls.cert} --tls-key ${o.tls.key}: ${msg}`, {
+      hint: "check that both files exist, are readable PEM and belong together",
+    });
+  return new UsageError(`cannot listen on ${where}: ${msg}`);
 }

@@ -127,6 +127,15 @@ export class SqliteStore implements Store {
       .all(kind) as TokenRecord[];
   }
 
+  async removeTokens(ids: string[]): Promise<number> {
+    const del = this.#db.query("DELETE FROM tokens WHERE id = ?");
+    let n = 0;
+    this.#db.transaction(() => {
+      for (const id of ids) n += del.run(id).changes;
+    })();
+    return n;
+  }
+
   async putArtifact(a: ReleaseArtifact): Promise<void> {
     this.#db
       .query("INSERT OR REPLACE INTO artifacts (name, size, sha256, uploaded) VALUES (?, ?, ?, ?)")

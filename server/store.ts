@@ -61,6 +61,8 @@ export interface Store {
 
   addToken(token: TokenRecord): Promise<void>;
   listTokens(kind: TokenKind): Promise<TokenRecord[]>;
+  /** Removes tokens by id; answers how many were removed. */
+  removeTokens(ids: string[]): Promise<number>;
 
   putArtifact(artifact: ReleaseArtifact): Promise<void>;
   listArtifacts(): Promise<ReleaseArtifact[]>;

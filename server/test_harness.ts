@@ -23,7 +23,13 @@ export interface Harness {
 }
 
 export async function harness(
-  opts: { start?: string; serverVersion?: string; random?: () => number; db?: string } = {},
+  opts: {
+    start?: string;
+    serverVersion?: string;
+    random?: () => number;
+    db?: string;
+    presenceMs?: number;
+  } = {},
 ): Promise<Harness> {
   const clock = {
     now: new Date(opts.start ?? "2026-11-23T08:30:00Z"), // a Monday
@@ -61,7 +67,7 @@ export async function harness(
     serverVersion: opts.serverVersion ?? "17.0.1",
     now,
     random: opts.random ?? (() => 0),
-    presenceMs: 10 * 60_000,
+    presenceMs: opts.presenceMs ?? 10 * 60_000,
     readArtifact: async (name) => {
       const path = artifacts.path(name);
       const f = path ? Bun.file(path) : undefined;

@@ -55,6 +55,45 @@ describe("upkeep serve (compiled binary on loopback)", () => {
     expect(ok.status).toBe(200);
   });
 
+  test("a start that cannot listen exits 2 and keeps no admin token; the next start shows one", async () => {
+    const dir = tmp("busy");
+    const blocker = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+    try {
+      const r = await upkeep(["serve", "--listen", `127.0.0.1:${blocker.port}`, "--data-dir", dir]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${blocker.port}: the address is in use`);
+      expect(r.stdout).not.toContain("Admin token");
+      const tls = await upkeep([
+        "serve",
+        "--data-dir",
+        dir,
+        "--tls-cert",
+        "/nonexistent.pem",
+        "--tls-key",
+        "/nonexistent.key",
+      ]);
+      expect(tls.code).toBe(2);
+      expect(tls.stderr).toContain("cannot serve TLS");
+    } finally {
+      blocker.stop(true);
+    }
+    const s = await serve(dir);
+    expect(s.stdout()).toMatch(/Admin token \(shown once[^)]*\): \S+/);
+  });
+
+  test("UPKEEP_ADMIN_TOKEN is the only admin token: setting a new one revokes the old", async () => {
+    const dir = tmp("rotate");
+    const s1 = await serve(dir, [], { UPKEEP_ADMIN_TOKEN: "first-admin-token" });
+    const first = /Admin token/.test(s1.stdout());
+    expect(first).toBe(false);
+    await s1.stop();
+    const s2 = await serve(dir, [], { UPKEEP_ADMIN_TOKEN: "second-admin-token" });
+    const get = (t: string) => fetch(`${s2.url}/v1/agents`, { headers: { authorization: `Bearer ${t}` } });
+    expect((await get("second-admin-token")).status).toBe(200);
+    expect((await get("first-admin-token")).status).toBe(401);
+    expect(s2.stderr()).toContain("other admin tokens revoked");
+  });
+
   test("SIGTERM drains an in-flight upload before exiting 0", async () => {
     const dir = tmp("drain");
     const s = await serve(dir, [], { UPKEEP_ADMIN_TOKEN: "t0k" });
@@ -87,6 +126,7 @@ describe("upkeep serve (compiled binary on loopback)", () => {
       [["--server-version", "17.x"], "--server-version"],
       [["--edition", "gold"], "--edition"],
       [["--reconcile-interval", "soon"], "--reconcile-interval"],
+      [["--listen", "0.0.0.0:8080"], "needs --public-url"],
     ] as const) {
       const r = await upkeep(["serve", "--data-dir", tmp("flags"), ...args]);
       expect(r.code).toBe(2);
