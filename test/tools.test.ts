@@ -421,6 +421,55 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(r.stdout.trim()).toBe("hello v6.1.0");
   });
 
+  test("a pin made while a shim refreshes or downloads is kept; the serial is saved (writers re-read under a lock)", async () => {
+    // A server whose answers and downloads are slow, so the pin lands in the middle.
+    const slow = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const path = new URL(req.url).pathname;
+        if (path === "/v1/webapi/find" || path.endsWith(".tar.gz")) await Bun.sleep(1500);
+        return fetch(`${w.url}${path}`);
+      },
+    });
+    try {
+      const slowUrl = `http://127.0.0.1:${slow.port}`;
+      const u = user();
+      await login(u);
+      const statePath = join(u.tools, "tools.json");
+      const st = JSON.parse(readFileSync(statePath, "utf8"));
+      st.server = slowUrl;
+      st.baseUrl = `${slowUrl}/artifacts`;
+      st.cache.fetchedAt = 0; // stale: the shim asks the (slow) server first
+      await Bun.write(statePath, JSON.stringify(st));
+      const refreshing = upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+      await Bun.sleep(700);
+      expect((await upkeep(["tools", "pin", "6.0.0"], { env: u.env })).code).toBe(0);
+      const r = await refreshing;
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe("hello v6.0.0"); // the pin made meanwhile is seen, not undone
+      const after = JSON.parse(readFileSync(statePath, "utf8"));
+      expect(after.pinned).toBe("6.0.0");
+      expect(after.cache.fetchedAt).toBeGreaterThan(0);
+      expect(after.lastSerial).toBeGreaterThan(0);
+
+      // A download in progress (the shim read tools.json before it) does not undo a pin made meanwhile.
+      const downloading = upkeep(["tools", "exec", "hello", "version"], {
+        env: { ...u.env, UPKEEP_TOOLS_VERSION: "6.2.0" },
+      });
+      await Bun.sleep(700);
+      expect((await upkeep(["tools", "pin", "6.3.0"], { env: u.env })).code).toBe(0);
+      const d = await downloading;
+      expect(d.stdout.trim()).toBe("hello v6.2.0");
+      expect(JSON.parse(readFileSync(statePath, "utf8"))).toMatchObject({
+        pinned: "6.3.0",
+        lastSerial: after.lastSerial,
+      });
+    } finally {
+      slow.stop(true);
+    }
+  });
+
   test("clean removes installed versions and keeps the login", async () => {
     const u = user();
     await login(u);

@@ -17,7 +17,7 @@ import type { ExecIo } from "./exec_tool.ts";
 import { isInstalled, listInstalledTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
 import { askServer } from "./server_answer.ts";
-import { readToolsState, writeToolsState } from "./state_store.ts";
+import { readToolsState, updateToolsState } from "./state_store.ts";
 
 type Env = Record<string, string | undefined>;
 
@@ -86,20 +86,23 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
     enrolled =
       io.tty() && input.ask ? await input.ask("Enroll client tools into automatic updates? [YES/no] ") : true;
   }
-  const state: ToolsState = {
-    ...old,
-    server,
-    product: input.product,
-    baseUrl,
-    trustKeys,
-    enrolled,
-    cache: { ...answer, fetchedAt: io.now().getTime() },
-    ...(input.insecure ? { insecure: true } : {}),
-  };
-  delete state.lastCheckFailedAt;
+  const cache = { ...answer, fetchedAt: io.now().getTime() };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  await writeToolsState(dir, state);
-  return state;
+  // Written on the file as it is now (the fields login does not own, such as a pin, are the file's).
+  return await updateToolsState(dir, (cur) => {
+    const state: ToolsState = {
+      ...cur,
+      server,
+      product: input.product,
+      baseUrl,
+      trustKeys,
+      enrolled,
+      cache,
+      ...(input.insecure ? { insecure: true } : {}),
+    };
+    delete state.lastCheckFailedAt;
+    return state;
+  });
 }
 
 export interface ToolsStatus {
@@ -159,9 +162,11 @@ export async function update(env: Env, io: ExecIo): Promise<{ version: string; i
     throw new UsageError("no server known", { hint: "run `upkeep tools login --server URL --product NAME`" });
   checkUrl(server, state.insecure === true);
   const a = await askServer(server);
-  state = { ...state, cache: { ...a, fetchedAt: io.now().getTime() } };
-  delete state.lastCheckFailedAt;
-  await writeToolsState(dir, state);
+  const cache = { ...a, fetchedAt: io.now().getTime() };
+  state = await updateToolsState(dir, (cur) => {
+    const { lastCheckFailedAt: _dropped, ...rest } = cur;
+    return { ...rest, cache };
+  });
   const have = isInstalled(dir, a.toolsVersion);
   if (have) return { version: a.toolsVersion, installed: false };
   const { installToolsVersion } = await import("./install_tools.ts");
@@ -171,17 +176,19 @@ export async function update(env: Env, io: ExecIo): Promise<{ version: string; i
 
 export async function pin(version: string | undefined, env: Env): Promise<ToolsState> {
   const dir = toolsDir(env);
-  const { state } = readToolsState(dir);
-  const next = { ...state };
-  if (version === undefined) delete next.pinned;
-  else {
+  let pinned: string | undefined;
+  if (version !== undefined) {
     const v = tryParseVersion(version);
     if (!v) throw new UsageError(`invalid version ${JSON.stringify(version)}: expected MAJOR.MINOR.PATCH`);
-    next.pinned = formatVersion(v);
+    pinned = formatVersion(v);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  await writeToolsState(dir, next);
-  return next;
+  return await updateToolsState(dir, (cur) => {
+    const next = { ...cur };
+    if (pinned === undefined) delete next.pinned;
+    else next.pinned = pinned;
+    return next;
+  });
 }
 
 /** Removes every installed version and any partial download; keeps the login. */

@@ -19,7 +19,7 @@ import { loadTrustedKeys } from "../keys.ts";
 import { acquireLock } from "../lock.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { listInstalledTools } from "./installed.ts";
-import { writeToolsState } from "./state_store.ts";
+import { readToolsState, updateToolsState } from "./state_store.ts";
 
 export interface InstallToolsInput {
   dir: string;
@@ -77,9 +77,11 @@ export async function installToolsVersion(
     };
     if (tty) io.warn(`Updating client tools to v${version}.`);
     else io.warn(`upkeep: installing client tools v${version} from ${src.baseUrl}`);
+    // The serial as it is now: another install may have raised it while this one waited for the lock.
+    const lastSerial = maxSerial(state.lastSerial, freshSerial(dir));
     const manifest: VerifiedManifest = await fetchVerifiedManifest(source, {
       now: io.now(),
-      ...(state.lastSerial !== undefined ? { lastSerial: state.lastSerial } : {}),
+      ...(lastSerial !== undefined ? { lastSerial } : {}),
       workDir: dir,
     });
     let last = 0;
@@ -106,10 +108,17 @@ export async function installToolsVersion(
     } finally {
       if (tty) writeSync(2, "\n");
     }
-    if (state.lastSerial === undefined || manifest.serial > state.lastSerial) {
-      state = { ...state, lastSerial: manifest.serial };
-      await writeToolsState(dir, state).catch(() => {});
-    }
+    // Only the serial is this writer's: a login or pin while the download ran is kept (and the serial on
+    // disk, if higher, too; a login to another product or base URL meanwhile is another manifest: left
+    // alone). Best effort: the version is installed either way.
+    const serial = manifest.serial;
+    const sameManifest = (s: ToolsState) => s.product === state.product && s.baseUrl === state.baseUrl;
+    state = await updateToolsState(dir, (s) => (sameManifest(s) ? { ...s, lastSerial: serial } : s)).catch(
+      () => ({
+        ...state,
+        lastSerial: Math.max(serial, state.lastSerial ?? serial),
+      }),
+    );
     cleanupOld(dir, version);
     if (!tty) io.warn(`upkeep: client tools v${version} installed`);
     return { state, runVersion: version };
@@ -153,4 +162,19 @@ export function cleanupOld(dir: string, inUse: string): string[] {
   const remove = versionsToRemove(used, inUse, MAX_KEPT_VERSIONS);
   for (const v of remove) rmSync(`${dir}/${v}`, { recursive: true, force: true });
   return remove;
+}
+
+/** The serial saved in tools.json now, or undefined when it cannot be read. */
+function freshSerial(dir: string): number | undefined {
+  try {
+    return readToolsState(dir).state.lastSerial;
+  } catch {
+    return undefined;
+  }
+}
+
+function maxSerial(a: number | undefined, b: number | undefined): number | undefined {
+  if (a === undefined) return b;
+  if (b === undefined) return a;
+  return Math.max(a, b);
 }

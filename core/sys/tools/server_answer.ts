@@ -4,7 +4,7 @@ import { checkUrl } from "../../install/url.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
-import { writeToolsState } from "./state_store.ts";
+import { updateToolsState } from "./state_store.ts";
 
 export interface ToolsAnswer {
   toolsVersion: string;
@@ -36,7 +36,9 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
 
 /**
  * Refreshes the cached answer. A server that cannot be reached is not an error for the tool: the failure is
- * remembered (so the next runs don't wait on it) and the caller goes on with what it has.
+ * remembered (so the next runs don't wait on it) and the caller goes on with what it has. The write changes
+ * only the cache fields, on the file as it is now (a pin or a login meanwhile is kept), and keeps an answer
+ * on disk that is newer than this one; it is best effort (a read-only tools dir must not stop the tool).
  */
 export async function refreshCache(
   dir: string,
@@ -47,20 +49,24 @@ export async function refreshCache(
   onWarning: (msg: string) => void,
 ): Promise<ToolsState> {
   if (!server) return state;
-  let next: ToolsState;
+  let mutate: (s: ToolsState) => ToolsState;
   try {
     checkUrl(server, insecure);
     const a = await askServer(server);
-    const { lastCheckFailedAt: _dropped, ...rest } = state;
-    next = { ...rest, cache: { ...a, fetchedAt: now.getTime() } };
+    const cache = { ...a, fetchedAt: now.getTime() };
+    mutate = (s) => {
+      if (s.cache && s.cache.fetchedAt > cache.fetchedAt) return s; // a newer answer was saved meanwhile
+      const { lastCheckFailedAt: _dropped, ...rest } = s;
+      return { ...rest, cache };
+    };
   } catch (e) {
     onWarning(`upkeep: ${(e as Error).message}; using the installed client tools`);
-    next = { ...state, lastCheckFailedAt: now.getTime() };
+    mutate = (s) => ({ ...s, lastCheckFailedAt: now.getTime() });
   }
   try {
-    await writeToolsState(dir, next);
+    return await updateToolsState(dir, mutate);
   } catch {
-    // A read-only tools dir must not stop the tool.
+    // A read-only (or damaged, or busy) tools dir must not stop the tool.
+    return mutate(state);
   }
-  return next;
 }
