@@ -143,6 +143,31 @@ describe("find/ping (Teleport-compatible)", () => {
   });
 });
 
+test("until server_version is set nobody is told to update, and the rollout does not move", async () => {
+  const h = await harness({ start: "2026-11-23T08:30:00Z", serverVersion: null });
+  await report(h, "c1", "canary", "16.4.0");
+  await setup(h);
+  const f = (await find(h, "canary", "c1")) as unknown as {
+    server_version: string;
+    auto_update: Record<string, unknown>;
+    upkeep: { reason: string };
+  };
+  expect(f.auto_update).toMatchObject({
+    agent_auto_update: false,
+    tools_auto_update: false,
+    agent_version: "",
+  });
+  expect(f.upkeep.reason).toContain("server_version is not set");
+  expect((await groups(h)).canary?.state ?? "unstarted").toBe("unstarted");
+  expect((await h.req("PUT", "/v1/server", { server_version: "17.0.1" })).status).toBe(200);
+  await report(h, "c1", "canary", "16.4.0");
+  expect((await groups(h)).canary?.state).toBe("canary");
+  expect((await find(h, "canary", "c1")).auto_update).toMatchObject({
+    agent_version: "17.0.1",
+    agent_auto_update: true,
+  });
+});
+
 describe("halt-on-error rollout driven by reports", () => {
   test("canary success -> active -> done, then the next group in its window", async () => {
     const h = await harness({ start: "2026-11-23T08:30:00Z" });

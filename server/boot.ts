@@ -61,7 +61,8 @@ export interface ResolvedOptions {
   port: number;
   dataDir: string;
   product: string;
-  serverVersion: string;
+  /** undefined: not given (a stored value, or none: then nothing is told to update until it is set). */
+  serverVersion: string | undefined;
   serverVersionFromFlag: boolean;
   clusterName: string;
   edition: "oss" | "ent";
@@ -180,7 +181,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     port,
     dataDir: resolve(String(pick("dataDir") ?? "./.upkeep")),
     product,
-    serverVersion: parsedSv ? formatVersion(parsedSv) : "1.0.0",
+    serverVersion: parsedSv ? formatVersion(parsedSv) : undefined,
     serverVersionFromFlag: parsedSv !== undefined,
     clusterName: String(pick("clusterName") ?? "upkeep"),
     edition,
@@ -282,6 +283,10 @@ export async function boot(
     log,
   });
   await rollout.load();
+  if (rollout.serverVersion() === undefined)
+    log(
+      "WARNING: server_version is not set: agents and client tools are told not to update until it is (serve --server-version X, or `upkeep admin apply` of kind: server)",
+    );
   const metrics = new Metrics();
 
   const selfPath = process.execPath;

@@ -36,8 +36,11 @@ export type GroupAction = "start" | "force" | "done" | "rollback";
 export interface RolloutServiceOptions {
   store: Store;
   info: ServerInfo;
-  /** Used when nothing is stored yet (`--server-version`, config file). */
-  serverVersion: string;
+  /**
+   * Used when nothing is stored yet (`--server-version`, config file). undefined and nothing stored: the
+   * control plane's version is unknown, and every answer is "do not update" until it is set.
+   */
+  serverVersion: string | undefined;
   /** A flag given at start-up wins over the stored value. */
   serverVersionFromFlag?: boolean;
   now: () => Date;
@@ -64,7 +67,7 @@ export class RolloutService {
   readonly #o: RolloutServiceOptions;
   #config: AutoupdateConfig = defaultAutoupdateConfig();
   #version: AutoupdateVersion | undefined;
-  #serverVersion: string;
+  #serverVersion: string | undefined;
   #rollout: Rollout | undefined;
   #agents = new Map<string, AgentRecord>();
   /** Versions an operator flagged critical (POST /v1/releases). */
@@ -92,7 +95,7 @@ export class RolloutService {
     if (version !== undefined) this.#version = parseAutoupdateVersion(version);
     const sv = await store.getSetting("server_version");
     if (sv && !this.#o.serverVersionFromFlag) this.#serverVersion = sv;
-    else await store.putSetting("server_version", this.#serverVersion);
+    else if (this.#serverVersion !== undefined) await store.putSetting("server_version", this.#serverVersion);
     const critical = await store.getSetting("critical_versions");
     if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
     await this.#readManifest();
@@ -135,10 +138,15 @@ export class RolloutService {
     await this.reconcile();
   }
 
+  /** The control plane's version, or undefined while nobody has set it. */
+  serverVersion(): string | undefined {
+    return this.#serverVersion;
+  }
+
   serverInfo(): Record<string, unknown> {
     const { info } = this.#o;
     return {
-      server_version: this.#serverVersion,
+      server_version: this.#serverVersion ?? null,
       product: info.product,
       cluster_name: info.clusterName,
       edition: info.edition,
@@ -261,6 +269,8 @@ export class RolloutService {
     let events: RolloutEvent[] = [];
     if (!agents) {
       next = undefined;
+    } else if (this.#serverVersion === undefined) {
+      next = this.#rollout; // nothing moves while the server's own version is unknown
     } else {
       const r = engine.reconcile({
         config: this.#config,
@@ -331,7 +341,7 @@ export class RolloutService {
       strategy: r?.strategy ?? this.#config.spec.agents.strategy,
       schedule: this.#version?.spec.agents?.schedule ?? null,
       mode: this.#version?.spec.agents?.mode ?? null,
-      server_version: this.#serverVersion,
+      server_version: this.#serverVersion ?? null,
       started_at: r ? new Date(r.startedAt).toISOString() : null,
       groups: (r?.groups ?? []).map((g) => ({
         name: g.name,
@@ -411,6 +421,7 @@ export class RolloutService {
   #answer(group: string, updaterId: string, now: number): string {
     const { info } = this.#o;
     const server = this.#serverVersion;
+    if (server === undefined) return this.#unknownServer(group);
     const base = {
       server_version: server,
       min_client_version: minClientVersion(server),
@@ -468,6 +479,31 @@ export class RolloutService {
         upkeep: { product: info.product, group, reason: "internal error: do not update", error: true },
       });
     }
+  }
+
+  /** Before the server's version is set: nobody is told to update (Teleport clients get empty versions). */
+  #unknownServer(group: string): string {
+    const { info } = this.#o;
+    return JSON.stringify({
+      server_version: "",
+      min_client_version: "",
+      cluster_name: info.clusterName,
+      edition: info.edition,
+      fips: info.fips,
+      auto_update: {
+        tools_version: "",
+        tools_auto_update: false,
+        agent_version: "",
+        agent_auto_update: false,
+        agent_update_jitter_seconds: info.jitterSeconds,
+      },
+      upkeep: {
+        product: info.product,
+        group,
+        reason:
+          "server_version is not set (serve --server-version, or admin apply of kind: server): do not update",
+      },
+    });
   }
 
   exportMetrics(m: Metrics): void {

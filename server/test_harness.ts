@@ -25,7 +25,8 @@ export interface Harness {
 export async function harness(
   opts: {
     start?: string;
-    serverVersion?: string;
+    /** null: the server's version is not set. */
+    serverVersion?: string | null;
     random?: () => number;
     db?: string;
     presenceMs?: number;
@@ -64,7 +65,7 @@ export async function harness(
   const rollout = new RolloutService({
     store,
     info: { product: "hello", clusterName: "test", edition: "oss", fips: false, jitterSeconds: 0 },
-    serverVersion: opts.serverVersion ?? "17.0.1",
+    serverVersion: opts.serverVersion === null ? undefined : (opts.serverVersion ?? "17.0.1"),
     now,
     random: opts.random ?? (() => 0),
     presenceMs: opts.presenceMs ?? 10 * 60_000,
