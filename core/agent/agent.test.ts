@@ -6,6 +6,7 @@ import {
   emptyStatus,
   type FindAnswer,
   formatState,
+  isReleaseVerdict,
   judgeHealth,
   parseFindAnswer,
   parseState,
@@ -374,4 +375,35 @@ status:
     expect(() => parseState("a: [")).toThrow("not valid YAML");
     expect(() => parseState("version: 2\nkind: other\nspec: {}\n")).toThrow("version");
   });
+});
+
+describe("isReleaseVerdict: which failures are reported as a failed release", () => {
+  const release = [
+    "E_CHECKSUM",
+    "E_SIGNATURE",
+    "E_SIZE",
+    "E_UNSAFE_ARCHIVE",
+    "E_MALFORMED",
+    "E_BELOW_FLOOR",
+    "E_SMOKE",
+    "E_UNHEALTHY",
+  ];
+  const notRelease = [
+    "E_NETWORK",
+    "E_SERVER",
+    "E_CANCELLED",
+    "E_NOT_FOUND",
+    "E_NO_SPACE",
+    "E_IO",
+    "E_EXISTS",
+    "E_LOCKED",
+    "E_NOT_IN_MANIFEST",
+    "E_EXPIRED",
+    "E_ROLLBACK",
+    "E_CONFLICT",
+    "E_KEY",
+    "E_INTERNAL",
+  ];
+  for (const c of release) test(`${c}: the release`, () => expect(isReleaseVerdict(c)).toBe(true));
+  for (const c of notRelease) test(`${c}: tried again`, () => expect(isReleaseVerdict(c)).toBe(false));
 });

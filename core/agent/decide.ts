@@ -132,3 +132,24 @@ export function checkSuggestedArtifact(
   if (filled === local) return undefined;
   return `the server named artifact ${JSON.stringify(filled)}, but this host's template makes ${JSON.stringify(local)}: refused`;
 }
+
+/**
+ * Error codes that are a verdict about the release itself: reported to the server as a failed version
+ * (which counts against the rollout). Everything else (network, server, disk, locks, the agent stopping, a
+ * mirror that has not synced the release or its manifest yet, an expired or older manifest) says nothing
+ * about the release: the pass is tried again later and the version is not skipped.
+ */
+const RELEASE_VERDICTS: ReadonlySet<string> = new Set([
+  "E_CHECKSUM",
+  "E_SIGNATURE",
+  "E_SIZE",
+  "E_UNSAFE_ARCHIVE",
+  "E_MALFORMED",
+  "E_BELOW_FLOOR",
+  "E_SMOKE",
+  "E_UNHEALTHY",
+]);
+
+export function isReleaseVerdict(code: string): boolean {
+  return RELEASE_VERDICTS.has(code);
+}

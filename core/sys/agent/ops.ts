@@ -59,7 +59,12 @@ export async function openSession(l: Layout, o: SessionOptions): Promise<Session
       ...(o.signal ? { signal: o.signal } : {}),
     });
     const r = await updater.recover();
-    if (r.restart && r.notes.length > 0) await updater.restartIfManaged();
+    if (r.restart && r.notes.length > 0)
+      await updater.restartIfManaged().catch((e) => {
+        // update.yaml already tells the truth; the next pass's health check judges what runs. A failed
+        // restart must not make every command (status, rollback) fail.
+        o.log(`restarting the daemon after recovery failed: ${e instanceof Error ? e.message : String(e)}`);
+      });
     return { updater, lock, recovered: r.notes, close: () => lock.release() };
   } catch (e) {
     lock.release();

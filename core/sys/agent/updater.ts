@@ -18,6 +18,7 @@ import {
   type FindAnswer,
   type HealthSample,
   type HealthVerdict,
+  isReleaseVerdict,
   jitterMs,
   judgeHealth,
   planRecovery,
@@ -125,6 +126,8 @@ export class Updater {
   #now: () => Date;
   #random: () => number;
   #signal: AbortSignal | undefined;
+  /** `current` was switched during this pass (an error from here on is not "before the switch"). */
+  #switched = false;
   persist: boolean;
 
   constructor(d: UpdaterDeps) {
@@ -213,8 +216,9 @@ export class Updater {
       const v = judgeHealth(samples, policy, done);
       if (v.state !== "pending") return { ...v, ms: Date.now() - started };
       await sleep(pollMs, this.#signal);
+      // Stopping is no verdict about the release: the caller leaves the intent for recovery to settle.
       if (this.#signal?.aborted)
-        return { state: "unhealthy", detail: "the agent is stopping", ms: Date.now() - started };
+        return { state: "pending", detail: "the agent is stopping", ms: Date.now() - started };
     }
   }
 
@@ -224,12 +228,20 @@ export class Updater {
    */
   async pass(opts: PassOptions = {}): Promise<PassResult> {
     const st = this.state;
-    const from = st.status.active;
+    this.#switched = false;
     // An update that switched but never settled its health (agent killed after the switch): settle it now.
-    if (st.status.updating && sameVersion(st.status.active, st.status.updating.to) && this.backend.manages) {
-      const r = await this.#settle(st.status.updating.from, st.status.updating.to, Date.now());
-      if (opts.force === undefined) return r;
+    const u = st.status.updating;
+    if (u && sameVersion(st.status.active, u.to) && this.backend.manages) {
+      let r: PassResult;
+      try {
+        r = await this.#settle(u.from, u.to, Date.now());
+      } catch (e) {
+        return this.#failed(u.from, u.to, e);
+      }
+      if (opts.force === undefined || r.outcome === "error") return r;
+      this.#switched = false;
     }
+    const from = st.status.active;
 
     let answer: FindAnswer | undefined;
     let target = opts.force ?? "";
@@ -286,32 +298,45 @@ export class Updater {
     try {
       return await this.#update(from, target, answer);
     } catch (e) {
-      st.status.lastError = errText(e);
-      st.status.lastResult = `update to ${target} failed before the switch; still running ${from || "nothing"}`;
-      await this.save().catch(() => {});
-      if (isUpkeepError(e) && (e.code === "E_NETWORK" || e.code === "E_SERVER")) {
-        // The artifact host is unreachable: not the release's fault, no skip.
-        return { outcome: "error", from, to: target, message: st.status.lastError, code: e.code };
-      }
-      if (isUpkeepError(e) && e.code === "E_SMOKE" && !st.status.skip.some((v) => sameVersion(v, target))) {
-        // A release whose binary does not even run here is broken for this host: never tried again.
-        st.status.skip.push(target);
-        await this.save().catch(() => {});
-      }
-      await this.#report({
-        state: "failed",
-        version: from || target,
-        failedVersion: target,
-        error: st.status.lastError,
-      });
-      return {
-        outcome: "failed",
-        from,
-        to: target,
-        message: st.status.lastError,
-        ...(isUpkeepError(e) ? { code: e.code } : {}),
-      };
+      return this.#failed(from, target, e);
     }
+  }
+
+  /**
+   * A pass that threw. Before the switch nothing changed: the error is recorded, and reported as a failed
+   * release only when it is a verdict about the release itself (checksum, signature, smoke test...); local
+   * or transient problems (network, disk, mirror not synced, agent stopping) are tried again later. After
+   * the switch (the rollback itself failed, e.g. update.yaml could not be written) the intent stays in
+   * update.yaml and the next command's recovery finishes or undoes the update.
+   */
+  async #failed(from: string, target: string, e: unknown): Promise<PassResult> {
+    const st = this.state;
+    const code = isUpkeepError(e) ? e.code : undefined;
+    st.status.lastError = errText(e);
+    if (this.#switched) {
+      st.status.lastResult = `update to ${target} failed after the switch: the next command finishes or undoes it`;
+      await this.save().catch(() => {});
+      return { outcome: "error", from, to: target, message: st.status.lastError, code: code ?? "E_INTERNAL" };
+    }
+    st.status.lastResult = `update to ${target} failed before the switch; still running ${from || "nothing"}`;
+    await this.save().catch(() => {});
+    if (code === undefined || !isReleaseVerdict(code)) {
+      // Not the release's fault (artifact host unreachable, no space, agent stopping...): no report of a
+      // failed version, no skip; the next pass tries again.
+      return { outcome: "error", from, to: target, message: st.status.lastError, ...(code ? { code } : {}) };
+    }
+    if (code === "E_SMOKE" && !st.status.skip.some((v) => sameVersion(v, target))) {
+      // A release whose binary does not even run here is broken for this host: never tried again.
+      st.status.skip.push(target);
+      await this.save().catch(() => {});
+    }
+    await this.#report({
+      state: "failed",
+      version: from || target,
+      failedVersion: target,
+      error: st.status.lastError,
+    });
+    return { outcome: "failed", from, to: target, message: st.status.lastError, code };
   }
 
   async #update(from: string, target: string, answer: FindAnswer | undefined): Promise<PassResult> {
@@ -329,7 +354,8 @@ export class Updater {
     });
     if (answer) {
       const bad = checkSuggestedArtifact(answer.artifact, local, platform.os, platform.arch);
-      if (bad) throw new UpkeepError("E_MALFORMED", bad);
+      // The server and this host disagree (configuration, not the release): tried again, not reported.
+      if (bad) throw new UpkeepError("E_CONFLICT", bad);
     }
     const source: InstallSource = {
       baseUrl: spec.baseUrl,
@@ -382,14 +408,26 @@ export class Updater {
     await this.#report({ state: "updating", version: from || target });
     const switchedAt = Date.now();
     await this.#switch(target);
+    this.#switched = true;
     faultPoint("agent:after-switch");
-    await ensureLinks(l, spec.binDir, await binariesOf(dir));
+    try {
+      await ensureLinks(l, spec.binDir, await binariesOf(dir));
+    } catch (e) {
+      // After the switch, every failure goes back to `from`, like an unhealthy verdict.
+      return this.#rollBack(
+        from,
+        target,
+        switchedAt,
+        `the links to ${target} could not be made: ${errText(e)}`,
+      );
+    }
     return this.#settle(from, target, switchedAt);
   }
 
   /** After the switch: restart, watch health, then commit or roll back. */
   async #settle(from: string, to: string, switchedAt: number): Promise<PassResult> {
     const st = this.state;
+    this.#switched = true;
     if (!this.backend.manages) {
       // No supervisor runs the daemon (supervise without `agent run`): health is checked when it starts.
       if (from === "") return this.#commit(from, to, "first install");
@@ -400,13 +438,41 @@ export class Updater {
       await this.save();
       return { outcome: "switched", from, to, message: st.status.lastResult };
     }
-    await this.backend.restart();
+    let verdict: HealthVerdict;
+    try {
+      await this.backend.restart();
+    } catch (e) {
+      // E.g. `systemctl restart` exits 1 because the new version failed to start: a verdict on it.
+      return this.#rollBack(
+        from,
+        to,
+        switchedAt,
+        `the daemon could not be restarted on ${to}: ${errText(e)}`,
+      );
+    }
     faultPoint("agent:after-restart");
-    const verdict = await this.watchHealth();
+    try {
+      verdict = await this.watchHealth();
+    } catch (e) {
+      verdict = { state: "unhealthy", detail: `the daemon's health could not be read: ${errText(e)}` };
+    }
     faultPoint("agent:after-health");
+    if (verdict.state === "pending") {
+      // The agent is stopping: no verdict. The intent stays; recovery at the next start checks health again.
+      st.status.lastResult = `stopped while watching the health of ${to}; it is checked again at the next start`;
+      st.status.lastError = "";
+      await this.save();
+      return { outcome: "error", from, to, message: st.status.lastResult, code: "E_CANCELLED" };
+    }
     if (verdict.state === "healthy") return this.#commit(from, to, verdict.detail);
+    return this.#rollBack(from, to, switchedAt, verdict.detail);
+  }
+
+  /** `to` failed after the switch (unhealthy, restart or links failed): back to `from`, skip `to`. */
+  async #rollBack(from: string, to: string, switchedAt: number, detail: string): Promise<PassResult> {
+    const st = this.state;
     const detectedAt = Date.now();
-    this.#log(`unhealthy after the update to ${to}: ${verdict.detail}`);
+    this.#log(`unhealthy after the update to ${to}: ${detail}`);
     if (
       from === "" ||
       !listInstalledVersions(this.layout.versionsDir).some((v) => v.complete && v.name === this.dirName(from))
@@ -414,13 +480,13 @@ export class Updater {
       // Nothing to go back to: keep what runs, say so.
       delete st.status.updating;
       st.status.active = to;
-      st.status.lastError = `${to} is unhealthy (${verdict.detail}) and there is no previous version to roll back to`;
+      st.status.lastError = `${to} is unhealthy (${detail}) and there is no previous version to roll back to`;
       await this.save();
-      await this.#report({ state: "failed", version: to, error: st.status.lastError });
+      await this.#report({ state: "failed", version: to, failedVersion: to, error: st.status.lastError });
       return { outcome: "failed", from, to, message: st.status.lastError, code: "E_UNHEALTHY" };
     }
     // Roll back: mark the intent first, so a crash from here on finishes the rollback.
-    const reason = `${to} was unhealthy after the update: ${verdict.detail}`;
+    const reason = `${to} was unhealthy after the update: ${detail}`;
     st.status.updating = {
       from,
       to,
@@ -431,9 +497,17 @@ export class Updater {
     faultPoint("agent:before-revert");
     await this.#switch(from);
     faultPoint("agent:after-revert");
-    await this.backend.restart();
-    // The old version is back once it has a PID.
-    for (let i = 0; i < 50 && (await this.backend.sample()).pid === 0; i++) await sleep(20);
+    let restartError = "";
+    try {
+      await this.backend.restart();
+      // The old version is back once it has a PID.
+      if (this.backend.manages)
+        for (let i = 0; i < 50 && (await this.backend.sample()).pid === 0; i++) await sleep(20);
+    } catch (e) {
+      // `current` is back on `from` whatever happens here: the rollback is recorded, the failure said.
+      restartError = errText(e);
+      this.#log(`restarting ${from} after the rollback failed: ${restartError}`);
+    }
     const restoredAt = Date.now();
     faultPoint("agent:after-rollback-restart");
     delete st.status.updating;
@@ -441,7 +515,7 @@ export class Updater {
     if (sameVersion(st.status.backup, from)) st.status.backup = "";
     if (!st.status.skip.some((v) => sameVersion(v, to))) st.status.skip.push(to);
     const rollbackMs = restoredAt - detectedAt;
-    st.status.lastResult = `rolled back from ${to} to ${from} in ${rollbackMs} ms (detected in ${detectedAt - switchedAt} ms); ${to} is skipped`;
+    st.status.lastResult = `rolled back from ${to} to ${from} in ${rollbackMs} ms (detected in ${detectedAt - switchedAt} ms); ${to} is skipped${restartError ? `; restarting ${from} failed: ${restartError}` : ""}`;
     st.status.lastError = reason;
     await this.save();
     faultPoint("agent:after-rollback-commit");
