@@ -297,6 +297,62 @@ describe("planRecovery", () => {
     expect(p.status.skip).toEqual(["1.1.0"]);
     expect(p.switchTo).toBeUndefined();
   });
+  test("when the daemon is restarted (table)", () => {
+    const intent = (rollingBack: boolean) => ({
+      from: "1.0.0",
+      to: "1.1.0",
+      started: "",
+      ...(rollingBack ? { rollingBack: { reason: "x" } } : {}),
+    });
+    const cases: [string, Partial<AgentStatus>, string, boolean, string | undefined][] = [
+      ["nothing wrong", { active: "1.0.0" }, "1.0.0", false, undefined],
+      // agent:after-revert under systemd: update.yaml and current agree on 1.0.0, the daemon still runs 1.1.0
+      [
+        "rollback cut short after the switch back",
+        { active: "1.0.0", updating: intent(true) },
+        "1.0.0",
+        true,
+        undefined,
+      ],
+      [
+        "rollback cut short before the switch back",
+        { active: "1.0.0", updating: intent(true) },
+        "1.1.0",
+        true,
+        "1.0.0",
+      ],
+      ["update that did not switch", { active: "1.0.0", updating: intent(false) }, "1.0.0", true, undefined],
+      [
+        "update switched, health not settled",
+        { active: "1.0.0", updating: intent(false) },
+        "1.1.0",
+        true,
+        undefined,
+      ],
+      [
+        "same-version intent on current",
+        { active: "1.0.0", updating: { from: "1.0.0", to: "1.0.0", started: "" } },
+        "1.0.0",
+        false,
+        undefined,
+      ],
+      ["file says another version, no intent", { active: "1.0.0" }, "1.1.0", true, undefined],
+    ];
+    for (const [name, status, current, restart, switchTo] of cases) {
+      const p = planRecovery({
+        status: st(status),
+        current,
+        installed: installed("1.0.0", "1.1.0"),
+        dirName,
+      });
+      expect({ name, restart: p.restart, switchTo: p.switchTo }).toEqual({ name, restart, switchTo });
+      // Only an unsettled switch keeps its intent (the health check after the restart settles it).
+      expect({ name, kept: p.status.updating !== undefined }).toEqual({
+        name,
+        kept: name === "update switched, health not settled",
+      });
+    }
+  });
   test("current missing or pointing at an incomplete folder: the best complete version", () => {
     const p = planRecovery({
       status: st({ active: "1.1.0", backup: "1.0.0" }),

@@ -4,7 +4,9 @@
  *
  * The truth is `current`: the daemon runs whatever it points at. An interrupted update is finished or undone:
  * - `current` is the old version (the switch never happened, or was reverted): the intent is dropped; if it
- *   was a rollback in progress, the failed version goes on the skip list.
+ *   was a rollback in progress, the failed version goes on the skip list. The daemon is restarted on
+ *   `current` (under systemd it may still run the new version: killed between the switch back and the
+ *   restart).
  * - `current` is the new version and the update was rolling back: switch back to the old one (undo).
  * - `current` is the new version otherwise: the switch happened and health was never settled; the intent
  *   stays (active = new, backup = old) so the next restart + health check settles it.
@@ -107,7 +109,14 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
         if (!status.skip.some((v) => sameVersion(v, u.to))) status.skip.push(u.to);
         rolledBack = { version: u.to, reason: u.rollingBack.reason };
         notes.push(`finished the interrupted rollback of ${u.to}: running ${cur}`);
-      } else notes.push(`the interrupted update to ${u.to} did not switch: running ${cur}`);
+        // Killed between the switch back and the restart, a daemon not run by the agent (systemd) still
+        // runs the failed version: always restart it on `current`.
+        restart = true;
+      } else {
+        notes.push(`the interrupted update to ${u.to} did not switch: running ${cur}`);
+        // The daemon may have been started on the new version before `current` was put back: restart.
+        if (!sameVersion(u.to, cur)) restart = true;
+      }
       if (!sameVersion(status.active, cur)) {
         status.active = cur;
         restart = true;
