@@ -149,7 +149,7 @@ export function register(program: Command): void {
     .action(async (o: { json?: boolean }) => {
       const { clean } = await import("../core/sys/tools/commands.ts");
       const { report } = await import("./output.ts");
-      report(o, { removed: clean(env) }, (d) =>
+      report(o, { removed: await clean(env, await io()) }, (d) =>
         d.removed.length ? `removed ${d.removed.join(", ")}` : "nothing to remove",
       );
     });

@@ -470,6 +470,53 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     }
   });
 
+  test("removing a version is atomic: never a complete marker with part of the files gone", async () => {
+    const u = user();
+    const v = join(u.tools, "6.9.0");
+    const parts = ["lib", "share", "man"];
+    const perPart = 4000;
+    mkdirSync(join(v, "bin"), { recursive: true });
+    writeFileSync(join(v, "bin", "hello"), "#!/bin/sh\necho hello\n", { mode: 0o755 });
+    for (const p of parts) {
+      mkdirSync(join(v, p));
+      for (let i = 0; i < perPart; i++) writeFileSync(join(v, p, `f${i}`), "");
+    }
+    writeFileSync(join(v, ".upkeep-complete"), JSON.stringify({ version: "6.9.0" }));
+    const count = (d: string) => {
+      try {
+        return readdirSync(d).length;
+      } catch {
+        return -1;
+      }
+    };
+    const cleaning = upkeep(["tools", "clean", "--json"], { env: u.env });
+    let done = false;
+    void cleaning.then(() => {
+      done = true;
+    });
+    const torn: string[] = [];
+    while (!done) {
+      // A shim runs the version when its marker is there: then every file must still be there too.
+      if (!existsSync(join(v, ".upkeep-complete"))) {
+        await Bun.sleep(1);
+        continue;
+      }
+      const seen = parts.map((p) => count(join(v, p))).concat(count(join(v, "bin")));
+      if (
+        existsSync(join(v, ".upkeep-complete")) &&
+        seen.some((n, i) => n !== (i < parts.length ? perPart : 1))
+      )
+        torn.push(seen.join(","));
+      await Bun.sleep(1);
+    }
+    const c = await cleaning;
+    expect(c.code).toBe(0);
+    expect(JSON.parse(c.stdout).removed).toEqual(["6.9.0"]);
+    expect(torn).toEqual([]);
+    expect(readdirSync(u.tools).filter((n) => n !== ".install.lock")).toEqual([]);
+    rmSync(u.home, { recursive: true, force: true });
+  });
+
   test("clean removes installed versions and keeps the login", async () => {
     const u = user();
     await login(u);

@@ -13,9 +13,11 @@ import { tryParseVersion } from "../../version/try_parse_version.ts";
 import { pointAt } from "../install/dirs.ts";
 import { checkUrl } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
+import { acquireLock } from "../lock.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { isInstalled, listInstalledTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
+import { removeVersionDir } from "./remove_version.ts";
 import { askServer } from "./server_answer.ts";
 import { readToolsState, updateToolsState } from "./state_store.ts";
 
@@ -191,22 +193,35 @@ export async function pin(version: string | undefined, env: Env): Promise<ToolsS
   });
 }
 
-/** Removes every installed version and any partial download; keeps the login. */
-export function clean(env: Env): string[] {
+/**
+ * Removes every installed version and any partial download; keeps the login. Under the install lock (no
+ * install renames a version into place meanwhile); each version folder is renamed aside before it is
+ * deleted, so a shim starting now runs the whole version or finds none.
+ */
+export async function clean(env: Env, io: Pick<ExecIo, "warn">): Promise<string[]> {
   const dir = toolsDir(env);
   const removed: string[] = [];
-  let names: string[] = [];
   try {
-    names = readdirSync(dir);
+    readdirSync(dir);
   } catch {
     return removed;
   }
-  for (const name of names) {
-    if (name === "tools.json") continue;
-    if (tryParseVersion(name) || name.startsWith(".tmp-") || name.startsWith(".download-")) {
-      rmSync(join(dir, name), { recursive: true, force: true });
-      removed.push(name);
+  const lock = await acquireLock(`${dir}/.install.lock`, {
+    waitMs: 15 * 60_000,
+    what: "upkeep tools clean",
+    onWait: (holder) => io.warn(`upkeep: waiting for an install in progress (${holder})`),
+  });
+  try {
+    for (const name of readdirSync(dir)) {
+      if (tryParseVersion(name) && !name.startsWith(".")) {
+        if (removeVersionDir(dir, name)) removed.push(name);
+      } else if (name.startsWith(".tmp-") || name.startsWith(".download-")) {
+        rmSync(join(dir, name), { recursive: true, force: true });
+        removed.push(name);
+      }
     }
+  } finally {
+    lock.release();
   }
   return removed;
 }

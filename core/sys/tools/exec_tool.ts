@@ -143,7 +143,13 @@ function cannotStart(e: unknown, tool: string, version: string, vdir: string): U
     let have: string[] = [];
     try {
       have = [...new Bun.Glob("*").scanSync({ cwd: `${vdir}/bin` })];
-    } catch {}
+    } catch {
+      if (!isInstalled(vdir.slice(0, vdir.lastIndexOf("/")), version))
+        return new UpkeepError("E_NOT_FOUND", `client tools v${version} were removed while ${tool} started`, {
+          hint: "another upkeep removed that version (`upkeep tools clean` or cleanup after an update): run it again",
+          cause: e,
+        });
+    }
     if (have.includes(tool)) {
       return new UpkeepError("E_IO", `cannot start ${vdir}/bin/${tool}: ${(e as Error).message}`, {
         hint: "the file is there: its interpreter (#! line) or loader is missing on this machine",

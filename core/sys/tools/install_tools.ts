@@ -3,7 +3,7 @@
  * rename), once for concurrent invocations (a lock: the others wait and reuse it), with a progress bar on a
  * terminal and Ctrl-C to cancel (partial download removed, the installed version runs if there is one).
  */
-import { mkdirSync, rmSync, writeSync } from "node:fs";
+import { mkdirSync, writeSync } from "node:fs";
 import { UpkeepError } from "../../errors.ts";
 import { progressBar } from "../../tools/progress_bar.ts";
 import type { ToolsState, VersionSource } from "../../tools/types.ts";
@@ -19,6 +19,7 @@ import { loadTrustedKeys } from "../keys.ts";
 import { acquireLock } from "../lock.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { listInstalledTools } from "./installed.ts";
+import { removeVersionDir } from "./remove_version.ts";
 import { readToolsState, updateToolsState } from "./state_store.ts";
 
 export interface InstallToolsInput {
@@ -156,11 +157,20 @@ export async function installToolsVersion(
   }
 }
 
-/** Keeps at most MAX_KEPT_VERSIONS versions, least recently used removed first, never `inUse`. */
+/**
+ * Keeps at most MAX_KEPT_VERSIONS versions, least recently used removed first, never `inUse`. Called under
+ * the install lock; each removal is a rename first (remove_version.ts).
+ */
 export function cleanupOld(dir: string, inUse: string): string[] {
   const used = new Map(listInstalledTools(dir).map((i) => [i.version, i.lastUsed]));
   const remove = versionsToRemove(used, inUse, MAX_KEPT_VERSIONS);
-  for (const v of remove) rmSync(`${dir}/${v}`, { recursive: true, force: true });
+  for (const v of remove) {
+    try {
+      removeVersionDir(dir, v);
+    } catch {
+      // Cleanup is best effort: the install itself succeeded.
+    }
+  }
   return remove;
 }
 
