@@ -264,6 +264,40 @@ describe("halt-on-error rollout driven by reports", () => {
     });
   });
 
+  test("after a rollback, start refuses while agents still fail (409); force keeps the group active through failures", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z" });
+    const oneGroup = `kind: autoupdate_config
+spec:
+  agents:
+    strategy: halt-on-error
+    schedules:
+      regular:
+        - { name: prod, days: ["*"], start_hour: 8 }
+`;
+    const ids = ["p1", "p2", "p3", "p4", "p5"];
+    for (const id of ids) await report(h, id, "prod", "16.4.0");
+    await setup(h, oneGroup);
+    expect((await groups(h)).prod?.state).toBe("active");
+    // One host's update fails; it keeps reporting it (the version is on its skip list).
+    await report(h, "p1", "prod", "16.4.0", "rolledback", { failed_version: "17.0.1" });
+    expect((await groups(h)).prod?.state).toBe("rolledback");
+
+    const start = await h.req("POST", "/v1/rollout/groups/prod/start");
+    expect(start.status).toBe(409);
+    expect(JSON.stringify(await start.json())).toContain("rolled back again at once");
+    expect((await groups(h)).prod?.state).toBe("rolledback");
+
+    const force = await h.req("POST", "/v1/rollout/groups/prod/force");
+    expect(force.status).toBe(200);
+    expect((await groups(h)).prod?.state).toBe("active");
+    await report(h, "p1", "prod", "16.4.0", "rolledback", { failed_version: "17.0.1" });
+    expect((await groups(h)).prod?.state).toBe("active"); // forced: the operator's decision holds
+    for (const id of ids.slice(1)) await report(h, id, "prod", "17.0.1");
+    const g = (await groups(h)).prod as unknown as { state: string; reason: string };
+    expect(g.state).toBe("done");
+    expect(g.reason).toContain("1 failed");
+  });
+
   test("operator actions: force skips the canary phase, rollback serves start_version with auto update", async () => {
     const h = await harness({ start: "2026-11-23T07:00:00Z" });
     await report(h, "p1", "prod", "16.4.0");

@@ -330,6 +330,12 @@ export class RolloutService {
     this.#invalidate();
     await this.#record([event]);
     await this.reconcile();
+    const after = this.#rollout?.groups.find((g) => g.name === group);
+    if (action === "start" && after?.state === "rolledback") {
+      throw new UpkeepError("E_CONFLICT", `group ${group} rolled back again at once: ${after.reason}`, {
+        hint: `agents still report failures on ${this.#rollout?.targetVersion}; use force to proceed anyway, or fix the release`,
+      });
+    }
   }
 
   async view(): Promise<Record<string, unknown>> {
@@ -358,6 +364,7 @@ export class RolloutService {
         present_count: g.presentCount,
         up_to_date_count: g.upToDateCount,
         failed_count: g.failedCount,
+        forced: g.forced === true,
       })),
       events,
     };

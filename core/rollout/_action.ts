@@ -30,7 +30,8 @@ export function apply(
   const now = toMs(input.now);
   const { index, status } = findStatus(input.rollout, input.group);
   const { to, reason, extra } = check(status, index, now);
-  const next: GroupStatus = { ...status, ...extra, state: to, lastTransition: now, reason };
+  const { forced: _was, ...rest } = status;
+  const next: GroupStatus = { ...rest, ...extra, state: to, lastTransition: now, reason };
   return {
     rollout: withGroup(input.rollout, index, next),
     event: {

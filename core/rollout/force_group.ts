@@ -6,7 +6,8 @@ export type ForceGroupInput = ActionInput & { config: AutoupdateConfig };
 
 /**
  * Operator action `force`: make a group `active` now, skipping its window, the order of groups,
- * `wait_hours` and the canary phase. Allowed from `unstarted`, `canary` and `rolledback` (and, time-based,
+ * `wait_hours` and the canary phase, and keep it active through failures (no automatic rollback: the
+ * operator decided; they can still roll back). Allowed from `unstarted`, `canary` and `rolledback` (and, time-based,
  * from `done`: a new activation for `maintenance_window_minutes`).
  *
  * @throws {UpkeepError} E_NOT_FOUND for an unknown group, E_CONFLICT when it is already active (or done,
@@ -18,6 +19,7 @@ export function forceGroup(input: ForceGroupInput): ActionResult {
     if (g.state === "active" || (g.state === "done" && !timeBased))
       refuse("force", g, `it is already ${g.state}`);
     const extra = {
+      forced: true,
       startTime: now,
       initialCount: g.presentCount,
       ...(g.state === "canary" ? {} : { canaries: [] }),

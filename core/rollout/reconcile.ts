@@ -229,7 +229,8 @@ function transition(
     to,
     message: `group ${g.name}: ${reason}`,
   });
-  return { ...g, ...extra, state: to, lastTransition: ctx.now, reason };
+  const { forced: _was, ...rest } = g;
+  return { ...rest, ...extra, state: to, lastTransition: ctx.now, reason };
 }
 
 /** Same group, new reason (no event); the same object when the reason is unchanged. */
@@ -355,7 +356,7 @@ function stepHaltOnError(ctx: Ctx, groups: GroupStatus[], i: number, gc: AgentGr
     case "canary":
       return stepCanary(ctx, g, gc);
     case "active":
-      return stepActive(ctx, g, true);
+      return stepActive(ctx, g, g.forced !== true);
     default:
       return g;
   }

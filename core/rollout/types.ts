@@ -34,6 +34,11 @@ export type GroupStatus = {
   upToDateCount: number;
   /** Of those, failed on the target (update rolled back on the host, or unhealthy on the target). */
   failedCount: number;
+  /**
+   * An operator forced this activation: failures no longer roll the group back on their own (they still
+   * show in the counts, and the operator can roll back). Cleared when the group leaves `active`.
+   */
+  forced?: boolean;
 };
 
 /** One rollout: a pair of versions under one strategy. A new pair (or strategy) starts a new rollout. */
