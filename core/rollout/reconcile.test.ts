@@ -767,3 +767,25 @@ describe("reconcile: a simulated week (halt-on-error)", () => {
     expect(new Date(prod).getUTCHours()).toBe(9);
   });
 });
+
+test("halt-on-error: an earlier group rolled back halts a later group that had started (not a forced one)", () => {
+  const agents = [...onTarget(["s1", "s2", "s3"], "stage"), ...onStart(["p1", "p2"], "prod")];
+  const r = run(
+    PLAIN,
+    [status("stage", "rolledback"), status("prod", "active", { startTime: MON })],
+    IN,
+    agents,
+  );
+  expect(states(r)).toEqual(["rolledback", "unstarted"]);
+  expect(group(r, "prod").reason).toContain("halted");
+  expect(r.events.map((e) => e.message)).toContainEqual(
+    expect.stringContaining("group prod: halted: earlier group stage was rolled back"),
+  );
+  const forced = run(
+    PLAIN,
+    [status("stage", "rolledback"), status("prod", "active", { startTime: MON, forced: true })],
+    IN,
+    agents,
+  );
+  expect(states(forced)).toEqual(["rolledback", "active"]);
+});

@@ -354,9 +354,21 @@ function stepHaltOnError(ctx: Ctx, groups: GroupStatus[], i: number, gc: AgentGr
       return because(g, `waiting for its window: next opens ${iso(nextWindowOpen(w, ctx.now).getTime())}`);
     }
     case "canary":
-      return stepCanary(ctx, g, gc);
-    case "active":
-      return stepActive(ctx, g, g.forced !== true);
+    case "active": {
+      // An earlier group rolled back (by its agents or an operator) after this one started: this one
+      // halts too, unless an operator forced it (force skips the order of groups on purpose).
+      const rolledBack = groups.slice(0, i).find((e) => e.state === "rolledback");
+      if (rolledBack !== undefined && g.forced !== true) {
+        return transition(
+          ctx,
+          g,
+          "unstarted",
+          `halted: earlier group ${rolledBack.name} was rolled back (hosts already updated stay where they are)`,
+          { canaries: [] },
+        );
+      }
+      return g.state === "canary" ? stepCanary(ctx, g, gc) : stepActive(ctx, g, g.forced !== true);
+    }
     default:
       return g;
   }
