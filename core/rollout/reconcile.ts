@@ -73,7 +73,8 @@ type Ctx = {
  *   -> `rolledback` when one fails. `active` -> `rolledback` when failures exceed the threshold
  *   (`failed >= 1` and `failed > maxFailureRatio * present`); -> `done` when every reporting agent is up
  *   to date or failed within the threshold (an empty group is done at once). A `rolledback` group halts
- *   every later group (they wait for an earlier group to be done).
+ *   every later group (they wait for an earlier group to be done; one already in `canary`/`active` goes
+ *   back to `unstarted`). A group an operator forced is neither halted nor rolled back automatically.
  * - time-based: a group is `active` while its window is open (and for `maintenance_window_minutes` after
  *   an operator start), `done` after; it re-activates at every window. `unstarted` until its first window
  *   (a critical release activates it at once). No automatic rollback under time-based.
