@@ -2,7 +2,7 @@
  * The systemd backend. systemd cannot run on the test machines, so: (1) golden files for the generated units
  * and for update.yaml (`UPDATE_GOLDEN=1` rewrites them), and (2) the compiled binary against a recording
  * fake `systemctl` (UPKEEP_SYSTEMCTL): enable writes the units and starts them, an update is
- * `daemon-reload` + `try-restart`, health comes from `systemctl show`, uninstall disables and removes.
+ * `daemon-reload` + `restart`, health comes from `systemctl show`, uninstall disables and removes.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -177,13 +177,13 @@ describe("the systemd backend against a recording systemctl", () => {
     });
   });
 
-  test("update: daemon-reload then try-restart, health from systemctl show", async () => {
+  test("update: daemon-reload then restart (starts an inactive unit, unlike try-restart), health from systemctl show", async () => {
     writeFileSync(calls, "");
     await setTarget(w, "11.1.0", "11.0.0");
     const r = await agent(h, ["update", "--now", "--json"], env);
     expect(JSON.parse(r.stdout)).toMatchObject({ outcome: "updated", from: "11.0.0", to: "11.1.0" });
     const c = recorded().filter((x) => !x.startsWith("show"));
-    expect(c).toEqual(["daemon-reload", "try-restart hello.service"]);
+    expect(c).toEqual(["daemon-reload", "restart hello.service"]);
   });
 
   test("uninstall: disable --now, units removed, reload", async () => {

@@ -4,7 +4,8 @@
  * - disabled or pinned: nothing (an explicit `pin VERSION` is a forced target, not a server decision);
  * - a target in the skip list is never tried again automatically;
  * - otherwise update when the server says so (`agent_auto_update`: window, canary, critical), or at once,
- *   whatever the window, when the local daemon is unhealthy and the target differs from what runs.
+ *   whatever the window, when the local daemon is unhealthy and the target differs from what runs (the
+ *   backends' restart starts a stopped or failed daemon, so the new version does run and gets judged).
  */
 import { compareVersions, formatVersion, tryParseVersion } from "../version/mod.ts";
 import type { AgentSpec, AgentStatus } from "./types.ts";

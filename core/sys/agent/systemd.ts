@@ -1,6 +1,7 @@
 /**
  * The `systemd` backend: units are written by `enable`, a restart is `systemctl daemon-reload` then
- * `systemctl try-restart <daemon>.service`, health comes from `systemctl show` (MainPID, NRestarts).
+ * `systemctl restart <daemon>.service` (which also starts an inactive or failed unit), health comes from
+ * `systemctl show` (MainPID, NRestarts).
  * systemctl is behind the `Systemctl` interface; `UPKEEP_SYSTEMCTL` names another executable (tests use a
  * recording fake: systemd cannot run on the test machines).
  */
@@ -61,9 +62,11 @@ export class SystemdBackend implements ServiceBackend {
 
   async restart(): Promise<void> {
     await must(this.ctl, ["daemon-reload"]);
-    const before = await this.#show();
-    this.#base = before.restarts;
-    await must(this.ctl, ["try-restart", this.unit]);
+    // `restart`, not `try-restart`: the latter does nothing to an inactive or failed unit, so the daemon
+    // would never run the new version (an update of an unhealthy daemon would always roll back).
+    await must(this.ctl, ["restart", this.unit]);
+    // systemd resets NRestarts on a manual (re)start: the baseline is read after it, not before.
+    this.#base = (await this.#show()).restarts;
   }
 
   async #show(): Promise<{ pid: number; restarts: number; active: boolean }> {
