@@ -23,6 +23,8 @@ const MIGRATIONS: string[] = [
                         created TEXT NOT NULL);
    CREATE TABLE artifacts (name TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
                            uploaded TEXT NOT NULL);`,
+  // 2: the version an agent's last update failed on survives a restart (failure counts, canary verdicts).
+  "ALTER TABLE agents ADD COLUMN failed_version TEXT;",
 ];
 
 export class SqliteStore implements Store {
@@ -72,7 +74,8 @@ export class SqliteStore implements Store {
 
   async getRollout(): Promise<unknown | undefined> {
     const row = this.#db.query("SELECT value FROM rollout WHERE id = 1").get() as { value: string } | null;
-    return row ? JSON.parse(row.value) : undefined;
+    const value = row ? JSON.parse(row.value) : undefined;
+    return value ?? undefined; // a cleared rollout is stored as null
   }
 
   async putRollout(value: unknown): Promise<void> {
@@ -100,19 +103,32 @@ export class SqliteStore implements Store {
   async upsertAgent(a: AgentRecord): Promise<void> {
     this.#db
       .query(
-        `INSERT OR REPLACE INTO agents (updater_id, hostname, grp, version, state, error, last_seen)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT OR REPLACE INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
       )
-      .run(a.updater_id, a.hostname, a.group, a.version, a.state, a.error ?? null, a.last_seen);
+      .run(
+        a.updater_id,
+        a.hostname,
+        a.group,
+        a.version,
+        a.state,
+        a.error ?? null,
+        a.last_seen,
+        a.failed_version ?? null,
+      );
   }
 
   async listAgents(): Promise<AgentRecord[]> {
     const rows = this.#db
       .query(
-        "SELECT updater_id, hostname, grp AS 'group', version, state, error, last_seen FROM agents ORDER BY updater_id",
+        "SELECT updater_id, hostname, grp AS 'group', version, state, error, last_seen, failed_version FROM agents ORDER BY updater_id",
       )
-      .all() as (AgentRecord & { error: string | null })[];
-    return rows.map(({ error, ...rest }) => (error === null ? rest : { ...rest, error }));
+      .all() as (AgentRecord & { error: string | null; failed_version: string | null })[];
+    return rows.map(({ error, failed_version, ...rest }) => ({
+      ...rest,
+      ...(error === null ? {} : { error }),
+      ...(failed_version === null ? {} : { failed_version }),
+    }));
   }
 
   async addToken(t: TokenRecord): Promise<void> {

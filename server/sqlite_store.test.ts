@@ -1,0 +1,65 @@
+import { Database } from "bun:sqlite";
+import { afterAll, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { SqliteStore } from "./sqlite_store.ts";
+
+const dir = mkdtempSync(join(tmpdir(), "upkeep-store-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+test("an agent's failed version survives a restart; a cleared rollout reads back as none", async () => {
+  const path = join(dir, "a.db");
+  const s1 = new SqliteStore(path);
+  await s1.upsertAgent({
+    updater_id: "u1",
+    hostname: "h1",
+    group: "prod",
+    version: "16.4.0",
+    state: "rolledback",
+    error: "health check failed",
+    failed_version: "17.0.1",
+    last_seen: "2026-11-23T08:30:00.000Z",
+  });
+  await s1.putRollout(null);
+  s1.close();
+  const s2 = new SqliteStore(path);
+  expect(await s2.listAgents()).toEqual([
+    {
+      updater_id: "u1",
+      hostname: "h1",
+      group: "prod",
+      version: "16.4.0",
+      state: "rolledback",
+      error: "health check failed",
+      failed_version: "17.0.1",
+      last_seen: "2026-11-23T08:30:00.000Z",
+    },
+  ]);
+  expect(await s2.getRollout()).toBeUndefined();
+  s2.close();
+});
+
+test("a data dir from the first schema is migrated in place, its rows kept", async () => {
+  const path = join(dir, "old.db");
+  const db = new Database(path, { create: true });
+  db.run(`CREATE TABLE agents (updater_id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL,
+          version TEXT NOT NULL, state TEXT NOT NULL, error TEXT, last_seen TEXT NOT NULL)`);
+  for (const t of ["resources (kind TEXT PRIMARY KEY, value TEXT NOT NULL, updated TEXT NOT NULL)"])
+    db.run(`CREATE TABLE ${t}`);
+  db.run("INSERT INTO agents VALUES ('u1', 'h1', 'prod', '16.4.0', 'ok', NULL, '2026-11-23T08:30:00.000Z')");
+  db.run("PRAGMA user_version = 1");
+  db.close();
+  const s = new SqliteStore(path);
+  expect(await s.listAgents()).toEqual([
+    {
+      updater_id: "u1",
+      hostname: "h1",
+      group: "prod",
+      version: "16.4.0",
+      state: "ok",
+      last_seen: "2026-11-23T08:30:00.000Z",
+    },
+  ]);
+  s.close();
+});
