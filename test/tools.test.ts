@@ -347,6 +347,41 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(JSON.parse(readFileSync(statePath, "utf8")).server).toBe("http://127.0.0.1:9"); // env is not saved
   });
 
+  test("UPKEEP_SERVER=B never runs the saved server's cached answer, and B's answer is not taken for A's", async () => {
+    const asked: string[] = [];
+    const other = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      fetch(req) {
+        asked.push(new URL(req.url).pathname);
+        return Response.json({ auto_update: { tools_version: "6.2.0", tools_auto_update: true } });
+      },
+    });
+    try {
+      const u = user();
+      await login(u); // A's answer (6.1.0) is cached and fresh
+      const B = `http://127.0.0.1:${other.port}`;
+      const onB = await upkeep(["tools", "exec", "hello", "version"], {
+        env: { ...u.env, UPKEEP_SERVER: B },
+      });
+      expect(onB.code).toBe(0);
+      expect(onB.stdout.trim()).toBe("hello v6.2.0");
+      expect(asked).toEqual(["/v1/webapi/find"]);
+      const st = JSON.parse(
+        (await upkeep(["tools", "status", "--json"], { env: { ...u.env, UPKEEP_SERVER: B } })).stdout,
+      );
+      expect(st).toMatchObject({ server: B, server_version: "6.2.0", version: "6.2.0", source: "server" });
+      // Back on the saved server: B's cached answer is not A's; A is asked again.
+      const onA = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+      expect(onA.stdout.trim()).toBe("hello v6.1.0");
+      const saved = JSON.parse(readFileSync(join(u.tools, "tools.json"), "utf8"));
+      expect(saved.server).toBe(w.url);
+      expect(saved.cache).toMatchObject({ server: w.url, toolsVersion: "6.1.0" });
+    } finally {
+      other.stop(true);
+    }
+  });
+
   test("not enrolled and out of date: a warning, and the installed version runs", async () => {
     const u = user();
     await login(u);

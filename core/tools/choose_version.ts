@@ -5,6 +5,8 @@ import { CHECK_RETRY_MS, DEFAULT_CACHE_TTL_MS, type ToolsState, type VersionChoi
 
 export type ChooseVersionInput = {
   state: ToolsState;
+  /** The server asked now (`UPKEEP_SERVER` or the saved one); default `state.server`. */
+  server?: string | undefined;
   /** `UPKEEP_TOOLS_VERSION`: `X.Y.Z` pins, `off` runs what is installed and never updates. */
   envVersion?: string;
   /**
@@ -22,6 +24,17 @@ function newest(installed: readonly string[]): string | undefined {
   parsed.sort(compareVersions);
   const last = parsed.at(-1);
   return last ? formatVersion(last) : undefined;
+}
+
+/**
+ * The cached answer when it is `server`'s: an answer saved from another server (a run with `UPKEEP_SERVER`,
+ * or the saved server when `UPKEEP_SERVER` is set now) is no answer. A cache without its server (a file from
+ * before it was recorded) is the saved server's. One string compare: this is on the shim's hot path.
+ */
+export function cachedAnswer(state: ToolsState, server: string | undefined): ToolsState["cache"] {
+  const cache = state.cache;
+  if (!cache) return undefined;
+  return (cache.server ?? state.server) === server ? cache : undefined;
 }
 
 /**
@@ -60,11 +73,10 @@ export function chooseVersion(input: ChooseVersionInput): VersionChoice {
     state.lastCheckFailedAt !== undefined &&
     now - state.lastCheckFailedAt >= 0 &&
     now - state.lastCheckFailedAt < CHECK_RETRY_MS;
+  const server = "server" in input ? input.server : state.server;
+  const cache = cachedAnswer(state, server);
   const stale =
-    Boolean(state.server) &&
-    !recentFailure &&
-    (!state.cache || now - state.cache.fetchedAt > ttl || now < state.cache.fetchedAt);
-  const cache = state.cache;
+    Boolean(server) && !recentFailure && (!cache || now - cache.fetchedAt > ttl || now < cache.fetchedAt);
   if (cache?.toolsAutoUpdate && state.enrolled) {
     return { version: cache.toolsVersion, source: "server", off: false, stale };
   }

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { chooseVersion } from "./choose_version.ts";
+import { cachedAnswer, chooseVersion } from "./choose_version.ts";
 import { effectiveServer } from "./effective_server.ts";
 import { shouldForward } from "./forward_signal.ts";
 import { isToolName } from "./is_tool_name.ts";
@@ -109,6 +109,74 @@ describe("chooseVersion: env > pin > server (enrolled, auto) > installed", () =>
   test("a bad UPKEEP_TOOLS_VERSION is refused, naming the variable", () => {
     expect(() => chooseVersion({ state: base, envVersion: "latest", installed: [], now: NOW })).toThrow(
       /UPKEEP_TOOLS_VERSION="latest"/,
+    );
+  });
+});
+
+describe("the cached answer belongs to the server that gave it (UPKEEP_SERVER may name another)", () => {
+  const A = "https://s"; // base.server: the saved one
+  const B = "https://other";
+  const cases: [string, ToolsState, string | undefined, Partial<ReturnType<typeof chooseVersion>>][] = [
+    [
+      "the saved server's answer, asked of the saved server",
+      { ...base, cache: { ...fresh("2.0.0"), server: A } },
+      A,
+      { version: "2.0.0", source: "server", stale: false },
+    ],
+    [
+      "an old file without cache.server: the saved server's",
+      { ...base, cache: fresh("2.0.0") },
+      A,
+      { version: "2.0.0", source: "server", stale: false },
+    ],
+    [
+      "UPKEEP_SERVER=B, cache from the saved A: no answer, stale",
+      { ...base, cache: fresh("2.0.0") },
+      B,
+      { version: "1.0.0", source: "installed", stale: true },
+    ],
+    [
+      "UPKEEP_SERVER=B, B's answer cached: used",
+      { ...base, cache: { ...fresh("3.0.0"), server: B } },
+      B,
+      { version: "3.0.0", source: "server", stale: false },
+    ],
+    [
+      "back on A, B's answer cached: no answer, stale",
+      { ...base, cache: { ...fresh("3.0.0"), server: B } },
+      A,
+      { version: "1.0.0", source: "installed", stale: true },
+    ],
+    [
+      "not enrolled, another server's answer: no out-of-date warning from it",
+      { ...base, enrolled: false, cache: { ...fresh("3.0.0"), server: B } },
+      A,
+      { version: "1.0.0", source: "installed", stale: true },
+    ],
+  ];
+  for (const [name, state, server, want] of cases)
+    test(name, () =>
+      expect(chooseVersion({ state, server, installed: ["1.0.0"], now: NOW })).toMatchObject(want),
+    );
+
+  test("cachedAnswer and the default server", () => {
+    const cacheB = { ...fresh("3.0.0"), server: B };
+    expect(cachedAnswer({ ...base, cache: cacheB }, B)).toEqual(cacheB);
+    expect(cachedAnswer({ ...base, cache: cacheB }, A)).toBeUndefined();
+    expect(cachedAnswer({ ...base, cache: fresh("2.0.0") }, undefined)).toBeUndefined();
+    const notEnrolled = { ...base, enrolled: false, cache: cacheB };
+    expect(chooseVersion({ state: notEnrolled, server: A, installed: ["1.0.0"], now: NOW }).outOfDate).toBe(
+      undefined,
+    );
+    // Without `server`, the saved one is asked.
+    expect(chooseVersion({ state: { ...base, cache: cacheB }, installed: [], now: NOW }).stale).toBe(true);
+  });
+
+  test("cache.server survives the state file; a bad one is refused", () => {
+    const s: ToolsState = { ...base, cache: { ...fresh("2.0.0"), server: B } };
+    expect(parseToolsState(JSON.stringify(s), "f")).toEqual(s);
+    expect(() => parseToolsState(JSON.stringify({ cache: { ...fresh("2.0.0"), server: 5 } }), "f")).toThrow(
+      /cache/,
     );
   });
 });

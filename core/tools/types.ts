@@ -11,8 +11,12 @@ export type ToolsState = {
   enrolled: boolean;
   /** `upkeep tools pin VERSION`. */
   pinned?: string;
-  /** The server's last answer, cached with its time. */
-  cache?: { toolsVersion: string; toolsAutoUpdate: boolean; fetchedAt: number };
+  /**
+   * The last answer, cached with its time and the server that gave it (`UPKEEP_SERVER` may name another one
+   * than `server`): an answer from another server than the one asked now counts as no answer. A file written
+   * before `cache.server` existed holds the saved server's answer.
+   */
+  cache?: { toolsVersion: string; toolsAutoUpdate: boolean; fetchedAt: number; server?: string };
   /** The last failed attempt to reach the server (ms): retried only after a pause, so a down server costs little. */
   lastCheckFailedAt?: number;
   /** The newest release-manifest serial seen (rollback protection). */

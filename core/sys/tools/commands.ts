@@ -2,7 +2,7 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { UpkeepError, UsageError } from "../../errors.ts";
-import { chooseVersion } from "../../tools/choose_version.ts";
+import { cachedAnswer, chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
 import type { ToolsState } from "../../tools/types.ts";
@@ -88,7 +88,7 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
     enrolled =
       io.tty() && input.ask ? await input.ask("Enroll client tools into automatic updates? [YES/no] ") : true;
   }
-  const cache = { ...answer, fetchedAt: io.now().getTime() };
+  const cache = { ...answer, fetchedAt: io.now().getTime(), server };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Written on the file as it is now (the fields login does not own, such as a pin, are the file's).
   return await updateToolsState(dir, (cur) => {
@@ -126,11 +126,13 @@ export interface ToolsStatus {
 export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
   const dir = toolsDir(env);
   const { state } = readToolsState(dir);
+  const server = effectiveServer(state, env);
   const installed = listInstalledTools(dir).sort((a, b) => b.lastUsed - a.lastUsed);
   let choice: ReturnType<typeof chooseVersion>;
   try {
     choice = chooseVersion({
       state,
+      server,
       envVersion: env.UPKEEP_TOOLS_VERSION,
       installed: installed.map((i) => i.version),
       now: io.now().getTime(),
@@ -138,17 +140,18 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
   } catch (e) {
     throw new UsageError((e as Error).message);
   }
+  const cache = cachedAnswer(state, server); // only the answer of the server asked now
   return {
     tools_dir: dir,
-    server: effectiveServer(state, env) ?? null,
+    server: server ?? null,
     product: state.product ?? null,
     base_url: env.UPKEEP_TOOLS_BASE_URL || state.baseUrl || null,
     enrolled: state.enrolled,
     pinned: state.pinned ?? null,
     env_version: env.UPKEEP_TOOLS_VERSION ?? null,
-    server_version: state.cache?.toolsVersion ?? null,
-    server_auto_update: state.cache?.toolsAutoUpdate ?? null,
-    checked_at: state.cache ? new Date(state.cache.fetchedAt).toISOString() : null,
+    server_version: cache?.toolsVersion ?? null,
+    server_auto_update: cache?.toolsAutoUpdate ?? null,
+    checked_at: cache ? new Date(cache.fetchedAt).toISOString() : null,
     version: choice.version ?? null,
     source: choice.source,
     installed: installed.map((i) => ({ version: i.version, last_used: new Date(i.lastUsed).toISOString() })),
@@ -164,7 +167,7 @@ export async function update(env: Env, io: ExecIo): Promise<{ version: string; i
     throw new UsageError("no server known", { hint: "run `upkeep tools login --server URL --product NAME`" });
   checkUrl(server, state.insecure === true);
   const a = await askServer(server);
-  const cache = { ...a, fetchedAt: io.now().getTime() };
+  const cache = { ...a, fetchedAt: io.now().getTime(), server };
   state = await updateToolsState(dir, (cur) => {
     const { lastCheckFailedAt: _dropped, ...rest } = cur;
     return { ...rest, cache };

@@ -85,7 +85,8 @@ function choose(
 ): VersionChoice {
   try {
     return chooseVersion({
-      state: server === state.server ? state : { ...state, server },
+      state,
+      server,
       envVersion: env.UPKEEP_TOOLS_VERSION,
       installed: () => listInstalledTools(dir).map((i) => i.version),
       now: io.now().getTime(),

@@ -49,24 +49,32 @@ export async function refreshCache(
   onWarning: (msg: string) => void,
 ): Promise<ToolsState> {
   if (!server) return state;
-  let mutate: (s: ToolsState) => ToolsState;
+  let answer: ToolsAnswer;
   try {
     checkUrl(server, insecure);
-    const a = await askServer(server);
-    const cache = { ...a, fetchedAt: now.getTime() };
-    mutate = (s) => {
-      if (s.cache && s.cache.fetchedAt > cache.fetchedAt) return s; // a newer answer was saved meanwhile
-      const { lastCheckFailedAt: _dropped, ...rest } = s;
-      return { ...rest, cache };
-    };
+    answer = await askServer(server);
   } catch (e) {
     onWarning(`upkeep: ${(e as Error).message}; using the installed client tools`);
-    mutate = (s) => ({ ...s, lastCheckFailedAt: now.getTime() });
+    const failed = (s: ToolsState): ToolsState => ({ ...s, lastCheckFailedAt: now.getTime() });
+    return await updateToolsState(dir, failed).catch(() => failed(state));
   }
+  // Labelled with the server asked: with UPKEEP_SERVER set it is not the saved server's answer.
+  const cache = { ...answer, fetchedAt: now.getTime(), server };
+  const read = state.cache;
+  const withAnswer = (s: ToolsState): ToolsState => {
+    const c = s.cache;
+    // Another run saved an answer since this one read the file, as new as this one: it stays.
+    if (c && (c.fetchedAt !== read?.fetchedAt || c.server !== read?.server) && c.fetchedAt >= cache.fetchedAt)
+      return s;
+    const { lastCheckFailedAt: _dropped, ...rest } = s;
+    return { ...rest, cache };
+  };
   try {
-    return await updateToolsState(dir, mutate);
+    const { lastCheckFailedAt: _dropped, ...saved } = await updateToolsState(dir, withAnswer);
+    return { ...saved, cache }; // this run goes on with the answer it just got
   } catch {
-    // A read-only (or damaged, or busy) tools dir must not stop the tool.
-    return mutate(state);
+    // A read-only (or busy) tools dir must not stop the tool.
+    const { lastCheckFailedAt: _dropped, ...rest } = state;
+    return { ...rest, cache };
   }
 }
