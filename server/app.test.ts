@@ -528,6 +528,20 @@ describe("artifacts", () => {
         })
       ).status,
     ).toBe(304);
+    const art = (headers: Record<string, string>) =>
+      h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", { headers });
+    // Several ranges, or one that is not valid (5-2, garbage), are ignored: the whole file.
+    for (const range of ["bytes=0-1,5-6", "bytes=5-2", "bytes=x-y", "items=0-1"]) {
+      const r = await art({ range });
+      expect(r.status).toBe(200);
+      expect(Number(r.headers.get("content-length"))).toBe(bytes.length);
+    }
+    expect((await art({ range: "bytes=-100" })).status).toBe(206);
+    expect((await art({ range: "bytes=-0" })).status).toBe(416);
+    // If-None-Match: a list, a weak tag or * all match.
+    for (const inm of [`"other", ${etag}`, `W/${etag}`, "*"])
+      expect((await art({ "if-none-match": inm })).status).toBe(304);
+    expect((await art({ "if-none-match": '"other"' })).status).toBe(200);
     const head = await h.app.request("/artifacts/hello-v17.0.1-linux-amd64-bin.tar.gz", { method: "HEAD" });
     expect(head.status).toBe(200);
     expect(head.headers.get("content-length")).toBe(String(bytes.length));

@@ -279,6 +279,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   return app;
 }
 
+/** `If-None-Match`: `*`, or a list of entity tags compared weakly (a `W/` prefix does not matter). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (!header) return false;
+  const strip = (t: string) => t.trim().replace(/^W\//, "");
+  return header.split(",").some((t) => t.trim() === "*" || strip(t) === strip(etag));
+}
+
 /** A file with ETag and single-range support. */
 function fileResponse(c: Context, path: string, size: number, etag: string): Response {
   const file = Bun.file(path);
@@ -287,18 +294,18 @@ function fileResponse(c: Context, path: string, size: number, etag: string): Res
     "accept-ranges": "bytes",
     "content-type": "application/octet-stream",
   };
-  if (c.req.header("if-none-match") === etag) return new Response(null, { status: 304, headers });
+  if (matchesEtag(c.req.header("if-none-match"), etag)) return new Response(null, { status: 304, headers });
   const range = c.req.header("range");
   const ifRange = c.req.header("if-range");
-  if (range && (!ifRange || ifRange === etag)) {
-    const m = /^bytes=(\d*)-(\d*)$/.exec(range.trim());
-    let start = m?.[1] ? Number(m[1]) : Number.NaN;
-    let end = m?.[2] ? Number(m[2]) : size - 1;
-    if (m && !m[1] && m[2]) {
-      start = Math.max(0, size - Number(m[2]));
-      end = size - 1;
-    }
-    if (!m || Number.isNaN(start) || start > end || start >= size) {
+  // One range is served; several, or one that is not valid syntax (e.g. 5-2), is ignored: the whole file
+  // (RFC 9110 §14.2). A valid range that starts past the end is 416.
+  const m = range && (!ifRange || ifRange === etag) ? /^bytes=(\d*)-(\d*)$/.exec(range.trim()) : null;
+  const valid = m !== null && (m[1] !== "" || m[2] !== "") && !(m[1] && m[2] && Number(m[1]) > Number(m[2]));
+  if (m && valid) {
+    let start = m[1] ? Number(m[1]) : Math.max(0, size - Number(m[2]));
+    let end = m[1] && m[2] ? Number(m[2]) : size - 1;
+    if (!m[1] && Number(m[2]) === 0) start = size; // bytes=-0: nothing
+    if (start >= size) {
       return new Response(null, { status: 416, headers: { ...headers, "content-range": `bytes */${size}` } });
     }
     end = Math.min(end, size - 1);
