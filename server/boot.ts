@@ -8,6 +8,7 @@ import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../core/duration.ts";
 import { UpkeepError, UsageError } from "../core/errors.ts";
 import { hashFile } from "../core/sys/hash.ts";
+import { acquireLock } from "../core/sys/lock.ts";
 import { isValidProduct } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
@@ -235,6 +236,15 @@ export async function boot(
       cause: e,
     });
   }
+  // One server per data dir: two would each run their own reconciler and overwrite each other's rollout.
+  const dirLock = await acquireLock(join(o.dataDir, "serve.lock"), {
+    waitMs: 0,
+    what: `upkeep serve --listen ${o.hostname}:${o.port}`,
+    busy: {
+      who: "another upkeep serve",
+      hint: "one server per --data-dir: stop the other one, or give this one its own data dir",
+    },
+  });
   const store = new SqliteStore(join(o.dataDir, "upkeep.db"));
   const artifacts = new LocalArtifactStore(join(o.dataDir, "artifacts"));
   const tokens = new TokenChecker(store);
@@ -368,7 +378,10 @@ export async function boot(
       }
       o.port = port;
     },
-    close: () => store.close(),
+    close: () => {
+      store.close();
+      dirLock.release();
+    },
   };
 }
 

@@ -81,6 +81,15 @@ describe("upkeep serve (compiled binary on loopback)", () => {
     expect(s.stdout()).toMatch(/Admin token \(shown once[^)]*\): \S+/);
   });
 
+  test("one server per data dir: a second serve on it is refused, naming the first", async () => {
+    const dir = tmp("twice");
+    await serve(dir);
+    const r = await upkeep(["serve", "--listen", "127.0.0.1:0", "--data-dir", dir]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("another upkeep serve holds");
+    expect(r.stderr).toContain("E_LOCKED");
+  });
+
   test("UPKEEP_ADMIN_TOKEN is the only admin token: setting a new one revokes the old", async () => {
     const dir = tmp("rotate");
     const s1 = await serve(dir, [], { UPKEEP_ADMIN_TOKEN: "first-admin-token" });

@@ -25,6 +25,8 @@ export interface LockOptions {
   what: string;
   /** Called once when the lock is busy and we start waiting. */
   onWait?: (holder: string) => void;
+  /** Who else may hold it and what to do, for the refusal (default: another upkeep agent). */
+  busy?: { who: string; hint: string };
 }
 
 export interface Lock {
@@ -68,12 +70,14 @@ export function pidAlive(pid: number): boolean {
   }
 }
 
-function busy(path: string, holder: string, waitedMs: number): UpkeepError {
+function busy(path: string, holder: string, waitedMs: number, who?: LockOptions["busy"]): UpkeepError {
   return new UpkeepError(
     "E_LOCKED",
-    `another upkeep agent holds ${path} (${holder})${waitedMs > 0 ? `; waited ${Math.round(waitedMs / 1000)}s` : ""}`,
+    `${who?.who ?? "another upkeep agent"} holds ${path} (${holder})${waitedMs > 0 ? `; waited ${Math.round(waitedMs / 1000)}s` : ""}`,
     {
-      hint: "wait for it to finish (an update takes a minute or so), or stop it; a lock left by a dead process is taken over automatically",
+      hint:
+        who?.hint ??
+        "wait for it to finish (an update takes a minute or so), or stop it; a lock left by a dead process is taken over automatically",
     },
   );
 }
@@ -131,7 +135,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
       }
     }
     const waited = Date.now() - started;
-    if (waited >= opts.waitMs) throw busy(path, holderOf(path), waited);
+    if (waited >= opts.waitMs) throw busy(path, holderOf(path), waited, opts.busy);
     if (!told) {
       told = true;
       opts.onWait?.(holderOf(path));
