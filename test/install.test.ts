@@ -214,6 +214,23 @@ describe("good installs", () => {
     ).toBe("hello v1.1.0");
   });
 
+  test("under umask 027 every folder the installer makes is 0755 (a daemon with User= must traverse it)", async () => {
+    const old = process.umask(0o027);
+    try {
+      for (const version of ["1.0.0", "1.1.0"]) {
+        // versions/ and its parent do not exist yet: the installer makes both.
+        const root = join(ROOT, `umask-${++caseN}`);
+        const c = { root, versionsDir: join(root, "ns", "versions"), workDir: join(ROOT, `work-${caseN}`) };
+        mkdirSync(root);
+        const { result } = await install("good", version, c);
+        const dirs = [join(root, "ns"), c.versionsDir, result.dir, join(result.dir, "bin")];
+        expect(dirs.map((d) => [d, statSync(d).mode & 0o777])).toEqual(dirs.map((d) => [d, 0o755]));
+      }
+    } finally {
+      process.umask(old);
+    }
+  });
+
   test("Teleport layout (hello/hello, no bin/): top folder stripped, executable into bin/", async () => {
     const { result } = await install("good", "1.2.0");
     expect(walk(result.dir)).toEqual([MARKER_FILE, "README", "bin", "bin/hello"]);

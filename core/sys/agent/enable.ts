@@ -6,7 +6,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import {
   type AgentSpec,
@@ -20,6 +20,7 @@ import {
 } from "../../agent/mod.ts";
 import { type ErrorCode, UpkeepError, UsageError } from "../../errors.ts";
 import { encodePublicKey, isValidProduct } from "../../trust/mod.ts";
+import { makeDir } from "../install/extract.ts";
 import { checkUrl } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
 import { acquireLock } from "../lock.ts";
@@ -94,7 +95,8 @@ export async function enable(
   const keys = await loadTrustedKeys(input.trustKeys);
 
   const createdRoot = !existsSync(l.root);
-  await mkdir(l.root, { recursive: true, mode: 0o755 });
+  // 0755 whatever the umask: a daemon running as another user must traverse into current/bin.
+  makeDir(l.root, true);
   const lock = await acquireLock(l.lockFile, {
     waitMs: 60_000,
     what: "agent enable",

@@ -4,10 +4,11 @@
  * bin dir that is not such a link is never replaced.
  */
 
-import { lstat, mkdir, readdir, readlink, unlink } from "node:fs/promises";
+import { lstat, readdir, readlink, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { UpkeepError } from "../../errors.ts";
 import { pointAt } from "../install/dirs.ts";
+import { makeDir } from "../install/extract.ts";
 import type { Layout } from "./layout.ts";
 
 function linkTarget(l: Layout, binary: string): string {
@@ -25,7 +26,7 @@ export async function binariesOf(versionDir: string): Promise<string[]> {
 
 /** Makes the bin-dir links for `binaries`; refuses (E_EXISTS) to replace anything that is not ours. */
 export async function ensureLinks(l: Layout, binDir: string, binaries: readonly string[]): Promise<string[]> {
-  await mkdir(binDir, { recursive: true });
+  makeDir(binDir, true); // 0755 whatever the umask
   const made: string[] = [];
   for (const b of binaries) {
     const path = join(binDir, b);

@@ -21,6 +21,7 @@
  * is restored. A gzip bomb stops at the cap: the decompressed stream is counted as it comes.
  */
 import {
+  chmodSync,
   closeSync,
   constants,
   fchmodSync,
@@ -33,7 +34,7 @@ import {
   symlinkSync,
   writeSync,
 } from "node:fs";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import {
   DEFAULT_EXTRACT_LIMITS,
@@ -76,7 +77,7 @@ export async function extractTarGz(
 ): Promise<{ files: number; bytes: number }> {
   const durable = opts.fsync ?? true;
   try {
-    mkdirSync(destDir, { recursive: true, mode: 0o755 });
+    makeDir(destDir, true);
   } catch (e) {
     throw ioError(`cannot create ${destDir}`, e);
   }
@@ -204,9 +205,27 @@ function gunzipFile(file: string): ReadableStream<Uint8Array> {
   return source.pipeThrough(new DecompressionStream("gzip"));
 }
 
+/**
+ * mkdir whose folders really get `mode` (0755): `mkdirSync`'s mode is reduced by the umask (027 gives 0750
+ * root:root, which a daemon running as another user cannot traverse), so every folder it creates is
+ * chmod-ed, as files are. With `recursive`, folders that already existed are left as they are.
+ */
+export function makeDir(path: string, recursive = false, mode = 0o755): void {
+  const first = mkdirSync(path, { recursive, mode });
+  if (!recursive) {
+    chmodSync(path, mode);
+    return;
+  }
+  if (first === undefined) return;
+  const top = resolve(first);
+  const created = [resolve(path)];
+  for (let p = created[0] as string; p !== top && dirname(p) !== p; p = dirname(p)) created.push(dirname(p));
+  for (const c of created.reverse()) chmodSync(c, mode);
+}
+
 function mkdir(path: string, dirs: string[]): void {
   try {
-    mkdirSync(path, { mode: 0o755 });
+    makeDir(path);
   } catch (e) {
     throw ioError(`cannot create ${path}`, e);
   }

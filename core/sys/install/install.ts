@@ -26,7 +26,6 @@ import {
   fstatSync,
   fsyncSync,
   lstatSync,
-  mkdirSync,
   openSync,
   readdirSync,
   readlinkSync,
@@ -60,7 +59,7 @@ import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize } from "../hash.ts";
 import { readMarker } from "./dirs.ts";
 import { type Downloaded, downloadArtifact } from "./download.ts";
-import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, fsyncDir } from "./extract.ts";
+import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, fsyncDir, makeDir } from "./extract.ts";
 import { fetchSignature, type InstallSource, refusalError, type VerifiedManifest } from "./manifest.ts";
 
 /** The fault points installVersion passes, in order. */
@@ -161,7 +160,7 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   }
 
   try {
-    mkdirSync(versionsDir, { recursive: true, mode: 0o755 });
+    makeDir(versionsDir, true);
   } catch (e) {
     throw new UpkeepError(
       "E_IO",
@@ -314,7 +313,7 @@ function normalizeLayout(tmp: string, versionsDir: string): string {
   });
   const plan = binariesToMove(files);
   if (plan.createBin) {
-    mkdirSync(join(root, "bin"), { mode: 0o755 });
+    makeDir(join(root, "bin"));
     for (const f of plan.move) renameSync(join(root, f), join(root, "bin", f));
     fsyncDir(join(root, "bin"));
   }
