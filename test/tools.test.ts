@@ -552,6 +552,59 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     rmSync(u.home, { recursive: true, force: true });
   });
 
+  test("a damaged tools.json: other commands name it; login moves it aside with a warning and starts fresh", async () => {
+    const u = user();
+    mkdirSync(u.tools, { recursive: true });
+    const statePath = join(u.tools, "tools.json");
+    writeFileSync(statePath, '{"trustKeys": [');
+    const pin = await upkeep(["tools", "pin", "6.0.0"], { env: u.env });
+    expect(pin.code).not.toBe(0);
+    expect(pin.stderr).toContain("E_MALFORMED");
+    expect(pin.stderr).toContain(`fix or remove ${statePath}`);
+    const r = await login(u);
+    const bad = readdirSync(u.tools).filter((n) => n.startsWith("tools.json.bad-"));
+    expect(bad.length).toBe(1);
+    expect(r.stderr).toContain(`moved it aside as ${join(u.tools, bad[0] as string)}`);
+    expect(readFileSync(join(u.tools, bad[0] as string), "utf8")).toBe('{"trustKeys": [');
+    expect(JSON.parse(readFileSync(statePath, "utf8"))).toMatchObject({ server: w.url, product: "hello" });
+    expect((await upkeep(["tools", "exec", "hello", "version"], { env: u.env })).stdout.trim()).toBe(
+      "hello v6.1.0",
+    );
+  });
+
+  test("login carries over only what still applies: key and mirror for the same server, serial and pin for the same product", async () => {
+    const u = user();
+    await login(u, ["--insecure"]);
+    const statePath = join(u.tools, "tools.json");
+    const read = () => JSON.parse(readFileSync(statePath, "utf8"));
+    const first = read();
+    expect(first.insecure).toBe(true);
+    // Saved by an older upkeep with a trailing slash: still the same server (key kept, no trust-on-first-use).
+    await Bun.write(
+      statePath,
+      JSON.stringify({ ...first, server: `${w.url}/`, pinned: "6.0.0", lastSerial: 3 }),
+    );
+    const again = await upkeep(["tools", "login", "--server", w.url, "--product", "hello"], { env: u.env });
+    expect(again.stderr).not.toMatch(/\n\s+at /);
+    expect(again.code).toBe(0);
+    expect(again.stderr).not.toContain("trusting the release key");
+    const second = read();
+    expect(second.trustKeys).toEqual(first.trustKeys);
+    expect(second.baseUrl).toBe(`http://127.0.0.1:${proxy.port}/artifacts`); // the mirror given before is kept
+    expect(second).toMatchObject({ pinned: "6.0.0", lastSerial: 3 }); // same product and base URL
+    expect(second.insecure).toBeUndefined(); // from this login's flags only
+    // Another product (or base URL): another manifest, so its serial and the pin start afresh.
+    const other = await upkeep(
+      ["tools", "login", "--server", w.url, "--product", "other", "--trust-key", w.pub],
+      { env: u.env },
+    );
+    expect(other.code).toBe(0);
+    const third = read();
+    expect(third.product).toBe("other");
+    expect(third.pinned).toBeUndefined();
+    expect(third.lastSerial).toBeUndefined();
+  });
+
   test("clean removes installed versions and keeps the login", async () => {
     const u = user();
     await login(u);

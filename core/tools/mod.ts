@@ -5,5 +5,6 @@ export * from "./forward_signal.ts";
 export * from "./is_tool_name.ts";
 export * from "./parse_tools_state.ts";
 export * from "./progress_bar.ts";
+export * from "./same_server.ts";
 export * from "./types.ts";
 export * from "./versions_to_remove.ts";

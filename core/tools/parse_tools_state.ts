@@ -7,22 +7,18 @@ import type { ToolsState } from "./types.ts";
  * Validates the tools state read from disk. On the shim's hot path: plain loops and assignments, no
  * `Array.prototype.some` or object spread (each JavaScript built-in costs ~0.02-0.1 ms on its first call in a
  * freshly started executable, measured).
- * A damaged file is refused with its path so the user can remove
- * it (`upkeep tools clean` or a new `login`); it is never half-used.
+ * A damaged file is refused with its path; it is never half-used. `upkeep tools login` moves it aside
+ * (`tools.json.bad-<time>`) and starts fresh; the hint says so and names the file.
  */
 export function parseToolsState(text: string, path: string): ToolsState {
   let doc: unknown;
   try {
     doc = JSON.parse(text);
   } catch {
-    throw new UpkeepError("E_MALFORMED", `${path} is not valid JSON`, {
-      hint: "run `upkeep tools login` again",
-    });
+    throw new UpkeepError("E_MALFORMED", `${path} is not valid JSON`, { hint: damagedHint(path) });
   }
   const bad = (field: string) =>
-    new UpkeepError("E_MALFORMED", `${path}: ${field} is invalid`, {
-      hint: "run `upkeep tools login` again",
-    });
+    new UpkeepError("E_MALFORMED", `${path}: ${field} is invalid`, { hint: damagedHint(path) });
   if (!doc || typeof doc !== "object" || Array.isArray(doc)) throw bad("the document");
   const d = doc as Record<string, unknown>;
   const optStr = (k: string): string | undefined => {
@@ -60,4 +56,8 @@ export function parseToolsState(text: string, path: string): ToolsState {
   if (typeof d.lastCheckFailedAt === "number") state.lastCheckFailedAt = d.lastCheckFailedAt;
   if (d.insecure === true) state.insecure = true;
   return state;
+}
+
+function damagedHint(path: string): string {
+  return `fix or remove ${path}, or run \`upkeep tools login --server URL --product NAME\`: it moves the damaged file aside and starts fresh`;
 }

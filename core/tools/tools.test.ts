@@ -6,6 +6,7 @@ import { shouldForward } from "./forward_signal.ts";
 import { isToolName } from "./is_tool_name.ts";
 import { parseToolsState } from "./parse_tools_state.ts";
 import { progressBar } from "./progress_bar.ts";
+import { sameServer } from "./same_server.ts";
 import type { ToolsState } from "./types.ts";
 import { versionsToRemove } from "./versions_to_remove.ts";
 
@@ -181,6 +182,26 @@ describe("the cached answer belongs to the server that gave it (UPKEEP_SERVER ma
   });
 });
 
+describe("sameServer: login compares servers as URLs, not as strings", () => {
+  test.each([
+    ["https://s", "https://s", true],
+    ["https://s/", "https://s", true],
+    ["https://S", "https://s", true],
+    ["HTTPS://s:443", "https://s", true],
+    ["https://s/teleport/", "https://s/teleport", true],
+    ["http://127.0.0.1:8080", "http://127.0.0.1:8080//", true],
+    ["https://s", "http://s", false],
+    ["https://s:8443", "https://s", false],
+    ["https://s/a", "https://s/b", false],
+    ["https://s", "https://t", false],
+    [undefined, "https://s", false],
+    [undefined, undefined, true],
+  ] as [string | undefined, string | undefined, boolean][])("%p vs %p -> %p", (a, b, want) => {
+    expect(sameServer(a, b)).toBe(want);
+    expect(sameServer(b, a)).toBe(want);
+  });
+});
+
 describe("LRU cleanup keeps at most 3 versions and never the one in use", () => {
   test.each([
     [
@@ -237,7 +258,16 @@ describe("state file", () => {
     '{"cache": {"toolsVersion": "x"}}',
     '{"server": 5}',
   ])("damaged %p is refused naming the file", (text) => {
-    expect(() => parseToolsState(text, "/home/u/.upkeep/tools/tools.json")).toThrow(/tools\.json/);
+    let err: unknown;
+    try {
+      parseToolsState(text, "/home/u/.upkeep/tools/tools.json");
+    } catch (e) {
+      err = e;
+    }
+    expect((err as Error).message).toContain("/home/u/.upkeep/tools/tools.json");
+    // The hint names the file and says login moves it aside (login itself never refuses it).
+    expect((err as { hint?: string }).hint).toContain("/home/u/.upkeep/tools/tools.json");
+    expect((err as { hint?: string }).hint).toContain("moves the damaged file aside");
   });
 });
 

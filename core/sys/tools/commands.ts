@@ -5,6 +5,7 @@ import { UpkeepError, UsageError } from "../../errors.ts";
 import { cachedAnswer, chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
+import { sameServer } from "../../tools/same_server.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { isValidProduct } from "../../trust/artifact_name.ts";
 import { formatPublicKey, keyIdHex } from "../../trust/minisign.ts";
@@ -16,7 +17,7 @@ import { loadTrustedKeys } from "../keys.ts";
 import { acquireLock } from "../lock.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { isInstalled, listInstalledTools } from "./installed.ts";
-import { toolsDir } from "./paths.ts";
+import { statePath, toolsDir } from "./paths.ts";
 import { removeVersionDir } from "./remove_version.ts";
 import { askServer } from "./server_answer.ts";
 import { readToolsState, updateToolsState } from "./state_store.ts";
@@ -47,15 +48,21 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
     throw new UsageError(
       `--product ${JSON.stringify(input.product)}: use lowercase letters, digits and inner '-' (it names the artifacts)`,
     );
-  const baseUrl = (input.baseUrl ?? `${server}/artifacts`).replace(/\/+$/, "");
+  const { state: old, exists } = readSavedLogin(dir);
+  // The same server (compared as URLs, not as strings) keeps what was set up for it: the pinned key, the
+  // enrollment answer, a mirror base URL given before.
+  const same = exists && sameServer(old.server, server);
+  const baseUrl = (input.baseUrl ?? (same && old.baseUrl ? old.baseUrl : `${server}/artifacts`)).replace(
+    /\/+$/,
+    "",
+  );
   checkUrl(baseUrl, input.insecure === true);
-  const { state: old, exists } = readToolsState(dir);
   const answer = await askServer(server, 10_000);
 
   let trustKeys: string[];
   if (input.trustKey?.length) {
     trustKeys = (await loadTrustedKeys(input.trustKey)).map(bareKey);
-  } else if (old.trustKeys.length > 0 && old.server === server) {
+  } else if (old.trustKeys.length > 0 && same && old.product === input.product) {
     trustKeys = old.trustKeys; // pinned at the first login; the server cannot change it
   } else {
     const url = `${baseUrl}/${input.product}.pub`;
@@ -84,27 +91,55 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
   }
 
   let enrolled = old.enrolled;
-  if (!exists || old.server !== server) {
+  if (!same) {
     enrolled =
       io.tty() && input.ask ? await input.ask("Enroll client tools into automatic updates? [YES/no] ") : true;
   }
   const cache = { ...answer, fetchedAt: io.now().getTime(), server };
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  // Written on the file as it is now (the fields login does not own, such as a pin, are the file's).
-  return await updateToolsState(dir, (cur) => {
-    const state: ToolsState = {
-      ...cur,
-      server,
-      product: input.product,
-      baseUrl,
-      trustKeys,
-      enrolled,
-      cache,
-      ...(input.insecure ? { insecure: true } : {}),
-    };
-    delete state.lastCheckFailedAt;
-    return state;
-  });
+  // Written on the file as it is now (under its lock): a pin made meanwhile is kept unless the product or
+  // base URL changes. A damaged file is moved aside, named in a warning, and login starts fresh.
+  return await updateToolsState(
+    dir,
+    (cur) => {
+      const state: ToolsState = {
+        ...cur,
+        server,
+        product: input.product,
+        baseUrl,
+        trustKeys,
+        enrolled,
+        cache,
+      };
+      delete state.lastCheckFailedAt;
+      // Plain http to a remote host is allowed by the flag of this login only.
+      if (input.insecure) state.insecure = true;
+      else delete state.insecure;
+      // Another product or base URL is another release manifest: its serial and versions start afresh.
+      if (cur.product !== input.product || !sameServer(cur.baseUrl, baseUrl)) {
+        delete state.lastSerial;
+        delete state.pinned;
+      }
+      return state;
+    },
+    {
+      resetSerial: true,
+      now: io.now(),
+      onDamaged: (aside) =>
+        io.warn(`WARNING: ${statePath(dir)} was damaged: moved it aside as ${aside}; starting a fresh login`),
+    },
+  );
+}
+
+/** The saved login; a damaged file counts as none here (login moves it aside when it writes). */
+function readSavedLogin(dir: string): { state: ToolsState; exists: boolean } {
+  try {
+    return readToolsState(dir);
+  } catch (e) {
+    if (e instanceof UpkeepError && e.code === "E_MALFORMED")
+      return { state: { trustKeys: [], enrolled: false }, exists: false };
+    throw e;
+  }
 }
 
 export interface ToolsStatus {
