@@ -7,6 +7,7 @@
  *     upkeep admin rollout start|force|done|rollback GROUP [--json]
  *     upkeep admin publish FILE... [--json]                         # + FILE.sha256, FILE.minisig, *-releases.json
  *     upkeep admin tokens add --type agent [--name N] [--json]
+ *     upkeep admin tokens list|rm ID [--json]
  *
  * Only flags are declared here; the HTTP client (server/client.ts), YAML and the file work load inside the
  * actions, so `upkeep --help` and the `tools` fast path stay light.
@@ -142,7 +143,30 @@ export function register(program: Command): void {
       report(opts, view, (v) => `critical releases: ${v.critical.length ? v.critical.join(", ") : "none"}`);
     });
 
-  const tokens = admin.command("tokens").description("tokens for agents");
+  const tokens = admin.command("tokens").description("tokens for agents (and listing/revoking any token)");
+  tokens
+    .command("list")
+    .description("list tokens (id, type, name, created; never the secrets)")
+    .option("--json", "print the list as JSON")
+    .action(async (opts: JsonFlag, cmd: Command) => {
+      const client = await connect(cmd);
+      const view = await client.listTokens();
+      const { report } = await import("./output.ts");
+      report(opts, view, (v) =>
+        v.tokens.map((t) => `${t.id}  ${t.type.padEnd(5)}  ${t.created}  ${t.name}`).join("\n"),
+      );
+    });
+  tokens
+    .command("rm")
+    .description("revoke a token by its id (`tokens list`); the last admin token cannot be revoked")
+    .argument("<id>", "the token's id")
+    .option("--json", "print the result as JSON")
+    .action(async (id: string, opts: JsonFlag, cmd: Command) => {
+      const client = await connect(cmd);
+      const view = await client.revokeToken(id);
+      const { report } = await import("./output.ts");
+      report(opts, view, (v) => `revoked ${v.revoked.type} token ${v.revoked.id} (${v.revoked.name})`);
+    });
   tokens
     .command("add")
     .description("create a token (shown once; the server keeps only its hash)")

@@ -188,7 +188,27 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
   app.get("/v1/agents", admin, async (c) => c.json({ agents: await rollout.agents() }));
 
-  // Tokens.
+  // Tokens. Listed without their hashes; revoked by id (never the last admin token).
+  app.get("/v1/tokens", admin, async (c) => {
+    const all = [...(await store.listTokens("admin")), ...(await store.listTokens("agent"))];
+    return c.json({
+      tokens: all.map((t) => ({ id: t.id, type: t.kind, name: t.name, created: t.created })),
+    });
+  });
+  app.delete("/v1/tokens/:id", admin, async (c) => {
+    const id = c.req.param("id") ?? "";
+    const admins = await store.listTokens("admin");
+    const agents = await store.listTokens("agent");
+    const t = [...admins, ...agents].find((x) => x.id === id);
+    if (!t) return problem(c, 404, `no token with id ${JSON.stringify(id)}`);
+    if (t.kind === "admin" && admins.length === 1)
+      return problem(c, 409, "this is the last admin token: revoking it would lock everyone out", {
+        hint: "restart the server with UPKEEP_ADMIN_TOKEN set to a new token instead",
+      });
+    await store.removeTokens([id]);
+    tokens.invalidate();
+    return c.json({ revoked: { id: t.id, type: t.kind, name: t.name } });
+  });
   app.post("/v1/tokens", admin, tooLarge(REPORT_BODY_LIMIT), async (c) => {
     const text = await c.req.text();
     let doc: { type?: unknown; name?: unknown } = {};

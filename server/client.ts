@@ -134,6 +134,13 @@ export interface NewToken {
   token: string;
 }
 
+export interface TokenView {
+  id: string;
+  type: string;
+  name: string;
+  created: string;
+}
+
 export type GroupAction = "start" | "force" | "done" | "rollback";
 
 export type ResourceKind = "autoupdate_config" | "autoupdate_version";
@@ -380,6 +387,14 @@ export class ApiClient {
 
   setCritical(version: string, critical: boolean): Promise<ReleasesView> {
     return this.#json("POST", "/v1/releases", { version, critical });
+  }
+
+  listTokens(): Promise<{ tokens: TokenView[] }> {
+    return this.request("GET", "/v1/tokens");
+  }
+
+  revokeToken(id: string): Promise<{ revoked: Omit<TokenView, "created"> }> {
+    return this.request("DELETE", `/v1/tokens/${encodeURIComponent(id)}`);
   }
 
   addToken(type: string, name?: string): Promise<NewToken> {

@@ -454,6 +454,24 @@ describe("upkeep admin tokens", () => {
 
     const json = await admin(["tokens", "add", "--type", "agent", "--json"]);
     expect(JSON.parse(json.stdout)).toMatchObject({ type: "agent", name: "agent" });
+
+    // list (no secrets) and revoke: the revoked token is refused at once; the last admin token stays.
+    const list = JSON.parse((await admin(["tokens", "list", "--json"])).stdout) as {
+      tokens: { id: string; type: string; name: string }[];
+    };
+    expect(JSON.stringify(list)).not.toContain(token);
+    const ci = list.tokens.find((t) => t.type === "agent" && t.name === "ci") as { id: string };
+    const rm = await admin(["tokens", "rm", ci.id]);
+    expect(rm.code).toBe(0);
+    expect(rm.stdout).toContain(`revoked agent token ${ci.id} (ci)`);
+    const after = await report(token, { updater_id: "u3", hostname: "h-u3", version: "1.0.0", state: "ok" });
+    expect(after.status).toBe(401);
+    const admins = list.tokens.filter((t) => t.type === "admin");
+    expect(admins.length).toBe(1);
+    const last = await admin(["tokens", "rm", (admins[0] as { id: string }).id]);
+    expect(last.code).not.toBe(0);
+    expect(last.stderr).toContain("last admin token");
+    expect((await admin(["tokens", "rm", "no-such-id"])).stderr).toContain("no token with id");
   });
 
   test("--type other than agent: exit 2", async () => {
