@@ -138,7 +138,14 @@ export function register(program: Command): void {
       );
       const { report } = await import("./output.ts");
       const view = statusView(r.state, l.namespace);
-      report(o, { ...view, units: r.units, health: r.health ?? null }, (v) => {
+      if (r.healthy === false) {
+        // Enabled, but the daemon did not come up healthy: exit 1 so scripts (install.sh) notice.
+        const { setExitCode } = await import("./context.ts");
+        setExitCode(1);
+        warn(`upkeep agent enable: the daemon is not healthy after the start (${r.health}) (E_UNHEALTHY)`);
+        warn(`  ${r.check}`);
+      }
+      report(o, { ...view, units: r.units, health: r.health ?? null, healthy: r.healthy ?? null }, (v) => {
         const next =
           service === "supervise"
             ? `\nnext: run the daemon under the agent: upkeep agent run --install-dir ${l.installDir} --namespace ${l.namespace}`

@@ -200,6 +200,35 @@ describe("the systemd backend against a recording systemctl", () => {
     expect(existsSync(h.root)).toBe(false);
   });
 
+  test("enable: a daemon that is not healthy after the start exits 1, keeps the config, says what to check", async () => {
+    const x = host(w, "sick");
+    const dir = join(w.dir, "sick", "units");
+    const sick = join(w.dir, "systemctl-sick");
+    writeFileSync(
+      sick,
+      `#!/bin/sh
+case "$1" in
+  show) printf 'MainPID=0\\nNRestarts=0\\nActiveState=failed\\n' ;;
+esac
+exit 0
+`,
+    );
+    chmodSync(sick, 0o755);
+    await setTarget(w, "11.0.0");
+    const r = await enable(
+      w,
+      x,
+      ["--service", "systemd", "--systemd-dir", dir, "--health-wait", "300ms", "--json"],
+      { UPKEEP_SYSTEMCTL: sick },
+    );
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("E_UNHEALTHY");
+    expect(r.stderr).toContain("systemctl status hello.service");
+    expect(r.stderr).toContain("journalctl -u hello.service");
+    expect(JSON.parse(r.stdout)).toMatchObject({ active: "11.0.0", healthy: false });
+    expect(existsSync(x.stateFile)).toBe(true);
+  });
+
   test("an operator-owned daemon unit gets a drop-in, not a replacement", async () => {
     const x = host(w, "owned");
     const dir = join(w.dir, "owned", "units");

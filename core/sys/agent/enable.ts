@@ -59,6 +59,9 @@ export interface EnableResult {
   units: string[];
   /** A systemd health verdict after the start (undefined with supervise). */
   health?: string;
+  /** False when the daemon was not healthy after the start (the config is kept): what to check. */
+  healthy?: boolean;
+  check?: string;
 }
 
 export async function enable(
@@ -186,8 +189,24 @@ export async function enable(
       });
       const verdict = await watcher.watchHealth();
       health = `${verdict.state}: ${verdict.detail}`;
+      if (verdict.state !== "healthy") {
+        const unit = daemonUnitName(spec.daemon);
+        const probe = spec.healthUrl
+          ? `, the readiness URL ${spec.healthUrl}`
+          : spec.healthCmd
+            ? `, the health command ${JSON.stringify(spec.healthCmd)}`
+            : "";
+        return {
+          state: updater.state,
+          result,
+          units,
+          health,
+          healthy: false,
+          check: `the configuration is kept; check \`systemctl status ${unit}\`, \`journalctl -u ${unit}\`${probe}, then \`upkeep agent status\``,
+        };
+      }
     }
-    return { state: updater.state, result, units, ...(health ? { health } : {}) };
+    return { state: updater.state, result, units, ...(health ? { health, healthy: true } : {}) };
   } catch (e) {
     if (!written && createdRoot) {
       lock.release();
