@@ -242,6 +242,22 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     await setTools("6.1.0");
   });
 
+  test("tools update of a version the server names but nobody published: a hint about the server, not about pins", async () => {
+    const u = user();
+    await login(u);
+    await setTools("6.2.5");
+    try {
+      const r = await upkeep(["tools", "update"], { env: u.env });
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toContain("6.2.5");
+      expect(r.stderr).toContain("do not exist");
+      expect(r.stderr).not.toContain("tools pin");
+      expect(r.stderr).toContain("ask its operator to publish it");
+    } finally {
+      await setTools("6.1.0");
+    }
+  });
+
   test("three parallel first uses: one download, all succeed, no partial files", async () => {
     const u = user();
     await login(u);

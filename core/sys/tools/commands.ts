@@ -210,7 +210,7 @@ export async function update(env: Env, io: ExecIo): Promise<{ version: string; i
   const have = isInstalled(dir, a.toolsVersion);
   if (have) return { version: a.toolsVersion, installed: false };
   const { installToolsVersion } = await import("./install_tools.ts");
-  await installToolsVersion({ dir, state, version: a.toolsVersion, source: "pin", io, env });
+  await installToolsVersion({ dir, state, version: a.toolsVersion, source: "update", io, env });
   return { version: a.toolsVersion, installed: true };
 }
 

@@ -26,7 +26,8 @@ export interface InstallToolsInput {
   dir: string;
   state: ToolsState;
   version: string;
-  source: VersionSource;
+  /** Where the version comes from; `update`: the server's answer, asked for by `upkeep tools update`. */
+  source: VersionSource | "update";
   io: ExecIo;
   env: Record<string, string | undefined>;
 }
@@ -136,17 +137,10 @@ export async function installToolsVersion(
         exitCode: 130,
       });
     }
-    if (
-      e instanceof UpkeepError &&
-      e.code === "E_NOT_IN_MANIFEST" &&
-      (input.source === "pin" || input.source === "env")
-    ) {
+    if (e instanceof UpkeepError && e.code === "E_NOT_IN_MANIFEST" && input.source in NOT_IN_MANIFEST_HINTS) {
       throw new UpkeepError("E_NOT_FOUND", `client tools v${version} do not exist in the release manifest`, {
         cause: e,
-        hint:
-          input.source === "pin"
-            ? "pick another version with `upkeep tools pin`, or `upkeep tools unpin`"
-            : "fix UPKEEP_TOOLS_VERSION",
+        hint: NOT_IN_MANIFEST_HINTS[input.source as keyof typeof NOT_IN_MANIFEST_HINTS],
       });
     }
     throw e;
@@ -156,6 +150,14 @@ export async function installToolsVersion(
     lock.release();
   }
 }
+
+/** What to do about a version missing from the release manifest, by where the version came from. */
+const NOT_IN_MANIFEST_HINTS = {
+  pin: "pick another version with `upkeep tools pin`, or `upkeep tools unpin`",
+  env: "fix UPKEEP_TOOLS_VERSION",
+  update:
+    "the server names a version that is not published: ask its operator to publish it or to fix the tools target version",
+} as const;
 
 /**
  * Keeps at most MAX_KEPT_VERSIONS versions, least recently used removed first, never `inUse`. Called under
