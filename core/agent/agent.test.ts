@@ -11,6 +11,7 @@ import {
   parseFindAnswer,
   parseState,
   planRecovery,
+  printsVersion,
   restartDelayMs,
   StateFileError,
   versionOfDir,
@@ -462,4 +463,28 @@ describe("isReleaseVerdict: which failures are reported as a failed release", ()
   ];
   for (const c of release) test(`${c}: the release`, () => expect(isReleaseVerdict(c)).toBe(true));
   for (const c of notRelease) test(`${c}: tried again`, () => expect(isReleaseVerdict(c)).toBe(false));
+});
+
+describe("printsVersion: the smoke test's proof of the version", () => {
+  const cases: [string, string, boolean][] = [
+    ["hello v1.2.3", "1.2.3", true],
+    ["1.2.3", "1.2.3", true],
+    ["hello 1.2.3 (linux/amd64)", "1.2.3", true],
+    ["version: V1.2.3\n", "1.2.3", true],
+    ["hello-1.2.3", "1.2.3", true],
+    ["hello 1.2.3.", "1.2.3", true],
+    ["hello 1.2.3+build.5", "1.2.3", true],
+    ["hello 1.2.3-rc.1", "1.2.3-rc.1", true],
+    ["hello v11.2.3", "1.2.3", false],
+    ["hello 11.2.3", "1.2.3", false],
+    ["hello 1.2.30", "1.2.3", false],
+    ["hello 1.2.3.4", "1.2.3", false],
+    ["hello 1.2.3-rc.1", "1.2.3", false],
+    ["hello 0.1.2.3", "1.2.3", false],
+    ["hello 1x2y3", "1.2.3", false],
+    ["", "1.2.3", false],
+  ];
+  for (const [out, version, ok] of cases)
+    test(`${JSON.stringify(out)} ${ok ? "proves" : "does not prove"} ${version}`, () =>
+      expect(printsVersion(out, version)).toBe(ok));
 });

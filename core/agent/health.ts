@@ -71,3 +71,13 @@ export function restartDelayMs(consecutiveFailures: number): number {
   if (consecutiveFailures <= 0) return 0;
   return Math.min(500 * 2 ** (consecutiveFailures - 1), 30_000);
 }
+
+/**
+ * Does the smoke test's output name `version` as a whole token? `hello v1.2.3` and `1.2.3 (linux)` do;
+ * `11.2.3`, `1.2.30`, `1.2.3.4` and the pre-release `1.2.3-rc.1` do not prove 1.2.3. Build metadata after a
+ * `+` is ignored, as in comparisons.
+ */
+export function printsVersion(output: string, version: string): boolean {
+  const v = version.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`(?<![0-9A-Za-z.])[vV]?${v}(?![0-9A-Za-z]|[.-][0-9A-Za-z])`).test(output);
+}

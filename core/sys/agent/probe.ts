@@ -1,4 +1,5 @@
 /** Readiness probes (an HTTP URL or a shell command, with a timeout) and the smoke test of a new binary. */
+import { printsVersion } from "../../agent/health.ts";
 import { UpkeepError } from "../../errors.ts";
 
 export interface ProbeResult {
@@ -59,7 +60,7 @@ export async function probeCmd(cmd: string, timeoutMs: number): Promise<ProbeRes
 
 /**
  * Smoke test (DESIGN §6): `<daemon> version` must exit 0 within the time limit and print the version it
- * was installed as. Throws E_SMOKE naming the binary and what went wrong.
+ * was installed as (a whole token: `11.2.3` is no proof of 1.2.3). Throws E_SMOKE naming the binary and what went wrong.
  */
 export async function smokeTest(binary: string, version: string, timeoutMs: number): Promise<void> {
   let r: Awaited<ReturnType<typeof runWithTimeout>>;
@@ -79,7 +80,7 @@ export async function smokeTest(binary: string, version: string, timeoutMs: numb
       `smoke test: ${binary} version exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 200)}`,
     );
   const out = `${r.stdout}\n${r.stderr}`;
-  if (!out.includes(version))
+  if (!printsVersion(out, version))
     throw new UpkeepError(
       "E_SMOKE",
       `smoke test: ${binary} version printed ${JSON.stringify(r.stdout.trim().slice(0, 120))}, not ${version}`,

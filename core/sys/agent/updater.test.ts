@@ -246,3 +246,13 @@ describe("what is reported as a failed release", () => {
     expect((await readState(l)).status.skip).toEqual(["1.2.0"]);
   });
 });
+
+describe("the smoke test", () => {
+  test("a binary printing 11.2.0 is no proof of 1.2.0: refused before the switch", async () => {
+    const l = namespace({ "1.0.0": "1.0.0", "1.2.0": "v11.2.0" });
+    const u = await updater(l, new FakeBackend(l));
+    const r = await u.pass({ force: "1.2.0", forceWhy: "test" });
+    expect(r).toMatchObject({ outcome: "failed", code: "E_SMOKE" });
+    expect(readlinkSync(l.current)).toBe("versions/1.0.0");
+  });
+});
