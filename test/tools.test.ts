@@ -16,6 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { makeFakeRelease } from "../scripts/fake-release.ts";
 import { publish, startWorld, type World } from "./agent_helpers.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
 
@@ -631,5 +632,69 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     rmSync(u.home, { recursive: true, force: true });
   });
 });
+
+describe("the release manifest's floor (its own server)", () => {
+  let f: World;
+  beforeAll(async () => {
+    f = await startWorld("tools-floor", ["--server-version", "6.3.0"]);
+  });
+  afterAll(async () => {
+    await f?.stop();
+  });
+  const apply = async (version: string) =>
+    expect(
+      (
+        await upkeep(["admin", "apply", "-f", "-"], {
+          env: f.env,
+          stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
+        })
+      ).code,
+    ).toBe(0);
+
+  test("a newer manifest's floor is recorded, older installs removed, and a server naming one below it is not followed", async () => {
+    await publish(f, ["6.0.0", "6.1.0", "6.2.0"], "release", undefined);
+    await apply("6.0.0");
+    const u = user();
+    const r = await upkeep(
+      ["tools", "login", "--server", f.url, "--product", "hello", "--trust-key", f.pub],
+      { env: u.env },
+    );
+    expect(r.code).toBe(0);
+    expect((await upkeep(["tools", "exec", "hello", "version"], { env: u.env })).stdout.trim()).toBe(
+      "hello v6.0.0",
+    );
+    const keep = join(u.home, "6.0.0-copy");
+    Bun.spawnSync(["cp", "-a", join(u.tools, "6.0.0"), keep]);
+
+    // The release engineer withdraws 6.0.0: a new manifest (higher serial) with floor 6.1.0.
+    await Bun.sleep(1100); // serials are seconds
+    await publishFloor(f, ["6.0.0", "6.1.0", "6.2.0"], "6.1.0");
+    await apply("6.2.0");
+    const up = await upkeep(["tools", "update", "--json"], { env: u.env });
+    expect(up.stderr).not.toMatch(/\n\s+at /);
+    expect(JSON.parse(up.stdout)).toEqual({ version: "6.2.0", installed: true });
+    expect(JSON.parse(readFileSync(join(u.tools, "tools.json"), "utf8")).floor).toBe("6.1.0");
+    expect(existsSync(join(u.tools, "6.0.0"))).toBe(false); // below the floor: removed
+
+    // A compromised server names the withdrawn version, still installed (a copy put back): not run.
+    Bun.spawnSync(["cp", "-a", keep, join(u.tools, "6.0.0")]);
+    await apply("6.0.0");
+    const refused = await upkeep(["tools", "update"], { env: u.env });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toContain("E_BELOW_FLOOR");
+    const run = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+    expect(run.code).toBe(0);
+    expect(run.stdout.trim()).toBe("hello v6.2.0");
+    expect(run.stderr).toContain("below the floor v6.1.0");
+    rmSync(u.home, { recursive: true, force: true });
+  });
+});
+
+/** Publishes releases whose signed manifest carries a floor. */
+async function publishFloor(f: World, versions: string[], floor: string) {
+  const rel = await makeFakeRelease({ out: join(f.dir, "release-floor"), versions, key: f.key, floor });
+  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: f.env });
+  expect(r.code).toBe(0);
+}
 
 export { proxy, throttleBytesPerSecond };

@@ -78,6 +78,8 @@ export function chooseVersion(input: ChooseVersionInput): VersionChoice {
   const stale =
     Boolean(server) && !recentFailure && (!cache || now - cache.fetchedAt > ttl || now < cache.fetchedAt);
   if (cache?.toolsAutoUpdate && state.enrolled) {
+    if (state.floor && isBelow(cache.toolsVersion, state.floor))
+      return floorFallback(cache.toolsVersion, state.floor, input.installed, stale);
     return { version: cache.toolsVersion, source: "server", off: false, stale };
   }
   const installedNewest = newestInstalled();
@@ -91,9 +93,36 @@ export function chooseVersion(input: ChooseVersionInput): VersionChoice {
     choice.outOfDate = cache.toolsVersion;
     // Nothing installed at all: the server's version is the only one that can run.
     if (!installedNewest) {
+      if (state.floor && isBelow(cache.toolsVersion, state.floor))
+        return floorFallback(cache.toolsVersion, state.floor, [], stale);
       choice.version = cache.toolsVersion;
       choice.source = "server";
     }
   }
   return choice;
+}
+
+/** `version` is below `floor` (both valid: checked when the state was read). One compare on the hot path. */
+export function isBelow(version: string, floor: string): boolean {
+  const v = tryParseVersion(version);
+  const f = tryParseVersion(floor);
+  return v !== undefined && f !== undefined && compareVersions(v, f) < 0;
+}
+
+/** The server named a version below the floor: the newest installed at or above it, else nothing. */
+function floorFallback(
+  named: string,
+  floor: string,
+  installed: ChooseVersionInput["installed"],
+  stale: boolean,
+): VersionChoice {
+  const list = typeof installed === "function" ? installed() : installed;
+  const version = newest(list.filter((v) => !isBelow(v, floor)));
+  return {
+    ...(version ? { version } : {}),
+    source: version ? "installed" : "none",
+    off: false,
+    stale,
+    belowFloor: named,
+  };
 }

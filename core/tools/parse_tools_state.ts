@@ -31,6 +31,8 @@ export function parseToolsState(text: string, path: string): ToolsState {
   for (const k of keys) if (typeof k !== "string") throw bad("trustKeys");
   const pinned = optStr("pinned");
   if (pinned !== undefined && !tryParseVersion(pinned)) throw bad("pinned");
+  const floor = optStr("floor");
+  if (floor !== undefined && !tryParseVersion(floor)) throw bad("floor");
   let cache: ToolsState["cache"];
   if (d.cache !== undefined) {
     const c = d.cache as Record<string, unknown>;
@@ -53,6 +55,7 @@ export function parseToolsState(text: string, path: string): ToolsState {
   if (pinned) state.pinned = pinned;
   if (cache) state.cache = cache;
   if (typeof d.lastSerial === "number") state.lastSerial = d.lastSerial;
+  if (floor) state.floor = floor;
   if (typeof d.lastCheckFailedAt === "number") state.lastCheckFailedAt = d.lastCheckFailedAt;
   if (d.insecure === true) state.insecure = true;
   return state;

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { cachedAnswer, chooseVersion } from "./choose_version.ts";
+import { cachedAnswer, chooseVersion, isBelow } from "./choose_version.ts";
 import { effectiveServer } from "./effective_server.ts";
 import { shouldForward } from "./forward_signal.ts";
 import { isToolName } from "./is_tool_name.ts";
@@ -179,6 +179,62 @@ describe("the cached answer belongs to the server that gave it (UPKEEP_SERVER ma
     expect(() => parseToolsState(JSON.stringify({ cache: { ...fresh("2.0.0"), server: 5 } }), "f")).toThrow(
       /cache/,
     );
+  });
+});
+
+describe("the manifest's floor: a server-named version below it never runs", () => {
+  const cases: [string, Parameters<typeof chooseVersion>[0], Partial<ReturnType<typeof chooseVersion>>][] = [
+    [
+      "at the floor: runs",
+      { state: { ...base, floor: "2.0.0", cache: fresh("2.0.0") }, installed: ["2.0.0"], now: NOW },
+      { version: "2.0.0", source: "server" },
+    ],
+    [
+      "below the floor, a newer one installed: the newest at or above the floor, flagged",
+      {
+        state: { ...base, floor: "2.0.0", cache: fresh("1.5.0") },
+        installed: ["1.5.0", "2.1.0", "2.0.0", "1.9.0"],
+        now: NOW,
+      },
+      { version: "2.1.0", source: "installed", belowFloor: "1.5.0" },
+    ],
+    [
+      "below the floor, only older ones installed: nothing runs",
+      { state: { ...base, floor: "2.0.0", cache: fresh("1.5.0") }, installed: ["1.5.0", "1.9.9"], now: NOW },
+      { source: "none", belowFloor: "1.5.0" },
+    ],
+    [
+      "not enrolled, nothing installed, the server's version below the floor: nothing runs",
+      { state: { ...base, enrolled: false, floor: "2.0.0", cache: fresh("1.0.0") }, installed: [], now: NOW },
+      { source: "none", belowFloor: "1.0.0" },
+    ],
+    [
+      "a pre-release of the floor is below it",
+      { state: { ...base, floor: "2.0.0", cache: fresh("2.0.0-rc.1") }, installed: ["2.0.0"], now: NOW },
+      { version: "2.0.0", belowFloor: "2.0.0-rc.1" },
+    ],
+    [
+      "no floor recorded: as before",
+      { state: { ...base, cache: fresh("1.0.0") }, installed: ["2.0.0"], now: NOW },
+      { version: "1.0.0", source: "server" },
+    ],
+    [
+      "a pin below the floor is the user's choice (the installer refuses to install it)",
+      { state: { ...base, floor: "2.0.0", pinned: "1.0.0", cache: fresh("2.0.0") }, installed: [], now: NOW },
+      { version: "1.0.0", source: "pin" },
+    ],
+  ];
+  for (const [name, input, want] of cases) test(name, () => expect(chooseVersion(input)).toMatchObject(want));
+  test("isBelow, and the floor survives the state file", () => {
+    expect(isBelow("1.9.9", "2.0.0")).toBe(true);
+    expect(isBelow("2.0.0", "2.0.0")).toBe(false);
+    expect(isBelow("10.0.0", "9.0.0")).toBe(false);
+    const s: ToolsState = { ...base, floor: "2.0.0" };
+    expect(parseToolsState(JSON.stringify(s), "f")).toEqual(s);
+    expect(() => parseToolsState('{"floor": "latest"}', "f")).toThrow(/floor/);
+    expect(
+      chooseVersion({ state: { ...base, cache: fresh("2.0.0") }, installed: [], now: NOW }).belowFloor,
+    ).toBe(undefined);
   });
 });
 

@@ -21,6 +21,11 @@ export type ToolsState = {
   lastCheckFailedAt?: number;
   /** The newest release-manifest serial seen (rollback protection). */
   lastSerial?: number;
+  /**
+   * The floor of the newest release manifest verified (DESIGN §5): a version the server names below it is
+   * never run, even when installed (a compromised server cannot send users back to a withdrawn version).
+   */
+  floor?: string;
   /** Plain http allowed to a non-loopback server (login --insecure). */
   insecure?: boolean;
 };
@@ -38,6 +43,11 @@ export type VersionChoice = {
   stale: boolean;
   /** Not enrolled, and the server wants another version: warn, run what is installed. */
   outOfDate?: string;
+  /**
+   * The server named this version, below the manifest's floor: refused. `version` is then the newest
+   * installed version at or above the floor (run with a warning), or undefined (nothing may run).
+   */
+  belowFloor?: string;
 };
 
 export const DEFAULT_CACHE_TTL_MS = 60 * 60 * 1000;

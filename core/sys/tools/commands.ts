@@ -2,7 +2,7 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { UpkeepError, UsageError } from "../../errors.ts";
-import { cachedAnswer, chooseVersion } from "../../tools/choose_version.ts";
+import { cachedAnswer, chooseVersion, isBelow } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
 import { sameServer } from "../../tools/same_server.ts";
@@ -118,6 +118,7 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
       // Another product or base URL is another release manifest: its serial and versions start afresh.
       if (cur.product !== input.product || !sameServer(cur.baseUrl, baseUrl)) {
         delete state.lastSerial;
+        delete state.floor;
         delete state.pinned;
       }
       return state;
@@ -207,6 +208,13 @@ export async function update(env: Env, io: ExecIo): Promise<{ version: string; i
     const { lastCheckFailedAt: _dropped, ...rest } = cur;
     return { ...rest, cache };
   });
+  if (state.floor && isBelow(a.toolsVersion, state.floor)) {
+    throw new UpkeepError(
+      "E_BELOW_FLOOR",
+      `the server names client tools v${a.toolsVersion}, below the floor v${state.floor} of the signed release manifest`,
+      { hint: "ask the server's operator to fix the tools target version" },
+    );
+  }
   const have = isInstalled(dir, a.toolsVersion);
   if (have) return { version: a.toolsVersion, installed: false };
   const { installToolsVersion } = await import("./install_tools.ts");

@@ -41,7 +41,11 @@ export async function execTool(
   const server = effectiveServer(state, env);
   const choice = choose(state, server, dir, env, io);
   const version =
-    !choice.stale && !choice.outOfDate && choice.version && isInstalled(dir, choice.version)
+    !choice.stale &&
+    !choice.outOfDate &&
+    !choice.belowFloor &&
+    choice.version &&
+    isInstalled(dir, choice.version)
       ? choice.version
       : await versionToRun(tool, dir, state, server, choice, env, io);
   const vdir = `${dir}/${version}`;
@@ -121,6 +125,7 @@ async function versionToRun(
         "Some functionality may not work. Run `upkeep tools login` to enroll into automatic updates, or `upkeep tools update`.",
     );
   }
+  if (choice.belowFloor) refuseBelowFloor(tool, choice, state.floor, io);
   if (!choice.version) {
     throw new UpkeepError("E_NOT_FOUND", `no version of ${tool} is installed and no server is known`, {
       hint: "run `upkeep tools login --server URL --product NAME` first",
@@ -135,6 +140,17 @@ async function versionToRun(
   if (!isInstalled(dir, r.runVersion))
     throw new UpkeepError("E_NOT_FOUND", `client tools v${r.runVersion} are not installed in ${dir}`);
   return r.runVersion;
+}
+
+/** The server named a version below the manifest's floor: warn and run the newest one at or above it, or refuse. */
+function refuseBelowFloor(tool: string, choice: VersionChoice, floor: string | undefined, io: ExecIo): void {
+  const what = `the server names client tools v${choice.belowFloor}, below the floor v${floor} of the signed release manifest`;
+  if (!choice.version) {
+    throw new UpkeepError("E_BELOW_FLOOR", `${what}, and no version at or above it is installed`, {
+      hint: "ask the server's operator to fix the tools target version, or pin a version with `upkeep tools pin`",
+    });
+  }
+  io.warn(`WARNING: ${what}: running ${tool} v${choice.version} instead`);
 }
 
 /** Why the tool could not be started, with what the release does have. */

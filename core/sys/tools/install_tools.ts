@@ -5,6 +5,7 @@
  */
 import { mkdirSync, writeSync } from "node:fs";
 import { UpkeepError } from "../../errors.ts";
+import { isBelow } from "../../tools/choose_version.ts";
 import { progressBar } from "../../tools/progress_bar.ts";
 import type { ToolsState, VersionSource } from "../../tools/types.ts";
 import { MAX_KEPT_VERSIONS } from "../../tools/types.ts";
@@ -115,12 +116,11 @@ export async function installToolsVersion(
     // alone). Best effort: the version is installed either way.
     const serial = manifest.serial;
     const sameManifest = (s: ToolsState) => s.product === state.product && s.baseUrl === state.baseUrl;
-    state = await updateToolsState(dir, (s) => (sameManifest(s) ? { ...s, lastSerial: serial } : s)).catch(
-      () => ({
-        ...state,
-        lastSerial: Math.max(serial, state.lastSerial ?? serial),
-      }),
+    const floor = manifest.manifest.floor;
+    state = await updateToolsState(dir, (s) => (sameManifest(s) ? withManifest(s, serial, floor) : s)).catch(
+      () => withManifest(state, Math.max(serial, state.lastSerial ?? serial), floor),
     );
+    if (floor) removeBelowFloor(dir, floor);
     cleanupOld(dir, version);
     if (!tty) io.warn(`upkeep: client tools v${version} installed`);
     return { state, runVersion: version };
@@ -149,6 +149,33 @@ export async function installToolsVersion(
     process.off("SIGTERM", onSignal);
     lock.release();
   }
+}
+
+/** The serial and, from a manifest at least as new as the one on record, its floor. */
+function withManifest(s: ToolsState, serial: number, floor: string | null): ToolsState {
+  const next = { ...s, lastSerial: serial };
+  if (s.lastSerial === undefined || serial >= s.lastSerial) {
+    if (floor) next.floor = floor;
+    else delete next.floor;
+  }
+  return next;
+}
+
+/**
+ * Removes installed versions below the manifest's floor (under the install lock; each a rename first). The
+ * version just installed is at or above it (the installer refuses one below).
+ */
+export function removeBelowFloor(dir: string, floor: string): string[] {
+  const removed: string[] = [];
+  for (const i of listInstalledTools(dir)) {
+    if (!isBelow(i.version, floor)) continue;
+    try {
+      if (removeVersionDir(dir, i.version)) removed.push(i.version);
+    } catch {
+      // Best effort: chooseVersion refuses a server-named version below the floor anyway.
+    }
+  }
+  return removed;
 }
 
 /** What to do about a version missing from the release manifest, by where the version came from. */
