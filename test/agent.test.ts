@@ -31,6 +31,7 @@ import {
   type World,
   waitFor,
 } from "./agent_helpers.ts";
+import { UPKEEP } from "./cli.ts";
 
 setDefaultTimeout(60_000);
 
@@ -248,6 +249,43 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     expect(r.r.message).toContain("disabled");
     expect(daemonPid(h)).toBe(pid);
     expect(await status()).toMatchObject({ enabled: false, active: "11.0.0" });
+  });
+
+  test("one agent run loop per namespace, also when two start at once (the run lock)", async () => {
+    const x = host(w, "runlock");
+    expect((await enable(w, x)).code).toBe(0);
+    // A loop that holds the run lock but has no control socket yet (it is starting): refused at once.
+    const lock = await acquireLock(join(x.root, "agent.run.lock"), { waitMs: 0, what: "agent run" });
+    try {
+      const r = await agent(x, ["run", "--interval", "1h"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("another `upkeep agent run` loop");
+      expect(r.stderr).toContain("E_LOCKED");
+      expect(daemonPid(x)).toBe(0);
+    } finally {
+      lock.release();
+    }
+    // Two loops started together (neither answers the other's ping yet): exactly one runs.
+    const spawn = () =>
+      Bun.spawn([UPKEEP, "agent", "run", ...x.where, "--interval", "1h"], {
+        env: { ...process.env, ...env() },
+        stdin: "ignore",
+        stdout: "ignore",
+        stderr: "pipe",
+      });
+    const [a, b] = [spawn(), spawn()];
+    try {
+      const first = await Promise.race([a.exited.then(() => a), b.exited.then(() => b)]);
+      const other = first === a ? b : a;
+      expect(first.exitCode).toBe(1);
+      expect(await new Response(first.stderr).text()).toContain("E_LOCKED");
+      await Bun.sleep(500);
+      expect(other.exitCode).toBeNull();
+    } finally {
+      for (const p of [a, b]) if (p.exitCode === null) p.kill("SIGTERM");
+      await Promise.all([a.exited, b.exited]);
+      killDaemon(x);
+    }
   });
 
   test("a lock held by another updater: a one-shot pass waits, then says who holds it; a dead holder's lock is taken over", async () => {

@@ -5,6 +5,7 @@
  *     <install-dir>/<ns>/current -> versions/<...>           the one atomic switch point
  *     <install-dir>/<ns>/update.yaml                         spec + status (0600, atomic writes)
  *     <install-dir>/<ns>/update.lock                         one updater at a time
+ *     <install-dir>/<ns>/agent.run.lock                      one `agent run` loop at a time (held while it runs)
  *     <install-dir>/<ns>/agent.sock                          control socket of a running `agent run`
  *     <install-dir>/<ns>/daemon.pid                          the supervised daemon (to stop an orphan)
  *     <bin-dir>/<daemon> -> <install-dir>/<ns>/current/bin/<daemon>
@@ -26,6 +27,7 @@ export interface Layout {
   current: string;
   stateFile: string;
   lockFile: string;
+  runLockFile: string;
   socket: string;
   daemonPid: string;
   workDir: string;
@@ -51,6 +53,7 @@ export function layout(installDir: string | undefined, namespace: string | undef
     current: join(root, "current"),
     stateFile: join(root, "update.yaml"),
     lockFile: join(root, "update.lock"),
+    runLockFile: join(root, "agent.run.lock"),
     socket: join(root, "agent.sock"),
     daemonPid: join(root, "daemon.pid"),
     workDir: join(root, "tmp"),

@@ -7,6 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { UpkeepError } from "../../errors.ts";
+import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
 import type { Layout } from "./layout.ts";
 import { defaultBackend, openSession, opPin, opRollback, opUpdate } from "./ops.ts";
@@ -22,14 +23,34 @@ export interface LoopOptions {
   graceMs?: number;
 }
 
+const ONE_LOOP_HINT =
+  "one loop per namespace: stop it first, or use `upkeep agent update` to ask it for a pass";
+
 export async function runLoop(o: LoopOptions): Promise<void> {
   const l = o.layout;
-  const log = o.log;
   const other = await askLoop(l.socket, { cmd: "ping" }, 2000).catch(() => undefined);
   if (other?.ok)
     throw new UpkeepError("E_LOCKED", `an agent run loop already runs for ${l.root} (pid ${other.pid})`, {
-      hint: "one loop per namespace: stop it first, or use `upkeep agent update` to ask it for a pass",
+      hint: ONE_LOOP_HINT,
     });
+  await readState(l); // E_NOT_FOUND with a hint before any file is made
+  // Two loops starting together both pass the ping: the run lock (held for the loop's lifetime, taken
+  // before anything is stopped or started) lets only one through.
+  const runLock = await acquireLock(l.runLockFile, {
+    waitMs: 0,
+    what: "agent run",
+    busy: { who: "another `upkeep agent run` loop", hint: ONE_LOOP_HINT },
+  });
+  try {
+    await runLocked(o);
+  } finally {
+    runLock.release();
+  }
+}
+
+async function runLocked(o: LoopOptions): Promise<void> {
+  const l = o.layout;
+  const log = o.log;
   let state = await readState(l);
   const ac = new AbortController();
   let supervisor: Supervisor | undefined;
