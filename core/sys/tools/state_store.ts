@@ -6,7 +6,7 @@
  * its caller owns, one atomic write. So a `tools pin` during a shim's refresh, or a login during a download,
  * is never undone by a writer that read the file earlier, and the manifest serial never goes down.
  */
-import { renameSync } from "node:fs";
+import { mkdirSync, renameSync } from "node:fs";
 import { UpkeepError } from "../../errors.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { writeFileAtomic } from "../files.ts";
@@ -44,13 +44,20 @@ const LOCK_WAIT_MS = 30_000;
 
 /**
  * Reads tools.json under `<dir>/tools.json.lock`, applies `mutate` to what is on disk now and writes the
- * result atomically. Answers the state written. The directory must exist.
+ * result atomically (creating the directory, 0700, if needed). Answers the state written.
  */
 export async function updateToolsState(
   dir: string,
   mutate: (current: ToolsState, exists: boolean) => ToolsState,
   opts: UpdateOptions = {},
 ): Promise<ToolsState> {
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new UpkeepError("E_IO", `cannot create ${dir}: ${(e as { code?: string }).code ?? String(e)}`, {
+      cause: e,
+    });
+  }
   const lock = await acquireLock(`${statePath(dir)}.lock`, { waitMs: LOCK_WAIT_MS, what: "upkeep tools" });
   try {
     let read: { state: ToolsState; exists: boolean };
