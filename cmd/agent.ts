@@ -297,8 +297,9 @@ export function register(program: Command): void {
   where(agent.command("uninstall"))
     .description("stop the agent and the daemon, remove units, links and the namespace folder")
     .option("--force", "also when an agent run loop is running or update.yaml is unreadable")
+    .option("--lock-wait <duration>", "how long to wait for another updater of this namespace", "60s")
     .option("--json", "print what was removed as JSON")
-    .action(async (o: Where & { force?: boolean; json?: boolean }) => {
+    .action(async (o: Where & { force?: boolean; json?: boolean; lockWait: string }) => {
       const { layout } = await import("../core/sys/agent/layout.ts");
       const { askLoop } = await import("../core/sys/agent/control.ts");
       const { readState } = await import("../core/sys/agent/state_store.ts");
@@ -327,7 +328,8 @@ export function register(program: Command): void {
       } catch (e) {
         if (!o.force) throw e;
       }
-      const done = await opUninstall(l, state, { log: logSync });
+      const waitMs = await durationFlag(o.lockWait, "--lock-wait");
+      const done = await opUninstall(l, state, { log: logSync, waitMs });
       const { report } = await import("./output.ts");
       report(o, { removed: done }, (d) => d.removed.join("\n"));
     });

@@ -288,6 +288,24 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     }
   });
 
+  test("uninstall takes the namespace lock: refused while another updater holds it, nothing removed", async () => {
+    const x = host(w, "unlock");
+    expect((await enable(w, x)).code).toBe(0);
+    const lock = await acquireLock(join(x.root, "update.lock"), { waitMs: 0, what: "test holder" });
+    try {
+      const r = await agent(x, ["uninstall", "--lock-wait", "300ms"]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain("E_LOCKED");
+      expect(r.stderr).toContain(`pid ${process.pid}`);
+      expect(existsSync(x.stateFile)).toBe(true);
+      expect(readlinkSync(join(x.binDir, "hello"))).toBe(join(x.root, "current", "bin", "hello"));
+    } finally {
+      lock.release();
+    }
+    expect((await agent(x, ["uninstall"])).code).toBe(0);
+    expect(existsSync(x.root)).toBe(false);
+  });
+
   test("a lock held by another updater: a one-shot pass waits, then says who holds it; a dead holder's lock is taken over", async () => {
     const x = host(w, "lock");
     expect((await enable(w, x)).code).toBe(0);

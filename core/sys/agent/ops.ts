@@ -139,8 +139,40 @@ export async function opRollback(u: Updater): Promise<PassResult> {
   return { ...result, message: st.status.lastResult };
 }
 
-/** Removes units (systemd), links and the namespace folder. The loop, if any, was stopped by the caller. */
+/**
+ * Removes units (systemd), links and the namespace folder. The loop, if any, was asked to stop by the
+ * caller. Takes the run lock (a loop still shutting down, or one starting) and the namespace lock (a
+ * one-shot `agent update` in the middle of a switch) first, so nothing is removed under another updater.
+ */
 export async function opUninstall(
+  l: Layout,
+  state: AgentState | undefined,
+  o: { log: (m: string) => void; ctl?: Systemctl; waitMs?: number },
+): Promise<string[]> {
+  const waitMs = o.waitMs ?? LOCK_WAIT_MS;
+  const onWait = (holder: string) => o.log(`waiting for another upkeep agent to finish (${holder})`);
+  const runLock = await acquireLock(l.runLockFile, {
+    waitMs: Math.min(waitMs, 15_000),
+    what: "agent uninstall",
+    onWait,
+    busy: {
+      who: "an `upkeep agent run` loop",
+      hint: "stop it (or its service) first, or pass --force to ask it to stop",
+    },
+  });
+  try {
+    const lock = await acquireLock(l.lockFile, { waitMs, what: "agent uninstall", onWait });
+    try {
+      return await uninstallLocked(l, state, o);
+    } finally {
+      lock.release();
+    }
+  } finally {
+    runLock.release();
+  }
+}
+
+async function uninstallLocked(
   l: Layout,
   state: AgentState | undefined,
   o: { log: (m: string) => void; ctl?: Systemctl },
