@@ -19,21 +19,17 @@ function invokedAs(argv0: string): string {
 }
 
 /** The client-tools fast path: no CLI framework, no network when the cached answer is fresh. */
-async function runToolFastPath(tool: string, args: string[], debug: boolean): Promise<number> {
-  try {
-    let tty: boolean | undefined;
-    return await execTool(tool, args, process.env, {
-      // node:tty costs ~7 ms to load: only when a prompt or a progress bar is about to be drawn.
-      tty: () => {
-        tty ??= require("node:tty").isatty(0) && require("node:tty").isatty(2);
-        return tty === true;
-      },
-      warn: (line) => console.error(line),
-      now: () => new Date(),
-    });
-  } catch (e) {
-    return report(e, debug);
-  }
+function runToolFastPath(tool: string, args: string[], debug: boolean): Promise<number> {
+  let tty: boolean | undefined;
+  return execTool(tool, args, process.env, {
+    // node:tty costs ~7 ms to load: only when a prompt or a progress bar is about to be drawn.
+    tty: () => {
+      tty ??= require("node:tty").isatty(0) && require("node:tty").isatty(2);
+      return tty === true;
+    },
+    warn: (line) => console.error(line),
+    now: () => new Date(),
+  }).catch((e) => report(e, debug));
 }
 
 /** Everything but the shims: the CLI, loaded lazily. */

@@ -28,7 +28,8 @@ export function parseToolsState(text: string, path: string): ToolsState {
   };
   const keys = d.trustKeys ?? [];
   if (!Array.isArray(keys)) throw bad("trustKeys");
-  for (const k of keys) if (typeof k !== "string") throw bad("trustKeys");
+  // An index loop: `for...of` starts the array iterator built-in, a first-call cost on the shim's path.
+  for (let i = 0; i < keys.length; i++) if (typeof keys[i] !== "string") throw bad("trustKeys");
   const pinned = optStr("pinned");
   if (pinned !== undefined && !tryParseVersion(pinned)) throw bad("pinned");
   const floor = optStr("floor");

@@ -61,7 +61,18 @@ try {
   await compile("spawn.ts", "spawn-only", compileOptions(join(work, "spawn.ts"), join(work, "spawn-only")));
 
   const rounds = Number(values.rounds ?? "3");
-  const rows: Record<string, number>[] = [];
+  const names = {
+    direct: "tool directly",
+    shim: "shim (hello -> upkeep)",
+    spawn: "spawn-only compiled bun",
+    floor: "empty compiled bun (defaults)",
+    floorHardened: "empty compiled bun (upkeep's flags)",
+  } as const;
+  type Key = keyof typeof names;
+  // Every run's time (ms), pooled over the rounds: a round's own median of a 5 ms program moves by
+  // +-1 ms on this shared machine, the pooled median much less.
+  const pooled: Record<Key, number[]> = { direct: [], shim: [], spawn: [], floor: [], floorHardened: [] };
+  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number;
   for (let round = 1; round <= rounds; round++) {
     const json = join(work, `hyperfine-${round}.json`);
     const r = Bun.spawnSync(
@@ -74,59 +85,53 @@ try {
         values.runs ?? "200",
         "--export-json",
         json,
-        "-n",
-        "tool directly",
-        join(ver, "bin", "hello"),
-        "-n",
-        "shim (hello -> upkeep)",
-        join(shims, "hello"),
-        "-n",
-        "spawn-only compiled bun",
-        join(work, "spawn-only"),
-        "-n",
-        "empty compiled bun (defaults)",
-        join(work, "empty"),
-        "-n",
-        "empty compiled bun (upkeep's flags)",
-        join(work, "empty-hardened"),
+        ...(["direct", "shim", "spawn", "floor", "floorHardened"] as Key[]).flatMap((k) => [
+          "-n",
+          names[k],
+          {
+            direct: join(ver, "bin", "hello"),
+            shim: join(shims, "hello"),
+            spawn: join(work, "spawn-only"),
+            floor: join(work, "empty"),
+            floorHardened: join(work, "empty-hardened"),
+          }[k],
+        ]),
       ],
       // The repository as the working directory: a developer runs tools inside a checkout.
       { cwd: root, env: { ...process.env, UPKEEP_TOOLS_DIR: tools }, stdout: "ignore", stderr: "inherit" },
     );
     if (r.exitCode !== 0) throw new Error("hyperfine failed (apt-get install hyperfine)");
-    const results = (await Bun.file(json).json()).results as { command: string; median: number }[];
-    const ms = (name: string) => (results.find((x) => x.command === name)?.median ?? Number.NaN) * 1000;
-    const row = {
-      direct: ms("tool directly"),
-      shim: ms("shim (hello -> upkeep)"),
-      spawn: ms("spawn-only compiled bun"),
-      floor: ms("empty compiled bun (defaults)"),
-      floorHardened: ms("empty compiled bun (upkeep's flags)"),
-    };
-    rows.push(row);
+    const results = (await Bun.file(json).json()).results as { command: string; times: number[] }[];
+    const row = {} as Record<Key, number>;
+    for (const k of Object.keys(names) as Key[]) {
+      const times = (results.find((x) => x.command === names[k])?.times ?? []).map((t) => t * 1000);
+      pooled[k].push(...times);
+      row[k] = median(times);
+    }
     console.log(
       `round ${round}: medians tool ${row.direct.toFixed(2)} ms, shim ${row.shim.toFixed(2)}, spawn-only ${row.spawn.toFixed(2)}, ` +
-        `empty (defaults) ${row.floor.toFixed(2)}, empty (upkeep's flags) ${row.floorHardened.toFixed(2)}; ` +
-        `shim adds ${(row.shim - row.direct).toFixed(2)} ms = ${((row.shim - row.direct) / row.floor).toFixed(2)}x / ${((row.shim - row.direct) / row.floorHardened).toFixed(2)}x`,
+        `empty (defaults) ${row.floor.toFixed(2)}, empty (upkeep's flags) ${row.floorHardened.toFixed(2)}`,
     );
   }
-  const med = (f: (r: Record<string, number>) => number) => {
-    const xs = rows.map(f).sort((a, b) => a - b);
-    return xs[Math.floor(xs.length / 2)] as number;
-  };
-  const added = med((r) => (r.shim ?? 0) - (r.direct ?? 0));
+  const m = Object.fromEntries((Object.keys(names) as Key[]).map((k) => [k, median(pooled[k])])) as Record<
+    Key,
+    number
+  >;
+  const added = m.shim - m.direct;
   console.log(
-    `\nmedian over ${rounds} rounds (${values.runs ?? "200"} runs each, working directory ${root}):`,
-  );
-  console.log(`  the shim adds ${added.toFixed(2)} ms over running the tool directly`);
-  console.log(
-    `  = ${med((r) => ((r.shim ?? 0) - (r.direct ?? 0)) / (r.floor ?? 1)).toFixed(2)}x an empty compiled Bun program with Bun's defaults (${med((r) => r.floor ?? 0).toFixed(2)} ms; target <= 1.3x)`,
+    `\nmedians of all ${pooled.shim.length} runs of each (${rounds} rounds of ${values.runs ?? "200"}, working directory ${root}):`,
   );
   console.log(
-    `  = ${med((r) => ((r.shim ?? 0) - (r.direct ?? 0)) / (r.floorHardened ?? 1)).toFixed(2)}x an empty program built with upkeep's flags (${med((r) => r.floorHardened ?? 0).toFixed(2)} ms)`,
+    `  tool ${m.direct.toFixed(2)} ms, shim ${m.shim.toFixed(2)} ms: the shim adds ${added.toFixed(2)} ms over running the tool directly`,
   );
   console.log(
-    `  a program built the same way that only spawns the tool adds ${med((r) => (r.spawn ?? 0) - (r.direct ?? 0)).toFixed(2)} ms = ${med((r) => ((r.spawn ?? 0) - (r.direct ?? 0)) / (r.floorHardened ?? 1)).toFixed(2)}x that (the least any Bun shim can add)`,
+    `  = ${(added / m.floor).toFixed(2)}x an empty compiled Bun program with Bun's defaults (${m.floor.toFixed(2)} ms; target <= 1.3x)`,
+  );
+  console.log(
+    `  = ${(added / m.floorHardened).toFixed(2)}x an empty program built with upkeep's flags (${m.floorHardened.toFixed(2)} ms)`,
+  );
+  console.log(
+    `  a program built the same way that only spawns the tool adds ${(m.spawn - m.direct).toFixed(2)} ms = ${((m.spawn - m.direct) / m.floorHardened).toFixed(2)}x that (the least any Bun shim can add)`,
   );
 } finally {
   rmSync(work, { recursive: true, force: true });
