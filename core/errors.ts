@@ -36,6 +36,7 @@ export type ErrorCode =
   | "E_CANCELLED"
   | "E_SMOKE"
   | "E_UNHEALTHY"
+  | "E_MANIFEST"
   | "E_INTERNAL";
 
 export interface UpkeepErrorOptions {

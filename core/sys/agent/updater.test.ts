@@ -24,6 +24,8 @@ interface Report {
 
 let server: Server<undefined>;
 let reports: Report[] = [];
+/** Served as the release manifest and its signature when set (else 404, like everything else). */
+let manifestFiles: { json: string; sig: string } | undefined;
 let base = "";
 const dirs: string[] = [];
 
@@ -33,10 +35,14 @@ beforeAll(() => {
     port: 0,
     hostname: "127.0.0.1",
     fetch: async (req) => {
-      if (new URL(req.url).pathname === "/v1/agents/report") {
+      const path = new URL(req.url).pathname;
+      if (path === "/v1/agents/report") {
         reports.push((await req.json()) as Report);
         return Response.json({ ok: true });
       }
+      if (manifestFiles && path.endsWith("/hello-releases.json")) return new Response(manifestFiles.json);
+      if (manifestFiles && path.endsWith("/hello-releases.json.minisig"))
+        return new Response(manifestFiles.sig);
       return new Response("not here", { status: 404 });
     },
   });
@@ -234,6 +240,25 @@ describe("what is reported as a failed release", () => {
     expect(r).toMatchObject({ outcome: "error", code: "E_NOT_FOUND" });
     expect(reports).toEqual([]);
     expect((await readState(l)).status.skip).toEqual([]);
+  });
+
+  test("a manifest that does not match its signature (uploaded before it): no report, no skip", async () => {
+    reports = [];
+    manifestFiles = {
+      json: '{"schema":1,"product":"hello","serial":2,"releases":[]}',
+      sig: "untrusted comment: signature\nRUQf6LRCGA9i5wAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\ntrusted comment: timestamp:1\tfile:hello-releases.json\thashed\nAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA==\n",
+    };
+    try {
+      const l = namespace();
+      const u = await updater(l, new FakeBackend(l));
+      const r = await u.pass({ force: "1.2.0", forceWhy: "test" });
+      expect(r).toMatchObject({ outcome: "error", code: "E_MANIFEST" });
+      expect(r.message).toContain("release manifest");
+      expect(reports).toEqual([]);
+      expect((await readState(l)).status.skip).toEqual([]);
+    } finally {
+      manifestFiles = undefined;
+    }
   });
 
   test("a smoke test failure is: reported failed with failed_version, skipped", async () => {

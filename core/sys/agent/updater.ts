@@ -368,11 +368,16 @@ export class Updater {
       // A forced switch to a version verified and installed before (rollback, pin): no network needed.
       return this.#switchAndSettle(from, target, installedDir);
     }
-    const manifest = await fetchVerifiedManifest(source, {
-      now: this.#now(),
-      lastSerial: st.status.manifestSerial,
-      workDir: l.workDir,
-    });
+    let manifest: Awaited<ReturnType<typeof fetchVerifiedManifest>>;
+    try {
+      manifest = await fetchVerifiedManifest(source, {
+        now: this.#now(),
+        lastSerial: st.status.manifestSerial,
+        workDir: l.workDir,
+      });
+    } catch (e) {
+      throw manifestProblem(e);
+    }
     if (manifest.serial > st.status.manifestSerial) st.status.manifestSerial = manifest.serial;
     faultPoint("agent:after-manifest");
     const { dir, reused } = await installVersion({
@@ -561,4 +566,21 @@ export class Updater {
   async restartIfManaged(): Promise<void> {
     if (this.backend.manages) await this.backend.restart();
   }
+}
+
+/**
+ * The release manifest could not be fetched or verified. Whatever the code (a manifest uploaded before its
+ * signature, a mirror mid-sync, a bad publish), it says nothing about the release the server names: never a
+ * verdict reported as a failed version, tried again at the next pass. The original code stays in the text.
+ */
+function manifestProblem(e: unknown): unknown {
+  if (!isUpkeepError(e) || !isReleaseVerdict(e.code)) return e;
+  return new UpkeepError(
+    "E_MANIFEST",
+    `release manifest: ${e.message} (${e.code}); tried again at the next pass`,
+    {
+      cause: e,
+      ...(e.hint ? { hint: e.hint } : {}),
+    },
+  );
 }
