@@ -62,7 +62,7 @@ export function register(program: Command): void {
             tools_version: s.cache?.toolsVersion,
           },
           (d) =>
-            `logged in to ${d.server} (${d.product}); client tools ${d.enrolled ? "follow the cluster automatically" : "are not enrolled"}; the cluster wants v${d.tools_version}`,
+            `logged in to ${d.server} (${d.product}); client tools ${d.enrolled ? "follow the cluster automatically" : "are not enrolled"}; ${d.tools_version ? `the cluster wants v${d.tools_version}` : "the cluster names no version yet"}`,
         );
       },
     );

@@ -37,6 +37,7 @@ export type ErrorCode =
   | "E_SMOKE"
   | "E_UNHEALTHY"
   | "E_MANIFEST"
+  | "E_NOT_READY"
   | "E_INTERNAL";
 
 export interface UpkeepErrorOptions {

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { makeFakeRelease } from "../scripts/fake-release.ts";
 import { publish, startWorld, type World } from "./agent_helpers.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
+import { startServe } from "./serve_process.ts";
 
 let w: World;
 let proxy: ReturnType<typeof Bun.serve>;
@@ -121,6 +122,28 @@ async function shim(u: ReturnType<typeof user>, args: string[], env: Record<stri
 }
 
 describe("upkeep tools (compiled binary, real serve)", () => {
+  test("login to a server whose own version is not set: kept, with a warning; nothing to run from it yet", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "upkeep-unset-"));
+    const s = await startServe(join(dir, "data"));
+    try {
+      const u = user();
+      const r = await upkeep(
+        ["tools", "login", "--server", s.url, "--product", "hello", "--trust-key", w.pub, "--json"],
+        { env: u.env },
+      );
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain("names no client tools version yet");
+      expect(r.stderr).toContain("server_version is not set");
+      expect(JSON.parse(r.stdout)).toMatchObject({ server: s.url, product: "hello" });
+      const run = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+      expect(run.code).not.toBe(0);
+      expect(run.stderr).toContain("names no client tools version yet");
+    } finally {
+      await s.stop();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("login without a terminal enrolls without asking; shims; first use installs once and runs the tool", async () => {
     const u = user();
     const r = await login(u, ["--json"]);

@@ -163,6 +163,25 @@ describe("decidePass", () => {
   });
 });
 
+test("a server whose own version is not set names no version: no update, not even a first install", () => {
+  const a = parseFindAnswer({
+    server_version: "",
+    auto_update: { agent_version: "", agent_auto_update: false },
+    upkeep: { reason: "server_version is not set (serve --server-version ...): do not update" },
+  });
+  if (typeof a === "string") throw new Error(a);
+  expect(a.agentVersion).toBe("");
+  for (const active of ["", "17.0.0"]) {
+    const d = decidePass({ spec: on, status: { active, skip: [] }, find: a, daemonHealthy: false });
+    expect(d.update).toBe(false);
+    expect(d.reason).toContain("names no version yet (server_version is not set");
+  }
+  // An empty version with auto update on is still a malformed answer.
+  expect(parseFindAnswer({ auto_update: { agent_version: "", agent_auto_update: true } })).toBe(
+    "auto_update.agent_version is not a version",
+  );
+});
+
 describe("parseFindAnswer and the suggested artifact", () => {
   test("the serve answer", () => {
     const a = parseFindAnswer({

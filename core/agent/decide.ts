@@ -31,16 +31,18 @@ export function parseFindAnswer(doc: unknown): FindAnswer | string {
   const d = doc as Record<string, unknown>;
   const au = d.auto_update as Record<string, unknown> | undefined;
   if (typeof au !== "object" || au === null) return "auto_update is missing";
-  const agent = typeof au.agent_version === "string" ? tryParseVersion(au.agent_version) : undefined;
-  if (!agent) return "auto_update.agent_version is not a version";
   if (typeof au.agent_auto_update !== "boolean") return "auto_update.agent_auto_update is not a boolean";
+  // An upkeep server whose own version is not set names no version, with no update, and says why.
+  const none = au.agent_version === "" && au.agent_auto_update === false;
+  const agent = typeof au.agent_version === "string" ? tryParseVersion(au.agent_version) : undefined;
+  if (!agent && !none) return "auto_update.agent_version is not a version";
   const server = typeof d.server_version === "string" ? tryParseVersion(d.server_version) : undefined;
   const jitter = typeof au.agent_update_jitter_seconds === "number" ? au.agent_update_jitter_seconds : 0;
   const up = (typeof d.upkeep === "object" && d.upkeep !== null ? d.upkeep : {}) as Record<string, unknown>;
   const str = (v: unknown) => (typeof v === "string" ? v : "");
   return {
     serverVersion: server ? formatVersion(server) : "",
-    agentVersion: formatVersion(agent),
+    agentVersion: agent ? formatVersion(agent) : "",
     autoUpdate: au.agent_auto_update,
     jitterSeconds: Number.isFinite(jitter) ? Math.min(Math.max(0, Math.floor(jitter)), 86_400) : 0,
     edition: d.edition === "ent" ? "ent" : d.edition === "oss" ? "oss" : "",
@@ -73,6 +75,7 @@ export function decidePass(input: DecideInput): Decision {
   const { spec, status, find } = input;
   const target = find.agentVersion;
   const no = (reason: string): Decision => ({ update: false, target, reason });
+  if (target === "") return no(`the server names no version yet${find.reason ? ` (${find.reason})` : ""}`);
   if (!spec.enabled) return no("updates are disabled on this host (upkeep agent enable to re-enable)");
   if (spec.pinned) return no(`pinned to ${status.active || "the installed version"} (upkeep agent unpin)`);
   if (status.active !== "" && sameVersion(status.active, target)) return no(`up to date on ${target}`);

@@ -133,6 +133,10 @@ export async function enable(
     };
     const state: AgentState = { spec, status: previous?.status ?? emptyStatus() };
     const answer = await find(spec);
+    if (answer.agentVersion === "")
+      throw new UpkeepError("E_NOT_READY", `${spec.server} names no version to install yet`, {
+        hint: `${answer.reason || "its server_version is not set"}: its operator sets it (upkeep serve --server-version, or admin apply of kind: server), then run enable again`,
+      });
     if (answer.edition) spec.edition = answer.edition;
     spec.fips = answer.fips;
     // The first install runs without a service: the units (systemd) start the daemon afterwards.

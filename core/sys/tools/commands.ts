@@ -1,7 +1,7 @@
 /** The work behind `upkeep tools login|status|update|pin|unpin|clean|install-shims`. */
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { UpkeepError, UsageError } from "../../errors.ts";
+import { isUpkeepError, UpkeepError, UsageError } from "../../errors.ts";
 import { cachedAnswer, chooseVersion, isBelow } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
@@ -57,7 +57,14 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
     "",
   );
   checkUrl(baseUrl, input.insecure === true);
-  const answer = await askServer(server, 10_000);
+  let answer: Awaited<ReturnType<typeof askServer>> | undefined;
+  try {
+    answer = await askServer(server, 10_000);
+  } catch (e) {
+    // A server not configured yet: the login is kept; the tools follow it once it names a version.
+    if (!isUpkeepError(e) || e.code !== "E_NOT_READY") throw e;
+    io.warn(`upkeep: ${e.message}; logged in anyway, the client tools follow it once it names one`);
+  }
 
   let trustKeys: string[];
   if (input.trustKey?.length) {
@@ -95,7 +102,7 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
     enrolled =
       io.tty() && input.ask ? await input.ask("Enroll client tools into automatic updates? [YES/no] ") : true;
   }
-  const cache = { ...answer, fetchedAt: io.now().getTime(), server };
+  const cache = answer ? { ...answer, fetchedAt: io.now().getTime(), server } : undefined;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   // Written on the file as it is now (under its lock): a pin made meanwhile is kept unless the product or
   // base URL changes. A damaged file is moved aside, named in a warning, and login starts fresh.
@@ -109,8 +116,9 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
         baseUrl,
         trustKeys,
         enrolled,
-        cache,
+        ...(cache ? { cache } : {}),
       };
+      if (!cache) delete state.cache;
       delete state.lastCheckFailedAt;
       // Plain http to a remote host is allowed by the flag of this login only.
       if (input.insecure) state.insecure = true;
