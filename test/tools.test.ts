@@ -543,7 +543,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     } finally {
       slow.stop(true);
     }
-  }, 30000);
+  });
 
   test("removing a version is atomic: never a complete marker with part of the files gone", async () => {
     const u = user();
@@ -590,7 +590,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(torn).toEqual([]);
     expect(readdirSync(u.tools).filter((n) => n !== ".install.lock")).toEqual([]);
     rmSync(u.home, { recursive: true, force: true });
-  }, 30000);
+  });
 
   test("a damaged tools.json: other commands name it; login moves it aside with a warning and starts fresh", async () => {
     const u = user();
@@ -710,7 +710,7 @@ describe("the release manifest's floor (its own server)", () => {
     expect(run.stdout.trim()).toBe("hello v6.2.0");
     expect(run.stderr).toContain("below the floor v6.1.0");
     rmSync(u.home, { recursive: true, force: true });
-  }, 30000);
+  });
 });
 
 /** Publishes releases whose signed manifest carries a floor. */

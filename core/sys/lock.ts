@@ -90,7 +90,16 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
   const content = `pid ${process.pid}\n${opts.what} since ${new Date().toISOString()}\n`;
   for (;;) {
     if (flock) {
-      const fd = openSync(path, "a+", 0o600);
+      let fd: number;
+      try {
+        fd = openSync(path, "a+", 0o600);
+      } catch (e) {
+        const code = (e as { code?: string }).code ?? String(e);
+        throw new UpkeepError("E_IO", `cannot open the lock file ${path}: ${code}`, {
+          cause: e,
+          hint: "the directory must be writable by this user",
+        });
+      }
       if (flock(fd, LOCK_EX | LOCK_NB) === 0) {
         ftruncateSync(fd, 0);
         writeSync(fd, content, 0);

@@ -152,12 +152,13 @@ export async function opUninstall(
   const waitMs = o.waitMs ?? LOCK_WAIT_MS;
   const onWait = (holder: string) => o.log(`waiting for another upkeep agent to finish (${holder})`);
   const runLock = await acquireLock(l.runLockFile, {
-    waitMs: Math.min(waitMs, 15_000),
+    // The whole wait: a loop asked to stop may finish a pass (15 s) and stop its daemon (10 s) first.
+    waitMs,
     what: "agent uninstall",
     onWait,
     busy: {
       who: "an `upkeep agent run` loop",
-      hint: "stop it (or its service) first, or pass --force to ask it to stop",
+      hint: "it is still running: stop it (or its service) first, or wait longer with --lock-wait",
     },
   });
   try {

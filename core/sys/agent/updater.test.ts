@@ -226,7 +226,7 @@ describe("the agent stopping during the health watch", () => {
     expect(next.state.status.active).toBe("1.1.0");
     next.state.spec.healthWaitMs = 300;
     const settled = await next.pass({ force: "1.1.0" });
-    expect(settled.outcome).toBe("unchanged");
+    expect(settled).toMatchObject({ outcome: "updated", from: "1.0.0", to: "1.1.0" });
     expect((await readState(l)).status).toMatchObject({ active: "1.1.0", backup: "1.0.0", skip: [] });
   });
 });
@@ -259,6 +259,19 @@ describe("what is reported as a failed release", () => {
     } finally {
       manifestFiles = undefined;
     }
+  });
+
+  test("a damaged trusted key in update.yaml is this host's problem: E_CONFLICT, no report", async () => {
+    reports = [];
+    const l = namespace();
+    const st = state(l);
+    st.spec.trustKeys = ["not-a-minisign-key"];
+    await writeState(l, st);
+    const u = new Updater({ layout: l, state: st, backend: new FakeBackend(l), log: () => {} });
+    const r = await u.pass({ force: "1.2.0", forceWhy: "test" });
+    expect(r).toMatchObject({ outcome: "error", code: "E_CONFLICT" });
+    expect(r.message).toContain("this host's configuration");
+    expect(reports).toEqual([]);
   });
 
   test("a smoke test failure is: reported failed with failed_version, skipped", async () => {

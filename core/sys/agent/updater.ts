@@ -238,7 +238,9 @@ export class Updater {
       } catch (e) {
         return this.#failed(u.from, u.to, e);
       }
-      if (opts.force === undefined || r.outcome === "error") return r;
+      // Its outcome is this pass's answer, also when forced to the very version just settled (the
+      // commit is what the caller asked for); forced elsewhere, the pass goes on from where it settled.
+      if (opts.force === undefined || r.outcome === "error" || sameVersion(opts.force, u.to)) return r;
       this.#switched = false;
     }
     const from = st.status.active;
@@ -344,14 +346,26 @@ export class Updater {
     const spec = st.spec;
     const l = this.layout;
     const platform = this.platform;
-    const local = formatArtifactName({
-      product: spec.product,
-      edition: platform.edition,
-      version: target,
-      os: platform.os,
-      arch: platform.arch,
-      fips: platform.fips,
-    });
+    // This host's own configuration (artifact template, trusted keys): a problem there says nothing about
+    // the release, whatever its code (E_MALFORMED...), so it is never reported as a failed version.
+    let local: string;
+    let trustedKeys: ReturnType<typeof parsePublicKey>[];
+    try {
+      local = formatArtifactName({
+        product: spec.product,
+        edition: platform.edition,
+        version: target,
+        os: platform.os,
+        arch: platform.arch,
+        fips: platform.fips,
+      });
+      trustedKeys = spec.trustKeys.map((k) => parsePublicKey(k));
+    } catch (e) {
+      throw new UpkeepError("E_CONFLICT", `this host's configuration: ${(e as Error).message}`, {
+        cause: e,
+        hint: `check ${l.stateFile} (trusted keys, product)`,
+      });
+    }
     if (answer) {
       const bad = checkSuggestedArtifact(answer.artifact, local, platform.os, platform.arch);
       // The server and this host disagree (configuration, not the release): tried again, not reported.
@@ -360,7 +374,7 @@ export class Updater {
     const source: InstallSource = {
       baseUrl: spec.baseUrl,
       product: spec.product,
-      trustedKeys: spec.trustKeys.map((k) => parsePublicKey(k)),
+      trustedKeys,
       insecure: spec.insecure,
     };
     const installedDir = join(l.versionsDir, this.dirName(target));
