@@ -214,7 +214,7 @@ export function register(program: Command): void {
       ) => {
         const { UsageError } = await import("../core/errors.ts");
         const { parseDuration } = await import("../core/duration.ts");
-        const { buildManifest, manifestFileName, serializeManifest } = await import(
+        const { buildManifest, manifestFileName, nextSerial, serializeManifest } = await import(
           "../core/trust/manifest.ts"
         );
         const { signBytes, keyIdHex } = await import("../core/trust/minisign.ts");
@@ -231,14 +231,16 @@ export function register(program: Command): void {
         } catch (e) {
           throw new UsageError(`--expires: ${e instanceof Error ? e.message : String(e)}`);
         }
-        if (ttl <= 0) throw new UsageError("--expires must be positive");
+        // A manifest must outlive its publication and the hosts' next checks; and stay a valid date.
+        if (ttl < 3_600_000)
+          throw new UsageError(`--expires ${opts.expires}: at least 1h (hosts refuse an expired manifest)`);
+        if (ttl > 100 * 365 * 24 * 3_600_000)
+          throw new UsageError(`--expires ${opts.expires}: at most 100 years`);
         const now = new Date();
-        let serial = Math.floor(now.getTime() / 1000);
-        if (opts.serial !== undefined) {
-          if (!/^\d{1,15}$/.test(opts.serial))
-            throw new UsageError(`--serial ${opts.serial}: expected a non-negative integer`);
-          serial = Number(opts.serial);
-        }
+        // The serial only goes up: hosts refuse a manifest older than one they have seen (E_ROLLBACK). The
+        // manifest already in --out, if any, is the one to beat.
+        const previous = await previousSerial(join(opts.out, manifestFileName(opts.product)));
+        const serial = nextSerial(now, previous, opts.serial, opts.out);
         for (const a of artifacts) {
           try {
             await fileSize(a);
@@ -293,4 +295,19 @@ export function register(program: Command): void {
         );
       },
     );
+}
+
+/** The serial of the manifest at `path`, undefined when there is none (a damaged one is refused). */
+async function previousSerial(path: string): Promise<number | undefined> {
+  const f = Bun.file(path);
+  if (!(await f.exists())) return undefined;
+  const { parseManifest } = await import("../core/trust/manifest.ts");
+  const { UsageError } = await import("../core/errors.ts");
+  try {
+    return parseManifest(await f.text()).serial;
+  } catch (e) {
+    throw new UsageError(`${path} exists but is not a release manifest: ${(e as Error).message}`, {
+      hint: "move it away, or choose another --out",
+    });
+  }
 }

@@ -464,6 +464,21 @@ describe("release manifest", () => {
     expect(m.floor).toBeNull();
   });
 
+  test("the serial only goes up: a new manifest beats the one in --out; a lower --serial is refused", async () => {
+    const k = await keygen("manifest-serial");
+    const { d, files } = await artifacts("manifest-serial");
+    const make = (extra: string[]) =>
+      upkeep(["release", "manifest", "--key", k.key, "--product", "hello", "--out", d, ...extra, ...files]);
+    expect((await make(["--serial", "99999999999"])).code).toBe(0);
+    const again = await make([]);
+    expect(again.code).toBe(0);
+    expect(parseManifest(readFileSync(join(d, "hello-releases.json"), "utf8")).serial).toBe(100000000000);
+    const lower = await make(["--serial", "5"]);
+    expect(lower.code).toBe(2);
+    expect(lower.stderr).toContain("--serial 5: not above the serial 100000000000");
+    expect(parseManifest(readFileSync(join(d, "hello-releases.json"), "utf8")).serial).toBe(100000000000);
+  });
+
   test("bad input is a usage error (exit 2) naming it; nothing is written", async () => {
     const k = await keygen("manifest-bad");
     const { d, files } = await artifacts("manifest-bad");
@@ -477,6 +492,12 @@ describe("release manifest", () => {
       [["--critical", "9.9.9", ...files], /--critical 9\.9\.9/],
       [["--floor", "banana", ...files], /floor/],
       [["--floor", "3.0.0", ...files], /above every version/],
+      [["--expires", "1s", ...files], /--expires 1s: at least 1h/],
+      [["--expires", "100000000h", ...files], /at most 100 years/],
+      [
+        ["--floor", "1.1.0", "--critical", "1.0.0", ...files],
+        /--critical 1\.0\.0 is below the floor 1\.1\.0/,
+      ],
       [[join(d, "missing-v1.0.0-linux-amd64-bin.tar.gz")], /no such file/],
     ];
     for (const [args, message] of cases) {

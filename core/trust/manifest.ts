@@ -282,6 +282,12 @@ export function buildManifest(input: BuildInput): Manifest {
       throw new UsageError(`the floor ${floor} is above every version given: nothing would be installable`);
     }
   }
+  if (floor !== null) {
+    const fv = parseVersion(floor);
+    for (const c of critical)
+      if (compareVersions(parseVersion(c), fv) < 0)
+        throw new UsageError(`--critical ${c} is below the floor ${floor}: no host may install it`);
+  }
   const versions = [...byVersion.keys()].sort((a, b) => compareVersions(parseVersion(b), parseVersion(a)));
   for (let i = 1; i < versions.length; i++) {
     const [a, b] = [versions[i - 1], versions[i]];
@@ -393,4 +399,30 @@ export function installableReleases(m: Manifest): ManifestRelease[] {
   if (m.floor === null) return [...m.releases];
   const floor = parseVersion(m.floor);
   return m.releases.filter((r) => compareVersions(parseVersion(r.version), floor) >= 0);
+}
+
+/**
+ * The serial of a new manifest: it only goes up, since hosts refuse one older than a manifest they have seen
+ * (E_ROLLBACK). Default: the current Unix time, or one above `previous` (the manifest it replaces) when that
+ * is higher. A `requested` serial (`--serial`) must be a non-negative integer above `previous`.
+ *
+ * @throws {UsageError} naming what is wrong.
+ */
+export function nextSerial(
+  now: Date,
+  previous: number | undefined,
+  requested: string | undefined,
+  where = "",
+): number {
+  const fallback = Math.max(Math.floor(now.getTime() / 1000), previous === undefined ? 0 : previous + 1);
+  if (requested === undefined) return fallback;
+  if (!/^\d{1,15}$/.test(requested))
+    throw new UsageError(`--serial ${requested}: expected a non-negative integer`);
+  const serial = Number(requested);
+  if (previous !== undefined && serial <= previous)
+    throw new UsageError(
+      `--serial ${serial}: not above the serial ${previous} of the manifest already${where ? ` in ${where}` : ""}`,
+      { hint: "hosts that saw it would refuse this one (rollback protection); leave --serial out" },
+    );
+  return serial;
 }
