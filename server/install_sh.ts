@@ -51,8 +51,17 @@ sha256_of() {
   fi
 }
 
+# Before downloading 100 MB: can the binary go where it should?
+mkdir -p -m 0755 "$BIN_DIR" 2>/dev/null || fail "cannot create $BIN_DIR: run as root, or set UPKEEP_BIN_DIR to a directory you can write"
+[ -w "$BIN_DIR" ] || fail "cannot write to $BIN_DIR: run as root, or set UPKEEP_BIN_DIR to a directory you can write"
+
 tmp="$(mktemp -d "\${TMPDIR:-/tmp}/upkeep-install.XXXXXX")"
-trap 'rm -rf "$tmp"' EXIT INT TERM
+new="$BIN_DIR/.upkeep.new.$$"
+cleanup() { rm -rf "$tmp" "$new"; }
+# Interrupted: clean up and stop (a trap that only cleaned up would let the script carry on).
+trap cleanup EXIT
+trap 'cleanup; trap - EXIT; exit 130' INT
+trap 'cleanup; trap - EXIT; exit 143' TERM
 
 name="upkeep-$os-$arch"
 echo "upkeep install: downloading $name from $UPKEEP_SERVER" >&2
@@ -66,18 +75,18 @@ esac
 [ "\${#want}" -eq 64 ] || fail "the server sent a malformed checksum for $name"
 [ "$want" = "$got" ] || fail "checksum mismatch for $name: expected $want, got $got; nothing was installed"
 
-chmod 0755 "$tmp/upkeep"
-mkdir -p "$BIN_DIR"
-# Atomic replace: copy beside the target, then rename over it.
-cp "$tmp/upkeep" "$BIN_DIR/.upkeep.new.$$"
-mv -f "$BIN_DIR/.upkeep.new.$$" "$BIN_DIR/upkeep"
+# Atomic replace: copy beside the target (0755 whatever the umask), then rename over it. A failed copy
+# (disk full) leaves nothing behind: the EXIT trap removes the partial file.
+cp "$tmp/upkeep" "$new"
+chmod 0755 "$new"
+mv -f "$new" "$BIN_DIR/upkeep"
 echo "upkeep install: installed $BIN_DIR/upkeep ($got)" >&2
 
 if [ "\${UPKEEP_INSTALL_ONLY:-0}" = "1" ]; then
   exit 0
 fi
 # exec replaces this shell, so the EXIT trap would never run: clean up first.
-rm -rf "$tmp"
+cleanup
 trap - EXIT INT TERM
 exec "$BIN_DIR/upkeep" agent enable --server "$UPKEEP_SERVER" "$@"
 `;

@@ -1,5 +1,5 @@
 import { afterAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { UPKEEP, upkeep } from "./cli.ts";
@@ -177,6 +177,42 @@ describe("upkeep serve (compiled binary on loopback)", () => {
     expect(e.exitCode).toBe(0);
     expect(e.stdout.toString()).toContain("Usage: upkeep agent enable");
     expect(readdirSync(tmpd)).toEqual([]);
+
+    // Under a strict umask the binary is still 0755 (non-root users run `upkeep tools` and `agent status`).
+    const strict = tmp("bin-umask");
+    const u = Bun.spawnSync(["sh", "-c", `umask 077; sh ${script}`], {
+      env: { ...process.env, UPKEEP_BIN_DIR: join(strict, "sub"), UPKEEP_INSTALL_ONLY: "1" },
+    });
+    expect(u.exitCode).toBe(0);
+    expect(statSync(join(strict, "sub", "upkeep")).mode & 0o777).toBe(0o755);
+    expect(statSync(join(strict, "sub")).mode & 0o777).toBe(0o755);
+
+    // A BIN_DIR that cannot be made is refused before any download, naming UPKEEP_BIN_DIR.
+    const bad = Bun.spawnSync(["sh", script], {
+      env: { ...process.env, UPKEEP_BIN_DIR: "/dev/null/bin", UPKEEP_INSTALL_ONLY: "1" },
+    });
+    expect(bad.exitCode).toBe(1);
+    expect(bad.stderr.toString()).toContain("UPKEEP_BIN_DIR");
+    expect(bad.stderr.toString()).not.toContain("downloading");
+
+    // SIGTERM stops it (exit 143): nothing installed, no temporary files left.
+    const slowTmp = tmp("tmp-term");
+    const termBin = tmp("bin-term");
+    const p = Bun.spawn(["sh", script], {
+      env: { ...process.env, UPKEEP_BIN_DIR: termBin, UPKEEP_INSTALL_ONLY: "1", TMPDIR: slowTmp },
+      stderr: "pipe",
+    });
+    const reader = p.stderr.getReader();
+    let said = "";
+    while (!said.includes("downloading")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      said += new TextDecoder().decode(value);
+    }
+    process.kill(p.pid, "SIGTERM");
+    expect(await p.exited).toBe(143);
+    expect(readdirSync(slowTmp)).toEqual([]);
+    expect(readdirSync(termBin)).toEqual([]);
   });
 
   test("install.sh refuses tampered bytes and installs nothing", async () => {
