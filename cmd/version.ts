@@ -93,8 +93,17 @@ export function register(program: Command): void {
       const from = await versionFlag("--from", opts.from);
       const to = await versionFlag("--to", opts.to);
       const available = await versionList("--available", opts.available);
-      // An impossible plan throws UpkeepError E_NO_PLAN: main.ts prints it and exits 1.
-      const steps = planUpgrade(from, to, available).map(formatVersion);
+      // An impossible plan throws UpkeepError E_NO_PLAN: main.ts prints it and exits 1. With --json the
+      // answer is also on stdout, as for `compat`: {"steps": null, "code", "reason"}.
+      let steps: string[];
+      try {
+        steps = planUpgrade(from, to, available).map(formatVersion);
+      } catch (e) {
+        const { isUpkeepError } = await import("../core/errors.ts");
+        if (opts.json && isUpkeepError(e) && e.code === "E_NO_PLAN")
+          report(opts, { steps: null, code: e.code, reason: e.message }, () => "");
+        throw e;
+      }
       report(opts, { steps }, (p) =>
         p.steps.length === 0 ? `already at ${formatVersion(to)}` : p.steps.join("\n"),
       );

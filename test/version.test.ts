@@ -279,7 +279,9 @@ describe("upkeep version plan", () => {
         "--json",
       ]);
       expect(r.code).toBe(1);
-      expect(r.stdout).toBe("");
+      // The answer on stdout too, as JSON, like `compat --json`'s "no".
+      expect(JSON.parse(r.stdout)).toMatchObject({ steps: null, code: "E_NO_PLAN" });
+      expect(JSON.parse(r.stdout).reason).toContain(says);
       const [first, ...rest] = r.stderr.trimEnd().split("\n");
       expect(first).toStartWith("upkeep: ");
       expect(first).toContain(says);
