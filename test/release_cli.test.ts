@@ -81,6 +81,12 @@ describe("release keygen", () => {
     expect(forced.code).toBe(0);
     expect(readFileSync(k.key, "utf8")).not.toBe(before);
     expect(statSync(k.key).mode & 0o777).toBe(0o600);
+    // An --out-dir that is a file is named as such.
+    const file = join(k.dir, "a-file");
+    writeFileSync(file, "x");
+    const notDir = await upkeep(["release", "keygen", "--out-dir", file, "--unencrypted"]);
+    expectCleanError(notDir, 1, "E_IO");
+    expect(notDir.stderr).toContain(`${file} is not a directory`);
   });
 
   test("encrypted by default: without a terminal or UPKEEP_KEY_PASSWORD it says how to give a password", async () => {

@@ -83,7 +83,16 @@ export async function writeFileAtomic(
   const mode = opts.mode ?? 0o644;
   const tmp = `${path}.tmp-${randomBytes(6).toString("hex")}`;
   try {
-    await mkdir(dirname(path), { recursive: true });
+    try {
+      await mkdir(dirname(path), { recursive: true });
+    } catch (e) {
+      const code = (e as { code?: string }).code;
+      if (code === "EEXIST" || code === "ENOTDIR")
+        throw new UpkeepError("E_IO", `cannot write ${path}: ${dirname(path)} is not a directory`, {
+          cause: e,
+        });
+      throw e;
+    }
     const fh = await open(tmp, "wx", mode);
     try {
       await fh.chmod(mode);
