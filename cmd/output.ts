@@ -28,3 +28,21 @@ export function report<T>(opts: JsonFlag, data: T, toText: (data: T) => string):
   if (opts.json) print(JSON.stringify(data, null, 2));
   else print(toText(data));
 }
+
+/**
+ * Runs `work`; when it fails with a coded error and `--json` is set, the failure is also printed on stdout as
+ * `{"code", "reason", "hint"?}` (a script reading stdout learns why), then the error goes on to main.ts
+ * (stderr line, exit code) as usual.
+ */
+export async function jsonFailure<T>(opts: JsonFlag, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    const { isUpkeepError } = await import("../core/errors.ts");
+    if (opts.json && isUpkeepError(e))
+      print(
+        JSON.stringify({ code: e.code, reason: e.message, ...(e.hint ? { hint: e.hint } : {}) }, null, 2),
+      );
+    throw e;
+  }
+}

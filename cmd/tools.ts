@@ -60,9 +60,10 @@ export function register(program: Command): void {
             base_url: s.baseUrl,
             enrolled: s.enrolled,
             tools_version: s.cache?.toolsVersion,
+            pinned: s.pinned ?? null,
           },
           (d) =>
-            `logged in to ${d.server} (${d.product}); client tools ${d.enrolled ? "follow the cluster automatically" : "are not enrolled"}; ${d.tools_version ? `the cluster wants v${d.tools_version}` : "the cluster names no version yet"}`,
+            `logged in to ${d.server} (${d.product}); client tools ${d.enrolled ? "follow the cluster automatically" : "are not enrolled"}; ${d.tools_version ? `the cluster wants v${d.tools_version}` : "the cluster names no version yet"}${d.pinned ? `; pinned to v${d.pinned} (\`upkeep tools unpin\` to follow the cluster)` : ""}`,
         );
       },
     );
@@ -115,9 +116,19 @@ export function register(program: Command): void {
     .option("--json", "print as JSON")
     .action(async (o: { json?: boolean }) => {
       const { update } = await import("../core/sys/tools/commands.ts");
-      const { report } = await import("./output.ts");
-      const r = await update(env, await io());
-      report(o, r, (d) => `client tools v${d.version} ${d.installed ? "installed" : "already installed"}`);
+      const { jsonFailure, report } = await import("./output.ts");
+      const r = await jsonFailure(o, async () => update(env, await io()));
+      report(o, r, (d) => {
+        const done = `client tools v${d.version} ${d.newly_installed ? "installed" : "already installed"}`;
+        if (d.runs === d.version) return done;
+        const why =
+          d.source === "pin"
+            ? "pinned (`upkeep tools unpin` to follow the cluster)"
+            : d.source === "env"
+              ? "UPKEEP_TOOLS_VERSION is set"
+              : `automatic updates are off for you or the cluster (\`upkeep tools pin ${d.version}\` runs it)`;
+        return `${done}; v${d.runs} still runs: ${why}`;
+      });
     });
 
   tools

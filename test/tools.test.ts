@@ -240,7 +240,12 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.1.0");
     const up = await upkeep(["tools", "update", "--json"], { env: u.env });
     expect(up.code).toBe(0);
-    expect(JSON.parse(up.stdout)).toEqual({ version: "6.2.0", installed: true });
+    expect(JSON.parse(up.stdout)).toEqual({
+      version: "6.2.0",
+      newly_installed: true,
+      runs: "6.2.0",
+      source: "server",
+    });
     expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.2.0");
 
     expect((await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: "6.0.0" })).stdout.trim()).toBe(
@@ -255,6 +260,11 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.3.0");
     const st = JSON.parse((await upkeep(["tools", "status", "--json"], { env: u.env })).stdout);
     expect(st).toMatchObject({ pinned: "6.3.0", version: "6.3.0", source: "pin", enrolled: true });
+    // update installs the cluster's version but says the pin keeps another one running; login shows the pin.
+    const pinnedUp = await upkeep(["tools", "update"], { env: u.env });
+    expect(pinnedUp.stdout).toContain("client tools v6.2.0 already installed; v6.3.0 still runs: pinned");
+    const relogin = await login(u, ["--json"]);
+    expect(JSON.parse(relogin.stdout)).toMatchObject({ pinned: "6.3.0" });
     expect((await upkeep(["tools", "pin", "9.9.9"], { env: u.env })).code).toBe(0);
     const missing = await shim(u, ["version"]);
     expect(missing.code).not.toBe(0);
@@ -695,7 +705,7 @@ describe("the release manifest's floor (its own server)", () => {
     await apply("6.2.0");
     const up = await upkeep(["tools", "update", "--json"], { env: u.env });
     expect(up.stderr).not.toMatch(/\n\s+at /);
-    expect(JSON.parse(up.stdout)).toEqual({ version: "6.2.0", installed: true });
+    expect(JSON.parse(up.stdout)).toMatchObject({ version: "6.2.0", newly_installed: true });
     expect(JSON.parse(readFileSync(join(u.tools, "tools.json"), "utf8")).floor).toBe("6.1.0");
     expect(existsSync(join(u.tools, "6.0.0"))).toBe(false); // below the floor: removed
 

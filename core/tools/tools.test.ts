@@ -4,6 +4,7 @@ import { cachedAnswer, chooseVersion, isBelow } from "./choose_version.ts";
 import { effectiveServer } from "./effective_server.ts";
 import { shouldForward } from "./forward_signal.ts";
 import { isToolName } from "./is_tool_name.ts";
+import { outOfDateMessage } from "./out_of_date_message.ts";
 import { parseToolsState } from "./parse_tools_state.ts";
 import { progressBar } from "./progress_bar.ts";
 import { sameServer } from "./same_server.ts";
@@ -411,5 +412,29 @@ describe("shouldForward: a Ctrl-C reaches the tool once", () => {
     ["SIGINT", undefined, true], // cannot tell: pass it on
   ] as const)("%s, foreground %p -> forward %p", (sig, fg, want) => {
     expect(shouldForward(sig, fg)).toBe(want);
+  });
+});
+
+describe("outOfDateMessage: advice that changes what runs", () => {
+  const base = { tool: "hello", enrolled: false, autoUpdate: true };
+  test.each([
+    [
+      { running: "1.0.0", cluster: "1.1.0" },
+      ["is out of date", "cluster runs v1.1.0", "upkeep tools login", "pin 1.1.0"],
+    ],
+    [{ running: "1.3.0", cluster: "1.1.0" }, ["(v1.3.0) is newer than the cluster's (v1.1.0)", "pin 1.1.0"]],
+    [
+      { running: "1.3.0", cluster: "1.1.0", enrolled: true, autoUpdate: false },
+      ["newer than", "turned off automatic client tools updates", "pin 1.1.0"],
+    ],
+    [
+      { running: "1.0.0", cluster: "1.1.0", enrolled: true, autoUpdate: false },
+      ["out of date", "turned off automatic client tools updates"],
+    ],
+  ] as [Partial<Parameters<typeof outOfDateMessage>[0]>, string[]][])("%p", (input, parts) => {
+    const m = outOfDateMessage({ ...base, running: "", cluster: "", ...input });
+    for (const p of parts) expect(m).toContain(p);
+    if (input.running === "1.3.0") expect(m).not.toContain("out of date");
+    if (input.enrolled) expect(m).not.toContain("to enroll");
   });
 });

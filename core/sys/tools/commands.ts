@@ -203,7 +203,18 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
 }
 
 /** Asks the server now and installs the version it names. */
-export async function update(env: Env, io: ExecIo): Promise<{ version: string; installed: boolean }> {
+export interface UpdateResult {
+  /** The version the server names. */
+  version: string;
+  /** Installed by this run (false: it was there already). */
+  newly_installed: boolean;
+  /** What the next run of a tool starts (a pin, UPKEEP_TOOLS_VERSION, or no automatic updates may keep another). */
+  runs: string | null;
+  /** Where `runs` comes from: env, pin, server, installed. */
+  source: string;
+}
+
+export async function update(env: Env, io: ExecIo): Promise<UpdateResult> {
   const dir = toolsDir(env);
   let { state } = readToolsState(dir);
   const server = effectiveServer(state, env);
@@ -224,10 +235,12 @@ export async function update(env: Env, io: ExecIo): Promise<{ version: string; i
     );
   }
   const have = isInstalled(dir, a.toolsVersion);
-  if (have) return { version: a.toolsVersion, installed: false };
-  const { installToolsVersion } = await import("./install_tools.ts");
-  await installToolsVersion({ dir, state, version: a.toolsVersion, source: "update", io, env });
-  return { version: a.toolsVersion, installed: true };
+  if (!have) {
+    const { installToolsVersion } = await import("./install_tools.ts");
+    await installToolsVersion({ dir, state, version: a.toolsVersion, source: "update", io, env });
+  }
+  const after = await status(env, io);
+  return { version: a.toolsVersion, newly_installed: !have, runs: after.version, source: after.source };
 }
 
 export async function pin(version: string | undefined, env: Env): Promise<ToolsState> {
@@ -298,6 +311,7 @@ export async function installShims(tools: string[], dir: string, self: string): 
       const st = lstatSync(link);
       if (!st.isSymbolicLink())
         throw new UpkeepError("E_EXISTS", `${link} exists and is not a link: not replacing it`, {
+          hint: "remove or rename it yourself, or put the shims in another folder with --dir",
           exitCode: 1,
         });
       if (readlinkSync(link) === self) {

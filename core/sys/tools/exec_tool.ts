@@ -8,6 +8,7 @@ import { UpkeepError, UsageError } from "../../errors.ts";
 import { chooseVersion } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
+import { outOfDateMessage } from "../../tools/out_of_date_message.ts";
 import type { ToolsState, VersionChoice } from "../../tools/types.ts";
 import { isInstalled, listInstalledTools, touchTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
@@ -119,10 +120,15 @@ async function versionToRun(
     state = await refreshCache(dir, state, server, state.insecure === true, io.now(), io.warn);
     choice = choose(state, server, dir, env, io);
   }
-  if (choice.outOfDate && choice.version !== choice.outOfDate) {
+  if (choice.outOfDate && choice.version && choice.version !== choice.outOfDate) {
     io.warn(
-      `Your version of ${tool} is out of date: the cluster runs v${choice.outOfDate}, this is v${choice.version}. ` +
-        "Some functionality may not work. Run `upkeep tools login` to enroll into automatic updates, or `upkeep tools update`.",
+      outOfDateMessage({
+        tool,
+        running: choice.version,
+        cluster: choice.outOfDate,
+        enrolled: state.enrolled,
+        autoUpdate: state.cache?.toolsAutoUpdate === true,
+      }),
     );
   }
   if (choice.belowFloor) refuseBelowFloor(tool, choice, state.floor, io);

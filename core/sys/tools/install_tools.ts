@@ -184,6 +184,8 @@ const NOT_IN_MANIFEST_HINTS = {
   env: "fix UPKEEP_TOOLS_VERSION",
   update:
     "the server names a version that is not published: ask its operator to publish it or to fix the tools target version",
+  server:
+    "the server names a version that is not published: ask its operator to publish it or to fix the tools target version",
 } as const;
 
 /**

@@ -4,6 +4,7 @@ import { checkUrl } from "../../install/url.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
+import { networkWhy } from "../net_error.ts";
 import { updateToolsState } from "./state_store.ts";
 
 export interface ToolsAnswer {
@@ -17,7 +18,10 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
   try {
     r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
   } catch (e) {
-    throw new UpkeepError("E_NETWORK", `cannot reach ${url}: ${(e as Error).message}`, { cause: e });
+    throw new UpkeepError("E_NETWORK", `cannot reach ${url}: ${networkWhy(e)}`, {
+      cause: e,
+      hint: "check that the server runs and its URL (upkeep tools login --server URL); installed tools still run",
+    });
   }
   if (!r.ok) throw new UpkeepError("E_SERVER", `${url} answered ${r.status}`);
   let body: {
