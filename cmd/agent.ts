@@ -74,68 +74,102 @@ export function register(program: Command): void {
     .description("update a daemon on this host, check its health and roll back on failure");
 
   where(agent.command("enable"))
-    .description("configure this host's updater and install the version the server names")
-    .requiredOption("--server <url>", "the version server (https; http only to loopback or with --insecure)")
-    .requiredOption("--product <name>", "the product to install (artifact names and <product>-releases.json)")
-    .requiredOption("--base-url <url>", "where artifacts and the signed manifest are downloaded from")
-    .requiredOption(
+    .description(
+      "configure this host's updater and install the version the server names; on an enabled or disabled namespace, flags not given keep their stored values",
+    )
+    .option(
+      "--server <url>",
+      "the version server (https; http only to loopback or with --insecure); required the first time",
+    )
+    .option(
+      "--product <name>",
+      "the product to install (artifact names and <product>-releases.json); required the first time",
+    )
+    .option(
+      "--base-url <url>",
+      "where artifacts and the signed manifest are downloaded from; required the first time",
+    )
+    .option(
       "--trust-key <pubfile>",
-      "a trusted minisign public key file or RW... key; repeatable",
+      "a trusted minisign public key file or RW... key; repeatable; required the first time",
       collect,
     )
-    .option("--group <group>", "rollout group of this host", "")
-    .option("--token <token>", "agent token for reports (or UPKEEP_AGENT_TOKEN)")
-    .option("--bin-dir <dir>", "where the daemon's links go (default /usr/local/bin)")
+    .option("--group <group>", "rollout group of this host (default: none, the last group)")
+    .option(
+      "--token <token>",
+      "agent token for reports (or UPKEEP_AGENT_TOKEN); without one the host never reports",
+    )
+    .option("--bin-dir <dir>", "where the daemon's links go (default /usr/local/bin, or UPKEEP_BIN_DIR)")
     .option("--service <kind>", "systemd or supervise (default: systemd when it runs here, else supervise)")
     .option("--daemon <bin>", "the daemon's executable in the release's bin/ (default: the product name)")
     .option("--daemon-arg <arg>", "an argument for the daemon; repeatable", collect)
     .option("--health-url <url>", "readiness probe: a URL that answers 2xx when the daemon is ready")
     .option("--health-cmd <cmd>", "readiness probe: a shell command that exits 0 when the daemon is ready")
-    .option("--health-wait <duration>", "how long the daemon is watched after a restart", "10s")
-    .option("--health-timeout <duration>", "time limit of one probe and of the smoke test", "5s")
-    .option("--systemd-dir <dir>", "where systemd units are written", "/etc/systemd/system")
-    .option("--interval <duration>", "the loop's interval written into the agent unit", "5m")
+    .option("--health-wait <duration>", "how long the daemon is watched after a restart (default 10s)")
+    .option("--health-timeout <duration>", "time limit of one probe and of the smoke test (default 5s)")
+    .option("--systemd-dir <dir>", "where systemd units are written (default /etc/systemd/system)")
+    .option(
+      "--interval <duration>",
+      "time between the loop's update passes, stored in update.yaml (default 5m)",
+    )
     .option("--insecure", "allow plain http to hosts that are not loopback")
     .option("--json", "print the result as JSON")
     .action(async (o: Where & Record<string, unknown>) => {
-      const { layout, DEFAULT_BIN_DIR } = await import("../core/sys/agent/layout.ts");
+      const { layout, DEFAULT_BIN_DIR, DEFAULT_SYSTEMD_DIR } = await import("../core/sys/agent/layout.ts");
       const { enable } = await import("../core/sys/agent/enable.ts");
       const { UsageError } = await import("../core/errors.ts");
       const { statusView, formatStatusText } = await import("../core/agent/mod.ts");
       const { existsSync } = await import("node:fs");
       const { resolve } = await import("node:path");
-      const service =
-        (o.service as string | undefined) ?? (existsSync("/run/systemd/system") ? "systemd" : "supervise");
-      if (service !== "systemd" && service !== "supervise")
+      const str = (k: string) => (o[k] === undefined ? undefined : String(o[k]));
+      const service = str("service");
+      if (service !== undefined && service !== "systemd" && service !== "supervise")
         throw new UsageError(`--service ${JSON.stringify(service)}: use systemd or supervise`);
       const l = layout(o.installDir, o.namespace);
-      const waitMs = await durationFlag(String(o.healthWait), "--health-wait");
-      const timeoutMs = await durationFlag(String(o.healthTimeout), "--health-timeout");
-      await durationFlag(String(o.interval), "--interval");
+      const ms = async (k: string, flag: string) => {
+        const v = str(k);
+        return v === undefined ? undefined : durationFlag(v, flag);
+      };
+      const healthWaitMs = await ms("healthWait", "--health-wait");
+      const healthTimeoutMs = await ms("healthTimeout", "--health-timeout");
+      if (o.interval !== undefined && (await durationFlag(String(o.interval), "--interval")) <= 0)
+        throw new UsageError("--interval: must be more than 0");
+      const token = str("token") ?? process.env.UPKEEP_AGENT_TOKEN;
+      const binDir = str("binDir") ?? process.env.UPKEEP_BIN_DIR;
+      const systemdDir = str("systemdDir");
+      const flags: import("../core/agent/mod.ts").EnableFlags = {
+        ...(o.server !== undefined ? { server: String(o.server) } : {}),
+        ...(o.product !== undefined ? { product: String(o.product) } : {}),
+        ...(o.baseUrl !== undefined ? { baseUrl: String(o.baseUrl) } : {}),
+        ...(o.trustKey !== undefined ? { trustKeys: o.trustKey as string[] } : {}),
+        ...(o.group !== undefined ? { group: String(o.group) } : {}),
+        ...(token !== undefined ? { token } : {}),
+        ...(binDir !== undefined ? { binDir: resolve(binDir) } : {}),
+        ...(service !== undefined ? { service } : {}),
+        ...(o.daemon !== undefined ? { daemon: String(o.daemon) } : {}),
+        ...(o.daemonArg !== undefined ? { daemonArgs: o.daemonArg as string[] } : {}),
+        ...(o.healthUrl !== undefined ? { healthUrl: String(o.healthUrl) } : {}),
+        ...(o.healthCmd !== undefined ? { healthCmd: String(o.healthCmd) } : {}),
+        ...(healthWaitMs !== undefined ? { healthWaitMs } : {}),
+        ...(healthTimeoutMs !== undefined ? { healthTimeoutMs } : {}),
+        ...(o.insecure === true ? { insecure: true } : {}),
+        ...(systemdDir !== undefined ? { systemdDir: resolve(systemdDir) } : {}),
+        ...(o.interval !== undefined ? { interval: String(o.interval) } : {}),
+      };
       const r = await enable(
         l,
         {
-          server: String(o.server),
-          product: String(o.product),
-          baseUrl: String(o.baseUrl),
-          trustKeys: o.trustKey as string[],
-          group: String(o.group ?? ""),
-          token: String(o.token ?? process.env.UPKEEP_AGENT_TOKEN ?? ""),
-          binDir: resolve(String(o.binDir ?? process.env.UPKEEP_BIN_DIR ?? DEFAULT_BIN_DIR)),
-          service,
-          daemon: String(o.daemon ?? o.product),
-          daemonArgs: (o.daemonArg as string[] | undefined) ?? [],
-          healthUrl: String(o.healthUrl ?? ""),
-          healthCmd: String(o.healthCmd ?? ""),
-          healthWaitMs: waitMs,
-          healthTimeoutMs: timeoutMs,
-          insecure: o.insecure === true,
-          systemdDir: resolve(String(o.systemdDir)),
+          flags,
+          defaults: {
+            binDir: resolve(DEFAULT_BIN_DIR),
+            service: existsSync("/run/systemd/system") ? "systemd" : "supervise",
+            systemdDir: DEFAULT_SYSTEMD_DIR,
+          },
           upkeepPath: process.execPath,
-          interval: String(o.interval),
         },
         logSync,
       );
+      for (const w of r.warnings) warn(`upkeep agent enable: warning: ${w}`);
       const { report } = await import("./output.ts");
       const view = statusView(r.state, l.namespace);
       if (r.healthy === false) {
@@ -145,25 +179,39 @@ export function register(program: Command): void {
         warn(`upkeep agent enable: the daemon is not healthy after the start (${r.health}) (E_UNHEALTHY)`);
         warn(`  ${r.check}`);
       }
-      report(o, { ...view, units: r.units, health: r.health ?? null, healthy: r.healthy ?? null }, (v) => {
+      const spec = r.state.spec;
+      const data = {
+        ...view,
+        units: r.units,
+        health: r.health ?? null,
+        healthy: r.healthy ?? null,
+        existing: r.existing,
+        changed: r.changed,
+        warnings: r.warnings,
+      };
+      report(o, data, (v) => {
         const next =
-          service === "supervise"
-            ? `\nnext: run the daemon under the agent: upkeep agent run --install-dir ${l.installDir} --namespace ${l.namespace}`
+          spec.service === "supervise"
+            ? `\nnext: run the daemon under the agent: upkeep agent run --install-dir ${l.installDir} --namespace ${l.namespace} --interval ${spec.interval}`
             : `\nunits: ${r.units.join(", ")}${r.health ? `\nhealth: ${r.health}` : ""}`;
-        return `enabled: ${v.active} installed in ${l.root}\n${formatStatusText(view)}${next}`;
+        const settings = r.existing
+          ? `\nsettings: ${r.changed.length ? `changed ${r.changed.join(", ")}` : "the stored ones (no flag changed any)"}`
+          : "";
+        return `enabled: ${v.active} installed in ${l.root}${settings}\n${formatStatusText(view)}${next}`;
       });
     });
 
   where(agent.command("run"))
     .description("the updater loop (systemd service or container entrypoint); supervise: runs the daemon")
-    .option("--interval <duration>", "time between update passes", "5m")
-    .action(async (o: Where & { interval: string }) => {
+    .option("--interval <duration>", "time between update passes (default: the one `enable` stored, else 5m)")
+    .action(async (o: Where & { interval?: string }) => {
       const { layout } = await import("../core/sys/agent/layout.ts");
       const { runLoop } = await import("../core/sys/agent/loop.ts");
-      const intervalMs = await durationFlag(o.interval, "--interval");
+      const intervalMs =
+        o.interval === undefined ? undefined : Math.max(await durationFlag(o.interval, "--interval"), 100);
       await runLoop({
         layout: layout(o.installDir, o.namespace),
-        intervalMs: Math.max(intervalMs, 100),
+        ...(intervalMs !== undefined ? { intervalMs } : {}),
         log: logSync,
       });
     });

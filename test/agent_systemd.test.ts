@@ -28,7 +28,7 @@ import {
   startWorld,
   type World,
 } from "./agent_helpers.ts";
-import { ROOT } from "./cli.ts";
+import { ROOT, upkeep } from "./cli.ts";
 
 setDefaultTimeout(60_000);
 
@@ -76,6 +76,7 @@ const STATE: AgentState = {
     healthTimeoutMs: 5_000,
     binDir: "/usr/local/bin",
     systemdDir: "/etc/systemd/system",
+    interval: "5m",
     enabled: true,
     pinned: false,
     updaterId: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
@@ -227,6 +228,19 @@ exit 0
     expect(r.stderr).toContain("journalctl -u hello.service");
     expect(JSON.parse(r.stdout)).toMatchObject({ active: "11.0.0", healthy: false });
     expect(existsSync(x.stateFile)).toBe(true);
+    // The hint points at `agent status`: it shows the verdict.
+    const st = await agent(x, ["status", "--json"], { UPKEEP_SYSTEMCTL: sick });
+    const view = JSON.parse(st.stdout) as { last_error: string | null; last_result: string | null };
+    expect(view.last_error).toContain("not healthy after the start");
+    expect(view.last_error).toContain("E_UNHEALTHY");
+    expect(view.last_result).toContain("not healthy");
+    // A bare enable again keeps the stored systemd settings (not the host's default, supervise here).
+    const again = await upkeep(["agent", "enable", ...x.where, "--json"], {
+      env: { UPKEEP_SYSTEMCTL: sick },
+    });
+    expect(again.stderr).not.toContain("required option");
+    expect(JSON.parse(again.stdout)).toMatchObject({ service: "systemd", existing: true, changed: [] });
+    expect(readFileSync(x.stateFile, "utf8")).toContain(`systemd_dir: ${dir}`);
   });
 
   test("an operator-owned daemon unit gets a drop-in, not a replacement", async () => {

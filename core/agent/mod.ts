@@ -3,6 +3,7 @@
  * verdicts, crash recovery plans, which versions to keep, systemd unit text. I/O is in core/sys/agent.
  */
 export * from "./decide.ts";
+export * from "./enable_spec.ts";
 export * from "./health.ts";
 export * from "./recover.ts";
 export * from "./state_file.ts";

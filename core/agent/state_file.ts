@@ -3,6 +3,7 @@
  * (keys in a fixed order, snake_case) so the file diffs well and golden tests hold. Pure.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
+import { tryParseDuration } from "../duration.ts";
 import { UpkeepError } from "../errors.ts";
 import { formatVersion, tryParseVersion } from "../version/mod.ts";
 import {
@@ -14,6 +15,8 @@ import {
 } from "./types.ts";
 
 export const STATE_FILE_VERSION = 1;
+/** The loop's interval when update.yaml names none (files written before it was stored). */
+export const DEFAULT_INTERVAL = "5m";
 export const STATE_FILE_KIND = "upkeep_agent";
 /** update.yaml larger than this is refused (it is a few hundred bytes). */
 export const MAX_STATE_FILE_BYTES = 256 * 1024;
@@ -139,6 +142,7 @@ const SPEC_KEYS = [
   "health_timeout_ms",
   "bin_dir",
   "systemd_dir",
+  "interval",
   "enabled",
   "pinned",
   "updater_id",
@@ -205,6 +209,12 @@ export function checkState(doc: unknown, file = "update.yaml"): AgentState {
     healthTimeoutMs: s.int("health_timeout_ms", 5_000, 1, 600_000),
     binDir: s.str("bin_dir", { required: true }),
     systemdDir: s.str("systemd_dir"),
+    interval:
+      s.str("interval", {
+        max: 32,
+        check: (v) => v === "" || (tryParseDuration(v) ?? 0) > 0,
+        what: "a duration such as 5m",
+      }) || DEFAULT_INTERVAL,
     enabled: s.bool("enabled", true),
     pinned: s.bool("pinned", false),
     updaterId: s.str("updater_id", { required: true, max: 128 }),
@@ -292,6 +302,7 @@ export function stateDocument(state: AgentState): Obj {
     health_timeout_ms: s.healthTimeoutMs,
     bin_dir: s.binDir,
     systemd_dir: s.systemdDir,
+    interval: s.interval,
     enabled: s.enabled,
     pinned: s.pinned,
     updater_id: s.updaterId,

@@ -38,6 +38,8 @@ export interface AgentSpec {
   binDir: string;
   /** systemd only: where units are written. */
   systemdDir: string;
+  /** Time between `agent run` passes as written at enable (e.g. `5m`); `agent run --interval` overrides it. */
+  interval: string;
   enabled: boolean;
   /** Pinned: no update from the server; `active` stays. */
   pinned: boolean;

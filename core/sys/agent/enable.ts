@@ -12,12 +12,16 @@ import {
   type AgentSpec,
   type AgentState,
   agentUnit,
+  changedSettings,
   daemonDropIn,
   daemonUnit,
   daemonUnitName,
+  type EnableDefaults,
+  type EnableFlags,
   emptyStatus,
-  type ServiceKind,
+  mergeEnableFlags,
 } from "../../agent/mod.ts";
+import { tryParseDuration } from "../../duration.ts";
 import { type ErrorCode, UpkeepError, UsageError } from "../../errors.ts";
 import { encodePublicKey, isValidProduct } from "../../trust/mod.ts";
 import { makeDir } from "../install/extract.ts";
@@ -32,25 +36,12 @@ import { ExecSystemctl, type Systemctl, SystemdBackend, systemctlMust, writeUnit
 import { type PassResult, Updater } from "./updater.ts";
 
 export interface EnableInput {
-  server: string;
-  product: string;
-  baseUrl: string;
-  trustKeys: string[];
-  group: string;
-  token: string;
-  binDir: string;
-  service: ServiceKind;
-  daemon: string;
-  daemonArgs: string[];
-  healthUrl: string;
-  healthCmd: string;
-  healthWaitMs: number;
-  healthTimeoutMs: number;
-  insecure: boolean;
-  systemdDir: string;
+  /** The flags given (undefined: keep the stored value, or the default on a first enable). */
+  flags: EnableFlags;
+  /** Defaults of a first enable that depend on this host. */
+  defaults: EnableDefaults;
   /** The upkeep executable the agent unit runs. */
   upkeepPath: string;
-  interval: string;
 }
 
 export interface EnableResult {
@@ -62,14 +53,23 @@ export interface EnableResult {
   /** False when the daemon was not healthy after the start (the config is kept): what to check. */
   healthy?: boolean;
   check?: string;
+  /** True when update.yaml existed before (the stored settings were kept where no flag was given). */
+  existing: boolean;
+  /** The settings a flag changed on an existing namespace (`group (a -> b)`...). */
+  changed: string[];
+  /** Things the operator should know (no agent token...). */
+  warnings: string[];
 }
 
 export async function enable(
   l: Layout,
-  input: EnableInput,
+  enableInput: EnableInput,
   log: (m: string) => void,
   ctl: Systemctl = new ExecSystemctl(),
 ): Promise<EnableResult> {
+  // The stored settings are the base (read again under the lock for the status).
+  const stored = (await stateExists(l)) ? await readState(l).catch(() => undefined) : undefined;
+  const input = mergeEnableFlags(stored?.spec, enableInput.flags, enableInput.defaults, l.root);
   if (!isValidProduct(input.product))
     throw new UsageError(`--product ${JSON.stringify(input.product)}: use lowercase letters, digits and '-'`);
   if (input.healthUrl && input.healthCmd)
@@ -79,6 +79,8 @@ export async function enable(
       `--daemon ${JSON.stringify(input.daemon)}: a file name inside the release's bin/ (no /)`,
     );
   if (input.group.length > 64) throw new UsageError("--group: at most 64 characters");
+  if ((tryParseDuration(input.interval) ?? 0) <= 0)
+    throw new UsageError(`--interval ${JSON.stringify(input.interval)}: use a duration such as 5m`);
   try {
     checkUrl(input.server, input.insecure);
   } catch (e) {
@@ -127,6 +129,7 @@ export async function enable(
       healthTimeoutMs: input.healthTimeoutMs,
       binDir: input.binDir,
       systemdDir: input.service === "systemd" ? input.systemdDir : "",
+      interval: input.interval,
       enabled: true,
       pinned: previous?.spec.pinned ?? false,
       updaterId: previous?.spec.updaterId ?? randomUUID(),
@@ -162,15 +165,26 @@ export async function enable(
     }
     updater.persist = true;
     updater.state.spec.enabled = true;
+    const changed = previous ? changedSettings(previous.spec, spec) : [];
+    if (previous) {
+      // The stored result (e.g. "disabled: ...") no longer holds: say what this enable did.
+      updater.state.status.lastResult = `${previous.spec.enabled ? "enabled again" : "re-enabled"} on ${updater.state.status.active || "nothing"}: ${changed.length ? `changed ${changed.join(", ")}` : "stored settings kept"}`;
+    }
     await updater.save();
     written = true;
+    const warnings: string[] = [];
+    if (!spec.token)
+      warnings.push(
+        "no agent token (--token or UPKEEP_AGENT_TOKEN): this host sends no reports, so the server's rollouts never see it (they neither wait for it nor count its failures)",
+      );
+    const done = { existing: previous !== undefined, changed, warnings };
 
     const units: string[] = [];
     let health: string | undefined;
     if (input.service === "systemd") {
       const unitInput = {
         spec,
-        upkeepPath: input.upkeepPath,
+        upkeepPath: enableInput.upkeepPath,
         installDir: l.installDir,
         namespace: l.namespace,
         interval: input.interval,
@@ -194,6 +208,10 @@ export async function enable(
       const verdict = await watcher.watchHealth();
       health = `${verdict.state}: ${verdict.detail}`;
       if (verdict.state !== "healthy") {
+        // Recorded before the exit, so `agent status` (which the hint points at) shows it.
+        updater.state.status.lastError = `the daemon is not healthy after the start: ${health} (E_UNHEALTHY)`;
+        updater.state.status.lastResult = `enabled on ${updater.state.status.active}; the daemon was not healthy after the start`;
+        await updater.save();
         const unit = daemonUnitName(spec.daemon);
         const probe = spec.healthUrl
           ? `, the readiness URL ${spec.healthUrl}`
@@ -206,11 +224,20 @@ export async function enable(
           units,
           health,
           healthy: false,
+          ...done,
           check: `the configuration is kept; check \`systemctl status ${unit}\`, \`journalctl -u ${unit}\`${probe}, then \`upkeep agent status\``,
         };
       }
     }
-    return { state: updater.state, result, units, ...(health ? { health, healthy: true } : {}) };
+    // Reported only now that update.yaml exists (a failed first install leaves no trace on the server).
+    await updater.reportActive();
+    return {
+      state: updater.state,
+      result,
+      units,
+      ...(health ? { health, healthy: true } : {}),
+      ...done,
+    };
   } catch (e) {
     if (!written && createdRoot) {
       lock.release();

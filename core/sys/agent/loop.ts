@@ -6,6 +6,8 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
+import { DEFAULT_INTERVAL } from "../../agent/mod.ts";
+import { tryParseDuration } from "../../duration.ts";
 import { UpkeepError } from "../../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
@@ -17,7 +19,8 @@ import { Supervisor, stopOrphan } from "./supervise.ts";
 
 export interface LoopOptions {
   layout: Layout;
-  intervalMs: number;
+  /** Time between passes; undefined: the interval update.yaml stores (read again before each wait). */
+  intervalMs?: number;
   log: (msg: string) => void;
   /** Graceful stop timeout of the daemon before SIGKILL. */
   graceMs?: number;
@@ -159,8 +162,12 @@ async function runLocked(o: LoopOptions): Promise<void> {
     }
   };
   const control = listenControl(l.socket, handle);
+  // --interval, else the one `enable` stored (a later `enable --interval` applies from the next wait).
+  const intervalMs = () =>
+    o.intervalMs ??
+    Math.max(tryParseDuration(state.spec.interval) ?? tryParseDuration(DEFAULT_INTERVAL) ?? 300_000, 100);
   log(
-    `agent run: pid ${process.pid}, namespace ${l.root}, service ${state.spec.service}, every ${Math.round(o.intervalMs / 1000)}s`,
+    `agent run: pid ${process.pid}, namespace ${l.root}, service ${state.spec.service}, every ${intervalMs() / 1000}s${o.intervalMs === undefined ? ` (update.yaml: interval ${state.spec.interval})` : ""}`,
   );
 
   const onTerm = () => shutdown("SIGTERM");
@@ -179,7 +186,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
     } catch (e) {
       log(`pass failed: ${e instanceof Error ? e.message : String(e)}`);
     }
-    if (!ac.signal.aborted) timer = setTimeout(tick, o.intervalMs);
+    if (!ac.signal.aborted) timer = setTimeout(tick, intervalMs());
   };
   void tick();
 

@@ -99,6 +99,7 @@ function state(l: Layout): AgentState {
       healthTimeoutMs: 2000,
       binDir: join(l.installDir, "bin"),
       systemdDir: "",
+      interval: "5m",
       enabled: true,
       pinned: false,
       updaterId: "7c9e6679-7425-40de-944b-e07fc1f90ae7",

@@ -151,7 +151,15 @@ export class Updater {
     if (this.persist) await writeState(this.layout, this.state);
   }
 
+  /** Reports the active version as ok (enable, once update.yaml is written). */
+  async reportActive(): Promise<void> {
+    if (this.state.status.active) await this.#report({ state: "ok", version: this.state.status.active });
+  }
+
   async #report(r: ReportBody): Promise<void> {
+    // Nothing is reported before update.yaml exists (a failed first install of `enable`): the server would
+    // list a host that was never enabled, under an updater_id that is not kept.
+    if (!this.persist) return;
     const err = await sendReport(this.state.spec, r);
     if (err) this.#log(`report not sent (the update is not affected): ${err}`);
   }

@@ -1,0 +1,157 @@
+/**
+ * `agent enable` on a namespace that exists (after `agent disable`): the stored settings are kept unless a
+ * flag replaces them; a first enable still needs its required flags; the interval is stored and used by
+ * `agent run`; no token is warned about.
+ */
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import {
+  AGENT_TOKEN,
+  agent,
+  cleanup,
+  enable,
+  type Host,
+  host,
+  killDaemon,
+  publish,
+  readStateFile,
+  STACK,
+  setTarget,
+  startWorld,
+  type World,
+  waitFor,
+} from "./agent_helpers.ts";
+import { upkeep } from "./cli.ts";
+
+setDefaultTimeout(60_000);
+
+let w: World;
+const hosts: Host[] = [];
+
+beforeAll(async () => {
+  w = await startWorld("agent-enable");
+  await publish(w, ["11.0.0"]);
+  await setTarget(w, "11.0.0");
+});
+
+afterAll(async () => {
+  for (const h of hosts) killDaemon(h);
+  if (w) {
+    await w.stop();
+    cleanup(w.dir);
+  }
+});
+
+function newHost(name: string): Host {
+  const h = host(w, name);
+  hosts.push(h);
+  return h;
+}
+
+describe("agent enable on an existing namespace", () => {
+  test("after disable, a bare `agent enable --install-dir D` re-enables with every stored setting", async () => {
+    const h = newHost("reenable");
+    const first = await enable(w, h, ["--group", "canary", "--interval", "1m", "--health-cmd", "true"]);
+    expect(first.code).toBe(0);
+    // The supervise hint carries the stored interval.
+    expect(first.stdout).toContain(
+      `upkeep agent run --install-dir ${h.installDir} --namespace default --interval 1m`,
+    );
+    const before = readStateFile(h).spec;
+    expect(before).toMatchObject({
+      group: "canary",
+      token: AGENT_TOKEN,
+      interval: "1m",
+      daemon_args: ["serve"],
+    });
+    expect((await agent(h, ["disable"])).code).toBe(0);
+
+    const r = await upkeep(["agent", "enable", ...h.where]);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("settings: the stored ones");
+    const after = readStateFile(h).spec;
+    expect(after).toEqual({ ...before, enabled: true });
+    expect(readlinkSync(join(h.binDir, "hello"))).toBe(join(h.root, "current", "bin", "hello"));
+    const s = JSON.parse((await agent(h, ["status", "--json"])).stdout) as Record<string, unknown>;
+    expect(s.enabled).toBe(true);
+    expect(s.group).toBe("canary");
+    expect(String(s.last_result)).not.toContain("disabled");
+    expect(String(s.last_result)).toContain("re-enabled");
+  });
+
+  test("flags given replace their stored value, and the output says which", async () => {
+    const h = newHost("change");
+    expect((await enable(w, h, ["--group", "canary"])).code).toBe(0);
+    const r = await upkeep([
+      "agent",
+      "enable",
+      ...h.where,
+      "--group",
+      "prod",
+      "--health-wait",
+      "2s",
+      "--json",
+    ]);
+    expect(r.code).toBe(0);
+    const out = JSON.parse(r.stdout) as { changed: string[]; existing: boolean; group: string };
+    expect(out.existing).toBe(true);
+    expect(out.group).toBe("prod");
+    expect(out.changed).toEqual(["group (canary -> prod)", "health-wait (1500ms -> 2000ms)"]);
+    const spec = readStateFile(h).spec;
+    expect(spec).toMatchObject({
+      group: "prod",
+      token: AGENT_TOKEN,
+      health_wait_ms: 2000,
+      bin_dir: h.binDir,
+    });
+  });
+
+  test("a first enable without its required flags: exit 2 naming them, nothing written", async () => {
+    const h = newHost("first");
+    const r = await upkeep(["agent", "enable", ...h.where, "--product", "hello"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--server <url>, --base-url <url>, --trust-key <pubfile>");
+    expect(r.stderr).toContain("E_USAGE");
+    expect(r.stderr).not.toMatch(STACK);
+    expect(existsSync(h.root)).toBe(false);
+  });
+
+  test("agent run uses the stored interval when --interval is not given", async () => {
+    const h = newHost("interval");
+    expect((await enable(w, h, ["--interval", "1m"])).code).toBe(0);
+    const { UPKEEP } = await import("./cli.ts");
+    const proc = Bun.spawn([UPKEEP, "agent", "run", ...h.where], {
+      env: { ...process.env, HELLO_STATE: join(w.dir, h.name, "hello.json") },
+      stdin: "ignore",
+      stdout: "ignore",
+      stderr: "pipe",
+    });
+    let log = "";
+    const reader = (async () => {
+      for await (const chunk of proc.stderr) log += new TextDecoder().decode(chunk);
+    })();
+    try {
+      await waitFor("the loop's start line", () => log.includes("every "));
+      expect(log).toContain("every 60s (update.yaml: interval 1m)");
+    } finally {
+      proc.kill("SIGTERM");
+      await proc.exited;
+      await reader;
+      killDaemon(h);
+    }
+  });
+});
+
+describe("agent enable without a token", () => {
+  test("warns that the host will not report (invisible to rollouts)", async () => {
+    const h = newHost("notoken");
+    const { enableArgs } = await import("./agent_helpers.ts");
+    const args = enableArgs(w, h).filter((a, i, all) => a !== AGENT_TOKEN && all[i + 1] !== AGENT_TOKEN);
+    const r = await upkeep(args, { env: { UPKEEP_AGENT_TOKEN: "" } });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("warning: no agent token");
+    expect(r.stderr).toContain("rollouts never see it");
+  });
+});
