@@ -153,5 +153,24 @@ describe("agent enable without a token", () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("warning: no agent token");
     expect(r.stderr).toContain("rollouts never see it");
+    const s = JSON.parse((await agent(h, ["status", "--json"])).stdout) as Record<string, unknown>;
+    expect(String(s.last_report_error)).toContain("no agent token");
+  });
+});
+
+describe("report failures are kept in the status", () => {
+  test("a wrong token: last_report_error says 401; the next report sent clears it", async () => {
+    const h = newHost("badtoken");
+    expect((await enable(w, h, ["--token", "agent-wrong"])).code).toBe(0);
+    const s = JSON.parse((await agent(h, ["status", "--json"])).stdout) as Record<string, unknown>;
+    expect(String(s.last_report_error)).toContain("401");
+    expect(s.last_error).toBeNull();
+    const text = await agent(h, ["status"]);
+    expect(text.stdout).toMatch(/last_report_error: .*401/);
+    // Fixed: enable with the right token, then a pass reports and the error is gone.
+    expect((await upkeep(["agent", "enable", ...h.where, "--token", AGENT_TOKEN])).code).toBe(0);
+    expect((await agent(h, ["update", "--now"])).code).toBe(0);
+    const after = JSON.parse((await agent(h, ["status", "--json"])).stdout) as Record<string, unknown>;
+    expect(after.last_report_error).toBeNull();
   });
 });

@@ -90,6 +90,7 @@ const STATE: AgentState = {
     lastCheck: "2026-01-05T10:00:00.000Z",
     lastResult: "updated from 17.0.0 to 17.0.1",
     lastError: "",
+    lastReportError: "",
   },
 };
 

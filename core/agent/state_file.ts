@@ -156,6 +156,7 @@ const STATUS_KEYS = [
   "last_check",
   "last_result",
   "last_error",
+  "last_report_error",
 ] as const;
 
 /** Validates a parsed update.yaml document; throws StateFileError listing every problem. */
@@ -234,6 +235,7 @@ export function checkState(doc: unknown, file = "update.yaml"): AgentState {
     lastCheck: t.str("last_check", { check: isIso, what: "an ISO time" }),
     lastResult: t.str("last_result"),
     lastError: t.str("last_error"),
+    lastReportError: t.str("last_report_error"),
   };
   const u = isObj(statusDoc) ? statusDoc.updating : undefined;
   if (u !== undefined && u !== null) {
@@ -321,6 +323,7 @@ export function stateDocument(state: AgentState): Obj {
   status.last_check = t.lastCheck;
   status.last_result = t.lastResult;
   status.last_error = t.lastError;
+  if (t.lastReportError) status.last_report_error = t.lastReportError;
   return { version: STATE_FILE_VERSION, kind: STATE_FILE_KIND, spec, status };
 }
 
@@ -338,5 +341,6 @@ export function emptyStatus(): AgentStatus {
     lastCheck: "",
     lastResult: "",
     lastError: "",
+    lastReportError: "",
   };
 }

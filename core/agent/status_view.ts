@@ -16,6 +16,7 @@ export function statusView(state: AgentState, namespace: string): StatusView {
     last_check: orNull(status.lastCheck),
     last_result: orNull(status.lastResult),
     last_error: orNull(status.lastError),
+    last_report_error: orNull(status.lastReportError),
     namespace,
     service: spec.service,
     updating: status.updating ? { from: status.updating.from, to: status.updating.to } : null,
@@ -37,7 +38,8 @@ export function formatStatusText(v: StatusView): string {
     ["last_check", v.last_check ?? "-"],
     ["last_result", v.last_result ?? "-"],
     ["last_error", v.last_error ?? "-"],
+    ["last_report_error", v.last_report_error ?? "-"],
   ];
   if (v.updating) rows.push(["updating", `${v.updating.from || "-"} -> ${v.updating.to}`]);
-  return rows.map(([k, val]) => `${`${k}:`.padEnd(13)}${val}`).join("\n");
+  return rows.map(([k, val]) => `${`${k}:`.padEnd(12)} ${val}`).join("\n");
 }

@@ -70,6 +70,8 @@ export interface AgentStatus {
   lastCheck: string;
   lastResult: string;
   lastError: string;
+  /** Why the last report to the server failed (empty: it was sent); cleared by the next one sent. */
+  lastReportError: string;
 }
 
 export interface AgentState {
@@ -90,6 +92,8 @@ export interface StatusView {
   last_check: string | null;
   last_result: string | null;
   last_error: string | null;
+  /** The last report to the server that failed (null: the last one was sent). */
+  last_report_error: string | null;
   /** Extras beyond the shape. */
   namespace: string;
   service: ServiceKind;

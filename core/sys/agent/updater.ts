@@ -160,8 +160,16 @@ export class Updater {
     // Nothing is reported before update.yaml exists (a failed first install of `enable`): the server would
     // list a host that was never enabled, under an updater_id that is not kept.
     if (!this.persist) return;
-    const err = await sendReport(this.state.spec, r);
-    if (err) this.#log(`report not sent (the update is not affected): ${err}`);
+    const err = this.state.spec.token
+      ? await sendReport(this.state.spec, r)
+      : "no agent token: this host sends no reports, the server's rollouts do not see it (upkeep agent enable --token T)";
+    if (err && this.state.spec.token) this.#log(`report not sent (the update is not affected): ${err}`);
+    // Kept in update.yaml (shown by `agent status`) until a report is sent again.
+    const st = this.state.status;
+    if ((err ?? "") !== st.lastReportError) {
+      st.lastReportError = err ?? "";
+      await this.save().catch(() => {});
+    }
   }
 
   async #switch(version: string): Promise<void> {
