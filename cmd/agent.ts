@@ -68,6 +68,35 @@ async function loopAnswer<T>(l: { socket: string }, req: ControlRequest): Promis
   return r.result as T;
 }
 
+/** `agent pin [VERSION]`. */
+async function pin(version: string | undefined, o: Where): Promise<void> {
+  const { layout } = await import("../core/sys/agent/layout.ts");
+  const { UsageError } = await import("../core/errors.ts");
+  const { tryParseVersion, formatVersion } = await import("../core/version/mod.ts");
+  let v: string | undefined;
+  if (version !== undefined) {
+    const p = tryParseVersion(version);
+    if (!p)
+      throw new UsageError(`${JSON.stringify(version)} is not a version (e.g. 1.2.3)`, {
+        code: "E_BAD_VERSION",
+      });
+    v = formatVersion(p);
+  }
+  const l = layout(o.installDir, o.namespace);
+  let r = await loopAnswer<PassResult>(l, { cmd: "pin", ...(v ? { version: v } : {}) });
+  if (!r) {
+    const { openSession, opPin } = await import("../core/sys/agent/ops.ts");
+    const s = await openSession(l, { what: "agent pin", log: logSync });
+    try {
+      r = await opPin(s.updater, v);
+    } finally {
+      s.close();
+    }
+  }
+  const { report } = await import("./output.ts");
+  report(o, r, () => `pinned to ${r.to || r.from}`);
+}
+
 export function register(program: Command): void {
   const agent = program
     .command("agent")
@@ -267,31 +296,18 @@ export function register(program: Command): void {
     .argument("[version]", "the version to install and pin (default: the active version)")
     .option("--json", "print the result as JSON")
     .action(async (version: string | undefined, o: Where) => {
-      const { layout } = await import("../core/sys/agent/layout.ts");
-      const { UsageError } = await import("../core/errors.ts");
-      const { tryParseVersion, formatVersion } = await import("../core/version/mod.ts");
-      let v: string | undefined;
-      if (version !== undefined) {
-        const p = tryParseVersion(version);
-        if (!p)
-          throw new UsageError(`${JSON.stringify(version)} is not a version (e.g. 1.2.3)`, {
-            code: "E_BAD_VERSION",
-          });
-        v = formatVersion(p);
-      }
-      const l = layout(o.installDir, o.namespace);
-      let r = await loopAnswer<PassResult>(l, { cmd: "pin", ...(v ? { version: v } : {}) });
-      if (!r) {
-        const { openSession, opPin } = await import("../core/sys/agent/ops.ts");
-        const s = await openSession(l, { what: "agent pin", log: logSync });
-        try {
-          r = await opPin(s.updater, v);
-        } finally {
-          s.close();
+      try {
+        await pin(version, o);
+      } catch (e) {
+        // With --json a refusal also answers on stdout (as `version plan --json`); main.ts still prints it
+        // on stderr and picks the exit code.
+        const { isUpkeepError } = await import("../core/errors.ts");
+        if (o.json && isUpkeepError(e)) {
+          const { report } = await import("./output.ts");
+          report(o, { code: e.code, reason: e.message }, () => "");
         }
+        throw e;
       }
-      const { report } = await import("./output.ts");
-      report(o, r, () => `pinned to ${r.to || r.from}`);
     });
 
   for (const [name, description] of [
@@ -379,6 +395,11 @@ export function register(program: Command): void {
       const waitMs = await durationFlag(o.lockWait, "--lock-wait");
       const done = await opUninstall(l, state, { log: logSync, waitMs });
       const { report } = await import("./output.ts");
-      report(o, { removed: done }, (d) => d.removed.join("\n"));
+      report(o, done, (d) =>
+        [
+          ...(d.stopped_pid ? [`stopped daemon pid ${d.stopped_pid}`] : []),
+          ...d.removed.map((p) => `removed ${p}`),
+        ].join("\n"),
+      );
     });
 }

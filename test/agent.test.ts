@@ -171,6 +171,8 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     expect(currentDir(h)).toBe("11.1.0");
     const s = await status();
     expect(s).toMatchObject({ active: "11.1.0", skip: ["11.2.0"] });
+    // The skipped release's folder is gone at once (not kept until the next successful update).
+    expect(versionDirs(h)).toEqual(["11.0.0", "11.1.0"]);
     console.log(
       `rollback (crashing release): detected ${r.detect_ms} ms after the switch (the daemon crashes 1 s after start), old version running again ${r.rollback_ms} ms after detection; whole pass ${Math.round(wall)} ms`,
     );
@@ -194,6 +196,7 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     );
     expect(daemonVersion(helloState)).toBe("11.1.0");
     expect((await status()).skip).toEqual(["11.2.0", "11.3.0"]);
+    expect(versionDirs(h)).toEqual(["11.0.0", "11.1.0"]);
   });
 
   test("a release whose smoke test fails is refused before the switch; the daemon is not touched", async () => {
@@ -206,6 +209,7 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     expect(daemonPid(h)).toBe(pid);
     expect(currentDir(h)).toBe("11.1.0");
     expect((await status()).skip).toContain("11.4.0");
+    expect(versionDirs(h)).toEqual(["11.0.0", "11.1.0"]);
   });
 
   test("pin stops updates; pin VERSION installs and pins; unpin follows the server again", async () => {
@@ -220,6 +224,14 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     expect(JSON.parse(pin.stdout)).toMatchObject({ outcome: "updated", to: "11.0.0" });
     expect(daemonVersion(helloState)).toBe("11.0.0");
     expect(await status()).toMatchObject({ pinned: true, active: "11.0.0", backup: "11.1.0" });
+    // A version that is not released: refused; --json answers on stdout too; the code is printed once.
+    const bad = await agent(h, ["pin", "9.9.9", "--json"]);
+    expect(bad.code).toBe(1);
+    expect(JSON.parse(bad.stdout)).toMatchObject({ code: "E_NOT_IN_MANIFEST" });
+    expect(JSON.parse(bad.stdout).reason).toContain("cannot pin 9.9.9");
+    expect(JSON.parse(bad.stdout).reason).not.toContain("(E_NOT_IN_MANIFEST)");
+    expect(bad.stderr).toContain("(E_NOT_IN_MANIFEST)");
+    expect(bad.stderr).not.toContain("(E_NOT_IN_MANIFEST) (E_NOT_IN_MANIFEST)");
     expect((await agent(h, ["unpin"])).code).toBe(0);
     const r = await update();
     expect(r.r).toMatchObject({ outcome: "updated", from: "11.0.0", to: "11.5.0" });
@@ -238,6 +250,12 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     expect(s.skip).toContain("11.5.0");
     const next = await update();
     expect(next.r.outcome).toBe("unchanged");
+    expect(next.r.message).toContain("skipped on this host by the operator");
+    // The operator's skip is no failure of 11.5.0: reported ok, without failed_version (which the server
+    // counts against the rollout).
+    const me = (await agentsOnServer()).find((a) => a.updater_id === readStateFile(h).spec.updater_id);
+    expect(me).toMatchObject({ version: "11.0.0", state: "ok" });
+    expect(me?.failed_version).toBeUndefined();
   });
 
   test("disable: no more updates, the daemon keeps running", async () => {
@@ -302,7 +320,10 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     } finally {
       lock.release();
     }
-    expect((await agent(x, ["uninstall"])).code).toBe(0);
+    const un = await agent(x, ["uninstall", "--json"]);
+    expect(un.code).toBe(0);
+    // Paths only (no "removed ..." sentences).
+    expect(JSON.parse(un.stdout)).toEqual({ removed: [join(x.binDir, "hello"), x.root], stopped_pid: null });
     expect(existsSync(x.root)).toBe(false);
   });
 

@@ -26,6 +26,7 @@ import {
   setTarget,
   startLoop,
   startWorld,
+  versionDirs,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -123,6 +124,9 @@ async function crashAndRecover(point: string, final: string, skip: string[]): Pr
   expect(currentDir(h)).toBe(final);
   const st = readStateFile(h).status;
   expect(st.skip).toEqual(skip);
+  // A skipped release's folder is removed once the rollback is recorded (also by recovery).
+  for (const v of skip)
+    expect({ point, dirs: versionDirs(h) }).toEqual({ point, dirs: versionDirs(h).filter((d) => d !== v) });
   expect(alive(daemonPid(h))).toBe(true);
   if (orphan && orphan !== daemonPid(h)) expect(alive(orphan)).toBe(false);
   const status = await agent(h, ["status", "--json"]);

@@ -31,7 +31,7 @@ const hosts: Host[] = [];
 
 beforeAll(async () => {
   w = await startWorld("agent-enable");
-  await publish(w, ["11.0.0"]);
+  await publish(w, ["11.0.0", "11.4.0:badversion"]);
   await setTarget(w, "11.0.0");
 });
 
@@ -140,6 +140,33 @@ describe("agent enable on an existing namespace", () => {
       await proc.exited;
       await reader;
       killDaemon(h);
+    }
+  });
+});
+
+describe("a failed first install", () => {
+  test("reports nothing to the server (no host listed, no updater_id per retry); the code is printed once", async () => {
+    const agents = async () => {
+      const r = await fetch(`${w.url}/v1/agents`, {
+        headers: { authorization: `Bearer ${w.env.UPKEEP_TOKEN}` },
+      });
+      return ((await r.json()) as { agents: unknown[] }).agents.length;
+    };
+    const before = await agents();
+    await setTarget(w, "11.4.0");
+    try {
+      const h = newHost("firstfail");
+      for (let i = 0; i < 2; i++) {
+        const r = await enable(w, h);
+        expect(r.code).toBe(1);
+        expect(r.stderr).toContain("first install of 11.4.0 failed");
+        expect(r.stderr).toContain("(E_SMOKE)");
+        expect(r.stderr).not.toContain("(E_SMOKE) (E_SMOKE)");
+        expect(existsSync(h.root)).toBe(false);
+      }
+      expect(await agents()).toBe(before);
+    } finally {
+      await setTarget(w, "11.0.0");
     }
   });
 });

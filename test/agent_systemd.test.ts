@@ -91,6 +91,7 @@ const STATE: AgentState = {
     lastResult: "updated from 17.0.0 to 17.0.1",
     lastError: "",
     lastReportError: "",
+    skipByOperator: [],
   },
 };
 

@@ -1,17 +1,20 @@
 /** Table tests of the agent's pure decisions: pass decision, health verdicts, crash recovery, state file. */
 import { describe, expect, test } from "bun:test";
 import {
+  addSkip,
   checkSuggestedArtifact,
   decidePass,
   emptyStatus,
   type FindAnswer,
   formatState,
   isReleaseVerdict,
+  isSkippedByOperator,
   judgeHealth,
   parseFindAnswer,
   parseState,
   planRecovery,
   printsVersion,
+  removeSkip,
   restartDelayMs,
   StateFileError,
   versionOfDir,
@@ -506,4 +509,36 @@ describe("printsVersion: the smoke test's proof of the version", () => {
   for (const [out, version, ok] of cases)
     test(`${JSON.stringify(out)} ${ok ? "proves" : "does not prove"} ${version}`, () =>
       expect(printsVersion(out, version)).toBe(ok));
+});
+
+describe("skips chosen by the operator (agent rollback) are not failures", () => {
+  test("decidePass says the operator skipped it; isSkippedByOperator", () => {
+    const status = { active: "17.0.0", skip: ["17.0.1"], skipByOperator: ["17.0.1"] };
+    const d = decidePass({ spec: on, status, find: find({ autoUpdate: true }), daemonHealthy: true });
+    expect(d.update).toBe(false);
+    expect(d.reason).toContain("skipped on this host by the operator");
+    expect(isSkippedByOperator(status, "17.0.1")).toBe(true);
+    expect(isSkippedByOperator({ ...status, skipByOperator: [] }, "17.0.1")).toBe(false);
+  });
+  test("addSkip / removeSkip keep the operator's part a subset of skip", () => {
+    const s = { ...emptyStatus() };
+    addSkip(s, "1.0.0", true);
+    expect(s).toMatchObject({ skip: ["1.0.0"], skipByOperator: ["1.0.0"] });
+    // It then failed for real: no longer the operator's choice.
+    addSkip(s, "1.0.0");
+    expect(s).toMatchObject({ skip: ["1.0.0"], skipByOperator: [] });
+    addSkip(s, "2.0.0", true);
+    removeSkip(s, "2.0.0");
+    expect(s).toMatchObject({ skip: ["1.0.0"], skipByOperator: [] });
+  });
+  test("update.yaml keeps skip_by_operator (left out when empty)", () => {
+    const st = parseState(
+      "version: 1\nkind: upkeep_agent\nspec:\n  server: https://s\n  product: hello\n  base_url: https://b\n  trust_keys: [RWQf6LRCGA9i53mlYecO4IzT51TGPpvWucNSCh1CBM0QTaLn73Y7GFO3]\n  service: supervise\n  daemon: hello\n  bin_dir: /usr/local/bin\n  updater_id: x\nstatus:\n  skip: [1.0.0]\n  skip_by_operator: [1.0.0]\n",
+    );
+    expect(st.status.skipByOperator).toEqual(["1.0.0"]);
+    expect(formatState(st)).toContain("skip_by_operator:\n    - 1.0.0");
+    expect(formatState({ ...st, status: { ...st.status, skipByOperator: [] } })).not.toContain(
+      "skip_by_operator",
+    );
+  });
 });

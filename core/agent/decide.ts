@@ -56,7 +56,7 @@ export function parseFindAnswer(doc: unknown): FindAnswer | string {
 
 export interface DecideInput {
   spec: Pick<AgentSpec, "enabled" | "pinned">;
-  status: Pick<AgentStatus, "active" | "skip">;
+  status: Pick<AgentStatus, "active" | "skip"> & Partial<Pick<AgentStatus, "skipByOperator">>;
   find: FindAnswer;
   /** Health of the local daemon now: undefined when unknown (not running under this agent). */
   daemonHealthy: boolean | undefined;
@@ -79,6 +79,10 @@ export function decidePass(input: DecideInput): Decision {
   if (!spec.enabled) return no("updates are disabled on this host (upkeep agent enable to re-enable)");
   if (spec.pinned) return no(`pinned to ${status.active || "the installed version"} (upkeep agent unpin)`);
   if (status.active !== "" && sameVersion(status.active, target)) return no(`up to date on ${target}`);
+  if (isSkippedByOperator(status, target))
+    return no(
+      `${target} is skipped on this host by the operator (upkeep agent rollback left it; upkeep agent pin ${target} forces it)`,
+    );
   if (status.skip.some((v) => sameVersion(v, target)))
     return no(`${target} failed on this host before and is skipped (upkeep agent pin ${target} forces it)`);
   if (find.serverVersion && greater(target, find.serverVersion))
@@ -101,6 +105,37 @@ export function decidePass(input: DecideInput): Decision {
     };
   return no(
     `${target} is available; waiting for the server to say when${find.reason ? ` (${find.reason})` : ""}`,
+  );
+}
+
+/**
+ * Puts `version` on the skip list (mutates `status`): as the operator's choice, or as a failure here (which
+ * takes it off the operator's part: it failed for real).
+ */
+export function addSkip(
+  status: Pick<AgentStatus, "skip" | "skipByOperator">,
+  version: string,
+  byOperator = false,
+): void {
+  if (!status.skip.some((v) => sameVersion(v, version))) status.skip.push(version);
+  const others = status.skipByOperator.filter((v) => !sameVersion(v, version));
+  status.skipByOperator = byOperator ? [...others, version] : others;
+}
+
+/** Takes `version` off the skip list (mutates `status`): it was installed and is healthy. */
+export function removeSkip(status: Pick<AgentStatus, "skip" | "skipByOperator">, version: string): void {
+  status.skip = status.skip.filter((v) => !sameVersion(v, version));
+  status.skipByOperator = status.skipByOperator.filter((v) => !sameVersion(v, version));
+}
+
+/** `version` is skipped because an operator rolled back from it (not because it failed here). */
+export function isSkippedByOperator(
+  status: Pick<AgentStatus, "skip"> & Partial<Pick<AgentStatus, "skipByOperator">>,
+  version: string,
+): boolean {
+  return (
+    status.skip.some((v) => sameVersion(v, version)) &&
+    (status.skipByOperator ?? []).some((v) => sameVersion(v, version))
   );
 }
 

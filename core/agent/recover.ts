@@ -14,7 +14,7 @@
  *   version, then active, then backup, then the newest installed).
  */
 import { formatVersion, sortVersions, tryParseVersion } from "../version/mod.ts";
-import { sameVersion } from "./decide.ts";
+import { addSkip, sameVersion } from "./decide.ts";
 import type { AgentStatus } from "./types.ts";
 
 export interface InstalledVersion {
@@ -51,7 +51,11 @@ export function versionOfDir(name: string): string | undefined {
 }
 
 export function planRecovery(input: RecoveryInput): RecoveryPlan {
-  const status: AgentStatus = { ...input.status, skip: [...input.status.skip] };
+  const status: AgentStatus = {
+    ...input.status,
+    skip: [...input.status.skip],
+    skipByOperator: [...input.status.skipByOperator],
+  };
   const notes: string[] = [];
   const complete = new Set(input.installed.filter((v) => v.complete).map((v) => v.name));
   const isComplete = (version: string) => version !== "" && complete.has(input.dirName(version));
@@ -92,7 +96,7 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
         restart = true;
         status.active = u.from;
         status.backup = status.backup && !sameVersion(status.backup, u.from) ? status.backup : "";
-        if (!status.skip.some((v) => sameVersion(v, u.to))) status.skip.push(u.to);
+        addSkip(status, u.to);
         rolledBack = { version: u.to, reason: u.rollingBack.reason };
         notes.push(`finished the interrupted rollback from ${u.to} to ${u.from}`);
         delete status.updating;
@@ -106,7 +110,7 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
       }
     } else {
       if (u.rollingBack) {
-        if (!status.skip.some((v) => sameVersion(v, u.to))) status.skip.push(u.to);
+        addSkip(status, u.to);
         rolledBack = { version: u.to, reason: u.rollingBack.reason };
         notes.push(`finished the interrupted rollback of ${u.to}: running ${cur}`);
         // Killed between the switch back and the restart, a daemon not run by the agent (systemd) still

@@ -151,6 +151,7 @@ const STATUS_KEYS = [
   "active",
   "backup",
   "skip",
+  "skip_by_operator",
   "updating",
   "manifest_serial",
   "last_check",
@@ -231,6 +232,7 @@ export function checkState(doc: unknown, file = "update.yaml"): AgentState {
     active: canon(t.str("active", { check: VERSION_OR_EMPTY, what: "a version" })),
     backup: canon(t.str("backup", { check: VERSION_OR_EMPTY, what: "a version" })),
     skip: t.strList("skip", isVersion, "a version").map(canon),
+    skipByOperator: t.strList("skip_by_operator", isVersion, "a version").map(canon),
     manifestSerial: t.int("manifest_serial", 0, 0, Number.MAX_SAFE_INTEGER),
     lastCheck: t.str("last_check", { check: isIso, what: "an ISO time" }),
     lastResult: t.str("last_result"),
@@ -314,6 +316,7 @@ export function stateDocument(state: AgentState): Obj {
     backup: t.backup,
     skip: [...t.skip],
   };
+  if (t.skipByOperator.length) status.skip_by_operator = [...t.skipByOperator];
   if (t.updating) {
     const u: Obj = { from: t.updating.from, to: t.updating.to, started: t.updating.started };
     if (t.updating.rollingBack) u.rolling_back = { reason: t.updating.rollingBack.reason };
@@ -337,6 +340,7 @@ export function emptyStatus(): AgentStatus {
     active: "",
     backup: "",
     skip: [],
+    skipByOperator: [],
     manifestSerial: 0,
     lastCheck: "",
     lastResult: "",

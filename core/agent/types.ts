@@ -64,6 +64,11 @@ export interface AgentStatus {
   backup: string;
   /** Versions that failed here and are never tried again automatically. */
   skip: string[];
+  /**
+   * The part of `skip` an operator chose (`agent rollback` left the version), not a failure of the release:
+   * reported to the server as skipped, never as a failed version.
+   */
+  skipByOperator: string[];
   updating?: UpdateIntent;
   /** Highest release manifest serial seen (a lower one is a rollback attack). */
   manifestSerial: number;

@@ -33,7 +33,7 @@ import { find } from "./server_api.ts";
 import { DetachedBackend } from "./service.ts";
 import { readState, stateExists } from "./state_store.ts";
 import { ExecSystemctl, type Systemctl, SystemdBackend, systemctlMust, writeUnits } from "./systemd.ts";
-import { type PassResult, Updater } from "./updater.ts";
+import { messageWithoutCode, type PassResult, Updater } from "./updater.ts";
 
 export interface EnableInput {
   /** The flags given (undefined: keep the stored value, or the default on a first enable). */
@@ -157,7 +157,7 @@ export async function enable(
       if (result.outcome !== "updated")
         throw new UpkeepError(
           (result.code as ErrorCode | undefined) ?? "E_IO",
-          `first install of ${answer.agentVersion} failed: ${result.message}`,
+          `first install of ${answer.agentVersion} failed: ${messageWithoutCode(result.message, result.code ?? "E_IO")}`,
           {
             hint: "nothing was enabled: fix the problem and run upkeep agent enable again",
           },

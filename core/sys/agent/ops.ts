@@ -4,7 +4,7 @@
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { AgentState } from "../../agent/mod.ts";
+import { type AgentState, addSkip } from "../../agent/mod.ts";
 import { agentUnitName, DROP_IN_NAME, daemonUnitName } from "../../agent/systemd.ts";
 import { type ErrorCode, UpkeepError } from "../../errors.ts";
 import { isCompleteVersionDir } from "../install/mod.ts";
@@ -15,7 +15,7 @@ import { DetachedBackend, type ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { stopOrphan } from "./supervise.ts";
 import { ExecSystemctl, removeUnits, type Systemctl, SystemdBackend, systemctlMust } from "./systemd.ts";
-import { type PassResult, Updater } from "./updater.ts";
+import { messageWithoutCode, type PassResult, Updater } from "./updater.ts";
 
 export const LOCK_WAIT_MS = 60_000;
 
@@ -85,7 +85,7 @@ export async function opPin(u: Updater, version: string | undefined): Promise<Pa
     if (result.outcome !== "updated" && result.outcome !== "switched" && result.outcome !== "unchanged")
       throw new UpkeepError(
         (result.code as ErrorCode | undefined) ?? "E_IO",
-        `cannot pin ${version}: ${result.message}`,
+        `cannot pin ${version}: ${messageWithoutCode(result.message, result.code ?? "E_IO")}`,
       );
   }
   if (!st.status.active)
@@ -132,11 +132,21 @@ export async function opRollback(u: Updater): Promise<PassResult> {
   const left = st.status.active;
   const result = await u.pass({ force: backup, forceWhy: "rollback to the backup version" });
   if (result.outcome !== "updated" && result.outcome !== "switched")
-    throw new UpkeepError("E_UNHEALTHY", `rollback to ${backup} failed: ${result.message}`);
-  if (left && !st.status.skip.includes(left)) st.status.skip.push(left);
+    throw new UpkeepError(
+      "E_UNHEALTHY",
+      `rollback to ${backup} failed: ${messageWithoutCode(result.message, "E_UNHEALTHY")}`,
+    );
+  // The operator's choice, not a failure of the release: kept apart so it is never reported as failed.
+  if (left) addSkip(st.status, left, true);
   st.status.lastResult = `rolled back from ${left} to ${backup} by the operator; ${left} is skipped (upkeep agent pin ${left} forces it)`;
   await u.save();
   return { ...result, message: st.status.lastResult };
+}
+
+/** What `agent uninstall` did: the paths removed (units, links, the namespace folder), the daemon stopped. */
+export interface UninstallResult {
+  removed: string[];
+  stopped_pid: number | null;
 }
 
 /**
@@ -148,7 +158,7 @@ export async function opUninstall(
   l: Layout,
   state: AgentState | undefined,
   o: { log: (m: string) => void; ctl?: Systemctl; waitMs?: number },
-): Promise<string[]> {
+): Promise<UninstallResult> {
   const waitMs = o.waitMs ?? LOCK_WAIT_MS;
   const onWait = (holder: string) => o.log(`waiting for another upkeep agent to finish (${holder})`);
   const runLock = await acquireLock(l.runLockFile, {
@@ -177,10 +187,9 @@ async function uninstallLocked(
   l: Layout,
   state: AgentState | undefined,
   o: { log: (m: string) => void; ctl?: Systemctl },
-): Promise<string[]> {
-  const done: string[] = [];
+): Promise<UninstallResult> {
+  const removed: string[] = [];
   const stopped = await stopOrphan(l.daemonPid, 10_000);
-  if (stopped) done.push(`stopped daemon pid ${stopped}`);
   if (state?.spec.service === "systemd") {
     const ctl = o.ctl ?? new ExecSystemctl();
     const dir = state.spec.systemdDir;
@@ -192,15 +201,17 @@ async function uninstallLocked(
       .then((t) => t.startsWith("# Written by upkeep agent enable"))
       .catch(() => false);
     if (ours) await ctl.run(["disable", "--now", daemonUnit]);
-    await removeUnits(dir, [agentUnit, ...(ours ? [daemonUnit] : []), `${daemonUnit}.d/${DROP_IN_NAME}`]);
+    removed.push(
+      ...(await removeUnits(dir, [
+        agentUnit,
+        ...(ours ? [daemonUnit] : []),
+        `${daemonUnit}.d/${DROP_IN_NAME}`,
+      ])),
+    );
     await systemctlMust(ctl, ["daemon-reload"]);
-    done.push(`removed systemd units from ${dir}`);
   }
-  if (state) {
-    const links = await removeLinks(l, state.spec.binDir);
-    if (links.length) done.push(`removed ${links.join(", ")}`);
-  }
+  if (state) removed.push(...(await removeLinks(l, state.spec.binDir)));
   await rm(l.root, { recursive: true, force: true });
-  done.push(`removed ${l.root}`);
-  return done;
+  removed.push(l.root);
+  return { removed, stopped_pid: stopped || null };
 }

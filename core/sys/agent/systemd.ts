@@ -109,11 +109,16 @@ export async function writeUnits(dir: string, units: readonly UnitFile[]): Promi
   return written;
 }
 
-export async function removeUnits(dir: string, paths: readonly string[]): Promise<void> {
+/** Removes unit files (and an emptied drop-in folder); returns the paths that were there. */
+export async function removeUnits(dir: string, paths: readonly string[]): Promise<string[]> {
+  const removed: string[] = [];
   for (const p of paths) {
-    await rm(join(dir, p), { force: true });
-    if (p.includes(".d/")) await rmdir(dirname(join(dir, p))).catch(() => {});
+    const path = join(dir, p);
+    if (await Bun.file(path).exists()) removed.push(path);
+    await rm(path, { force: true });
+    if (p.includes(".d/")) await rmdir(dirname(path)).catch(() => {});
   }
+  return removed;
 }
 
 export { must as systemctlMust };

@@ -12,6 +12,7 @@
 import { join } from "node:path";
 import {
   type AgentState,
+  addSkip,
   checkSuggestedArtifact,
   DEFAULT_HEALTH_POLICY,
   decidePass,
@@ -19,9 +20,11 @@ import {
   type HealthSample,
   type HealthVerdict,
   isReleaseVerdict,
+  isSkippedByOperator,
   jitterMs,
   judgeHealth,
   planRecovery,
+  removeSkip,
   sameVersion,
   versionsToKeep,
 } from "../../agent/mod.ts";
@@ -48,6 +51,7 @@ import { probe, smokeTest } from "./probe.ts";
 import { find, type ReportBody, sendReport } from "./server_api.ts";
 import type { ServiceBackend } from "./service.ts";
 import { writeState } from "./state_store.ts";
+import { removeVersionDir } from "./versions.ts";
 
 /** Every fault point of the agent, in the order a pass reaches them. */
 export const AGENT_FAULT_POINTS = [
@@ -118,6 +122,15 @@ function errText(e: unknown): string {
   return isUpkeepError(e) ? `${e.message} (${e.code})` : e instanceof Error ? e.message : String(e);
 }
 
+/**
+ * A pass result's message without its trailing ` (E_CODE)`: for an error that embeds it and carries the
+ * same code (main.ts appends the code once).
+ */
+export function messageWithoutCode(message: string, code: string | undefined): string {
+  const tail = code ? ` (${code})` : "";
+  return tail && message.endsWith(tail) ? message.slice(0, -tail.length) : message;
+}
+
 export class Updater {
   readonly layout: Layout;
   state: AgentState;
@@ -172,6 +185,21 @@ export class Updater {
     }
   }
 
+  /**
+   * Deletes the folder of a version just put on the skip list (after update.yaml says so), unless it is the
+   * active or backup one, or what `current` points at. A failure only logs: the next commit cleans it.
+   */
+  #removeSkipped(version: string): void {
+    const name = this.dirName(version);
+    if (versionsToKeep(this.state.status, this.dirName).includes(name)) return;
+    if (currentTarget(this.layout) === name) return;
+    try {
+      if (removeVersionDir(this.layout.versionsDir, name)) this.#log(`removed the skipped version ${name}`);
+    } catch (e) {
+      this.#log(`could not remove the skipped version ${name}: ${errText(e)}`);
+    }
+  }
+
   async #switch(version: string): Promise<void> {
     await switchSymlink(this.layout.current, join("versions", this.dirName(version)));
   }
@@ -201,6 +229,9 @@ export class Updater {
       for (const n of plan.notes) this.#log(`recovery: ${n}`);
       await this.save();
     }
+    // After update.yaml lists them as skipped, their folders go (also one left by an agent killed between
+    // recording a rollback and removing the folder). Not before update.yaml exists (enable).
+    if (this.persist) for (const v of this.state.status.skip) this.#removeSkipped(v);
     if (plan.rolledBack)
       await this.#report({
         state: "rolledback",
@@ -290,15 +321,24 @@ export class Updater {
         st.status.lastError = "";
         await this.save();
         const skipped = st.status.skip.some((v) => sameVersion(v, d.target));
+        // An operator's skip (agent rollback) is no failure of the release: reported as such, without a
+        // failed_version (which the server counts against the rollout).
+        const byOperator = isSkippedByOperator(st.status, d.target);
         await this.#report(
-          skipped
+          byOperator
             ? {
-                state: "rolledback",
+                state: healthy === false ? "failed" : "ok",
                 version: from,
-                failedVersion: d.target,
-                error: `${d.target} is skipped on this host`,
+                error: `${d.target} is skipped on this host by the operator (upkeep agent rollback)`,
               }
-            : { state: healthy === false ? "failed" : "ok", version: from },
+            : skipped
+              ? {
+                  state: "rolledback",
+                  version: from,
+                  failedVersion: d.target,
+                  error: `${d.target} is skipped on this host`,
+                }
+              : { state: healthy === false ? "failed" : "ok", version: from },
         );
         return { outcome: "unchanged", from, to: d.target, message: d.reason };
       }
@@ -343,11 +383,12 @@ export class Updater {
       // failed version, no skip; the next pass tries again.
       return { outcome: "error", from, to: target, message: st.status.lastError, ...(code ? { code } : {}) };
     }
-    if (code === "E_SMOKE" && !st.status.skip.some((v) => sameVersion(v, target))) {
+    if (code === "E_SMOKE") {
       // A release whose binary does not even run here is broken for this host: never tried again.
-      st.status.skip.push(target);
+      addSkip(st.status, target);
       await this.save().catch(() => {});
     }
+    if (code === "E_SMOKE") this.#removeSkipped(target);
     await this.#report({
       state: "failed",
       version: from || target,
@@ -548,12 +589,13 @@ export class Updater {
     delete st.status.updating;
     st.status.active = from;
     if (sameVersion(st.status.backup, from)) st.status.backup = "";
-    if (!st.status.skip.some((v) => sameVersion(v, to))) st.status.skip.push(to);
+    addSkip(st.status, to);
     const rollbackMs = restoredAt - detectedAt;
     st.status.lastResult = `rolled back from ${to} to ${from} in ${rollbackMs} ms (detected in ${detectedAt - switchedAt} ms); ${to} is skipped${restartError ? `; restarting ${from} failed: ${restartError}` : ""}`;
     st.status.lastError = reason;
     await this.save();
     faultPoint("agent:after-rollback-commit");
+    this.#removeSkipped(to);
     this.#log(st.status.lastResult);
     await this.#report({ state: "rolledback", version: from, failedVersion: to, error: reason });
     return {
@@ -572,7 +614,7 @@ export class Updater {
     delete st.status.updating;
     st.status.active = to;
     if (from !== "" && !sameVersion(from, to)) st.status.backup = from;
-    st.status.skip = st.status.skip.filter((v) => !sameVersion(v, to));
+    removeSkip(st.status, to);
     st.status.lastResult =
       from && !sameVersion(from, to)
         ? `updated from ${from} to ${to} (${detail})`
