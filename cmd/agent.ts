@@ -277,8 +277,9 @@ export function register(program: Command): void {
       const l = layout(o.installDir, o.namespace);
       let state: AgentState;
       try {
-        // Recovery needs the lock; when an update holds it, show the file as it is.
-        const s = await openSession(l, { what: "agent status", log: logSync, waitMs: 2000 });
+        // Recovery needs the lock: taken only when it is free. When an update holds it, update.yaml (written
+        // atomically) is shown as it is, at once, with the update in flight.
+        const s = await openSession(l, { what: "agent status", log: logSync, waitMs: 0 });
         state = s.updater.state;
         s.close();
       } catch (e) {

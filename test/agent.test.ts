@@ -5,7 +5,7 @@
  * measured), a smoke-test failure, pin/unpin, operator rollback, disable, the server going away, uninstall.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, lstatSync, readlinkSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { acquireLock } from "../core/sys/lock.ts";
 import {
@@ -339,8 +339,25 @@ describe("upkeep agent (supervise backend, real serve)", () => {
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`pid ${process.pid}`);
       expect(r.stderr).toContain("E_LOCKED");
-      // status still answers (without recovery) while the lock is held.
-      expect((await agent(x, ["status", "--json"])).code).toBe(0);
+      // status answers at once (no wait for the lock, no recovery) and shows the update in flight.
+      const saved = readFileSync(x.stateFile, "utf8");
+      writeFileSync(
+        x.stateFile,
+        saved.replace(
+          /^ {2}manifest_serial:/m,
+          "  updating:\n    from: 11.0.0\n    to: 11.1.0\n    started: 2024-01-01T00:00:00.000Z\n  manifest_serial:",
+        ),
+        { mode: 0o600 },
+      );
+      const t0 = performance.now();
+      const st = await agent(x, ["status", "--json"]);
+      const ms = performance.now() - t0;
+      expect(st.code).toBe(0);
+      expect(st.stderr).not.toContain("waiting");
+      expect(ms).toBeLessThan(1500);
+      expect(JSON.parse(st.stdout).updating).toEqual({ from: "11.0.0", to: "11.1.0" });
+      expect((await agent(x, ["status"])).stdout).toContain("updating:    11.0.0 -> 11.1.0");
+      writeFileSync(x.stateFile, saved, { mode: 0o600 });
     } finally {
       lock.release();
     }
