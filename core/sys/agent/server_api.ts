@@ -7,6 +7,7 @@ import { type FindAnswer, parseFindAnswer } from "../../agent/mod.ts";
 import type { AgentSpec } from "../../agent/types.ts";
 import { UpkeepError } from "../../errors.ts";
 import { checkUrl } from "../install/mod.ts";
+import { networkWhy } from "../net_error.ts";
 
 export const FIND_TIMEOUT_MS = 10_000;
 export const REPORT_TIMEOUT_MS = 5_000;
@@ -16,15 +17,7 @@ function base(url: string): string {
 }
 
 function networkError(url: string, e: unknown): UpkeepError {
-  const code = (e as { code?: string }).code;
-  const name = (e as { name?: string }).name;
-  const why =
-    name === "TimeoutError" || name === "AbortError"
-      ? "timed out"
-      : code === "ConnectionRefused" || code === "ECONNREFUSED"
-        ? "connection refused"
-        : (code ?? (e instanceof Error ? e.message : String(e)));
-  return new UpkeepError("E_NETWORK", `cannot reach ${url}: ${why}`, {
+  return new UpkeepError("E_NETWORK", `cannot reach ${url}: ${networkWhy(e)}`, {
     cause: e,
     hint: "the daemon keeps running on its version; the agent tries again at the next pass",
   });
