@@ -4,9 +4,11 @@
  * global), so test runs leave nothing in /tmp.
  */
 import { afterAll } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, rmSync } from "node:fs";
 import { join } from "node:path";
 
 const run = mkdtempSync(join(process.env.TMPDIR || "/tmp", "upkeep-test-run-"));
+// Traversable (each test's own folder inside is still 0700): a test that runs a tool as another user needs it.
+chmodSync(run, 0o755);
 process.env.TMPDIR = run;
 afterAll(() => rmSync(run, { recursive: true, force: true }));
