@@ -131,7 +131,11 @@ export function register(program: Command): void {
     .option("--bin-dir <dir>", "where the daemon's links go (default /usr/local/bin, or UPKEEP_BIN_DIR)")
     .option("--service <kind>", "systemd or supervise (default: systemd when it runs here, else supervise)")
     .option("--daemon <bin>", "the daemon's executable in the release's bin/ (default: the product name)")
-    .option("--daemon-arg <arg>", "an argument for the daemon; repeatable", collect)
+    .option(
+      "--daemon-arg <arg>",
+      'an argument for the daemon; repeatable (--daemon-arg "" clears them)',
+      collect,
+    )
     .option("--health-url <url>", "readiness probe: a URL that answers 2xx when the daemon is ready")
     .option("--health-cmd <cmd>", "readiness probe: a shell command that exits 0 when the daemon is ready")
     .option("--health-wait <duration>", "how long the daemon is watched after a restart (default 10s)")
@@ -141,7 +145,8 @@ export function register(program: Command): void {
       "--interval <duration>",
       "time between the loop's update passes, stored in update.yaml (default 5m)",
     )
-    .option("--insecure", "allow plain http to hosts that are not loopback")
+    .option("--insecure", "allow plain http to hosts that are not loopback (stored)")
+    .option("--no-insecure", "https only again, after an earlier --insecure")
     .option("--json", "print the result as JSON")
     .action(async (o: Where & Record<string, unknown>) => {
       const { layout, DEFAULT_BIN_DIR, DEFAULT_SYSTEMD_DIR } = await import("../core/sys/agent/layout.ts");
@@ -176,12 +181,20 @@ export function register(program: Command): void {
         ...(binDir !== undefined ? { binDir: resolve(binDir) } : {}),
         ...(service !== undefined ? { service } : {}),
         ...(o.daemon !== undefined ? { daemon: String(o.daemon) } : {}),
-        ...(o.daemonArg !== undefined ? { daemonArgs: o.daemonArg as string[] } : {}),
+        // `--daemon-arg ""` alone clears the stored arguments.
+        ...(o.daemonArg !== undefined
+          ? {
+              daemonArgs:
+                (o.daemonArg as string[]).length === 1 && (o.daemonArg as string[])[0] === ""
+                  ? []
+                  : (o.daemonArg as string[]),
+            }
+          : {}),
         ...(o.healthUrl !== undefined ? { healthUrl: String(o.healthUrl) } : {}),
         ...(o.healthCmd !== undefined ? { healthCmd: String(o.healthCmd) } : {}),
         ...(healthWaitMs !== undefined ? { healthWaitMs } : {}),
         ...(healthTimeoutMs !== undefined ? { healthTimeoutMs } : {}),
-        ...(o.insecure === true ? { insecure: true } : {}),
+        ...(o.insecure !== undefined ? { insecure: o.insecure === true } : {}),
         ...(systemdDir !== undefined ? { systemdDir: resolve(systemdDir) } : {}),
         ...(o.interval !== undefined ? { interval: String(o.interval) } : {}),
       };
@@ -236,8 +249,13 @@ export function register(program: Command): void {
     .action(async (o: Where & { interval?: string }) => {
       const { layout } = await import("../core/sys/agent/layout.ts");
       const { runLoop } = await import("../core/sys/agent/loop.ts");
+      const { MAX_TIMER_MS } = await import("../core/duration.ts");
       const intervalMs =
         o.interval === undefined ? undefined : Math.max(await durationFlag(o.interval, "--interval"), 100);
+      if (intervalMs !== undefined && intervalMs > MAX_TIMER_MS) {
+        const { UsageError } = await import("../core/errors.ts");
+        throw new UsageError(`--interval ${o.interval}: at most 24d`);
+      }
       await runLoop({
         layout: layout(o.installDir, o.namespace),
         ...(intervalMs !== undefined ? { intervalMs } : {}),

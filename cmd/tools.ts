@@ -120,7 +120,7 @@ export function register(program: Command): void {
       const r = await jsonFailure(o, async () => update(env, await io()));
       report(o, r, (d) => {
         const done = `client tools v${d.version} ${d.newly_installed ? "installed" : "already installed"}`;
-        if (d.runs === d.version) return done;
+        if (d.runs === d.version || d.runs === null) return done;
         const why =
           d.source === "pin"
             ? "pinned (`upkeep tools unpin` to follow the cluster)"

@@ -29,3 +29,6 @@ export function tryParseDuration(text: string): number | undefined {
     return undefined;
   }
 }
+
+/** The longest wait a timer can take (2^31 - 1 ms, about 24.8 days): a longer one fires at once in Bun/Node. */
+export const MAX_TIMER_MS = 2_147_483_647;

@@ -349,12 +349,9 @@ describe("upkeep agent (supervise backend, real serve)", () => {
         ),
         { mode: 0o600 },
       );
-      const t0 = performance.now();
       const st = await agent(x, ["status", "--json"]);
-      const ms = performance.now() - t0;
       expect(st.code).toBe(0);
-      expect(st.stderr).not.toContain("waiting");
-      expect(ms).toBeLessThan(1500);
+      expect(st.stderr).not.toContain("waiting"); // a wait would say so (and take the whole --lock-wait)
       expect(JSON.parse(st.stdout).updating).toEqual({ from: "11.0.0", to: "11.1.0" });
       expect((await agent(x, ["status"])).stdout).toContain("updating:    11.0.0 -> 11.1.0");
       writeFileSync(x.stateFile, saved, { mode: 0o600 });

@@ -108,6 +108,37 @@ describe("agent enable on an existing namespace", () => {
     });
   });
 
+  test('stored settings can be cleared or moved: --no-insecure, --daemon-arg "", a new --bin-dir moves the links', async () => {
+    const h = newHost("clear");
+    expect((await enable(w, h, ["--insecure"])).code).toBe(0);
+    expect(readStateFile(h).spec).toMatchObject({ insecure: true, daemon_args: ["serve"] });
+    const newBin = join(h.root, "..", "other-bin");
+    const r = await upkeep([
+      "agent",
+      "enable",
+      ...h.where,
+      "--no-insecure",
+      "--daemon-arg",
+      "",
+      "--bin-dir",
+      newBin,
+      "--json",
+    ]);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.code).toBe(0);
+    const spec = readStateFile(h).spec;
+    expect(spec).toMatchObject({ insecure: false, daemon_args: [], bin_dir: newBin });
+    expect(readlinkSync(join(newBin, "hello"))).toBe(join(h.root, "current", "bin", "hello"));
+    expect(existsSync(join(h.binDir, "hello"))).toBe(false);
+    // An interval a timer cannot wait (over 24.8 days) is refused instead of making the loop spin.
+    const long = await upkeep(["agent", "enable", ...h.where, "--interval", "30d"]);
+    expect(long.code).toBe(2);
+    expect(long.stderr).toContain("at most 24d");
+    const run = await upkeep(["agent", "run", ...h.where, "--interval", "720h"]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toContain("at most 24d");
+  });
+
   test("a first enable without its required flags: exit 2 naming them, nothing written", async () => {
     const h = newHost("first");
     const r = await upkeep(["agent", "enable", ...h.where, "--product", "hello"]);

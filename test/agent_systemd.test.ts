@@ -164,7 +164,7 @@ describe("the systemd backend against a recording systemctl", () => {
     expect(r.stderr).not.toContain("internal error");
     expect(r.code).toBe(0);
     const agentText = readFileSync(join(units, "upkeep-agent.service"), "utf8");
-    expect(agentText).toContain(`agent run --install-dir ${h.installDir} --namespace default --interval 5m`);
+    expect(agentText).toContain(`agent run --install-dir ${h.installDir} --namespace default\n`);
     const daemonText = readFileSync(join(units, "hello.service"), "utf8");
     expect(daemonText).toContain(`ExecStart=${h.binDir}/hello serve`);
     const c = recorded();

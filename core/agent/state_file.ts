@@ -3,7 +3,7 @@
  * (keys in a fixed order, snake_case) so the file diffs well and golden tests hold. Pure.
  */
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
-import { tryParseDuration } from "../duration.ts";
+import { MAX_TIMER_MS, tryParseDuration } from "../duration.ts";
 import { UpkeepError } from "../errors.ts";
 import { formatVersion, tryParseVersion } from "../version/mod.ts";
 import {
@@ -214,8 +214,9 @@ export function checkState(doc: unknown, file = "update.yaml"): AgentState {
     interval:
       s.str("interval", {
         max: 32,
-        check: (v) => v === "" || (tryParseDuration(v) ?? 0) > 0,
-        what: "a duration such as 5m",
+        check: (v) =>
+          v === "" || ((tryParseDuration(v) ?? 0) > 0 && (tryParseDuration(v) ?? 0) <= MAX_TIMER_MS),
+        what: "a duration such as 5m (at most 24d)",
       }) || DEFAULT_INTERVAL,
     enabled: s.bool("enabled", true),
     pinned: s.bool("pinned", false),

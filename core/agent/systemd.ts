@@ -51,8 +51,8 @@ export function agentUnit(i: UnitInput): UnitFile {
     i.installDir,
     "--namespace",
     i.namespace,
-    "--interval",
-    i.interval,
+    // No --interval: the loop reads the one `enable` stored in update.yaml before each wait, so a later
+    // `enable --interval` applies without restarting the service.
   ]
     .map(quoteArg)
     .join(" ");

@@ -22,7 +22,8 @@ export function outOfDateMessage(i: OutOfDateInput): string {
   const head = newer
     ? `Your version of ${i.tool} (v${i.running}) is newer than the cluster's (v${i.cluster}).`
     : `Your version of ${i.tool} is out of date: the cluster runs v${i.cluster}, this is v${i.running}.`;
-  if (i.enrolled && !i.autoUpdate) {
+  if (!i.autoUpdate) {
+    // Enrolling would change nothing: the cluster itself does not want its tools followed automatically.
     return `${head} The cluster has turned off automatic client tools updates; \`upkeep tools pin ${i.cluster}\` runs its version.`;
   }
   return newer

@@ -431,10 +431,14 @@ describe("outOfDateMessage: advice that changes what runs", () => {
       { running: "1.0.0", cluster: "1.1.0", enrolled: true, autoUpdate: false },
       ["out of date", "turned off automatic client tools updates"],
     ],
+    [
+      { running: "1.0.0", cluster: "1.1.0", enrolled: false, autoUpdate: false },
+      ["out of date", "turned off automatic client tools updates", "pin 1.1.0"],
+    ],
   ] as [Partial<Parameters<typeof outOfDateMessage>[0]>, string[]][])("%p", (input, parts) => {
     const m = outOfDateMessage({ ...base, running: "", cluster: "", ...input });
     for (const p of parts) expect(m).toContain(p);
     if (input.running === "1.3.0") expect(m).not.toContain("out of date");
-    if (input.enrolled) expect(m).not.toContain("to enroll");
+    if (input.enrolled || input.autoUpdate === false) expect(m).not.toContain("to enroll");
   });
 });

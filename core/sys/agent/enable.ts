@@ -21,7 +21,7 @@ import {
   emptyStatus,
   mergeEnableFlags,
 } from "../../agent/mod.ts";
-import { tryParseDuration } from "../../duration.ts";
+import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
 import { type ErrorCode, UpkeepError, UsageError } from "../../errors.ts";
 import { encodePublicKey, isValidProduct } from "../../trust/mod.ts";
 import { makeDir } from "../install/extract.ts";
@@ -29,6 +29,7 @@ import { checkUrl } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
 import { acquireLock } from "../lock.ts";
 import type { Layout } from "./layout.ts";
+import { binariesOf, ensureLinks, removeLinks } from "./links.ts";
 import { find } from "./server_api.ts";
 import { DetachedBackend } from "./service.ts";
 import { readState, stateExists } from "./state_store.ts";
@@ -79,8 +80,11 @@ export async function enable(
       `--daemon ${JSON.stringify(input.daemon)}: a file name inside the release's bin/ (no /)`,
     );
   if (input.group.length > 64) throw new UsageError("--group: at most 64 characters");
-  if ((tryParseDuration(input.interval) ?? 0) <= 0)
-    throw new UsageError(`--interval ${JSON.stringify(input.interval)}: use a duration such as 5m`);
+  const every = tryParseDuration(input.interval) ?? 0;
+  if (every <= 0 || every > MAX_TIMER_MS)
+    throw new UsageError(
+      `--interval ${JSON.stringify(input.interval)}: use a duration such as 5m (at most 24d)`,
+    );
   try {
     checkUrl(input.server, input.insecure);
   } catch (e) {
@@ -162,6 +166,11 @@ export async function enable(
             hint: "nothing was enabled: fix the problem and run upkeep agent enable again",
           },
         );
+    }
+    // A new --bin-dir on an existing namespace: the links move there (made first, then the old ones go).
+    if (previous && previous.spec.binDir !== spec.binDir && updater.state.status.active) {
+      await ensureLinks(l, spec.binDir, await binariesOf(l.current));
+      await removeLinks(l, previous.spec.binDir);
     }
     updater.persist = true;
     updater.state.spec.enabled = true;

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_INTERVAL } from "../../agent/mod.ts";
-import { tryParseDuration } from "../../duration.ts";
+import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
 import { UpkeepError } from "../../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
@@ -164,8 +164,11 @@ async function runLocked(o: LoopOptions): Promise<void> {
   const control = listenControl(l.socket, handle);
   // --interval, else the one `enable` stored (a later `enable --interval` applies from the next wait).
   const intervalMs = () =>
-    o.intervalMs ??
-    Math.max(tryParseDuration(state.spec.interval) ?? tryParseDuration(DEFAULT_INTERVAL) ?? 300_000, 100);
+    Math.min(
+      o.intervalMs ??
+        Math.max(tryParseDuration(state.spec.interval) ?? tryParseDuration(DEFAULT_INTERVAL) ?? 300_000, 100),
+      MAX_TIMER_MS, // a longer timer would fire at once, and the loop would spin
+    );
   log(
     `agent run: pid ${process.pid}, namespace ${l.root}, service ${state.spec.service}, every ${intervalMs() / 1000}s${o.intervalMs === undefined ? ` (update.yaml: interval ${state.spec.interval})` : ""}`,
   );

@@ -65,6 +65,8 @@ export async function openSession(l: Layout, o: SessionOptions): Promise<Session
         // restart must not make every command (status, rollback) fail.
         o.log(`restarting the daemon after recovery failed: ${e instanceof Error ? e.message : String(e)}`);
       });
+    // Now that the daemon runs from `current`, a skipped version's folder can go.
+    if (r.restart) updater.sweepSkipped();
     return { updater, lock, recovered: r.notes, close: () => lock.release() };
   } catch (e) {
     lock.release();

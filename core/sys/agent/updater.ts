@@ -189,6 +189,11 @@ export class Updater {
    * Deletes the folder of a version just put on the skip list (after update.yaml says so), unless it is the
    * active or backup one, or what `current` points at. A failure only logs: the next commit cleans it.
    */
+  /** Removes the folders of skipped versions (never active, backup or current). */
+  sweepSkipped(): void {
+    if (this.persist) for (const v of this.state.status.skip) this.#removeSkipped(v);
+  }
+
   #removeSkipped(version: string): void {
     const name = this.dirName(version);
     if (versionsToKeep(this.state.status, this.dirName).includes(name)) return;
@@ -230,8 +235,9 @@ export class Updater {
       await this.save();
     }
     // After update.yaml lists them as skipped, their folders go (also one left by an agent killed between
-    // recording a rollback and removing the folder). Not before update.yaml exists (enable).
-    if (this.persist) for (const v of this.state.status.skip) this.#removeSkipped(v);
+    // recording a rollback and removing the folder). Not before update.yaml exists (enable), and not while
+    // a restart is pending: the daemon may still run from a skipped folder (the caller sweeps after it).
+    if (!plan.restart) this.sweepSkipped();
     if (plan.rolledBack)
       await this.#report({
         state: "rolledback",

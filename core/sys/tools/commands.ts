@@ -239,8 +239,14 @@ export async function update(env: Env, io: ExecIo): Promise<UpdateResult> {
     const { installToolsVersion } = await import("./install_tools.ts");
     await installToolsVersion({ dir, state, version: a.toolsVersion, source: "update", io, env });
   }
-  const after = await status(env, io);
-  return { version: a.toolsVersion, newly_installed: !have, runs: after.version, source: after.source };
+  // What runs next (a bad UPKEEP_TOOLS_VERSION must not turn a done install into a failure).
+  const after = await status(env, io).catch(() => undefined);
+  return {
+    version: a.toolsVersion,
+    newly_installed: !have,
+    runs: after?.version ?? null,
+    source: after === undefined ? "unknown" : after.env_version !== null ? "env" : after.source,
+  };
 }
 
 export async function pin(version: string | undefined, env: Env): Promise<ToolsState> {
