@@ -220,14 +220,21 @@ describe("upkeep tools (compiled binary, real serve)", () => {
       }
       return out;
     };
-    expect(await readUntil(/counting SIGINT/)).toContain("hello v6.1.0 counting SIGINT");
-    process.kill(s.pid, "SIGINT");
-    await readUntil(/SIGINT 1/);
-    await Bun.sleep(300);
-    process.kill(s.pid, "SIGTERM");
-    expect(await s.exited).toBe(0);
-    await readUntil(/$^/); // drain to the end
-    expect(out.match(/hello: SIGINT \d/g)).toEqual(["hello: SIGINT 1"]);
+    try {
+      expect(await readUntil(/counting SIGINT/)).toContain("hello v6.1.0 counting SIGINT");
+      process.kill(s.pid, "SIGINT");
+      await readUntil(/SIGINT 1/);
+      await Bun.sleep(300);
+      process.kill(s.pid, "SIGTERM");
+      expect(await s.exited).toBe(0);
+      await readUntil(/$^/); // drain to the end
+      expect(out.match(/hello: SIGINT \d/g)).toEqual(["hello: SIGINT 1"]);
+    } finally {
+      // Its own session: whatever happened above, nothing of it outlives the test.
+      try {
+        process.kill(-s.pid, "SIGKILL");
+      } catch {}
+    }
   });
 
   test("a version change on the server is followed after `tools update`; env pin and off; pin; unknown pin", async () => {
