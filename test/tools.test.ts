@@ -79,6 +79,22 @@ const artifactDownloads = (version: string) =>
     .reduce((n, [, c]) => n + c, 0);
 
 /** A fresh user: own HOME, tools dir and shim dir. */
+/** The processes of a process group, from /proc (pid and command name). */
+function groupMembers(pgid: number): { pid: number; comm: string }[] {
+  const out: { pid: number; comm: string }[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const close = stat.lastIndexOf(")");
+      const fields = stat.slice(close + 2).split(" "); // state ppid pgrp ...
+      if (Number(fields[2]) === pgid)
+        out.push({ pid: Number(d), comm: stat.slice(stat.indexOf("(") + 1, close) });
+    } catch {}
+  }
+  return out;
+}
+
 function user() {
   const home = mkdtempSync(join(tmpdir(), "upkeep-tools-home-"));
   const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
@@ -234,6 +250,37 @@ describe("upkeep tools (compiled binary, real serve)", () => {
       try {
         process.kill(-s.pid, "SIGKILL");
       } catch {}
+    }
+  });
+
+  test("a SIGTERM at any moment of the shim's start never leaves the tool running without it", async () => {
+    const u = user();
+    await login(u);
+    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    expect((await shim(u, ["version"])).code).toBe(0); // installed: the runs below take the fast path
+    // The shim starts the tool ~6-10 ms after exec; a signal just before or just after must not orphan it.
+    // (With the listeners installed after the start, the window was ~0.2 ms: these 24 tries caught it in about
+    // one run out of three. Installed before, there is no window.)
+    for (let delay = 0; delay < 24; delay++) {
+      const s = Bun.spawn([join(u.bin, "hello"), "signals"], {
+        env: { ...process.env, ...u.env },
+        stdout: "ignore",
+        stderr: "ignore",
+        detached: true, // its own session and process group: what is left of it can be found and killed
+      });
+      try {
+        await Bun.sleep(delay);
+        process.kill(s.pid, "SIGTERM");
+        await s.exited;
+        await Bun.sleep(100);
+        // The tool is a shell script (its `sleep 1` child may linger a moment after it exits: not counted).
+        const left = groupMembers(s.pid).filter((m) => m.comm !== "sleep");
+        expect(left, `the tool survived a SIGTERM to the shim after ${delay} ms`).toEqual([]);
+      } finally {
+        try {
+          process.kill(-s.pid, "SIGKILL");
+        } catch {}
+      }
     }
   });
 

@@ -49,7 +49,8 @@ export async function runTool(
   env: Record<string, string | undefined>,
   whileRunning?: () => Promise<void>,
 ): Promise<number> {
-  const child = Bun.spawn([path, ...args], { stdin: "inherit", stdout: "inherit", stderr: "inherit", env });
+  let child: ReturnType<typeof Bun.spawn> | undefined;
+  let early: ForwardedSignal | undefined;
   const forward = async (sig: ForwardedSignal) => {
     // Only when a signal arrives: is this a Ctrl-C the tool got from the terminal itself?
     let foreground: boolean | undefined;
@@ -59,11 +60,19 @@ export async function runTool(
       } catch {}
     }
     if (!shouldForward(sig, foreground)) return;
+    if (!child) {
+      early = sig;
+      return;
+    }
     try {
       child.kill(sig);
     } catch {}
   };
+  // The listeners go in before the tool starts: a signal right after the start (a script that waits for the
+  // tool's first line, then stops it) must reach the tool, not kill upkeep and leave the tool running.
   for (const sig of FORWARDED_SIGNALS) process.on(sig, forward);
+  child = Bun.spawn([path, ...args], { stdin: "inherit", stdout: "inherit", stderr: "inherit", env });
+  if (early) child.kill(early);
   if (whileRunning) await whileRunning().catch(() => {});
   const code = await child.exited;
   // The listeners stay: upkeep exits with the tool's code right after, and removing them would cost ~0.1 ms
