@@ -132,8 +132,16 @@ describe.skipIf(!NGINX)("nginx as the artifact host (CDN)", () => {
     await waitFor("the daemon on 11.0.0", () => daemonVersion(helloState) === "11.0.0");
     await setTarget(w, "11.1.0", "11.0.0");
     const r = await agent(h, ["update", "--now", "--json"]);
-    expect(JSON.parse(r.stdout)).toMatchObject({ outcome: "updated", from: "11.0.0", to: "11.1.0" });
-    expect(daemonVersion(helloState)).toBe("11.1.0");
+    // The loop starts the daemon and then makes its first pass: if that pass asked the server after the
+    // target moved, the loop made the update itself and `update --now` finds it done. Either way the
+    // bytes came from nginx (checked below).
+    const out = JSON.parse(r.stdout) as { outcome: string; from: string; to: string };
+    expect(out.to).toBe("11.1.0");
+    expect(
+      (out.outcome === "updated" && out.from === "11.0.0") ||
+        (out.outcome === "unchanged" && out.from === "11.1.0"),
+    ).toBe(true);
+    await waitFor("the daemon on 11.1.0", () => daemonVersion(helloState) === "11.1.0");
     const log = readFileSync(access, "utf8");
     for (const path of [
       "/hello-releases.json",
