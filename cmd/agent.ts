@@ -315,18 +315,9 @@ export function register(program: Command): void {
     .argument("[version]", "the version to install and pin (default: the active version)")
     .option("--json", "print the result as JSON")
     .action(async (version: string | undefined, o: Where) => {
-      try {
-        await pin(version, o);
-      } catch (e) {
-        // With --json a refusal also answers on stdout (as `version plan --json`); main.ts still prints it
-        // on stderr and picks the exit code.
-        const { isUpkeepError } = await import("../core/errors.ts");
-        if (o.json && isUpkeepError(e)) {
-          const { report } = await import("./output.ts");
-          report(o, { code: e.code, reason: e.message }, () => "");
-        }
-        throw e;
-      }
+      // With --json a refusal also answers on stdout; main.ts still prints it on stderr and picks the exit code.
+      const { jsonFailure } = await import("./output.ts");
+      await jsonFailure(o, () => pin(version, o));
     });
 
   for (const [name, description] of [

@@ -34,14 +34,22 @@ export function report<T>(opts: JsonFlag, data: T, toText: (data: T) => string):
  * `{"code", "reason", "hint"?}` (a script reading stdout learns why), then the error goes on to main.ts
  * (stderr line, exit code) as usual.
  */
-export async function jsonFailure<T>(opts: JsonFlag, work: () => Promise<T>): Promise<T> {
+export async function jsonFailure<T>(
+  opts: JsonFlag,
+  work: () => Promise<T>,
+  extra: Record<string, unknown> = {},
+): Promise<T> {
   try {
     return await work();
   } catch (e) {
     const { isUpkeepError } = await import("../core/errors.ts");
     if (opts.json && isUpkeepError(e))
       print(
-        JSON.stringify({ code: e.code, reason: e.message, ...(e.hint ? { hint: e.hint } : {}) }, null, 2),
+        JSON.stringify(
+          { ...extra, code: e.code, reason: e.message, ...(e.hint ? { hint: e.hint } : {}) },
+          null,
+          2,
+        ),
       );
     throw e;
   }

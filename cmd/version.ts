@@ -95,15 +95,10 @@ export function register(program: Command): void {
       const available = await versionList("--available", opts.available);
       // An impossible plan throws UpkeepError E_NO_PLAN: main.ts prints it and exits 1. With --json the
       // answer is also on stdout, as for `compat`: {"steps": null, "code", "reason"}.
-      let steps: string[];
-      try {
-        steps = planUpgrade(from, to, available).map(formatVersion);
-      } catch (e) {
-        const { isUpkeepError } = await import("../core/errors.ts");
-        if (opts.json && isUpkeepError(e) && e.code === "E_NO_PLAN")
-          report(opts, { steps: null, code: e.code, reason: e.message }, () => "");
-        throw e;
-      }
+      const { jsonFailure } = await import("./output.ts");
+      const steps = await jsonFailure(opts, async () => planUpgrade(from, to, available).map(formatVersion), {
+        steps: null,
+      });
       report(opts, { steps }, (p) =>
         p.steps.length === 0 ? `already at ${formatVersion(to)}` : p.steps.join("\n"),
       );

@@ -45,13 +45,13 @@ import {
   switchSymlink,
   versionDirName,
 } from "../install/mod.ts";
+import { removeVersionDir } from "../install/remove_version.ts";
 import { currentTarget, type Layout } from "./layout.ts";
 import { binariesOf, ensureLinks } from "./links.ts";
 import { probe, smokeTest } from "./probe.ts";
 import { find, type ReportBody, sendReport } from "./server_api.ts";
 import type { ServiceBackend } from "./service.ts";
 import { writeState } from "./state_store.ts";
-import { removeVersionDir } from "./versions.ts";
 
 /** Every fault point of the agent, in the order a pass reaches them. */
 export const AGENT_FAULT_POINTS = [

@@ -13,12 +13,12 @@ import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
 import { pointAt } from "../install/dirs.ts";
 import { checkUrl } from "../install/mod.ts";
+import { removeVersionDir } from "../install/remove_version.ts";
 import { loadTrustedKeys } from "../keys.ts";
 import { acquireLock } from "../lock.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { isInstalled, listInstalledTools } from "./installed.ts";
 import { statePath, toolsDir } from "./paths.ts";
-import { removeVersionDir } from "./remove_version.ts";
 import { askServer } from "./server_answer.ts";
 import { readToolsState, updateToolsState } from "./state_store.ts";
 

@@ -16,11 +16,11 @@ import {
   installVersion,
   type VerifiedManifest,
 } from "../install/mod.ts";
+import { removeVersionDir } from "../install/remove_version.ts";
 import { loadTrustedKeys } from "../keys.ts";
 import { acquireLock } from "../lock.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { listInstalledTools } from "./installed.ts";
-import { removeVersionDir } from "./remove_version.ts";
 import { readToolsState, updateToolsState } from "./state_store.ts";
 
 export interface InstallToolsInput {
