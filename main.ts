@@ -10,6 +10,7 @@ import { isUpkeepError } from "./core/errors.ts";
 // Static on purpose: the shim path is the hot one, and a separate chunk costs a load (~0.4 ms measured).
 // It imports only Bun-native I/O and the small pure tools/version modules.
 import { execTool } from "./core/sys/tools/exec_tool.ts";
+import { printable } from "./core/text/printable.ts";
 import { version } from "./package.json" with { type: "json" };
 
 /** The name upkeep was started under: a shim link's name (`tsh`, `hello`) makes it run that tool. */
@@ -27,7 +28,7 @@ function runToolFastPath(tool: string, args: string[], debug: boolean): Promise<
       tty ??= require("node:tty").isatty(0) && require("node:tty").isatty(2);
       return tty === true;
     },
-    warn: (line) => console.error(line),
+    warn: (line) => console.error(printable(line)), // a warning is one line, whatever a server put in it
     now: () => new Date(),
   }).catch((e) => report(e, debug));
 }
@@ -54,13 +55,14 @@ async function main(args: string[], debug: boolean): Promise<number> {
 /** Prints one actionable line for a known error (a stack trace only with --debug) and picks the exit code. */
 function report(e: unknown, debug: boolean): number {
   if (isUpkeepError(e)) {
-    const hint = e.hint ? `\n  ${e.hint}` : "";
-    console.error(`upkeep: ${e.message} (${e.code})${hint}`);
+    // One line and at most one hint line, whatever a server or a file put in the message.
+    const hint = e.hint ? `\n  ${printable(e.hint)}` : "";
+    console.error(`upkeep: ${printable(e.message)} (${e.code})${hint}`);
     if (debug) console.error(`${e.stack ?? ""}${e.cause ? `\ncause: ${String(e.cause)}` : ""}`);
     return e.exitCode;
   }
   const message = e instanceof Error ? e.message : String(e);
-  console.error(`upkeep: internal error: ${message} (E_INTERNAL)`);
+  console.error(`upkeep: internal error: ${printable(message)} (E_INTERNAL)`);
   if (debug && e instanceof Error) console.error(e.stack);
   else console.error("  Run again with --debug for details, and report it if it persists.");
   return 70;

@@ -15,6 +15,7 @@ import type { Command } from "commander";
 import type { AgentState } from "../core/agent/types.ts";
 import type { ControlRequest } from "../core/sys/agent/control.ts";
 import type { PassResult } from "../core/sys/agent/updater.ts";
+import { printable } from "../core/text/printable.ts";
 import { warn } from "./output.ts";
 
 interface Where {
@@ -46,13 +47,13 @@ async function durationFlag(text: string, flag: string): Promise<number> {
 }
 
 /** Progress and log lines go to stderr, each with a timestamp (the loop's output is its log). */
-const logSync = (m: string) => warn(`${new Date().toISOString()} upkeep agent: ${m}`);
+const logSync = (m: string) => warn(`${new Date().toISOString()} upkeep agent: ${printable(m)}`);
 
 /** Prints a pass result; exit 1 for a failed or rolled-back update, and for an unreachable server. */
 async function showResult(opts: { json?: boolean }, r: PassResult): Promise<void> {
   const { report } = await import("./output.ts");
   const { setExitCode } = await import("./context.ts");
-  report(opts, r, (x) => `${x.outcome}: ${x.message}`);
+  report(opts, r, (x) => `${x.outcome}: ${printable(x.message)}`);
   if (r.outcome === "failed" || r.outcome === "rolledback" || r.outcome === "error") setExitCode(1);
 }
 
@@ -211,7 +212,7 @@ export function register(program: Command): void {
         },
         logSync,
       );
-      for (const w of r.warnings) warn(`upkeep agent enable: warning: ${w}`);
+      for (const w of r.warnings) warn(`upkeep agent enable: warning: ${printable(w)}`);
       const { report } = await import("./output.ts");
       const view = statusView(r.state, l.namespace);
       if (r.healthy === false) {
@@ -365,7 +366,7 @@ export function register(program: Command): void {
         }
       }
       const { report } = await import("./output.ts");
-      report(o, r, (x) => x.message);
+      report(o, r, (x) => printable(x.message));
     });
 
   where(agent.command("uninstall"))

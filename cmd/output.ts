@@ -4,6 +4,7 @@
  * time in Bun), so output is complete before main.ts exits.
  */
 import { writeSync } from "node:fs";
+import { printableText } from "../core/text/printable.ts";
 
 /** Writes all of `text` to fd 1 (stdout) or 2 (stderr). */
 export function writeFd(fd: 1 | 2, text: string): void {
@@ -15,12 +16,20 @@ export interface JsonFlag {
   json?: boolean;
 }
 
+/**
+ * Prints a line (or lines) on stdout. Control characters other than newlines and tabs are escaped: text from
+ * a server or a file cannot reach the terminal raw. A value that must stay on its line goes through
+ * `printable` where it is put in.
+ */
 export function print(line: string): void {
-  writeFd(1, line.endsWith("\n") ? line : `${line}\n`);
+  const safe = printableText(line);
+  writeFd(1, safe.endsWith("\n") ? safe : `${safe}\n`);
 }
 
+/** The same on stderr. */
 export function warn(line: string): void {
-  writeFd(2, line.endsWith("\n") ? line : `${line}\n`);
+  const safe = printableText(line);
+  writeFd(2, safe.endsWith("\n") ? safe : `${safe}\n`);
 }
 
 /** Prints `data` as JSON when `--json` is set, else the text `toText(data)` produces. */

@@ -3,13 +3,14 @@
  * this file loads (the fast path); the definitions here give `--help` and the other subcommands.
  */
 import type { Command } from "commander";
+import { printable } from "../core/text/printable.ts";
 
 type Env = Record<string, string | undefined>;
 
 async function io() {
   const { isatty } = await import("node:tty");
   const tty = isatty(0) && isatty(2);
-  return { tty: () => tty, warn: (l: string) => console.error(l), now: () => new Date() };
+  return { tty: () => tty, warn: (l: string) => console.error(printable(l)), now: () => new Date() };
 }
 
 async function ask(question: string): Promise<boolean> {

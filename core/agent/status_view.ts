@@ -1,4 +1,5 @@
 /** `upkeep agent status` as JSON and as text. Pure. */
+import { printable } from "../text/printable.ts";
 import type { AgentState, StatusView } from "./types.ts";
 
 export function statusView(state: AgentState, namespace: string): StatusView {
@@ -41,5 +42,6 @@ export function formatStatusText(v: StatusView): string {
     ["last_report_error", v.last_report_error ?? "-"],
   ];
   if (v.updating) rows.push(["updating", `${v.updating.from || "-"} -> ${v.updating.to}`]);
-  return rows.map(([k, val]) => `${`${k}:`.padEnd(12)} ${val}`).join("\n");
+  // Errors and results carry text from the server and the network: each value stays on its own line.
+  return rows.map(([k, val]) => `${`${k}:`.padEnd(12)} ${printable(val)}`).join("\n");
 }
