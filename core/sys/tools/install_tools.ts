@@ -87,6 +87,13 @@ export async function installToolsVersion(
       ...(lastSerial !== undefined ? { lastSerial } : {}),
       workDir: dir,
     });
+    // A manifest that verified is a fact about the releases whatever becomes of this install (the version
+    // may be below its floor, missing from it, or fail to download): its serial and floor are recorded, and
+    // the versions below its floor removed, before anything else is decided.
+    state = await recordManifest(dir, state, manifest);
+    const floor = state.floor;
+    if (floor && (input.source === "server" || input.source === "update") && isBelow(version, floor))
+      throw serverBelowFloor(version, floor);
     let last = 0;
     const t0 = performance.now();
     const onProgress = tty
@@ -111,23 +118,15 @@ export async function installToolsVersion(
     } finally {
       if (tty) writeSync(2, "\n");
     }
-    // Only the serial is this writer's: a login or pin while the download ran is kept (and the serial on
-    // disk, if higher, too; a login to another product or base URL meanwhile is another manifest: left
-    // alone). Best effort: the version is installed either way.
-    const serial = manifest.serial;
-    const sameManifest = (s: ToolsState) => s.product === state.product && s.baseUrl === state.baseUrl;
-    const floor = manifest.manifest.floor;
-    state = await updateToolsState(dir, (s) => (sameManifest(s) ? withManifest(s, serial, floor) : s)).catch(
-      () => withManifest(state, Math.max(serial, state.lastSerial ?? serial), floor),
-    );
-    if (floor) removeBelowFloor(dir, floor);
     cleanupOld(dir, version);
     if (!tty) io.warn(`upkeep: client tools v${version} installed`);
     return { state, runVersion: version };
   } catch (e) {
     const cancelled = controller.signal.aborted;
+    // Never one below the floor on record (its removal is best effort: a read-only tools dir keeps it).
+    const floor = state.floor;
     const fallback = listInstalledTools(dir)
-      .filter((i) => i.version !== version)
+      .filter((i) => i.version !== version && !(floor && isBelow(i.version, floor)))
       .sort((a, b) => b.lastUsed - a.lastUsed)[0];
     if (cancelled || (input.source === "server" && fallback)) {
       io.warn("WARNING: Client tools failed to update, some functionality may be broken.");
@@ -149,6 +148,36 @@ export async function installToolsVersion(
     process.off("SIGTERM", onSignal);
     lock.release();
   }
+}
+
+/**
+ * Records a verified manifest in tools.json: its serial and (when it is the newest on record) its floor, then
+ * removes the installed versions below the floor on record (under the install lock). Only these fields are
+ * this writer's: a login or pin meanwhile is kept, and so is a higher serial on disk; a login to another
+ * product or base URL meanwhile is another manifest, left alone. The write is best effort (a read-only tools
+ * dir): the state answered carries the record either way, so this run decides with it.
+ */
+async function recordManifest(dir: string, state: ToolsState, m: VerifiedManifest): Promise<ToolsState> {
+  const serial = m.serial;
+  const floor = m.manifest.floor;
+  const sameManifest = (s: ToolsState) => s.product === state.product && s.baseUrl === state.baseUrl;
+  const next = await updateToolsState(dir, (s) =>
+    sameManifest(s) ? withManifest(s, serial, floor) : s,
+  ).catch(() => withManifest(state, Math.max(serial, state.lastSerial ?? serial), floor));
+  if (!sameManifest(next)) return withManifest(state, serial, floor);
+  if (next.floor) removeBelowFloor(dir, next.floor);
+  return next;
+}
+
+/** The server names a version below the floor of the verified manifest: never installed, never run. */
+function serverBelowFloor(version: string, floor: string): UpkeepError {
+  return new UpkeepError(
+    "E_BELOW_FLOOR",
+    `the server names client tools v${version}, below the floor v${floor} of the signed release manifest`,
+    {
+      hint: "ask the server's operator to fix the tools target version, or pin a version with `upkeep tools pin`",
+    },
+  );
 }
 
 /** The serial and, from a manifest at least as new as the one on record, its floor. */

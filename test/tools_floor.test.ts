@@ -1,0 +1,168 @@
+/**
+ * Issue 10, item 2: a release manifest that verified is recorded (serial, floor) in tools.json before anything
+ * else is decided, whatever becomes of the install; installed versions below its floor are removed and never
+ * run again. Compiled binary, a real `upkeep serve` hosting signed fake releases.
+ *
+ * The scenario of the report, its 1.x versions as 6.x (the server runs 6.3.0, and serves no tools target of
+ * another major): 6.0.5 installed from serial 3000 (no floor); the release engineer publishes serial 3001 with
+ * floor 6.1.0; the server names 6.0.0 (below it), or a version the manifest does not list. Before the fix
+ * `tools update` failed but tools.json kept serial 3000 and no floor, and `tools exec` went on running 6.0.5
+ * with only a warning.
+ */
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeFakeRelease } from "../scripts/fake-release.ts";
+import { STACK, startWorld, type World } from "./agent_helpers.ts";
+import { upkeep } from "./cli.ts";
+
+type User = { home: string; env: Record<string, string>; tools: string };
+
+let w: World;
+const users: Record<"update" | "exec" | "missing" | "newer", User> = {} as never;
+
+/** Publishes signed releases whose manifest has this serial and floor (each call its own folder). */
+async function publishManifest(versions: string[], serial: number, floor?: string) {
+  const rel = await makeFakeRelease({
+    out: join(w.dir, `release-${serial}`),
+    versions,
+    key: w.key,
+    serial,
+    ...(floor ? { floor } : {}),
+  });
+  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
+  if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
+}
+
+/** Makes the server name this client-tools version. */
+async function nameTools(version: string) {
+  const r = await upkeep(["admin", "apply", "-f", "-"], {
+    env: w.env,
+    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
+  });
+  if (r.code !== 0) throw new Error(`apply failed: ${r.stderr}`);
+}
+
+const toolsJson = (u: User) => JSON.parse(readFileSync(join(u.tools, "tools.json"), "utf8"));
+const run = (u: User, args: string[]) => upkeep(args, { env: u.env });
+const version = (u: User) => run(u, ["tools", "exec", "hello", "version"]);
+
+/** The cached server answer made stale: the next run of a tool asks the server first. */
+function staleCache(u: User) {
+  const st = toolsJson(u);
+  st.cache.fetchedAt = 0;
+  writeFileSync(join(u.tools, "tools.json"), JSON.stringify(st));
+}
+
+/** A fresh user logged in to the server (enrolled), with the version the server names installed and run. */
+async function newUser(expected: string): Promise<User> {
+  const home = mkdtempSync(join(tmpdir(), "upkeep-floor-home-"));
+  const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
+  const u = { home, env, tools: env.UPKEEP_TOOLS_DIR };
+  const login = await run(u, [
+    "tools",
+    "login",
+    "--server",
+    w.url,
+    "--product",
+    "hello",
+    "--trust-key",
+    w.pub,
+  ]);
+  expect(login.code).toBe(0);
+  const r = await version(u);
+  expect(r.stderr).not.toMatch(STACK);
+  expect(r.stdout.trim(), r.stderr).toBe(`hello v${expected}`);
+  return u;
+}
+
+beforeAll(async () => {
+  w = await startWorld("tools-floor-record", ["--server-version", "6.3.0"]);
+  // Serial 3000, no floor: every user ends up with 6.0.5 installed (and "newer" with 6.1.0 as well).
+  await publishManifest(["6.0.0", "6.0.5", "6.1.0"], 3000);
+  await nameTools("6.1.0");
+  users.newer = await newUser("6.1.0");
+  await nameTools("6.0.5");
+  for (const k of ["update", "exec", "missing"] as const) users[k] = await newUser("6.0.5");
+  const up = await run(users.newer, ["tools", "update"]);
+  expect(up.code).toBe(0);
+  expect((await version(users.newer)).stdout.trim()).toBe("hello v6.0.5"); // 6.0.5 is the latest used
+  for (const u of Object.values(users)) {
+    expect(toolsJson(u).lastSerial).toBe(3000);
+    expect(toolsJson(u).floor).toBeUndefined();
+    expect(existsSync(join(u.tools, "6.0.5"))).toBe(true);
+  }
+  // The release engineer withdraws 6.0.x: serial 3001, floor 6.1.0.
+  await publishManifest(["6.0.0", "6.0.5", "6.1.0"], 3001, "6.1.0");
+});
+
+afterAll(async () => {
+  await w?.stop();
+  for (const u of Object.values(users)) rmSync(u.home, { recursive: true, force: true });
+});
+
+describe("a verified manifest's serial and floor are recorded whatever becomes of the install", () => {
+  test("the server names 6.0.0, below the new floor: `tools update` fails, yet records the floor; 6.0.5 is removed and no longer runs", async () => {
+    await nameTools("6.0.0");
+    const u = users.update;
+    const up = await run(u, ["tools", "update"]);
+    expect(up.stderr).not.toMatch(STACK);
+    expect(up.code).not.toBe(0);
+    expect(up.stderr).toContain("E_BELOW_FLOOR");
+    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
+    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false); // below the floor: removed
+
+    const r = await version(u);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stdout).not.toContain("hello v6.0.5");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("E_BELOW_FLOOR");
+    expect(r.stderr).toContain("below the floor v6.1.0");
+  });
+
+  test("the same when the tool itself is the first to see the new manifest (`tools exec`)", async () => {
+    await nameTools("6.0.0");
+    const u = users.exec;
+    staleCache(u);
+    const r = await version(u);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stdout).not.toContain("hello v6.0.5");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("E_BELOW_FLOOR");
+    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
+    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false);
+    const again = await version(u); // now refused on the up-to-date path, without asking anything
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toContain("below the floor v6.1.0");
+  });
+
+  test("with a version at or above the floor installed, that one runs (with a warning), not the last used below it", async () => {
+    await nameTools("6.0.0");
+    const u = users.newer;
+    staleCache(u);
+    const r = await version(u);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim()).toBe("hello v6.1.0");
+    expect(r.stderr).toContain("below the floor");
+    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
+    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false);
+    expect(existsSync(join(u.tools, "6.1.0"))).toBe(true);
+  });
+
+  test("the server names a version the manifest does not list: the floor is recorded all the same", async () => {
+    await nameTools("6.2.0");
+    const u = users.missing;
+    const up = await run(u, ["tools", "update"]);
+    expect(up.stderr).not.toMatch(STACK);
+    expect(up.code).not.toBe(0);
+    expect(up.stderr).toContain("do not exist in the release manifest");
+    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
+    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false);
+    const r = await version(u);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(r.stdout).not.toContain("hello v6.0.5");
+    expect(r.code).not.toBe(0);
+  });
+});
