@@ -5,7 +5,7 @@
  *     upkeep release sign --key KEY [--sha256] FILE...                     # FILE.minisig (+ FILE.sha256)
  *     upkeep release verify --pub PUB [--pub PUB2] FILE [--sig SIG] [--allow-legacy] [--json]
  *     upkeep release manifest --key KEY --product NAME --out DIR [--floor V] [--expires 720h] [--serial N]
- *                             [--critical V]... ARTIFACT...                # DIR/NAME-releases.json + .minisig
+ *                             [--critical V]... [--no-unpacked-size] ARTIFACT...  # DIR/NAME-releases.json + .minisig
  *
  * verify exits 0 when valid, 1 when not (with the reason), 2 on bad usage. Encrypted keys take their
  * password from UPKEEP_KEY_PASSWORD or a terminal prompt. The work loads inside the actions.
@@ -197,6 +197,10 @@ export function register(program: Command): void {
     .option("--expires <duration>", "validity from now (hosts refuse it after that)", "720h")
     .option("--serial <n>", "the manifest serial; must increase with each manifest (default: now in seconds)")
     .option("--critical <version>", "mark a version critical; repeatable", collect)
+    .option(
+      "--no-unpacked-size",
+      "leave out each artifact's unpacked_size (for hosts running an upkeep older than the field)",
+    )
     .option("--json", "print the manifest's path, serial and versions as JSON")
     .argument("<artifact...>", "artifact files (their names give the versions)")
     .action(
@@ -210,6 +214,7 @@ export function register(program: Command): void {
           expires: string;
           serial?: string;
           critical?: string[];
+          unpackedSize: boolean;
         } & JsonFlag,
       ) => {
         const { UsageError } = await import("../core/errors.ts");
@@ -220,6 +225,7 @@ export function register(program: Command): void {
         const { signBytes, keyIdHex } = await import("../core/trust/minisign.ts");
         const { encodeUtf8 } = await import("../core/trust/encoding.ts");
         const { hashFile, fileSize } = await import("../core/sys/hash.ts");
+        const { gunzippedSize } = await import("../core/sys/install/extract.ts");
         const { loadSecretKey } = await import("../core/sys/keys.ts");
         const { writeFileAtomic } = await import("../core/sys/files.ts");
         const { basename, join } = await import("node:path");
@@ -249,13 +255,27 @@ export function register(program: Command): void {
           }
         }
         // Names are checked before anything is hashed or a password asked for.
-        const facts = artifacts.map((a) => ({ path: a, name: basename(a), size: 0, sha256: "" }));
+        const facts: { path: string; name: string; size: number; sha256: string; unpacked_size?: number }[] =
+          artifacts.map((a) => ({ path: a, name: basename(a), size: 0, sha256: "" }));
         const { tryParseArtifactName } = await import("../core/trust/artifact_name.ts");
         for (const f of facts) {
           if (!tryParseArtifactName(opts.product, f.name)) {
             throw new UsageError(
               `"${f.name}" is not an artifact of ${opts.product}: expected ${opts.product}[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz`,
             );
+          }
+        }
+        // What each artifact decompresses to (hosts check free space against it): also proves it is gzip,
+        // before a password is asked for.
+        if (opts.unpackedSize) {
+          for (const f of facts) {
+            try {
+              f.unpacked_size = await gunzippedSize(f.path);
+            } catch (e) {
+              throw new UsageError(
+                `${f.path} is not a gzip-compressed tarball (hosts would refuse it): ${(e as Error).message}`,
+              );
+            }
           }
         }
         const sk = await loadSecretKey(opts.key);

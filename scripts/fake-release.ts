@@ -5,7 +5,7 @@
  *
  *     npx bun scripts/fake-release.ts --out DIR --product hello --versions 1.0.0,1.1.0,2.0.0:crash,1.2.0:unhealthy \
  *       --key KEYFILE [--os linux --arch amd64] [--edition ent] [--fips] [--size-mb N] [--floor V] [--serial N]
- *       [--expires 720h | --expired] [--critical V]... [--bad KIND] [--unsigned]
+ *       [--expires 720h | --expired] [--critical V]... [--bad KIND] [--unsigned] [--no-unpacked-size]
  *
  * Version flags (after `:`, several joined with `+`):
  *   crash       `hello serve` exits 1 a second after starting
@@ -13,6 +13,8 @@
  *   badversion  `hello version` exits 1 (the smoke test fails)
  *   flat        no top folder: `hello` at the archive root (the installer moves it into bin/)
  *   teleport    one top folder without bin/: `hello/hello`, `hello/README` (Teleport's layout)
+ *   binfile     a signed release the layout refuses (E_MALFORMED): `hello/bin` is the script itself, a file
+ *   binlink     the same with `hello/bin -> sbin`, a symlink to `hello/sbin/hello`
  *   bad=KIND    a malicious archive (as --bad, for this version only)
  * Default layout: `hello/bin/hello`, `hello/README`.
  *
@@ -33,12 +35,14 @@
  *   too-many-files  10,001 empty files
  *   gzip-bomb       one 5 GiB file of zeros in a ~5 MiB artifact (repeated gzip members)
  * --size-mb N pads each archive with N MiB of random (incompressible) data in hello/share/pad.bin.
+ * The manifest gives each artifact's unpacked_size, as `upkeep release manifest` does (not for a gzip bomb;
+ * --no-unpacked-size leaves it out everywhere, as older manifests do).
  */
 import { randomBytes } from "node:crypto";
-import { createWriteStream, mkdirSync, writeFileSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { createGzip, gzipSync } from "node:zlib";
+import { createGunzip, createGzip, gzipSync } from "node:zlib";
 import { parseDuration } from "../core/duration.ts";
 import { hashFile } from "../core/sys/hash.ts";
 import { loadSecretKey } from "../core/sys/keys.ts";
@@ -62,7 +66,7 @@ export const BAD_KINDS = [
 export type BadKind = (typeof BAD_KINDS)[number];
 
 export type Behaviour = "ok" | "crash" | "unhealthy" | "badversion";
-export type Layout = "bin" | "flat" | "teleport";
+export type Layout = "bin" | "flat" | "teleport" | "binfile" | "binlink";
 
 export interface VersionSpec {
   version: string;
@@ -93,6 +97,8 @@ export interface FakeReleaseOptions {
   bad?: BadKind;
   /** Do not write artifact `.minisig` files. */
   unsigned?: boolean;
+  /** Leave `unpacked_size` out of the manifest (as manifests before it did). */
+  noUnpackedSize?: boolean;
   now?: Date;
 }
 
@@ -102,6 +108,8 @@ export interface FakeArtifact {
   path: string;
   size: number;
   sha256: string;
+  /** What the artifact decompresses to (undefined for a gzip bomb or with noUnpackedSize). */
+  unpackedSize?: number;
 }
 
 export interface FakeRelease {
@@ -120,7 +128,7 @@ export function parseVersionSpec(text: string): VersionSpec {
   const spec: VersionSpec = { version: version.trim(), behaviour: "ok", layout: "bin" };
   for (const f of flags.split("+").filter((x) => x !== "")) {
     if (f === "crash" || f === "unhealthy" || f === "badversion") spec.behaviour = f;
-    else if (f === "flat" || f === "teleport") spec.layout = f;
+    else if (f === "flat" || f === "teleport" || f === "binfile" || f === "binlink") spec.layout = f;
     else if (f.startsWith("bad=") && (BAD_KINDS as readonly string[]).includes(f.slice(4)))
       spec.bad = f.slice(4) as BadKind;
     else throw new Error(`unknown version flag "${f}" in "${text}"`);
@@ -266,6 +274,12 @@ async function* releaseEntries(
   if (spec.layout === "bin") {
     yield* dirEntry(`${top}bin/`);
     yield* fileEntry(`${top}bin/${product}`, script, bad === "setuid" ? 0o4755 : 0o755);
+  } else if (spec.layout === "binfile") {
+    yield* fileEntry(`${top}bin`, script, 0o755);
+  } else if (spec.layout === "binlink") {
+    yield* dirEntry(`${top}sbin/`);
+    yield* fileEntry(`${top}sbin/${product}`, script, 0o755);
+    yield tarHeader({ name: `${top}bin`, type: "2", linkname: "sbin", mode: 0o777 });
   } else {
     yield* fileEntry(`${top}${product}`, script, bad === "setuid" ? 0o4755 : 0o755);
   }
@@ -334,6 +348,13 @@ async function writeGzipBomb(path: string, product: string, spec: VersionSpec): 
   await new Promise<void>((r) => out.end(() => r()));
 }
 
+/** What a gzip file decompresses to (every member), counted with node's zlib (not the installer's code). */
+async function unpackedBytes(path: string): Promise<number> {
+  let n = 0;
+  for await (const chunk of createReadStream(path).pipe(createGunzip())) n += (chunk as Buffer).length;
+  return n;
+}
+
 function platformDefaults(): { os: string; arch: string } {
   return { os: OS_NAMES[process.platform] ?? "linux", arch: ARCH_NAMES[process.arch] ?? "amd64" };
 }
@@ -366,7 +387,15 @@ export async function makeFakeRelease(o: FakeReleaseOptions): Promise<FakeReleas
     const { size, sha256 = "" } = await hashFile(path, ["sha256"]);
     writeFileSync(`${path}.sha256`, formatChecksumFile(sha256, name));
     if (!o.unsigned) writeFileSync(`${path}.minisig`, await signFile(path, sk, { now }));
-    artifacts.push({ version: spec.version, name, path, size, sha256 });
+    const unpackedSize = o.noUnpackedSize || bad === "gzip-bomb" ? undefined : await unpackedBytes(path);
+    artifacts.push({
+      version: spec.version,
+      name,
+      path,
+      size,
+      sha256,
+      ...(unpackedSize === undefined ? {} : { unpackedSize }),
+    });
   }
   const issued = o.expired ? new Date(now.getTime() - 2 * 86_400_000) : now;
   const expires = o.expired
@@ -380,7 +409,12 @@ export async function makeFakeRelease(o: FakeReleaseOptions): Promise<FakeReleas
     expires,
     ...(o.floor === undefined ? {} : { floor: o.floor }),
     critical: o.critical ?? [],
-    artifacts: artifacts.map((a) => ({ name: a.name, size: a.size, sha256: a.sha256 })),
+    artifacts: artifacts.map((a) => ({
+      name: a.name,
+      size: a.size,
+      sha256: a.sha256,
+      ...(a.unpackedSize === undefined ? {} : { unpacked_size: a.unpackedSize }),
+    })),
   });
   const mname = manifestFileName(product);
   const manifestPath = join(o.out, mname);
@@ -409,6 +443,7 @@ async function main(): Promise<void> {
       critical: { type: "string", multiple: true },
       bad: { type: "string" },
       unsigned: { type: "boolean", default: false },
+      "no-unpacked-size": { type: "boolean", default: false },
       json: { type: "boolean", default: false },
     },
   });
@@ -443,6 +478,7 @@ async function main(): Promise<void> {
     critical: values.critical ?? [],
     ...(values.bad ? { bad: values.bad as BadKind } : {}),
     unsigned: values.unsigned,
+    noUnpackedSize: values["no-unpacked-size"],
   });
   if (values.json) console.log(JSON.stringify(r, null, 2));
   else {

@@ -32,6 +32,14 @@ setDefaultTimeout(60_000);
 let w: World;
 let h: Host;
 const badVersion = new Map(BAD_KINDS.map((k, i) => [k, `11.${i + 1}.0`]));
+/** Signed releases the layout refuses after extraction: `bin` a file, `bin` a symlink (below 11.9.0, serve's own). */
+const badLayout = new Map([
+  ["binfile", "11.8.1"],
+  ["binlink", "11.8.2"],
+]);
+/** Requests per path through the counting proxy in front of serve's /artifacts. */
+const requests = new Map<string, number>();
+let proxy: ReturnType<typeof Bun.serve> | undefined;
 
 /** Everything under `dir` except the install dir, as relative paths. */
 function outside(dir: string, skip: string): string[] {
@@ -52,7 +60,13 @@ const evil = () => readdirSync(tmpdir()).filter((n) => n.startsWith("upkeep-evil
 
 beforeAll(async () => {
   w = await startWorld("agent-refusals");
-  const versions = ["11.0.0", "11.0.1", "11.0.2", ...[...badVersion].map(([k, v]) => `${v}:bad=${k}`)];
+  const versions = [
+    "11.0.0",
+    "11.0.1",
+    "11.0.2",
+    ...[...badVersion].map(([k, v]) => `${v}:bad=${k}`),
+    ...[...badLayout].map(([k, v]) => `${v}:${k}`),
+  ];
   // 11.0.2 goes up without its signature.
   const rel = await publish(w, versions, "release", (r) => {
     const unsigned = r.artifacts.find((a) => a.version === "11.0.2");
@@ -77,13 +91,22 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  proxy?.stop(true);
   if (w) {
     await w.stop();
     cleanup(w.dir);
   }
 });
 
-async function refused(version: string): Promise<{ code?: string; message: string }> {
+/** The versions folder, hidden entries included (temp folders, downloads). */
+const versionsEntries = (x: Host) => readdirSync(join(x.root, "versions")).sort();
+
+/**
+ * One refused update of `h` to `version`. `skipped`: a verdict on the release (the version goes on the skip
+ * list, its download is removed); otherwise the mirror's problem (tried again; a download whose signature was
+ * missing is kept for that next try).
+ */
+async function refused(version: string, skipped: boolean): Promise<{ code?: string; message: string }> {
   await setTarget(w, version, "11.0.0");
   const before = outside(join(w.dir, "h"), h.installDir);
   const evilBefore = evil();
@@ -97,6 +120,12 @@ async function refused(version: string): Promise<{ code?: string; message: strin
   expect(readStateFile(h).status.active).toBe("11.0.0");
   expect(readStateFile(h).status.updating).toBeUndefined();
   expect(versionDirs(h).filter((v) => v !== "11.0.0")).toEqual([]);
+  // Nothing else either: no temp folder, and no download of bytes that were refused.
+  const left = versionsEntries(h).filter((n) => skipped || !n.startsWith(".download-"));
+  expect(left).toEqual(["11.0.0"]);
+  // A refused archive is a verdict on the release: skipped until pinned. Bytes that do not match the
+  // signed manifest are the mirror's: tried again.
+  expect(readStateFile(h).status.skip.includes(version)).toBe(skipped);
   // Nothing written outside the install dir (the host folder holds only it and the bin dir; no escapee in /tmp).
   expect(outside(join(w.dir, "h"), h.installDir)).toEqual(before);
   expect(evil()).toEqual(evilBefore);
@@ -108,22 +137,64 @@ async function refused(version: string): Promise<{ code?: string; message: strin
 describe("malicious archives are refused, nothing lands outside the install dir", () => {
   for (const kind of BAD_KINDS) {
     test(kind, async () => {
-      const r = await refused(badVersion.get(kind) as string);
+      const r = await refused(badVersion.get(kind) as string, true);
       console.log(`${kind}: ${r.code}: ${r.message}`);
       expect(r.code).toBeDefined();
     });
   }
 });
 
+describe("a release refused after extraction leaves nothing and is never downloaded again", () => {
+  let x: Host;
+  beforeAll(async () => {
+    proxy = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      async fetch(req) {
+        const path = new URL(req.url).pathname;
+        requests.set(path, (requests.get(path) ?? 0) + 1);
+        const range = req.headers.get("range");
+        return fetch(`${w.url}${path}`, range ? { headers: { range } } : {});
+      },
+    });
+    await setTarget(w, "11.0.0");
+    x = host(w, "counted");
+    const r = await enable(w, x, ["--base-url", `http://127.0.0.1:${proxy.port}/artifacts`]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  });
+
+  for (const [kind, version] of badLayout) {
+    test(`${kind}: E_MALFORMED once, then skipped; one download in all; versions/ holds only the active version`, async () => {
+      await setTarget(w, version, "11.0.0");
+      const outcomes: string[] = [];
+      for (let pass = 0; pass < 3; pass++) {
+        const r = await agent(x, ["update", "--now", "--json"]);
+        expect(r.stderr).not.toMatch(STACK);
+        const out = JSON.parse(r.stdout) as { outcome: string; code?: string; message: string };
+        outcomes.push(`${out.outcome}${out.code ? ` ${out.code}` : ""}`);
+        if (pass > 0) expect(out.message).toContain(`${version} failed on this host before and is skipped`);
+        expect(versionsEntries(x)).toEqual(["11.0.0"]);
+        expect(currentDir(x)).toBe("11.0.0");
+      }
+      expect(outcomes).toEqual(["failed E_MALFORMED", "unchanged", "unchanged"]);
+      expect(readStateFile(x).status.skip).toContain(version);
+      const downloads = [...requests.entries()].filter(
+        ([p]) => p.includes(`-v${version}-`) && p.endsWith(".tar.gz"),
+      );
+      expect(downloads.map(([, n]) => n)).toEqual([1]);
+    });
+  }
+});
+
 describe("trust refusals", () => {
   test("tampered bytes: refused (the signature and the manifest's sha256 no longer match)", async () => {
-    const r = await refused("11.0.1");
+    const r = await refused("11.0.1", false);
     console.log(`tampered: ${r.code}: ${r.message}`);
     expect(["E_CHECKSUM", "E_SIGNATURE"]).toContain(r.code as string);
   });
 
   test("a missing signature: refused", async () => {
-    const r = await refused("11.0.2");
+    const r = await refused("11.0.2", false);
     console.log(`unsigned: ${r.code}: ${r.message}`);
     expect(r.code).toBe("E_SIGNATURE");
     expect(r.message).toContain("not signed");

@@ -111,9 +111,9 @@ describe("SIGKILL at each install step, then a rerun", () => {
       if (step === "mid-download") expect(artifactRequests[0]?.range).toMatch(/^bytes=\d+-$/);
       if (committed) expect(artifactRequests).toEqual([]);
 
-      // What the crash left (temp folders) goes with the next cleanup; nothing of ours stays but the version.
-      cleanVersionsDir(versionsDir, ["1.0.0"]);
+      // What the crash left (temp folders, the .part) went with the rerun: nothing of ours stays but the version.
       expect(readdirSync(versionsDir)).toEqual(["1.0.0"]);
+      expect(cleanVersionsDir(versionsDir, ["1.0.0"])).toEqual([]);
       const out = Bun.spawnSync([join(versionsDir, "1.0.0/bin/hello"), "version"]);
       expect(out.stdout.toString().trim()).toBe("hello v1.0.0");
     });

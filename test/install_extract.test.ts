@@ -19,11 +19,12 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { gzipSync } from "node:zlib";
+import { gunzipSync, gzipSync } from "node:zlib";
 import fc from "fast-check";
 import { isUpkeepError } from "../core/errors.ts";
 import { ExtractPolicy, symlinkProblem } from "../core/install/extract_policy.ts";
 import { type TarEntry, TarReader } from "../core/install/tar.ts";
+import { gunzippedSize } from "../core/sys/install/extract.ts";
 import { extractTarGz } from "../core/sys/install/mod.ts";
 import { tar, tarGz, walk } from "./install_helpers.ts";
 
@@ -245,6 +246,42 @@ describe("refusals", () => {
     );
   });
 
+  test("after the end of the archive: an extra gzip member, trailing data or a tar in the padding is refused", async () => {
+    const archive = Buffer.concat(tar.file("a", "hello").concat(tar.end()));
+    const evil = Buffer.concat(tar.file("evil", "pwned\n").concat(tar.end()));
+    // Another gzip member after the archive's: other readers (tar -i, a concatenating gunzip) see "evil".
+    const twoMembers = Buffer.concat([gzipSync(archive), gzipSync(evil)]);
+    const r = await refused(twoMembers, "E_MALFORMED", /data after the end of the archive/);
+    expect(walk(r.dest).includes("evil")).toBe(false);
+    // The same entries inside one member, after the end marker.
+    await refused(gzipSync(Buffer.concat([archive, evil])), "E_MALFORMED", /after the end of the archive/);
+    // Bytes after the gzip stream that are not gzip: the stream does not end cleanly.
+    await refused(Buffer.concat([gzipSync(archive), Buffer.from("trailing garbage")]), "E_MALFORMED", /gzip/);
+    // Endless zero padding stops at the cap.
+    await refused(
+      gzipSync(Buffer.concat([archive, Buffer.alloc(2 * 1024 * 1024)])),
+      "E_MALFORMED",
+      /padding after the end of the archive/,
+    );
+  });
+
+  test("the manifest's unpacked_size caps the decompressed stream", async () => {
+    const gz = tarGz(tar.file("a", "x".repeat(4096)), tar.end());
+    const size = gunzipSync(gz).length;
+    const c = join(ROOT, "unpacked");
+    mkdirSync(c);
+    writeFileSync(join(c, "a.tar.gz"), gz);
+    const err = await extractTarGz(join(c, "a.tar.gz"), join(c, "small"), undefined, {
+      unpackedSize: size - 1,
+    }).catch((e) => e as Error);
+    expect(isUpkeepError(err) && err.code).toBe("E_MALFORMED");
+    expect((err as Error).message).toContain(`more than the ${size - 1} bytes (unpacked_size)`);
+    expect(
+      await extractTarGz(join(c, "a.tar.gz"), join(c, "exact"), undefined, { unpackedSize: size }),
+    ).toEqual({ files: 1, bytes: 4096 });
+    expect(await gunzippedSize(join(c, "a.tar.gz"))).toBe(size);
+  });
+
   test("a destination that is not empty is refused", async () => {
     const c = join(ROOT, "nonempty");
     mkdirSync(join(c, "dest"), { recursive: true });
@@ -255,6 +292,18 @@ describe("refusals", () => {
 });
 
 describe("accepted", () => {
+  test("zero padding after the end marker (GNU tar's records, even in an extra gzip member) is fine", async () => {
+    const archive = Buffer.concat(tar.file("a", "hello").concat(tar.end()));
+    for (const gz of [
+      gzipSync(Buffer.concat([archive, Buffer.alloc(10240 - archive.length)])),
+      Buffer.concat([gzipSync(archive), gzipSync(Buffer.alloc(8192))]),
+    ]) {
+      const r = await extract(gz);
+      expect(r.error).toBeUndefined();
+      expect(walk(r.dest)).toEqual(["a"]);
+    }
+  });
+
   test("links that stay inside, modes, a root ./ entry, duplicate folders, archive without end marker", async () => {
     const gz = tarGz(
       tar.dir("./"),

@@ -225,11 +225,13 @@ export async function publishCustom(
     floor?: string;
     serial?: number;
     sizeOverride?: number;
+    /** The manifest's unpacked_size for every artifact (left out when not given). */
+    unpackedSize?: number;
   },
 ): Promise<{ names: string[] }> {
   const product = opts.product ?? "hello";
   mkdirSync(dir, { recursive: true });
-  const facts: { name: string; size: number; sha256: string }[] = [];
+  const facts: { name: string; size: number; sha256: string; unpacked_size?: number }[] = [];
   for (const a of artifacts) {
     const name = formatArtifactName({
       product,
@@ -243,7 +245,12 @@ export async function publishCustom(
     writeFileSync(path, a.gz);
     writeFileSync(`${path}.minisig`, await signFile(path, sk));
     const h = await hashFile(path, ["sha256"]);
-    facts.push({ name, size: opts.sizeOverride ?? h.size, sha256: h.sha256 ?? "" });
+    facts.push({
+      name,
+      size: opts.sizeOverride ?? h.size,
+      sha256: h.sha256 ?? "",
+      ...(opts.unpackedSize === undefined ? {} : { unpacked_size: opts.unpackedSize }),
+    });
   }
   const now = new Date();
   const manifest = buildManifest({

@@ -11,6 +11,7 @@ import { verifyArtifactFile, verifyManifestFile } from "../core/sys/verify_artif
 import { parseManifest } from "../core/trust/manifest.ts";
 import { parseSecretKeyFile } from "../core/trust/minisign.ts";
 import { type RunResult, UPKEEP as UPKEEP_PATH, upkeep } from "./cli.ts";
+import { tar, tarGz } from "./install_helpers.ts";
 
 const FIX = join(import.meta.dir, "fixtures", "minisign");
 const fx = (name: string) => join(FIX, name);
@@ -356,11 +357,15 @@ describe("release manifest", () => {
     "hello-ent-v1.1.0-linux-amd64-fips-bin.tar.gz",
   ];
 
+  /** Small real tarballs: `artifact I` repeated I+1 times in one file. */
+  const archive = (i: number) =>
+    tarGz(tar.file(`hello/bin/hello`, `artifact ${i}\n`.repeat(i + 1), 0o755), tar.end());
+
   async function artifacts(name: string): Promise<{ d: string; files: string[] }> {
     const d = sub(name);
     const files = names.map((n, i) => {
       const p = join(d, n);
-      writeFileSync(p, `artifact ${i}\n`.repeat(i + 1));
+      writeFileSync(p, archive(i));
       return p;
     });
     return { d, files };
@@ -402,14 +407,16 @@ describe("release manifest", () => {
     const m = parseManifest(readFileSync(info.manifest, "utf8"), { product: "hello" });
     expect(m.releases[0]).toMatchObject({ version: "1.1.0", critical: true });
     expect(m.releases[0]?.artifacts).toHaveLength(3);
-    expect(m.releases[1]?.artifacts[0]).toMatchObject({
-      name: names[0],
+    expect(m.releases[1]?.artifacts[0]).toEqual({
+      name: names[0] as string,
       os: "linux",
       arch: "amd64",
       edition: "oss",
       fips: false,
-      size: 11,
-      sha256: new Bun.CryptoHasher("sha256").update("artifact 0\n").digest("hex"),
+      size: archive(0).length,
+      sha256: new Bun.CryptoHasher("sha256").update(archive(0)).digest("hex"),
+      // What it decompresses to: header, data block, end marker.
+      unpacked_size: 512 + 512 + 1024,
     });
     const ttl = Date.parse(m.expires) - Date.parse(m.issued);
     expect(ttl).toBe(48 * 3600 * 1000);
@@ -483,6 +490,25 @@ describe("release manifest", () => {
     expect(lower.code).toBe(2);
     expect(lower.stderr).toContain("--serial 5: not above the serial 100000000000");
     expect(parseManifest(readFileSync(join(d, "hello-releases.json"), "utf8")).serial).toBe(100000000000);
+  });
+
+  test("an artifact that is not gzip is refused (exit 2, nothing written); --no-unpacked-size leaves the field out", async () => {
+    const k = await keygen("manifest-gzip");
+    const { d, files } = await artifacts("manifest-gzip");
+    const out = join(d, "out");
+    const make = (extra: string[], list = files) =>
+      upkeep(["release", "manifest", "--key", k.key, "--product", "hello", "--out", out, ...extra, ...list]);
+    const plain = join(d, "hello-v2.0.0-linux-amd64-bin.tar.gz");
+    writeFileSync(plain, "not a tarball\n");
+    const r = await make([], [...files, plain]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${plain} is not a gzip-compressed tarball`);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(() => statSync(join(out, "hello-releases.json"))).toThrow();
+    // For hosts whose upkeep predates the field (they refuse unknown fields): left out, nothing read.
+    expect((await make(["--no-unpacked-size"], [...files, plain])).code).toBe(0);
+    const m = parseManifest(readFileSync(join(out, "hello-releases.json"), "utf8"));
+    expect(m.releases.flatMap((x) => x.artifacts).some((a) => "unpacked_size" in a)).toBe(false);
   });
 
   test("bad input is a usage error (exit 2) naming it; nothing is written", async () => {

@@ -354,6 +354,41 @@ describe("release manifest", () => {
     expect(parseManifest(serializeManifest(m), { product: "hello" })).toEqual(m);
   });
 
+  test("unpacked_size: optional per artifact, signed with the rest; manifests without it still parse", () => {
+    const withIt = manifest({
+      artifacts: [
+        { ...art("hello-v1.2.0-linux-amd64-bin.tar.gz", 20, SHA("b")), unpacked_size: 81920 },
+        art("hello-v1.1.0-linux-amd64-bin.tar.gz"),
+      ],
+    });
+    const text = serializeManifest(withIt);
+    expect(JSON.parse(text).releases[0].artifacts[0]).toEqual({
+      name: "hello-v1.2.0-linux-amd64-bin.tar.gz",
+      os: "linux",
+      arch: "amd64",
+      edition: "oss",
+      fips: false,
+      size: 20,
+      sha256: SHA("b"),
+      unpacked_size: 81920,
+    });
+    expect(text).not.toContain('"unpacked_size": null');
+    expect(parseManifest(text)).toEqual(withIt);
+    expect(withIt.releases[1]?.artifacts[0]?.unpacked_size).toBeUndefined();
+    // An older manifest (no field at all) parses as before.
+    expect(parseManifest(serializeManifest(manifest())).releases[0]?.artifacts[0]).not.toHaveProperty(
+      "unpacked_size",
+    );
+    for (const bad of [-1, 1.5, "81920", null]) {
+      const j = JSON.parse(text);
+      j.releases[0].artifacts[0].unpacked_size = bad;
+      expect(() => parseManifest(JSON.stringify(j)), String(bad)).toThrow(/unpacked_size/);
+    }
+    expect(() =>
+      manifest({ artifacts: [{ ...art("hello-v1.2.0-linux-amd64-bin.tar.gz"), unpacked_size: -5 }] }),
+    ).toThrow(/bad unpacked size/);
+  });
+
   test("build refuses bad input with a usage error", () => {
     expect(() => manifest({ artifacts: [art("hello-v1.0.0.tar.gz")] })).toThrow(/not an artifact of hello/);
     expect(() => manifest({ critical: ["9.9.9"] })).toThrow(/--critical 9.9.9/);

@@ -17,6 +17,7 @@ import {
   removeSkip,
   restartDelayMs,
   StateFileError,
+  skipsRelease,
   versionOfDir,
   versionsToKeep,
 } from "./mod.ts";
@@ -485,6 +486,28 @@ describe("isReleaseVerdict: which failures are reported as a failed release", ()
   ];
   for (const c of release) test(`${c}: the release`, () => expect(isReleaseVerdict(c)).toBe(true));
   for (const c of notRelease) test(`${c}: tried again`, () => expect(isReleaseVerdict(c)).toBe(false));
+});
+
+describe("skipsRelease: which release verdicts also skip the version (never downloaded again until pinned)", () => {
+  // The same signed bytes get the same verdict at every try.
+  const skipped = ["E_SMOKE", "E_UNSAFE_ARCHIVE", "E_MALFORMED"];
+  // Bytes or a signature that do not match the signed manifest are the mirror's (mid-sync, a bad cache):
+  // reported, tried again. Below the floor: nothing is downloaded, and the floor may move. Unhealthy: the
+  // rollback skips it itself. Anything that is no verdict at all: tried again.
+  const tried = [
+    "E_CHECKSUM",
+    "E_SIGNATURE",
+    "E_SIZE",
+    "E_BELOW_FLOOR",
+    "E_UNHEALTHY",
+    "E_NETWORK",
+    "E_MANIFEST",
+  ];
+  for (const c of skipped) test(`${c}: skipped`, () => expect(skipsRelease(c)).toBe(true));
+  for (const c of tried) test(`${c}: not skipped`, () => expect(skipsRelease(c)).toBe(false));
+  test("every skipping code is a release verdict", () => {
+    for (const c of skipped) expect(isReleaseVerdict(c)).toBe(true);
+  });
 });
 
 describe("printsVersion: the smoke test's proof of the version", () => {

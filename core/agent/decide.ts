@@ -192,3 +192,17 @@ const RELEASE_VERDICTS: ReadonlySet<string> = new Set([
 export function isReleaseVerdict(code: string): boolean {
   return RELEASE_VERDICTS.has(code);
 }
+
+/**
+ * Release verdicts that also put the version on the skip list (never downloaded or tried again until pinned),
+ * because the same signed bytes get the same verdict at every try: the smoke test failed here, or the
+ * installer refused the archive that verified (E_UNSAFE_ARCHIVE; E_MALFORMED: not gzip, a broken tar, a `bin`
+ * that is not a folder). Not skipped: E_CHECKSUM, E_SIZE, E_SIGNATURE (bytes or a signature file that do
+ * not match the signed manifest are the mirror's, e.g. mid-sync, not the release's: tried again),
+ * E_BELOW_FLOOR (nothing is downloaded; the floor may move). E_UNHEALTHY is skipped by the rollback itself.
+ */
+const SKIP_VERDICTS: ReadonlySet<string> = new Set(["E_SMOKE", "E_UNSAFE_ARCHIVE", "E_MALFORMED"]);
+
+export function skipsRelease(code: string): boolean {
+  return SKIP_VERDICTS.has(code);
+}

@@ -144,13 +144,25 @@ export function planCleanup(
   nowMs: number,
 ): string[] {
   const kept = new Set(keep);
+  const out = planSweep(entries, nowMs);
+  for (const e of entries) {
+    if (e.kind === "directory" && !e.name.startsWith(".")) {
+      if (!e.complete || !kept.has(e.name)) out.push(e.name);
+    }
+  }
+  return out.sort();
+}
+
+/**
+ * What an install sweeps before it starts: what earlier installs left behind and nobody resumes (temp folders
+ * of a crashed or refused run, `.part` files older than a day). Version folders are not touched.
+ */
+export function planSweep(entries: readonly DirEntryFacts[], nowMs: number): string[] {
   const out: string[] = [];
   for (const e of entries) {
     if (e.name.startsWith(TMP_PREFIX)) out.push(e.name);
     else if (e.name.startsWith(PART_PREFIX) && e.name.endsWith(PART_SUFFIX)) {
       if (e.kind !== "file" || nowMs - e.mtimeMs > STALE_PART_MS) out.push(e.name);
-    } else if (e.kind === "directory" && !e.name.startsWith(".")) {
-      if (!e.complete || !kept.has(e.name)) out.push(e.name);
     }
   }
   return out.sort();

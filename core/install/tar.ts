@@ -6,7 +6,8 @@
  *
  * Strict where tar implementations differ, so what we extract is what every other reader would see:
  * a bad header checksum, a malformed pax record, a number that is not octal, a header-only entry
- * (directory, link, device) that claims data, an archive cut inside an entry: all E_MALFORMED.
+ * (directory, link, device) that claims data, an archive cut inside an entry, anything but zero padding
+ * after the end-of-archive marker (an extra gzip member, trailing data): all E_MALFORMED.
  * Data passes through as views of the input chunks (no copy); only headers and pax/long-name bodies
  * (capped at MAX_META_BYTES) are buffered, so memory stays flat whatever the archive size.
  */
@@ -15,6 +16,11 @@ import { UpkeepError } from "../errors.ts";
 export const BLOCK = 512;
 /** Largest pax or GNU long-name body accepted. */
 export const MAX_META_BYTES = 1 << 20;
+/**
+ * Most zero bytes accepted after the end-of-archive marker. GNU tar pads to a record (10 KiB by default,
+ * `-b 2048` gives 1 MiB); more is no archive anyone writes.
+ */
+export const MAX_TRAILING_BYTES = 1 << 20;
 
 export type EntryKind =
   | "file"
@@ -231,12 +237,18 @@ export class TarReader {
   #index = 0;
   /** Bytes consumed, for messages. */
   #offset = 0;
+  /** Zero bytes seen after the end-of-archive marker. */
+  #trailingBytes = 0;
 
   constructor(sink: TarSink) {
     this.#sink = sink;
   }
 
-  /** True once the end-of-archive marker was read; later input is ignored. */
+  /**
+   * True once the end-of-archive marker was read. Later input may only be zeros (GNU tar pads the archive to
+   * a whole record): anything else (more entries in an extra gzip member, trailing data) is E_MALFORMED, as
+   * other readers could take it for more of the archive.
+   */
   get done(): boolean {
     return this.#state === State.Done;
   }
@@ -246,10 +258,17 @@ export class TarReader {
     return this.#index;
   }
 
-  /** Feeds bytes; returns true when the end of the archive has been reached (stop feeding). */
+  /**
+   * Feeds bytes; returns true once the end of the archive has been reached. Keep feeding what follows to the
+   * end of the stream: it is checked to be zero padding.
+   */
   write(chunk: Uint8Array): boolean {
     let off = 0;
-    while (off < chunk.length && this.#state !== State.Done) {
+    if (this.done) {
+      this.#trailing(chunk);
+      return true;
+    }
+    while (off < chunk.length && !this.done) {
       switch (this.#state) {
         case State.Header:
         case State.ZeroSeen: {
@@ -294,7 +313,20 @@ export class TarReader {
         }
       }
     }
-    return this.#state === State.Done;
+    if (this.done && off < chunk.length) this.#trailing(chunk.subarray(off));
+    return this.done;
+  }
+
+  /** Input after the end-of-archive marker: zeros only, at most MAX_TRAILING_BYTES of them. */
+  #trailing(chunk: Uint8Array): void {
+    for (let i = 0; i < chunk.length; i++) {
+      if (chunk[i] !== 0) throw malformed(`data after the end of the archive (at byte ${this.#offset + i})`);
+    }
+    this.#trailingBytes += chunk.length;
+    if (this.#trailingBytes > MAX_TRAILING_BYTES) {
+      throw malformed(`more than ${MAX_TRAILING_BYTES} bytes of padding after the end of the archive`);
+    }
+    this.#offset += chunk.length;
   }
 
   /** The input ended: E_MALFORMED when it ended inside an entry or a header. */

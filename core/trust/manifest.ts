@@ -5,7 +5,8 @@
  * Hosts verify its `.minisig` first (`verifyManifest` in ./verify_release.ts), then decide with
  * `checkFreshness` (E_EXPIRED, E_ROLLBACK) and `findArtifact` / `findRelease` (E_NOT_IN_MANIFEST,
  * E_BELOW_FLOOR). Parsing is strict: unknown fields, non-canonical versions, names that do not follow the
- * artifact template or disagree with their fields are E_MALFORMED.
+ * artifact template or disagree with their fields are E_MALFORMED. An artifact's `unpacked_size` is optional
+ * (manifests without it verify; an upkeep older than the field refuses a manifest that has it).
  */
 import { UpkeepError, UsageError } from "../errors.ts";
 import { compareVersions, formatVersion, parseVersion, tryParseVersion } from "../version/mod.ts";
@@ -25,6 +26,12 @@ export interface ManifestArtifact {
   size: number;
   /** Lower-case hex. */
   sha256: string;
+  /**
+   * Bytes the artifact decompresses to (the whole gzip stream: the tar with its padding). Optional: manifests
+   * written before it existed still verify. Hosts check free space against it and refuse an archive that
+   * decompresses to more.
+   */
+  unpacked_size?: number;
 }
 
 export interface ManifestRelease {
@@ -99,7 +106,10 @@ function canonicalVersion(value: unknown, path: string): string {
 }
 
 function parseArtifact(value: unknown, path: string, product: string, version: string): ManifestArtifact {
-  const o = object(value, path, { required: ["name", "os", "arch", "edition", "fips", "size", "sha256"] });
+  const o = object(value, path, {
+    required: ["name", "os", "arch", "edition", "fips", "size", "sha256"],
+    optional: ["unpacked_size"],
+  });
   const name = string(o.name, `${path}.name`);
   const parsed = tryParseArtifactName(product, name);
   if (!parsed) throw malformed(`${path}.name`, `"${name}" does not follow the artifact name template`);
@@ -112,6 +122,7 @@ function parseArtifact(value: unknown, path: string, product: string, version: s
     size: count(o.size, `${path}.size`),
     sha256: string(o.sha256, `${path}.sha256`, 64),
   };
+  if ("unpacked_size" in o) a.unpacked_size = count(o.unpacked_size, `${path}.unpacked_size`);
   if (a.edition !== "oss" && a.edition !== "ent")
     throw malformed(`${path}.edition`, 'expected "oss" or "ent"');
   if (typeof a.fips !== "boolean") throw malformed(`${path}.fips`, "expected true or false");
@@ -212,6 +223,7 @@ export function serializeManifest(m: Manifest): string {
         fips: a.fips,
         size: a.size,
         sha256: a.sha256,
+        ...(a.unpacked_size === undefined ? {} : { unpacked_size: a.unpacked_size }),
       })),
     })),
   };
@@ -226,7 +238,8 @@ export interface BuildInput {
   floor?: string;
   /** Versions to mark critical; each must be among the artifacts' versions. */
   critical?: readonly string[];
-  artifacts: readonly { name: string; size: number; sha256: string }[];
+  /** `unpacked_size`: what the artifact decompresses to (left out of the manifest when not given). */
+  artifacts: readonly { name: string; size: number; sha256: string; unpacked_size?: number }[];
 }
 
 function rfc3339(d: Date): string {
@@ -245,7 +258,8 @@ export function buildManifest(input: BuildInput): Manifest {
   if (input.expires.getTime() <= input.issued.getTime())
     throw new UsageError("the expiry must be after the issue time");
   if (input.artifacts.length === 0) throw new UsageError("no artifacts: name at least one file");
-  const byVersion = new Map<string, { name: string; parsed: ArtifactName; size: number; sha256: string }[]>();
+  type Fact = { name: string; parsed: ArtifactName; size: number; sha256: string; unpacked_size?: number };
+  const byVersion = new Map<string, Fact[]>();
   const seen = new Set<string>();
   for (const a of input.artifacts) {
     const parsed = tryParseArtifactName(input.product, a.name);
@@ -259,8 +273,17 @@ export function buildManifest(input: BuildInput): Manifest {
     if (!SHA256.test(a.sha256) || !Number.isSafeInteger(a.size) || a.size < 0) {
       throw new UsageError(`bad size or sha256 for "${a.name}"`);
     }
+    if (a.unpacked_size !== undefined && (!Number.isSafeInteger(a.unpacked_size) || a.unpacked_size < 0)) {
+      throw new UsageError(`bad unpacked size for "${a.name}"`);
+    }
     const list = byVersion.get(parsed.version) ?? [];
-    list.push({ name: a.name, parsed, size: a.size, sha256: a.sha256 });
+    list.push({
+      name: a.name,
+      parsed,
+      size: a.size,
+      sha256: a.sha256,
+      ...(a.unpacked_size === undefined ? {} : { unpacked_size: a.unpacked_size }),
+    });
     byVersion.set(parsed.version, list);
   }
   const critical = new Set<string>();
@@ -297,7 +320,7 @@ export function buildManifest(input: BuildInput): Manifest {
   }
   const releases: ManifestRelease[] = versions.map((version) => {
     const artifacts = (byVersion.get(version) ?? [])
-      .map(({ name, parsed, size, sha256 }) => ({
+      .map(({ name, parsed, size, sha256, unpacked_size }) => ({
         name,
         os: parsed.os,
         arch: parsed.arch,
@@ -305,6 +328,7 @@ export function buildManifest(input: BuildInput): Manifest {
         fips: parsed.fips,
         size,
         sha256,
+        ...(unpacked_size === undefined ? {} : { unpacked_size }),
       }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return critical.has(version) ? { version, critical: true, artifacts } : { version, artifacts };

@@ -26,6 +26,7 @@ import {
   planRecovery,
   removeSkip,
   sameVersion,
+  skipsRelease,
   versionsToKeep,
 } from "../../agent/mod.ts";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
@@ -389,12 +390,13 @@ export class Updater {
       // failed version, no skip; the next pass tries again.
       return { outcome: "error", from, to: target, message: st.status.lastError, ...(code ? { code } : {}) };
     }
-    if (code === "E_SMOKE") {
-      // A release whose binary does not even run here is broken for this host: never tried again.
+    if (skipsRelease(code)) {
+      // A release whose binary does not even run here, or whose verified archive the installer refuses, is
+      // broken for this host: never downloaded or tried again (until pinned).
       addSkip(st.status, target);
       await this.save().catch(() => {});
+      this.#removeSkipped(target);
     }
-    if (code === "E_SMOKE") this.#removeSkipped(target);
     await this.#report({
       state: "failed",
       version: from || target,
@@ -463,6 +465,8 @@ export class Updater {
       version: target,
       platform,
       versionsDir: l.versionsDir,
+      // A re-published version is never installed over the folder the daemon runs from.
+      inUse: [currentTarget(l) ?? "", st.status.active ? this.dirName(st.status.active) : ""],
       ...(this.#signal ? { signal: this.#signal } : {}),
     });
     this.#log(`${reused ? "already installed" : "installed"}: ${dir}`);

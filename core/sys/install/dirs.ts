@@ -13,6 +13,7 @@ import {
   type Marker,
   parseMarker,
   planCleanup,
+  planSweep,
   sortVersionDirNames,
 } from "../../install/layout.ts";
 import { fsyncDir } from "./extract.ts";
@@ -83,19 +84,41 @@ export function listInstalledVersions(
  * lock that keeps installs out meanwhile, and keeps the version `current` points at.
  */
 export function cleanVersionsDir(versionsDir: string, keep: string[], now: Date = new Date()): string[] {
+  const facts = factsOf(versionsDir, true);
+  return removeEntries(
+    versionsDir,
+    planCleanup(
+      facts,
+      keep.map((k) => basename(k)),
+      now.getTime(),
+    ),
+  );
+}
+
+/**
+ * Removes what earlier installs left and nobody resumes: `.tmp-*` folders (a crashed or refused extraction, a
+ * removal cut short) and `.part` files older than a day. Version folders are left alone. The caller holds
+ * the install lock (no other install is extracting meanwhile). Returns the names removed.
+ */
+export function sweepLeftovers(versionsDir: string, now: Date = new Date()): string[] {
+  return removeEntries(versionsDir, planSweep(factsOf(versionsDir, false), now.getTime()));
+}
+
+function factsOf(versionsDir: string, withMarkers: boolean): DirEntryFacts[] {
   const facts: DirEntryFacts[] = [];
   for (const name of entries(versionsDir)) {
     const path = join(versionsDir, name);
     const k = kindOf(path);
     if (!k) continue;
-    facts.push({ name, ...k, complete: k.kind === "directory" ? isCompleteVersionDir(path) : undefined });
+    const complete = withMarkers && k.kind === "directory" ? isCompleteVersionDir(path) : undefined;
+    facts.push({ name, ...k, complete });
   }
+  return facts;
+}
+
+function removeEntries(versionsDir: string, names: string[]): string[] {
   const removed: string[] = [];
-  for (const name of planCleanup(
-    facts,
-    keep.map((k) => basename(k)),
-    now.getTime(),
-  )) {
+  for (const name of names) {
     try {
       rmSync(join(versionsDir, name), { recursive: true, force: true });
       removed.push(name);

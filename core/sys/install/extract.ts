@@ -56,6 +56,11 @@ export interface ExtractOptions {
   signal?: AbortSignal;
   /** Called after each entry's header was admitted (crash-safety tests stop here). */
   onEntry?: (index: number) => void;
+  /**
+   * The decompressed size the signed manifest gives (`unpacked_size`): a stream that decompresses to more
+   * is refused (E_MALFORMED), so the free-space check made from it holds.
+   */
+  unpackedSize?: number;
 }
 
 /** Bytes between two garbage collections (each gunzip chunk is a fresh buffer): keeps memory flat. */
@@ -157,7 +162,15 @@ export async function extractTarGz(
           `the archive decompresses to more than ${streamCap} bytes (cap ${limits.maxBytes} bytes of files)`,
         );
       }
-      if (reader.write(value)) break;
+      if (opts.unpackedSize !== undefined && streamed > opts.unpackedSize) {
+        throw new UpkeepError(
+          "E_MALFORMED",
+          `archive ${file}: decompresses to more than the ${opts.unpackedSize} bytes (unpacked_size) the manifest says`,
+        );
+      }
+      // Read to the end even after the end-of-archive marker: what follows must be zero padding (an extra
+      // gzip member or trailing data is refused), and the gzip stream must end cleanly.
+      reader.write(value);
       sinceGc += value.length;
       if (sinceGc >= GC_EVERY) {
         sinceGc = 0;
@@ -173,6 +186,33 @@ export async function extractTarGz(
     await it.cancel().catch(() => {});
   }
   return { files: policy.files, bytes: policy.bytes };
+}
+
+/**
+ * The decompressed size of a gzip file (every member), streamed: what `release manifest` signs as an
+ * artifact's `unpacked_size`. E_MALFORMED when it is not a valid gzip stream.
+ */
+export async function gunzippedSize(file: string): Promise<number> {
+  let n = 0;
+  let sinceGc = 0;
+  const it = gunzipFile(file).getReader();
+  try {
+    for (;;) {
+      const { done, value } = await it.read();
+      if (done) break;
+      n += value.length;
+      sinceGc += value.length;
+      if (sinceGc >= GC_EVERY) {
+        sinceGc = 0;
+        Bun.gc(true);
+      }
+    }
+  } catch (e) {
+    throw mapError(e, file);
+  } finally {
+    await it.cancel().catch(() => {});
+  }
+  return n;
 }
 
 /** Read size: small reads into fresh buffers keep what the decompressor holds small. */

@@ -57,7 +57,7 @@ import { verifyArtifact } from "../../trust/verify_release.ts";
 import { formatVersion, tryParseVersion } from "../../version/mod.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize } from "../hash.ts";
-import { readMarker } from "./dirs.ts";
+import { readMarker, sweepLeftovers } from "./dirs.ts";
 import { type Downloaded, downloadArtifact } from "./download.ts";
 import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, fsyncDir, makeDir } from "./extract.ts";
 import { fetchSignature, type InstallSource, refusalError, type VerifiedManifest } from "./manifest.ts";
@@ -79,8 +79,15 @@ export const INSTALL_STEPS = [
 ] as const;
 export type InstallStep = (typeof INSTALL_STEPS)[number];
 
-/** Free space asked for beyond twice the artifact (the .part plus the extracted files). */
+/** Free space asked for beyond the download and the unpacked files. */
 export const SPACE_MARGIN = 64 * 1024 * 1024;
+
+/**
+ * Without the manifest's `unpacked_size`, the unpacked files are taken as this many times the artifact: gzip
+ * packs executables 2-3x (Go and Rust binaries about 3x), so 4x covers the releases this installs, with room.
+ * A release that packs tighter carries `unpacked_size` (`upkeep release manifest` writes it).
+ */
+export const UNPACKED_FACTOR = 4;
 
 export interface InstallOptions {
   source: InstallSource;
@@ -97,6 +104,12 @@ export interface InstallOptions {
   idleTimeoutMs?: number;
   /** Called as each step is reached (after its fault point), for logs. */
   onStep?: (step: InstallStep) => void;
+  /**
+   * Version folder names a program may be running from (the agent's `current`). A complete folder of the
+   * version whose marker names other bytes than the manifest (a version re-published with other bytes) is
+   * installed afresh, replacing it, unless it is one of these: then E_CONFLICT and the folder is left alone.
+   */
+  inUse?: readonly string[];
 }
 
 function rand(): string {
@@ -117,18 +130,40 @@ function freeBytes(dir: string): number {
   }
 }
 
+/** Bytes a `.part` already holds (a download to resume), 0 when there is none. */
+function partBytes(part: string, max: number): number {
+  try {
+    const st = lstatSync(part);
+    return st.isFile() && st.size <= max ? st.size : 0;
+  } catch {
+    return 0;
+  }
+}
+
 function remove(path: string): void {
   try {
     rmSync(path, { recursive: true, force: true });
   } catch {
-    // cleanVersionsDir gets it next time
+    // sweepLeftovers gets it at the next install
   }
 }
 
+/** Codes by which the installer judges verified bytes: a release that will be refused again, on any host. */
+function refusesRelease(e: unknown): boolean {
+  return isUpkeepError(e) && (e.code === "E_UNSAFE_ARCHIVE" || e.code === "E_MALFORMED");
+}
+
 /**
- * Installs `version` for `platform`, or reuses its complete folder (`reused: true`). Refusals carry the
- * trust library's codes (E_NOT_IN_MANIFEST, E_BELOW_FLOOR, E_EXPIRED, E_SIGNATURE, E_CHECKSUM, E_SIZE),
- * E_UNSAFE_ARCHIVE from the extractor, E_NO_SPACE, E_NETWORK, E_CANCELLED.
+ * Installs `version` for `platform`, or reuses its complete folder (`reused: true`) when its marker names the
+ * manifest's artifact and sha256. Refusals carry the trust library's codes (E_NOT_IN_MANIFEST,
+ * E_BELOW_FLOOR, E_EXPIRED, E_SIGNATURE, E_CHECKSUM, E_SIZE), E_UNSAFE_ARCHIVE and E_MALFORMED from the
+ * extractor and the layout (only ever about bytes that verified: a malformed signature is E_SIGNATURE),
+ * E_CONFLICT (a re-published version whose folder is in use), E_NO_SPACE, E_NETWORK, E_CANCELLED.
+ *
+ * The caller holds the install lock of `versionsDir`: leftovers of earlier runs (`.tmp-*`, `.part` older
+ * than a day) are swept first. Whatever fails, everything this run created is removed (its temp folders;
+ * the `.part` too when the bytes were refused or the install cancelled; a verified `.part` is kept when the
+ * failure was local, e.g. E_IO, for the next run to extract without downloading again).
  */
 export async function installVersion(opts: InstallOptions): Promise<{ dir: string; reused: boolean }> {
   const { source, platform, versionsDir } = opts;
@@ -151,12 +186,26 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
     fips: platform.fips,
   });
   const { artifact } = findArtifact(manifest, name);
-  const dir = join(versionsDir, versionDirName(version, platform));
+  const dirName = versionDirName(version, platform);
+  const dir = join(versionsDir, dirName);
   const part = join(versionsDir, partFileName(name));
-  if (readMarker(dir)) {
+  try {
+    sweepLeftovers(versionsDir);
+  } catch {
+    // An unreadable folder: the install itself says what is wrong with it.
+  }
+  const marker = readMarker(dir);
+  if (marker && marker.sha256 === artifact.sha256 && marker.artifact === name) {
     // A kill between the rename and the .part removal leaves the download behind: it is of no more use.
     if (existsSync(part)) remove(part);
     return { dir, reused: true };
+  }
+  if (marker && opts.inUse?.includes(dirName)) {
+    throw new UpkeepError(
+      "E_CONFLICT",
+      `${dir} holds ${marker.artifact} with sha256 ${marker.sha256}, but the manifest lists ${name} with sha256 ${artifact.sha256} (re-published with other bytes); it is in use, so it is not replaced`,
+      { hint: `switch away from ${version} first (or ask the release engineer why ${version} changed)` },
+    );
   }
 
   try {
@@ -169,12 +218,18 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   }
   step("start", opts);
 
-  const need = artifact.size * 2 + SPACE_MARGIN;
+  const toDownload = artifact.size - partBytes(part, artifact.size);
+  const unpacked = artifact.unpacked_size ?? artifact.size * UNPACKED_FACTOR;
+  const need = toDownload + unpacked + SPACE_MARGIN;
   const free = freeBytes(versionsDir);
   if (free < need) {
+    const how =
+      artifact.unpacked_size === undefined
+        ? `${unpacked} unpacked (${UNPACKED_FACTOR} x its size: the manifest gives no unpacked_size)`
+        : `${unpacked} unpacked (the manifest's unpacked_size)`;
     throw new UpkeepError(
       "E_NO_SPACE",
-      `${versionsDir} has ${free} bytes free; installing ${name} needs ${need} (twice its ${artifact.size} bytes and a margin)`,
+      `${versionsDir} has ${free} bytes free; installing ${name} needs ${need}: ${toDownload} to download, ${how} and a ${SPACE_MARGIN}-byte margin`,
     );
   }
   step("space-checked", opts);
@@ -192,11 +247,23 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   });
   step("downloaded", opts);
 
-  let tmp: string | undefined;
+  // Every temp folder this run makes: removed whatever happens (the stage is renamed into place at the commit).
+  const temps: string[] = [];
+  const newTemp = () => {
+    const t = join(versionsDir, `${TMP_PREFIX}${rand()}`);
+    temps.push(t);
+    return t;
+  };
+  let removePart = false;
   try {
-    const signature = new TextDecoder().decode(
-      await fetchSignature(`${url}.minisig`, { insecure, signal: opts.signal, idleMs: opts.idleTimeoutMs }),
-    );
+    let signature: string;
+    try {
+      signature = new TextDecoder().decode(
+        await fetchSignature(`${url}.minisig`, { insecure, signal: opts.signal, idleMs: opts.idleTimeoutMs }),
+      );
+    } catch (e) {
+      throw signatureProblem(e, name);
+    }
     step("signature", opts);
 
     // The trust library decides; the digests taken during the download stand in for a second read of
@@ -213,33 +280,27 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
       { size: fileSize, digest: async (p) => (sameFile(p, downloaded) ? downloaded : digestFile(p)) },
     );
     if (!verdict.ok) {
-      remove(part); // bad bytes: resuming them would never verify
-      throw refusalError(verdict, name);
+      removePart = true; // bad bytes: resuming them would never verify
+      throw signatureProblem(refusalError(verdict, name), name);
     }
     step("verified", opts);
     if (opts.signal?.aborted) throw cancelled();
 
-    tmp = join(versionsDir, `${TMP_PREFIX}${rand()}`);
+    const tmp = newTemp();
     let first = true;
-    try {
-      await extractTarGz(part, tmp, opts.limits ?? DEFAULT_EXTRACT_LIMITS, {
-        signal: opts.signal,
-        onEntry: () => {
-          if (first) {
-            first = false;
-            step("mid-extract", opts);
-          }
-        },
-      });
-    } catch (e) {
-      // A release the extractor refuses will be refused again: do not keep it for resume.
-      if (isUpkeepError(e) && (e.code === "E_UNSAFE_ARCHIVE" || e.code === "E_MALFORMED")) remove(part);
-      throw e;
-    }
+    await extractTarGz(part, tmp, opts.limits ?? DEFAULT_EXTRACT_LIMITS, {
+      signal: opts.signal,
+      onEntry: () => {
+        if (first) {
+          first = false;
+          step("mid-extract", opts);
+        }
+      },
+      ...(artifact.unpacked_size === undefined ? {} : { unpackedSize: artifact.unpacked_size }),
+    });
     step("extracted", opts);
 
-    const stage = normalizeLayout(tmp, versionsDir);
-    tmp = stage;
+    const stage = normalizeLayout(tmp, newTemp);
     step("layout", opts);
 
     writeMarker(stage, {
@@ -250,14 +311,16 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
     });
     step("marker", opts);
 
-    commit(stage, dir);
-    tmp = undefined;
+    commit(stage, dir, artifact.sha256);
     step("renamed", opts);
   } catch (e) {
-    if (tmp) remove(tmp);
-    if (isUpkeepError(e) && e.code === "E_CANCELLED") remove(part);
+    // A release the extractor or the layout refuses will be refused again: its bytes are of no more use.
+    if (refusesRelease(e) || (isUpkeepError(e) && e.code === "E_CANCELLED")) removePart = true;
+    for (const t of temps) remove(t);
+    if (removePart) remove(part);
     throw e;
   }
+  for (const t of temps) remove(t); // the stage is renamed away; an emptied top folder may remain
   try {
     unlinkSync(part);
   } catch {
@@ -265,6 +328,15 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   }
   step("done", opts);
   return { dir, reused: false };
+}
+
+/**
+ * Anything wrong with the artifact's signature file (missing, oversized, not a minisign signature) is
+ * E_SIGNATURE: a mirror may serve a broken one for a while; E_MALFORMED stays a verdict on verified bytes.
+ */
+function signatureProblem(e: unknown, name: string): unknown {
+  if (!isUpkeepError(e) || e.code !== "E_MALFORMED") return e;
+  return new UpkeepError("E_SIGNATURE", `unusable signature for ${name}: ${e.message}`, { cause: e });
 }
 
 function sameFile(path: string, d: Downloaded): boolean {
@@ -290,13 +362,13 @@ function topEntries(dir: string): TopEntry[] {
  * Strips a lone top folder (renaming it to a new temp folder beside) and moves root-level executables into
  * bin/ when the release has no bin/. Returns the folder that becomes the version.
  */
-function normalizeLayout(tmp: string, versionsDir: string): string {
+function normalizeLayout(tmp: string, newTemp: () => string): string {
   let root = tmp;
   const top = releaseRootFolder(topEntries(tmp));
   if (top !== undefined) {
     // Links that climbed into the stripped folder's parent would now leave the version: refuse them.
     checkLinksWithin(join(tmp, top), []);
-    root = join(versionsDir, `${TMP_PREFIX}${rand()}`);
+    root = newTemp();
     renameSync(join(tmp, top), root);
     remove(tmp);
   }
@@ -353,8 +425,12 @@ function writeMarker(stage: string, m: Parameters<typeof formatMarker>[0]): void
   fsyncDir(stage);
 }
 
-/** Renames the staged folder to its version name; an incomplete folder of that name is replaced. */
-function commit(stage: string, dir: string): void {
+/**
+ * Renames the staged folder to its version name. A folder of that name is replaced when it is incomplete
+ * or holds other bytes (`sha256`) than the manifest's (a version re-published); one that holds these bytes
+ * (another installer finished the same version meanwhile) is kept and the stage dropped.
+ */
+function commit(stage: string, dir: string, sha256: string): void {
   try {
     renameSync(stage, dir);
   } catch (e) {
@@ -362,15 +438,15 @@ function commit(stage: string, dir: string): void {
     if (code !== "ENOTEMPTY" && code !== "EEXIST") {
       throw new UpkeepError("E_IO", `cannot rename ${stage} to ${dir}: ${code ?? String(e)}`);
     }
-    if (readMarker(dir)) {
-      // Another installer finished the same version meanwhile: keep theirs.
+    if (readMarker(dir)?.sha256 === sha256) {
       remove(stage);
       return;
     }
-    // An incomplete folder (never ours: we rename only complete ones; a hand-made copy, say).
+    // Moved aside first (a `.tmp-*` name, never taken for a version), so the name is never a half-removed one.
     const aside = join(dirname(dir), `${TMP_PREFIX}${rand()}`);
     renameSync(dir, aside);
     renameSync(stage, dir);
+    fsyncDir(dirname(dir));
     remove(aside);
   }
   fsyncDir(dirname(dir));

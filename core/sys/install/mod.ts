@@ -27,6 +27,7 @@ export {
   isCompleteVersionDir,
   listInstalledVersions,
   readMarker,
+  sweepLeftovers,
   switchSymlink,
 } from "./dirs.ts";
 export { extractTarGz } from "./extract.ts";
@@ -36,6 +37,7 @@ export {
   type InstallStep,
   installVersion,
   SPACE_MARGIN,
+  UNPACKED_FACTOR,
 } from "./install.ts";
 export { fetchVerifiedManifest, type InstallSource, type VerifiedManifest } from "./manifest.ts";
 
