@@ -12,7 +12,7 @@ import { type ArtifactStore, checkArtifactName } from "./artifact_store.ts";
 import { installScript } from "./install_sh.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RolloutService } from "./rollout_service.ts";
-import type { AgentRecord, Store, TokenKind } from "./store.ts";
+import { type AgentRecord, type Store, StoreUnavailableError, type TokenKind } from "./store.ts";
 import { bearer, generateToken, hashToken, type TokenChecker } from "./tokens.ts";
 
 export const RESOURCE_BODY_LIMIT = 1024 * 1024;
@@ -106,8 +106,20 @@ export function createApp(deps: AppDeps): Hono<Env> {
     await next();
   };
   const admin = requireToken(["admin"]);
+  /** Before a write is accepted (and a body read): the store must still keep what it is given. */
+  const writable = async (_c: Context, next: () => Promise<void>) => {
+    store.assertWritable();
+    await next();
+  };
 
   app.onError((err, c) => {
+    if (err instanceof StoreUnavailableError) {
+      return problem(c, 503, err.message, {
+        code: err.code,
+        file: err.file,
+        ...(err.hint ? { hint: err.hint } : {}),
+      });
+    }
     if (err instanceof BadResourceError) {
       return problem(c, 400, err.message, { code: err.code, problems: err.problems });
     }
@@ -142,18 +154,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // Resources.
   app.get("/v1/resources/autoupdate_config", (c) => c.json(rollout.getConfig()));
   app.get("/v1/resources/autoupdate_version", (c) => c.json(rollout.getVersion()));
-  app.put("/v1/resources/autoupdate_config", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+  app.put("/v1/resources/autoupdate_config", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
     const config = parseAutoupdateConfig(await readDocument(c));
     await rollout.putConfig(config);
     return c.json(rollout.getConfig());
   });
-  app.put("/v1/resources/autoupdate_version", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+  app.put("/v1/resources/autoupdate_version", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
     const version = parseAutoupdateVersion(await readDocument(c));
     await rollout.putVersion(version);
     return c.json(rollout.getVersion());
   });
   app.get("/v1/server", (c) => c.json(rollout.serverInfo()));
-  app.put("/v1/server", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+  app.put("/v1/server", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
     const doc = (await readDocument(c)) as { server_version?: unknown } | null;
     const raw = doc && typeof doc === "object" ? doc.server_version : undefined;
     const v = typeof raw === "string" ? tryParseVersion(raw) : undefined;
@@ -167,7 +179,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // Rollout.
   app.get("/v1/rollout", async (c) => c.json(await rollout.view()));
-  app.post("/v1/rollout/groups/:name/:action", admin, async (c) => {
+  app.post("/v1/rollout/groups/:name/:action", admin, writable, async (c) => {
     const action = c.req.param("action");
     if (action !== "start" && action !== "force" && action !== "done" && action !== "rollback") {
       return problem(
@@ -181,11 +193,17 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   // Agents.
-  app.post("/v1/agents/report", requireToken(["agent", "admin"]), tooLarge(REPORT_BODY_LIMIT), async (c) => {
-    const report = parseReport(await readDocument(c), deps.now());
-    await rollout.report(report);
-    return c.json({ ok: true });
-  });
+  app.post(
+    "/v1/agents/report",
+    requireToken(["agent", "admin"]),
+    writable,
+    tooLarge(REPORT_BODY_LIMIT),
+    async (c) => {
+      const report = parseReport(await readDocument(c), deps.now());
+      await rollout.report(report);
+      return c.json({ ok: true });
+    },
+  );
   app.get("/v1/agents", admin, async (c) => c.json({ agents: await rollout.agents() }));
 
   // Tokens. Listed without their hashes; revoked by id (never the last admin token).
@@ -195,7 +213,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
       tokens: all.map((t) => ({ id: t.id, type: t.kind, name: t.name, created: t.created })),
     });
   });
-  app.delete("/v1/tokens/:id", admin, async (c) => {
+  app.delete("/v1/tokens/:id", admin, writable, async (c) => {
     const id = c.req.param("id") ?? "";
     const admins = await store.listTokens("admin");
     const agents = await store.listTokens("agent");
@@ -209,7 +227,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     tokens.invalidate();
     return c.json({ revoked: { id: t.id, type: t.kind, name: t.name } });
   });
-  app.post("/v1/tokens", admin, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+  app.post("/v1/tokens", admin, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
     const text = await c.req.text();
     let doc: { type?: unknown; name?: unknown } = {};
     try {
@@ -238,7 +256,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   // Artifacts.
-  app.put("/v1/artifacts/:name", admin, async (c) => {
+  app.put("/v1/artifacts/:name", admin, writable, async (c) => {
     const name = checkArtifactName(c.req.param("name") ?? "");
     const length = Number(c.req.header("content-length") ?? "0");
     if (length > ARTIFACT_BODY_LIMIT)
@@ -252,7 +270,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     return c.json({ name, ...stored }, 201);
   });
   app.get("/v1/releases", async (c) => c.json(await rollout.releases()));
-  app.post("/v1/releases", admin, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+  app.post("/v1/releases", admin, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
     const doc = (await readDocument(c)) as { version?: unknown; critical?: unknown } | null;
     const v = typeof doc?.version === "string" ? tryParseVersion(doc.version) : undefined;
     if (!v)

@@ -163,9 +163,12 @@ export class RolloutService {
   }
 
   async setCritical(version: string, critical: boolean): Promise<void> {
-    if (critical) this.#critical.add(version);
-    else this.#critical.delete(version);
-    await this.#o.store.putSetting("critical_versions", JSON.stringify([...this.#critical].sort()));
+    const next = new Set(this.#critical);
+    if (critical) next.add(version);
+    else next.delete(version);
+    // Stored first: a refused write changes nothing in memory either.
+    await this.#o.store.putSetting("critical_versions", JSON.stringify([...next].sort()));
+    this.#critical = next;
     this.#invalidate();
     await this.reconcile();
   }
@@ -288,8 +291,9 @@ export class RolloutService {
     // The core returns the same rollout object when nothing changed: the precomputed answers stay valid
     // (clock-dependent ones expire on their own). Callers that change other inputs invalidate first.
     if (next !== this.#rollout) {
-      this.#rollout = next;
+      // Stored first: when the store refuses, the rollout does not move (answers stay what is on disk).
       await this.#o.store.putRollout(next ?? null);
+      this.#rollout = next;
       this.#invalidate();
     }
     await this.#record(events);
@@ -325,8 +329,8 @@ export class RolloutService {
           : action === "done"
             ? engine.markGroupDone(input)
             : engine.rollbackGroup(input);
-    this.#rollout = rollout;
     await this.#o.store.putRollout(rollout);
+    this.#rollout = rollout;
     this.#invalidate();
     await this.#record([event]);
     await this.reconcile();
