@@ -2,11 +2,12 @@
  * The server's persistent state, behind one interface so another backend (PostgreSQL) can be added without
  * touching routes. Values are plain JSON data; the store does not interpret resources.
  */
-
 import { UpkeepError } from "../core/errors.ts";
 
 export type ResourceKind = "autoupdate_config" | "autoupdate_version";
-export type TokenKind = "admin" | "agent";
+/** admin: everything; viewer: status reads only; agent: reports only. */
+export type TokenKind = "admin" | "viewer" | "agent";
+export const TOKEN_KINDS: readonly TokenKind[] = ["admin", "viewer", "agent"];
 
 /**
  * The store can no longer keep what it is given (its database file was removed or replaced, or refuses
