@@ -745,6 +745,23 @@ describe("install.sh, tokens, metrics, state", () => {
     expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 1/);
   });
 
+  test("metrics: a report naming an unknown group is counted under the last group (labels = configured groups)", async () => {
+    const h = await harness();
+    await setup(h);
+    await report(h, "p1", "prod", "16.4.0");
+    await report(h, "c1", "canary", "16.4.0");
+    for (let i = 0; i < 20; i++) await report(h, `x${i}`, `made-up-${i}`, "16.4.0");
+    const noGroup = { updater_id: "e1", hostname: "e1", version: "16.4.0", state: "ok" };
+    expect((await h.req("POST", "/v1/agents/report", noGroup, AGENT)).status).toBe(200);
+    const text = await (await h.req("GET", "/metrics", undefined, VIEWER)).text();
+    const groups = new Set(
+      [...text.matchAll(/^upkeep_agents\{group="([^"]*)"/gm)].map((m) => m[1] as string),
+    );
+    expect([...groups].sort()).toEqual(["canary", "prod"]);
+    expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 22/);
+    expect(text).not.toContain("made-up");
+  });
+
   test("agents unseen for longer than the presence window stop counting and no longer block done", async () => {
     const h = await harness({ start: "2026-11-23T07:00:00Z" });
     await report(h, "p1", "prod", "16.4.0");

@@ -522,7 +522,10 @@ export class RolloutService {
     const byAgent = new Map<string, { labels: Record<string, string>; value: number }>();
     for (const a of this.#agents.values()) {
       if (!this.#isPresent(a, now)) continue;
-      const labels = { group: a.group, version: a.version, state: a.state };
+      // The group a report names is the agent's word (any string an agent token sends): counted, as in the
+      // rollout, under the group it resolves to (unknown or empty: the last group), so the label values are
+      // the configured groups and a token cannot grow the metric without bound.
+      const labels = { group: resolveGroup(this.#config, a.group).name, version: a.version, state: a.state };
       const k = JSON.stringify(labels);
       const row = byAgent.get(k) ?? { labels, value: 0 };
       row.value++;
