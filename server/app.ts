@@ -158,7 +158,17 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // Health and metrics.
   app.get("/healthz", (c) => c.text("ok\n"));
-  app.get("/readyz", (c) => (rollout.ready() ? c.text("ready\n") : c.text("not ready\n", 503)));
+  app.get("/readyz", (c) => {
+    if (!rollout.ready()) return c.text("not ready\n", 503);
+    try {
+      store.assertWritable();
+    } catch (e) {
+      // Reads still answer, but nothing given to this server is kept: not ready, and why.
+      if (e instanceof StoreUnavailableError) return c.text(`not ready: ${e.message}\n`, 503);
+      throw e;
+    }
+    return c.text("ready\n");
+  });
   app.get("/metrics", viewer, (c) => {
     rollout.exportMetrics(metrics);
     return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });

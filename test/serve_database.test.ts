@@ -108,6 +108,11 @@ describe("serve notices its database removed or replaced while it runs", () => {
     const releases = (await (await call(s, "GET", "/v1/releases")).json()) as { critical: string[] };
     expect(releases.critical).toEqual(["0.9.0"]);
     expect((await fetch(`${s.url}/webapi/find?group=x`)).status).toBe(200);
+    // Alive, but not ready: what it is given is not kept.
+    expect((await fetch(`${s.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${s.url}/readyz`);
+    expect(ready.status).toBe(503);
+    expect(await ready.text()).toContain(db);
 
     // One log line names the file, however many writes were refused.
     const lines = s
