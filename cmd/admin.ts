@@ -6,7 +6,7 @@
  *     upkeep admin get config|version|rollout|agents|releases|server [--json]
  *     upkeep admin rollout start|force|done|rollback GROUP [--json]
  *     upkeep admin publish FILE... [--json]                         # + FILE.sha256, FILE.minisig, *-releases.json
- *     upkeep admin tokens add --type agent [--name N] [--json]
+ *     upkeep admin tokens add --type agent|viewer [--name N] [--json]
  *     upkeep admin tokens list|rm ID [--json]
  *
  * Only flags are declared here; the HTTP client (server/client.ts), YAML and the file work load inside the
@@ -143,7 +143,9 @@ export function register(program: Command): void {
       report(opts, view, (v) => `critical releases: ${v.critical.length ? v.critical.join(", ") : "none"}`);
     });
 
-  const tokens = admin.command("tokens").description("tokens for agents (and listing/revoking any token)");
+  const tokens = admin
+    .command("tokens")
+    .description("tokens for agents and viewers (and listing/revoking any token)");
   tokens
     .command("list")
     .description("list tokens (id, type, name, created; never the secrets)")
@@ -153,7 +155,7 @@ export function register(program: Command): void {
       const view = await client.listTokens();
       const { report } = await import("./output.ts");
       report(opts, view, (v) =>
-        v.tokens.map((t) => `${t.id}  ${t.type.padEnd(5)}  ${t.created}  ${t.name}`).join("\n"),
+        v.tokens.map((t) => `${t.id}  ${t.type.padEnd(6)}  ${t.created}  ${t.name}`).join("\n"),
       );
     });
   tokens
@@ -170,15 +172,19 @@ export function register(program: Command): void {
   tokens
     .command("add")
     .description("create a token (shown once; the server keeps only its hash)")
-    .requiredOption("--type <type>", "the token type: agent (for POST /v1/agents/report)")
+    .requiredOption(
+      "--type <type>",
+      "agent (sends reports: POST /v1/agents/report) or viewer (reads status: get rollout|agents|releases|..., /metrics)",
+    )
     .option("--name <name>", "a name to recognise the token by")
     .option("--json", 'print {"type", "name", "token"}')
     .action(async (opts: { type: string; name?: string } & JsonFlag, cmd: Command) => {
       const { UsageError } = await import("../core/errors.ts");
-      if (opts.type !== "agent") {
-        throw new UsageError(`--type ${JSON.stringify(opts.type)}: only agent tokens can be created`, {
-          hint: "upkeep admin tokens add --type agent [--name N]",
-        });
+      if (opts.type !== "agent" && opts.type !== "viewer") {
+        throw new UsageError(
+          `--type ${JSON.stringify(opts.type)}: only agent and viewer tokens can be created (the admin token comes from the server's first start or UPKEEP_ADMIN_TOKEN)`,
+          { hint: "upkeep admin tokens add --type agent|viewer [--name N]" },
+        );
       }
       const client = await connect(cmd);
       const t = await client.addToken(opts.type, opts.name);
@@ -186,7 +192,13 @@ export function register(program: Command): void {
       if (opts.json) print(JSON.stringify(t, null, 2));
       else {
         print(t.token);
-        warn(`agent token "${t.name}" created: it is shown once, keep it secret (agents send it in reports)`);
+        warn(
+          `${opts.type} token "${t.name}" created: it is shown once, keep it secret (${
+            opts.type === "agent"
+              ? "agents send it in reports"
+              : "it reads the rollout, agents, releases and /metrics, and changes nothing"
+          })`,
+        );
       }
     });
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { resolveOptions } from "./boot.ts";
-import { AGENT, type Harness, harness } from "./test_harness.ts";
+import { ADMIN, AGENT, type Harness, harness, VIEWER } from "./test_harness.ts";
 
 const CONFIG_YAML = `kind: autoupdate_config
 spec:
@@ -78,7 +78,7 @@ async function groups(
 ): Promise<
   Record<string, { state: string; canaries: { updater_id: string; success: boolean }[]; reason: string }>
 > {
-  const view = (await (await h.app.request("/v1/rollout")).json()) as {
+  const view = (await (await h.req("GET", "/v1/rollout", undefined, VIEWER)).json()) as {
     groups: { name: string; state: string; canaries: never[]; reason: string }[];
   };
   return Object.fromEntries(view.groups.map((g) => [g.name, g]));
@@ -213,7 +213,7 @@ describe("halt-on-error rollout driven by reports", () => {
     await report(h, "p1", "prod", "17.0.1");
     expect((await groups(h)).prod?.state).toBe("done");
 
-    const view = (await (await h.app.request("/v1/rollout")).json()) as {
+    const view = (await (await h.req("GET", "/v1/rollout", undefined, VIEWER)).json()) as {
       events: { group: string; to: string; reason: string }[];
     };
     expect(view.events.filter((e) => e.group === "canary").map((e) => e.to)).toEqual(
@@ -383,13 +383,21 @@ spec:
 });
 
 describe("bad input", () => {
-  test("missing or wrong token: 401; an agent token cannot write resources", async () => {
+  test("missing or wrong token: 401; a token of another kind: 403 saying which kind is needed", async () => {
     const h = await harness();
     expect(
       (await h.app.request("/v1/resources/autoupdate_config", { method: "PUT", body: "{}" })).status,
     ).toBe(401);
     expect((await h.req("PUT", "/v1/resources/autoupdate_config", "{}", "nope")).status).toBe(401);
-    expect((await h.req("PUT", "/v1/resources/autoupdate_config", "{}", AGENT)).status).toBe(401);
+    const agent = await h.req("PUT", "/v1/resources/autoupdate_config", "{}", AGENT);
+    expect(agent.status).toBe(403);
+    expect(((await agent.json()) as { error: string }).error).toBe(
+      "PUT /v1/resources/autoupdate_config needs an admin token; this is an agent token",
+    );
+    const viewer = await h.req("POST", "/v1/agents/report", {}, VIEWER);
+    expect(((await viewer.json()) as { error: string }).error).toBe(
+      "POST /v1/agents/report needs an agent or an admin token; this is a viewer token",
+    );
     expect((await h.app.request("/v1/agents")).status).toBe(401);
   });
 
@@ -401,7 +409,7 @@ describe("bad input", () => {
     const body = (await r.json()) as { error: string; problems: { path: string }[] };
     expect(body.problems.map((p) => p.path)).toContain("spec.agents.schedules.regular[0].start_hour");
     expect(body.error).toContain("spec.agents.schedules.regular[0].start_hour");
-    const cur = (await (await h.app.request("/v1/resources/autoupdate_config")).json()) as {
+    const cur = (await (await h.req("GET", "/v1/resources/autoupdate_config", undefined, VIEWER)).json()) as {
       spec: { agents: { schedules: { regular: { name: string }[] } } };
     };
     expect(cur.spec.agents.schedules.regular.map((g) => g.name)).toEqual(["default"]);
@@ -485,6 +493,127 @@ describe("bad input", () => {
   });
 });
 
+describe("who may call what", () => {
+  type Who = "none" | "agent" | "viewer" | "admin";
+  const WHO: Who[] = ["none", "agent", "viewer", "admin"];
+  const ART = "hello-v17.0.1-linux-amd64-bin.tar.gz";
+  const PUBLIC = [200, 200, 200, 200];
+  const READ = [401, 403, 200, 200];
+  /** Every route of the app: [method, route, path sent, body, status for none/agent/viewer/admin]. */
+  const TABLE: [string, string, string, unknown, number[]][] = [
+    ["GET", "/healthz", "/healthz", undefined, PUBLIC],
+    ["GET", "/readyz", "/readyz", undefined, PUBLIC],
+    ["GET", "/metrics", "/metrics", undefined, READ],
+    ["GET", "/webapi/find", "/webapi/find?group=prod", undefined, PUBLIC],
+    ["GET", "/v1/webapi/find", "/v1/webapi/find?group=prod", undefined, PUBLIC],
+    ["GET", "/webapi/ping", "/webapi/ping", undefined, PUBLIC],
+    ["GET", "/v1/webapi/ping", "/v1/webapi/ping", undefined, PUBLIC],
+    ["GET", "/scripts/install.sh", "/scripts/install.sh", undefined, PUBLIC],
+    ["GET", "/download/:file", "/download/upkeep-linux-amd64", undefined, PUBLIC],
+    ["GET", "/artifacts/:name", `/artifacts/${ART}`, undefined, PUBLIC],
+    ["HEAD", "/artifacts/:name", `/artifacts/${ART}`, undefined, PUBLIC],
+    ["GET", "/v1/resources/autoupdate_config", "/v1/resources/autoupdate_config", undefined, READ],
+    ["GET", "/v1/resources/autoupdate_version", "/v1/resources/autoupdate_version", undefined, READ],
+    ["GET", "/v1/server", "/v1/server", undefined, READ],
+    ["GET", "/v1/rollout", "/v1/rollout", undefined, READ],
+    ["GET", "/v1/agents", "/v1/agents", undefined, READ],
+    ["GET", "/v1/releases", "/v1/releases", undefined, READ],
+    [
+      "POST",
+      "/v1/agents/report",
+      "/v1/agents/report",
+      { updater_id: "u1", hostname: "h1", group: "prod", version: "16.4.0", state: "ok" },
+      [401, 200, 403, 200],
+    ],
+    [
+      "PUT",
+      "/v1/resources/autoupdate_config",
+      "/v1/resources/autoupdate_config",
+      CONFIG_YAML,
+      [401, 403, 403, 200],
+    ],
+    [
+      "PUT",
+      "/v1/resources/autoupdate_version",
+      "/v1/resources/autoupdate_version",
+      VERSION,
+      [401, 403, 403, 200],
+    ],
+    ["PUT", "/v1/server", "/v1/server", { server_version: "17.0.1" }, [401, 403, 403, 200]],
+    [
+      "POST",
+      "/v1/rollout/groups/:name/:action",
+      "/v1/rollout/groups/prod/force",
+      undefined,
+      [401, 403, 403, 200],
+    ],
+    ["PUT", "/v1/artifacts/:name", "/v1/artifacts/other.bin", "bytes", [401, 403, 403, 201]],
+    ["POST", "/v1/releases", "/v1/releases", { version: "17.0.1", critical: false }, [401, 403, 403, 200]],
+    ["GET", "/v1/tokens", "/v1/tokens", undefined, [401, 403, 403, 200]],
+    ["POST", "/v1/tokens", "/v1/tokens", { type: "agent" }, [401, 403, 403, 201]],
+    ["DELETE", "/v1/tokens/:id", "/v1/tokens/no-such-id", undefined, [401, 403, 403, 404]],
+  ];
+
+  test("every route x {no token, agent, viewer, admin} -> the status of one rule", async () => {
+    const h = await harness({ self: true });
+    const token: Record<Who, string | undefined> = {
+      none: undefined,
+      agent: AGENT,
+      viewer: VIEWER,
+      admin: ADMIN,
+    };
+    const up = await h.req("PUT", `/v1/artifacts/${ART}`, "artifact bytes");
+    expect(up.status).toBe(201);
+
+    const expected: string[] = [];
+    const got: string[] = [];
+    for (const [method, route, path, body] of TABLE) {
+      for (const [i, who] of WHO.entries()) {
+        // Text bodies are YAML resources or artifact bytes; the others JSON.
+        const type = typeof body === "string" ? "application/yaml" : "application/json";
+        const headers: Record<string, string> = { "content-type": type };
+        const t = token[who];
+        if (t) headers.authorization = `Bearer ${t}`;
+        const r = await h.app.request(path, {
+          method,
+          headers,
+          ...(body === undefined ? {} : { body: typeof body === "string" ? body : JSON.stringify(body) }),
+        });
+        const row = TABLE.find((x) => x[0] === method && x[1] === route) as (typeof TABLE)[number];
+        expected.push(`${method} ${route} ${who} -> ${row[4][i]}`);
+        got.push(`${method} ${route} ${who} -> ${r.status}`);
+      }
+    }
+    expect(got).toEqual(expected);
+
+    // The table is every route the app has: a new route without a row here fails.
+    const routes = new Set(
+      h.app.routes.filter((r) => r.method !== "ALL").map((r) => `${r.method} ${r.path}`),
+    );
+    expect(TABLE.map(([m, r]) => `${m} ${r}`).sort()).toEqual([...routes].sort());
+  });
+
+  test("viewer tokens: created by an admin (POST /v1/tokens type viewer), listed, read, write nothing, revoked", async () => {
+    const h = await harness();
+    const r = await h.req("POST", "/v1/tokens", { type: "viewer", name: "grafana" });
+    expect(r.status).toBe(201);
+    const { token, type, name } = (await r.json()) as { token: string; type: string; name: string };
+    expect([type, name]).toEqual(["viewer", "grafana"]);
+    expect((await h.req("GET", "/v1/rollout", undefined, token)).status).toBe(200);
+    expect((await h.req("GET", "/metrics", undefined, token)).status).toBe(200);
+    expect((await h.req("PUT", "/v1/server", { server_version: "1.0.0" }, token)).status).toBe(403);
+    expect((await h.req("POST", "/v1/tokens", { type: "viewer" }, token)).status).toBe(403);
+    const list = (await (await h.req("GET", "/v1/tokens")).json()) as {
+      tokens: { id: string; type: string; name: string }[];
+    };
+    const mine = list.tokens.find((t) => t.name === "grafana");
+    expect(mine?.type).toBe("viewer");
+    expect((await h.req("DELETE", `/v1/tokens/${mine?.id}`)).status).toBe(200);
+    expect((await h.req("GET", "/v1/rollout", undefined, token)).status).toBe(401);
+    expect((await h.req("POST", "/v1/tokens", { type: "admin" })).status).toBe(400);
+  });
+});
+
 describe("artifacts", () => {
   test("upload streams to disk with sha256; download with ETag, Range and 304", async () => {
     const h = await harness();
@@ -546,7 +675,9 @@ describe("artifacts", () => {
     expect(head.status).toBe(200);
     expect(head.headers.get("content-length")).toBe(String(bytes.length));
 
-    const list = (await (await h.app.request("/v1/releases")).json()) as { artifacts: { name: string }[] };
+    const list = (await (await h.req("GET", "/v1/releases", undefined, VIEWER)).json()) as {
+      artifacts: { name: string }[];
+    };
     expect(list.artifacts.map((a) => a.name)).toEqual(["hello-v17.0.1-linux-amd64-bin.tar.gz"]);
   });
 
@@ -559,7 +690,9 @@ describe("artifacts", () => {
     // A ".." segment (literal or encoded) is normalized away by the router before any route sees it.
     for (const name of ["..", "%2E%2E"])
       expect((await h.req("PUT", `/v1/artifacts/${name}`, "data")).status).toBe(404);
-    const list = (await (await h.app.request("/v1/releases")).json()) as { artifacts: unknown[] };
+    const list = (await (await h.req("GET", "/v1/releases", undefined, VIEWER)).json()) as {
+      artifacts: unknown[];
+    };
     expect(list.artifacts).toEqual([]);
   });
 });
@@ -599,7 +732,7 @@ describe("install.sh, tokens, metrics, state", () => {
     await setup(h);
     await find(h, "prod");
     await report(h, "p1", "prod", "16.4.0");
-    const text = await (await h.app.request("/metrics")).text();
+    const text = await (await h.req("GET", "/metrics", undefined, VIEWER)).text();
     for (const family of [
       "upkeep_http_requests_total",
       "upkeep_find_answers",
@@ -612,6 +745,23 @@ describe("install.sh, tokens, metrics, state", () => {
     expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 1/);
   });
 
+  test("metrics: a report naming an unknown group is counted under the last group (labels = configured groups)", async () => {
+    const h = await harness();
+    await setup(h);
+    await report(h, "p1", "prod", "16.4.0");
+    await report(h, "c1", "canary", "16.4.0");
+    for (let i = 0; i < 20; i++) await report(h, `x${i}`, `made-up-${i}`, "16.4.0");
+    const noGroup = { updater_id: "e1", hostname: "e1", version: "16.4.0", state: "ok" };
+    expect((await h.req("POST", "/v1/agents/report", noGroup, AGENT)).status).toBe(200);
+    const text = await (await h.req("GET", "/metrics", undefined, VIEWER)).text();
+    const groups = new Set(
+      [...text.matchAll(/^upkeep_agents\{group="([^"]*)"/gm)].map((m) => m[1] as string),
+    );
+    expect([...groups].sort()).toEqual(["canary", "prod"]);
+    expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 22/);
+    expect(text).not.toContain("made-up");
+  });
+
   test("agents unseen for longer than the presence window stop counting and no longer block done", async () => {
     const h = await harness({ start: "2026-11-23T07:00:00Z" });
     await report(h, "p1", "prod", "16.4.0");
@@ -622,14 +772,14 @@ describe("install.sh, tokens, metrics, state", () => {
     });
     expect((await h.req("GET", "/v1/rollout")).status).toBe(200);
     await report(h, "p1", "prod", "17.0.1");
-    let view = (await (await h.app.request("/v1/rollout")).json()) as {
+    let view = (await (await h.req("GET", "/v1/rollout", undefined, VIEWER)).json()) as {
       groups: { name: string; state: string; present_count: number }[];
     };
     expect(view.groups.find((g) => g.name === "prod")).toMatchObject({ state: "active", present_count: 2 });
     // p2 goes silent; p1 keeps reporting. After the presence window (10 min here) p2 no longer counts.
     h.clock.advance(11 * 60_000);
     await report(h, "p1", "prod", "17.0.1");
-    view = (await (await h.app.request("/v1/rollout")).json()) as typeof view;
+    view = (await (await h.req("GET", "/v1/rollout", undefined, VIEWER)).json()) as typeof view;
     expect(view.groups.find((g) => g.name === "prod")).toMatchObject({ state: "done", present_count: 1 });
     const agents = (await (await h.req("GET", "/v1/agents")).json()) as {
       agents: { updater_id: string; present: boolean }[];
@@ -697,7 +847,7 @@ describe("critical releases from the published manifest", () => {
     const a = await find(h, "prod");
     expect(a.upkeep.critical).toBe(true);
     expect(a.auto_update).toMatchObject({ agent_version: "17.0.1", agent_auto_update: true });
-    const rel = (await (await h.app.request("/v1/releases")).json()) as {
+    const rel = (await (await h.req("GET", "/v1/releases", undefined, VIEWER)).json()) as {
       critical: string[];
       manifest: { serial: number };
     };

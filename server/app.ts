@@ -1,6 +1,14 @@
 /**
  * The HTTP API (DESIGN §4) as a Hono app over injected dependencies. Tests call `createApp(deps).request()`
  * with no port; only `cmd/serve.ts` calls `Bun.serve`, with the find/ping hot path in front of the router.
+ *
+ * Who may call what (one rule, every route; server/app.test.ts checks each route in one table):
+ * - public: what hosts need before they have any token, and health: find/ping, install.sh, /download,
+ *   /artifacts, /healthz, /readyz;
+ * - viewer or admin token: every other read (resources, server, rollout, agents, releases, /metrics);
+ * - agent or admin token: reports;
+ * - admin token: every write, and the token list.
+ * No token, or one the server does not know: 401. A known token of the wrong kind: 403.
  */
 import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -12,7 +20,7 @@ import { type ArtifactStore, checkArtifactName } from "./artifact_store.ts";
 import { installScript } from "./install_sh.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RolloutService } from "./rollout_service.ts";
-import type { AgentRecord, Store, TokenKind } from "./store.ts";
+import { type AgentRecord, type Store, StoreUnavailableError, TOKEN_KINDS, type TokenKind } from "./store.ts";
 import { bearer, generateToken, hashToken, type TokenChecker } from "./tokens.ts";
 
 export const RESOURCE_BODY_LIMIT = 1024 * 1024;
@@ -53,6 +61,8 @@ const STATUS_BY_CODE: Partial<Record<string, 400 | 404 | 409 | 413 | 500>> = {
   E_IO: 500,
   E_INTERNAL: 500,
 };
+
+const withArticle = (kind: string) => `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`;
 
 function problem(
   c: Context,
@@ -102,12 +112,35 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const requireToken = (kinds: TokenKind[]) => async (c: Context, next: () => Promise<void>) => {
     const token = bearer(c.req.header("authorization"));
     if (!token) return problem(c, 401, "missing token: send `Authorization: Bearer <token>`");
-    if (!(await tokens.check(token, kinds))) return problem(c, 401, "invalid token");
+    const kind = await tokens.kindOf(token);
+    if (kind === undefined) return problem(c, 401, "invalid token");
+    if (!kinds.includes(kind))
+      return problem(
+        c,
+        403,
+        `${c.req.method} ${c.req.path} needs ${kinds.map(withArticle).join(" or ")} token; this is ${withArticle(kind)} token`,
+        { code: "E_UNAUTHORIZED" },
+      );
     await next();
   };
   const admin = requireToken(["admin"]);
+  /** Status reads. */
+  const viewer = requireToken(["viewer", "admin"]);
+  const reporter = requireToken(["agent", "admin"]);
+  /** Before a write is accepted (and a body read): the store must still keep what it is given. */
+  const writable = async (_c: Context, next: () => Promise<void>) => {
+    store.assertWritable();
+    await next();
+  };
 
   app.onError((err, c) => {
+    if (err instanceof StoreUnavailableError) {
+      return problem(c, 503, err.message, {
+        code: err.code,
+        file: err.file,
+        ...(err.hint ? { hint: err.hint } : {}),
+      });
+    }
     if (err instanceof BadResourceError) {
       return problem(c, 400, err.message, { code: err.code, problems: err.problems });
     }
@@ -125,8 +158,18 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // Health and metrics.
   app.get("/healthz", (c) => c.text("ok\n"));
-  app.get("/readyz", (c) => (rollout.ready() ? c.text("ready\n") : c.text("not ready\n", 503)));
-  app.get("/metrics", (c) => {
+  app.get("/readyz", (c) => {
+    if (!rollout.ready()) return c.text("not ready\n", 503);
+    try {
+      store.assertWritable();
+    } catch (e) {
+      // Reads still answer, but nothing given to this server is kept: not ready, and why.
+      if (e instanceof StoreUnavailableError) return c.text(`not ready: ${e.message}\n`, 503);
+      throw e;
+    }
+    return c.text("ready\n");
+  });
+  app.get("/metrics", viewer, (c) => {
     rollout.exportMetrics(metrics);
     return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });
   });
@@ -140,20 +183,20 @@ export function createApp(deps: AppDeps): Hono<Env> {
   }
 
   // Resources.
-  app.get("/v1/resources/autoupdate_config", (c) => c.json(rollout.getConfig()));
-  app.get("/v1/resources/autoupdate_version", (c) => c.json(rollout.getVersion()));
-  app.put("/v1/resources/autoupdate_config", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+  app.get("/v1/resources/autoupdate_config", viewer, (c) => c.json(rollout.getConfig()));
+  app.get("/v1/resources/autoupdate_version", viewer, (c) => c.json(rollout.getVersion()));
+  app.put("/v1/resources/autoupdate_config", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
     const config = parseAutoupdateConfig(await readDocument(c));
     await rollout.putConfig(config);
     return c.json(rollout.getConfig());
   });
-  app.put("/v1/resources/autoupdate_version", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+  app.put("/v1/resources/autoupdate_version", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
     const version = parseAutoupdateVersion(await readDocument(c));
     await rollout.putVersion(version);
     return c.json(rollout.getVersion());
   });
-  app.get("/v1/server", (c) => c.json(rollout.serverInfo()));
-  app.put("/v1/server", admin, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+  app.get("/v1/server", viewer, (c) => c.json(rollout.serverInfo()));
+  app.put("/v1/server", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
     const doc = (await readDocument(c)) as { server_version?: unknown } | null;
     const raw = doc && typeof doc === "object" ? doc.server_version : undefined;
     const v = typeof raw === "string" ? tryParseVersion(raw) : undefined;
@@ -166,8 +209,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   // Rollout.
-  app.get("/v1/rollout", async (c) => c.json(await rollout.view()));
-  app.post("/v1/rollout/groups/:name/:action", admin, async (c) => {
+  app.get("/v1/rollout", viewer, async (c) => c.json(await rollout.view()));
+  app.post("/v1/rollout/groups/:name/:action", admin, writable, async (c) => {
     const action = c.req.param("action");
     if (action !== "start" && action !== "force" && action !== "done" && action !== "rollback") {
       return problem(
@@ -181,25 +224,25 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   // Agents.
-  app.post("/v1/agents/report", requireToken(["agent", "admin"]), tooLarge(REPORT_BODY_LIMIT), async (c) => {
+  app.post("/v1/agents/report", reporter, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
     const report = parseReport(await readDocument(c), deps.now());
     await rollout.report(report);
     return c.json({ ok: true });
   });
-  app.get("/v1/agents", admin, async (c) => c.json({ agents: await rollout.agents() }));
+  app.get("/v1/agents", viewer, async (c) => c.json({ agents: await rollout.agents() }));
 
   // Tokens. Listed without their hashes; revoked by id (never the last admin token).
+  const allTokens = async () => (await Promise.all(TOKEN_KINDS.map((k) => store.listTokens(k)))).flat();
   app.get("/v1/tokens", admin, async (c) => {
-    const all = [...(await store.listTokens("admin")), ...(await store.listTokens("agent"))];
+    const all = await allTokens();
     return c.json({
       tokens: all.map((t) => ({ id: t.id, type: t.kind, name: t.name, created: t.created })),
     });
   });
-  app.delete("/v1/tokens/:id", admin, async (c) => {
+  app.delete("/v1/tokens/:id", admin, writable, async (c) => {
     const id = c.req.param("id") ?? "";
     const admins = await store.listTokens("admin");
-    const agents = await store.listTokens("agent");
-    const t = [...admins, ...agents].find((x) => x.id === id);
+    const t = (await allTokens()).find((x) => x.id === id);
     if (!t) return problem(c, 404, `no token with id ${JSON.stringify(id)}`);
     if (t.kind === "admin" && admins.length === 1)
       return problem(c, 409, "this is the last admin token: revoking it would lock everyone out", {
@@ -209,7 +252,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     tokens.invalidate();
     return c.json({ revoked: { id: t.id, type: t.kind, name: t.name } });
   });
-  app.post("/v1/tokens", admin, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+  app.post("/v1/tokens", admin, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
     const text = await c.req.text();
     let doc: { type?: unknown; name?: unknown } = {};
     try {
@@ -220,25 +263,28 @@ export function createApp(deps: AppDeps): Hono<Env> {
     if (!doc || typeof doc !== "object" || Array.isArray(doc))
       return problem(c, 400, "request body must be a JSON object");
     const type = doc.type ?? "agent";
-    if (type !== "agent")
-      return problem(c, 400, "type: only `agent` tokens can be created", {
-        problems: [{ path: "type", message: "must be agent" }],
-      });
-    const name = typeof doc.name === "string" && doc.name ? doc.name.slice(0, 128) : "agent";
+    if (type !== "agent" && type !== "viewer")
+      return problem(
+        c,
+        400,
+        "type: only `agent` (reports) and `viewer` (status reads) tokens can be created; the admin token comes from UPKEEP_ADMIN_TOKEN or the first start",
+        { problems: [{ path: "type", message: "must be agent or viewer" }] },
+      );
+    const name = typeof doc.name === "string" && doc.name ? doc.name.slice(0, 128) : type;
     const token = generateToken();
     await store.addToken({
       id: crypto.randomUUID(),
-      kind: "agent",
+      kind: type,
       hash: hashToken(token),
       name,
       created: deps.now().toISOString(),
     });
     tokens.invalidate();
-    return c.json({ type: "agent", name, token }, 201);
+    return c.json({ type, name, token }, 201);
   });
 
   // Artifacts.
-  app.put("/v1/artifacts/:name", admin, async (c) => {
+  app.put("/v1/artifacts/:name", admin, writable, async (c) => {
     const name = checkArtifactName(c.req.param("name") ?? "");
     const length = Number(c.req.header("content-length") ?? "0");
     if (length > ARTIFACT_BODY_LIMIT)
@@ -251,8 +297,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
     deps.log("artifact stored", { name, ...stored });
     return c.json({ name, ...stored }, 201);
   });
-  app.get("/v1/releases", async (c) => c.json(await rollout.releases()));
-  app.post("/v1/releases", admin, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+  app.get("/v1/releases", viewer, async (c) => c.json(await rollout.releases()));
+  app.post("/v1/releases", admin, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
     const doc = (await readDocument(c)) as { version?: unknown; critical?: unknown } | null;
     const v = typeof doc?.version === "string" ? tryParseVersion(doc.version) : undefined;
     if (!v)

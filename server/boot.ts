@@ -221,6 +221,11 @@ function platformName(): string {
   return `upkeep-${os}-${arch}`;
 }
 
+/** A file system refusal: permission, immutable file, read-only mount. */
+function isDenied(e: unknown): boolean {
+  return /^(EACCES|EPERM|EROFS)$/.test(String((e as { code?: unknown } | undefined)?.code ?? ""));
+}
+
 /** Opens the data dir and builds the server. */
 export async function boot(
   flags: ServeOptions,
@@ -234,18 +239,39 @@ export async function boot(
   } catch (e) {
     throw new UpkeepError("E_IO", `cannot create data dir ${o.dataDir}: ${(e as Error).message}`, {
       cause: e,
+      ...(isDenied(e) ? { exitCode: 2, hint: "give --data-dir a directory this user may write" } : {}),
     });
   }
   // One server per data dir: two would each run their own reconciler and overwrite each other's rollout.
-  const dirLock = await acquireLock(join(o.dataDir, "serve.lock"), {
-    waitMs: 0,
-    what: `upkeep serve --listen ${o.hostname}:${o.port}`,
-    busy: {
-      who: "another upkeep serve",
-      hint: "one server per --data-dir: stop the other one, or give this one its own data dir",
-    },
-  });
-  const store = new SqliteStore(join(o.dataDir, "upkeep.db"));
+  let dirLock: Awaited<ReturnType<typeof acquireLock>>;
+  try {
+    dirLock = await acquireLock(join(o.dataDir, "serve.lock"), {
+      waitMs: 0,
+      what: `upkeep serve --listen ${o.hostname}:${o.port}`,
+      busy: {
+        who: "another upkeep serve",
+        hint: "one server per --data-dir: stop the other one, or give this one its own data dir",
+      },
+    });
+  } catch (e) {
+    // A data dir this user may not write is the operator's to fix, like a bad flag (exit 2).
+    if (e instanceof UpkeepError && e.code === "E_IO" && isDenied(e.cause))
+      throw new UpkeepError("E_IO", `cannot write the data dir ${o.dataDir}: ${e.message}`, {
+        cause: e,
+        exitCode: 2,
+        hint: "serve keeps its lock, database and artifacts there: make it writable by this user (owner, mode, lsattr, read-only mount)",
+      });
+    throw e;
+  }
+  let store: SqliteStore;
+  try {
+    store = new SqliteStore(join(o.dataDir, "upkeep.db"), {
+      onUnavailable: (e) => log(`database unavailable: ${e.message}`, { file: e.file, hint: e.hint }),
+    });
+  } catch (e) {
+    dirLock.release();
+    throw e;
+  }
   const artifacts = new LocalArtifactStore(join(o.dataDir, "artifacts"));
   const tokens = new TokenChecker(store);
 

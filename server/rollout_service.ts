@@ -163,9 +163,12 @@ export class RolloutService {
   }
 
   async setCritical(version: string, critical: boolean): Promise<void> {
-    if (critical) this.#critical.add(version);
-    else this.#critical.delete(version);
-    await this.#o.store.putSetting("critical_versions", JSON.stringify([...this.#critical].sort()));
+    const next = new Set(this.#critical);
+    if (critical) next.add(version);
+    else next.delete(version);
+    // Stored first: a refused write changes nothing in memory either.
+    await this.#o.store.putSetting("critical_versions", JSON.stringify([...next].sort()));
+    this.#critical = next;
     this.#invalidate();
     await this.reconcile();
   }
@@ -288,8 +291,9 @@ export class RolloutService {
     // The core returns the same rollout object when nothing changed: the precomputed answers stay valid
     // (clock-dependent ones expire on their own). Callers that change other inputs invalidate first.
     if (next !== this.#rollout) {
-      this.#rollout = next;
+      // Stored first: when the store refuses, the rollout does not move (answers stay what is on disk).
       await this.#o.store.putRollout(next ?? null);
+      this.#rollout = next;
       this.#invalidate();
     }
     await this.#record(events);
@@ -325,8 +329,8 @@ export class RolloutService {
           : action === "done"
             ? engine.markGroupDone(input)
             : engine.rollbackGroup(input);
-    this.#rollout = rollout;
     await this.#o.store.putRollout(rollout);
+    this.#rollout = rollout;
     this.#invalidate();
     await this.#record([event]);
     await this.reconcile();
@@ -518,7 +522,10 @@ export class RolloutService {
     const byAgent = new Map<string, { labels: Record<string, string>; value: number }>();
     for (const a of this.#agents.values()) {
       if (!this.#isPresent(a, now)) continue;
-      const labels = { group: a.group, version: a.version, state: a.state };
+      // The group a report names is the agent's word (any string an agent token sends): counted, as in the
+      // rollout, under the group it resolves to (unknown or empty: the last group), so the label values are
+      // the configured groups and a token cannot grow the metric without bound.
+      const labels = { group: resolveGroup(this.#config, a.group).name, version: a.version, state: a.state };
       const k = JSON.stringify(labels);
       const row = byAgent.get(k) ?? { labels, value: 0 };
       row.value++;

@@ -1,9 +1,10 @@
 import { Database } from "bun:sqlite";
 import { afterAll, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SqliteStore } from "./sqlite_store.ts";
+import { StoreUnavailableError } from "./store.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "upkeep-store-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -61,5 +62,38 @@ test("a data dir from the first schema is migrated in place, its rows kept", asy
       last_seen: "2026-11-23T08:30:00.000Z",
     },
   ]);
+  s.close();
+});
+
+test("a database removed under the open store: every write is refused (told once), reads still answer", async () => {
+  const sub = mkdtempSync(join(dir, "gone-"));
+  const told: string[] = [];
+  const s = new SqliteStore(join(sub, "upkeep.db"), { onUnavailable: (e) => told.push(e.message) });
+  await s.putSetting("k", "before");
+  for (const f of readdirSync(sub)) rmSync(join(sub, f));
+  const writes: [string, () => Promise<unknown>][] = [
+    ["putSetting", () => s.putSetting("k", "after")],
+    ["putRollout", () => s.putRollout(null)],
+    ["appendEvents", () => s.appendEvents([{ time: "t", group: "g", from: "a", to: "b", reason: "r" }])],
+    ["removeTokens", () => s.removeTokens(["x"])],
+  ];
+  for (const [name, write] of writes) {
+    const e = await write().then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    expect(`${name}: ${e instanceof StoreUnavailableError}`).toBe(`${name}: true`);
+    expect((e as Error).message).toContain(`${join(sub, "upkeep.db")} was removed`);
+  }
+  expect(told.length).toBe(1);
+  expect(await s.getSetting("k")).toBe("before");
+  s.close();
+});
+
+test("an in-memory store is never refused", async () => {
+  const s = new SqliteStore(":memory:");
+  s.assertWritable();
+  await s.putSetting("k", "v");
+  expect(await s.getSetting("k")).toBe("v");
   s.close();
 });

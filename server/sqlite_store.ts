@@ -1,13 +1,23 @@
-/** The embedded default store: SQLite (WAL) in the data dir, with numbered migrations. */
+/**
+ * The embedded default store: SQLite (WAL) in the data dir, with numbered migrations.
+ *
+ * The database is proved writable when it opens (a write that is committed), and before every write the
+ * file at the path must still be the one that was opened: a database deleted or replaced under a running
+ * server would otherwise take every later write into an unlinked file, lost at the next start. Once that
+ * is seen, writes are refused until a restart (reads keep answering from the open file).
+ */
 import { Database } from "bun:sqlite";
-import type {
-  AgentRecord,
-  ReleaseArtifact,
-  ResourceKind,
-  RolloutEvent,
-  Store,
-  TokenKind,
-  TokenRecord,
+import { statSync } from "node:fs";
+import { UpkeepError } from "../core/errors.ts";
+import {
+  type AgentRecord,
+  type ReleaseArtifact,
+  type ResourceKind,
+  type RolloutEvent,
+  type Store,
+  StoreUnavailableError,
+  type TokenKind,
+  type TokenRecord,
 } from "./store.ts";
 
 /** Each entry moves the schema one version up; never edit a shipped entry, append a new one. */
@@ -27,15 +37,155 @@ const MIGRATIONS: string[] = [
   "ALTER TABLE agents ADD COLUMN failed_version TEXT;",
 ];
 
+export interface SqliteStoreOptions {
+  /**
+   * Told when writes start being refused: once when the database file is first seen removed or replaced,
+   * and at each write SQLite itself refuses (read-only, disk full). The server logs it.
+   */
+  onUnavailable?: (e: StoreUnavailableError) => void;
+}
+
+interface FileId {
+  dev: number;
+  ino: number;
+}
+
+/** SQLite and system error codes that mean "this process may not write there". */
+const DENIED = /READONLY|CANTOPEN|SQLITE_PERM|SQLITE_AUTH|EACCES|EPERM|EROFS/;
+/** Codes that mean the write did not reach the disk (full, I/O error). */
+const WRITE_FAILED = /READONLY|CANTOPEN|SQLITE_PERM|SQLITE_IOERR|SQLITE_FULL|EACCES|EPERM|EROFS|ENOSPC|EIO/;
+
+function errorCode(e: unknown): string {
+  return String((e as { code?: unknown }).code ?? "");
+}
+
+function fileId(path: string): FileId | undefined {
+  try {
+    const st = statSync(path);
+    return { dev: st.dev, ino: st.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Why the database cannot be used at start, as a refusal naming the file (exit 2: the operator fixes it). */
+function openError(path: string, e: unknown): UpkeepError {
+  const code = errorCode(e);
+  const msg = (e as Error).message ?? String(e);
+  if (DENIED.test(code) || /readonly|read-only|permission|unable to open/i.test(msg)) {
+    return new UpkeepError(
+      "E_IO",
+      `cannot write the database ${path}: permission denied or read-only (${msg}${code ? `, ${code}` : ""})`,
+      {
+        cause: e,
+        exitCode: 2,
+        hint: `serve must write ${path} and create ${path}-wal and ${path}-shm beside it: check the owner and mode (ls -l), immutable flags (lsattr) and that the file system is not mounted read-only`,
+      },
+    );
+  }
+  if (/NOTADB|CORRUPT/.test(code)) {
+    return new UpkeepError("E_IO", `${path} is not a usable SQLite database: ${msg}`, {
+      cause: e,
+      exitCode: 2,
+      hint: "restore it from a backup, or move it away to start with an empty state",
+    });
+  }
+  return new UpkeepError("E_IO", `cannot open the database ${path}: ${msg}${code ? ` (${code})` : ""}`, {
+    cause: e,
+  });
+}
+
 export class SqliteStore implements Store {
   readonly #db: Database;
+  readonly #path: string;
+  readonly #o: SqliteStoreOptions;
+  /** The files opened (database, WAL), to notice them removed or replaced; none for `:memory:`. */
+  readonly #ids: { path: string; id: FileId }[] = [];
+  /** Set once the database is seen removed or replaced: every later write is refused with it. */
+  #gone: StoreUnavailableError | undefined;
 
-  constructor(path: string) {
-    this.#db = new Database(path, { create: true, strict: true });
-    this.#db.run("PRAGMA journal_mode = WAL");
-    this.#db.run("PRAGMA synchronous = NORMAL");
-    this.#db.run("PRAGMA busy_timeout = 5000");
-    this.#migrate();
+  constructor(path: string, o: SqliteStoreOptions = {}) {
+    this.#path = path;
+    this.#o = o;
+    const onDisk = path !== ":memory:" && path !== "";
+    let db: Database | undefined;
+    try {
+      db = new Database(path, { create: true, strict: true });
+      db.run("PRAGMA journal_mode = WAL");
+      db.run("PRAGMA synchronous = NORMAL");
+      db.run("PRAGMA busy_timeout = 5000");
+      this.#db = db;
+      this.#migrate();
+      // SQLite opens a file it may not write read-only and says so only at the first write: write now.
+      if (onDisk) this.#probe();
+    } catch (e) {
+      db?.close();
+      throw openError(path, e);
+    }
+    if (onDisk) {
+      for (const p of [path, `${path}-wal`]) {
+        const id = fileId(p);
+        if (id) this.#ids.push({ path: p, id });
+      }
+    }
+  }
+
+  /** A committed write that changes nothing (the schema version, rewritten with its own value). */
+  #probe(): void {
+    this.#db.transaction(() => {
+      const { user_version } = this.#db.query("PRAGMA user_version").get() as { user_version: number };
+      this.#db.run(`PRAGMA user_version = ${Number(user_version)}`);
+    })();
+  }
+
+  /** What changed about the opened files, or undefined when they are still in place. */
+  #changed(): string | undefined {
+    for (const { path, id } of this.#ids) {
+      let now: FileId;
+      try {
+        const st = statSync(path);
+        now = { dev: st.dev, ino: st.ino };
+      } catch (e) {
+        return errorCode(e) === "ENOENT"
+          ? `${path} was removed while serve runs`
+          : `${path} cannot be checked (${errorCode(e) || String(e)})`;
+      }
+      if (now.dev !== id.dev || now.ino !== id.ino)
+        return `${path} was replaced by another file while serve runs`;
+    }
+    return undefined;
+  }
+
+  assertWritable(): void {
+    if (this.#gone) throw this.#gone;
+    const why = this.#changed();
+    if (why === undefined) return;
+    this.#gone = new StoreUnavailableError(
+      this.#path,
+      `the database ${this.#path} is gone: ${why}; writes are refused (nothing would be kept)`,
+      {
+        hint: `restore ${this.#path} and restart upkeep serve (a restart without it starts from an empty state); reads still answer from the state held in memory`,
+      },
+    );
+    this.#o.onUnavailable?.(this.#gone);
+    throw this.#gone;
+  }
+
+  /** Every write: the file must still be ours, and a write SQLite refuses (read-only, full) is a 503. */
+  #write<T>(fn: () => T): T {
+    this.assertWritable();
+    try {
+      return fn();
+    } catch (e) {
+      if (!WRITE_FAILED.test(errorCode(e))) throw e;
+      const refused = new StoreUnavailableError(
+        this.#path,
+        `cannot write the database ${this.#path}: ${(e as Error).message} (${errorCode(e)})`,
+        { cause: e, hint: "check the disk (space, permissions, read-only mount); nothing was changed" },
+      );
+      this.#o.onUnavailable?.(refused);
+      throw refused;
+    }
   }
 
   #migrate(): void {
@@ -56,9 +206,11 @@ export class SqliteStore implements Store {
   }
 
   async putResource(kind: ResourceKind, value: unknown): Promise<void> {
-    this.#db
-      .query("INSERT OR REPLACE INTO resources (kind, value, updated) VALUES (?, ?, ?)")
-      .run(kind, JSON.stringify(value), new Date().toISOString());
+    return this.#write(() => {
+      this.#db
+        .query("INSERT OR REPLACE INTO resources (kind, value, updated) VALUES (?, ?, ?)")
+        .run(kind, JSON.stringify(value), new Date().toISOString());
+    });
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -69,7 +221,9 @@ export class SqliteStore implements Store {
   }
 
   async putSetting(key: string, value: string): Promise<void> {
-    this.#db.query("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, value);
+    return this.#write(() => {
+      this.#db.query("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, value);
+    });
   }
 
   async getRollout(): Promise<unknown | undefined> {
@@ -79,16 +233,20 @@ export class SqliteStore implements Store {
   }
 
   async putRollout(value: unknown): Promise<void> {
-    this.#db.query("INSERT OR REPLACE INTO rollout (id, value) VALUES (1, ?)").run(JSON.stringify(value));
+    return this.#write(() => {
+      this.#db.query("INSERT OR REPLACE INTO rollout (id, value) VALUES (1, ?)").run(JSON.stringify(value));
+    });
   }
 
   async appendEvents(events: RolloutEvent[]): Promise<void> {
-    const insert = this.#db.query(
-      "INSERT INTO events (time, grp, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)",
-    );
-    this.#db.transaction(() => {
-      for (const e of events) insert.run(e.time, e.group, e.from, e.to, e.reason);
-    })();
+    return this.#write(() => {
+      const insert = this.#db.query(
+        "INSERT INTO events (time, grp, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)",
+      );
+      this.#db.transaction(() => {
+        for (const e of events) insert.run(e.time, e.group, e.from, e.to, e.reason);
+      })();
+    });
   }
 
   async listEvents(limit: number): Promise<RolloutEvent[]> {
@@ -101,21 +259,23 @@ export class SqliteStore implements Store {
   }
 
   async upsertAgent(a: AgentRecord): Promise<void> {
-    this.#db
-      .query(
-        `INSERT OR REPLACE INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-      )
-      .run(
-        a.updater_id,
-        a.hostname,
-        a.group,
-        a.version,
-        a.state,
-        a.error ?? null,
-        a.last_seen,
-        a.failed_version ?? null,
-      );
+    return this.#write(() => {
+      this.#db
+        .query(
+          `INSERT OR REPLACE INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+        )
+        .run(
+          a.updater_id,
+          a.hostname,
+          a.group,
+          a.version,
+          a.state,
+          a.error ?? null,
+          a.last_seen,
+          a.failed_version ?? null,
+        );
+    });
   }
 
   async listAgents(): Promise<AgentRecord[]> {
@@ -132,9 +292,11 @@ export class SqliteStore implements Store {
   }
 
   async addToken(t: TokenRecord): Promise<void> {
-    this.#db
-      .query("INSERT OR IGNORE INTO tokens (id, kind, hash, name, created) VALUES (?, ?, ?, ?, ?)")
-      .run(t.id, t.kind, t.hash, t.name, t.created);
+    return this.#write(() => {
+      this.#db
+        .query("INSERT OR IGNORE INTO tokens (id, kind, hash, name, created) VALUES (?, ?, ?, ?, ?)")
+        .run(t.id, t.kind, t.hash, t.name, t.created);
+    });
   }
 
   async listTokens(kind: TokenKind): Promise<TokenRecord[]> {
@@ -144,18 +306,22 @@ export class SqliteStore implements Store {
   }
 
   async removeTokens(ids: string[]): Promise<number> {
-    const del = this.#db.query("DELETE FROM tokens WHERE id = ?");
-    let n = 0;
-    this.#db.transaction(() => {
-      for (const id of ids) n += del.run(id).changes;
-    })();
-    return n;
+    return this.#write(() => {
+      const del = this.#db.query("DELETE FROM tokens WHERE id = ?");
+      let n = 0;
+      this.#db.transaction(() => {
+        for (const id of ids) n += del.run(id).changes;
+      })();
+      return n;
+    });
   }
 
   async putArtifact(a: ReleaseArtifact): Promise<void> {
-    this.#db
-      .query("INSERT OR REPLACE INTO artifacts (name, size, sha256, uploaded) VALUES (?, ?, ?, ?)")
-      .run(a.name, a.size, a.sha256, a.uploaded);
+    return this.#write(() => {
+      this.#db
+        .query("INSERT OR REPLACE INTO artifacts (name, size, sha256, uploaded) VALUES (?, ?, ?, ?)")
+        .run(a.name, a.size, a.sha256, a.uploaded);
+    });
   }
 
   async listArtifacts(): Promise<ReleaseArtifact[]> {

@@ -2,9 +2,26 @@
  * The server's persistent state, behind one interface so another backend (PostgreSQL) can be added without
  * touching routes. Values are plain JSON data; the store does not interpret resources.
  */
+import { UpkeepError } from "../core/errors.ts";
 
 export type ResourceKind = "autoupdate_config" | "autoupdate_version";
-export type TokenKind = "admin" | "agent";
+/** admin: everything; viewer: status reads only; agent: reports only. */
+export type TokenKind = "admin" | "viewer" | "agent";
+export const TOKEN_KINDS: readonly TokenKind[] = ["admin", "viewer", "agent"];
+
+/**
+ * The store can no longer keep what it is given (its database file was removed or replaced, or refuses
+ * writes): the server answers 503 to writes and keeps answering reads from what it holds.
+ */
+export class StoreUnavailableError extends UpkeepError {
+  /** The database file concerned. */
+  readonly file: string;
+  constructor(file: string, message: string, options: { cause?: unknown; hint?: string } = {}) {
+    super("E_IO", message, options);
+    this.name = "StoreUnavailableError";
+    this.file = file;
+  }
+}
 
 export interface TokenRecord {
   id: string;
@@ -44,6 +61,12 @@ export interface RolloutEvent {
 }
 
 export interface Store {
+  /**
+   * Throws StoreUnavailableError when a write would not be kept (checked before every write, and by the
+   * routes before they accept a body).
+   */
+  assertWritable(): void;
+
   getResource(kind: ResourceKind): Promise<unknown | undefined>;
   putResource(kind: ResourceKind, value: unknown): Promise<void>;
 

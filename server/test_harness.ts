@@ -1,8 +1,8 @@
 /** Builds an in-process server (in-memory SQLite, temp artifact dir, fake clock) for route tests. */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createApp } from "./app.ts";
+import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { Metrics } from "./metrics.ts";
 import { RolloutService } from "./rollout_service.ts";
@@ -11,6 +11,7 @@ import { hashToken, TokenChecker } from "./tokens.ts";
 
 export const ADMIN = "admin-token-for-tests";
 export const AGENT = "agent-token-for-tests";
+export const VIEWER = "viewer-token-for-tests";
 
 export interface Harness {
   app: ReturnType<typeof createApp>;
@@ -30,6 +31,8 @@ export async function harness(
     random?: () => number;
     db?: string;
     presenceMs?: number;
+    /** Serve a small file as the running executable at /download/upkeep-linux-amd64. */
+    self?: boolean;
   } = {},
 ): Promise<Harness> {
   const clock = {
@@ -57,6 +60,13 @@ export async function harness(
     name: "t",
     created: now().toISOString(),
   });
+  await store.addToken({
+    id: "c",
+    kind: "viewer",
+    hash: hashToken(VIEWER),
+    name: "t",
+    created: now().toISOString(),
+  });
   const logs: string[] = [];
   const log = (msg: string, fields?: Record<string, unknown>) => {
     logs.push(`${msg} ${fields ? JSON.stringify(fields) : ""}`);
@@ -77,6 +87,16 @@ export async function harness(
     log,
   });
   await rollout.load();
+  let self: SelfBinary | undefined;
+  if (opts.self) {
+    const path = join(mkdtempSync(join(tmpdir(), "upkeep-self-")), "upkeep");
+    writeFileSync(path, "not really upkeep");
+    self = {
+      name: "upkeep-linux-amd64",
+      path,
+      sha256: async () => new Bun.CryptoHasher("sha256").update("not really upkeep").digest("hex"),
+    };
+  }
   const app = createApp({
     store,
     artifacts,
@@ -84,6 +104,7 @@ export async function harness(
     rollout,
     metrics: new Metrics(),
     publicUrl: () => "https://upkeep.example.test",
+    ...(self ? { self } : {}),
     now,
     log,
   });

@@ -1,6 +1,6 @@
 /** Bearer tokens: random, shown once, stored only as a sha256 hash, compared in constant time. */
 import { randomBytes, timingSafeEqual } from "node:crypto";
-import type { Store, TokenKind } from "./store.ts";
+import { type Store, TOKEN_KINDS, type TokenKind } from "./store.ts";
 
 export function generateToken(): string {
   return randomBytes(32).toString("base64url");
@@ -51,11 +51,17 @@ export class TokenChecker {
 
   /** True when `token` is a valid token of one of `kinds`. */
   async check(token: string | undefined, kinds: TokenKind[]): Promise<boolean> {
-    if (!token) return false;
+    const kind = await this.kindOf(token);
+    return kind !== undefined && kinds.includes(kind);
+  }
+
+  /** The kind of a valid token, or undefined. Every stored hash of every kind is compared. */
+  async kindOf(token: string | undefined): Promise<TokenKind | undefined> {
+    if (!token) return undefined;
     const h = hashToken(token);
-    let ok = false;
-    for (const kind of kinds)
-      for (const candidate of await this.#hashes(kind)) ok = sameHash(h, candidate) || ok;
-    return ok;
+    let found: TokenKind | undefined;
+    for (const kind of TOKEN_KINDS)
+      for (const candidate of await this.#hashes(kind)) if (sameHash(h, candidate)) found ??= kind;
+    return found;
   }
 }

@@ -84,6 +84,9 @@ async function report(token: string, body: Record<string, unknown>): Promise<Res
   });
 }
 
+/** A status read with the admin token (reads need a viewer or admin token). */
+const get = (path: string) => fetch(`${url}${path}`, { headers: { authorization: `Bearer ${TOKEN}` } });
+
 const admin = (args: string[], opts: { stdin?: string; env?: Record<string, string> } = {}) =>
   upkeep(["admin", ...args], { env: { ...env, ...opts.env }, ...(opts.stdin ? { stdin: opts.stdin } : {}) });
 
@@ -135,7 +138,7 @@ describe("upkeep admin apply", () => {
       `server applied (${file} document 2)`,
       `autoupdate_version applied (${file} document 3)`,
     ]);
-    const version = (await (await fetch(`${url}/v1/resources/autoupdate_version`)).json()) as {
+    const version = (await (await get("/v1/resources/autoupdate_version")).json()) as {
       spec: { agents: { target_version: string } };
     };
     expect(version.spec.agents.target_version).toBe("1.1.0");
@@ -166,7 +169,7 @@ describe("upkeep admin apply", () => {
     expect(r.stderr).toContain(`already applied: ${file} document 1`);
     expect(r.stderr).not.toMatch(STACK);
     // The earlier config is still in force.
-    const config = (await (await fetch(`${url}/v1/resources/autoupdate_config`)).json()) as {
+    const config = (await (await get("/v1/resources/autoupdate_config")).json()) as {
       spec: { agents: { schedules: { regular: { name: string }[] } } };
     };
     expect(config.spec.agents.schedules.regular.map((g) => g.name)).toEqual(["canary", "prod"]);
@@ -179,7 +182,7 @@ describe("upkeep admin apply", () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${file} document 2: unknown kind "role"`);
     expect(r.stderr).toContain("nothing was applied");
-    const info = (await (await fetch(`${url}/v1/server`)).json()) as { server_version: string };
+    const info = (await (await get("/v1/server")).json()) as { server_version: string };
     expect(info.server_version).toBe("2.0.0");
   });
 
@@ -197,9 +200,7 @@ describe("upkeep admin get", () => {
   test("config: --json is the server's JSON verbatim, text is YAML", async () => {
     const json = await admin(["get", "config", "--json"]);
     expect(json.code).toBe(0);
-    expect(JSON.parse(json.stdout)).toEqual(
-      await (await fetch(`${url}/v1/resources/autoupdate_config`)).json(),
-    );
+    expect(JSON.parse(json.stdout)).toEqual(await (await get("/v1/resources/autoupdate_config")).json());
     const text = await admin(["get", "config"]);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("kind: autoupdate_config");
@@ -208,9 +209,7 @@ describe("upkeep admin get", () => {
 
   test("version", async () => {
     const json = await admin(["get", "version", "--json"]);
-    expect(JSON.parse(json.stdout)).toEqual(
-      await (await fetch(`${url}/v1/resources/autoupdate_version`)).json(),
-    );
+    expect(JSON.parse(json.stdout)).toEqual(await (await get("/v1/resources/autoupdate_version")).json());
     const text = await admin(["get", "version"]);
     expect(text.stdout).toContain("target_version: 1.1.0");
     expect(text.stdout).toContain("start_version: 1.0.0");
@@ -474,9 +473,40 @@ describe("upkeep admin tokens", () => {
     expect((await admin(["tokens", "rm", "no-such-id"])).stderr).toContain("no token with id");
   });
 
-  test("--type other than agent: exit 2", async () => {
+  test("--type other than agent or viewer: exit 2", async () => {
     const r = await admin(["tokens", "add", "--type", "admin"]);
     expect(r.code).toBe(2);
-    expect(r.stderr).toContain("only agent tokens can be created");
+    expect(r.stderr).toContain("only agent and viewer tokens can be created");
+  });
+
+  test("tokens add --type viewer: that token reads status (get, /metrics) and changes nothing", async () => {
+    const r = await admin(["tokens", "add", "--type", "viewer", "--name", "grafana"]);
+    expect(r.code).toBe(0);
+    const viewer = r.stdout.trim();
+    expect(r.stderr).toContain('viewer token "grafana" created');
+    const as = { env: { UPKEEP_TOKEN: viewer } };
+    for (const what of ["rollout", "agents", "releases", "server", "config", "version"]) {
+      const g = await admin(["get", what, "--json"], as);
+      expect(`${what}: ${g.code} ${g.stderr}`).toBe(`${what}: 0 `);
+    }
+    const metrics = await fetch(`${url}/metrics`, { headers: { authorization: `Bearer ${viewer}` } });
+    expect(metrics.status).toBe(200);
+    expect((await fetch(`${url}/metrics`)).status).toBe(401);
+    expect((await fetch(`${url}/v1/rollout`)).status).toBe(401);
+
+    const apply = await admin(["apply", "-f", "-"], {
+      ...as,
+      stdin: "kind: server\nserver_version: 9.9.9\n",
+    });
+    expect(apply.code).not.toBe(0);
+    expect(apply.stderr).toContain("needs an admin token; this is a viewer token");
+    expect((await admin(["tokens", "add", "--type", "agent"], as)).code).not.toBe(0);
+    expect((await admin(["rollout", "force", "prod"], as)).stderr).toContain("needs an admin token");
+    const info = (await (await get("/v1/server")).json()) as { server_version: string };
+    expect(info.server_version).not.toBe("9.9.9");
+    const list = JSON.parse((await admin(["tokens", "list", "--json"])).stdout) as {
+      tokens: { type: string; name: string }[];
+    };
+    expect(list.tokens).toContainEqual(expect.objectContaining({ type: "viewer", name: "grafana" }));
   });
 });

@@ -294,7 +294,7 @@ describe("a canary rollout driven by agent reports (compiled serve, HTTP only)",
     const rollout = async () =>
       Object.fromEntries(
         (
-          (await (await fetch(`${s.url}/v1/rollout`)).json()) as {
+          (await (await fetch(`${s.url}/v1/rollout`, { headers: admin })).json()) as {
             groups: { name: string; state: string; canaries: { updater_id: string }[] }[];
           }
         ).groups.map((g) => [g.name, g]),
