@@ -13,6 +13,7 @@
  * actions, so `upkeep --help` and the `tools` fast path stay light.
  */
 import type { Command } from "commander";
+import { printable } from "../core/text/printable.ts";
 import type { ApiClient, ArtifactView, GroupAction, RolloutView } from "../server/client.ts";
 
 interface ConnectionFlags {
@@ -155,7 +156,7 @@ export function register(program: Command): void {
       const view = await client.listTokens();
       const { report } = await import("./output.ts");
       report(opts, view, (v) =>
-        v.tokens.map((t) => `${t.id}  ${t.type.padEnd(6)}  ${t.created}  ${t.name}`).join("\n"),
+        v.tokens.map((t) => `${t.id}  ${t.type.padEnd(6)}  ${t.created}  ${printable(t.name)}`).join("\n"),
       );
     });
   tokens
@@ -341,9 +342,9 @@ async function showResource(
   );
 }
 
-/** Aligned columns; the last column is not padded. */
+/** Aligned columns; the last column is not padded. Cells (hostnames, errors agents sent) stay on their line. */
 function table(header: string[], rows: string[][]): string {
-  const all = [header, ...rows];
+  const all = [header, ...rows].map((r) => r.map(printable));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
   return all
     .map((r) =>

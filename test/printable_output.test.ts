@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import {
+  AGENT_TOKEN,
   agent,
   enable,
   type Host,
@@ -129,5 +130,24 @@ describe("server text is printed with control characters escaped", () => {
     expectClean(up.stderr);
     const run = await upkeep(["tools", "exec", "hello", "version"], { env });
     expectClean(run.stderr);
+  });
+
+  test("admin get agents: what agents sent stays in its cell", async () => {
+    const res = await fetch(`${w.url}/v1/agents/report`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${AGENT_TOKEN}`, "content-type": "application/json" },
+      body: JSON.stringify({
+        updater_id: "11111111-2222-4333-8444-555555555555",
+        hostname: `evil\x1b[31mhost\n${FORGED}`,
+        version: "11.0.0",
+        state: "ok",
+        error: `x\r${EVIL}`,
+      }),
+    });
+    expect(res.status).toBeLessThan(300);
+    const r = await upkeep(["admin", "get", "agents"], { env: w.env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("evil\\x1b[31mhost");
+    expectClean(r.stdout);
   });
 });
