@@ -105,8 +105,10 @@ export function register(program: Command): void {
           `server:    ${s.server ?? "(none: run upkeep tools login)"}${s.product ? ` (${s.product})` : ""}`,
           `enrolled:  ${s.enrolled ? "yes" : "no"}${s.pinned ? `, pinned to v${s.pinned}` : ""}`,
           `cluster:   ${s.server_version ? `v${s.server_version}${s.server_auto_update ? "" : " (auto update off)"}, checked ${s.checked_at}` : "unknown"}`,
-          `runs:      ${s.version ? `v${s.version}` : "nothing"} (from ${s.source})`,
+          `runs:      ${s.version ? `v${s.version}` : "nothing"} (from ${s.source}${s.refused_choice ? `; v${s.refused_choice} is refused here` : ""})`,
           `installed: ${s.installed.map((i) => `v${i.version}`).join(", ") || "none"}  in ${s.tools_dir}`,
+          // One line each, whatever the archive's publisher put in the reason.
+          ...s.refused.map((r) => printable(`refused:   v${r.version} (${r.code}: ${r.reason}); ${r.retry}`)),
         ].join("\n"),
       );
     });

@@ -6,6 +6,7 @@ export * from "./is_tool_name.ts";
 export * from "./out_of_date_message.ts";
 export * from "./parse_tools_state.ts";
 export * from "./progress_bar.ts";
+export * from "./refused.ts";
 export * from "./same_server.ts";
 export * from "./types.ts";
 export * from "./versions_to_remove.ts";

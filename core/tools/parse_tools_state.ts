@@ -1,7 +1,7 @@
 import { UpkeepError } from "../errors.ts";
 import { formatVersion } from "../version/format_version.ts";
 import { tryParseVersion } from "../version/try_parse_version.ts";
-import type { ToolsState } from "./types.ts";
+import type { RefusedRelease, ToolsState } from "./types.ts";
 
 /**
  * Validates the tools state read from disk. On the shim's hot path: plain loops and assignments, no
@@ -59,7 +59,34 @@ export function parseToolsState(text: string, path: string): ToolsState {
   if (floor) state.floor = floor;
   if (typeof d.lastCheckFailedAt === "number") state.lastCheckFailedAt = d.lastCheckFailedAt;
   if (d.insecure === true) state.insecure = true;
+  if (d.refused !== undefined) state.refused = parseRefused(d.refused, () => bad("refused"));
   return state;
+}
+
+/** The refused releases (only in a file that has them: off the usual path). */
+function parseRefused(v: unknown, bad: () => UpkeepError): RefusedRelease[] {
+  if (!Array.isArray(v)) throw bad();
+  const out: RefusedRelease[] = [];
+  for (let i = 0; i < v.length; i++) {
+    const r = v[i] as Record<string, unknown> | null;
+    if (!r || typeof r !== "object") throw bad();
+    const { version, artifact, sha256, code, reason, refusedAt, checkedAt } = r;
+    if (
+      typeof version !== "string" ||
+      !tryParseVersion(version) ||
+      typeof artifact !== "string" ||
+      typeof sha256 !== "string" ||
+      !/^[0-9a-f]{64}$/.test(sha256) ||
+      typeof code !== "string" ||
+      !/^E_[A-Z_]{1,40}$/.test(code) ||
+      typeof reason !== "string" ||
+      typeof refusedAt !== "number" ||
+      typeof checkedAt !== "number"
+    )
+      throw bad();
+    out.push({ version, artifact, sha256, code, reason, refusedAt, checkedAt });
+  }
+  return out;
 }
 
 function damagedHint(path: string): string {

@@ -7,8 +7,19 @@ import { isToolName } from "./is_tool_name.ts";
 import { outOfDateMessage } from "./out_of_date_message.ts";
 import { parseToolsState } from "./parse_tools_state.ts";
 import { progressBar } from "./progress_bar.ts";
+import {
+  findRefusal,
+  isFreshRefusal,
+  MAX_REASON_CHARS,
+  MAX_REFUSED,
+  REFUSAL_RECHECK_MS,
+  withoutRefusal,
+  withRefusal,
+  withRefusalChecked,
+  withRefusalsListed,
+} from "./refused.ts";
 import { sameServer } from "./same_server.ts";
-import type { ToolsState } from "./types.ts";
+import type { RefusedRelease, ToolsState } from "./types.ts";
 import { versionsToRemove } from "./versions_to_remove.ts";
 
 const NOW = 1_800_000_000_000;
@@ -302,9 +313,69 @@ test("progress bar", () => {
   expect(progressBar(200, 100, 1e6)).toContain("[▒▒▒▒▒▒▒▒▒▒] 100%");
 });
 
+function refusal(version: string, at = NOW, sha = "a"): RefusedRelease {
+  return {
+    version,
+    artifact: `hello-v${version}-linux-amd64-bin.tar.gz`,
+    sha256: sha.repeat(64).slice(0, 64),
+    code: "E_MALFORMED",
+    reason: 'the release has a "bin" that is not a folder',
+    refusedAt: at,
+    checkedAt: at,
+  };
+}
+
+describe("refused releases: remembered by version and bytes, trusted for an hour", () => {
+  const art = (v: string) => `hello-v${v}-linux-amd64-bin.tar.gz`;
+  test("found by version and artifact (another platform's artifact is other bytes)", () => {
+    const s = withRefusal(base, refusal("1.1.0"));
+    expect(findRefusal(s, "1.1.0", art("1.1.0"))?.version).toBe("1.1.0");
+    expect(findRefusal(s, "1.1.0", "hello-v1.1.0-linux-arm64-bin.tar.gz")).toBeUndefined();
+    expect(findRefusal(s, "1.2.0", art("1.2.0"))).toBeUndefined();
+    expect(findRefusal(base, "1.1.0", art("1.1.0"))).toBeUndefined();
+  });
+  test("fresh for an hour after the manifest last listed the bytes; a clock gone back is not fresh", () => {
+    const r = refusal("1.1.0");
+    expect(isFreshRefusal(r, NOW)).toBe(true);
+    expect(isFreshRefusal(r, NOW + REFUSAL_RECHECK_MS - 1)).toBe(true);
+    expect(isFreshRefusal(r, NOW + REFUSAL_RECHECK_MS)).toBe(false);
+    expect(isFreshRefusal(r, NOW - 1)).toBe(false);
+    const checked = withRefusalChecked(withRefusal(base, r), r, NOW + 2 * REFUSAL_RECHECK_MS);
+    expect(isFreshRefusal(checked.refused?.[0] as RefusedRelease, NOW + 2 * REFUSAL_RECHECK_MS)).toBe(true);
+    // Checking a refusal no longer on record (pinned meanwhile) does not bring it back.
+    expect(withRefusalChecked(base, r, NOW)).toEqual(base);
+  });
+  test("a new verdict on the same version's artifact replaces the old one (new bytes); the newest are kept", () => {
+    let s = withRefusal(base, refusal("1.1.0", NOW, "a"));
+    s = withRefusal(s, refusal("1.1.0", NOW + 1, "b"));
+    expect(s.refused?.map((r) => r.sha256[0])).toEqual(["b"]);
+    for (let i = 0; i < MAX_REFUSED + 5; i++) s = withRefusal(s, refusal(`2.0.${i}`, NOW + 10 + i));
+    expect(s.refused).toHaveLength(MAX_REFUSED);
+    expect(s.refused?.at(-1)?.version).toBe(`2.0.${MAX_REFUSED + 4}`);
+    expect(s.refused?.some((r) => r.version === "1.1.0")).toBe(false);
+  });
+  test("a long reason is cut", () => {
+    const s = withRefusal(base, { ...refusal("1.1.0"), reason: "x".repeat(5000) });
+    expect(s.refused?.[0]?.reason.length).toBe(MAX_REASON_CHARS + 3);
+  });
+  test("forgotten by version (pin), all at once, and when the manifest no longer lists the version", () => {
+    const s = withRefusal(withRefusal(base, refusal("1.1.0")), refusal("1.2.0"));
+    expect(withoutRefusal(s, "1.1.0").refused?.map((r) => r.version)).toEqual(["1.2.0"]);
+    expect(withoutRefusal(withoutRefusal(s, "1.1.0"), "1.2.0")).toEqual(base);
+    expect(withoutRefusal(s)).toEqual(base);
+    expect(withRefusalsListed(s, ["1.2.0", "1.3.0"]).refused?.map((r) => r.version)).toEqual(["1.2.0"]);
+    expect(withRefusalsListed(s, ["1.0.0"])).toEqual(base);
+    expect(withRefusalsListed(s, ["1.1.0", "1.2.0"])).toBe(s);
+  });
+});
+
 describe("state file", () => {
   test("round trip", () => {
     const s: ToolsState = { ...base, pinned: "1.2.3", cache: fresh("2.0.0"), lastSerial: 7 };
+    expect(parseToolsState(JSON.stringify(s), "f")).toEqual(s);
+  });
+  test("round trip with refused releases", () => {
+    const s: ToolsState = { ...base, refused: [refusal("1.1.0")] };
     expect(parseToolsState(JSON.stringify(s), "f")).toEqual(s);
   });
   test.each([
@@ -314,6 +385,12 @@ describe("state file", () => {
     '{"pinned": "latest"}',
     '{"cache": {"toolsVersion": "x"}}',
     '{"server": 5}',
+    '{"refused": {}}',
+    '{"refused": [null]}',
+    `{"refused": [${JSON.stringify({ ...refusal("1.1.0"), sha256: "xyz" })}]}`,
+    `{"refused": [${JSON.stringify({ ...refusal("1.1.0"), version: "latest" })}]}`,
+    `{"refused": [${JSON.stringify({ ...refusal("1.1.0"), checkedAt: "now" })}]}`,
+    `{"refused": [${JSON.stringify({ ...refusal("1.1.0"), code: "\u001b[31m" })}]}`,
   ])("damaged %p is refused naming the file", (text) => {
     let err: unknown;
     try {

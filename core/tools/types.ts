@@ -28,6 +28,27 @@ export type ToolsState = {
   floor?: string;
   /** Plain http allowed to a non-loopback server (login --insecure). */
   insecure?: boolean;
+  /**
+   * Releases whose verified bytes the installer refused here (E_UNSAFE_ARCHIVE, E_MALFORMED): never
+   * downloaded again while the manifest lists the same bytes (core/tools/refused.ts).
+   */
+  refused?: RefusedRelease[];
+};
+
+/** A release this machine refused, by version and the artifact's bytes (its sha256 in the signed manifest). */
+export type RefusedRelease = {
+  version: string;
+  /** The artifact file name (product, version and platform). */
+  artifact: string;
+  sha256: string;
+  /** The installer's verdict: E_UNSAFE_ARCHIVE or E_MALFORMED. */
+  code: string;
+  /** Its message (from an archive a publisher made: escaped wherever it is printed). */
+  reason: string;
+  /** When the bytes were refused (ms). */
+  refusedAt: number;
+  /** When a verified manifest last listed the same bytes (ms): after an hour the mirror is asked again. */
+  checkedAt: number;
 };
 
 /** Where the version to run comes from, in order of precedence. */

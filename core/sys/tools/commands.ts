@@ -5,6 +5,7 @@ import { isUpkeepError, UpkeepError, UsageError } from "../../errors.ts";
 import { cachedAnswer, chooseVersion, isBelow } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
+import { retryAdvice, withoutRefusal } from "../../tools/refused.ts";
 import { sameServer } from "../../tools/same_server.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { isValidProduct } from "../../trust/artifact_name.ts";
@@ -128,6 +129,7 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
         delete state.lastSerial;
         delete state.floor;
         delete state.pinned;
+        delete state.refused;
       }
       return state;
     },
@@ -165,6 +167,19 @@ export interface ToolsStatus {
   version: string | null;
   source: string;
   installed: { version: string; last_used: string }[];
+  /** Releases refused on this machine (never downloaded again while the manifest lists the same bytes). */
+  refused: {
+    version: string;
+    artifact: string;
+    sha256: string;
+    code: string;
+    reason: string;
+    refused_at: string;
+    checked_at: string;
+    retry: string;
+  }[];
+  /** The version chosen (`version` before a refusal), refused here: another one runs, or nothing. */
+  refused_choice: string | null;
 }
 
 export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
@@ -185,6 +200,23 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
     throw new UsageError((e as Error).message);
   }
   const cache = cachedAnswer(state, server); // only the answer of the server asked now
+  // A chosen version refused here is not what runs: another installed one does (server's choice), or nothing.
+  let version = choice.version;
+  let source: string = choice.source;
+  const refusedChoice =
+    version !== undefined &&
+    !installed.some((i) => i.version === version) &&
+    state.refused?.some((r) => r.version === version)
+      ? version
+      : undefined;
+  if (refusedChoice) {
+    const fallback =
+      choice.source === "server"
+        ? installed.find((i) => !(state.floor && isBelow(i.version, state.floor)))
+        : undefined;
+    version = fallback?.version;
+    source = fallback ? "installed" : choice.source;
+  }
   return {
     tools_dir: dir,
     server: server ?? null,
@@ -196,9 +228,20 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
     server_version: cache?.toolsVersion ?? null,
     server_auto_update: cache?.toolsAutoUpdate ?? null,
     checked_at: cache ? new Date(cache.fetchedAt).toISOString() : null,
-    version: choice.version ?? null,
-    source: choice.source,
+    version: version ?? null,
+    source,
     installed: installed.map((i) => ({ version: i.version, last_used: new Date(i.lastUsed).toISOString() })),
+    refused: (state.refused ?? []).map((r) => ({
+      version: r.version,
+      artifact: r.artifact,
+      sha256: r.sha256,
+      code: r.code,
+      reason: r.reason,
+      refused_at: new Date(r.refusedAt).toISOString(),
+      checked_at: new Date(r.checkedAt).toISOString(),
+      retry: retryAdvice(r.version),
+    })),
+    refused_choice: refusedChoice ?? null,
   };
 }
 
@@ -259,7 +302,8 @@ export async function pin(version: string | undefined, env: Env): Promise<ToolsS
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   return await updateToolsState(dir, (cur) => {
-    const next = { ...cur };
+    // Pinning a refused version forces a retry of it (as `upkeep agent pin` does for a skipped one).
+    const next = pinned === undefined ? { ...cur } : withoutRefusal(cur, pinned);
     if (pinned === undefined) delete next.pinned;
     else next.pinned = pinned;
     return next;
