@@ -4,13 +4,18 @@
  * It imports nothing heavy (no Hono, no YAML): `cmd/admin.ts` loads it inside its actions. Every failure is
  * an `UpkeepError` with one actionable line: network problems name the server URL (`E_NETWORK`), refused
  * tokens say which flag to check (`E_UNAUTHORIZED`), and the server's own message is kept for 400/404/409
- * (it names the field path, the group, the conflict).
+ * (it names the field path, the group, the conflict). Answers are read within the time limit and at most
+ * 16 MiB (MAX_API_ANSWER_BYTES): an endless or dripping answer ends with "larger than" or "timed out".
  */
 
 import { type ErrorCode, UpkeepError, UsageError } from "../core/errors.ts";
 import { isLoopbackHost } from "../core/install/url.ts";
+import { MAX_API_ANSWER_BYTES, readCapped, Watchdog } from "../core/sys/bounded_http.ts";
 
-/** Default time limit of one API call (uploads have none: they take as long as the bytes take). */
+/**
+ * Default time limit of one API call, its answer included (an upload has none while its bytes go up; its
+ * answer then has this long).
+ */
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
 export interface ClientOptions {
@@ -233,27 +238,53 @@ export class ApiClient {
     const headers: Record<string, string> = { accept: "application/json" };
     if (this.#token) headers.authorization = `Bearer ${this.#token}`;
     if (o.contentType) headers["content-type"] = o.contentType;
+    const watchdog = new Watchdog({
+      idleMs: 0,
+      ...(o.noTimeout ? {} : { totalMs: this.#timeoutMs }),
+    });
     let res: Response;
+    let text: string;
     try {
-      res = await fetch(url, {
-        method,
-        headers,
-        ...(o.body === undefined ? {} : { body: o.body }),
-        // A redirect could carry the token elsewhere: follow none, say where it pointed.
-        redirect: "manual",
-        ...(o.noTimeout ? {} : { signal: AbortSignal.timeout(this.#timeoutMs) }),
-      });
-    } catch (e) {
-      throw new UpkeepError(
-        "E_NETWORK",
-        `cannot reach ${this.serverText}: ${networkReason(e, this.#timeoutMs)}`,
-        {
+      try {
+        res = await fetch(url, {
+          method,
+          headers,
+          ...(o.body === undefined ? {} : { body: o.body }),
+          // A redirect could carry the token elsewhere: follow none, say where it pointed.
+          redirect: "manual",
+          signal: watchdog.signal,
+        });
+      } catch (e) {
+        throw new UpkeepError(
+          "E_NETWORK",
+          `cannot reach ${this.serverText}: ${watchdog.timedOut ? watchdog.why(e) : networkReason(e, this.#timeoutMs)}`,
+          {
+            cause: e,
+            hint: "check --server / UPKEEP_SERVER and that `upkeep serve` is running there",
+          },
+        );
+      }
+      if (o.noTimeout) watchdog.limit(this.#timeoutMs);
+      const bytes = await readCapped(res, {
+        url: `${method} ${url.pathname}`,
+        max: MAX_API_ANSWER_BYTES,
+        watchdog,
+        tooLarge: (max) =>
+          new ApiError("E_SERVER", `${method} ${url.pathname}: the server's answer is larger than ${max}`, {
+            status: res.status,
+            hint: `is ${this.serverText} an upkeep server?`,
+          }),
+      }).catch((e: unknown) => {
+        if (e instanceof ApiError) throw e;
+        throw new UpkeepError("E_NETWORK", (e as Error).message, {
           cause: e,
-          hint: "check --server / UPKEEP_SERVER and that `upkeep serve` is running there",
-        },
-      );
+          hint: `the answer from ${this.serverText} did not come through; try again`,
+        });
+      });
+      text = new TextDecoder().decode(bytes);
+    } finally {
+      watchdog.dispose();
     }
-    const text = await res.text().catch(() => "");
     if (res.status >= 300 && res.status < 400) {
       const where = res.headers.get("location") ?? "(no location)";
       throw new ApiError("E_SERVER", `${method} ${url.pathname}: the server redirected to ${where}`, {

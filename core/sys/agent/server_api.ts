@@ -6,50 +6,73 @@ import { hostname } from "node:os";
 import { type FindAnswer, parseFindAnswer } from "../../agent/mod.ts";
 import type { AgentSpec } from "../../agent/types.ts";
 import { UpkeepError } from "../../errors.ts";
+import { MAX_FIND_ANSWER_BYTES, readCapped, readPrefix, Watchdog } from "../bounded_http.ts";
 import { checkUrl } from "../install/mod.ts";
-import { networkWhy } from "../net_error.ts";
 
+/** The find answer, body included, within 10 s (and at most 1 MiB: MAX_FIND_ANSWER_BYTES). */
 export const FIND_TIMEOUT_MS = 10_000;
 export const REPORT_TIMEOUT_MS = 5_000;
+
+const HINT = "the daemon keeps running on its version; the agent tries again at the next pass";
 
 function base(url: string): string {
   return url.replace(/\/+$/, "");
 }
 
-function networkError(url: string, e: unknown): UpkeepError {
-  return new UpkeepError("E_NETWORK", `cannot reach ${url}: ${networkWhy(e)}`, {
-    cause: e,
-    hint: "the daemon keeps running on its version; the agent tries again at the next pass",
-  });
+function cancelled(): UpkeepError {
+  return new UpkeepError("E_CANCELLED", "the pass was stopped before the server answered");
 }
 
 export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<FindAnswer> {
   const url = `${base(spec.server)}/v1/webapi/find?group=${encodeURIComponent(spec.group)}&updater_id=${encodeURIComponent(spec.updaterId)}`;
   checkUrl(spec.server, spec.insecure);
-  let res: Response;
+  const watchdog = new Watchdog({
+    idleMs: FIND_TIMEOUT_MS,
+    totalMs: FIND_TIMEOUT_MS,
+    ...(signal ? { signal } : {}),
+    onCancel: cancelled,
+  });
   try {
-    const timeout = AbortSignal.timeout(FIND_TIMEOUT_MS);
-    res = await fetch(url, {
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
-      redirect: "error",
-    });
-  } catch (e) {
-    throw networkError(spec.server, e);
+    let res: Response;
+    try {
+      res = await fetch(url, { signal: watchdog.signal, redirect: "error" });
+    } catch (e) {
+      if (watchdog.cancelled) throw cancelled();
+      throw new UpkeepError("E_NETWORK", `cannot reach ${spec.server}: ${watchdog.why(e)}`, {
+        cause: e,
+        hint: HINT,
+      });
+    }
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => {});
+      throw new UpkeepError("E_SERVER", `${url}: the server answered ${res.status}`, { hint: HINT });
+    }
+    let bytes: Uint8Array;
+    try {
+      bytes = await readCapped(res, {
+        url,
+        max: MAX_FIND_ANSWER_BYTES,
+        watchdog,
+        tooLarge: (max) => new UpkeepError("E_SERVER", `${url}: answer larger than ${max}`, { hint: HINT }),
+      });
+    } catch (e) {
+      if (e instanceof UpkeepError && e.code === "E_NETWORK") {
+        throw new UpkeepError("E_NETWORK", e.message, { cause: e, hint: HINT });
+      }
+      throw e;
+    }
+    let doc: unknown;
+    try {
+      doc = JSON.parse(new TextDecoder().decode(bytes));
+    } catch (e) {
+      throw new UpkeepError("E_SERVER", `${url}: the answer is not JSON`, { cause: e, hint: HINT });
+    }
+    const answer = parseFindAnswer(doc);
+    if (typeof answer === "string") throw new UpkeepError("E_SERVER", `${url}: ${answer}`);
+    return answer;
+  } finally {
+    watchdog.dispose();
   }
-  if (!res.ok) {
-    throw new UpkeepError("E_SERVER", `${url}: the server answered ${res.status}`, {
-      hint: "the daemon keeps running on its version; the agent tries again at the next pass",
-    });
-  }
-  let doc: unknown;
-  try {
-    doc = JSON.parse(await res.text());
-  } catch (e) {
-    throw new UpkeepError("E_SERVER", `${url}: the answer is not JSON`, { cause: e });
-  }
-  const answer = parseFindAnswer(doc);
-  if (typeof answer === "string") throw new UpkeepError("E_SERVER", `${url}: ${answer}`);
-  return answer;
 }
 
 export type ReportState = "ok" | "updating" | "failed" | "rolledback";
@@ -79,16 +102,28 @@ export async function sendReport(spec: AgentSpec, r: ReportBody): Promise<string
       ...(r.error ? { error: r.error.slice(0, 2000) } : {}),
       ...(r.failedVersion ? { failed_version: r.failedVersion } : {}),
     };
-    const res = await fetch(url, {
-      method: "POST",
-      headers: { authorization: `Bearer ${spec.token}`, "content-type": "application/json" },
-      body: JSON.stringify(body),
-      signal: AbortSignal.timeout(REPORT_TIMEOUT_MS),
-      redirect: "error",
-    });
-    if (!res.ok) return `report to ${url} refused: ${res.status} ${(await res.text()).slice(0, 200)}`;
-    return undefined;
+    const watchdog = new Watchdog({ idleMs: REPORT_TIMEOUT_MS, totalMs: REPORT_TIMEOUT_MS });
+    try {
+      let res: Response;
+      try {
+        res = await fetch(url, {
+          method: "POST",
+          headers: { authorization: `Bearer ${spec.token}`, "content-type": "application/json" },
+          body: JSON.stringify(body),
+          signal: watchdog.signal,
+          redirect: "error",
+        });
+      } catch (e) {
+        return `cannot reach ${spec.server}: ${watchdog.why(e)}`;
+      }
+      // The answer is not needed; an error page's first 200 characters are (never more is read).
+      if (!res.ok) return `report to ${url} refused: ${res.status} ${await readPrefix(res, 200, watchdog)}`;
+      await res.body?.cancel().catch(() => {});
+      return undefined;
+    } finally {
+      watchdog.dispose();
+    }
   } catch (e) {
-    return networkError(spec.server, e).message;
+    return `cannot reach ${spec.server}: ${e instanceof Error ? e.message : String(e)}`;
   }
 }

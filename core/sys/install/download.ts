@@ -3,7 +3,7 @@
  * fetches (manifest, signatures), and the artifact download: to a `.part` file beside the versions,
  * hashed (SHA-256 and BLAKE2b-512, what the trust library checks) while it is written, resumed with a
  * Range request after an interruption (the bytes already there are hashed first), capped at the size the
- * manifest gives.
+ * manifest gives, and given up at a total deadline sized to it (bounded_http.ts).
  */
 import {
   closeSync,
@@ -18,9 +18,20 @@ import {
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { checkUrl } from "../../install/url.ts";
 import type { FileDigests } from "../../trust/verify_release.ts";
+import {
+  ARTIFACT_BASE_MS,
+  artifactDeadlineMs,
+  DEFAULT_IDLE_MS,
+  formatBytes,
+  MIN_RATE_BYTES_PER_S,
+  readCapped,
+  Watchdog,
+} from "../bounded_http.ts";
 import { hasher } from "../hash.ts";
 import type { StreamingHash } from "../sodium.ts";
 import { cancelled } from "./extract.ts";
+
+export { DEFAULT_IDLE_MS, Watchdog };
 
 const MAX_REDIRECTS = 5;
 
@@ -34,60 +45,6 @@ export interface GetOptions {
    * mirror that labels a .tar.gz `Content-Encoding: gzip` must not make us hash the inner tar.
    */
   raw?: boolean;
-}
-
-/** How long a request may go without receiving a byte before it is given up (E_NETWORK). */
-export const DEFAULT_IDLE_MS = 60_000;
-
-/**
- * Aborts a request that stalls: `kick()` on every byte received. Also follows the caller's signal, so
- * one signal goes to fetch, and errors say which of the two stopped it.
- */
-export class Watchdog {
-  readonly #ac = new AbortController();
-  readonly #ms: number;
-  readonly #outer: AbortSignal | undefined;
-  readonly #onOuter = () => this.#ac.abort();
-  #timer: ReturnType<typeof setTimeout> | undefined;
-  timedOut = false;
-
-  constructor(ms: number, outer?: AbortSignal) {
-    this.#ms = ms;
-    this.#outer = outer;
-    if (outer?.aborted) this.#ac.abort();
-    else outer?.addEventListener("abort", this.#onOuter, { once: true });
-    this.kick();
-  }
-
-  get signal(): AbortSignal {
-    return this.#ac.signal;
-  }
-
-  kick(): void {
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => {
-      this.timedOut = true;
-      this.#ac.abort();
-    }, this.#ms);
-  }
-
-  dispose(): void {
-    clearTimeout(this.#timer);
-    this.#outer?.removeEventListener("abort", this.#onOuter);
-  }
-
-  /** The error for `e` thrown by fetch or a body read: cancelled, stalled, or a network failure. */
-  error(url: string, e: unknown): UpkeepError {
-    if (isUpkeepError(e)) return e;
-    if (this.#outer?.aborted) return cancelled();
-    if (this.timedOut) {
-      return new UpkeepError("E_NETWORK", `${url}: no data for ${Math.round(this.#ms / 1000)} s; giving up`, {
-        cause: e,
-      });
-    }
-    const why = e instanceof Error ? e.message : String(e);
-    return new UpkeepError("E_NETWORK", `cannot fetch ${url}: ${why}`, { cause: e });
-  }
 }
 
 /** GET `url`, following up to 5 redirects, each checked with checkUrl (no https -> http downgrade). */
@@ -131,64 +88,37 @@ function statusError(url: string, res: Response): UpkeepError {
   return new UpkeepError("E_NETWORK", `${url}: HTTP ${res.status}`);
 }
 
-/** GET a small file whole, refusing more than `max` bytes (E_MALFORMED) before or while reading. */
+/**
+ * GET a small file whole, refusing more than `max` bytes (E_MALFORMED) before or while reading, and giving
+ * it up after `totalMs` in all (E_NETWORK "timed out after N s") or `idleMs` without a byte.
+ */
 export async function fetchCapped(
   url: string,
   max: number,
   what: string,
-  opts: { insecure: boolean; signal?: AbortSignal; idleMs?: number },
+  opts: { insecure: boolean; signal?: AbortSignal; idleMs?: number; totalMs: number },
 ): Promise<Uint8Array> {
-  const watchdog = new Watchdog(opts.idleMs ?? DEFAULT_IDLE_MS, opts.signal);
+  const watchdog = new Watchdog({
+    idleMs: opts.idleMs ?? DEFAULT_IDLE_MS,
+    totalMs: opts.totalMs,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    onCancel: cancelled,
+  });
   try {
-    return await fetchCappedWith(url, max, what, { insecure: opts.insecure, watchdog });
+    const res = await httpGet(url, { insecure: opts.insecure, watchdog });
+    if (res.status !== 200) {
+      await res.body?.cancel().catch(() => {});
+      throw statusError(url, res);
+    }
+    return await readCapped(res, {
+      url,
+      max,
+      watchdog,
+      tooLarge: (m) => new UpkeepError("E_MALFORMED", `${what} ${url} is larger than ${m}`),
+    });
   } finally {
     watchdog.dispose();
   }
-}
-
-async function fetchCappedWith(
-  url: string,
-  max: number,
-  what: string,
-  opts: GetOptions,
-): Promise<Uint8Array> {
-  const res = await httpGet(url, opts);
-  if (res.status !== 200) {
-    await res.body?.cancel().catch(() => {});
-    throw statusError(url, res);
-  }
-  const declared = Number(res.headers.get("content-length") ?? "NaN");
-  if (declared > max) {
-    await res.body?.cancel().catch(() => {});
-    throw new UpkeepError("E_MALFORMED", `${what} ${url} is larger than ${max} bytes`);
-  }
-  const chunks: Uint8Array[] = [];
-  let n = 0;
-  try {
-    const reader = res.body?.getReader();
-    if (reader) {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        opts.watchdog.kick();
-        n += value.length;
-        if (n > max) {
-          await reader.cancel().catch(() => {});
-          throw new UpkeepError("E_MALFORMED", `${what} ${url} is larger than ${max} bytes`);
-        }
-        chunks.push(value);
-      }
-    }
-  } catch (e) {
-    throw opts.watchdog.error(url, e);
-  }
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const c of chunks) {
-    out.set(c, off);
-    off += c.length;
-  }
-  return out;
 }
 
 class Digests {
@@ -221,6 +151,11 @@ export interface DownloadOptions {
   onProgress?: (p: { received: number; total: number }) => void;
   /** Give a request up after this long without a byte (default 60 s). */
   idleMs?: number;
+  /**
+   * The whole download, every try included, is given up after this long (E_NETWORK "timed out"; the
+   * `.part` is kept for the next run). Default: artifactDeadlineMs(size), 30 s plus the size at 64 KiB/s.
+   */
+  deadlineMs?: number;
   /** Tries, resuming each time (default 3). */
   attempts?: number;
   /** Called after the first chunk of a try is on disk (crash-safety tests stop here). */
@@ -277,11 +212,12 @@ export async function downloadArtifact(o: DownloadOptions): Promise<Downloaded> 
   }
   const d = new Digests();
   let removePart = false;
+  const deadline = deadlineOf(o);
   try {
     resumeFrom(fd, o.size, d);
     for (let attempt = 1; ; attempt++) {
       try {
-        await oneTry(o, fd, d, requests, () => {
+        await oneTry(o, fd, d, requests, deadline, () => {
           d.reset();
           ftruncateSync(fd, 0);
         });
@@ -292,8 +228,8 @@ export async function downloadArtifact(o: DownloadOptions): Promise<Downloaded> 
           throw e;
         }
         const retriable = isUpkeepError(e) && e.code === "E_NETWORK";
-        if (!retriable || attempt >= attempts) throw e;
-        await Bun.sleep(100 * attempt);
+        if (!retriable || attempt >= attempts || deadline.over || performance.now() >= deadline.at) throw e;
+        await Bun.sleep(Math.min(100 * attempt, Math.max(0, deadline.at - performance.now())));
       }
     }
     const st = fstatSync(fd);
@@ -310,11 +246,30 @@ export async function downloadArtifact(o: DownloadOptions): Promise<Downloaded> 
   }
 }
 
+interface Deadline {
+  /** performance.now() time at which the download is given up. */
+  at: number;
+  ms: number;
+  note: string;
+  /** Its timer fired (timers may fire a little before `at`). */
+  over: boolean;
+}
+
+function deadlineOf(o: DownloadOptions): Deadline {
+  const ms = o.deadlineMs ?? artifactDeadlineMs(o.size);
+  const note =
+    o.deadlineMs === undefined
+      ? `${ARTIFACT_BASE_MS / 1000} s plus ${formatBytes(o.size)} at the minimum rate of ${formatBytes(MIN_RATE_BYTES_PER_S)}/s`
+      : "";
+  return { at: performance.now() + ms, ms, note, over: false };
+}
+
 async function oneTry(
   o: DownloadOptions,
   fd: number,
   d: Digests,
   requests: { range: boolean }[],
+  deadline: Deadline,
   restart: () => void,
 ): Promise<void> {
   if (o.signal?.aborted) throw cancelled();
@@ -322,10 +277,18 @@ async function oneTry(
   if (have === o.size) return;
   const range = have > 0;
   requests.push({ range });
-  const watchdog = new Watchdog(o.idleMs ?? DEFAULT_IDLE_MS, o.signal);
+  const watchdog = new Watchdog({
+    idleMs: o.idleMs ?? DEFAULT_IDLE_MS,
+    totalMs: deadline.ms,
+    deadlineAt: deadline.at,
+    ...(deadline.note ? { deadlineNote: deadline.note } : {}),
+    ...(o.signal ? { signal: o.signal } : {}),
+    onCancel: cancelled,
+  });
   try {
     await tryWith(o, fd, d, restart, range, watchdog);
   } finally {
+    if (watchdog.timedOut === "total") deadline.over = true;
     watchdog.dispose();
   }
 }

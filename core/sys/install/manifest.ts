@@ -10,6 +10,7 @@ import { checkUrl, joinUrl } from "../../install/url.ts";
 import { MAX_MANIFEST_BYTES, type Manifest, manifestFileName } from "../../trust/manifest.ts";
 import { MAX_SIGNATURE_FILE_BYTES, type PublicKey } from "../../trust/minisign.ts";
 import type { Refusal } from "../../trust/verify_release.ts";
+import { MANIFEST_DEADLINE_MS, SIGNATURE_DEADLINE_MS } from "../bounded_http.ts";
 import { verifyManifestFile } from "../verify_artifact.ts";
 import { fetchCapped } from "./download.ts";
 
@@ -40,13 +41,19 @@ export function refusalError(r: Refusal, what: string): UpkeepError {
   return new UpkeepError(r.code, `${what}: ${r.reason}`);
 }
 
-/** Fetches a signature; a missing one means the file is unsigned (E_SIGNATURE). */
+/**
+ * Fetches a signature (at most 16 KiB, in 10 s at most); a missing one means the file is unsigned
+ * (E_SIGNATURE).
+ */
 export async function fetchSignature(
   url: string,
   opts: { insecure: boolean; signal?: AbortSignal; idleMs?: number },
 ): Promise<Uint8Array> {
   try {
-    return await fetchCapped(url, MAX_SIGNATURE_FILE_BYTES, "signature", opts);
+    return await fetchCapped(url, MAX_SIGNATURE_FILE_BYTES, "signature", {
+      ...opts,
+      totalMs: SIGNATURE_DEADLINE_MS,
+    });
   } catch (e) {
     if (isUpkeepError(e) && e.code === "E_NOT_FOUND") {
       throw new UpkeepError("E_SIGNATURE", `${url} is missing: the file is not signed`);
@@ -56,7 +63,8 @@ export async function fetchSignature(
 }
 
 /**
- * GETs `<baseUrl>/<product>-releases.json` and its `.minisig` (size-capped), verifies the signature by one
+ * GETs `<baseUrl>/<product>-releases.json` and its `.minisig` (size-capped: 8 MiB and 16 KiB; deadlines:
+ * 30 s and 10 s), verifies the signature by one
  * of `trustedKeys`, the product, the expiry and that the serial is not below `lastSerial` (E_ROLLBACK),
  * saves the verified pair in `workDir` and returns the manifest.
  */
@@ -68,10 +76,19 @@ export async function fetchVerifiedManifest(
   checkUrl(src.baseUrl, insecure);
   const name = manifestFileName(src.product);
   const url = joinUrl(src.baseUrl, name);
-  const get = { insecure, signal: opts.signal, idleMs: opts.idleTimeoutMs };
+  // One failing stops the other (a stalled signature does not leave the manifest download running).
+  const either = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, either.signal]) : either.signal;
+  const get = { insecure, signal, idleMs: opts.idleTimeoutMs };
+  const stopBoth = (e: unknown): never => {
+    either.abort();
+    throw e;
+  };
   const [bytes, signature] = await Promise.all([
-    fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", get),
-    fetchSignature(`${url}.minisig`, get),
+    fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", { ...get, totalMs: MANIFEST_DEADLINE_MS }).catch(
+      stopBoth,
+    ),
+    fetchSignature(`${url}.minisig`, get).catch(stopBoth),
   ]);
   try {
     mkdirSync(opts.workDir, { recursive: true });

@@ -4,7 +4,7 @@ import { checkUrl } from "../../install/url.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { formatVersion } from "../../version/format_version.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
-import { networkWhy } from "../net_error.ts";
+import { MAX_FIND_ANSWER_BYTES, readCapped, Watchdog } from "../bounded_http.ts";
 import { updateToolsState } from "./state_store.ts";
 
 export interface ToolsAnswer {
@@ -12,27 +12,55 @@ export interface ToolsAnswer {
   toolsAutoUpdate: boolean;
 }
 
+const HINT =
+  "check that the server runs and its URL (upkeep tools login --server URL); installed tools still run";
+
+/** Asks `<server>/v1/webapi/find`: the answer, body included, within `timeoutMs`, and at most 1 MiB. */
 export async function askServer(server: string, timeoutMs = 3000): Promise<ToolsAnswer> {
   const url = `${server.replace(/\/+$/, "")}/v1/webapi/find`;
-  let r: Response;
+  const watchdog = new Watchdog({ idleMs: timeoutMs, totalMs: timeoutMs });
+  let bytes: Uint8Array;
   try {
-    r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "error" });
-  } catch (e) {
-    throw new UpkeepError("E_NETWORK", `cannot reach ${url}: ${networkWhy(e)}`, {
-      cause: e,
-      hint: "check that the server runs and its URL (upkeep tools login --server URL); installed tools still run",
-    });
+    let r: Response;
+    try {
+      r = await fetch(url, { signal: watchdog.signal, redirect: "error" });
+    } catch (e) {
+      throw new UpkeepError("E_NETWORK", `cannot reach ${url}: ${watchdog.why(e)}`, {
+        cause: e,
+        hint: HINT,
+      });
+    }
+    if (!r.ok) {
+      await r.body?.cancel().catch(() => {});
+      throw new UpkeepError("E_SERVER", `${url} answered ${r.status}`);
+    }
+    try {
+      bytes = await readCapped(r, {
+        url,
+        max: MAX_FIND_ANSWER_BYTES,
+        watchdog,
+        tooLarge: (max) => new UpkeepError("E_SERVER", `${url}: answer larger than ${max}`),
+      });
+    } catch (e) {
+      if (e instanceof UpkeepError && e.code === "E_NETWORK") {
+        throw new UpkeepError("E_NETWORK", e.message, { cause: e, hint: HINT });
+      }
+      throw e;
+    }
+  } finally {
+    watchdog.dispose();
   }
-  if (!r.ok) throw new UpkeepError("E_SERVER", `${url} answered ${r.status}`);
   let body: {
     auto_update?: { tools_version?: unknown; tools_auto_update?: unknown };
     upkeep?: { reason?: unknown };
   };
   try {
-    body = (await r.json()) as typeof body;
+    body = JSON.parse(new TextDecoder().decode(bytes)) as typeof body;
   } catch (e) {
     throw new UpkeepError("E_SERVER", `${url} did not answer JSON`, { cause: e });
   }
+  if (!body || typeof body !== "object")
+    throw new UpkeepError("E_SERVER", `${url} did not answer a JSON object`);
   if (body.auto_update?.tools_version === "" && body.auto_update?.tools_auto_update !== true) {
     // An upkeep server whose own version is not set yet names no version and says why: not an error of
     // the server, nothing to run from it yet.
