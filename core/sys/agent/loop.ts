@@ -2,20 +2,24 @@
  * `upkeep agent run`: the long-running loop. With the supervise backend it runs the daemon as its child
  * (restart on exit with backoff, SIGTERM/SIGINT forwarded as a graceful stop, SIGHUP forwarded); with
  * systemd it only runs passes. A pass runs at start and every interval; `agent update` (control socket)
- * or SIGUSR1 runs one now. Passes never overlap: they queue, and each takes the namespace lock.
+ * or SIGUSR1 runs one now. Passes never overlap: they queue, and each takes the namespace lock. A pass
+ * waiting out the server's jitter never holds up an operator: `agent update --now`, `pin`, `rollback` and
+ * SIGUSR1 cut the wait short (jitter_gate.ts); `agent update` is told about the wait instead of waiting.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_INTERVAL } from "../../agent/mod.ts";
 import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
-import { UpkeepError } from "../../errors.ts";
+import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
+import { JitterGate, waitingMessage } from "./jitter_gate.ts";
 import type { Layout } from "./layout.ts";
 import { defaultBackend, openSession, opPin, opRollback, opUpdate } from "./ops.ts";
 import type { ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { Supervisor, stopOrphan } from "./supervise.ts";
+import type { PassResult } from "./updater.ts";
 
 export interface LoopOptions {
   layout: Layout;
@@ -31,7 +35,10 @@ const ONE_LOOP_HINT =
 
 export async function runLoop(o: LoopOptions): Promise<void> {
   const l = o.layout;
-  const other = await askLoop(l.socket, { cmd: "ping" }, 2000).catch(() => undefined);
+  const other = await askLoop(l.socket, { cmd: "ping" }, 2000).catch((e) => {
+    if (isUpkeepError(e) && e.code === "E_UNAUTHORIZED") throw e;
+    return undefined;
+  });
   if (other?.ok)
     throw new UpkeepError("E_LOCKED", `an agent run loop already runs for ${l.root} (pid ${other.pid})`, {
       hint: ONE_LOOP_HINT,
@@ -104,9 +111,10 @@ async function runLocked(o: LoopOptions): Promise<void> {
     }
   });
 
+  const gate = new JitterGate();
   const pass = (now: boolean) =>
     withSession("agent run (pass)", async (s) => {
-      const r = await opUpdate(s.updater, now);
+      const r = await opUpdate(s.updater, now, gate.wait);
       log(`pass: ${r.outcome}: ${r.message}`);
       if (
         supervisor &&
@@ -130,23 +138,61 @@ async function runLocked(o: LoopOptions): Promise<void> {
     stopResolve();
   };
 
+  /** Runs `fn` with any jitter wait cut short until it is done (it would queue behind it for hours). */
+  const preempting = async <T>(why: string, fn: () => Promise<T>): Promise<T> => {
+    const release = gate.preempt(why);
+    try {
+      return await fn();
+    } finally {
+      release();
+    }
+  };
+  /**
+   * `agent update` without --now: its pass's result, or, as soon as the loop waits out a jitter (the pass
+   * in progress, or this one), an answer that says so and until when (the wait may last a day).
+   */
+  const passOrWaiting = async (): Promise<PassResult> => {
+    let unsubscribe = () => {};
+    const waiting = new Promise<PassResult>((resolve) => {
+      unsubscribe = gate.onWait((w) =>
+        resolve({ outcome: "waiting", from: w.from, to: w.to, message: waitingMessage(w, Date.now()) }),
+      );
+    });
+    try {
+      return await Promise.race([pass(false), waiting]);
+    } finally {
+      unsubscribe();
+    }
+  };
+
   const handle = async (req: ControlRequest): Promise<ControlResponse> => {
     switch (req.cmd) {
       case "ping":
         return { ok: true, pid: process.pid };
       case "update":
-        return { ok: true, pid: process.pid, result: await pass(req.now === true) };
+        return {
+          ok: true,
+          pid: process.pid,
+          result:
+            req.now === true
+              ? await preempting("`agent update --now`", () => pass(true))
+              : await passOrWaiting(),
+        };
       case "pin":
         return {
           ok: true,
           pid: process.pid,
-          result: await withSession("agent pin", (s) => opPin(s.updater, req.version)),
+          result: await preempting("`agent pin`", () =>
+            withSession("agent pin", (s) => opPin(s.updater, req.version)),
+          ),
         };
       case "rollback":
         return {
           ok: true,
           pid: process.pid,
-          result: await withSession("agent rollback", (s) => opRollback(s.updater)),
+          result: await preempting("`agent rollback`", () =>
+            withSession("agent rollback", (s) => opRollback(s.updater)),
+          ),
         };
       case "stop":
         setTimeout(() => shutdown("stop requested"), 10);
@@ -161,7 +207,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
         };
     }
   };
-  const control = listenControl(l.socket, handle);
+  const control = await listenControl(l.socket, handle);
   // --interval, else the one `enable` stored (a later `enable --interval` applies from the next wait).
   const intervalMs = () =>
     Math.min(
@@ -175,7 +221,8 @@ async function runLocked(o: LoopOptions): Promise<void> {
 
   const onTerm = () => shutdown("SIGTERM");
   const onInt = () => shutdown("SIGINT");
-  const onUsr1 = () => void pass(true).catch((e) => log(`pass failed: ${String(e)}`));
+  const onUsr1 = () =>
+    void preempting("SIGUSR1", () => pass(true)).catch((e) => log(`pass failed: ${String(e)}`));
   const onHup = () => supervisor?.signal("SIGHUP");
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onInt);

@@ -71,7 +71,15 @@ export const AGENT_FAULT_POINTS = [
   "agent:after-rollback-commit",
 ] as const;
 
-export type PassOutcome = "updated" | "unchanged" | "switched" | "rolledback" | "failed" | "error";
+/** `waiting`: only the `agent run` loop's answer to `agent update` without --now while it waits out a jitter. */
+export type PassOutcome =
+  | "updated"
+  | "unchanged"
+  | "switched"
+  | "rolledback"
+  | "failed"
+  | "error"
+  | "waiting";
 
 export interface PassResult {
   outcome: PassOutcome;
@@ -90,10 +98,31 @@ export interface PassResult {
 export interface PassOptions {
   /** Skip the jitter (`agent update --now`). */
   now?: boolean;
+  /** Waits out the jitter (default: a sleep that the stop signal ends); the loop's can be cut short. */
+  waitJitter?: JitterWaiter;
   /** Install this version whatever the server says (`pin VERSION`, `rollback`, `enable`). */
   force?: string;
   /** Why the version is forced, for messages. */
   forceWhy?: string;
+}
+
+/** A jitter wait about to start: from and to, its length, and when it ends. */
+export interface JitterWait {
+  from: string;
+  to: string;
+  ms: number;
+  until: Date;
+}
+
+/** How a jitter wait ended: go on with the update, or end the pass unchanged (`why` says what cut it). */
+export type JitterEnd = { go: true } | { go: false; why: string };
+
+export type JitterWaiter = (w: JitterWait, signal?: AbortSignal) => Promise<JitterEnd>;
+
+/** The default jitter wait: sleeps `w.ms`, ended by the stop signal. */
+export async function sleepJitter(w: JitterWait, signal?: AbortSignal): Promise<JitterEnd> {
+  await sleep(w.ms, signal);
+  return signal?.aborted ? { go: false, why: "stopped during the jitter" } : { go: true };
 }
 
 export interface UpdaterDeps {
@@ -351,10 +380,18 @@ export class Updater {
       this.#log(`update: ${d.reason}`);
       if (!opts.now && !d.urgent && answer.jitterSeconds > 0) {
         const ms = jitterMs(answer.jitterSeconds, this.#random());
+        const until = new Date(this.#now().getTime() + ms);
         this.#log(`waiting ${Math.round(ms / 1000)}s of jitter before downloading (--now skips it)`);
-        await sleep(ms, this.#signal);
-        if (this.#signal?.aborted)
-          return { outcome: "unchanged", from, to: target, message: "stopped during the jitter" };
+        // Said in update.yaml too: `agent status` shows why nothing moves yet.
+        st.status.lastResult = `waiting ${Math.round(ms / 1000)}s of jitter (until ${until.toISOString()}) before updating to ${target}; \`upkeep agent update --now\` skips it`;
+        st.status.lastError = "";
+        await this.save();
+        const end = await (opts.waitJitter ?? sleepJitter)({ from, to: target, ms, until }, this.#signal);
+        if (!end.go) {
+          st.status.lastResult = `${end.why}; still running ${from || "nothing"}`;
+          await this.save().catch(() => {});
+          return { outcome: "unchanged", from, to: target, message: end.why };
+        }
       }
     } else {
       this.#log(`update: ${opts.forceWhy ?? "forced"} ${target}`);
