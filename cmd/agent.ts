@@ -383,7 +383,12 @@ export function register(program: Command): void {
       const l = layout(o.installDir, o.namespace);
       if (!existsSync(l.root))
         throw new UpkeepError("E_NOT_FOUND", `nothing to uninstall: ${l.root} does not exist`);
-      const loop = await askLoop(l.socket, { cmd: "ping" }, 5000).catch(() => undefined);
+      // A loop that does not answer is taken for none; one this user may not reach stops here.
+      const { isUpkeepError } = await import("../core/errors.ts");
+      const loop = await askLoop(l.socket, { cmd: "ping" }, 5000).catch((e) => {
+        if (isUpkeepError(e) && e.code === "E_UNAUTHORIZED") throw e;
+        return undefined;
+      });
       if (loop?.ok) {
         if (!o.force)
           throw new UpkeepError(
