@@ -264,8 +264,10 @@ export function register(program: Command): void {
     });
 
   where(agent.command("update"))
-    .description("one update pass now (asks the running `agent run` loop when there is one)")
-    .option("--now", "skip the random jitter before downloading")
+    .description(
+      "one update pass now (asks the running `agent run` loop when there is one; while that loop waits out the server's jitter, says so)",
+    )
+    .option("--now", "skip the random jitter before downloading (also the one a running loop waits out)")
     .option("--lock-wait <duration>", "how long to wait for another updater of this namespace", "60s")
     .option("--json", "print the result as JSON")
     .action(async (o: Where & { now?: boolean; lockWait: string }) => {

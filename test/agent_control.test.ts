@@ -25,6 +25,7 @@ import {
   publish,
   readStateFile,
   STACK,
+  setTarget,
   startLoop,
   startWorld,
   type World,
@@ -154,13 +155,26 @@ describe("agent run waiting out a day of jitter (item 3)", () => {
     const out = JSON.parse(r.stdout) as { outcome: string; to: string; message: string };
     expect(out).toMatchObject({ outcome: "waiting", from: "11.0.0", to: "11.1.0" });
     expect(out.message).toMatch(
-      /^the agent run loop waits \d+s more of jitter \(until \d{4}-.*Z\) before updating 11\.0\.0 to 11\.1\.0; `upkeep agent update --now` updates at once$/,
+      /^waiting \d+s more of jitter \(until \d{4}-.*Z\) before updating 11\.0\.0 to 11\.1\.0; `upkeep agent update --now` updates at once$/,
     );
-    // `agent status` says so too (the loop holds the lock: update.yaml is shown as it is).
+    // `agent status` says so too.
     const s = await agentCmd(["status", "--json"]);
+    expect(s.code).toBe(0);
     expect(JSON.parse(s.stdout).last_result).toMatch(
-      /^waiting \d+s of jitter \(until .*\) before updating to 11\.1\.0/,
+      /^waiting \d+s more of jitter \(until .*\) before updating/,
     );
+  });
+
+  test("no lock is held while the loop waits: pin (through the loop) and unpin (one-shot) answer at once", async () => {
+    for (const args of [["pin"], ["unpin"]]) {
+      const r = await agentCmd(args);
+      expect(r.timedOut).toBe(false);
+      expect(r.stderr).not.toMatch(STACK);
+      expect(r.code).toBe(0);
+    }
+    expect(readStateFile(h).spec.pinned).toBe(false);
+    // Still waiting: the wait outlives the commands.
+    expect(loop?.log()).not.toContain("cut short");
   });
 
   test("`agent update --now` cuts the wait short and updates at once", async () => {
@@ -172,7 +186,7 @@ describe("agent run waiting out a day of jitter (item 3)", () => {
     expect(readStateFile(h).status.active).toBe("11.1.0");
     expect(daemonVersion(helloState)).toBe("11.1.0");
     expect(loop?.log()).toContain(
-      "pass: unchanged: the jitter wait before updating to 11.1.0 was cut short by `agent update --now`",
+      "the jitter wait before updating to 11.1.0 was cut short by `agent update --now`",
     );
   });
 
@@ -254,5 +268,45 @@ describe("the control socket of a loop started under umask 000 (item 7)", () => 
     const u = await agentCmd(["unpin"]);
     expect(u.code).toBe(0);
     expect(readStateFile(h).spec.pinned).toBe(false);
+  });
+});
+
+describe("a short jitter (3 s) ends in an update of its own", () => {
+  let w2: World;
+  let h2: Host;
+  let loop2: Loop | undefined;
+  let state2: string;
+
+  beforeAll(async () => {
+    const config = join(configDir, "serve-short.yaml");
+    writeFileSync(config, "agent_update_jitter_seconds: 3\n");
+    w2 = await startWorld("agent-jitter", ["--config", config]);
+    await publish(w2, ["11.0.0", "11.1.0"]);
+    await setTarget(w2, "11.0.0");
+    h2 = host(w2, "b");
+    state2 = join(w2.dir, "b", "hello.json");
+    const r = await enable(w2, h2);
+    if (r.code !== 0) throw new Error(r.stderr);
+  });
+
+  afterAll(async () => {
+    if (loop2) await loop2.stop();
+    if (h2) killDaemon(h2);
+    if (w2) {
+      await w2.stop();
+      cleanup(w2.dir);
+    }
+  });
+
+  test("`agent update` says the loop waits; the loop updates when the wait is over", async () => {
+    loop2 = await startLoop(h2, [], { HELLO_STATE: state2 });
+    await waitFor("the daemon", () => daemonVersion(state2) === "11.0.0");
+    await setTarget(w2, "11.1.0");
+    const r = await upkeep(["agent", "update", ...h2.where, "--json"]);
+    expect(r.stderr).not.toMatch(STACK);
+    expect(JSON.parse(r.stdout)).toMatchObject({ outcome: "waiting", from: "11.0.0", to: "11.1.0" });
+    await waitFor("the update after the jitter", () => readStateFile(h2).status.active === "11.1.0", 40_000);
+    expect(daemonVersion(state2)).toBe("11.1.0");
+    expect(loop2.log()).toContain("the jitter before updating to 11.1.0 is over: a pass now");
   });
 });

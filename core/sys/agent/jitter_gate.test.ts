@@ -1,82 +1,72 @@
-/** The loop's jitter wait: cut short by operator requests, announced to `agent update`, ended by stop. */
+/** The loop's jitter wait outside the pass: one at a time, kept by later passes, cancelled, then a pass. */
 import { expect, test } from "bun:test";
 import { JitterGate, waitingMessage } from "./jitter_gate.ts";
 import type { JitterWait } from "./updater.ts";
 
 const DAY = 86_400_000;
-const wait = (ms = DAY): JitterWait => ({ from: "1.0.0", to: "1.1.0", ms, until: new Date(Date.now() + ms) });
+const wait = (ms = DAY, to = "1.1.0"): JitterWait => ({
+  from: "1.0.0",
+  to,
+  ms,
+  until: new Date(Date.now() + ms),
+});
 
-/** Resolves to "pending" when `p` has not settled within a few event-loop turns. */
-async function settled<T>(p: Promise<T>): Promise<T | "pending"> {
-  return Promise.race([p, Bun.sleep(20).then(() => "pending" as const)]);
+function gate() {
+  const started: string[] = [];
+  const over: string[] = [];
+  const g = new JitterGate({ onStart: (w) => started.push(w.to), onOver: (w) => over.push(w.to) });
+  return { g, started, over };
 }
 
-test("a wait lasts its time; a short one goes on", async () => {
-  const g = new JitterGate();
-  const long = g.wait(wait());
-  expect(await settled(long)).toBe("pending");
+test("a pass that would wait ends at once as waiting; the wait ends in a pass of its own", async () => {
+  const { g, started, over } = gate();
+  const r = await g.defer(wait(30));
+  expect(r).toMatchObject({ go: false, waiting: true });
+  expect(r.go === false && r.why).toMatch(
+    /^waiting \d+s more of jitter \(until .*Z\) before updating 1\.0\.0 to 1\.1\.0; `upkeep agent update --now` updates at once$/,
+  );
+  expect(started).toEqual(["1.1.0"]);
   expect(g.waiting?.to).toBe("1.1.0");
-  expect(await g.wait(wait(1))).toEqual({ go: true });
-  // The long one is still the one in progress (a second pass never runs beside it in the loop; harmless).
-});
-
-test("preempt ends the wait in progress at once, unchanged, saying by what", async () => {
-  const g = new JitterGate();
-  const p = g.wait(wait());
-  expect(await settled(p)).toBe("pending");
-  const release = g.preempt("`agent update --now`");
-  const r = await settled(p);
-  expect(r).toEqual({
-    go: false,
-    why: "the jitter wait before updating to 1.1.0 was cut short by `agent update --now`",
-  });
+  expect(over).toEqual([]);
+  await Bun.sleep(80);
+  expect(over).toEqual(["1.1.0"]);
   expect(g.waiting).toBeUndefined();
-  // A wait that starts while the request is pending (it was queued behind a pass still asking the
-  // server) does not start at all.
-  expect(await settled(g.wait(wait()))).toMatchObject({ go: false });
-  release();
-  release(); // twice is harmless
-  expect(await settled(g.wait(wait()))).toBe("pending");
 });
 
-test("two pending requests: waits stay cut until both are done", async () => {
-  const g = new JitterGate();
-  const a = g.preempt("`agent pin`");
-  const b = g.preempt("SIGUSR1");
-  a();
-  expect(await settled(g.wait(wait()))).toMatchObject({ go: false, why: expect.stringContaining("SIGUSR1") });
-  b();
-  expect(await settled(g.wait(wait()))).toBe("pending");
+test("passes during a wait keep its end (a new draw each interval would put the update off for ever)", async () => {
+  const { g, started } = gate();
+  const first = wait(DAY);
+  await g.defer(first);
+  const later = await g.defer(wait(1000, "1.2.0"));
+  expect(started).toEqual(["1.1.0"]);
+  expect(g.waiting).toBe(first);
+  expect(later.go === false && later.why).toContain(`(until ${first.until.toISOString()})`);
+  g.cancel();
 });
 
-test("the stop signal ends a wait, and a wait never starts once stopped", async () => {
-  const g = new JitterGate();
+test("cancel drops the wait: no pass follows; a new wait may start", async () => {
+  const { g, started, over } = gate();
+  await g.defer(wait(30));
+  expect(g.cancel()?.to).toBe("1.1.0");
+  expect(g.cancel()).toBeUndefined();
+  await Bun.sleep(80);
+  expect(over).toEqual([]);
+  await g.defer(wait(DAY, "1.2.0"));
+  expect(started).toEqual(["1.1.0", "1.2.0"]);
+  g.cancel();
+});
+
+test("a stopping agent starts no wait", async () => {
+  const { g, started } = gate();
   const ac = new AbortController();
-  const p = g.wait(wait(), ac.signal);
   ac.abort();
-  expect(await settled(p)).toEqual({ go: false, why: "stopped during the jitter" });
-  expect(await settled(g.wait(wait(), ac.signal))).toEqual({ go: false, why: "stopped during the jitter" });
+  expect(await g.defer(wait(), ac.signal)).toEqual({ go: false, why: "stopped during the jitter" });
+  expect(started).toEqual([]);
 });
 
-test("onWait hears the wait in progress at once, and the next one when it starts", async () => {
-  const g = new JitterGate();
-  const heard: string[] = [];
-  const off = g.onWait((w) => heard.push(w.to));
-  void g.wait({ ...wait(), to: "2.0.0" });
-  expect(heard).toEqual(["2.0.0"]);
-  const late: string[] = [];
-  g.onWait((w) => late.push(w.to));
-  expect(late).toEqual(["2.0.0"]);
-  off();
-  g.preempt("`agent rollback`")();
-  void g.wait({ ...wait(), to: "3.0.0" });
-  expect(heard).toEqual(["2.0.0"]);
-  expect(late).toEqual(["2.0.0", "3.0.0"]);
-});
-
-test("waitingMessage says how long, until when, and how to skip it", () => {
+test("waitingMessage: the time left, until when, and how to skip it", () => {
   const w = { from: "", to: "1.1.0", ms: 90_000, until: new Date("2030-01-01T00:01:30.000Z") };
   expect(waitingMessage(w, Date.parse("2030-01-01T00:00:00.000Z"))).toBe(
-    "the agent run loop waits 90s more of jitter (until 2030-01-01T00:01:30.000Z) before updating nothing to 1.1.0; `upkeep agent update --now` updates at once",
+    "waiting 90s more of jitter (until 2030-01-01T00:01:30.000Z) before updating nothing to 1.1.0; `upkeep agent update --now` updates at once",
   );
 });

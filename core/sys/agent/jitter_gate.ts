@@ -1,79 +1,69 @@
 /**
- * The `agent run` loop's jitter wait (up to the server's agent_update_jitter_seconds, 86,400 s): a pass
- * waits here holding the namespace lock, so anything an operator asks for meanwhile (`agent update --now`,
- * `pin`, `rollback`, SIGUSR1) would queue behind it for hours. While such a request is pending, a wait in
- * progress ends at once and a new one does not start: the pass ends unchanged, and the request's own pass
- * (which asks the server again: the answer the wait began with may be hours old) runs right after.
- * `agent update` without --now is answered with the wait in progress instead (see `onWait`).
+ * The `agent run` loop's jitter wait (up to the server's agent_update_jitter_seconds, 86,400 s), taken out
+ * of the pass: a pass that would wait records the wait here and ends at once ("waiting"), releasing the
+ * namespace lock, so every other command (`agent update --now`, pin, rollback, disable, enable, status)
+ * runs meanwhile instead of queueing behind it for hours. When the wait is over the loop runs a pass
+ * without jitter, which asks the server again (the answer the wait began with may be hours old) and
+ * decides from update.yaml as it is then (pinned, disabled, rolled back...). One wait at a time: passes
+ * during a wait (the interval's, `agent update`) keep its end rather than drawing a new one, which
+ * would put the update off for ever. `agent update --now` and SIGUSR1 cancel it and update at once.
  */
 import type { JitterEnd, JitterWait } from "./updater.ts";
 
+export interface JitterGateHooks {
+  /** A wait starts (for the log). */
+  onStart(w: JitterWait): void;
+  /** The wait is over: run a pass without jitter. */
+  onOver(w: JitterWait): void;
+  /** The clock (ms since the epoch), for the time left. */
+  now?: () => number;
+}
+
 export class JitterGate {
-  #current: { wait: JitterWait; end: (r: JitterEnd) => void } | undefined;
-  /** Why waits are cut short now: one entry per pending request. */
-  #preempting: string[] = [];
-  #listeners = new Set<(w: JitterWait) => void>();
+  #pending: { wait: JitterWait; timer: ReturnType<typeof setTimeout> } | undefined;
+  #hooks: JitterGateHooks;
+
+  constructor(hooks: JitterGateHooks) {
+    this.#hooks = hooks;
+  }
 
   /** The wait in progress, if any. */
   get waiting(): JitterWait | undefined {
-    return this.#current?.wait;
+    return this.#pending?.wait;
   }
 
-  /** The waiter for `PassOptions.waitJitter`. */
-  wait = (w: JitterWait, signal?: AbortSignal): Promise<JitterEnd> => {
-    if (signal?.aborted) return Promise.resolve({ go: false, why: "stopped during the jitter" });
-    const why = this.#preempting[0];
-    if (why !== undefined) return Promise.resolve({ go: false, why: cutShort(w, why) });
-    return new Promise<JitterEnd>((resolve) => {
-      const onAbort = () => end({ go: false, why: "stopped during the jitter" });
-      const timer = setTimeout(() => end({ go: true }), Math.max(0, w.ms));
-      const end = (r: JitterEnd) => {
-        if (this.#current?.end !== end) return;
-        this.#current = undefined;
-        clearTimeout(timer);
-        signal?.removeEventListener("abort", onAbort);
-        resolve(r);
-      };
-      signal?.addEventListener("abort", onAbort, { once: true });
-      this.#current = { wait: w, end };
-      for (const l of this.#listeners) l(w);
-    });
+  /** The waiter for `PassOptions.waitJitter`: starts the wait (or keeps the one in progress), ends the pass. */
+  defer = async (w: JitterWait, signal?: AbortSignal): Promise<JitterEnd> => {
+    if (signal?.aborted) return { go: false, why: "stopped during the jitter" };
+    let p = this.#pending;
+    if (!p) {
+      const timer = setTimeout(
+        () => {
+          if (this.#pending?.timer !== timer) return;
+          this.#pending = undefined;
+          this.#hooks.onOver(w);
+        },
+        Math.max(0, w.ms),
+      );
+      p = { wait: w, timer };
+      this.#pending = p;
+      this.#hooks.onStart(w);
+    }
+    return { go: false, waiting: true, why: waitingMessage(p.wait, (this.#hooks.now ?? Date.now)()) };
   };
 
-  /**
-   * A request that must not wait behind a jitter (`why`, e.g. "`agent update --now`"): ends the wait in
-   * progress and any that starts until the returned function is called (when the request is done).
-   */
-  preempt(why: string): () => void {
-    this.#preempting.push(why);
-    const c = this.#current;
-    if (c) c.end({ go: false, why: cutShort(c.wait, why) });
-    let released = false;
-    return () => {
-      if (released) return;
-      released = true;
-      const i = this.#preempting.indexOf(why);
-      if (i >= 0) this.#preempting.splice(i, 1);
-    };
-  }
-
-  /** Calls `fn` when a wait starts (and at once for the one in progress); returns the unsubscribe. */
-  onWait(fn: (w: JitterWait) => void): () => void {
-    this.#listeners.add(fn);
-    const c = this.#current;
-    if (c) fn(c.wait);
-    return () => {
-      this.#listeners.delete(fn);
-    };
+  /** Drops the wait in progress (its pass never runs); returns it, or undefined when there was none. */
+  cancel(): JitterWait | undefined {
+    const p = this.#pending;
+    if (!p) return undefined;
+    clearTimeout(p.timer);
+    this.#pending = undefined;
+    return p.wait;
   }
 }
 
-function cutShort(w: JitterWait, why: string): string {
-  return `the jitter wait before updating to ${w.to} was cut short by ${why}`;
-}
-
-/** What `agent update` (without --now) answers while the loop waits out a jitter. */
+/** What a pass answers (and update.yaml says) while the loop waits out a jitter. */
 export function waitingMessage(w: JitterWait, nowMs: number): string {
   const left = Math.max(0, Math.ceil((w.until.getTime() - nowMs) / 1000));
-  return `the agent run loop waits ${left}s more of jitter (until ${w.until.toISOString()}) before updating ${w.from || "nothing"} to ${w.to}; \`upkeep agent update --now\` updates at once`;
+  return `waiting ${left}s more of jitter (until ${w.until.toISOString()}) before updating ${w.from || "nothing"} to ${w.to}; \`upkeep agent update --now\` updates at once`;
 }

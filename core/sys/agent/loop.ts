@@ -2,9 +2,9 @@
  * `upkeep agent run`: the long-running loop. With the supervise backend it runs the daemon as its child
  * (restart on exit with backoff, SIGTERM/SIGINT forwarded as a graceful stop, SIGHUP forwarded); with
  * systemd it only runs passes. A pass runs at start and every interval; `agent update` (control socket)
- * or SIGUSR1 runs one now. Passes never overlap: they queue, and each takes the namespace lock. A pass
- * waiting out the server's jitter never holds up an operator: `agent update --now`, `pin`, `rollback` and
- * SIGUSR1 cut the wait short (jitter_gate.ts); `agent update` is told about the wait instead of waiting.
+ * or SIGUSR1 runs one now. Passes never overlap: they queue, and each takes the namespace lock. The
+ * server's jitter is waited out between passes, with no lock held (jitter_gate.ts): any command runs
+ * meanwhile, and `agent update --now` or SIGUSR1 drops the wait and updates at once.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
@@ -13,13 +13,12 @@ import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
-import { JitterGate, waitingMessage } from "./jitter_gate.ts";
+import { JitterGate } from "./jitter_gate.ts";
 import type { Layout } from "./layout.ts";
 import { defaultBackend, openSession, opPin, opRollback, opUpdate } from "./ops.ts";
 import type { ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { Supervisor, stopOrphan } from "./supervise.ts";
-import type { PassResult } from "./updater.ts";
 
 export interface LoopOptions {
   layout: Layout;
@@ -111,10 +110,9 @@ async function runLocked(o: LoopOptions): Promise<void> {
     }
   });
 
-  const gate = new JitterGate();
   const pass = (now: boolean) =>
     withSession("agent run (pass)", async (s) => {
-      const r = await opUpdate(s.updater, now, gate.wait);
+      const r = await opUpdate(s.updater, now, gate.defer);
       log(`pass: ${r.outcome}: ${r.message}`);
       if (
         supervisor &&
@@ -126,6 +124,25 @@ async function runLocked(o: LoopOptions): Promise<void> {
         supervisor.start();
       return r;
     });
+  // The server's jitter is waited out here, between passes, with no lock held; a pass without jitter
+  // follows it (jitter_gate.ts).
+  const gate = new JitterGate({
+    onStart: (w) =>
+      log(
+        `waiting ${Math.round(w.ms / 1000)}s of jitter (until ${w.until.toISOString()}) before updating to ${w.to}; \`upkeep agent update --now\` skips it`,
+      ),
+    onOver: (w) => {
+      if (ac.signal.aborted) return;
+      log(`the jitter before updating to ${w.to} is over: a pass now`);
+      void pass(true).catch((e) => log(`pass failed: ${e instanceof Error ? e.message : String(e)}`));
+    },
+  });
+  /** `agent update --now`, SIGUSR1: the jitter wait in progress is dropped, the pass runs at once. */
+  const passNow = (why: string) => {
+    const cut = gate.cancel();
+    if (cut) log(`the jitter wait before updating to ${cut.to} was cut short by ${why}`);
+    return pass(true);
+  };
 
   let stopResolve: () => void = () => {};
   const stopped = new Promise<void>((r) => {
@@ -135,34 +152,8 @@ async function runLocked(o: LoopOptions): Promise<void> {
     if (ac.signal.aborted) return;
     log(`stopping (${why})`);
     ac.abort();
+    gate.cancel();
     stopResolve();
-  };
-
-  /** Runs `fn` with any jitter wait cut short until it is done (it would queue behind it for hours). */
-  const preempting = async <T>(why: string, fn: () => Promise<T>): Promise<T> => {
-    const release = gate.preempt(why);
-    try {
-      return await fn();
-    } finally {
-      release();
-    }
-  };
-  /**
-   * `agent update` without --now: its pass's result, or, as soon as the loop waits out a jitter (the pass
-   * in progress, or this one), an answer that says so and until when (the wait may last a day).
-   */
-  const passOrWaiting = async (): Promise<PassResult> => {
-    let unsubscribe = () => {};
-    const waiting = new Promise<PassResult>((resolve) => {
-      unsubscribe = gate.onWait((w) =>
-        resolve({ outcome: "waiting", from: w.from, to: w.to, message: waitingMessage(w, Date.now()) }),
-      );
-    });
-    try {
-      return await Promise.race([pass(false), waiting]);
-    } finally {
-      unsubscribe();
-    }
   };
 
   const handle = async (req: ControlRequest): Promise<ControlResponse> => {
@@ -173,26 +164,19 @@ async function runLocked(o: LoopOptions): Promise<void> {
         return {
           ok: true,
           pid: process.pid,
-          result:
-            req.now === true
-              ? await preempting("`agent update --now`", () => pass(true))
-              : await passOrWaiting(),
+          result: req.now === true ? await passNow("`agent update --now`") : await pass(false),
         };
       case "pin":
         return {
           ok: true,
           pid: process.pid,
-          result: await preempting("`agent pin`", () =>
-            withSession("agent pin", (s) => opPin(s.updater, req.version)),
-          ),
+          result: await withSession("agent pin", (s) => opPin(s.updater, req.version)),
         };
       case "rollback":
         return {
           ok: true,
           pid: process.pid,
-          result: await preempting("`agent rollback`", () =>
-            withSession("agent rollback", (s) => opRollback(s.updater)),
-          ),
+          result: await withSession("agent rollback", (s) => opRollback(s.updater)),
         };
       case "stop":
         setTimeout(() => shutdown("stop requested"), 10);
@@ -221,8 +205,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
 
   const onTerm = () => shutdown("SIGTERM");
   const onInt = () => shutdown("SIGINT");
-  const onUsr1 = () =>
-    void preempting("SIGUSR1", () => pass(true)).catch((e) => log(`pass failed: ${String(e)}`));
+  const onUsr1 = () => void passNow("SIGUSR1").catch((e) => log(`pass failed: ${String(e)}`));
   const onHup = () => supervisor?.signal("SIGHUP");
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onInt);
