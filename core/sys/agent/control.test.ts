@@ -68,8 +68,10 @@ test("an existing folder with loose modes is made 0700; a link or someone else's
 
 test("SO_PEERCRED reads the caller's uid on this platform", async () => {
   if (process.platform !== "linux" && process.platform !== "darwin") return;
-  const read = await loadPeerUid();
+  // Loaded once, also when asked twice at the same time.
+  const [read, again] = await Promise.all([loadPeerUid(), loadPeerUid()]);
   expect(read).not.toBeNull();
+  expect(again).toBe(read);
   let seen: number | undefined;
   const socket = join(tmp(), "control", "agent.sock");
   const server = await listenControl(socket, handle, {

@@ -110,12 +110,16 @@ export interface ControlServer {
 /** Reads the uid of the process at the other end of a connected unix socket; undefined if it cannot. */
 export type PeerUid = (fd: number) => number | undefined;
 
-let peerUidFn: PeerUid | null | undefined;
+let peerUidLoad: Promise<PeerUid | null> | undefined;
 
 /** The peer uid reader of this platform (SO_PEERCRED on Linux, getpeereid on macOS), or null. */
-export async function loadPeerUid(): Promise<PeerUid | null> {
-  if (peerUidFn !== undefined) return peerUidFn;
-  peerUidFn = null;
+export function loadPeerUid(): Promise<PeerUid | null> {
+  peerUidLoad ??= openPeerUid();
+  return peerUidLoad;
+}
+
+async function openPeerUid(): Promise<PeerUid | null> {
+  let peerUidFn: PeerUid | null = null;
   const ffi = await import("bun:ffi").catch(() => undefined);
   if (!ffi) return null;
   const { FFIType, ptr } = ffi;
