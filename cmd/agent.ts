@@ -265,8 +265,10 @@ export function register(program: Command): void {
     });
 
   where(agent.command("update"))
-    .description("one update pass now (asks the running `agent run` loop when there is one)")
-    .option("--now", "skip the random jitter before downloading")
+    .description(
+      "one update pass now (asks the running `agent run` loop when there is one; while that loop waits out the server's jitter, says so)",
+    )
+    .option("--now", "skip the random jitter before downloading (also the one a running loop waits out)")
     .option("--lock-wait <duration>", "how long to wait for another updater of this namespace", "60s")
     .option("--json", "print the result as JSON")
     .action(async (o: Where & { now?: boolean; lockWait: string }) => {
@@ -384,7 +386,12 @@ export function register(program: Command): void {
       const l = layout(o.installDir, o.namespace);
       if (!existsSync(l.root))
         throw new UpkeepError("E_NOT_FOUND", `nothing to uninstall: ${l.root} does not exist`);
-      const loop = await askLoop(l.socket, { cmd: "ping" }, 5000).catch(() => undefined);
+      // A loop that does not answer is taken for none; one this user may not reach stops here.
+      const { isUpkeepError } = await import("../core/errors.ts");
+      const loop = await askLoop(l.socket, { cmd: "ping" }, 5000).catch((e) => {
+        if (isUpkeepError(e) && e.code === "E_UNAUTHORIZED") throw e;
+        return undefined;
+      });
       if (loop?.ok) {
         if (!o.force)
           throw new UpkeepError(

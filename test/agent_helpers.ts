@@ -180,7 +180,7 @@ export async function startLoop(
     stdout: Bun.file(`${h.log}.out`),
     stderr: Bun.file(h.log),
   });
-  const sock = join(h.root, "agent.sock");
+  const sock = join(h.root, "control", "agent.sock");
   const deadline = Date.now() + 10_000;
   while (!existsSync(sock)) {
     if (proc.exitCode !== null || proc.signalCode !== null) break;

@@ -66,7 +66,8 @@ export type Decision =
   | {
       update: true;
       target: string;
-      reason: string /** skip the jitter (unhealthy daemon) */;
+      reason: string;
+      /** Skip the jitter: a first install, an unhealthy daemon, or a rollback (group rolled back, or a target below the active version). */
       urgent: boolean;
     }
   | { update: false; target: string; reason: string };
@@ -89,13 +90,20 @@ export function decidePass(input: DecideInput): Decision {
     return no(`the server named ${target}, above its own version ${find.serverVersion}: refused`);
   if (status.active === "")
     return { update: true, target, reason: `first install of ${target}`, urgent: true };
-  if (find.autoUpdate)
+  if (find.autoUpdate) {
+    // Going back (the group was rolled back, or the server names a version below the active one) and
+    // repairing an unhealthy daemon never wait for the jitter: the jitter spreads new releases, not retreats.
+    const back = find.groupState === "rolledback" || greater(status.active, target);
+    const why = back
+      ? `the server says roll back to ${target}${find.groupState === "rolledback" ? " (the group was rolled back)" : ` (below the active ${status.active})`}`
+      : `the server says update to ${target}${find.critical ? " (critical)" : ""}`;
     return {
       update: true,
       target,
-      reason: `the server says update to ${target}${find.critical ? " (critical)" : ""}${find.reason ? `: ${find.reason}` : ""}`,
-      urgent: false,
+      reason: `${why}${find.reason ? `: ${find.reason}` : ""}`,
+      urgent: back || input.daemonHealthy === false,
     };
+  }
   if (input.daemonHealthy === false)
     return {
       update: true,

@@ -1,9 +1,17 @@
 /**
- * The control socket of a running `agent run` loop (`<ns>/agent.sock`): `agent update`, `pin`, `rollback`
- * and `uninstall` ask the loop instead of running a second updater beside it. One JSON line each way.
+ * The control socket of a running `agent run` loop (`<ns>/control/agent.sock`): `agent update`, `pin`,
+ * `rollback` and `uninstall` ask the loop instead of running a second updater beside it. One JSON line
+ * each way.
+ *
+ * Only the agent's user (and root) may ask: the socket lives in a folder of its own, 0700 and owned by the
+ * loop's user whatever the umask (the namespace folder stays 0755: a daemon running as another user
+ * traverses it to `current/bin`), the socket itself is 0600, and the loop checks each caller's uid
+ * (SO_PEERCRED; getpeereid on macOS) before reading its request. A caller it cannot identify is refused.
  */
-import { unlinkSync } from "node:fs";
+import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
+import { dirname } from "node:path";
 import { UpkeepError } from "../../errors.ts";
+import { openLibc } from "../libc.ts";
 
 export interface ControlRequest {
   cmd: "ping" | "update" | "pin" | "rollback" | "stop";
@@ -72,31 +80,139 @@ export async function askLoop(
         error(_s, e) {
           done(undefined, e);
         },
-        connectError() {
-          done(undefined);
+        connectError(_s, e) {
+          done(undefined, refusedConnect(socket, e));
         },
       },
-    }).catch(() => done(undefined));
+    }).catch((e) => done(undefined, refusedConnect(socket, e)));
   });
+}
+
+/**
+ * A failed connect: undefined (no loop listens: no socket, or a stale one), or, when the caller may not
+ * reach the socket (EACCES, EPERM), an error saying who may: never taken for "no loop", which would run a
+ * second updater beside it.
+ */
+function refusedConnect(socket: string, e: unknown): UpkeepError | undefined {
+  const code = (e as { code?: string } | undefined)?.code;
+  if (code !== "EACCES" && code !== "EPERM") return undefined;
+  return new UpkeepError(
+    "E_UNAUTHORIZED",
+    `cannot reach the agent run loop at ${socket}: permission denied (only the agent's user and root may ask it)`,
+    { hint: "run the command as the user the agent runs as (root for /opt/upkeep)" },
+  );
 }
 
 export interface ControlServer {
   stop(): void;
 }
 
-/** Listens on the socket (removing a stale one); `handle` answers each request. */
-export function listenControl(
+/** Reads the uid of the process at the other end of a connected unix socket; undefined if it cannot. */
+export type PeerUid = (fd: number) => number | undefined;
+
+let peerUidLoad: Promise<PeerUid | null> | undefined;
+
+/** The peer uid reader of this platform (SO_PEERCRED on Linux, getpeereid on macOS), or null. */
+export function loadPeerUid(): Promise<PeerUid | null> {
+  peerUidLoad ??= openPeerUid();
+  return peerUidLoad;
+}
+
+async function openPeerUid(): Promise<PeerUid | null> {
+  let peerUidFn: PeerUid | null = null;
+  const ffi = await import("bun:ffi").catch(() => undefined);
+  if (!ffi) return null;
+  const { FFIType, ptr } = ffi;
+  if (process.platform === "linux") {
+    const lib = await openLibc({
+      getsockopt: {
+        args: [FFIType.i32, FFIType.i32, FFIType.i32, FFIType.ptr, FFIType.ptr],
+        returns: FFIType.i32,
+      },
+    });
+    if (lib) {
+      const SOL_SOCKET = 1;
+      const SO_PEERCRED = 17;
+      peerUidFn = (fd) => {
+        // struct ucred { pid_t pid; uid_t uid; gid_t gid; }
+        const cred = new Uint32Array(3);
+        const len = new Uint32Array([12]);
+        const rc = lib.symbols.getsockopt(fd, SOL_SOCKET, SO_PEERCRED, ptr(cred), ptr(len)) as number;
+        return rc === 0 && len[0] === 12 ? cred[1] : undefined;
+      };
+    }
+  } else if (process.platform === "darwin") {
+    const lib = await openLibc({
+      getpeereid: { args: [FFIType.i32, FFIType.ptr, FFIType.ptr], returns: FFIType.i32 },
+    });
+    if (lib) {
+      peerUidFn = (fd) => {
+        const uid = new Uint32Array(1);
+        const gid = new Uint32Array(1);
+        const rc = lib.symbols.getpeereid(fd, ptr(uid), ptr(gid)) as number;
+        return rc === 0 ? uid[0] : undefined;
+      };
+    }
+  }
+  return peerUidFn;
+}
+
+/**
+ * The socket's folder: made 0700 (mkdir's mode is only ever reduced by the umask, and it is chmod-ed
+ * anyway), and refused when it is not a real folder of this process's user (a link, or made by someone
+ * else), so nobody else can reach the socket, whatever the umask and before it exists.
+ */
+export function privateSocketDir(dir: string, uid: number | undefined): void {
+  try {
+    mkdirSync(dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as { code?: string }).code !== "EEXIST") throw e;
+  }
+  const st = lstatSync(dir);
+  if (!st.isDirectory())
+    throw new UpkeepError("E_CONFLICT", `${dir} is not a folder: refusing to put the control socket there`, {
+      hint: "remove it; `upkeep agent run` makes it again (0700)",
+    });
+  if (uid !== undefined && st.uid !== uid)
+    throw new UpkeepError(
+      "E_CONFLICT",
+      `${dir} belongs to uid ${st.uid}, not to this agent's user (uid ${uid}): refusing to put the control socket there`,
+      { hint: "remove it; `upkeep agent run` makes it again (0700)" },
+    );
+  if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
+}
+
+const refusal = (code: string, message: string) =>
+  `${JSON.stringify({ ok: false, error: { code, message } })}\n`;
+
+/**
+ * Listens on the socket (removing a stale one) in its private folder; `handle` answers each request of
+ * the agent's user or root. Others get E_UNAUTHORIZED and nothing is done.
+ */
+export async function listenControl(
   socket: string,
   handle: (req: ControlRequest) => Promise<ControlResponse>,
-): ControlServer {
+  o: { peerUid?: PeerUid | null } = {},
+): Promise<ControlServer> {
+  const me = process.geteuid?.();
+  const peerUid = o.peerUid === undefined ? await loadPeerUid() : o.peerUid;
+  privateSocketDir(dirname(socket), me);
   try {
     unlinkSync(socket);
   } catch {}
-  const server = Bun.listen<{ buf: string }>({
+  const server = Bun.listen<{ buf: string; refused: string }>({
     unix: socket,
     socket: {
       open(s) {
-        s.data = { buf: "" };
+        s.data = { buf: "", refused: "" };
+        // Who is asking, before a byte of the request is read.
+        // Bun's accepted socket carries its descriptor (not in its types).
+        const fd = (s as unknown as { fd?: unknown }).fd;
+        const uid = peerUid && typeof fd === "number" && fd >= 0 ? peerUid(fd) : undefined;
+        if (uid === undefined)
+          s.data.refused = `the agent run loop cannot tell who is asking on ${socket} (no SO_PEERCRED here): refused`;
+        else if (uid !== 0 && uid !== me)
+          s.data.refused = `uid ${uid} may not control the agent run loop of uid ${me}: only its user and root may`;
       },
       data(s, data) {
         s.data.buf += new TextDecoder().decode(data);
@@ -105,11 +221,17 @@ export function listenControl(
           if (s.data.buf.length > 4096) s.end();
           return;
         }
+        // A refused caller gets its answer once its request is in (closing on unread bytes would reset
+        // the connection and lose the answer).
+        if (s.data.refused) {
+          s.end(refusal("E_UNAUTHORIZED", s.data.refused));
+          return;
+        }
         let req: ControlRequest;
         try {
           req = JSON.parse(s.data.buf.slice(0, i)) as ControlRequest;
         } catch {
-          s.end(`${JSON.stringify({ ok: false, error: { code: "E_MALFORMED", message: "bad request" } })}\n`);
+          s.end(refusal("E_MALFORMED", "bad request"));
           return;
         }
         s.data.buf = "";
@@ -123,6 +245,8 @@ export function listenControl(
       },
     },
   });
+  // 0600 as well (the folder already keeps others out).
+  chmodSync(socket, 0o600);
   return {
     stop: () => {
       server.stop(true);

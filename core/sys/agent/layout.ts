@@ -6,7 +6,7 @@
  *     <install-dir>/<ns>/update.yaml                         spec + status (0600, atomic writes)
  *     <install-dir>/<ns>/update.lock                         one updater at a time
  *     <install-dir>/<ns>/agent.run.lock                      one `agent run` loop at a time (held while it runs)
- *     <install-dir>/<ns>/agent.sock                          control socket of a running `agent run`
+ *     <install-dir>/<ns>/control/agent.sock                  control socket of a running `agent run` (folder 0700)
  *     <install-dir>/<ns>/daemon.pid                          the supervised daemon (to stop an orphan)
  *     <bin-dir>/<daemon> -> <install-dir>/<ns>/current/bin/<daemon>
  */
@@ -54,7 +54,7 @@ export function layout(installDir: string | undefined, namespace: string | undef
     stateFile: join(root, "update.yaml"),
     lockFile: join(root, "update.lock"),
     runLockFile: join(root, "agent.run.lock"),
-    socket: join(root, "agent.sock"),
+    socket: join(root, "control", "agent.sock"),
     daemonPid: join(root, "daemon.pid"),
     workDir: join(root, "tmp"),
   };

@@ -2,15 +2,18 @@
  * `upkeep agent run`: the long-running loop. With the supervise backend it runs the daemon as its child
  * (restart on exit with backoff, SIGTERM/SIGINT forwarded as a graceful stop, SIGHUP forwarded); with
  * systemd it only runs passes. A pass runs at start and every interval; `agent update` (control socket)
- * or SIGUSR1 runs one now. Passes never overlap: they queue, and each takes the namespace lock.
+ * or SIGUSR1 runs one now. Passes never overlap: they queue, and each takes the namespace lock. The
+ * server's jitter is waited out between passes, with no lock held (jitter_gate.ts): any command runs
+ * meanwhile, and `agent update --now` or SIGUSR1 drops the wait and updates at once.
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DEFAULT_INTERVAL } from "../../agent/mod.ts";
 import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
-import { UpkeepError } from "../../errors.ts";
+import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
+import { JitterGate } from "./jitter_gate.ts";
 import type { Layout } from "./layout.ts";
 import { defaultBackend, openSession, opPin, opRollback, opUpdate } from "./ops.ts";
 import type { ServiceBackend } from "./service.ts";
@@ -31,7 +34,10 @@ const ONE_LOOP_HINT =
 
 export async function runLoop(o: LoopOptions): Promise<void> {
   const l = o.layout;
-  const other = await askLoop(l.socket, { cmd: "ping" }, 2000).catch(() => undefined);
+  const other = await askLoop(l.socket, { cmd: "ping" }, 2000).catch((e) => {
+    if (isUpkeepError(e) && e.code === "E_UNAUTHORIZED") throw e;
+    return undefined;
+  });
   if (other?.ok)
     throw new UpkeepError("E_LOCKED", `an agent run loop already runs for ${l.root} (pid ${other.pid})`, {
       hint: ONE_LOOP_HINT,
@@ -106,7 +112,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
 
   const pass = (now: boolean) =>
     withSession("agent run (pass)", async (s) => {
-      const r = await opUpdate(s.updater, now);
+      const r = await opUpdate(s.updater, now, gate.defer);
       log(`pass: ${r.outcome}: ${r.message}`);
       if (
         supervisor &&
@@ -118,6 +124,25 @@ async function runLocked(o: LoopOptions): Promise<void> {
         supervisor.start();
       return r;
     });
+  // The server's jitter is waited out here, between passes, with no lock held; a pass without jitter
+  // follows it (jitter_gate.ts).
+  const gate = new JitterGate({
+    onStart: (w) =>
+      log(
+        `waiting ${Math.round(w.ms / 1000)}s of jitter (until ${w.until.toISOString()}) before updating to ${w.to}; \`upkeep agent update --now\` skips it`,
+      ),
+    onOver: (w) => {
+      if (ac.signal.aborted) return;
+      log(`the jitter before updating to ${w.to} is over: a pass now`);
+      void pass(true).catch((e) => log(`pass failed: ${e instanceof Error ? e.message : String(e)}`));
+    },
+  });
+  /** `agent update --now`, SIGUSR1: the jitter wait in progress is dropped, the pass runs at once. */
+  const passNow = (why: string) => {
+    const cut = gate.cancel();
+    if (cut) log(`the jitter wait before updating to ${cut.to} was cut short by ${why}`);
+    return pass(true);
+  };
 
   let stopResolve: () => void = () => {};
   const stopped = new Promise<void>((r) => {
@@ -127,6 +152,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
     if (ac.signal.aborted) return;
     log(`stopping (${why})`);
     ac.abort();
+    gate.cancel();
     stopResolve();
   };
 
@@ -135,7 +161,11 @@ async function runLocked(o: LoopOptions): Promise<void> {
       case "ping":
         return { ok: true, pid: process.pid };
       case "update":
-        return { ok: true, pid: process.pid, result: await pass(req.now === true) };
+        return {
+          ok: true,
+          pid: process.pid,
+          result: req.now === true ? await passNow("`agent update --now`") : await pass(false),
+        };
       case "pin":
         return {
           ok: true,
@@ -161,7 +191,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
         };
     }
   };
-  const control = listenControl(l.socket, handle);
+  const control = await listenControl(l.socket, handle);
   // --interval, else the one `enable` stored (a later `enable --interval` applies from the next wait).
   const intervalMs = () =>
     Math.min(
@@ -175,7 +205,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
 
   const onTerm = () => shutdown("SIGTERM");
   const onInt = () => shutdown("SIGINT");
-  const onUsr1 = () => void pass(true).catch((e) => log(`pass failed: ${String(e)}`));
+  const onUsr1 = () => void passNow("SIGUSR1").catch((e) => log(`pass failed: ${String(e)}`));
   const onHup = () => supervisor?.signal("SIGHUP");
   process.on("SIGTERM", onTerm);
   process.on("SIGINT", onInt);

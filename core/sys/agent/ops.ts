@@ -15,7 +15,7 @@ import { DetachedBackend, type ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { stopOrphan } from "./supervise.ts";
 import { ExecSystemctl, removeUnits, type Systemctl, SystemdBackend, systemctlMust } from "./systemd.ts";
-import { messageWithoutCode, type PassResult, Updater } from "./updater.ts";
+import { type JitterWaiter, messageWithoutCode, type PassResult, Updater } from "./updater.ts";
 
 export const LOCK_WAIT_MS = 60_000;
 
@@ -74,8 +74,8 @@ export async function openSession(l: Layout, o: SessionOptions): Promise<Session
   }
 }
 
-export async function opUpdate(u: Updater, now: boolean): Promise<PassResult> {
-  return u.pass({ now });
+export async function opUpdate(u: Updater, now: boolean, waitJitter?: JitterWaiter): Promise<PassResult> {
+  return u.pass({ now, ...(waitJitter ? { waitJitter } : {}) });
 }
 
 /** `pin [VERSION]`: install VERSION if given (whatever the server or the skip list says), then pin. */

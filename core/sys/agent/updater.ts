@@ -72,7 +72,15 @@ export const AGENT_FAULT_POINTS = [
   "agent:after-rollback-commit",
 ] as const;
 
-export type PassOutcome = "updated" | "unchanged" | "switched" | "rolledback" | "failed" | "error";
+/** `waiting`: the `agent run` loop waits out a jitter outside the pass, then runs a pass without it. */
+export type PassOutcome =
+  | "updated"
+  | "unchanged"
+  | "switched"
+  | "rolledback"
+  | "failed"
+  | "error"
+  | "waiting";
 
 export interface PassResult {
   outcome: PassOutcome;
@@ -91,11 +99,32 @@ export interface PassResult {
 export interface PassOptions {
   /** Skip the jitter (`agent update --now`). */
   now?: boolean;
+  /**
+   * Waits out the jitter. Default: a sleep inside the pass (a one-shot `agent update`, which holds the
+   * lock meanwhile); the `agent run` loop waits outside the pass instead (jitter_gate.ts).
+   */
+  waitJitter?: JitterWaiter;
   /** Install this version whatever the server says (`pin VERSION`, `rollback`, `enable`). */
   force?: string;
   /** Why the version is forced, for messages. */
   forceWhy?: string;
 }
+
+/** A jitter wait about to start: from and to, its length, and when it ends. */
+export interface JitterWait {
+  from: string;
+  to: string;
+  ms: number;
+  until: Date;
+}
+
+/**
+ * How a jitter wait ended: go on with the update, or end the pass without it: `waiting` when the wait goes
+ * on outside the pass (the `agent run` loop's, which runs a pass afterwards), else unchanged (stopping).
+ */
+export type JitterEnd = { go: true } | { go: false; why: string; waiting?: boolean };
+
+export type JitterWaiter = (w: JitterWait, signal?: AbortSignal) => Promise<JitterEnd>;
 
 export interface UpdaterDeps {
   layout: Layout;
@@ -249,6 +278,15 @@ export class Updater {
     return { notes: plan.notes, restart: plan.restart };
   }
 
+  /** The one-shot's jitter: said in the log and in update.yaml (`agent status`), then slept in the pass. */
+  #sleepJitter = async (w: JitterWait, signal?: AbortSignal): Promise<JitterEnd> => {
+    this.#log(`waiting ${Math.round(w.ms / 1000)}s of jitter before downloading (--now skips it)`);
+    this.state.status.lastResult = `waiting ${Math.round(w.ms / 1000)}s of jitter (until ${w.until.toISOString()}) before updating to ${w.to}; \`upkeep agent update --now\` skips it`;
+    await this.save();
+    await sleep(w.ms, signal);
+    return signal?.aborted ? { go: false, why: "stopped during the jitter" } : { go: true };
+  };
+
   /** Watches the daemon after a restart: samples until the verdict is known or the wait is over. */
   async watchHealth(): Promise<HealthVerdict & { ms: number }> {
     const spec = this.state.spec;
@@ -352,10 +390,15 @@ export class Updater {
       this.#log(`update: ${d.reason}`);
       if (!opts.now && !d.urgent && answer.jitterSeconds > 0) {
         const ms = jitterMs(answer.jitterSeconds, this.#random());
-        this.#log(`waiting ${Math.round(ms / 1000)}s of jitter before downloading (--now skips it)`);
-        await sleep(ms, this.#signal);
-        if (this.#signal?.aborted)
-          return { outcome: "unchanged", from, to: target, message: "stopped during the jitter" };
+        const wait = { from, to: target, ms, until: new Date(this.#now().getTime() + ms) };
+        const end = await (opts.waitJitter ?? this.#sleepJitter)(wait, this.#signal);
+        if (!end.go) {
+          // The loop waits outside the pass (no lock held), or the agent is stopping: nothing changed.
+          st.status.lastResult = end.waiting ? end.why : `${end.why}; still running ${from || "nothing"}`;
+          st.status.lastError = "";
+          await this.save().catch(() => {});
+          return { outcome: end.waiting ? "waiting" : "unchanged", from, to: target, message: end.why };
+        }
       }
     } else {
       this.#log(`update: ${opts.forceWhy ?? "forced"} ${target}`);
