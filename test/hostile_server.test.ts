@@ -268,4 +268,23 @@ describe("client tools", () => {
       bad.clear();
     }
   });
+  test("tools login without --trust-key and an endless published key: refused at 4 KiB, memory flat", async () => {
+    bad.misbehave((p) => p.endsWith("/hello.pub"), { kind: "endless" });
+    try {
+      const r = await runMeasured(
+        ["tools", "login", "--server", bad.url, "--product", "hello", "--base-url", `${bad.url}/artifacts`],
+        { ...env, UPKEEP_TOOLS_DIR: join(home(), "tools") },
+      );
+      console.log(
+        `tools login, endless key: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${(r.peakRss / MiB).toFixed(0)} MiB`,
+      );
+      expect(r.killed).toBe(false);
+      expect(r.stderr).not.toMatch(STACK);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain("larger than 4 KiB");
+      expect(r.peakRss).toBeLessThan(300 * MiB);
+    } finally {
+      bad.clear();
+    }
+  });
 });

@@ -76,9 +76,13 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
     const url = `${baseUrl}/${input.product}.pub`;
     let text: string;
     try {
-      const r = await fetch(url, { signal: AbortSignal.timeout(10_000), redirect: "error" });
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
-      text = (await r.text()).slice(0, 4096);
+      // A public key is one short line: 4 KiB and 10 s are plenty (a hostile base URL cannot stall login).
+      const { fetchCapped } = await import("../install/download.ts");
+      const bytes = await fetchCapped(url, 4096, "public key", {
+        insecure: input.insecure === true,
+        totalMs: 10_000,
+      });
+      text = new TextDecoder().decode(bytes);
     } catch (e) {
       throw new UpkeepError(
         "E_KEY",
