@@ -35,7 +35,8 @@ export async function runWithTimeout(
 export async function probeUrl(url: string, timeoutMs: number): Promise<ProbeResult> {
   try {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-    await res.arrayBuffer().catch(() => {});
+    // Only the status counts: the body is never read (a daemon streaming an endless answer cannot hold it).
+    await res.body?.cancel().catch(() => {});
     return res.ok
       ? { ok: true, detail: `${url} answered ${res.status}` }
       : { ok: false, detail: `${url} answered ${res.status}` };
