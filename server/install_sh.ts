@@ -36,9 +36,11 @@ esac
 
 fetch() { # fetch URL FILE
   if command -v curl >/dev/null 2>&1; then
-    curl -fsSL --proto '=https,http' -o "$2" "$1" || fail "download failed: $1"
+    # Bounded: 10 s to connect, give up below 1 KiB/s for 60 s, 30 min in all, at most 512 MiB.
+    curl -fsSL --proto '=https,http' --connect-timeout 10 --speed-limit 1024 --speed-time 60 --max-time 1800 \\
+      --max-filesize 536870912 -o "$2" "$1" || fail "download failed: $1"
   elif command -v wget >/dev/null 2>&1; then
-    wget -q -O "$2" "$1" || fail "download failed: $1"
+    wget -q --timeout=60 --tries=2 -O "$2" "$1" || fail "download failed: $1"
   else
     fail "neither curl nor wget is installed"
   fi
