@@ -496,6 +496,8 @@ export class Updater {
         now: this.#now(),
         lastSerial: st.status.manifestSerial,
         workDir: l.workDir,
+        // Stopping the agent stops the fetch (it waited out the manifest's 30 s deadline).
+        ...(this.#signal ? { signal: this.#signal } : {}),
       });
     } catch (e) {
       throw manifestProblem(e);
