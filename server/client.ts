@@ -358,6 +358,22 @@ export class ApiClient {
                 hint: "the admin token was printed once when the server first started (or UPKEEP_ADMIN_TOKEN there)",
               },
             );
+      case 403:
+        // A known token of another kind (a viewer token for a write): the server names the kind needed.
+        return new ApiError("E_UNAUTHORIZED", serverMessage, {
+          ...common,
+          hint: `use an admin token in ${this.#tokenFlag} (admin tokens add --type viewer makes read-only ones)`,
+        });
+      case 503:
+        // serve refuses writes when its database file is gone or replaced: its message names the file.
+        return new ApiError(
+          "E_SERVER",
+          `${method} ${url.pathname}: the server answered 503: ${serverMessage}`,
+          {
+            ...common,
+            hint: "see the server's log; restore the database file and restart serve",
+          },
+        );
       case 404:
         return new ApiError("E_NOT_FOUND", serverMessage, common);
       case 409:

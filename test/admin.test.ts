@@ -500,6 +500,7 @@ describe("upkeep admin tokens", () => {
     });
     expect(apply.code).not.toBe(0);
     expect(apply.stderr).toContain("needs an admin token; this is a viewer token");
+    expect(apply.stderr).toContain("(E_UNAUTHORIZED)");
     expect((await admin(["tokens", "add", "--type", "agent"], as)).code).not.toBe(0);
     expect((await admin(["rollout", "force", "prod"], as)).stderr).toContain("needs an admin token");
     const info = (await (await get("/v1/server")).json()) as { server_version: string };
