@@ -82,4 +82,4 @@ export function decideTools({ config, version, serverVersion, policy }: DecideTo
 
 /** The reason client tools get with no tools target and no server version. */
 export const NO_TOOLS_POLICY =
-  "no tools version yet: autoupdate_version has no spec.tools.target_version and server_version is not set (upkeep admin apply of kind: autoupdate_version with spec.tools): no version, no update";
+  "no tools version yet: autoupdate_version has no spec.tools.target_version and server_version is not set (upkeep admin apply -f version.yaml): no version, no update";
