@@ -490,6 +490,39 @@ describe("bad input", () => {
     expect(cur.spec.agents.schedules.regular.map((g) => g.name)).toEqual(["default"]);
   });
 
+  test("a resource leaving out a section that is set now: 400 naming it, nothing changes; null removes it", async () => {
+    const h = await harness();
+    await setup(h);
+    const get = async (kind: string) =>
+      (await (await h.req("GET", `/v1/resources/${kind}`, undefined, VIEWER)).json()) as {
+        spec: Record<string, unknown>;
+      };
+    const before = await get("autoupdate_version");
+    const partial = { kind: "autoupdate_version", spec: { agents: VERSION.spec.agents } };
+    const r = await h.req("PUT", "/v1/resources/autoupdate_version", partial);
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { error: string; code: string; problems: { path: string }[] };
+    expect(body.code).toBe("E_BAD_RESOURCE");
+    expect(body.problems.map((p) => p.path)).toEqual(["spec.tools"]);
+    expect(body.error).toContain("target_version 17.0.1");
+    expect(body.error).toContain("tools: null");
+    expect(await get("autoupdate_version")).toEqual(before);
+    // Removed on purpose: applied, and the tools target is gone.
+    const removed = { kind: "autoupdate_version", spec: { tools: null, agents: VERSION.spec.agents } };
+    expect((await h.req("PUT", "/v1/resources/autoupdate_version", removed)).status).toBe(200);
+    expect(Object.keys((await get("autoupdate_version")).spec)).toEqual(["agents"]);
+    // The config: groups set now are not reset to the default group by a document without schedules.
+    const noGroups =
+      "kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n  agents: { mode: enabled }\n";
+    const c = await h.req("PUT", "/v1/resources/autoupdate_config", noGroups, undefined, "application/yaml");
+    expect(c.status).toBe(400);
+    expect(((await c.json()) as { error: string }).error).toContain("spec.agents.schedules: missing");
+    const cfg = (await get("autoupdate_config")) as {
+      spec: { agents: { schedules: { regular: unknown[] } } };
+    };
+    expect(cfg.spec.agents.schedules.regular).toHaveLength(2);
+  });
+
   test("malformed JSON and YAML: 400; oversized body: 413", async () => {
     const h = await harness();
     expect((await h.req("PUT", "/v1/resources/autoupdate_version", "{not json")).status).toBe(400);

@@ -8,7 +8,9 @@ import { UpkeepError } from "../core/errors.ts";
 import {
   type AutoupdateConfig,
   type AutoupdateVersion,
+  BadResourceError,
   defaultAutoupdateConfig,
+  droppedSections,
   formatAutoupdateConfig,
   formatAutoupdateVersion,
   parseAutoupdateConfig,
@@ -120,7 +122,12 @@ export class RolloutService {
     return this.#version ? formatAutoupdateVersion(this.#version) : { kind: "autoupdate_version", spec: {} };
   }
 
-  async putConfig(config: AutoupdateConfig): Promise<void> {
+  /**
+   * Stores a new `autoupdate_config`. With `doc` (the document as sent), a document that leaves out a
+   * section the stored config sets is refused (`droppedSections`: E_BAD_RESOURCE naming it), not applied.
+   */
+  async putConfig(config: AutoupdateConfig, doc?: unknown): Promise<void> {
+    if (doc !== undefined) refuseDropped("autoupdate_config", this.#config, doc);
     await this.#o.store.putResource("autoupdate_config", formatAutoupdateConfig(config));
     this.#config = config;
     this.#o.log("autoupdate_config updated");
@@ -128,7 +135,9 @@ export class RolloutService {
     await this.reconcile();
   }
 
-  async putVersion(version: AutoupdateVersion): Promise<void> {
+  /** Stores a new `autoupdate_version`; `doc` as for `putConfig`. */
+  async putVersion(version: AutoupdateVersion, doc?: unknown): Promise<void> {
+    if (doc !== undefined) refuseDropped("autoupdate_version", this.#version, doc);
     await this.#o.store.putResource("autoupdate_version", formatAutoupdateVersion(version));
     this.#version = version;
     this.#o.log("autoupdate_version updated", {
@@ -621,6 +630,15 @@ export class RolloutService {
 export function minClientVersion(server: string): string {
   const v = parseVersion(server);
   return formatVersion({ major: Math.max(0, v.major - 1), minor: 0, patch: 0, prerelease: [], build: [] });
+}
+
+function refuseDropped(
+  kind: "autoupdate_config" | "autoupdate_version",
+  stored: AutoupdateConfig | AutoupdateVersion | undefined,
+  doc: unknown,
+): void {
+  const problems = droppedSections(stored, doc);
+  if (problems.length > 0) throw new BadResourceError(kind, problems);
 }
 
 function parseOptional(v: string | undefined) {

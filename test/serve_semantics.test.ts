@@ -3,6 +3,7 @@
  * - `server_version` (issue 11, trap 1): without it there is no cap and no raise, agents get the rollout's
  *   versions as given; before any version policy nothing is installed and the agent says why; with it, every
  *   cap or raise is in `admin get rollout` and in the agent's error.
+ * - a partial `admin apply` (trap 9) never silently drops a section that is set now.
  */
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
@@ -113,5 +114,34 @@ describe("server_version (a product without a control plane has none)", () => {
     expect(r.stderr).toContain("1.3.0 is the server's choice: target 1.1.0 is too old");
     expect(r.stderr).toContain("raised to the server version 1.3.0");
     expect(existsSync(h.stateFile)).toBe(false);
+  });
+});
+
+describe("admin apply of a partial resource", () => {
+  test("leaving out a section that is set now is refused naming it; `tools: null` removes it", async () => {
+    const both =
+      "kind: autoupdate_version\nspec:\n  tools: { target_version: 1.1.0 }\n  agents: { start_version: 1.0.0, target_version: 1.1.0, schedule: immediate }\n";
+    expect((await apply(both)).code).toBe(0);
+    const partial = await apply(
+      "kind: autoupdate_version\nspec:\n  agents: { start_version: 1.0.0, target_version: 1.0.0, schedule: immediate }\n",
+    );
+    expect(partial.code).toBe(2);
+    expect(partial.stderr).toContain("spec.tools: missing, but the stored autoupdate_version sets it");
+    expect(partial.stderr).toContain("tools: null");
+    expect(partial.stderr).toContain("nothing was applied");
+    const get = async () =>
+      JSON.parse((await upkeep(["admin", "get", "version", "--json"], { env: w.env })).stdout) as {
+        spec: { tools?: unknown; agents: { target_version: string } };
+      };
+    expect(await get()).toMatchObject({
+      spec: { tools: { target_version: "1.1.0" }, agents: { target_version: "1.1.0" } },
+    });
+    const removed = await apply(
+      "kind: autoupdate_version\nspec:\n  tools: null\n  agents: { start_version: 1.0.0, target_version: 1.0.0, schedule: immediate }\n",
+    );
+    expect(removed.code).toBe(0);
+    const after = await get();
+    expect(after.spec.tools).toBeUndefined();
+    expect(after.spec.agents.target_version).toBe("1.0.0");
   });
 });
