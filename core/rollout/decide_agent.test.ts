@@ -332,4 +332,9 @@ describe("decideTools", () => {
     expect([d.tools_version, d.tools_auto_update]).toEqual(want);
     expect(d.reason).toMatch(reason);
   });
+  test("no autoupdate_version at all: the server version is named, but no update (safe by default)", () => {
+    const d = decideTools({ config: config({}), version: undefined, serverVersion: "17.0.1" });
+    expect([d.tools_version, d.tools_auto_update]).toEqual(["17.0.1", false]);
+    expect(d.reason).toContain("no version policy yet");
+  });
 });
