@@ -186,13 +186,13 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/v1/resources/autoupdate_config", viewer, (c) => c.json(rollout.getConfig()));
   app.get("/v1/resources/autoupdate_version", viewer, (c) => c.json(rollout.getVersion()));
   app.put("/v1/resources/autoupdate_config", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
-    const config = parseAutoupdateConfig(await readDocument(c));
-    await rollout.putConfig(config);
+    const doc = await readDocument(c);
+    await rollout.putConfig(parseAutoupdateConfig(doc), doc);
     return c.json(rollout.getConfig());
   });
   app.put("/v1/resources/autoupdate_version", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
-    const version = parseAutoupdateVersion(await readDocument(c));
-    await rollout.putVersion(version);
+    const doc = await readDocument(c);
+    await rollout.putVersion(parseAutoupdateVersion(doc), doc);
     return c.json(rollout.getVersion());
   });
   app.get("/v1/server", viewer, (c) => c.json(rollout.serverInfo()));
