@@ -18,6 +18,8 @@ export function buildProgram(version: string): Command {
     .description("Managed updates for a self-hosted fleet: version server, host agent and client tools.")
     .version(`upkeep ${version}`, "-V, --version", "print the upkeep version")
     .option("--debug", "print stack traces on errors")
+    // Program options (-V/--version) only before the command: `release pack --version 1.2.3` is pack's.
+    .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
       writeOut: (s) => writeFd(1, s),

@@ -1,6 +1,8 @@
 /**
  * `upkeep release`: the release engineer's offline tools (DESIGN §5), minisign-compatible.
  *
+ *     upkeep release pack --product NAME --version V [--os OS --arch ARCH] [--edition ent] [--fips] [--out DIR]
+ *                         [--force] [--json] FOLDER                    # DIR/NAME-vV-OS-ARCH-bin.tar.gz
  *     upkeep release keygen --out-dir DIR [--unencrypted] [--force]       # DIR/upkeep.key (0600), DIR/upkeep.pub
  *     upkeep release sign --key KEY [--sha256] FILE...                     # FILE.minisig (+ FILE.sha256)
  *     upkeep release verify --pub PUB [--pub PUB2] FILE [--sig SIG] [--allow-legacy] [--json]
@@ -24,6 +26,8 @@ export function register(program: Command): void {
   const release = program
     .command("release")
     .description("release engineering: signing keys, signatures, release manifests");
+
+  registerPack(release);
 
   release
     .command("keygen")
@@ -330,4 +334,85 @@ async function previousSerial(path: string): Promise<number | undefined> {
       hint: "move it away, or choose another --out",
     });
   }
+}
+
+/** `release pack`: a folder -> the release tarball named by the artifact template (core/sys/release/pack.ts). */
+function registerPack(release: Command): void {
+  release
+    .command("pack")
+    .description(
+      "make a release tarball from a folder: NAME[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz, executables under bin/",
+    )
+    .requiredOption("--product <name>", "the product (lowercase letters, digits and '-')")
+    .requiredOption("--version <version>", "the release's version (semver, e.g. 1.2.3)")
+    .option("--os <os>", "linux or darwin (default: this machine's)")
+    .option("--arch <arch>", "amd64 or arm64 (default: this machine's)")
+    .option("--edition <edition>", "oss or ent", "oss")
+    .option("--fips", "a FIPS build (-fips in the name)")
+    .option("--out <dir>", "where to write the tarball (created if missing)", ".")
+    .option("--force", "replace an existing tarball of that name that has other contents")
+    .option("--json", "print the artifact's path, size, sha256 and binaries as JSON")
+    .argument(
+      "<folder>",
+      "the release's files: a bin/ folder is kept as is, else the top-level executables go into bin/",
+    )
+    .action(
+      async (
+        folder: string,
+        opts: {
+          product: string;
+          version: string;
+          os?: string;
+          arch?: string;
+          edition: string;
+          fips?: boolean;
+          out: string;
+          force?: boolean;
+        } & JsonFlag,
+      ) => {
+        const { UsageError } = await import("../core/errors.ts");
+        const { isValidProduct } = await import("../core/trust/artifact_name.ts");
+        const { tryParseVersion, formatVersion } = await import("../core/version/mod.ts");
+        const { currentPlatform } = await import("../core/sys/install/mod.ts");
+        const { packRelease } = await import("../core/sys/release/pack.ts");
+        const { report, warn } = await import("./output.ts");
+        if (!isValidProduct(opts.product))
+          throw new UsageError(
+            `--product ${JSON.stringify(opts.product)}: use lowercase letters, digits and '-' (e.g. hello)`,
+          );
+        const v = tryParseVersion(opts.version);
+        if (!v)
+          throw new UsageError(`--version ${JSON.stringify(opts.version)}: not a version (e.g. 1.2.3)`, {
+            code: "E_BAD_VERSION",
+          });
+        const pick = (flag: string, given: string | undefined, allowed: string[], here: () => string) => {
+          const value = given ?? here();
+          if (!allowed.includes(value))
+            throw new UsageError(`${flag} ${JSON.stringify(value)}: one of ${allowed.join(", ")}`);
+          return value;
+        };
+        const os = pick("--os", opts.os, ["linux", "darwin"], () => currentPlatform().os);
+        const arch = pick("--arch", opts.arch, ["amd64", "arm64"], () => currentPlatform().arch);
+        const edition = pick("--edition", opts.edition, ["oss", "ent"], () => "oss") as "oss" | "ent";
+        const r = await packRelease({
+          dir: folder,
+          out: opts.out,
+          product: opts.product,
+          version: formatVersion(v),
+          os,
+          arch,
+          edition,
+          fips: opts.fips === true,
+          force: opts.force === true,
+        });
+        if (!opts.json) for (const w of r.warnings) warn(`upkeep: warning: ${w}`);
+        report(opts, r, (d) => {
+          const what = d.outcome === "unchanged" ? "unchanged (the same bytes were there)" : d.outcome;
+          return [
+            `${d.artifact}: ${what}, ${d.size} bytes, sha256 ${d.sha256}`,
+            `  ${d.entries} entries; bin/: ${d.binaries.join(", ")}${d.moved.length ? ` (moved from the top: ${d.moved.join(", ")})` : ""}`,
+          ].join("\n");
+        });
+      },
+    );
 }

@@ -42,10 +42,12 @@ import { randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream, mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
-import { createGunzip, createGzip, gzipSync } from "node:zlib";
+import { createGunzip, gzipSync } from "node:zlib";
 import { parseDuration } from "../core/duration.ts";
+import { padding, tarHeader } from "../core/release/tar_write.ts";
 import { hashFile } from "../core/sys/hash.ts";
 import { loadSecretKey } from "../core/sys/keys.ts";
+import { writeGzip } from "../core/sys/release/gzip.ts";
 import { signFile } from "../core/sys/signing.ts";
 import { type Edition, formatArtifactName } from "../core/trust/artifact_name.ts";
 import { formatChecksumFile } from "../core/trust/checksum_file.ts";
@@ -181,66 +183,9 @@ esac
 `;
 }
 
-// --- a minimal tar writer (ustar), able to write what a safe one never would ---------------------------
+// --- archives: the shared ustar writer (core/release/tar_write.ts), which writes what a safe one never would ---
 
-interface HeaderFields {
-  name: string;
-  mode?: number;
-  size?: number;
-  type?: string;
-  linkname?: string;
-  devmajor?: number;
-  devminor?: number;
-}
-
-function putString(block: Uint8Array, off: number, len: number, s: string): void {
-  const b = encodeUtf8(s);
-  if (b.length > len) throw new Error(`tar field too long: ${s}`);
-  block.set(b, off);
-}
-
-function putOctal(block: Uint8Array, off: number, len: number, n: number): void {
-  if (n >= 8 ** (len - 1)) {
-    // GNU base-256 for big sizes (the 5 GiB bomb).
-    block[off] = 0x80;
-    let v = BigInt(n);
-    for (let i = off + len - 1; i > off; i--) {
-      block[i] = Number(v & 0xffn);
-      v >>= 8n;
-    }
-    return;
-  }
-  putString(block, off, len - 1, n.toString(8).padStart(len - 1, "0"));
-}
-
-export function tarHeader(h: HeaderFields): Uint8Array {
-  const block = new Uint8Array(512);
-  putString(block, 0, 100, h.name);
-  putOctal(block, 100, 8, h.mode ?? 0o644);
-  putOctal(block, 108, 8, 0);
-  putOctal(block, 116, 8, 0);
-  putOctal(block, 124, 12, h.size ?? 0);
-  putOctal(block, 136, 12, 1_700_000_000);
-  block.fill(0x20, 148, 156);
-  putString(block, 156, 1, h.type ?? "0");
-  putString(block, 157, 100, h.linkname ?? "");
-  putString(block, 257, 6, "ustar\0");
-  putString(block, 263, 2, "00");
-  putString(block, 265, 32, "root");
-  putString(block, 297, 32, "root");
-  putOctal(block, 329, 8, h.devmajor ?? 0);
-  putOctal(block, 337, 8, h.devminor ?? 0);
-  let sum = 0;
-  for (const b of block) sum += b;
-  putString(block, 148, 7, sum.toString(8).padStart(6, "0"));
-  block[154] = 0;
-  block[155] = 0x20;
-  return block;
-}
-
-function padding(size: number): Uint8Array {
-  return new Uint8Array((512 - (size % 512)) % 512);
-}
+export { tarHeader };
 
 function* fileEntry(name: string, data: Uint8Array | string, mode = 0o644): Generator<Uint8Array> {
   const bytes = typeof data === "string" ? encodeUtf8(data) : data;
@@ -252,8 +197,6 @@ function* fileEntry(name: string, data: Uint8Array | string, mode = 0o644): Gene
 function* dirEntry(name: string): Generator<Uint8Array> {
   yield tarHeader({ name: name.endsWith("/") ? name : `${name}/`, mode: 0o755, type: "5" });
 }
-
-type Chunks = Generator<Uint8Array> | AsyncGenerator<Uint8Array>;
 
 async function* randomPad(name: string, mib: number): AsyncGenerator<Uint8Array> {
   const size = mib * 1024 * 1024;
@@ -315,23 +258,6 @@ async function* releaseEntries(
   }
 }
 
-async function writeGzip(path: string, chunks: Chunks, level: number): Promise<void> {
-  const gz = createGzip({ level, chunkSize: 1 << 20 });
-  const out = createWriteStream(path, { mode: 0o644 });
-  const done = new Promise<void>((resolve, reject) => {
-    out.on("finish", () => resolve());
-    out.on("error", reject);
-    gz.on("error", reject);
-  });
-  gz.pipe(out);
-  for await (const c of chunks) {
-    if (c.length === 0) continue;
-    if (!gz.write(c)) await new Promise<void>((r) => gz.once("drain", () => r()));
-  }
-  gz.end();
-  await done;
-}
-
 /** 5 GiB of zeros in one entry, as repeated gzip members of 1 MiB of zeros each: ~5 MiB on disk. */
 async function writeGzipBomb(path: string, product: string, spec: VersionSpec): Promise<void> {
   const out = createWriteStream(path, { mode: 0o644 });
@@ -382,7 +308,7 @@ export async function makeFakeRelease(o: FakeReleaseOptions): Promise<FakeReleas
     else {
       // Random padding does not compress: stored blocks, as gzip -6 would end up writing, only faster.
       const level = (o.sizeMb ?? 0) > 0 ? 0 : 6;
-      await writeGzip(path, releaseEntries(product, spec, bad, o.sizeMb ?? 0), level);
+      await writeGzip(path, releaseEntries(product, spec, bad, o.sizeMb ?? 0), { level });
     }
     const { size, sha256 = "" } = await hashFile(path, ["sha256"]);
     writeFileSync(`${path}.sha256`, formatChecksumFile(sha256, name));
