@@ -57,10 +57,38 @@ async function showResult(opts: { json?: boolean }, r: PassResult): Promise<void
   if (r.outcome === "failed" || r.outcome === "rolledback" || r.outcome === "error") setExitCode(1);
 }
 
-async function loopAnswer<T>(l: { socket: string }, req: ControlRequest): Promise<T | undefined> {
+/** Whether an `agent run` loop holds the namespace's run lock (running, starting or stopping). */
+async function loopHoldsRunLock(l: { runLockFile: string }): Promise<boolean> {
+  const { acquireLock } = await import("../core/sys/lock.ts");
+  const { isUpkeepError } = await import("../core/errors.ts");
+  try {
+    (await acquireLock(l.runLockFile, { waitMs: 0, what: "agent (is a loop running?)" })).release();
+    return false;
+  } catch (e) {
+    if (isUpkeepError(e) && e.code === "E_LOCKED") return true;
+    return false; // cannot tell (lock file unreadable): the namespace lock still keeps passes apart
+  }
+}
+
+/**
+ * Asks the running loop; undefined when there is none (the caller does the work itself). A loop takes its run
+ * lock before its socket listens (it recovers and starts its daemon first): while it holds the lock without
+ * listening, wait for it (up to `waitMs`). A one-shot pass beside a starting loop switched `current` under
+ * the loop's daemon without restarting it.
+ */
+async function loopAnswer<T>(
+  l: { socket: string; runLockFile: string },
+  req: ControlRequest,
+  waitMs = 60_000,
+): Promise<T | undefined> {
   const { askLoop } = await import("../core/sys/agent/control.ts");
   const { UpkeepError } = await import("../core/errors.ts");
-  const r = await askLoop(l.socket, req, 30 * 60_000);
+  let r = await askLoop(l.socket, req, 30 * 60_000);
+  const end = Date.now() + waitMs;
+  while (r === undefined && Date.now() < end && (await loopHoldsRunLock(l))) {
+    await Bun.sleep(100);
+    r = await askLoop(l.socket, req, 30 * 60_000);
+  }
   if (r === undefined) return undefined;
   if (!r.ok) {
     const e = r.error ?? { code: "E_INTERNAL", message: "the agent run loop refused" };

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { DEFAULT_INTERVAL } from "../../agent/mod.ts";
 import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
+import { faultPause } from "../fault.ts";
 import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
 import { JitterGate } from "./jitter_gate.ts";
@@ -191,6 +192,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
         };
     }
   };
+  await faultPause("agent:loop-before-listen");
   const control = await listenControl(l.socket, handle);
   // --interval, else the one `enable` stored (a later `enable --interval` applies from the next wait).
   const intervalMs = () =>
