@@ -171,11 +171,8 @@ describe("README § Quickstart", () => {
     // One bash runs the blocks in order, as a reader's second terminal; a marker ends each block.
     let script = "set -eo pipefail\n";
     rest.forEach((block, i) => {
+      // No pause after `agent run &`: a command sent while the loop starts waits for it.
       script += `${block}\necho "::quickstart block ${i + 2} done::"\n`;
-      if (/\bagent run\b.*&\s*$/m.test(block)) {
-        // A reader takes a few seconds to read on; the loop is listening by then.
-        script += `for _ in $(seq 300); do [ -S "$UPKEEP_INSTALL_DIR/default/agent.sock" ] && break; sleep 0.1; done\n`;
-      }
     });
     script = substitute(
       script,
