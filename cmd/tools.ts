@@ -37,7 +37,7 @@ export function register(program: Command): void {
     .option("--base-url <url>", "where artifacts are downloaded from (default <server>/artifacts)")
     .option(
       "--trust-key <pubfile...>",
-      "trusted minisign public key(s); default: the published key, pinned on first use",
+      "trusted minisign public key(s); default: UPKEEP_TOOLS_TRUST_KEY, else the key published at <base-url>/<product>.pub, pinned on first use",
     )
     .option("--insecure", "allow plain http to a host that is not loopback")
     .option("--json", "print the saved configuration as JSON")

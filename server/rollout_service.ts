@@ -20,6 +20,7 @@ import * as engine from "../core/rollout/mod.ts";
 import { adjustAgentVersion, decideAgent, decideTools, resolveGroup } from "../core/rollout/mod.ts";
 import type { AgentReport, Rollout, RolloutEvent } from "../core/rollout/types.ts";
 import { manifestFileName, parseManifest } from "../core/trust/manifest.ts";
+import { expiryWarning } from "../core/trust/manifest_expiry.ts";
 import { formatVersion } from "../core/version/format_version.ts";
 import { parseVersion } from "../core/version/parse_version.ts";
 import type { Metrics } from "./metrics.ts";
@@ -79,6 +80,8 @@ export class RolloutService {
   #manifest:
     | { critical: Set<string>; serial: number; expires: string; floor: string | null; versions: string[] }
     | undefined;
+  /** The manifest expiry last warned about in the log, and when (at most one warning a day for it). */
+  #expiryWarned: { expires: string; at: number } | undefined;
   #ready = false;
   #cache = new Map<string, CachedGroup>();
   #lastReconcileMs = 0;
@@ -209,9 +212,26 @@ export class RolloutService {
         floor: m.floor ?? null,
         versions: m.releases.map((r) => r.version),
       };
+      this.#warnExpiry();
     } catch (e) {
       this.#o.log("release manifest ignored: it does not parse", { error: (e as Error).message });
     }
+  }
+
+  /**
+   * Hosts stop updating when the published manifest expires: in its last week (and after), the log says so
+   * when it is read and then once a day (checked at each reconcile).
+   */
+  #warnExpiry(): void {
+    const m = this.#manifest;
+    if (!m) return;
+    const now = this.#o.now();
+    const warning = expiryWarning(this.#o.info.product, m.expires, now);
+    if (!warning) return;
+    const last = this.#expiryWarned;
+    if (last && last.expires === m.expires && now.getTime() - last.at < 86_400_000) return;
+    this.#expiryWarned = { expires: m.expires, at: now.getTime() };
+    this.#o.log(`WARNING: ${warning}`, { expires: m.expires, serial: m.serial });
   }
 
   #isCritical(version: string): boolean {
@@ -229,6 +249,7 @@ export class RolloutService {
             expires: this.#manifest.expires,
             floor: this.#manifest.floor,
             versions: this.#manifest.versions,
+            warning: expiryWarning(this.#o.info.product, this.#manifest.expires, this.#o.now()) ?? null,
           }
         : null,
       artifacts,
@@ -305,6 +326,7 @@ export class RolloutService {
       this.#invalidate();
     }
     await this.#record(events);
+    this.#warnExpiry();
     this.#lastReconcileMs = performance.now() - t0;
     this.#reconcileCount++;
   }

@@ -68,8 +68,16 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
   }
 
   let trustKeys: string[];
+  // UPKEEP_TOOLS_TRUST_KEY (comma-separated files or base64 keys) stands for --trust-key, as it does for the
+  // other tools commands: the environment beats what was saved.
+  const envKeys = (env.UPKEEP_TOOLS_TRUST_KEY ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "");
   if (input.trustKey?.length) {
     trustKeys = (await loadTrustedKeys(input.trustKey)).map(bareKey);
+  } else if (envKeys.length > 0) {
+    trustKeys = (await loadTrustedKeys(envKeys)).map(bareKey);
   } else if (old.trustKeys.length > 0 && same && old.product === input.product) {
     trustKeys = old.trustKeys; // pinned at the first login; the server cannot change it
   } else {
@@ -88,7 +96,7 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
         "E_KEY",
         `no --trust-key given and the published key ${url} cannot be fetched: ${(e as Error).message}`,
         {
-          hint: "pass --trust-key PUBFILE (the release engineer's minisign public key)",
+          hint: "pass --trust-key PUBFILE (the release engineer's minisign public key) or set UPKEEP_TOOLS_TRUST_KEY; or the operator publishes it: upkeep admin publish --key PUBFILE",
           exitCode: 2,
         },
       );
