@@ -32,7 +32,14 @@ export interface ServerInfo {
   edition: "oss" | "ent";
   fips: boolean;
   jitterSeconds: number;
+  /**
+   * How long client tools may cache the find answer before asking again (`upkeep.cache_seconds`; config key
+   * tools_cache_seconds): how soon a developer's shell follows a new tools version. Default 300.
+   */
+  toolsCacheSeconds?: number;
 }
+
+export const DEFAULT_TOOLS_CACHE_SECONDS = 300;
 
 export type GroupAction = "start" | "force" | "done" | "rollback";
 
@@ -576,6 +583,7 @@ export class RolloutService {
           reason: agent.reason,
           tools_reason: tools.reason,
           tools_adjusted: tools.adjusted,
+          cache_seconds: info.toolsCacheSeconds ?? DEFAULT_TOOLS_CACHE_SECONDS,
         },
       });
     } catch (e) {
@@ -590,7 +598,13 @@ export class RolloutService {
           agent_auto_update: false,
           agent_update_jitter_seconds: info.jitterSeconds,
         },
-        upkeep: { product: info.product, group, reason: "internal error: do not update", error: true },
+        upkeep: {
+          product: info.product,
+          group,
+          reason: "internal error: do not update",
+          error: true,
+          cache_seconds: info.toolsCacheSeconds ?? DEFAULT_TOOLS_CACHE_SECONDS,
+        },
       });
     }
   }

@@ -2,7 +2,7 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isUpkeepError, UpkeepError, UsageError } from "../../errors.ts";
-import { cachedAnswer, chooseVersion, isBelow } from "../../tools/choose_version.ts";
+import { cachedAnswer, cacheTtlMs, chooseVersion, isBelow } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
 import { retryAdvice, withoutRefusal } from "../../tools/refused.ts";
@@ -176,6 +176,14 @@ export interface ToolsStatus {
   server_version: string | null;
   server_auto_update: boolean | null;
   checked_at: string | null;
+  /** Seconds since the server was asked (its answer cached), null when there is no answer. */
+  cache_age_seconds: number | null;
+  /** How long that answer stays fresh: the server's `cache_seconds` (bounded), else an hour. */
+  cache_seconds: number | null;
+  /** Where the lifetime comes from: `server` (advertised) or `default` (the server says nothing). */
+  cache_seconds_from: "server" | "default" | null;
+  /** The answer is older than its lifetime: the next tool run (or `tools update`) asks the server again. */
+  cache_stale: boolean | null;
   version: string | null;
   source: string;
   installed: { version: string; last_used: string }[];
@@ -240,6 +248,10 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
     server_version: cache?.toolsVersion ?? null,
     server_auto_update: cache?.toolsAutoUpdate ?? null,
     checked_at: cache ? new Date(cache.fetchedAt).toISOString() : null,
+    cache_age_seconds: cache ? Math.max(0, Math.floor((io.now().getTime() - cache.fetchedAt) / 1000)) : null,
+    cache_seconds: cache ? cacheTtlMs(cache) / 1000 : null,
+    cache_seconds_from: cache ? (cache.cacheSeconds === undefined ? "default" : "server") : null,
+    cache_stale: cache ? io.now().getTime() - cache.fetchedAt > cacheTtlMs(cache) : null,
     version: version ?? null,
     source,
     installed: installed.map((i) => ({ version: i.version, last_used: new Date(i.lastUsed).toISOString() })),
