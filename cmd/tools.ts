@@ -163,8 +163,13 @@ export function register(program: Command): void {
     .action(async (version: string, o: { json?: boolean }) => {
       const { pin } = await import("../core/sys/tools/commands.ts");
       const { report } = await import("./output.ts");
-      const s = await pin(version, env);
-      report(o, { pinned: s.pinned ?? null }, (d) => `client tools pinned to v${d.pinned}`);
+      const r = await pin(version, env, await io());
+      report(
+        o,
+        { pinned: r.state.pinned ?? null, checked: r.checked },
+        (d) =>
+          `client tools pinned to v${d.pinned}${d.checked === "manifest" ? " (published in the release manifest)" : d.checked === "installed" ? " (installed here)" : ""}`,
+      );
     });
 
   tools
