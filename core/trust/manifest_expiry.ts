@@ -19,8 +19,8 @@ export interface Expiry {
 function amount(ms: number): string {
   const abs = Math.abs(ms);
   const unit = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`;
-  if (abs >= 2 * 86_400_000) return unit(Math.floor(abs / 86_400_000), "day");
-  if (abs >= 2 * 3_600_000) return unit(Math.floor(abs / 3_600_000), "hour");
+  if (abs >= 2 * 86_400_000) return unit(Math.round(abs / 86_400_000), "day");
+  if (abs >= 2 * 3_600_000) return unit(Math.round(abs / 3_600_000), "hour");
   return unit(Math.max(1, Math.floor(abs / 60_000)), "minute");
 }
 
