@@ -5,7 +5,7 @@
  *     upkeep admin apply -f resource.yaml [-f -] [--json]           # autoupdate_config, autoupdate_version, server
  *     upkeep admin get config|version|rollout|agents|releases|server [--json]
  *     upkeep admin rollout start|force|done|rollback GROUP [--json]
- *     upkeep admin publish FILE... [--json]                         # + FILE.sha256, FILE.minisig, *-releases.json
+ *     upkeep admin publish FILE... [--key PUBFILE] [--json]         # + FILE.sha256, FILE.minisig, *-releases.json
  *     upkeep admin tokens add --type agent|viewer [--name N] [--json]
  *     upkeep admin tokens list|rm ID [--json]
  *
@@ -122,12 +122,29 @@ export function register(program: Command): void {
     .description(
       "upload release artifacts with FILE.sha256 and FILE.minisig beside them, and *-releases.json manifests",
     )
-    .argument("<file...>", "artifact files (and manifests); checksums are verified before upload")
+    .argument("[file...]", "artifact files (and manifests); checksums are verified before upload")
+    .option(
+      "--key <pubfile>",
+      "also publish this minisign public key as <product>.pub, where `tools login` without --trust-key fetches it",
+    )
     .option("--json", "print the uploaded files as JSON")
-    .action(async (files: string[], opts: JsonFlag, cmd: Command) => {
-      const plan = await planPublish(files);
+    .action(async (files: string[], opts: { key?: string } & JsonFlag, cmd: Command) => {
+      if (files.length === 0 && opts.key === undefined) {
+        const { UsageError } = await import("../core/errors.ts");
+        throw new UsageError("nothing to publish: name artifact files, or --key PUBFILE");
+      }
+      const plan = files.length === 0 ? [] : await planPublish(files);
+      const pubKey = opts.key === undefined ? undefined : await readPublicKeyFile(opts.key);
       const client = await connect(cmd);
-      await publish(client, plan, opts);
+      const keyUpload = pubKey ? await publicKeyUpload(client, pubKey) : undefined;
+      await publish(client, keyUpload ? [keyUpload, ...plan] : plan, opts);
+      if (pubKey && keyUpload && !opts.json) {
+        const { print } = await import("./output.ts");
+        const product = keyUpload.name.slice(0, -".pub".length);
+        print(
+          `public key ${pubKey.keyId} published as ${client.serverText}/artifacts/${keyUpload.name}: \`upkeep tools login --server ${client.serverText} --product ${product}\` trusts it on first use`,
+        );
+      }
     });
 
   const release = admin.command("release").description("release flags on the server");
@@ -419,10 +436,12 @@ async function showAgents(client: ApiClient, opts: JsonFlag): Promise<void> {
 
 async function showReleases(client: ApiClient, opts: JsonFlag): Promise<void> {
   const body = await client.getReleases();
+  const { manifestExpiry } = await import("../core/trust/manifest_expiry.ts");
   const { report } = await import("./output.ts");
   report(opts, body, (b) => {
     const lines = [
       `product ${b.product}; critical versions: ${b.critical.length === 0 ? "none" : b.critical.join(", ")}`,
+      ...manifestLines(b, manifestExpiry),
     ];
     lines.push(
       b.artifacts.length === 0
@@ -434,6 +453,23 @@ async function showReleases(client: ApiClient, opts: JsonFlag): Promise<void> {
     );
     return lines.join("\n");
   });
+}
+
+/** The published manifest: serial, expiry (relative), floor, versions; a warning in its last week. */
+function manifestLines(
+  b: import("../server/client.ts").ReleasesView,
+  expiry: typeof import("../core/trust/manifest_expiry.ts").manifestExpiry,
+): string[] {
+  const m = b.manifest;
+  if (m === undefined) return [];
+  if (m === null)
+    return [
+      "manifest: none published: hosts install nothing (upkeep release manifest, then upkeep admin publish)",
+    ];
+  return [
+    `manifest: serial ${m.serial}, expires ${m.expires} (${expiry(m.expires, new Date()).relative}), floor ${m.floor ?? "none"}; versions ${m.versions.join(", ") || "none"}`,
+    ...(m.warning ? [`WARNING: ${m.warning}`] : []),
+  ];
 }
 
 async function showServer(client: ApiClient, opts: JsonFlag): Promise<void> {
@@ -599,4 +635,33 @@ async function publish(client: ApiClient, uploads: Upload[], opts: JsonFlag): Pr
     if (!opts.json) print(`uploaded ${stored.name} (${stored.size} bytes, sha256 ${stored.sha256})`);
   }
   if (opts.json) print(JSON.stringify({ server: client.serverText, uploaded: done }, null, 2));
+}
+
+// ---- publish --key: the release public key, where `tools login` looks for it ----
+
+/** A minisign public key file (refused unless it parses as one: never a secret key by mistake). */
+async function readPublicKeyFile(path: string): Promise<{ path: string; keyId: string }> {
+  const { statSync } = await import("node:fs");
+  const { UsageError } = await import("../core/errors.ts");
+  const { loadTrustedKeys } = await import("../core/sys/keys.ts");
+  const { keyIdHex } = await import("../core/trust/minisign.ts");
+  let isFile = false;
+  try {
+    isFile = statSync(path).isFile();
+  } catch {}
+  if (!isFile) throw new UsageError(`--key ${path}: no such file (the public key file, e.g. keys/NAME.pub)`);
+  const [pk] = await loadTrustedKeys([path]);
+  return { path, keyId: keyIdHex((pk as { keyId: Uint8Array }).keyId) };
+}
+
+/** The upload of the public key as `<product>.pub`, the server's product (`tools login` fetches that name). */
+async function publicKeyUpload(client: ApiClient, key: { path: string; keyId: string }): Promise<Upload> {
+  const { statSync } = await import("node:fs");
+  const { product } = await client.getServer();
+  return {
+    path: key.path,
+    name: `${product}.pub`,
+    sha256: await sha256File(key.path),
+    size: statSync(key.path).size,
+  };
 }

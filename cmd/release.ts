@@ -3,11 +3,13 @@
  *
  *     upkeep release pack --product NAME --version V [--os OS --arch ARCH] [--edition ent] [--fips] [--out DIR]
  *                         [--force] [--json] FOLDER                    # DIR/NAME-vV-OS-ARCH-bin.tar.gz
- *     upkeep release keygen --out-dir DIR [--unencrypted] [--force]       # DIR/upkeep.key (0600), DIR/upkeep.pub
+ *     upkeep release keygen --out-dir DIR [--product NAME] [--unencrypted] [--force]
+ *                                                     # DIR/upkeep.key (0600), DIR/upkeep.pub (NAME.key, NAME.pub)
  *     upkeep release sign --key KEY [--sha256] FILE...                     # FILE.minisig (+ FILE.sha256)
  *     upkeep release verify --pub PUB [--pub PUB2] FILE [--sig SIG] [--allow-legacy] [--json]
- *     upkeep release manifest --key KEY --product NAME --out DIR [--floor V] [--expires 720h] [--serial N]
- *                             [--critical V]... [--no-unpacked-size] ARTIFACT...  # DIR/NAME-releases.json + .minisig
+ *     upkeep release manifest --key KEY --product NAME --out DIR [--add [--replace]] [--floor V]
+ *                             [--expires 720h] [--serial N] [--critical V]... [--no-unpacked-size] ARTIFACT...
+ *                             # DIR/NAME-releases.json + .minisig; --add keeps the releases already listed
  *
  * verify exits 0 when valid, 1 when not (with the reason), 2 on bad usage. Encrypted keys take their
  * password from UPKEEP_KEY_PASSWORD or a terminal prompt. The work loads inside the actions.
@@ -31,40 +33,62 @@ export function register(program: Command): void {
 
   release
     .command("keygen")
-    .description("create a signing key pair: DIR/upkeep.key (secret, mode 0600) and DIR/upkeep.pub")
+    .description(
+      "create a signing key pair: DIR/upkeep.key (secret, mode 0600) and DIR/upkeep.pub (NAME.* with --product)",
+    )
     .requiredOption("--out-dir <dir>", "where to write the key pair (created if missing)")
+    .option(
+      "--product <name>",
+      "name the files NAME.key and NAME.pub: NAME.pub is what `tools login` fetches (publish it with `admin publish --key`)",
+    )
     .option("--unencrypted", "do not encrypt the secret key (for automation; keep the file safe)")
     .option("--force", "replace an existing key pair")
     .option("--json", "print the paths and key id as JSON")
-    .action(async (opts: { outDir: string; unencrypted?: boolean; force?: boolean } & JsonFlag) => {
-      const { writeKeyPair } = await import("../core/sys/keys.ts");
-      const { getPassword } = await import("../core/sys/password.ts");
-      const { encodePublicKey } = await import("../core/trust/minisign.ts");
-      const { print, report } = await import("./output.ts");
-      const password = opts.unencrypted
-        ? undefined
-        : await getPassword({ label: "the new secret key", confirm: true });
-      if (!opts.json && password !== undefined)
-        print("Deriving the encryption key (scrypt, about 1 GiB, a few seconds)...");
-      const r = await writeKeyPair(opts.outDir, { force: opts.force, password });
-      report(
-        opts,
-        {
-          secret_key: r.secretKeyPath,
-          public_key: r.publicKeyPath,
-          key_id: r.keyId,
-          public_key_base64: encodePublicKey(r.publicKey),
-          encrypted: password !== undefined,
-        },
-        (d) =>
-          [
-            `secret key: ${d.secret_key} (${d.encrypted ? "encrypted" : "NOT encrypted"}; keep it offline)`,
-            `public key: ${d.public_key} (key id ${d.key_id})`,
-            `verify with: upkeep release verify --pub ${d.public_key_base64} FILE`,
-            `         or: minisign -Vm FILE -P ${d.public_key_base64}`,
-          ].join("\n"),
-      );
-    });
+    .action(
+      async (
+        opts: { outDir: string; product?: string; unencrypted?: boolean; force?: boolean } & JsonFlag,
+      ) => {
+        const { writeKeyPair } = await import("../core/sys/keys.ts");
+        const { isValidProduct } = await import("../core/trust/artifact_name.ts");
+        const { UsageError } = await import("../core/errors.ts");
+        // Checked before a password is asked for.
+        if (opts.product !== undefined && !isValidProduct(opts.product))
+          throw new UsageError(
+            `--product ${JSON.stringify(opts.product)}: use lowercase letters, digits and inner '-' (it names the artifacts)`,
+          );
+        const { getPassword } = await import("../core/sys/password.ts");
+        const { encodePublicKey } = await import("../core/trust/minisign.ts");
+        const { print, report } = await import("./output.ts");
+        const password = opts.unencrypted
+          ? undefined
+          : await getPassword({ label: "the new secret key", confirm: true });
+        if (!opts.json && password !== undefined)
+          print("Deriving the encryption key (scrypt, about 1 GiB, a few seconds)...");
+        const r = await writeKeyPair(opts.outDir, {
+          force: opts.force,
+          password,
+          ...(opts.product === undefined ? {} : { name: opts.product }),
+        });
+        report(
+          opts,
+          {
+            secret_key: r.secretKeyPath,
+            public_key: r.publicKeyPath,
+            key_id: r.keyId,
+            public_key_base64: encodePublicKey(r.publicKey),
+            encrypted: password !== undefined,
+          },
+          (d) =>
+            [
+              `secret key: ${d.secret_key} (${d.encrypted ? "encrypted" : "NOT encrypted"}; keep it offline)`,
+              `public key: ${d.public_key} (key id ${d.key_id})`,
+              `verify with: upkeep release verify --pub ${d.public_key_base64} FILE`,
+              `         or: minisign -Vm FILE -P ${d.public_key_base64}`,
+              `publish it for \`tools login\`: upkeep admin publish --key ${d.public_key}`,
+            ].join("\n"),
+        );
+      },
+    );
 
   release
     .command("sign")
@@ -90,7 +114,7 @@ export function register(program: Command): void {
           throw new UsageError(e instanceof Error ? e.message : String(e), { code: "E_IO" });
         }
       }
-      const sk = await loadSecretKey(opts.key);
+      const sk = await loadSecretKey(opts.key, await deriveNotice());
       const written: { file: string; signature: string; sha256?: string }[] = [];
       for (const f of files) {
         const sig = await signFile(f, sk);
@@ -190,17 +214,28 @@ export function register(program: Command): void {
 
   release
     .command("manifest")
-    .description("write the signed release manifest DIR/NAME-releases.json (+ .minisig) for artifact files")
+    .description(
+      "write the signed release manifest DIR/NAME-releases.json (+ .minisig): every version hosts may install",
+    )
     .requiredOption("--key <file>", "the secret key to sign the manifest with")
     .requiredOption(
       "--product <name>",
       "the product; artifact names must be NAME[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz",
     )
     .requiredOption("--out <dir>", "where to write the manifest and its signature")
-    .option("--floor <version>", "lowest version hosts may install")
+    .option(
+      "--add",
+      "keep the releases of the manifest already in --out (verified with --key) and add these artifacts to it",
+    )
+    .option("--replace", "with --add: re-publish an artifact the manifest lists with other bytes")
+    .option("--floor <version>", "lowest version hosts may install (with --add: default the manifest's)")
     .option("--expires <duration>", "validity from now (hosts refuse it after that)", "720h")
     .option("--serial <n>", "the manifest serial; must increase with each manifest (default: now in seconds)")
-    .option("--critical <version>", "mark a version critical; repeatable", collect)
+    .option(
+      "--critical <version>",
+      "mark a version critical; repeatable (--add keeps the manifest's)",
+      collect,
+    )
     .option(
       "--no-unpacked-size",
       "leave out each artifact's unpacked_size (for hosts running an upkeep older than the field)",
@@ -214,6 +249,8 @@ export function register(program: Command): void {
           key: string;
           product: string;
           out: string;
+          add?: boolean;
+          replace?: boolean;
           floor?: string;
           expires: string;
           serial?: string;
@@ -226,6 +263,8 @@ export function register(program: Command): void {
         const { buildManifest, manifestFileName, nextSerial, serializeManifest } = await import(
           "../core/trust/manifest.ts"
         );
+        const { droppedVersions, planAdd } = await import("../core/trust/manifest_add.ts");
+        const { manifestExpiry } = await import("../core/trust/manifest_expiry.ts");
         const { signBytes, keyIdHex } = await import("../core/trust/minisign.ts");
         const { encodeUtf8 } = await import("../core/trust/encoding.ts");
         const { hashFile, fileSize } = await import("../core/sys/hash.ts");
@@ -233,8 +272,9 @@ export function register(program: Command): void {
         const { loadSecretKey } = await import("../core/sys/keys.ts");
         const { writeFileAtomic } = await import("../core/sys/files.ts");
         const { basename, join } = await import("node:path");
-        const { report } = await import("./output.ts");
+        const { report, warn } = await import("./output.ts");
 
+        if (opts.replace && !opts.add) throw new UsageError("--replace goes with --add");
         let ttl: number;
         try {
           ttl = parseDuration(opts.expires);
@@ -247,10 +287,12 @@ export function register(program: Command): void {
         if (ttl > 100 * 365 * 24 * 3_600_000)
           throw new UsageError(`--expires ${opts.expires}: at most 100 years`);
         const now = new Date();
+        const name = manifestFileName(opts.product);
+        const path = join(opts.out, name);
         // The serial only goes up: hosts refuse a manifest older than one they have seen (E_ROLLBACK). The
-        // manifest already in --out, if any, is the one to beat.
-        const previous = await previousSerial(join(opts.out, manifestFileName(opts.product)));
-        const serial = nextSerial(now, previous, opts.serial, opts.out);
+        // manifest already in --out, if any, is the one to beat (and, with --add, the one to extend).
+        const previous = await readPreviousManifest(path, opts.product, opts.add === true);
+        const serial = nextSerial(now, previous?.manifest.serial, opts.serial, opts.out);
         for (const a of artifacts) {
           try {
             await fileSize(a);
@@ -282,27 +324,53 @@ export function register(program: Command): void {
             }
           }
         }
-        const sk = await loadSecretKey(opts.key);
+        const sk = await loadSecretKey(opts.key, await deriveNotice());
+        // --add builds on the manifest in --out only once it verifies with this key: a manifest someone else
+        // wrote (or signed with another key) is never extended and re-signed.
+        if (previous?.add) await verifyPrevious(previous, sk, opts.key);
         for (const f of facts) {
           const r = await hashFile(f.path, ["sha256"]);
           f.size = r.size;
           f.sha256 = r.sha256 ?? "";
+          if (!opts.unpackedSize) delete f.unpacked_size;
         }
+        const given = facts.map(({ name, size, sha256, unpacked_size }) => ({
+          name,
+          size,
+          sha256,
+          ...(unpacked_size === undefined ? {} : { unpacked_size }),
+        }));
+        const plan = previous?.add
+          ? planAdd({
+              previous: previous.manifest,
+              added: given,
+              replace: opts.replace === true,
+              ...(opts.floor === undefined ? {} : { floor: opts.floor }),
+              critical: opts.critical ?? [],
+            })
+          : undefined;
+        const floor = plan ? plan.floor : opts.floor;
         const manifest = buildManifest({
           product: opts.product,
           serial,
           issued: now,
           expires: new Date(now.getTime() + ttl),
-          ...(opts.floor === undefined ? {} : { floor: opts.floor }),
-          critical: opts.critical ?? [],
-          artifacts: facts,
+          ...(floor === undefined ? {} : { floor }),
+          critical: plan ? plan.critical : (opts.critical ?? []),
+          artifacts: plan ? plan.artifacts : given,
         });
-        const name = manifestFileName(opts.product);
-        const path = join(opts.out, name);
         const bytes = encodeUtf8(serializeManifest(manifest));
         const sig = await signBytes(sk, bytes, name, now.getTime() / 1000);
         await writeFileAtomic(path, bytes, { overwrite: true });
         await writeFileAtomic(`${path}.minisig`, sig, { overwrite: true });
+        // Without --add the new manifest replaces the old one: versions it no longer lists cannot be
+        // installed (a rollback to them, a host still catching up). Said, not refused: it may be on purpose.
+        const dropped = previous && !previous.add ? droppedVersions(previous.manifest, manifest) : [];
+        if (dropped.length > 0 && !opts.json)
+          warn(
+            `note: the manifest this one replaces listed ${dropped.join(", ")}, which this one does not: hosts can no longer install ${dropped.length === 1 ? "it" : "them"} (--add keeps the listed releases)`,
+          );
+        const expiry = manifestExpiry(manifest.expires, now);
         report(
           opts,
           {
@@ -313,25 +381,67 @@ export function register(program: Command): void {
             expires: manifest.expires,
             floor: manifest.floor,
             versions: manifest.releases.map((r) => r.version),
+            ...(plan
+              ? {
+                  added: plan.newNames,
+                  replaced: plan.replacedNames,
+                  unchanged: plan.unchangedNames,
+                  kept_versions: plan.keptVersions,
+                }
+              : { dropped_versions: dropped }),
           },
           (d) =>
-            `wrote ${d.manifest} and its .minisig: serial ${d.serial}, expires ${d.expires}, floor ${d.floor ?? "none"}, versions ${d.versions.join(", ")}`,
+            [
+              `wrote ${d.manifest} and its .minisig: serial ${d.serial}, floor ${d.floor ?? "none"}, versions ${d.versions.join(", ")}`,
+              ...(plan
+                ? [
+                    `added ${plan.newNames.length ? plan.newNames.join(", ") : "nothing new"}${plan.replacedNames.length ? `; replaced ${plan.replacedNames.join(", ")}` : ""}${plan.unchangedNames.length ? `; already listed: ${plan.unchangedNames.join(", ")}` : ""}`,
+                  ]
+                : []),
+              `expires ${d.expires} (${expiry.relative}): hosts stop updating then; before that, write a new one (--add keeps these releases) and publish it`,
+            ].join("\n"),
         );
       },
     );
 }
 
-/** The serial of the manifest at `path`, undefined when there is none (a damaged one is refused). */
-async function previousSerial(path: string): Promise<number | undefined> {
-  const f = Bun.file(path);
-  if (!(await f.exists())) return undefined;
-  const { parseManifest } = await import("../core/trust/manifest.ts");
+interface PreviousManifest {
+  manifest: Awaited<ReturnType<typeof import("../core/trust/manifest.ts")["parseManifest"]>>;
+  bytes: Uint8Array;
+  path: string;
+  /** --add: to be verified with the signing key, then extended. */
+  add: boolean;
+}
+
+/**
+ * The manifest at `path`: undefined when there is none (refused with `add`: there is nothing to add to). A
+ * damaged one is refused either way (its serial is the one to beat).
+ */
+async function readPreviousManifest(
+  path: string,
+  product: string,
+  add: boolean,
+): Promise<PreviousManifest | undefined> {
   const { UsageError } = await import("../core/errors.ts");
+  const f = Bun.file(path);
+  if (!(await f.exists())) {
+    if (add)
+      throw new UsageError(`--add: there is no manifest ${path} to add to`, {
+        code: "E_NOT_FOUND",
+        hint: "check --out; for the first manifest leave out --add",
+      });
+    return undefined;
+  }
+  const { parseManifest } = await import("../core/trust/manifest.ts");
+  const bytes = new Uint8Array(await f.arrayBuffer());
   try {
-    return parseManifest(await f.text()).serial;
+    const manifest = parseManifest(new TextDecoder().decode(bytes), add ? { product } : {});
+    return { manifest, bytes, path, add };
   } catch (e) {
     throw new UsageError(`${path} exists but is not a release manifest: ${(e as Error).message}`, {
-      hint: "move it away, or choose another --out",
+      hint: add
+        ? "nothing was written; restore it, or write a new one without --add"
+        : "move it away, or choose another --out",
     });
   }
 }
@@ -415,4 +525,53 @@ function registerPack(release: Command): void {
         });
       },
     );
+}
+
+/** --add: the manifest in --out must verify with the public half of the key that signs the new one. */
+async function verifyPrevious(
+  previous: PreviousManifest,
+  sk: import("../core/trust/minisign.ts").SecretKey,
+  keyPath: string,
+): Promise<void> {
+  const { UpkeepError, isUpkeepError } = await import("../core/errors.ts");
+  const { keyIdHex, publicKeyOfSecret, verifyBytes } = await import("../core/trust/minisign.ts");
+  const { readSignatureFile } = await import("../core/sys/signing.ts");
+  const { basename } = await import("node:path");
+  const id = keyIdHex(sk.keyId);
+  const refuse = (why: string, cause?: unknown) =>
+    new UpkeepError(
+      "E_SIGNATURE",
+      `--add: ${previous.path} does not verify with the public key of ${keyPath} (key id ${id}): ${why}`,
+      {
+        ...(cause === undefined ? {} : { cause }),
+        hint: "nothing was written; keep each manifest with the key that signed it (or write a new one without --add, listing every artifact hosts may install)",
+      },
+    );
+  let sig: string;
+  try {
+    sig = await readSignatureFile(`${previous.path}.minisig`);
+  } catch (e) {
+    throw refuse(
+      `its signature ${basename(previous.path)}.minisig cannot be read (${(e as Error).message})`,
+      e,
+    );
+  }
+  try {
+    await verifyBytes(previous.bytes, sig, [publicKeyOfSecret(sk)], {
+      expectedFile: basename(previous.path),
+    });
+  } catch (e) {
+    if (!isUpkeepError(e)) throw e;
+    throw refuse(e.message, e);
+  }
+}
+
+/**
+ * Opening an encrypted key pauses for seconds (scrypt, about 1 GiB): on a terminal, say so on stderr once the
+ * password is known, as keygen does. Not on a terminal: nothing (scripts read stderr for errors).
+ */
+async function deriveNotice(): Promise<{ onDerive: () => void }> {
+  const { isatty } = await import("node:tty");
+  const { warn } = await import("./output.ts");
+  return { onDerive: () => (isatty(2) ? warn("Deriving the key (scrypt) ...") : undefined) };
 }

@@ -23,6 +23,28 @@ async function ask(question: string): Promise<boolean> {
   return !/^\s*n(o)?\s*$/i.test(line);
 }
 
+/** `(3m ago; fresh for 5m, as the server says)`, or why and when the answer is asked for again. */
+function cacheAge(s: {
+  cache_age_seconds: number | null;
+  cache_seconds: number | null;
+  cache_seconds_from: string | null;
+  cache_stale: boolean | null;
+}): string {
+  if (s.cache_age_seconds === null || s.cache_seconds === null) return "";
+  const span = (sec: number) =>
+    sec < 60
+      ? `${sec}s`
+      : sec < 7200
+        ? `${Math.floor(sec / 60)}m`
+        : sec < 172800
+          ? `${Math.floor(sec / 3600)}h`
+          : `${Math.floor(sec / 86400)}d`;
+  const life = `${span(s.cache_seconds)}${s.cache_seconds_from === "server" ? ", as the server says" : " (the server does not say)"}`;
+  return s.cache_stale
+    ? `(${span(s.cache_age_seconds)} ago: STALE, older than ${life}; the next tool run asks again, or \`upkeep tools update\` now)`
+    : `(${span(s.cache_age_seconds)} ago; kept for ${life})`;
+}
+
 export function register(program: Command): void {
   const tools = program
     .command("tools")
@@ -37,7 +59,7 @@ export function register(program: Command): void {
     .option("--base-url <url>", "where artifacts are downloaded from (default <server>/artifacts)")
     .option(
       "--trust-key <pubfile...>",
-      "trusted minisign public key(s); default: the published key, pinned on first use",
+      "trusted minisign public key(s); default: UPKEEP_TOOLS_TRUST_KEY, else the key published at <base-url>/<product>.pub, pinned on first use",
     )
     .option("--insecure", "allow plain http to a host that is not loopback")
     .option("--json", "print the saved configuration as JSON")
@@ -104,7 +126,7 @@ export function register(program: Command): void {
         [
           `server:    ${s.server ?? "(none: run upkeep tools login)"}${s.product ? ` (${s.product})` : ""}`,
           `enrolled:  ${s.enrolled ? "yes" : "no"}${s.pinned ? `, pinned to v${s.pinned}` : ""}`,
-          `cluster:   ${s.server_version ? `v${s.server_version}${s.server_auto_update ? "" : " (auto update off)"}, checked ${s.checked_at}` : "unknown"}`,
+          `cluster:   ${s.server_version ? `v${s.server_version}${s.server_auto_update ? "" : " (auto update off)"}, checked ${s.checked_at} ${cacheAge(s)}` : "unknown"}`,
           `runs:      ${s.version ? `v${s.version}` : "nothing"} (from ${s.source}${s.refused_choice ? `; v${s.refused_choice} is refused here` : ""})`,
           `installed: ${s.installed.map((i) => `v${i.version}`).join(", ") || "none"}  in ${s.tools_dir}`,
           // One line each, whatever the archive's publisher put in the reason.
@@ -141,8 +163,13 @@ export function register(program: Command): void {
     .action(async (version: string, o: { json?: boolean }) => {
       const { pin } = await import("../core/sys/tools/commands.ts");
       const { report } = await import("./output.ts");
-      const s = await pin(version, env);
-      report(o, { pinned: s.pinned ?? null }, (d) => `client tools pinned to v${d.pinned}`);
+      const r = await pin(version, env, await io());
+      report(
+        o,
+        { pinned: r.state.pinned ?? null, checked: r.checked },
+        (d) =>
+          `client tools pinned to v${d.pinned}${d.checked === "manifest" ? " (published in the release manifest)" : d.checked === "installed" ? " (installed here)" : ""}`,
+      );
     });
 
   tools

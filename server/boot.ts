@@ -15,7 +15,7 @@ import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { createLogger, type LogFn } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { RolloutService, type ServerInfo } from "./rollout_service.ts";
+import { DEFAULT_TOOLS_CACHE_SECONDS, RolloutService, type ServerInfo } from "./rollout_service.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { generateToken, hashToken, TokenChecker } from "./tokens.ts";
 
@@ -36,6 +36,7 @@ export interface ServeOptions {
   publicUrl?: string;
   logFormat?: string;
   jitterSeconds?: number;
+  toolsCacheSeconds?: number;
 }
 
 const FILE_KEYS: Record<string, keyof ServeOptions> = {
@@ -53,6 +54,7 @@ const FILE_KEYS: Record<string, keyof ServeOptions> = {
   public_url: "publicUrl",
   log_format: "logFormat",
   agent_update_jitter_seconds: "jitterSeconds",
+  tools_cache_seconds: "toolsCacheSeconds",
 };
 
 export interface ResolvedOptions {
@@ -75,6 +77,8 @@ export interface ResolvedOptions {
   publicUrl: string;
   logFormat: "text" | "json";
   jitterSeconds: number;
+  /** How long client tools may cache the find answer (`upkeep.cache_seconds`). */
+  toolsCacheSeconds: number;
 }
 
 function readConfigFile(path: string): ServeOptions {
@@ -176,6 +180,10 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
   const jitter = Number(pick("jitterSeconds") ?? 60);
   if (!Number.isInteger(jitter) || jitter < 0 || jitter > 86400)
     throw new UsageError("agent_update_jitter_seconds: must be an integer 0..86400");
+  // Client tools keep the answer at least 10 s and at most an hour, whatever a server says.
+  const toolsCache = Number(pick("toolsCacheSeconds") ?? DEFAULT_TOOLS_CACHE_SECONDS);
+  if (!Number.isInteger(toolsCache) || toolsCache < 10 || toolsCache > 3600)
+    throw new UsageError("tools_cache_seconds: must be an integer 10..3600 (seconds)");
 
   return {
     hostname,
@@ -194,6 +202,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     publicUrlDerived: pick("publicUrl") === undefined,
     logFormat,
     jitterSeconds: jitter,
+    toolsCacheSeconds: toolsCache,
   };
 }
 
@@ -303,6 +312,7 @@ export async function boot(
     edition: o.edition,
     fips: o.fips,
     jitterSeconds: o.jitterSeconds,
+    toolsCacheSeconds: o.toolsCacheSeconds,
   };
   const rollout = new RolloutService({
     store,

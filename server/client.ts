@@ -130,6 +130,14 @@ export interface ArtifactView {
 export interface ReleasesView {
   product: string;
   critical: string[];
+  /** The published release manifest (null: none); `warning` when it expires within 7 days or has expired. */
+  manifest?: {
+    serial: number;
+    expires: string;
+    floor: string | null;
+    versions: string[];
+    warning?: string | null;
+  } | null;
   artifacts: ArtifactView[];
 }
 

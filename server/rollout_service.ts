@@ -20,6 +20,7 @@ import * as engine from "../core/rollout/mod.ts";
 import { adjustAgentVersion, decideAgent, decideTools, resolveGroup } from "../core/rollout/mod.ts";
 import type { AgentReport, Rollout, RolloutEvent } from "../core/rollout/types.ts";
 import { manifestFileName, parseManifest } from "../core/trust/manifest.ts";
+import { expiryWarning } from "../core/trust/manifest_expiry.ts";
 import { formatVersion } from "../core/version/format_version.ts";
 import { parseVersion } from "../core/version/parse_version.ts";
 import type { Metrics } from "./metrics.ts";
@@ -31,7 +32,14 @@ export interface ServerInfo {
   edition: "oss" | "ent";
   fips: boolean;
   jitterSeconds: number;
+  /**
+   * How long client tools may cache the find answer before asking again (`upkeep.cache_seconds`; config key
+   * tools_cache_seconds): how soon a developer's shell follows a new tools version. Default 300.
+   */
+  toolsCacheSeconds?: number;
 }
+
+export const DEFAULT_TOOLS_CACHE_SECONDS = 300;
 
 export type GroupAction = "start" | "force" | "done" | "rollback";
 
@@ -79,6 +87,8 @@ export class RolloutService {
   #manifest:
     | { critical: Set<string>; serial: number; expires: string; floor: string | null; versions: string[] }
     | undefined;
+  /** The manifest expiry last warned about in the log, and when (at most one warning a day for it). */
+  #expiryWarned: { expires: string; at: number } | undefined;
   #ready = false;
   #cache = new Map<string, CachedGroup>();
   #lastReconcileMs = 0;
@@ -209,9 +219,26 @@ export class RolloutService {
         floor: m.floor ?? null,
         versions: m.releases.map((r) => r.version),
       };
+      this.#warnExpiry();
     } catch (e) {
       this.#o.log("release manifest ignored: it does not parse", { error: (e as Error).message });
     }
+  }
+
+  /**
+   * Hosts stop updating when the published manifest expires: in its last week (and after), the log says so
+   * when it is read and then once a day (checked at each reconcile).
+   */
+  #warnExpiry(): void {
+    const m = this.#manifest;
+    if (!m) return;
+    const now = this.#o.now();
+    const warning = expiryWarning(this.#o.info.product, m.expires, now);
+    if (!warning) return;
+    const last = this.#expiryWarned;
+    if (last && last.expires === m.expires && now.getTime() - last.at < 86_400_000) return;
+    this.#expiryWarned = { expires: m.expires, at: now.getTime() };
+    this.#o.log(`WARNING: ${warning}`, { expires: m.expires, serial: m.serial });
   }
 
   #isCritical(version: string): boolean {
@@ -229,6 +256,7 @@ export class RolloutService {
             expires: this.#manifest.expires,
             floor: this.#manifest.floor,
             versions: this.#manifest.versions,
+            warning: expiryWarning(this.#o.info.product, this.#manifest.expires, this.#o.now()) ?? null,
           }
         : null,
       artifacts,
@@ -305,6 +333,7 @@ export class RolloutService {
       this.#invalidate();
     }
     await this.#record(events);
+    this.#warnExpiry();
     this.#lastReconcileMs = performance.now() - t0;
     this.#reconcileCount++;
   }
@@ -554,6 +583,7 @@ export class RolloutService {
           reason: agent.reason,
           tools_reason: tools.reason,
           tools_adjusted: tools.adjusted,
+          cache_seconds: info.toolsCacheSeconds ?? DEFAULT_TOOLS_CACHE_SECONDS,
         },
       });
     } catch (e) {
@@ -568,7 +598,13 @@ export class RolloutService {
           agent_auto_update: false,
           agent_update_jitter_seconds: info.jitterSeconds,
         },
-        upkeep: { product: info.product, group, reason: "internal error: do not update", error: true },
+        upkeep: {
+          product: info.product,
+          group,
+          reason: "internal error: do not update",
+          error: true,
+          cache_seconds: info.toolsCacheSeconds ?? DEFAULT_TOOLS_CACHE_SECONDS,
+        },
       });
     }
   }

@@ -328,8 +328,13 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(pinnedUp.stdout).toContain("client tools v6.2.0 already installed; v6.3.0 still runs: pinned");
     const relogin = await login(u, ["--json"]);
     expect(JSON.parse(relogin.stdout)).toMatchObject({ pinned: "6.3.0" });
-    expect((await upkeep(["tools", "pin", "9.9.9"], { env: u.env })).code).toBe(0);
-    const missing = await shim(u, ["version"]);
+    // A version that is not published is refused at pin time (the release manifest is asked)...
+    const unknownPin = await upkeep(["tools", "pin", "9.9.9"], { env: u.env });
+    expect(unknownPin.code).toBe(2);
+    expect(unknownPin.stderr).toContain("v9.9.9 are not in the hello release manifest");
+    expect(unknownPin.stderr).toContain("published: v6.3.0, v6.2.0, v6.1.0, v6.0.0");
+    // ...and one asked for through the environment fails at the run, saying so.
+    const missing = await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: "9.9.9" });
     expect(missing.code).not.toBe(0);
     expect(missing.stderr).toContain("9.9.9");
     expect(missing.stderr).toContain("do not exist");

@@ -79,6 +79,8 @@ export async function scryptKeystream(
 export interface LoadSecretKeyOptions {
   /** Supplies the password of an encrypted key; default: UPKEEP_KEY_PASSWORD or a terminal prompt. */
   password?: () => Promise<string>;
+  /** Called once the password is known, before the slow key derivation (scrypt: seconds, ~1 GiB). */
+  onDerive?: () => void;
 }
 
 /** Loads a minisign secret key file, decrypting it if needed. Problems are E_KEY (exit 2 if unreadable). */
@@ -100,6 +102,7 @@ export async function loadSecretKey(path: string, opts: LoadSecretKeyOptions = {
   }
   if (file.kdf === "none") return openSecretKey(file);
   const password = await (opts.password ?? (() => getPassword({ label: `secret key ${path}` })))();
+  opts.onDerive?.();
   const keystream = await scryptKeystream(password, file.salt, file.opslimit, file.memlimit);
   return openSecretKey(file, keystream);
 }
@@ -125,6 +128,11 @@ export interface KeygenOptions {
   password?: string;
   /** scrypt limits for the encryption (default: minisign's). */
   kdf?: KdfLimits;
+  /**
+   * The files' base name: `NAME.key` and `NAME.pub` (default `upkeep`). `release keygen --product NAME` names
+   * them after the product: `NAME.pub` is what `tools login` fetches from the base URL.
+   */
+  name?: string;
 }
 
 export interface KeygenResult {
@@ -137,10 +145,13 @@ export interface KeygenResult {
 export const SECRET_KEY_FILE = "upkeep.key";
 export const PUBLIC_KEY_FILE = "upkeep.pub";
 
-/** Writes `dir/upkeep.key` (0600) and `dir/upkeep.pub`; refuses to replace either without `force`. */
+/**
+ * Writes `dir/upkeep.key` (0600) and `dir/upkeep.pub` (or `NAME.key`, `NAME.pub`); refuses to replace either
+ * without `force`.
+ */
 export async function writeKeyPair(dir: string, opts: KeygenOptions = {}): Promise<KeygenResult> {
-  const secretKeyPath = join(dir, SECRET_KEY_FILE);
-  const publicKeyPath = join(dir, PUBLIC_KEY_FILE);
+  const secretKeyPath = join(dir, opts.name === undefined ? SECRET_KEY_FILE : `${opts.name}.key`);
+  const publicKeyPath = join(dir, opts.name === undefined ? PUBLIC_KEY_FILE : `${opts.name}.pub`);
   if (!opts.force) {
     for (const p of [secretKeyPath, publicKeyPath]) {
       if (await exists(p))

@@ -1,7 +1,14 @@
 import { compareVersions } from "../version/compare_versions.ts";
 import { formatVersion } from "../version/format_version.ts";
 import { tryParseVersion } from "../version/try_parse_version.ts";
-import { CHECK_RETRY_MS, DEFAULT_CACHE_TTL_MS, type ToolsState, type VersionChoice } from "./types.ts";
+import {
+  CHECK_RETRY_MS,
+  DEFAULT_CACHE_TTL_MS,
+  MAX_CACHE_TTL_MS,
+  MIN_CACHE_TTL_MS,
+  type ToolsState,
+  type VersionChoice,
+} from "./types.ts";
 
 export type ChooseVersionInput = {
   state: ToolsState;
@@ -15,8 +22,20 @@ export type ChooseVersionInput = {
    */
   installed: readonly string[] | (() => readonly string[]);
   now: number;
+  /** Overrides the cache lifetime (default: `cacheTtlMs` of the cached answer). */
   ttlMs?: number;
 };
+
+/**
+ * How long a cached answer stays fresh: what its server advertised (`upkeep.cache_seconds`), kept within
+ * MIN_CACHE_TTL_MS..MAX_CACHE_TTL_MS; DEFAULT_CACHE_TTL_MS when it advertised nothing (or nonsense).
+ */
+export function cacheTtlMs(cache: ToolsState["cache"]): number {
+  const s = cache?.cacheSeconds;
+  if (s === undefined || !(s >= 0)) return DEFAULT_CACHE_TTL_MS;
+  const ms = s * 1000;
+  return ms < MIN_CACHE_TTL_MS ? MIN_CACHE_TTL_MS : ms > MAX_CACHE_TTL_MS ? MAX_CACHE_TTL_MS : ms;
+}
 
 /** The newest installed version (semver order), or undefined. */
 function newest(installed: readonly string[]): string | undefined {
@@ -46,7 +65,6 @@ export function cachedAnswer(state: ToolsState, server: string | undefined): Too
  */
 export function chooseVersion(input: ChooseVersionInput): VersionChoice {
   const { state, now } = input;
-  const ttl = input.ttlMs ?? DEFAULT_CACHE_TTL_MS;
   const env = input.envVersion?.trim();
   const newestInstalled = () =>
     newest(typeof input.installed === "function" ? input.installed() : input.installed);
@@ -75,6 +93,7 @@ export function chooseVersion(input: ChooseVersionInput): VersionChoice {
     now - state.lastCheckFailedAt < CHECK_RETRY_MS;
   const server = "server" in input ? input.server : state.server;
   const cache = cachedAnswer(state, server);
+  const ttl = input.ttlMs ?? cacheTtlMs(cache);
   const stale =
     Boolean(server) && !recentFailure && (!cache || now - cache.fetchedAt > ttl || now < cache.fetchedAt);
   if (cache?.toolsAutoUpdate && state.enrolled) {

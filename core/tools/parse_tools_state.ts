@@ -40,8 +40,10 @@ export function parseToolsState(text: string, path: string): ToolsState {
     const v = typeof c?.toolsVersion === "string" ? tryParseVersion(c.toolsVersion) : undefined;
     if (!v || typeof c.toolsAutoUpdate !== "boolean" || typeof c.fetchedAt !== "number") throw bad("cache");
     if (c.server !== undefined && typeof c.server !== "string") throw bad("cache");
+    if (c.cacheSeconds !== undefined && typeof c.cacheSeconds !== "number") throw bad("cache");
     cache = { toolsVersion: formatVersion(v), toolsAutoUpdate: c.toolsAutoUpdate, fetchedAt: c.fetchedAt };
     if (c.server) cache.server = c.server;
+    if (typeof c.cacheSeconds === "number") cache.cacheSeconds = c.cacheSeconds;
   }
   if (d.lastSerial !== undefined && typeof d.lastSerial !== "number") throw bad("lastSerial");
   if (d.lastCheckFailedAt !== undefined && typeof d.lastCheckFailedAt !== "number")

@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import fc from "fast-check";
-import { cachedAnswer, chooseVersion, isBelow } from "./choose_version.ts";
+import { cachedAnswer, cacheTtlMs, chooseVersion, isBelow } from "./choose_version.ts";
 import { effectiveServer } from "./effective_server.ts";
 import { shouldForward } from "./forward_signal.ts";
 import { isToolName } from "./is_tool_name.ts";
@@ -123,6 +123,42 @@ describe("chooseVersion: env > pin > server (enrolled, auto) > installed", () =>
     expect(() => chooseVersion({ state: base, envVersion: "latest", installed: [], now: NOW })).toThrow(
       /UPKEEP_TOOLS_VERSION="latest"/,
     );
+  });
+});
+
+describe("the cache lifetime the server advertises (upkeep.cache_seconds), bounded 10 s..1 h", () => {
+  const aged = (ageMs: number, cacheSeconds?: number) => ({
+    ...fresh("2.0.0"),
+    fetchedAt: NOW - ageMs,
+    ...(cacheSeconds === undefined ? {} : { cacheSeconds }),
+  });
+  const stale = (ageMs: number, cacheSeconds?: number) =>
+    chooseVersion({ state: { ...base, cache: aged(ageMs, cacheSeconds) }, installed: [], now: NOW }).stale;
+
+  test("the advertised lifetime decides when the answer is asked for again", () => {
+    expect(stale(299_000, 300)).toBe(false);
+    expect(stale(301_000, 300)).toBe(true);
+  });
+  test("a server that says nothing (Teleport, an older upkeep): an hour, as before", () => {
+    expect(cacheTtlMs(aged(0))).toBe(3_600_000);
+    expect(stale(59 * 60_000)).toBe(false);
+    expect(stale(61 * 60_000)).toBe(true);
+  });
+  test("at least 10 s (a server cannot make every run ask), at most an hour", () => {
+    expect(cacheTtlMs(aged(0, 0))).toBe(10_000);
+    expect(cacheTtlMs(aged(0, 2))).toBe(10_000);
+    expect(stale(5_000, 0)).toBe(false);
+    expect(cacheTtlMs(aged(0, 86_400))).toBe(3_600_000);
+    expect(stale(2 * 3_600_000, 86_400)).toBe(true);
+    expect(cacheTtlMs(aged(0, -5))).toBe(3_600_000);
+    expect(cacheTtlMs(aged(0, Number.NaN))).toBe(3_600_000);
+  });
+  test("tools.json keeps it; a non-number there is a damaged file", () => {
+    const doc = { ...base, cache: aged(0, 30) };
+    expect(parseToolsState(JSON.stringify(doc), "t.json").cache?.cacheSeconds).toBe(30);
+    expect(() =>
+      parseToolsState(JSON.stringify({ ...base, cache: { ...aged(0), cacheSeconds: "30" } }), "t.json"),
+    ).toThrow(/cache is invalid/);
   });
 });
 

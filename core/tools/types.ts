@@ -16,7 +16,18 @@ export type ToolsState = {
    * than `server`): an answer from another server than the one asked now counts as no answer. A file written
    * before `cache.server` existed holds the saved server's answer.
    */
-  cache?: { toolsVersion: string; toolsAutoUpdate: boolean; fetchedAt: number; server?: string };
+  cache?: {
+    toolsVersion: string;
+    toolsAutoUpdate: boolean;
+    fetchedAt: number;
+    server?: string;
+    /**
+     * How long the server said its answer may be cached (`upkeep.cache_seconds`), as given; absent from a
+     * server that does not say (Teleport, an older upkeep): DEFAULT_CACHE_TTL_MS then. Bounded by
+     * `cacheTtlMs`.
+     */
+    cacheSeconds?: number;
+  };
   /** The last failed attempt to reach the server (ms): retried only after a pause, so a down server costs little. */
   lastCheckFailedAt?: number;
   /** The newest release-manifest serial seen (rollback protection). */
@@ -71,7 +82,15 @@ export type VersionChoice = {
   belowFloor?: string;
 };
 
+/**
+ * The cache lifetime when the server does not advertise one (Teleport, an upkeep before `cache_seconds`): the
+ * hour these clients always used, so a cluster that never asked for more checks gets no more of them.
+ */
 export const DEFAULT_CACHE_TTL_MS = 60 * 60 * 1000;
+/** Whatever a server advertises, the answer is kept at least this long (a server cannot make every run ask)... */
+export const MIN_CACHE_TTL_MS = 10 * 1000;
+/** ...and at most this long (nor make a developer keep an old version for days). */
+export const MAX_CACHE_TTL_MS = 60 * 60 * 1000;
 export const MAX_KEPT_VERSIONS = 3;
 /** After a failed check, the server is not asked again for this long. */
 export const CHECK_RETRY_MS = 5 * 60 * 1000;

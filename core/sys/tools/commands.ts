@@ -2,7 +2,7 @@
 import { lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { isUpkeepError, UpkeepError, UsageError } from "../../errors.ts";
-import { cachedAnswer, chooseVersion, isBelow } from "../../tools/choose_version.ts";
+import { cachedAnswer, cacheTtlMs, chooseVersion, isBelow } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
 import { retryAdvice, withoutRefusal } from "../../tools/refused.ts";
@@ -68,8 +68,16 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
   }
 
   let trustKeys: string[];
+  // UPKEEP_TOOLS_TRUST_KEY (comma-separated files or base64 keys) stands for --trust-key, as it does for the
+  // other tools commands: the environment beats what was saved.
+  const envKeys = (env.UPKEEP_TOOLS_TRUST_KEY ?? "")
+    .split(",")
+    .map((k) => k.trim())
+    .filter((k) => k !== "");
   if (input.trustKey?.length) {
     trustKeys = (await loadTrustedKeys(input.trustKey)).map(bareKey);
+  } else if (envKeys.length > 0) {
+    trustKeys = (await loadTrustedKeys(envKeys)).map(bareKey);
   } else if (old.trustKeys.length > 0 && same && old.product === input.product) {
     trustKeys = old.trustKeys; // pinned at the first login; the server cannot change it
   } else {
@@ -88,7 +96,7 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
         "E_KEY",
         `no --trust-key given and the published key ${url} cannot be fetched: ${(e as Error).message}`,
         {
-          hint: "pass --trust-key PUBFILE (the release engineer's minisign public key)",
+          hint: "pass --trust-key PUBFILE (the release engineer's minisign public key) or set UPKEEP_TOOLS_TRUST_KEY; or the operator publishes it: upkeep admin publish --key PUBFILE",
           exitCode: 2,
         },
       );
@@ -168,6 +176,14 @@ export interface ToolsStatus {
   server_version: string | null;
   server_auto_update: boolean | null;
   checked_at: string | null;
+  /** Seconds since the server was asked (its answer cached), null when there is no answer. */
+  cache_age_seconds: number | null;
+  /** How long that answer stays fresh: the server's `cache_seconds` (bounded), else an hour. */
+  cache_seconds: number | null;
+  /** Where the lifetime comes from: `server` (advertised) or `default` (the server says nothing). */
+  cache_seconds_from: "server" | "default" | null;
+  /** The answer is older than its lifetime: the next tool run (or `tools update`) asks the server again. */
+  cache_stale: boolean | null;
   version: string | null;
   source: string;
   installed: { version: string; last_used: string }[];
@@ -232,6 +248,10 @@ export async function status(env: Env, io: ExecIo): Promise<ToolsStatus> {
     server_version: cache?.toolsVersion ?? null,
     server_auto_update: cache?.toolsAutoUpdate ?? null,
     checked_at: cache ? new Date(cache.fetchedAt).toISOString() : null,
+    cache_age_seconds: cache ? Math.max(0, Math.floor((io.now().getTime() - cache.fetchedAt) / 1000)) : null,
+    cache_seconds: cache ? cacheTtlMs(cache) / 1000 : null,
+    cache_seconds_from: cache ? (cache.cacheSeconds === undefined ? "default" : "server") : null,
+    cache_stale: cache ? io.now().getTime() - cache.fetchedAt > cacheTtlMs(cache) : null,
     version: version ?? null,
     source,
     installed: installed.map((i) => ({ version: i.version, last_used: new Date(i.lastUsed).toISOString() })),
@@ -296,22 +316,124 @@ export async function update(env: Env, io: ExecIo): Promise<UpdateResult> {
   };
 }
 
-export async function pin(version: string | undefined, env: Env): Promise<ToolsState> {
+export interface PinResult {
+  state: ToolsState;
+  /**
+   * How the version was checked: `manifest` (listed in the verified release manifest), `installed` (already
+   * here: it runs without the mirror), or `unchecked` (the mirror could not say: pinned with a warning).
+   */
+  checked: "manifest" | "installed" | "unchecked" | null;
+}
+
+/**
+ * `tools pin VERSION` (or unpin with undefined). A version is checked first against the verified release
+ * manifest of the mirror: one that is not published (or below its floor, or without an artifact for this
+ * machine) is refused with the versions that are, instead of failing at the next run. When the mirror cannot
+ * say (unreachable, not logged in, a manifest that does not verify), the pin is made with a warning.
+ */
+export async function pin(
+  version: string | undefined,
+  env: Env,
+  io: Pick<ExecIo, "warn" | "now"> = { warn: () => {}, now: () => new Date() },
+): Promise<PinResult> {
   const dir = toolsDir(env);
   let pinned: string | undefined;
+  let checked: PinResult["checked"] = null;
   if (version !== undefined) {
     const v = tryParseVersion(version);
     if (!v) throw new UsageError(`invalid version ${JSON.stringify(version)}: expected MAJOR.MINOR.PATCH`);
     pinned = formatVersion(v);
+    checked = await checkPin(dir, pinned, env, io);
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  return await updateToolsState(dir, (cur) => {
+  const state = await updateToolsState(dir, (cur) => {
     // Pinning a refused version forces a retry of it (as `upkeep agent pin` does for a skipped one).
     const next = pinned === undefined ? { ...cur } : withoutRefusal(cur, pinned);
     if (pinned === undefined) delete next.pinned;
     else next.pinned = pinned;
     return next;
   });
+  return { state, checked };
+}
+
+/** How long `tools pin` waits for the mirror's manifest before pinning unchecked. */
+const PIN_CHECK_MS = 15_000;
+
+async function checkPin(
+  dir: string,
+  version: string,
+  env: Env,
+  io: Pick<ExecIo, "warn" | "now">,
+): Promise<NonNullable<PinResult["checked"]>> {
+  if (isInstalled(dir, version)) return "installed";
+  const unchecked = (why: string): "unchecked" => {
+    io.warn(
+      `WARNING: v${version} was not checked against the release manifest (${why}): pinned anyway; the next run installs it if it is published`,
+    );
+    return "unchecked";
+  };
+  const { state } = readToolsState(dir);
+  const { toolsSource } = await import("./install_tools.ts");
+  let src: ReturnType<typeof toolsSource>;
+  try {
+    src = toolsSource(state, env);
+  } catch (e) {
+    return unchecked((e as Error).message);
+  }
+  const { currentPlatform, fetchVerifiedManifest } = await import("../install/mod.ts");
+  const { installableReleases } = await import("../../trust/manifest.ts");
+  const { formatArtifactName } = await import("../../trust/artifact_name.ts");
+  const signal = AbortSignal.timeout(PIN_CHECK_MS);
+  let manifest: Awaited<ReturnType<typeof fetchVerifiedManifest>>["manifest"];
+  try {
+    const source = {
+      baseUrl: src.baseUrl,
+      product: src.product,
+      trustedKeys: await loadTrustedKeys(src.keys),
+      insecure: state.insecure === true,
+    };
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    manifest = (
+      await fetchVerifiedManifest(source, {
+        now: io.now(),
+        ...(state.lastSerial === undefined ? {} : { lastSerial: state.lastSerial }),
+        workDir: dir,
+        signal,
+      })
+    ).manifest;
+  } catch (e) {
+    if (signal.aborted) return unchecked(`no answer from ${src.baseUrl} within ${PIN_CHECK_MS / 1000} s`);
+    return unchecked((e as Error).message);
+  }
+  const installable = installableReleases(manifest).map((r) => r.version);
+  const published = installable.length ? installable.map((x) => `v${x}`).join(", ") : "none";
+  const release = manifest.releases.find((r) => r.version === version);
+  if (!release)
+    throw new UsageError(`client tools v${version} are not in the ${manifest.product} release manifest`, {
+      code: "E_NOT_IN_MANIFEST",
+      hint: `published: ${published} (nothing was pinned)`,
+    });
+  if (!installable.includes(version))
+    throw new UsageError(
+      `client tools v${version} are below the floor v${manifest.floor} of the ${manifest.product} release manifest`,
+      { code: "E_BELOW_FLOOR", hint: `installable: ${published} (nothing was pinned)` },
+    );
+  const p = currentPlatform();
+  const name = formatArtifactName({ product: manifest.product, version, ...p });
+  if (!release.artifacts.some((a) => a.name === name)) {
+    const here = installableReleases(manifest)
+      .filter((r) =>
+        r.artifacts.some(
+          (a) => a.name === formatArtifactName({ product: manifest.product, version: r.version, ...p }),
+        ),
+      )
+      .map((r) => `v${r.version}`);
+    throw new UsageError(`client tools v${version} have no artifact for this machine (${name})`, {
+      code: "E_NOT_FOUND",
+      hint: `published for ${p.os}-${p.arch}: ${here.join(", ") || "none"} (nothing was pinned)`,
+    });
+  }
+  return "manifest";
 }
 
 /**

@@ -10,6 +10,8 @@ import { updateToolsState } from "./state_store.ts";
 export interface ToolsAnswer {
   toolsVersion: string;
   toolsAutoUpdate: boolean;
+  /** `upkeep.cache_seconds`: how long the server says its answer may be cached (absent: it does not say). */
+  cacheSeconds?: number;
 }
 
 const HINT =
@@ -52,7 +54,7 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
   }
   let body: {
     auto_update?: { tools_version?: unknown; tools_auto_update?: unknown };
-    upkeep?: { reason?: unknown; tools_reason?: unknown };
+    upkeep?: { reason?: unknown; tools_reason?: unknown; cache_seconds?: unknown };
   };
   try {
     body = JSON.parse(new TextDecoder().decode(bytes)) as typeof body;
@@ -79,7 +81,15 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
       ? tryParseVersion(body.auto_update.tools_version)
       : undefined;
   if (!v) throw new UpkeepError("E_SERVER", `${url}: auto_update.tools_version is missing or not a version`);
-  return { toolsVersion: formatVersion(v), toolsAutoUpdate: body.auto_update?.tools_auto_update === true };
+  const cacheSeconds = body.upkeep?.cache_seconds;
+  return {
+    toolsVersion: formatVersion(v),
+    toolsAutoUpdate: body.auto_update?.tools_auto_update === true,
+    // Kept as given (bounded where it is used): a number of seconds, anything else is no advice.
+    ...(typeof cacheSeconds === "number" && Number.isFinite(cacheSeconds) && cacheSeconds >= 0
+      ? { cacheSeconds }
+      : {}),
+  };
 }
 
 /**
