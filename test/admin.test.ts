@@ -221,16 +221,28 @@ describe("upkeep admin get", () => {
       ["canary", "unstarted"],
       ["prod", "unstarted"],
     ]);
-    const text = await admin(["get", "rollout"]);
+    // 100 columns: the reason goes whole under its group's row.
+    const text = await admin(["get", "rollout"], { env: { COLUMNS: "100" } });
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split("\n");
     expect(lines[0]).toContain("rollout 1.0.0 -> 1.1.0");
     expect(lines[0]).toContain("strategy halt-on-error");
-    expect(lines[1]).toMatch(
+    expect(lines[1]).toMatch(/^GROUP\s+STATE\s+PRESENT\s+UPDATED\s+FAILED\s+INITIAL\s+CANARIES\s+STARTED$/);
+    expect(lines[2]).toMatch(/^canary\s+unstarted\s+1\s+0\s+0\s+0\s+-\s+-$/);
+    expect(lines[3]).toMatch(/^ {4}reason: waiting for its window: next opens \S+Z$/);
+    expect(lines[4]).toMatch(/^prod\s+unstarted\s+1\s/);
+    expect(lines[5]).toBe("    reason: waiting for earlier group canary (unstarted)");
+    // A wide terminal: the reason is the last column.
+    const wide = await admin(["get", "rollout"], { env: { COLUMNS: "200" } });
+    const w = wide.stdout.trim().split("\n");
+    expect(w[1]).toMatch(
       /^GROUP\s+STATE\s+PRESENT\s+UPDATED\s+FAILED\s+INITIAL\s+CANARIES\s+STARTED\s+REASON$/,
     );
-    expect(lines[2]).toMatch(/^canary\s+unstarted\s+1\s+0\s+0\s+0\s+-\s+-\s+waiting for its window/);
-    expect(lines[3]).toMatch(/^prod\s+unstarted\s+1\s/);
+    expect(w[2]).toMatch(/^canary\s+unstarted\s+1\s+0\s+0\s+0\s+-\s+-\s+waiting for its window/);
+    // The events, oldest first, without --json.
+    expect(text.stdout).toMatch(
+      /\nevents:\nTIME\s+GROUP\s+CHANGE\s+WHAT\n\S+Z\s+-\s+-\s+new rollout 1\.0\.0 -> 1\.1\.0/,
+    );
   });
 
   test("agents: JSON and a table (needs the admin token)", async () => {
@@ -239,7 +251,7 @@ describe("upkeep admin get", () => {
     const { agents } = JSON.parse(json.stdout) as { agents: { updater_id: string; present: boolean }[] };
     expect(agents.map((a) => a.updater_id)).toEqual(["u1", "u2"]);
     expect(agents.every((a) => a.present)).toBe(true);
-    const text = await admin(["get", "agents"]);
+    const text = await admin(["get", "agents"], { env: { COLUMNS: "100" } });
     const lines = text.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^UPDATER_ID\s+HOSTNAME\s+GROUP\s+VERSION\s+STATE\s+LAST_SEEN\s+PRESENT$/);
     expect(lines[1]).toMatch(/^u1\s+h-u1\s+canary\s+1\.0\.0\s+ok\s+\d{4}-\d\d-\d\dT\S+Z\s+yes$/);
