@@ -26,6 +26,7 @@ export function capAgentVersion(
     return {
       version: server,
       capped: true,
+      direction: "capped",
       reason: `target ${tv} is newer than the server ${sv}: capped at the server version (an agent never exceeds the server)`,
     };
   }
@@ -34,8 +35,14 @@ export function capAgentVersion(
     return {
       version: server,
       capped: true,
+      direction: "raised",
       reason: `target ${tv} is too old: ${check.reason}; raised to the server version ${sv}`,
     };
   }
-  return { version: target, capped: false, reason: `target ${tv} is within the server cap: ${check.reason}` };
+  return {
+    version: target,
+    capped: false,
+    direction: "none",
+    reason: `target ${tv} is within the server cap: ${check.reason}`,
+  };
 }

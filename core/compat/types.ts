@@ -26,6 +26,8 @@ export type AgentVersionDecision = {
   version: SemVer;
   /** True when `version` is not the requested target (it was capped at, or raised to, the server). */
   capped: boolean;
+  /** How it was changed: `capped` (the target was newer than the server), `raised` (too old), or `none`. */
+  direction: "none" | "capped" | "raised";
   reason: string;
 };
 

@@ -218,10 +218,11 @@ describe("decideAgent: schedule, modes, groups, cap", () => {
     expect(d.agent_version).toBe(SERVER);
     expect(d.capped).toBe(true);
   });
-  test("no agent versions: the server version, no update", () => {
+  test("no agent versions (no policy yet): no version, no update, whatever the server version", () => {
     for (const v of [undefined, { ...version(), spec: {} } as AutoupdateVersion]) {
       const d = decideAgent({ ...base, version: v, groups: [status("g", "active")] });
-      expect([d.agent_version, d.agent_auto_update]).toEqual([SERVER, false]);
+      expect([d.agent_version, d.agent_auto_update]).toEqual(["", false]);
+      expect(d.reason).toContain("no version policy yet");
     }
   });
   test("a bad server version throws (the server then answers: do not update)", () => {

@@ -3,22 +3,26 @@ import type { CompatPolicy } from "../compat/types.ts";
 import type { AutoupdateConfig, AutoupdateVersion } from "../resources/types.ts";
 import { formatVersion } from "../version/format_version.ts";
 import { parseVersion } from "../version/parse_version.ts";
+import type { SemVer } from "../version/types.ts";
 import { currentWindow } from "../window/current_window.ts";
 import { nextWindowOpen } from "../window/next_window_open.ts";
 import { iso, toMs } from "./_util.ts";
 import { effectiveAgentMode } from "./effective_agent_mode.ts";
 import { groupWindow } from "./group_window.ts";
 import { resolveGroup } from "./resolve_group.ts";
-import type { AgentDecision, GroupState, GroupStatus } from "./types.ts";
+import type { AgentDecision, GroupState, GroupStatus, VersionAdjustment } from "./types.ts";
 
 export type DecideAgentInput = {
   config: AutoupdateConfig;
-  /** `undefined` (or no `spec.agents`): agents are told the server version and not to update. */
+  /** `undefined` (or no `spec.agents`): no version policy yet: agents are told no version (`""`), no update. */
   version: AutoupdateVersion | undefined;
   /** The rollout's group statuses (`rollout.groups`); a group missing here counts as `unstarted`. */
   groups: readonly GroupStatus[];
-  /** The control plane's version: the cap for agents. */
-  serverVersion: string;
+  /**
+   * The control plane's version: agents are capped at it and raised to it (`capAgentVersion`). `undefined`
+   * (a product without a control plane): no cap and no raise, the rollout's versions as given.
+   */
+  serverVersion: string | undefined;
   /** The group the agent names; unknown or empty means the last group. */
   agentGroup?: string;
   /** The agent's updater id, to recognize canaries. */
@@ -47,8 +51,10 @@ export type DecideAgentInput = {
  * - mode `suspended`: the versions above, but `agent_auto_update` false (nothing new moves), except in a
  *   `rolledback` group (a rollback in progress is a safety action and continues).
  * - mode `disabled`: the versions above, `agent_auto_update` false everywhere.
- * - the version is capped at `serverVersion` (and raised to it when too old to work with it) by
- *   `capAgentVersion`; `capped` and the reason say so.
+ * - when `serverVersion` is set, the version is capped at it (and raised to it when too old to work with
+ *   it) by `capAgentVersion`; `capped`, `adjusted` and the reason say so. Without it, no cap, no raise.
+ * - no `spec.agents` (no version policy yet): no version at all (`""`) and no update, whatever the server
+ *   version: an `agent enable` before any policy installs nothing.
  *
  * Throws on an unparsable version (validated resources never have one): the server answers "do not
  * update" on any error.
@@ -61,7 +67,7 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
   const state: GroupState = status?.state ?? "unstarted";
   const mode = effectiveAgentMode(config, version);
   const agents = version?.spec.agents;
-  const server = parseVersion(serverVersion);
+  const server = serverVersion === undefined ? undefined : parseVersion(serverVersion);
   const placed =
     input.agentGroup === group.name
       ? `group ${group.name} is ${state}`
@@ -73,13 +79,13 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
 
   if (agents === undefined) {
     return {
-      agent_version: formatVersion(server),
+      agent_version: "",
       agent_auto_update: false,
-      reason:
-        "no agent versions set (autoupdate_version has no spec.agents): serving the server version, no update",
+      reason: NO_AGENT_POLICY,
       group: group.name,
       group_state: state,
       capped: false,
+      adjusted: null,
       mode,
       canary: isCanary,
     };
@@ -149,15 +155,40 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
   }
 
   const wanted = parseVersion(useTarget ? agents.targetVersion : agents.startVersion);
-  const cap = capAgentVersion(wanted, server, input.policy);
+  const adjusted = adjustAgentVersion(wanted, server, input.policy);
   return {
-    agent_version: formatVersion(cap.version),
+    agent_version: adjusted ? adjusted.to : formatVersion(wanted),
     agent_auto_update: auto,
-    reason: `${placed}: ${why}${cap.capped ? `; ${cap.reason}` : ""}`,
+    reason: `${placed}: ${why}${adjusted ? `; ${adjusted.why}` : ""}`,
     group: group.name,
     group_state: state,
-    capped: cap.capped,
+    capped: adjusted !== null,
+    adjusted,
     mode,
     canary: isCanary,
+  };
+}
+
+/** The reason an agent gets before any version policy exists. */
+export const NO_AGENT_POLICY =
+  "no version policy yet: autoupdate_version has no spec.agents (upkeep admin apply of kind: autoupdate_version with spec.agents start_version and target_version): no version, no update";
+
+/**
+ * The cap or raise `server` makes to an agent version (`capAgentVersion`), or null when it serves the
+ * version unchanged or there is no server version (no cap, no raise).
+ */
+export function adjustAgentVersion(
+  wanted: SemVer,
+  server: SemVer | undefined,
+  policy?: CompatPolicy,
+): VersionAdjustment | null {
+  if (server === undefined) return null;
+  const cap = capAgentVersion(wanted, server, policy);
+  if (cap.direction === "none") return null;
+  return {
+    kind: cap.direction,
+    from: formatVersion(wanted),
+    to: formatVersion(cap.version),
+    why: cap.reason,
   };
 }

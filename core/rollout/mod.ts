@@ -17,6 +17,7 @@ export * from "./effective_agent_mode.ts";
 export * from "./force_group.ts";
 export * from "./group_window.ts";
 export * from "./mark_group_done.ts";
+export * from "./plan_answers.ts";
 export * from "./reconcile.ts";
 export * from "./resolve_group.ts";
 export * from "./rollback_group.ts";

@@ -27,7 +27,8 @@ export type ReconcileInput = {
   rollout: Rollout | undefined;
   /** The PRESENT agents' last reports (the caller drops agents not seen recently). */
   agents: readonly AgentReport[];
-  serverVersion: string;
+  /** The control plane's version (agents are capped at it), or `undefined`: no cap, no raise. */
+  serverVersion: string | undefined;
   now: Date | number;
   /** Numbers in `[0, 1)` (e.g. `Math.random`, or `seededRandom(seed)`), to choose canaries. */
   random: () => number;
@@ -63,7 +64,8 @@ type Ctx = {
  *   group is a removal plus an addition.
  * - Counts (`presentCount`, `upToDateCount`, `failedCount`) are refreshed from `agents`. An agent is up to
  *   date when it runs the target (capped at the server version) and is healthy; failed when its last
- *   update to the target failed, or it runs the target unhealthy.
+ *   update to the target failed, or it runs the target unhealthy. Without a server version the target is
+ *   taken as given (no cap, no raise).
  * - mode `suspended` or `disabled`: no transitions at all (the rollout is frozen; counts still refresh).
  * - `schedule: immediate`: every group not rolled back becomes `active`, then `done` once complete.
  * - halt-on-error: groups in order. An `unstarted` group starts when every earlier group is `done`,
@@ -141,9 +143,13 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
     return unstartedStatus(gc.name, now, "added to the schedule: not started yet");
   });
 
-  const target = formatVersion(
-    capAgentVersion(parseVersion(av.targetVersion), parseVersion(input.serverVersion), input.policy).version,
-  );
+  const target =
+    input.serverVersion === undefined
+      ? av.targetVersion
+      : formatVersion(
+          capAgentVersion(parseVersion(av.targetVersion), parseVersion(input.serverVersion), input.policy)
+            .version,
+        );
   const tallies = tally(config, input.agents, target);
   // A finished group whose reason counts agents (halt-on-error, immediate) keeps a reason that agrees with
   // its counts: when they move after it finished (a host rolled back on its own, one joined), the reason

@@ -80,8 +80,21 @@ export type RolloutEvent = {
   message: string;
 };
 
+/**
+ * A version the server changed under `server_version` (DESIGN §2): `capped` when the rollout's version was
+ * newer than the server, `raised` when it was too old to work with it. `from` is the rollout's version,
+ * `to` the one served, `why` one sentence for operators.
+ */
+export type VersionAdjustment = {
+  kind: "capped" | "raised";
+  from: string;
+  to: string;
+  why: string;
+};
+
 /** What one agent is told (DESIGN §3 matrix), in the wire's snake_case, plus why. */
 export type AgentDecision = {
+  /** `""` when no version is named (no `spec.agents` yet): never an update. */
   agent_version: string;
   agent_auto_update: boolean;
   reason: string;
@@ -90,6 +103,8 @@ export type AgentDecision = {
   group_state: GroupState;
   /** True when `agent_version` is not the rollout's version because of the server cap. */
   capped: boolean;
+  /** The cap or raise behind `capped`, or null (also always null without `server_version`). */
+  adjusted: VersionAdjustment | null;
   /** The effective agent mode (the more restrictive of the two resources). */
   mode: AgentMode;
   /** True when this agent is one of its group's canaries. */
@@ -98,9 +113,12 @@ export type AgentDecision = {
 
 /** What client tools are told. */
 export type ToolsDecision = {
+  /** `""` when no version is named (no tools target and no `server_version`): never an update. */
   tools_version: string;
   tools_auto_update: boolean;
   reason: string;
+  /** The tools target replaced by the server version (not compatible with it), or null. */
+  adjusted: VersionAdjustment | null;
 };
 
 /** The result of an operator action. */
