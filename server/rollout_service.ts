@@ -225,6 +225,30 @@ export class RolloutService {
     };
   }
 
+  /** The versions the published release manifest lists, or undefined when none is published (or parses). */
+  publishedVersions(): string[] | undefined {
+    return this.#manifest?.versions;
+  }
+
+  /**
+   * What every group and client tools would be told right after applying `next` over the live state (the
+   * rollout, present agents, critical flags, published manifest), and which versions it names that are not
+   * published. Changes nothing (admin apply and its --dry-run).
+   */
+  plan(next: { config?: AutoupdateConfig; version?: AutoupdateVersion; serverVersion?: string } = {}) {
+    const now = this.#o.now();
+    return engine.planAnswers({
+      config: next.config ?? this.#config,
+      version: next.version ?? this.#version,
+      serverVersion: next.serverVersion ?? this.#serverVersion,
+      published: this.#manifest?.versions,
+      rollout: this.#rollout,
+      agents: this.#presentReports(now.getTime()),
+      now,
+      critical: [...this.#critical, ...(this.#manifest?.critical ?? [])],
+    });
+  }
+
   // ---- agents ----
 
   async report(r: AgentRecord): Promise<void> {
