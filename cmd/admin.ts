@@ -2,7 +2,7 @@
  * `upkeep admin`: the operator's CLI for a running `upkeep serve` (DESIGN §4), like `tctl`.
  *
  *     upkeep admin [--server URL] [--token T] [--insecure] ...     # or UPKEEP_SERVER, UPKEEP_TOKEN
- *     upkeep admin apply -f resource.yaml [-f -] [--json]           # autoupdate_config, autoupdate_version, server
+ *     upkeep admin apply -f resource.yaml [-f -] [--dry-run] [--force] [--json]  # config, version, server
  *     upkeep admin get config|version|rollout|agents|releases|server [--json]
  *     upkeep admin rollout start|force|done|rollback GROUP [--json]
  *     upkeep admin publish FILE... [--json]                         # + FILE.sha256, FILE.minisig, *-releases.json
@@ -69,8 +69,16 @@ export function register(program: Command): void {
       "create or replace resources from YAML (several `---` documents) or JSON files, like tctl create",
     )
     .requiredOption("-f, --filename <file>", "a resource file, `-` for stdin; repeatable", collect)
-    .option("--json", "print what the server stored")
-    .action(async (opts: { filename: string[] } & JsonFlag, cmd: Command) => {
+    .option(
+      "--dry-run",
+      "print what each group and client tools would be told (version, update, why); change nothing",
+    )
+    .option(
+      "--force",
+      "apply versions that are not in the release manifest published on this server (artifacts hosted elsewhere)",
+    )
+    .option("--json", "print what the server stored, and what each group is told")
+    .action(async (opts: ApplyFlags, cmd: Command) => {
       const docs = await readDocuments(opts.filename);
       const client = await connect(cmd);
       await applyDocuments(client, docs, opts);
@@ -292,37 +300,148 @@ function serverVersionOf(v: Record<string, unknown>): unknown {
   return v.server_version ?? (spec && typeof spec === "object" ? spec.server_version : undefined);
 }
 
-/** Sends the documents in order. A refusal names the file and document, and what was applied before it. */
-async function applyDocuments(client: ApiClient, docs: ApplyDoc[], opts: JsonFlag): Promise<void> {
+interface ApplyFlags extends JsonFlag {
+  filename: string[];
+  dryRun?: boolean;
+  force?: boolean;
+}
+
+/** One answer of the plan (server/apply.ts planView). */
+interface AnswerView {
+  version: string;
+  update: boolean;
+  why: string;
+  adjusted: { kind: string; from: string; to: string; why: string } | null;
+}
+
+interface ApplyAnswer {
+  dry_run: boolean;
+  forced: string[];
+  applied: unknown[];
+  plan: {
+    now: string;
+    groups: (AnswerView & {
+      group: string;
+      state: string;
+      state_reason: string;
+      next_window_open: string;
+      canary: AnswerView | null;
+    })[];
+    tools: AnswerView;
+    published: string[] | null;
+  };
+}
+
+/**
+ * Sends the whole set in one request (POST /v1/apply): the server checks every document, and the versions
+ * the set makes hosts install against its published manifest, before it stores any. A refusal names the
+ * file and document; nothing was applied.
+ */
+async function applyDocuments(client: ApiClient, docs: ApplyDoc[], opts: ApplyFlags): Promise<void> {
   const { UpkeepError } = await import("../core/errors.ts");
   const { ApiError } = await import("../server/client.ts");
-  const { print } = await import("./output.ts");
-  const applied: { file: string; document: number; kind: string; result: unknown }[] = [];
-  for (const d of docs) {
-    let result: unknown;
-    try {
-      result =
-        d.kind === "server"
-          ? await client.putServerVersion(String(serverVersionOf(d.value)))
-          : await client.putResource(d.kind, d.value);
-    } catch (e) {
-      if (e instanceof ApiError && (e.status === 400 || e.status === 413)) {
-        const done = applied.map((a) => `${a.file} document ${a.document}`);
-        throw new UpkeepError(e.code, `${where(d)}: ${e.message}`, {
-          cause: e,
-          exitCode: 2,
-          hint:
-            done.length === 0
-              ? "nothing was applied; fix the field named and apply again"
-              : `already applied: ${done.join(", ")}; fix the field named and apply again (applying is idempotent)`,
-        });
-      }
-      throw e;
+  const { print, warn } = await import("./output.ts");
+  const query = [opts.dryRun ? "dry_run=1" : "", opts.force ? "force=1" : ""].filter(Boolean).join("&");
+  let answer: ApplyAnswer;
+  try {
+    answer = await client.request<ApplyAnswer>("POST", `/v1/apply${query ? `?${query}` : ""}`, {
+      body: JSON.stringify({ resources: docs.map((d) => d.value) }),
+      contentType: "application/json",
+    });
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 400 || e.status === 413)) {
+      // The server names the document by its index in the set: name its file and place instead.
+      const m = /^resources\[(\d+)\]:? ?/.exec(e.message);
+      const d = m ? docs[Number(m[1])] : undefined;
+      throw new UpkeepError(e.code, d && m ? `${where(d)}: ${e.message.slice(m[0].length)}` : e.message, {
+        cause: e,
+        exitCode: 2,
+        hint: "nothing was applied; fix the field named and apply again",
+      });
     }
-    applied.push({ file: d.file, document: d.index, kind: d.kind, result });
-    if (!opts.json) print(`${d.kind} applied (${where(d)})`);
+    if (e instanceof ApiError && e.serverCode === "E_NOT_IN_MANIFEST") {
+      throw new UpkeepError("E_NOT_IN_MANIFEST", e.message, {
+        cause: e,
+        hint: (e.hint ?? "").replace(" (?force=1)", ""),
+      });
+    }
+    throw e;
   }
-  if (opts.json) print(JSON.stringify({ applied }, null, 2));
+  if (opts.json) {
+    print(
+      JSON.stringify(
+        {
+          dry_run: answer.dry_run,
+          forced: answer.forced,
+          applied: answer.applied.map((result, i) => {
+            const d = docs[i] as ApplyDoc;
+            return { file: d.file, document: d.index, kind: d.kind, result };
+          }),
+          plan: answer.plan,
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  const width = await textWidth();
+  const lines: string[] = [];
+  if (answer.dry_run) lines.push("dry run: nothing was changed; with these resources applied now:");
+  else for (const d of docs) lines.push(`${d.kind} applied (${where(d)})`);
+  lines.push(...planText(answer.plan, answer.dry_run, width));
+  print(lines.join("\n"));
+  if (answer.forced.length > 0) {
+    warn(
+      `${answer.dry_run ? "with --force: " : "applied with --force: "}${answer.forced.join(", ")} ${
+        answer.plan.published === null
+          ? "cannot be checked: no release manifest is published on this server"
+          : "is not in the release manifest published on this server"
+      }; hosts must get ${answer.forced.length === 1 ? "it" : "them"} from elsewhere`,
+    );
+  }
+}
+
+/** `3d 4h`, `11h 29m`, `12m`, `less than a minute`. */
+function inTime(ms: number): string {
+  const m = Math.max(0, Math.round(ms / 60_000));
+  if (m < 1) return "less than a minute";
+  const d = Math.floor(m / 1440);
+  const h = Math.floor((m % 1440) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  return h > 0 ? `${h}h ${m % 60}m` : `${m}m`;
+}
+
+const isoSeconds = (iso: string) => iso.replace(/\.\d+Z$/, "Z");
+
+/**
+ * What each group is told after the apply (or would be, in a dry run): its state and version, when it
+ * starts if it waits for its window (in UTC and from now) and how to start it now; in a dry run, why.
+ */
+function planText(plan: ApplyAnswer["plan"], why: boolean, width: number): string[] {
+  const out: string[] = [];
+  const said = (a: AnswerView) =>
+    a.version === "" ? "no version, no update" : `${a.version}, ${a.update ? "update now" : "no update now"}`;
+  const more = (text: string) => wrap(text, width - 4).map((l, i) => (i === 0 ? `  ${l}` : `    ${l}`));
+  for (const g of plan.groups) {
+    out.push(
+      `group ${g.group} (${g.state}): agents told ${said(g)}${g.canary ? `; its canaries ${said(g.canary)}` : ""}`,
+    );
+    if (why) out.push(...more(`why: ${g.why}`));
+    const waitsForWindow = g.state === "unstarted" && /^waiting for its (first )?window/.test(g.state_reason);
+    if (waitsForWindow) {
+      const ms = Date.parse(g.next_window_open) - Date.parse(plan.now);
+      out.push(
+        ...more(`starts when its window opens: ${isoSeconds(g.next_window_open)} (in ${inTime(ms)})`),
+        `  to start it now: upkeep admin rollout start ${g.group}`,
+      );
+    } else if (g.state_reason !== "") {
+      out.push(...more(g.state_reason));
+    }
+  }
+  out.push(`client tools: told ${said(plan.tools)}`);
+  if (why) out.push(...more(`why: ${plan.tools.why}`));
+  return out;
 }
 
 // ---- get ----

@@ -130,10 +130,24 @@ describe("upkeep admin apply", () => {
   test("applies a multi-document YAML file (config, server, version) in order", async () => {
     const file = join(dir, "resources.yaml");
     writeFileSync(file, RESOURCES);
-    const r = await admin(["apply", "-f", file]);
-    expect(r.stderr).toBe("");
+    // No release manifest on this server: nothing says hosts can install 1.0.0 or 1.1.0. Refused whole.
+    const refused = await admin(["apply", "-f", file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "no release manifest (hello-releases.json) is published on this server, so hosts cannot install 1.0.0, 1.1.0: nothing was applied (E_NOT_IN_MANIFEST)",
+    );
+    expect(refused.stderr).toContain("apply with --force");
+    expect(refused.stderr).not.toContain("?force=1");
+    expect(((await (await get("/v1/server")).json()) as { server_version: unknown }).server_version).not.toBe(
+      "2.0.0",
+    );
+    // --force: artifacts hosted elsewhere.
+    const r = await admin(["apply", "-f", file, "--force"]);
+    expect(r.stderr).toBe(
+      "applied with --force: 1.0.0, 1.1.0 cannot be checked: no release manifest is published on this server; hosts must get them from elsewhere\n",
+    );
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split("\n")).toEqual([
+    expect(r.stdout.trim().split("\n").slice(0, 3)).toEqual([
       `autoupdate_config applied (${file} document 1)`,
       `server applied (${file} document 2)`,
       `autoupdate_version applied (${file} document 3)`,
@@ -145,7 +159,7 @@ describe("upkeep admin apply", () => {
   });
 
   test("reads JSON from stdin with -f - and prints what the server stored with --json", async () => {
-    const r = await admin(["apply", "-f", "-", "--json"], {
+    const r = await admin(["apply", "-f", "-", "--json", "--force"], {
       stdin: JSON.stringify({ kind: "server", server_version: "v2.0.0" }),
     });
     expect(r.code).toBe(0);
@@ -155,20 +169,21 @@ describe("upkeep admin apply", () => {
     expect(out.applied[0].result.server_version).toBe("2.0.0");
   });
 
-  test("a bad field: exit 2, the server's message with the field path, what was applied before it", async () => {
+  test("a bad field: exit 2, the server's message with the field path, nothing of the set applied", async () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(
       file,
-      `kind: server\nserver_version: 2.0.0\n---\nkind: autoupdate_config\nspec:\n  agents:\n    schedules:\n      regular:\n        - { name: canary, days: ["*"], start_hour: 24 }\n`,
+      `kind: server\nserver_version: 2.0.1\n---\nkind: autoupdate_config\nspec:\n  agents:\n    schedules:\n      regular:\n        - { name: canary, days: ["*"], start_hour: 24 }\n`,
     );
     const r = await admin(["apply", "-f", file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${file} document 2`);
     expect(r.stderr).toContain("spec.agents.schedules.regular[0].start_hour");
     expect(r.stderr).toContain("E_BAD_RESOURCE");
-    expect(r.stderr).toContain(`already applied: ${file} document 1`);
+    expect(r.stderr).toContain("nothing was applied");
     expect(r.stderr).not.toMatch(STACK);
-    // The earlier config is still in force.
+    // Neither document 1 nor the earlier config changed.
+    expect(((await (await get("/v1/server")).json()) as { server_version: string }).server_version).toBe("2.0.0");
     const config = (await (await get("/v1/resources/autoupdate_config")).json()) as {
       spec: { agents: { schedules: { regular: { name: string }[] } } };
     };
