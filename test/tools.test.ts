@@ -65,8 +65,8 @@ afterAll(async () => {
   await w?.stop();
 });
 
-async function setTools(version: string) {
-  const r = await upkeep(["admin", "apply", "-f", "-"], {
+async function setTools(version: string, ...flags: string[]) {
+  const r = await upkeep(["admin", "apply", ...flags, "-f", "-"], {
     env: w.env,
     stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
   });
@@ -333,7 +333,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
   test("tools update of a version the server names but nobody published: a hint about the server, not about pins", async () => {
     const u = user();
     await login(u);
-    await setTools("6.2.5");
+    await setTools("6.2.5", "--force"); // admin apply refuses an unpublished version without it
     try {
       const r = await upkeep(["tools", "update"], { env: u.env });
       expect(r.code).not.toBe(0);
