@@ -538,10 +538,17 @@ function table(header: string[], rows: string[][], width?: number): string {
 /** The last events shown by `get rollout` (the JSON has up to 100). */
 const EVENTS_SHOWN = 10;
 
-function rolloutText(v: RolloutView, width: number): string {
+/** GET /v1/rollout, with the fields this CLI reads that older servers may lack. */
+type RolloutAnswer = RolloutView & {
+  server_version: string | null;
+  adjusted?: { field: string; kind: string; from: string; to: string; why: string }[];
+};
+
+function rolloutText(v: RolloutAnswer, width: number): string {
+  const server = v.server_version ?? "not set (no cap, no raise)";
   if (v.groups.length === 0 && v.target_version === null) {
     return [
-      `no rollout (server ${v.server_version}): set autoupdate_version spec.agents`,
+      `no rollout (server_version ${server}): set autoupdate_version spec.agents`,
       "  upkeep admin apply -f version.yaml",
     ].join("\n");
   }
@@ -550,8 +557,20 @@ function rolloutText(v: RolloutView, width: number): string {
     `strategy ${v.strategy}`,
     `schedule ${v.schedule ?? "-"}`,
     `mode ${v.mode ?? "-"}`,
-    `server ${v.server_version}`,
-  ].join("  ");
+    `server_version ${server}`,
+  ].reduce((lines: string[], item) => {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 2 + item.length <= width)
+      lines[lines.length - 1] = `${last}  ${item}`;
+    else lines.push(lines.length === 0 ? item : `  ${item}`);
+    return lines;
+  }, []);
+  // Every cap or raise of the server version, each on its own (wrapped) line under the head.
+  const adjusted = (v.adjusted ?? []).flatMap((a) =>
+    wrap(printable(`${a.kind}: ${a.field} ${a.from} -> ${a.to}: ${a.why}`), width - 4).map((l, i) =>
+      i === 0 ? l : `    ${l}`,
+    ),
+  );
   const rows = v.groups.map((g) => {
     const ok = g.canaries.filter((c) => c.success).length;
     return [
@@ -567,7 +586,8 @@ function rolloutText(v: RolloutView, width: number): string {
     ];
   });
   const out = [
-    head,
+    ...head,
+    ...adjusted,
     table(
       ["GROUP", "STATE", "PRESENT", "UPDATED", "FAILED", "INITIAL", "CANARIES", "STARTED", "REASON"],
       rows,
@@ -596,7 +616,7 @@ function rolloutText(v: RolloutView, width: number): string {
 }
 
 async function showRollout(client: ApiClient, opts: JsonFlag): Promise<void> {
-  const view = await client.getRollout();
+  const view = (await client.getRollout()) as RolloutAnswer;
   const width = await textWidth();
   const { report } = await import("./output.ts");
   report(opts, view, (v) => rolloutText(v, width));

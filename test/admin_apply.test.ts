@@ -147,4 +147,32 @@ describe("admin apply: only published versions (trap 2)", () => {
     expect(r.stderr).toContain("published: 11.0.0, 11.1.0");
     expect((await stored()).server).toBe("11.9.0");
   });
+
+  test("a cap to a published version is applied, and get rollout shows it in text (and JSON)", async () => {
+    const r = await admin(["apply", "-f", "-"], "kind: server\nserver_version: 11.0.0\n");
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("group prod (unstarted): agents told 11.0.0");
+    const json = JSON.parse((await admin(["get", "rollout", "--json"])).stdout) as { adjusted: unknown[] };
+    expect(json.adjusted).toContainEqual(
+      expect.objectContaining({
+        field: "spec.agents.target_version",
+        kind: "capped",
+        from: "11.1.0",
+        to: "11.0.0",
+      }),
+    );
+    const text = (await admin(["get", "rollout"])).stdout;
+    // The head wraps at 100 columns: the server version on its second line.
+    expect(text.split("\n").slice(0, 2)).toEqual([
+      "rollout 11.0.0 -> 11.1.0  strategy halt-on-error  schedule regular  mode enabled",
+      "  server_version 11.0.0",
+    ]);
+    expect(text.replace(/\n {4}/g, " ")).toContain(
+      "capped: spec.agents.target_version 11.1.0 -> 11.0.0: target 11.1.0 is newer than the server 11.0.0: capped at the server version",
+    );
+    for (const l of text.split("\n").slice(0, 4)) expect(l.length).toBeLessThanOrEqual(100);
+    expect((await admin(["apply", "-f", "-"], "kind: server\nserver_version: 11.9.0\n")).code).toBe(0);
+    expect((await admin(["get", "rollout"])).stdout).not.toContain("capped:");
+  });
 });

@@ -89,8 +89,11 @@ test("get rollout after a host-side rollback: counts and reason agree, the reaso
 
   const r = await admin(["get", "rollout"]);
   expect(r.code).toBe(0);
-  const lines = r.stdout.trimEnd().split("\n");
-  for (const l of lines) expect(l.length).toBeLessThanOrEqual(WIDTH);
+  const all = r.stdout.trimEnd().split("\n");
+  for (const l of all) expect(l.length).toBeLessThanOrEqual(WIDTH);
+  // The head (wrapped at 100 columns), then the groups.
+  expect(all[0]).toStartWith("rollout 11.0.0 -> 11.1.0  strategy halt-on-error  schedule immediate");
+  const lines = all.slice(all.findIndex((l) => l.startsWith("GROUP")) - 1);
   // At 100 columns the reason does not fit beside the counts: whole, under its row, wrapped.
   expect(lines[1]).toMatch(/^GROUP\s+STATE\s+PRESENT\s+UPDATED\s+FAILED\s+INITIAL\s+CANARIES\s+STARTED$/);
   expect(lines[2]).toMatch(/^default\s+done\s+1\s+0\s+0\s+1\s+-\s+\S+Z$/);
