@@ -58,11 +58,6 @@ export function register(program: Command): void {
           [
             "Next steps:",
             `  export UPKEEP_SERVER=${o.publicUrl} UPKEEP_TOKEN=<the token above>`,
-            ...(b.rollout.serverVersion() === undefined
-              ? [
-                  "  printf 'kind: server\\nserver_version: 1.2.3\\n' | upkeep admin apply -f -   # nothing updates until it is set",
-                ]
-              : []),
             "  upkeep admin publish dist/<product>-v1.2.3-linux-amd64-bin.tar.gz   # publish a signed release",
             "  upkeep admin apply -f version.yaml                                 # set start/target versions",
             `  curl -fsSL ${o.publicUrl}/scripts/install.sh | sh -s -- --product ${o.product} ...  # install an agent`,

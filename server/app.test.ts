@@ -2,6 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseAutoupdateVersion } from "../core/resources/mod.ts";
 import { resolveOptions } from "./boot.ts";
 import { ADMIN, AGENT, type Harness, harness, VIEWER } from "./test_harness.ts";
 
@@ -98,7 +99,14 @@ async function publishManifest(h: Harness, versions: string[], serial = 1): Prom
 const RELEASED = ["16.4.0", "17.0.1", "18.0.0"];
 
 async function setup(h: Harness, config = CONFIG_YAML, version: unknown = VERSION) {
-  await publishManifest(h, RELEASED);
+  // Published: the usual releases and whatever this version resource names (an apply refuses others).
+  const spec = (version as { spec?: { agents?: Record<string, string>; tools?: Record<string, string> } })
+    .spec;
+  const named = [spec?.agents?.start_version, spec?.agents?.target_version, spec?.tools?.target_version];
+  const versions = [...RELEASED, ...named.filter((v): v is string => v !== undefined)].map((v) =>
+    v.replace(/^v/, ""),
+  );
+  await publishManifest(h, [...new Set(versions)]);
   expect(
     (await h.req("PUT", "/v1/resources/autoupdate_config", config, undefined, "application/yaml")).status,
   ).toBe(200);
@@ -175,28 +183,102 @@ describe("find/ping (Teleport-compatible)", () => {
   });
 });
 
-test("until server_version is set nobody is told to update, and the rollout does not move", async () => {
-  const h = await harness({ start: "2026-11-23T08:30:00Z", serverVersion: null });
-  await report(h, "c1", "canary", "16.4.0");
-  await setup(h);
-  const f = (await find(h, "canary", "c1")) as unknown as {
-    server_version: string;
-    auto_update: Record<string, unknown>;
-    upkeep: { reason: string };
+describe("server_version: no cap and no raise without it; every cap or raise shown", () => {
+  type Told = Find & { upkeep: { adjusted: unknown; tools_adjusted: unknown; tools_reason: string } };
+  type View = {
+    server_version: string | null;
+    server_cap: string;
+    effective_target_version: string | null;
+    target_adjusted: { kind: string; from: string; to: string; why: string } | null;
+    tools: { version: string; adjusted: unknown } | null;
+    groups: {
+      name: string;
+      state: string;
+      effective_version: string;
+      auto_update: boolean;
+      answer: string;
+      adjusted: { kind: string; from: string; to: string; why: string } | null;
+    }[];
   };
-  expect(f.auto_update).toMatchObject({
-    agent_auto_update: false,
-    tools_auto_update: false,
-    agent_version: "",
+  const view = async (h: Harness) =>
+    (await (await h.req("GET", "/v1/rollout", undefined, VIEWER)).json()) as View;
+
+  test("before any version policy every answer names no version and says why, server_version or not", async () => {
+    for (const serverVersion of [null, "17.0.1"]) {
+      const h = await harness({ serverVersion });
+      await report(h, "c1", "canary", "16.4.0");
+      const f = await find(h, "canary", "c1");
+      expect(f.auto_update).toMatchObject({ agent_version: "", agent_auto_update: false });
+      expect(f.upkeep.reason).toContain("no version policy yet");
+      expect(f.upkeep.artifact).toBe("");
+      if (serverVersion === null) {
+        expect(f.server_version).toBe("");
+        expect(f.auto_update).toMatchObject({ tools_version: "", tools_auto_update: false });
+        expect((f as Told).upkeep.tools_reason).toContain("no tools version yet");
+      } else expect(f.auto_update).toMatchObject({ tools_version: "17.0.1", tools_auto_update: false });
+    }
   });
-  expect(f.upkeep.reason).toContain("server_version is not set");
-  expect((await groups(h)).canary?.state ?? "unstarted").toBe("unstarted");
-  expect((await h.req("PUT", "/v1/server", { server_version: "17.0.1" })).status).toBe(200);
-  await report(h, "c1", "canary", "16.4.0");
-  expect((await groups(h)).canary?.state).toBe("canary");
-  expect((await find(h, "canary", "c1")).auto_update).toMatchObject({
-    agent_version: "17.0.1",
-    agent_auto_update: true,
+
+  test("without server_version the rollout moves and agents get its versions as given", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z", serverVersion: null });
+    await report(h, "c1", "canary", "1.0.0");
+    await setup(h, CONFIG_YAML, {
+      kind: "autoupdate_version",
+      spec: {
+        tools: { target_version: "2.5.0" },
+        agents: { start_version: "1.0.0", target_version: "2.5.0", schedule: "regular", mode: "enabled" },
+      },
+    });
+    expect((await groups(h)).canary?.state).toBe("canary");
+    const f = (await find(h, "canary", "c1")) as Told;
+    expect(f.auto_update).toMatchObject({
+      agent_version: "2.5.0",
+      agent_auto_update: true,
+      tools_version: "2.5.0",
+      tools_auto_update: true,
+    });
+    expect(f.server_version).toBe("");
+    expect(f.min_client_version).toBe("");
+    expect(f.upkeep).toMatchObject({ capped: false, adjusted: null, tools_adjusted: null });
+    expect(f.upkeep.artifact).toBe("hello-v2.5.0-{os}-{arch}-bin.tar.gz");
+    const v = await view(h);
+    expect(v).toMatchObject({
+      server_version: null,
+      effective_target_version: "2.5.0",
+      target_adjusted: null,
+    });
+    expect(v.server_cap).toContain("server_version is not set");
+    expect(v.groups.map((g) => [g.name, g.effective_version, g.auto_update, g.adjusted])).toEqual([
+      ["canary", "1.0.0", false, null],
+      ["prod", "1.0.0", false, null],
+    ]);
+    // The canary reports the target: the group goes on (counted against the target as given).
+    await report(h, "c1", "canary", "2.5.0");
+    expect((await groups(h)).canary?.state).toBe("done");
+  });
+
+  test("with server_version, the cap and the raise are in the answer and in the rollout view", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z", serverVersion: "17.0.1" });
+    await setup(h, CONFIG_YAML, {
+      kind: "autoupdate_version",
+      spec: {
+        tools: { target_version: "18.0.0" },
+        agents: { start_version: "14.0.0", target_version: "18.0.0", schedule: "regular", mode: "enabled" },
+      },
+    });
+    const f = (await find(h, "prod")) as Told;
+    expect(f.auto_update).toMatchObject({ agent_version: "17.0.1", tools_version: "17.0.1" });
+    expect(f.upkeep.adjusted).toMatchObject({ kind: "raised", from: "14.0.0", to: "17.0.1" });
+    expect(f.upkeep.reason).toContain("raised to the server version 17.0.1");
+    expect(f.upkeep.tools_adjusted).toMatchObject({ kind: "capped", from: "18.0.0", to: "17.0.1" });
+    const v = await view(h);
+    expect(v.effective_target_version).toBe("17.0.1");
+    expect(v.target_adjusted).toMatchObject({ kind: "capped", from: "18.0.0", to: "17.0.1" });
+    expect(v.target_adjusted?.why).toContain("capped at the server version");
+    expect(v.tools?.adjusted).toMatchObject({ kind: "capped", from: "18.0.0" });
+    const prod = v.groups.find((g) => g.name === "prod");
+    expect(prod).toMatchObject({ effective_version: "17.0.1", adjusted: { kind: "raised", from: "14.0.0" } });
+    expect(prod?.answer).toContain("raised to the server version");
   });
 });
 
@@ -445,6 +527,39 @@ describe("bad input", () => {
       spec: { agents: { schedules: { regular: { name: string }[] } } };
     };
     expect(cur.spec.agents.schedules.regular.map((g) => g.name)).toEqual(["default"]);
+  });
+
+  test("a resource leaving out a section that is set now: 400 naming it, nothing changes; null removes it", async () => {
+    const h = await harness();
+    await setup(h);
+    const get = async (kind: string) =>
+      (await (await h.req("GET", `/v1/resources/${kind}`, undefined, VIEWER)).json()) as {
+        spec: Record<string, unknown>;
+      };
+    const before = await get("autoupdate_version");
+    const partial = { kind: "autoupdate_version", spec: { agents: VERSION.spec.agents } };
+    const r = await h.req("PUT", "/v1/resources/autoupdate_version", partial);
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { error: string; code: string; problems: { path: string }[] };
+    expect(body.code).toBe("E_BAD_RESOURCE");
+    expect(body.problems.map((p) => p.path)).toEqual(["spec.tools"]);
+    expect(body.error).toContain("target_version 17.0.1");
+    expect(body.error).toContain("tools: null");
+    expect(await get("autoupdate_version")).toEqual(before);
+    // Removed on purpose: applied, and the tools target is gone.
+    const removed = { kind: "autoupdate_version", spec: { tools: null, agents: VERSION.spec.agents } };
+    expect((await h.req("PUT", "/v1/resources/autoupdate_version", removed)).status).toBe(200);
+    expect(Object.keys((await get("autoupdate_version")).spec)).toEqual(["agents"]);
+    // The config: groups set now are not reset to the default group by a document without schedules.
+    const noGroups =
+      "kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n  agents: { mode: enabled }\n";
+    const c = await h.req("PUT", "/v1/resources/autoupdate_config", noGroups, undefined, "application/yaml");
+    expect(c.status).toBe(400);
+    expect(((await c.json()) as { error: string }).error).toContain("spec.agents.schedules: missing");
+    const cfg = (await get("autoupdate_config")) as {
+      spec: { agents: { schedules: { regular: unknown[] } } };
+    };
+    expect(cfg.spec.agents.schedules.regular).toHaveLength(2);
   });
 
   test("malformed JSON and YAML: 400; oversized body: 413", async () => {
@@ -845,6 +960,54 @@ describe("install.sh, tokens, metrics, state", () => {
   });
 });
 
+test("plan: what an apply would tell each group, and the versions the published manifest lacks", async () => {
+  const h = await harness({ start: "2026-11-23T08:30:00Z", serverVersion: null });
+  await setup(h);
+  const candidate = parseAutoupdateVersion({
+    kind: "autoupdate_version",
+    spec: { agents: { start_version: "16.4.0", target_version: "18.0.0", schedule: "immediate" } },
+  });
+  // No manifest published: nothing to check.
+  expect(h.rollout.plan({ version: candidate }).unpublished).toEqual([]);
+  const release = (version: string) => ({
+    version,
+    artifacts: [
+      {
+        name: `hello-v${version}-linux-amd64-bin.tar.gz`,
+        os: "linux",
+        arch: "amd64",
+        edition: "oss",
+        fips: false,
+        size: 1,
+        sha256: "a".repeat(64),
+      },
+    ],
+  });
+  const manifest = {
+    schema: 1,
+    product: "hello",
+    serial: 5,
+    issued: "2026-11-23T00:00:00Z",
+    expires: "2026-12-23T00:00:00Z",
+    floor: null,
+    releases: [release("16.4.0"), release("17.0.1")],
+  };
+  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
+  expect(up.status).toBe(201);
+  const p = h.rollout.plan({ version: candidate });
+  expect(p.published).toEqual(["16.4.0", "17.0.1"]);
+  expect(p.unpublished).toEqual([
+    { version: "18.0.0", uses: ["spec.agents.target_version"], published: false },
+  ]);
+  expect(p.groups.map((g) => [g.group, g.version, g.update])).toEqual([
+    ["canary", "18.0.0", true],
+    ["prod", "18.0.0", true],
+  ]);
+  // With a server version the target is capped at it, which is published; nothing was changed.
+  expect(h.rollout.plan({ version: candidate, serverVersion: "17.0.1" }).unpublished).toEqual([]);
+  expect((await find(h, "prod")).auto_update.agent_version).toBe("16.4.0");
+});
+
 describe("critical releases from the published manifest", () => {
   test("a release the manifest flags critical is applied outside the window (time-based)", async () => {
     const h = await harness({ start: "2026-11-23T05:00:00Z" });
@@ -1013,6 +1176,27 @@ describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", 
     const kindless = await h.req("POST", "/v1/apply", { resources: [{ spec: {} }] });
     expect(kindless.status).toBe(400);
     expect(((await kindless.json()) as { error: string }).error).toContain("resources[0]: kind: missing");
+  });
+
+  test("a set whose later document drops a section an earlier one set: refused before anything is stored", async () => {
+    const h = await harness();
+    await publishManifest(h, RELEASED);
+    const both = {
+      kind: "autoupdate_version",
+      spec: { ...VERSION.spec, agents: { ...VERSION.spec.agents } },
+    };
+    const agentsOnly = { kind: "autoupdate_version", spec: { agents: VERSION.spec.agents } };
+    const r = await h.req("POST", "/v1/apply", {
+      resources: [{ kind: "server", server_version: "18.0.0" }, both, agentsOnly],
+    });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: string }).error).toStartWith(
+      "resources[2] autoupdate_version: spec.tools: missing, but the stored autoupdate_version sets it",
+    );
+    expect(await storedTarget(h)).toBeUndefined();
+    expect(
+      ((await (await h.req("GET", "/v1/server")).json()) as { server_version: string }).server_version,
+    ).toBe("17.0.1");
   });
 
   test("dry run: what each group and tools would be told, with the why; nothing changes", async () => {

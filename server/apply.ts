@@ -10,6 +10,7 @@ import {
   type AutoupdateConfig,
   type AutoupdateVersion,
   BadResourceError,
+  droppedSections,
   parseAutoupdateConfig,
   parseAutoupdateVersion,
 } from "../core/resources/mod.ts";
@@ -24,10 +25,16 @@ export type ApplyKind = (typeof APPLY_KINDS)[number];
 /** At most this many documents in one apply. */
 export const MAX_APPLY_DOCUMENTS = 20;
 
-export type ParsedDoc =
+export type ParsedDoc = (
   | { kind: "autoupdate_config"; config: AutoupdateConfig }
   | { kind: "autoupdate_version"; version: AutoupdateVersion }
-  | { kind: "server"; serverVersion: string };
+  | { kind: "server"; serverVersion: string }
+) & {
+  /** The document as sent (to see which sections it leaves out). */
+  raw: unknown;
+  /** Its place in a set (`POST /v1/apply`), named in refusals; none for a single PUT. */
+  index?: number;
+};
 
 export interface ApplyOptions {
   dryRun: boolean;
@@ -40,8 +47,8 @@ export interface ApplyOptions {
  * @throws {BadResourceError} naming the field.
  */
 export function parseDoc(kind: ApplyKind, doc: unknown): ParsedDoc {
-  if (kind === "autoupdate_config") return { kind, config: parseAutoupdateConfig(doc) };
-  if (kind === "autoupdate_version") return { kind, version: parseAutoupdateVersion(doc) };
+  if (kind === "autoupdate_config") return { kind, config: parseAutoupdateConfig(doc), raw: doc };
+  if (kind === "autoupdate_version") return { kind, version: parseAutoupdateVersion(doc), raw: doc };
   const d = (doc && typeof doc === "object" ? doc : {}) as Record<string, unknown>;
   const spec = d.spec && typeof d.spec === "object" ? (d.spec as Record<string, unknown>) : {};
   const raw = d.server_version ?? spec.server_version;
@@ -51,7 +58,7 @@ export function parseDoc(kind: ApplyKind, doc: unknown): ParsedDoc {
       { path: "server_version", message: "must be a semver version such as 17.0.1" },
     ]);
   }
-  return { kind, serverVersion: formatVersion(v) };
+  return { kind, serverVersion: formatVersion(v), raw: doc };
 }
 
 /** Reads `{resources: [...]}`: each a mapping with a known `kind`, validated. */
@@ -73,13 +80,38 @@ export function parseApplyBody(body: unknown): ParsedDoc[] {
       ]);
     }
     try {
-      return parseDoc(kind as ApplyKind, doc);
+      return { ...parseDoc(kind as ApplyKind, doc), index: i };
     } catch (e) {
       // The index leads, so a client can name the file and document it came from.
       if (e instanceof BadResourceError) throw new BadResourceError(`resources[${i}] ${e.kind}`, e.problems);
       throw e;
     }
   });
+}
+
+/**
+ * Refuses a document that leaves out a section the resource it replaces sets (the stored one, or an earlier
+ * document of the same kind in the set): an apply replaces the whole resource (`droppedSections`).
+ *
+ * @throws {BadResourceError} naming the section (and the document's index in a set).
+ */
+function checkDropped(rollout: RolloutService, docs: readonly ParsedDoc[]): void {
+  const stored = rollout.getVersion() as { spec?: Record<string, unknown> };
+  let config: AutoupdateConfig | undefined = parseAutoupdateConfig(rollout.getConfig());
+  let version: AutoupdateVersion | undefined =
+    Object.keys(stored.spec ?? {}).length === 0 ? undefined : parseAutoupdateVersion(stored);
+  for (const d of docs) {
+    if (d.kind === "server") continue;
+    const problems = droppedSections(d.kind === "autoupdate_config" ? config : version, d.raw);
+    if (problems.length > 0) {
+      throw new BadResourceError(
+        d.index === undefined ? d.kind : `resources[${d.index}] ${d.kind}`,
+        problems,
+      );
+    }
+    if (d.kind === "autoupdate_config") config = d.config;
+    else version = d.version;
+  }
 }
 
 /** The resource set after the documents, in order (a later document of a kind wins). */
@@ -169,6 +201,7 @@ export async function applyDocs(
   o: ApplyOptions,
   now: () => Date,
 ): Promise<{ dry_run: boolean; forced: string[]; applied: unknown[]; plan: ReturnType<typeof planView> }> {
+  checkDropped(rollout, docs);
   const published = rollout.publishedVersions();
   const plan = rollout.plan(nextState(docs));
   let forced: string[] = [];

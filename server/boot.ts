@@ -321,7 +321,7 @@ export async function boot(
   await rollout.load();
   if (rollout.serverVersion() === undefined)
     log(
-      "WARNING: server_version is not set: agents and client tools are told not to update until it is (serve --server-version X, or `upkeep admin apply` of kind: server)",
+      "server_version is not set: no cap and no raise, agents and client tools get autoupdate_version's versions as given (a product with a control plane sets it: serve --server-version X, or `upkeep admin apply` of kind: server)",
     );
   const metrics = new Metrics();
 

@@ -8,14 +8,16 @@ import { UpkeepError } from "../core/errors.ts";
 import {
   type AutoupdateConfig,
   type AutoupdateVersion,
+  BadResourceError,
   defaultAutoupdateConfig,
+  droppedSections,
   formatAutoupdateConfig,
   formatAutoupdateVersion,
   parseAutoupdateConfig,
   parseAutoupdateVersion,
 } from "../core/resources/mod.ts";
 import * as engine from "../core/rollout/mod.ts";
-import { decideAgent, decideTools, resolveGroup } from "../core/rollout/mod.ts";
+import { adjustAgentVersion, decideAgent, decideTools, resolveGroup } from "../core/rollout/mod.ts";
 import type { AgentReport, Rollout, RolloutEvent } from "../core/rollout/types.ts";
 import { manifestFileName, parseManifest } from "../core/trust/manifest.ts";
 import { formatVersion } from "../core/version/format_version.ts";
@@ -37,8 +39,9 @@ export interface RolloutServiceOptions {
   store: Store;
   info: ServerInfo;
   /**
-   * Used when nothing is stored yet (`--server-version`, config file). undefined and nothing stored: the
-   * control plane's version is unknown, and every answer is "do not update" until it is set.
+   * Used when nothing is stored yet (`--server-version`, config file). undefined and nothing stored: there
+   * is no control plane version, so no cap and no raise: agents and tools get the rollout's versions as
+   * given (and nothing at all until an autoupdate_version names them).
    */
   serverVersion: string | undefined;
   /** A flag given at start-up wins over the stored value. */
@@ -119,7 +122,12 @@ export class RolloutService {
     return this.#version ? formatAutoupdateVersion(this.#version) : { kind: "autoupdate_version", spec: {} };
   }
 
-  async putConfig(config: AutoupdateConfig): Promise<void> {
+  /**
+   * Stores a new `autoupdate_config`. With `doc` (the document as sent), a document that leaves out a
+   * section the stored config sets is refused (`droppedSections`: E_BAD_RESOURCE naming it), not applied.
+   */
+  async putConfig(config: AutoupdateConfig, doc?: unknown): Promise<void> {
+    if (doc !== undefined) refuseDropped("autoupdate_config", this.#config, doc);
     await this.#o.store.putResource("autoupdate_config", formatAutoupdateConfig(config));
     this.#config = config;
     this.#o.log("autoupdate_config updated");
@@ -127,7 +135,9 @@ export class RolloutService {
     await this.reconcile();
   }
 
-  async putVersion(version: AutoupdateVersion): Promise<void> {
+  /** Stores a new `autoupdate_version`; `doc` as for `putConfig`. */
+  async putVersion(version: AutoupdateVersion, doc?: unknown): Promise<void> {
+    if (doc !== undefined) refuseDropped("autoupdate_version", this.#version, doc);
     await this.#o.store.putResource("autoupdate_version", formatAutoupdateVersion(version));
     this.#version = version;
     this.#o.log("autoupdate_version updated", {
@@ -230,25 +240,6 @@ export class RolloutService {
     return this.#manifest?.versions;
   }
 
-  /**
-   * What every group and client tools would be told right after applying `next` over the live state (the
-   * rollout, present agents, critical flags, published manifest), and which versions it names that are not
-   * published. Changes nothing (admin apply and its --dry-run).
-   */
-  plan(next: { config?: AutoupdateConfig; version?: AutoupdateVersion; serverVersion?: string } = {}) {
-    const now = this.#o.now();
-    return engine.planAnswers({
-      config: next.config ?? this.#config,
-      version: next.version ?? this.#version,
-      serverVersion: next.serverVersion ?? this.#serverVersion,
-      published: this.#manifest?.versions,
-      rollout: this.#rollout,
-      agents: this.#presentReports(now.getTime()),
-      now,
-      critical: [...this.#critical, ...(this.#manifest?.critical ?? [])],
-    });
-  }
-
   // ---- agents ----
 
   async report(r: AgentRecord): Promise<void> {
@@ -296,8 +287,6 @@ export class RolloutService {
     let events: RolloutEvent[] = [];
     if (!agents) {
       next = undefined;
-    } else if (this.#serverVersion === undefined) {
-      next = this.#rollout; // nothing moves while the server's own version is unknown
     } else {
       const r = engine.reconcile({
         config: this.#config,
@@ -366,34 +355,106 @@ export class RolloutService {
     }
   }
 
+  /**
+   * What applying `next` would tell each group and client tools, over the server's current state (stored
+   * rollout, present agents, critical flags, the published manifest's versions): `planAnswers` in core.
+   * Whatever `next` leaves out is taken as it is now. Changes nothing (for `admin apply --dry-run`, and the
+   * refusal of versions that are not published).
+   */
+  plan(
+    next: { config?: AutoupdateConfig; version?: AutoupdateVersion; serverVersion?: string } = {},
+  ): engine.PlanAnswers {
+    return engine.planAnswers({
+      config: next.config ?? this.#config,
+      version: next.version ?? this.#version,
+      serverVersion: next.serverVersion ?? this.#serverVersion,
+      published: this.#manifest?.versions,
+      rollout: this.#rollout,
+      agents: this.#presentReports(this.#o.now().getTime()),
+      now: this.#o.now(),
+      critical: [...this.#critical, ...(this.#manifest?.critical ?? [])],
+    });
+  }
+
+  /**
+   * The rollout for `admin get rollout`. Besides the stored state, what each group's agents are told now
+   * (`effective_version`, `auto_update`, `answer`), with every cap or raise `server_version` makes
+   * (`adjusted: {kind, from, to, why}`, null when none), the same for client tools (`tools`), and the
+   * target the counts are judged against (`effective_target_version`, `target_adjusted`).
+   */
   async view(): Promise<Record<string, unknown>> {
     const r = this.#rollout;
     const events = await this.#o.store.listEvents(100);
+    const now = this.#o.now().getTime();
+    const server = this.#serverVersion;
+    const target = this.#version?.spec.agents?.targetVersion;
+    const critical = target !== undefined && this.#isCritical(target);
+    const told = (group: string) => {
+      try {
+        return decideAgent({
+          config: this.#config,
+          version: this.#version,
+          groups: r?.groups ?? [],
+          serverVersion: server,
+          agentGroup: group,
+          now,
+          critical,
+        });
+      } catch {
+        return undefined;
+      }
+    };
+    let tools: Record<string, unknown> | null = null;
+    try {
+      const t = decideTools({ config: this.#config, version: this.#version, serverVersion: server });
+      tools = {
+        version: t.tools_version,
+        auto_update: t.tools_auto_update,
+        reason: t.reason,
+        adjusted: t.adjusted,
+      };
+    } catch {}
+    const targetAdjusted =
+      target === undefined ? null : adjustAgentVersion(parseVersion(target), parseOptional(server));
     return {
       start_version: r?.startVersion ?? null,
       target_version: r?.targetVersion ?? null,
+      effective_target_version: targetAdjusted ? targetAdjusted.to : (target ?? null),
+      target_adjusted: targetAdjusted,
       strategy: r?.strategy ?? this.#config.spec.agents.strategy,
       schedule: this.#version?.spec.agents?.schedule ?? null,
       mode: this.#version?.spec.agents?.mode ?? null,
-      server_version: this.#serverVersion ?? null,
+      server_version: server ?? null,
+      server_cap:
+        server === undefined
+          ? "none: server_version is not set, agents and tools get the rollout's versions as given"
+          : `agents are capped at server_version ${server} and raised to it when too old to work with it`,
       started_at: r ? new Date(r.startedAt).toISOString() : null,
-      groups: (r?.groups ?? []).map((g) => ({
-        name: g.name,
-        state: g.state,
-        start_time: g.startTime === undefined ? null : new Date(g.startTime).toISOString(),
-        last_transition: new Date(g.lastTransition).toISOString(),
-        reason: g.reason,
-        canaries: g.canaries.map((c) => ({
-          updater_id: c.updaterId,
-          hostname: c.hostname,
-          success: c.success,
-        })),
-        initial_count: g.initialCount,
-        present_count: g.presentCount,
-        up_to_date_count: g.upToDateCount,
-        failed_count: g.failedCount,
-        forced: g.forced === true,
-      })),
+      tools,
+      groups: (r?.groups ?? []).map((g) => {
+        const d = told(g.name);
+        return {
+          name: g.name,
+          state: g.state,
+          effective_version: d?.agent_version ?? null,
+          auto_update: d?.agent_auto_update ?? false,
+          answer: d?.reason ?? "internal error: do not update",
+          adjusted: d?.adjusted ?? null,
+          start_time: g.startTime === undefined ? null : new Date(g.startTime).toISOString(),
+          last_transition: new Date(g.lastTransition).toISOString(),
+          reason: g.reason,
+          canaries: g.canaries.map((c) => ({
+            updater_id: c.updaterId,
+            hostname: c.hostname,
+            success: c.success,
+          })),
+          initial_count: g.initialCount,
+          present_count: g.presentCount,
+          up_to_date_count: g.upToDateCount,
+          failed_count: g.failedCount,
+          forced: g.forced === true,
+        };
+      }),
       events,
       adjusted: this.#adjustments(),
     };
@@ -474,10 +535,9 @@ export class RolloutService {
   #answer(group: string, updaterId: string, now: number): string {
     const { info } = this.#o;
     const server = this.#serverVersion;
-    if (server === undefined) return this.#unknownServer(group);
     const base = {
-      server_version: server,
-      min_client_version: minClientVersion(server),
+      server_version: server ?? "",
+      min_client_version: server === undefined ? "" : minClientVersion(server),
       cluster_name: info.clusterName,
       edition: info.edition,
       fips: info.fips,
@@ -506,15 +566,17 @@ export class RolloutService {
         },
         upkeep: {
           product: info.product,
-          artifact: artifactTemplate(info, agent.agent_version),
-          critical: this.#isCritical(agent.agent_version),
+          artifact: agent.agent_version === "" ? "" : artifactTemplate(info, agent.agent_version),
+          critical: agent.agent_version !== "" && this.#isCritical(agent.agent_version),
           group: agent.group,
           group_state: agent.group_state,
           canary: agent.canary,
           capped: agent.capped,
+          adjusted: agent.adjusted,
           mode: agent.mode,
           reason: agent.reason,
           tools_reason: tools.reason,
+          tools_adjusted: tools.adjusted,
         },
       });
     } catch (e) {
@@ -523,40 +585,15 @@ export class RolloutService {
       return JSON.stringify({
         ...base,
         auto_update: {
-          tools_version: server,
+          tools_version: server ?? "",
           tools_auto_update: false,
-          agent_version: server,
+          agent_version: server ?? "",
           agent_auto_update: false,
           agent_update_jitter_seconds: info.jitterSeconds,
         },
         upkeep: { product: info.product, group, reason: "internal error: do not update", error: true },
       });
     }
-  }
-
-  /** Before the server's version is set: nobody is told to update (Teleport clients get empty versions). */
-  #unknownServer(group: string): string {
-    const { info } = this.#o;
-    return JSON.stringify({
-      server_version: "",
-      min_client_version: "",
-      cluster_name: info.clusterName,
-      edition: info.edition,
-      fips: info.fips,
-      auto_update: {
-        tools_version: "",
-        tools_auto_update: false,
-        agent_version: "",
-        agent_auto_update: false,
-        agent_update_jitter_seconds: info.jitterSeconds,
-      },
-      upkeep: {
-        product: info.product,
-        group,
-        reason:
-          "server_version is not set (serve --server-version, or admin apply of kind: server): do not update",
-      },
-    });
   }
 
   exportMetrics(m: Metrics): void {
@@ -616,6 +653,19 @@ export class RolloutService {
 export function minClientVersion(server: string): string {
   const v = parseVersion(server);
   return formatVersion({ major: Math.max(0, v.major - 1), minor: 0, patch: 0, prerelease: [], build: [] });
+}
+
+function refuseDropped(
+  kind: "autoupdate_config" | "autoupdate_version",
+  stored: AutoupdateConfig | AutoupdateVersion | undefined,
+  doc: unknown,
+): void {
+  const problems = droppedSections(stored, doc);
+  if (problems.length > 0) throw new BadResourceError(kind, problems);
+}
+
+function parseOptional(v: string | undefined) {
+  return v === undefined ? undefined : parseVersion(v);
 }
 
 function artifactTemplate(info: ServerInfo, version: string): string {

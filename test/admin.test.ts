@@ -183,7 +183,9 @@ describe("upkeep admin apply", () => {
     expect(r.stderr).toContain("nothing was applied");
     expect(r.stderr).not.toMatch(STACK);
     // Neither document 1 nor the earlier config changed.
-    expect(((await (await get("/v1/server")).json()) as { server_version: string }).server_version).toBe("2.0.0");
+    expect(((await (await get("/v1/server")).json()) as { server_version: string }).server_version).toBe(
+      "2.0.0",
+    );
     const config = (await (await get("/v1/resources/autoupdate_config")).json()) as {
       spec: { agents: { schedules: { regular: { name: string }[] } } };
     };

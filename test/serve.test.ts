@@ -349,6 +349,14 @@ describe("serve configuration", () => {
     const s = await serve(join(dir, "data"), ["--config", cfg, "--server-version", "9.2.0"], {
       UPKEEP_ADMIN_TOKEN: "x",
     });
+    // Agents are told a version (and so an artifact) once a version policy names one (none is published
+    // here: ?force=1).
+    const put = await fetch(`${s.url}/v1/resources/autoupdate_version?force=1`, {
+      method: "PUT",
+      headers: { authorization: "Bearer x", "content-type": "application/yaml" },
+      body: "kind: autoupdate_version\nspec:\n  agents: { start_version: 9.2.0, target_version: 9.2.0 }\n",
+    });
+    expect(put.status).toBe(200);
     const body = (await (await fetch(`${s.url}/webapi/ping`)).json()) as {
       server_version: string;
       cluster_name: string;

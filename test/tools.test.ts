@@ -138,22 +138,31 @@ async function shim(u: ReturnType<typeof user>, args: string[], env: Record<stri
 }
 
 describe("upkeep tools (compiled binary, real serve)", () => {
-  test("login to a server whose own version is not set: kept, with a warning; nothing to run from it yet", async () => {
+  test("a server without server_version: nothing to run before a tools target, then the target as given", async () => {
     const dir = mkdtempSync(join(tmpdir(), "upkeep-unset-"));
-    const s = await startServe(join(dir, "data"));
+    const admin = `admin-${crypto.randomUUID()}`;
+    const s = await startServe(join(dir, "data"), [], { UPKEEP_ADMIN_TOKEN: admin });
     try {
       const u = user();
-      const r = await upkeep(
-        ["tools", "login", "--server", s.url, "--product", "hello", "--trust-key", w.pub, "--json"],
-        { env: u.env },
-      );
+      // The releases are w's: this server only names the version (no cap, no raise without server_version).
+      const args = ["--server", s.url, "--product", "hello", "--base-url", `${w.url}/artifacts`];
+      const r = await upkeep(["tools", "login", ...args, "--trust-key", w.pub, "--json"], { env: u.env });
       expect(r.code).toBe(0);
       expect(r.stderr).toContain("names no client tools version yet");
-      expect(r.stderr).toContain("server_version is not set");
+      expect(r.stderr).toContain("no tools version yet");
       expect(JSON.parse(r.stdout)).toMatchObject({ server: s.url, product: "hello" });
       const run = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
       expect(run.code).not.toBe(0);
       expect(run.stderr).toContain("names no client tools version yet");
+      const apply = await upkeep(["admin", "apply", "-f", "-"], {
+        env: { UPKEEP_SERVER: s.url, UPKEEP_TOKEN: admin },
+        stdin: "kind: autoupdate_version\nspec:\n  tools: { target_version: 6.2.0 }\n",
+      });
+      expect(apply.code).toBe(0);
+      expect((await upkeep(["tools", "update"], { env: u.env })).code).toBe(0);
+      const ex = await upkeep(["tools", "exec", "hello", "version"], { env: u.env });
+      expect(ex.stderr).toBe("");
+      expect(ex.stdout.trim()).toBe("hello v6.2.0");
     } finally {
       await s.stop();
       rmSync(dir, { recursive: true, force: true });

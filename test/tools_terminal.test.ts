@@ -28,6 +28,12 @@ beforeAll(async () => {
   });
   const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
   if (r.code !== 0) throw new Error(r.stderr);
+  // Tools follow the cluster once a version policy exists (none at all: nothing updates).
+  const a = await upkeep(["admin", "apply", "-f", "-"], {
+    env: w.env,
+    stdin: "kind: autoupdate_version\nspec:\n  tools: { target_version: 6.1.0 }\n",
+  });
+  if (a.code !== 0) throw new Error(a.stderr);
   // 6.1.0 is large; the proxy throttles it to ~2 MiB/s so there is time to see the bar and press Ctrl-C.
   proxy = Bun.serve({
     hostname: "127.0.0.1",

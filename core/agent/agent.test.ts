@@ -167,19 +167,28 @@ describe("decidePass", () => {
   });
 });
 
-test("a server whose own version is not set names no version: no update, not even a first install", () => {
+test("a server with no version policy yet names no version: no update, not even a first install", () => {
   const a = parseFindAnswer({
     server_version: "",
     auto_update: { agent_version: "", agent_auto_update: false },
-    upkeep: { reason: "server_version is not set (serve --server-version ...): do not update" },
+    upkeep: {
+      reason: "no version policy yet: autoupdate_version has no spec.agents (...): no version, no update",
+    },
   });
   if (typeof a === "string") throw new Error(a);
   expect(a.agentVersion).toBe("");
+  expect(a.adjusted).toBe("");
   for (const active of ["", "17.0.0"]) {
     const d = decidePass({ spec: on, status: { active, skip: [] }, find: a, daemonHealthy: false });
     expect(d.update).toBe(false);
-    expect(d.reason).toContain("names no version yet (server_version is not set");
+    expect(d.reason).toContain("names no version yet (no version policy yet");
   }
+  // A cap or raise the server made is kept for the agent's error.
+  const capped = parseFindAnswer({
+    auto_update: { agent_version: "17.0.1", agent_auto_update: true },
+    upkeep: { adjusted: { kind: "capped", from: "18.0.0", to: "17.0.1", why: "target 18.0.0 is newer" } },
+  });
+  expect(typeof capped !== "string" && capped.adjusted).toBe("target 18.0.0 is newer");
   // An empty version with auto update on is still a malformed answer.
   expect(parseFindAnswer({ auto_update: { agent_version: "", agent_auto_update: true } })).toBe(
     "auto_update.agent_version is not a version",

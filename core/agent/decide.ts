@@ -23,6 +23,8 @@ export interface FindAnswer {
   critical: boolean;
   groupState: string;
   reason: string;
+  /** `upkeep.adjusted.why`: the server capped or raised the rollout's version (server_version), or "". */
+  adjusted?: string;
 }
 
 /** Parses the find body; a malformed answer is a string saying what is wrong (never an update). */
@@ -32,7 +34,7 @@ export function parseFindAnswer(doc: unknown): FindAnswer | string {
   const au = d.auto_update as Record<string, unknown> | undefined;
   if (typeof au !== "object" || au === null) return "auto_update is missing";
   if (typeof au.agent_auto_update !== "boolean") return "auto_update.agent_auto_update is not a boolean";
-  // An upkeep server whose own version is not set names no version, with no update, and says why.
+  // An upkeep server with no version policy yet names no version, with no update, and says why.
   const none = au.agent_version === "" && au.agent_auto_update === false;
   const agent = typeof au.agent_version === "string" ? tryParseVersion(au.agent_version) : undefined;
   if (!agent && !none) return "auto_update.agent_version is not a version";
@@ -51,6 +53,10 @@ export function parseFindAnswer(doc: unknown): FindAnswer | string {
     critical: up.critical === true,
     groupState: str(up.group_state),
     reason: str(up.reason),
+    adjusted:
+      typeof up.adjusted === "object" && up.adjusted !== null
+        ? str((up.adjusted as Record<string, unknown>).why)
+        : "",
   };
 }
 

@@ -40,11 +40,12 @@ export function checkAutoupdateConfig(input: unknown): CheckResult<AutoupdateCon
   if (env.spec !== undefined) {
     const spec = mapping(ctx, env.spec, "spec", ["tools", "agents"]);
     if (spec !== undefined) {
-      if (spec.tools !== undefined) {
+      // `null` is a section removed on purpose (see droppedSections): its defaults.
+      if (spec.tools !== undefined && spec.tools !== null) {
         const tools = mapping(ctx, spec.tools, "spec.tools", ["mode"]);
         if (tools !== undefined) toolsMode = oneOf(ctx, tools, "mode", "spec.tools", TOOLS_MODES, "enabled");
       }
-      if (spec.agents !== undefined) agents = checkAgents(ctx, spec.agents) ?? agents;
+      if (spec.agents !== undefined && spec.agents !== null) agents = checkAgents(ctx, spec.agents) ?? agents;
     }
   }
   if (ctx.problems.length > 0) return { ok: false, problems: ctx.problems };
@@ -87,7 +88,7 @@ function checkAgents(ctx: Ctx, v: unknown): AgentsConfig | undefined {
     }
   }
   let groups = [defaultGroup()];
-  if (o.schedules !== undefined) {
+  if (o.schedules !== undefined && o.schedules !== null) {
     const schedules = mapping(ctx, o.schedules, at(path, "schedules"), ["regular"]);
     if (schedules?.regular !== undefined) {
       groups = checkGroups(ctx, schedules.regular, "spec.agents.schedules.regular", strategy);

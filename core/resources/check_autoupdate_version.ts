@@ -3,8 +3,9 @@ import { AGENT_MODES, AGENT_SCHEDULES, type AutoupdateVersion, type CheckResult 
 
 /**
  * Validates an `autoupdate_version` given as YAML/JSON text or an already-parsed object. Versions accept
- * a leading `v` and are returned normalized without it. `spec.tools` and `spec.agents` are optional; when
- * `spec.agents` is given, `start_version` and `target_version` are required. Returns EVERY problem found.
+ * a leading `v` and are returned normalized without it. `spec.tools` and `spec.agents` are optional (`null`
+ * is the same as absent: a section removed on purpose, see `droppedSections`); when `spec.agents` is given,
+ * `start_version` and `target_version` are required. Returns EVERY problem found.
  */
 export function checkAutoupdateVersion(input: unknown): CheckResult<AutoupdateVersion> {
   const ctx: Ctx = { problems: [] };
@@ -13,14 +14,15 @@ export function checkAutoupdateVersion(input: unknown): CheckResult<AutoupdateVe
   const value: AutoupdateVersion = { kind: "autoupdate_version", metadata: env.metadata, spec: {} };
   if (env.spec !== undefined) {
     const spec = mapping(ctx, env.spec, "spec", ["tools", "agents"]);
-    if (spec?.tools !== undefined) {
+    // `null` is a section removed on purpose (see droppedSections): absent.
+    if (spec?.tools !== undefined && spec.tools !== null) {
       const tools = mapping(ctx, spec.tools, "spec.tools", ["target_version"]);
       if (tools !== undefined) {
         const targetVersion = version(ctx, tools, "target_version", "spec.tools");
         if (targetVersion !== undefined) value.spec.tools = { targetVersion };
       }
     }
-    if (spec?.agents !== undefined) {
+    if (spec?.agents !== undefined && spec.agents !== null) {
       const path = "spec.agents";
       const agents = mapping(ctx, spec.agents, path, ["start_version", "target_version", "schedule", "mode"]);
       if (agents !== undefined) {

@@ -14,6 +14,7 @@ export * from "./bad_resource_error.ts";
 export * from "./check_autoupdate_config.ts";
 export * from "./check_autoupdate_version.ts";
 export * from "./default_autoupdate_config.ts";
+export * from "./dropped_sections.ts";
 export * from "./format_autoupdate_config.ts";
 export * from "./format_autoupdate_version.ts";
 export * from "./parse_autoupdate_config.ts";

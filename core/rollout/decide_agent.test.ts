@@ -225,6 +225,32 @@ describe("decideAgent: schedule, modes, groups, cap", () => {
       expect(d.reason).toContain("no version policy yet");
     }
   });
+  test("without a server version: no cap and no raise, the rollout's versions as given", () => {
+    const v = version({ start_version: "14.0.0", target_version: "18.0.0" });
+    for (const [state, want] of [
+      ["active", "18.0.0"],
+      ["unstarted", "14.0.0"],
+    ] as const) {
+      const d = decideAgent({ ...base, serverVersion: undefined, version: v, groups: [status("g", state)] });
+      expect(d.agent_version).toBe(want);
+      expect(d.capped).toBe(false);
+      expect(d.adjusted).toBeNull();
+      expect(d.reason).not.toContain("server");
+    }
+  });
+  test("with a server version every cap or raise is described (kind, from, to, why)", () => {
+    const v = version({ start_version: "14.0.0", target_version: "18.0.0" });
+    const up = decideAgent({ ...base, version: v, groups: [status("g", "active")] });
+    expect(up.adjusted).toEqual({
+      kind: "capped",
+      from: "18.0.0",
+      to: SERVER,
+      why: expect.stringContaining("capped at the server version") as unknown as string,
+    });
+    const down = decideAgent({ ...base, version: v, groups: [status("g", "unstarted")] });
+    expect(down.adjusted).toMatchObject({ kind: "raised", from: "14.0.0", to: SERVER });
+    expect(decideAgent({ ...base, version: version(), groups: [status("g", "active")] }).adjusted).toBeNull();
+  });
   test("a bad server version throws (the server then answers: do not update)", () => {
     expect(() => decideAgent({ ...base, version: version(), groups: [], serverVersion: "x" })).toThrow();
   });
@@ -260,8 +286,31 @@ describe("effectiveAgentMode / resolveGroup", () => {
 
 describe("decideTools", () => {
   test.each<
-    [string, Record<string, unknown> | undefined, string | undefined, string, [string, boolean], RegExp]
+    [
+      string,
+      Record<string, unknown> | undefined,
+      string | undefined,
+      string | undefined,
+      [string, boolean],
+      RegExp,
+    ]
   >([
+    [
+      "no server version: the target as given, even a newer major",
+      undefined,
+      "18.0.0",
+      undefined,
+      ["18.0.0", true],
+      /tools target/,
+    ],
+    [
+      "no server version and no target: no version, no update",
+      undefined,
+      undefined,
+      undefined,
+      ["", false],
+      /no tools version yet/,
+    ],
     ["the tools target", undefined, "17.0.1", "17.0.1", ["17.0.1", true], /tools target/],
     ["no target: the server version", undefined, undefined, "17.0.1", ["17.0.1", true], /no tools target/],
     ["tools disabled", { mode: "disabled" }, "17.0.1", "17.0.1", ["17.0.1", false], /disabled/],
@@ -282,5 +331,10 @@ describe("decideTools", () => {
     const d = decideTools({ config: c, version: v, serverVersion: server });
     expect([d.tools_version, d.tools_auto_update]).toEqual(want);
     expect(d.reason).toMatch(reason);
+  });
+  test("no autoupdate_version at all: the server version is named, but no update (safe by default)", () => {
+    const d = decideTools({ config: config({}), version: undefined, serverVersion: "17.0.1" });
+    expect([d.tools_version, d.tools_auto_update]).toEqual(["17.0.1", false]);
+    expect(d.reason).toContain("no version policy yet");
   });
 });

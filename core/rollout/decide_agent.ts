@@ -171,7 +171,7 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
 
 /** The reason an agent gets before any version policy exists. */
 export const NO_AGENT_POLICY =
-  "no version policy yet: autoupdate_version has no spec.agents (upkeep admin apply of kind: autoupdate_version with spec.agents start_version and target_version): no version, no update";
+  "no version policy yet: autoupdate_version has no spec.agents (start_version, target_version: upkeep admin apply -f version.yaml): no version, no update";
 
 /**
  * The cap or raise `server` makes to an agent version (`capAgentVersion`), or null when it serves the

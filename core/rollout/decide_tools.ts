@@ -17,7 +17,8 @@ export type DecideToolsInput = {
 /**
  * What client tools are told. The version is `autoupdate_version`'s `spec.tools.target_version`.
  *
- * - With `serverVersion` set: no target means the server version; a target the server is not compatible
+ * - With `serverVersion` set: no target means the server version (with no update while no
+ *   `autoupdate_version` is set at all: safe by default); a target the server is not compatible
  *   with (`checkCompat`: e.g. a newer major than the server, or one too old) is never chosen
  *   automatically: the server version is served instead, `adjusted` and the reason say why.
  * - Without it (a product with no control plane): the target as given; no target means no version (`""`)
@@ -36,6 +37,16 @@ export function decideTools({ config, version, serverVersion, policy }: DecideTo
         tools_version: "",
         tools_auto_update: false,
         reason: NO_TOOLS_POLICY,
+        adjusted: null,
+      };
+    }
+    if (version?.spec.agents === undefined) {
+      // No autoupdate_version at all: safe by default, the cluster's version is named but nothing moves.
+      return {
+        tools_version: formatVersion(server),
+        tools_auto_update: false,
+        reason:
+          "no version policy yet (autoupdate_version is not set): the server version, no update until one is applied",
         adjusted: null,
       };
     }
@@ -82,4 +93,4 @@ export function decideTools({ config, version, serverVersion, policy }: DecideTo
 
 /** The reason client tools get with no tools target and no server version. */
 export const NO_TOOLS_POLICY =
-  "no tools version yet: autoupdate_version has no spec.tools.target_version and server_version is not set (upkeep admin apply of kind: autoupdate_version with spec.tools): no version, no update";
+  "no tools version yet: autoupdate_version has no spec.tools.target_version and server_version is not set (upkeep admin apply -f version.yaml): no version, no update";

@@ -699,6 +699,20 @@ describe("reconcile: details", () => {
     );
     expect(group(r, "stage").state).toBe("done");
   });
+  test("without a server version the target is taken as given (no cap): done only on the real target", () => {
+    const before = [status("stage", "active"), status("prod", "unstarted")];
+    const extra = {
+      version: version({ target_version: "18.0.0" }),
+      rollout: { ...rollout(PLAIN, before), targetVersion: "18.0.0" },
+      serverVersion: undefined,
+    };
+    // Running 17.0.1 (what the cap would have made the target) is not up to date: the group updates.
+    const r = run(PLAIN, before, OUT, onTarget(["s1"], "stage"), extra);
+    expect(group(r, "stage")).toMatchObject({ state: "active", upToDateCount: 0 });
+    const d = run(PLAIN, before, OUT, [agent("s1", "stage", "18.0.0")], extra);
+    expect(group(d, "stage")).toMatchObject({ state: "done", upToDateCount: 1 });
+    expect(group(d, "stage").reason).toContain("run 18.0.0");
+  });
   test("versions compare as semver (v prefix, build metadata)", () => {
     const r = run(PLAIN, [status("stage", "active"), status("prod", "unstarted")], OUT, [
       agent("s1", "stage", "v17.0.1+b7"),

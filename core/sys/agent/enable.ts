@@ -141,9 +141,13 @@ export async function enable(
     const state: AgentState = { spec, status: previous?.status ?? emptyStatus() };
     const answer = await find(spec);
     if (answer.agentVersion === "")
-      throw new UpkeepError("E_NOT_READY", `${spec.server} names no version to install yet`, {
-        hint: `${answer.reason || "its server_version is not set"}: its operator sets it (upkeep serve --server-version, or admin apply of kind: server), then run enable again`,
-      });
+      throw new UpkeepError(
+        "E_NOT_READY",
+        `${spec.server} names no version to install yet${answer.reason ? `: ${answer.reason}` : ""}`,
+        {
+          hint: "nothing was installed; once its operator has applied an autoupdate_version with spec.agents, run upkeep agent enable again",
+        },
+      );
     if (answer.edition) spec.edition = answer.edition;
     spec.fips = answer.fips;
     // The first install runs without a service: the units (systemd) start the daemon afterwards.
@@ -161,7 +165,7 @@ export async function enable(
       if (result.outcome !== "updated")
         throw new UpkeepError(
           (result.code as ErrorCode | undefined) ?? "E_IO",
-          `first install of ${answer.agentVersion} failed: ${messageWithoutCode(result.message, result.code ?? "E_IO")}`,
+          `first install of ${answer.agentVersion} failed: ${messageWithoutCode(result.message, result.code ?? "E_IO")}${answer.adjusted ? ` (${answer.agentVersion} is the server's choice: ${answer.adjusted})` : ""}`,
           {
             hint: "nothing was enabled: fix the problem and run upkeep agent enable again",
           },

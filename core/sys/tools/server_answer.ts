@@ -26,7 +26,7 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
   if (!r.ok) throw new UpkeepError("E_SERVER", `${url} answered ${r.status}`);
   let body: {
     auto_update?: { tools_version?: unknown; tools_auto_update?: unknown };
-    upkeep?: { reason?: unknown };
+    upkeep?: { reason?: unknown; tools_reason?: unknown };
   };
   try {
     body = (await r.json()) as typeof body;
@@ -34,11 +34,16 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
     throw new UpkeepError("E_SERVER", `${url} did not answer JSON`, { cause: e });
   }
   if (body.auto_update?.tools_version === "" && body.auto_update?.tools_auto_update !== true) {
-    // An upkeep server whose own version is not set yet names no version and says why: not an error of
-    // the server, nothing to run from it yet.
-    const why = typeof body.upkeep?.reason === "string" ? `: ${body.upkeep.reason}` : "";
+    // An upkeep server with no tools version yet (no tools target, no server version) names none and says
+    // why: not an error of the server, nothing to run from it yet.
+    const why =
+      typeof body.upkeep?.tools_reason === "string"
+        ? `: ${body.upkeep.tools_reason}`
+        : typeof body.upkeep?.reason === "string"
+          ? `: ${body.upkeep.reason}`
+          : "";
     throw new UpkeepError("E_NOT_READY", `${server} names no client tools version yet${why}`, {
-      hint: "its operator sets the server's version (upkeep serve --server-version, or admin apply of kind: server)",
+      hint: "its operator sets one (upkeep admin apply of kind: autoupdate_version with spec.tools.target_version)",
     });
   }
   const v =
