@@ -420,12 +420,16 @@ const isoSeconds = (iso: string) => iso.replace(/\.\d+Z$/, "Z");
  */
 function planText(plan: ApplyAnswer["plan"], why: boolean, width: number): string[] {
   const out: string[] = [];
+  // The server's words stay on their lines (printable), then wrap.
   const said = (a: AnswerView) =>
     a.version === "" ? "no version, no update" : `${a.version}, ${a.update ? "update now" : "no update now"}`;
-  const more = (text: string) => wrap(text, width - 4).map((l, i) => (i === 0 ? `  ${l}` : `    ${l}`));
+  const more = (text: string) =>
+    wrap(printable(text), width - 4).map((l, i) => (i === 0 ? `  ${l}` : `    ${l}`));
   for (const g of plan.groups) {
     out.push(
-      `group ${g.group} (${g.state}): agents told ${said(g)}${g.canary ? `; its canaries ${said(g.canary)}` : ""}`,
+      printable(
+        `group ${g.group} (${g.state}): agents told ${said(g)}${g.canary ? `; its canaries ${said(g.canary)}` : ""}`,
+      ),
     );
     if (why) out.push(...more(`why: ${g.why}`));
     const waitsForWindow = g.state === "unstarted" && /^waiting for its (first )?window/.test(g.state_reason);
@@ -433,13 +437,13 @@ function planText(plan: ApplyAnswer["plan"], why: boolean, width: number): strin
       const ms = Date.parse(g.next_window_open) - Date.parse(plan.now);
       out.push(
         ...more(`starts when its window opens: ${isoSeconds(g.next_window_open)} (in ${inTime(ms)})`),
-        `  to start it now: upkeep admin rollout start ${g.group}`,
+        `  to start it now: upkeep admin rollout start ${printable(g.group)}`,
       );
     } else if (g.state_reason !== "") {
       out.push(...more(g.state_reason));
     }
   }
-  out.push(`client tools: told ${said(plan.tools)}`);
+  out.push(printable(`client tools: told ${said(plan.tools)}`));
   if (why) out.push(...more(`why: ${plan.tools.why}`));
   return out;
 }
