@@ -2,7 +2,7 @@
  * `upkeep admin`: the operator's CLI for a running `upkeep serve` (DESIGN §4), like `tctl`.
  *
  *     upkeep admin [--server URL] [--token T] [--insecure] ...     # or UPKEEP_SERVER, UPKEEP_TOKEN
- *     upkeep admin apply -f resource.yaml [-f -] [--json]           # autoupdate_config, autoupdate_version, server
+ *     upkeep admin apply -f resource.yaml [-f -] [--dry-run] [--force] [--json]  # config, version, server
  *     upkeep admin get config|version|rollout|agents|releases|server [--json]
  *     upkeep admin rollout start|force|done|rollback GROUP [--json]
  *     upkeep admin publish FILE... [--key PUBFILE] [--json]         # + FILE.sha256, FILE.minisig, *-releases.json
@@ -69,8 +69,16 @@ export function register(program: Command): void {
       "create or replace resources from YAML (several `---` documents) or JSON files, like tctl create",
     )
     .requiredOption("-f, --filename <file>", "a resource file, `-` for stdin; repeatable", collect)
-    .option("--json", "print what the server stored")
-    .action(async (opts: { filename: string[] } & JsonFlag, cmd: Command) => {
+    .option(
+      "--dry-run",
+      "print what each group and client tools would be told (version, update, why); change nothing",
+    )
+    .option(
+      "--force",
+      "apply versions that are not in the release manifest published on this server (artifacts hosted elsewhere)",
+    )
+    .option("--json", "print what the server stored, and what each group is told")
+    .action(async (opts: ApplyFlags, cmd: Command) => {
       const docs = await readDocuments(opts.filename);
       const client = await connect(cmd);
       await applyDocuments(client, docs, opts);
@@ -309,37 +317,152 @@ function serverVersionOf(v: Record<string, unknown>): unknown {
   return v.server_version ?? (spec && typeof spec === "object" ? spec.server_version : undefined);
 }
 
-/** Sends the documents in order. A refusal names the file and document, and what was applied before it. */
-async function applyDocuments(client: ApiClient, docs: ApplyDoc[], opts: JsonFlag): Promise<void> {
+interface ApplyFlags extends JsonFlag {
+  filename: string[];
+  dryRun?: boolean;
+  force?: boolean;
+}
+
+/** One answer of the plan (server/apply.ts planView). */
+interface AnswerView {
+  version: string;
+  update: boolean;
+  why: string;
+  adjusted: { kind: string; from: string; to: string; why: string } | null;
+}
+
+interface ApplyAnswer {
+  dry_run: boolean;
+  forced: string[];
+  applied: unknown[];
+  plan: {
+    now: string;
+    groups: (AnswerView & {
+      group: string;
+      state: string;
+      state_reason: string;
+      next_window_open: string;
+      canary: AnswerView | null;
+    })[];
+    tools: AnswerView;
+    published: string[] | null;
+  };
+}
+
+/**
+ * Sends the whole set in one request (POST /v1/apply): the server checks every document, and the versions
+ * the set makes hosts install against its published manifest, before it stores any. A refusal names the
+ * file and document; nothing was applied.
+ */
+async function applyDocuments(client: ApiClient, docs: ApplyDoc[], opts: ApplyFlags): Promise<void> {
   const { UpkeepError } = await import("../core/errors.ts");
   const { ApiError } = await import("../server/client.ts");
-  const { print } = await import("./output.ts");
-  const applied: { file: string; document: number; kind: string; result: unknown }[] = [];
-  for (const d of docs) {
-    let result: unknown;
-    try {
-      result =
-        d.kind === "server"
-          ? await client.putServerVersion(String(serverVersionOf(d.value)))
-          : await client.putResource(d.kind, d.value);
-    } catch (e) {
-      if (e instanceof ApiError && (e.status === 400 || e.status === 413)) {
-        const done = applied.map((a) => `${a.file} document ${a.document}`);
-        throw new UpkeepError(e.code, `${where(d)}: ${e.message}`, {
-          cause: e,
-          exitCode: 2,
-          hint:
-            done.length === 0
-              ? "nothing was applied; fix the field named and apply again"
-              : `already applied: ${done.join(", ")}; fix the field named and apply again (applying is idempotent)`,
-        });
-      }
-      throw e;
+  const { print, warn } = await import("./output.ts");
+  const query = [opts.dryRun ? "dry_run=1" : "", opts.force ? "force=1" : ""].filter(Boolean).join("&");
+  let answer: ApplyAnswer;
+  try {
+    answer = await client.request<ApplyAnswer>("POST", `/v1/apply${query ? `?${query}` : ""}`, {
+      body: JSON.stringify({ resources: docs.map((d) => d.value) }),
+      contentType: "application/json",
+    });
+  } catch (e) {
+    if (e instanceof ApiError && (e.status === 400 || e.status === 413)) {
+      // The server names the document by its index in the set: name its file and place instead.
+      const m = /^resources\[(\d+)\]:? ?/.exec(e.message);
+      const d = m ? docs[Number(m[1])] : undefined;
+      throw new UpkeepError(e.code, d && m ? `${where(d)}: ${e.message.slice(m[0].length)}` : e.message, {
+        cause: e,
+        exitCode: 2,
+        hint: "nothing was applied; fix the field named and apply again",
+      });
     }
-    applied.push({ file: d.file, document: d.index, kind: d.kind, result });
-    if (!opts.json) print(`${d.kind} applied (${where(d)})`);
+    if (e instanceof ApiError && e.serverCode === "E_NOT_IN_MANIFEST") {
+      throw new UpkeepError("E_NOT_IN_MANIFEST", e.message, {
+        cause: e,
+        hint: (e.hint ?? "").replace(" (?force=1)", ""),
+      });
+    }
+    throw e;
   }
-  if (opts.json) print(JSON.stringify({ applied }, null, 2));
+  if (opts.json) {
+    print(
+      JSON.stringify(
+        {
+          dry_run: answer.dry_run,
+          forced: answer.forced,
+          applied: answer.applied.map((result, i) => {
+            const d = docs[i] as ApplyDoc;
+            return { file: d.file, document: d.index, kind: d.kind, result };
+          }),
+          plan: answer.plan,
+        },
+        null,
+        2,
+      ),
+    );
+    return;
+  }
+  const width = await textWidth();
+  const lines: string[] = [];
+  if (answer.dry_run) lines.push("dry run: nothing was changed; with these resources applied now:");
+  else for (const d of docs) lines.push(`${d.kind} applied (${where(d)})`);
+  lines.push(...planText(answer.plan, answer.dry_run, width));
+  print(lines.join("\n"));
+  if (answer.forced.length > 0) {
+    warn(
+      `${answer.dry_run ? "with --force: " : "applied with --force: "}${answer.forced.join(", ")} ${
+        answer.plan.published === null
+          ? "cannot be checked: no release manifest is published on this server"
+          : "is not in the release manifest published on this server"
+      }; hosts must get ${answer.forced.length === 1 ? "it" : "them"} from elsewhere`,
+    );
+  }
+}
+
+/** `3d 4h`, `11h 29m`, `12m`, `less than a minute`. */
+function inTime(ms: number): string {
+  const m = Math.max(0, Math.round(ms / 60_000));
+  if (m < 1) return "less than a minute";
+  const d = Math.floor(m / 1440);
+  const h = Math.floor((m % 1440) / 60);
+  if (d > 0) return `${d}d ${h}h`;
+  return h > 0 ? `${h}h ${m % 60}m` : `${m}m`;
+}
+
+const isoSeconds = (iso: string) => iso.replace(/\.\d+Z$/, "Z");
+
+/**
+ * What each group is told after the apply (or would be, in a dry run): its state and version, when it
+ * starts if it waits for its window (in UTC and from now) and how to start it now; in a dry run, why.
+ */
+function planText(plan: ApplyAnswer["plan"], why: boolean, width: number): string[] {
+  const out: string[] = [];
+  // The server's words stay on their lines (printable), then wrap.
+  const said = (a: AnswerView) =>
+    a.version === "" ? "no version, no update" : `${a.version}, ${a.update ? "update now" : "no update now"}`;
+  const more = (text: string) =>
+    wrap(printable(text), width - 4).map((l, i) => (i === 0 ? `  ${l}` : `    ${l}`));
+  for (const g of plan.groups) {
+    out.push(
+      printable(
+        `group ${g.group} (${g.state}): agents told ${said(g)}${g.canary ? `; its canaries ${said(g.canary)}` : ""}`,
+      ),
+    );
+    if (why) out.push(...more(`why: ${g.why}`));
+    const waitsForWindow = g.state === "unstarted" && /^waiting for its (first )?window/.test(g.state_reason);
+    if (waitsForWindow) {
+      const ms = Date.parse(g.next_window_open) - Date.parse(plan.now);
+      out.push(
+        ...more(`starts when its window opens: ${isoSeconds(g.next_window_open)} (in ${inTime(ms)})`),
+        `  to start it now: upkeep admin rollout start ${printable(g.group)}`,
+      );
+    } else if (g.state_reason !== "") {
+      out.push(...more(g.state_reason));
+    }
+  }
+  out.push(printable(`client tools: told ${said(plan.tools)}`));
+  if (why) out.push(...more(`why: ${plan.tools.why}`));
+  return out;
 }
 
 // ---- get ----
@@ -359,24 +482,94 @@ async function showResource(
   );
 }
 
-/** Aligned columns; the last column is not padded. Cells (hostnames, errors agents sent) stay on their line. */
-function table(header: string[], rows: string[][]): string {
+/** Width to wrap text views to: the terminal's, else COLUMNS, else 100. */
+async function textWidth(): Promise<number> {
+  const { isatty } = await import("node:tty");
+  const tty = isatty(1) ? process.stdout.columns : undefined;
+  const env = Number(process.env.COLUMNS);
+  const w = tty && tty > 0 ? tty : Number.isInteger(env) && env > 0 ? env : 100;
+  return Math.max(40, w);
+}
+
+/** Splits `text` into lines of at most `width` characters at spaces; a longer word is split, never dropped. */
+function wrap(text: string, width: number): string[] {
+  const w = Math.max(10, width);
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/ +/)) {
+    let rest = word;
+    while (rest.length > 0) {
+      const room = line === "" ? w : w - line.length - 1;
+      if (rest.length <= room) {
+        line = line === "" ? rest : `${line} ${rest}`;
+        rest = "";
+      } else if (line !== "") {
+        lines.push(line);
+        line = "";
+      } else {
+        lines.push(rest.slice(0, w));
+        rest = rest.slice(w);
+      }
+    }
+  }
+  if (line !== "" || lines.length === 0) lines.push(line);
+  return lines;
+}
+
+/**
+ * Aligned columns; the last column is not padded. Cells (hostnames, errors agents sent) are escaped with
+ * `printable`, so they stay in their cell. With `width`, the last column (a reason, an error) is shown whole,
+ * never cut: wrapped at spaces in its column when at least 30 characters of it fit beside the others; else
+ * under its row (`    reason: ...`, the column's title in lower case), wrapped to the width.
+ */
+function table(header: string[], rows: string[][], width?: number): string {
   const all = [header, ...rows].map((r) => r.map(printable));
   const widths = header.map((_, i) => Math.max(...all.map((r) => (r[i] ?? "").length)));
+  const last = header.length - 1;
+  const indent = widths.slice(0, last).reduce((a, b) => a + b + 2, 0);
+  const line = (r: string[], n: number) =>
+    r
+      .slice(0, n)
+      .map((cell, i) => (i === n - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
+      .join("  ")
+      .trimEnd();
+  if (width === undefined || width - indent >= 30) {
+    const room = width === undefined ? Number.POSITIVE_INFINITY : width - indent;
+    return all
+      .map((r) => {
+        const cell = r[last] ?? "";
+        const parts = cell.length <= room ? [cell] : wrap(cell, room);
+        const first = `${line(r, last).padEnd(indent - 2)}  ${parts[0]}`.trimEnd();
+        return [first, ...parts.slice(1).map((p) => " ".repeat(indent) + p)].join("\n");
+      })
+      .join("\n");
+  }
+  const label = `    ${(header[last] ?? "").toLowerCase()}: `;
+  const pad = " ".repeat(label.length);
   return all
-    .map((r) =>
-      r
-        .map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i] ?? 0)))
-        .join("  ")
-        .trimEnd(),
-    )
+    .map((r, i) => {
+      const cell = r[last] ?? "";
+      if (i === 0 || cell === "") return line(r, last);
+      const parts = wrap(cell, width - label.length);
+      return [line(r, last), ...parts.map((p, k) => (k === 0 ? label : pad) + p)].join("\n");
+    })
     .join("\n");
 }
 
-function rolloutText(v: RolloutView): string {
+/** The last events shown by `get rollout` (the JSON has up to 100). */
+const EVENTS_SHOWN = 10;
+
+/** GET /v1/rollout, with the fields this CLI reads that older servers may lack. */
+type RolloutAnswer = RolloutView & {
+  server_version: string | null;
+  adjusted?: { field: string; kind: string; from: string; to: string; why: string }[];
+};
+
+function rolloutText(v: RolloutAnswer, width: number): string {
+  const server = v.server_version ?? "not set (no cap, no raise)";
   if (v.groups.length === 0 && v.target_version === null) {
     return [
-      `no rollout (server ${v.server_version}): set autoupdate_version spec.agents`,
+      `no rollout (server_version ${server}): set autoupdate_version spec.agents`,
       "  upkeep admin apply -f version.yaml",
     ].join("\n");
   }
@@ -385,8 +578,20 @@ function rolloutText(v: RolloutView): string {
     `strategy ${v.strategy}`,
     `schedule ${v.schedule ?? "-"}`,
     `mode ${v.mode ?? "-"}`,
-    `server ${v.server_version}`,
-  ].join("  ");
+    `server_version ${server}`,
+  ].reduce((lines: string[], item) => {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 2 + item.length <= width)
+      lines[lines.length - 1] = `${last}  ${item}`;
+    else lines.push(lines.length === 0 ? item : `  ${item}`);
+    return lines;
+  }, []);
+  // Every cap or raise of the server version, each on its own (wrapped) line under the head.
+  const adjusted = (v.adjusted ?? []).flatMap((a) =>
+    wrap(printable(`${a.kind}: ${a.field} ${a.from} -> ${a.to}: ${a.why}`), width - 4).map((l, i) =>
+      i === 0 ? l : `    ${l}`,
+    ),
+  );
   const rows = v.groups.map((g) => {
     const ok = g.canaries.filter((c) => c.success).length;
     return [
@@ -401,35 +606,63 @@ function rolloutText(v: RolloutView): string {
       g.reason,
     ];
   });
-  return `${head}\n${table(
-    ["GROUP", "STATE", "PRESENT", "UPDATED", "FAILED", "INITIAL", "CANARIES", "STARTED", "REASON"],
-    rows,
-  )}`;
+  const out = [
+    ...head,
+    ...adjusted,
+    table(
+      ["GROUP", "STATE", "PRESENT", "UPDATED", "FAILED", "INITIAL", "CANARIES", "STARTED", "REASON"],
+      rows,
+      width,
+    ),
+  ];
+  // The server lists the events oldest first (up to 100): the last ones, like a log's tail.
+  const events = v.events.slice(-EVENTS_SHOWN);
+  if (events.length > 0) {
+    out.push(
+      "",
+      v.events.length > events.length ? `events (the last ${events.length}; --json has more):` : "events:",
+      table(
+        ["TIME", "GROUP", "CHANGE", "WHAT"],
+        events.map((e) => [
+          e.time,
+          e.group || "-",
+          e.from || e.to ? `${e.from || "-"} -> ${e.to || "-"}` : "-",
+          e.reason,
+        ]),
+        width,
+      ),
+    );
+  }
+  return out.join("\n");
 }
 
 async function showRollout(client: ApiClient, opts: JsonFlag): Promise<void> {
-  const view = await client.getRollout();
+  const view = (await client.getRollout()) as RolloutAnswer;
+  const width = await textWidth();
   const { report } = await import("./output.ts");
-  report(opts, view, rolloutText);
+  report(opts, view, (v) => rolloutText(v, width));
 }
 
 async function showAgents(client: ApiClient, opts: JsonFlag): Promise<void> {
   const body = await client.getAgents();
+  const width = await textWidth();
   const { report } = await import("./output.ts");
   report(opts, body, (b) =>
     b.agents.length === 0
       ? "no agents have reported yet"
       : table(
-          ["UPDATER_ID", "HOSTNAME", "GROUP", "VERSION", "STATE", "LAST_SEEN", "PRESENT"],
+          ["UPDATER_ID", "HOSTNAME", "GROUP", "VERSION", "STATE", "LAST_SEEN", "PRESENT", "ERROR"],
           b.agents.map((a) => [
             a.updater_id,
             a.hostname,
             a.group || "-",
             a.version,
-            a.error ? `${a.state} (${a.error.split("\n")[0]?.slice(0, 60)})` : a.state,
+            a.state,
             a.last_seen,
             a.present ? "yes" : "no",
+            a.error ?? "",
           ]),
+          width,
         ),
   );
 }

@@ -67,7 +67,46 @@ async function report(h: Harness, id: string, group: string, version: string, st
   expect(r.status).toBe(200);
 }
 
+/** Uploads a release manifest listing `versions` (the server reads what it lists; hosts verify it). */
+async function publishManifest(h: Harness, versions: string[], serial = 1): Promise<void> {
+  const manifest = {
+    schema: 1,
+    product: "hello",
+    serial,
+    issued: "2026-11-23T00:00:00Z",
+    expires: "2026-12-23T00:00:00Z",
+    floor: null,
+    releases: versions.map((version) => ({
+      version,
+      artifacts: [
+        {
+          name: `hello-v${version}-linux-amd64-bin.tar.gz`,
+          os: "linux",
+          arch: "amd64",
+          edition: "oss",
+          fips: false,
+          size: 1,
+          sha256: "a".repeat(64),
+        },
+      ],
+    })),
+  };
+  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
+  expect(up.status).toBe(201);
+}
+
+/** The releases the tests' resources name. */
+const RELEASED = ["16.4.0", "17.0.1", "18.0.0"];
+
 async function setup(h: Harness, config = CONFIG_YAML, version: unknown = VERSION) {
+  // Published: the usual releases and whatever this version resource names (an apply refuses others).
+  const spec = (version as { spec?: { agents?: Record<string, string>; tools?: Record<string, string> } })
+    .spec;
+  const named = [spec?.agents?.start_version, spec?.agents?.target_version, spec?.tools?.target_version];
+  const versions = [...RELEASED, ...named.filter((v): v is string => v !== undefined)].map((v) =>
+    v.replace(/^v/, ""),
+  );
+  await publishManifest(h, [...new Set(versions)]);
   expect(
     (await h.req("PUT", "/v1/resources/autoupdate_config", config, undefined, "application/yaml")).status,
   ).toBe(200);
@@ -650,6 +689,13 @@ describe("who may call what", () => {
     ["PUT", "/v1/server", "/v1/server", { server_version: "17.0.1" }, [401, 403, 403, 200]],
     [
       "POST",
+      "/v1/apply",
+      "/v1/apply?dry_run=1",
+      { resources: [{ kind: "server", server_version: "17.0.1" }] },
+      [401, 403, 403, 200],
+    ],
+    [
+      "POST",
       "/v1/rollout/groups/:name/:action",
       "/v1/rollout/groups/prod/force",
       undefined,
@@ -672,6 +718,7 @@ describe("who may call what", () => {
     };
     const up = await h.req("PUT", `/v1/artifacts/${ART}`, "artifact bytes");
     expect(up.status).toBe(201);
+    await publishManifest(h, RELEASED);
 
     const expected: string[] = [];
     const got: string[] = [];
@@ -1009,5 +1056,201 @@ describe("critical releases from the published manifest", () => {
     };
     expect(rel.critical).toEqual(["17.0.1"]);
     expect(rel.manifest.serial).toBe(5);
+  });
+});
+
+describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", () => {
+  const target = (v: string) => ({
+    kind: "autoupdate_version",
+    spec: { agents: { start_version: "16.4.0", target_version: v, schedule: "regular" } },
+  });
+  const storedTarget = async (h: Harness) =>
+    (
+      (await (await h.req("GET", "/v1/resources/autoupdate_version")).json()) as {
+        spec: { agents?: { target_version: string } };
+      }
+    ).spec.agents?.target_version;
+
+  test("a target not in the published manifest: 409 listing what is published; nothing stored; ?force=1 stores it", async () => {
+    const h = await harness();
+    await publishManifest(h, ["16.4.0", "17.0.1"]);
+    const r = await h.req("PUT", "/v1/resources/autoupdate_version", target("16.5.0"));
+    expect(r.status).toBe(409);
+    const body = (await r.json()) as { error: string; code: string; hint: string };
+    expect(body.code).toBe("E_NOT_IN_MANIFEST");
+    expect(body.error).toBe(
+      "not in the release manifest published on this server: 16.5.0 (spec.agents.target_version); published: 16.4.0, 17.0.1; nothing was applied",
+    );
+    expect(body.hint).toContain("--force");
+    expect(await storedTarget(h)).toBeUndefined();
+    expect((await h.req("GET", "/v1/rollout", undefined, VIEWER)).status).toBe(200);
+    expect((await groups(h)).canary).toBeUndefined();
+
+    const forced = await h.req("PUT", "/v1/resources/autoupdate_version?force=1", target("16.5.0"));
+    expect(forced.status).toBe(200);
+    expect(await storedTarget(h)).toBe("16.5.0");
+    // A published one needs no force.
+    expect((await h.req("PUT", "/v1/resources/autoupdate_version", target("17.0.1"))).status).toBe(200);
+  });
+
+  test("no manifest published: refused, saying to publish one (or force)", async () => {
+    const h = await harness();
+    const r = await h.req("POST", "/v1/apply", { resources: [target("17.0.1")] });
+    expect(r.status).toBe(409);
+    const body = (await r.json()) as { error: string; hint: string };
+    expect(body.error).toContain("no release manifest (hello-releases.json) is published on this server");
+    expect(body.error).toContain("16.4.0, 17.0.1");
+    expect(body.hint).toContain("upkeep admin publish");
+    expect(await storedTarget(h)).toBeUndefined();
+    const forced = await h.req("POST", "/v1/apply?force=1", { resources: [target("17.0.1")] });
+    expect(forced.status).toBe(200);
+    expect(((await forced.json()) as { forced: string[] }).forced).toEqual(["16.4.0", "17.0.1"]);
+    // A config names no version: never checked.
+    expect(
+      (await h.req("PUT", "/v1/resources/autoupdate_config", CONFIG_YAML, ADMIN, "application/yaml")).status,
+    ).toBe(200);
+  });
+
+  test("the effective version counts: a server_version that raises or caps agents to an unpublished version is refused", async () => {
+    const h = await harness({ serverVersion: "17.0.1" });
+    await publishManifest(h, ["16.4.0", "17.0.1"]);
+    expect((await h.req("PUT", "/v1/resources/autoupdate_version", target("17.0.1"))).status).toBe(200);
+    // 19.0.0 raises both (too old for it) to 19.0.0, which is not published.
+    const raise = await h.req("PUT", "/v1/server", { server_version: "19.0.0" });
+    expect(raise.status).toBe(409);
+    const { error } = (await raise.json()) as { error: string };
+    expect(error).toContain("19.0.0 (spec.agents.start_version 16.4.0 raised to 19.0.0 (server_version)");
+    expect(error).toContain("published: 16.4.0, 17.0.1");
+    // 16.9.0 caps the target 17.0.1 at 16.9.0, not published either.
+    const cap = await h.req("PUT", "/v1/server", { server_version: "16.9.0" });
+    expect(cap.status).toBe(409);
+    expect(((await cap.json()) as { error: string }).error).toContain(
+      "16.9.0 (spec.agents.target_version 17.0.1 capped to 16.9.0 (server_version))",
+    );
+    expect(
+      ((await (await h.req("GET", "/v1/server")).json()) as { server_version: string }).server_version,
+    ).toBe("17.0.1");
+    // Capped to a published version: fine.
+    expect((await h.req("PUT", "/v1/server", { server_version: "16.4.0" })).status).toBe(200);
+  });
+
+  test("a set is checked as a whole: a server version and a target applied together", async () => {
+    const h = await harness({ serverVersion: "17.0.1" });
+    await publishManifest(h, ["18.0.0", "18.1.0"]);
+    const r = await h.req("POST", "/v1/apply", {
+      resources: [
+        { kind: "server", server_version: "18.1.0" },
+        {
+          kind: "autoupdate_version",
+          spec: { agents: { start_version: "18.0.0", target_version: "18.1.0" } },
+        },
+      ],
+    });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as { applied: unknown[]; dry_run: boolean; forced: string[] };
+    expect(body).toMatchObject({ dry_run: false, forced: [] });
+    expect(body.applied).toHaveLength(2);
+    expect(await storedTarget(h)).toBe("18.1.0");
+  });
+
+  test("a bad document anywhere in the set: 400 naming its index, and nothing of the set is stored", async () => {
+    const h = await harness({ serverVersion: "17.0.1" });
+    const r = await h.req("POST", "/v1/apply?force=1", {
+      resources: [
+        { kind: "server", server_version: "18.0.0" },
+        {
+          kind: "autoupdate_config",
+          spec: { agents: { schedules: { regular: [{ name: "x", start_hour: 24 }] } } },
+        },
+      ],
+    });
+    expect(r.status).toBe(400);
+    const body = (await r.json()) as { error: string; problems: { path: string }[] };
+    expect(body.error).toStartWith(
+      "resources[1] autoupdate_config: spec.agents.schedules.regular[0].start_hour",
+    );
+    expect(body.problems[0]?.path).toBe("spec.agents.schedules.regular[0].start_hour");
+    expect(
+      ((await (await h.req("GET", "/v1/server")).json()) as { server_version: string }).server_version,
+    ).toBe("17.0.1");
+    const kindless = await h.req("POST", "/v1/apply", { resources: [{ spec: {} }] });
+    expect(kindless.status).toBe(400);
+    expect(((await kindless.json()) as { error: string }).error).toContain("resources[0]: kind: missing");
+  });
+
+  test("a set whose later document drops a section an earlier one set: refused before anything is stored", async () => {
+    const h = await harness();
+    await publishManifest(h, RELEASED);
+    const both = {
+      kind: "autoupdate_version",
+      spec: { ...VERSION.spec, agents: { ...VERSION.spec.agents } },
+    };
+    const agentsOnly = { kind: "autoupdate_version", spec: { agents: VERSION.spec.agents } };
+    const r = await h.req("POST", "/v1/apply", {
+      resources: [{ kind: "server", server_version: "18.0.0" }, both, agentsOnly],
+    });
+    expect(r.status).toBe(400);
+    expect(((await r.json()) as { error: string }).error).toStartWith(
+      "resources[2] autoupdate_version: spec.tools: missing, but the stored autoupdate_version sets it",
+    );
+    expect(await storedTarget(h)).toBeUndefined();
+    expect(
+      ((await (await h.req("GET", "/v1/server")).json()) as { server_version: string }).server_version,
+    ).toBe("17.0.1");
+  });
+
+  test("dry run: what each group and tools would be told, with the why; nothing changes", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z" }); // canary's 08:00 window is open
+    await publishManifest(h, RELEASED);
+    await report(h, "c1", "canary", "16.4.0");
+    await report(h, "p1", "prod", "16.4.0");
+    expect(
+      (await h.req("PUT", "/v1/resources/autoupdate_config", CONFIG_YAML, ADMIN, "application/yaml")).status,
+    ).toBe(200);
+    const r = await h.req("POST", "/v1/apply?dry_run=1", { resources: [VERSION] });
+    expect(r.status).toBe(200);
+    const body = (await r.json()) as {
+      dry_run: boolean;
+      applied: unknown[];
+      plan: {
+        now: string;
+        groups: {
+          group: string;
+          state: string;
+          state_reason: string;
+          next_window_open: string;
+          version: string;
+          update: boolean;
+          why: string;
+          canary: { version: string; update: boolean } | null;
+        }[];
+        tools: { version: string; update: boolean; why: string };
+        published: string[];
+      };
+    };
+    expect(body.dry_run).toBe(true);
+    expect(body.applied).toEqual([]);
+    expect(body.plan.now).toBe("2026-11-23T08:30:00.000Z");
+    const [canary, prod] = body.plan.groups;
+    expect(canary).toMatchObject({ group: "canary", state: "canary", version: "16.4.0", update: false });
+    expect(canary?.canary).toMatchObject({ version: "17.0.1", update: true });
+    expect(prod).toMatchObject({
+      group: "prod",
+      state: "unstarted",
+      version: "16.4.0",
+      update: false,
+      state_reason: "waiting for earlier group canary (canary)",
+      next_window_open: "2026-11-23T09:00:00.000Z",
+    });
+    expect(prod?.why).toContain("group prod is unstarted");
+    expect(body.plan.tools).toMatchObject({ version: "17.0.1", update: true });
+    expect(body.plan.published).toEqual(RELEASED);
+    // Nothing changed: no version, no rollout, agents told nothing new.
+    expect(await storedTarget(h)).toBeUndefined();
+    expect(await groups(h)).toEqual({});
+    expect((await find(h, "canary", "c1")).auto_update.agent_auto_update).toBe(false);
+    // An unpublished target in a dry run: the same refusal.
+    const bad = await h.req("POST", "/v1/apply?dry_run=1", { resources: [target("16.5.0")] });
+    expect(bad.status).toBe(409);
   });
 });

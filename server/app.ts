@@ -14,8 +14,9 @@ import { type Context, Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { parse as parseYaml } from "yaml";
 import { isUpkeepError, UpkeepError } from "../core/errors.ts";
-import { BadResourceError, parseAutoupdateConfig, parseAutoupdateVersion } from "../core/resources/mod.ts";
+import { BadResourceError } from "../core/resources/mod.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
+import { type ApplyKind, applyDocs, parseApplyBody, parseDoc } from "./apply.ts";
 import { type ArtifactStore, checkArtifactName } from "./artifact_store.ts";
 import { installScript } from "./install_sh.ts";
 import type { Metrics } from "./metrics.ts";
@@ -53,6 +54,7 @@ type Env = { Variables: { route: string } };
 const STATUS_BY_CODE: Partial<Record<string, 400 | 404 | 409 | 413 | 500>> = {
   E_NOT_FOUND: 404,
   E_CONFLICT: 409,
+  E_NOT_IN_MANIFEST: 409,
   E_MALFORMED: 400,
   E_USAGE: 400,
   E_BAD_VERSION: 400,
@@ -61,6 +63,9 @@ const STATUS_BY_CODE: Partial<Record<string, 400 | 404 | 409 | 413 | 500>> = {
   E_IO: 500,
   E_INTERNAL: 500,
 };
+
+/** A query flag: `?x=1`, `?x=true` or a bare `?x`. */
+const flag = (v: string | undefined) => v !== undefined && v !== "0" && v !== "false";
 
 const withArticle = (kind: string) => `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`;
 
@@ -185,28 +190,47 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // Resources.
   app.get("/v1/resources/autoupdate_config", viewer, (c) => c.json(rollout.getConfig()));
   app.get("/v1/resources/autoupdate_version", viewer, (c) => c.json(rollout.getVersion()));
-  app.put("/v1/resources/autoupdate_config", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
-    const doc = await readDocument(c);
-    await rollout.putConfig(parseAutoupdateConfig(doc), doc);
-    return c.json(rollout.getConfig());
+  // Every write of a resource goes through applyDocs: validated, planned, checked against the published
+  // manifest (unless ?force=1), stored in order; ?dry_run=1 answers the plan and changes nothing.
+  const applyOptions = (c: Context) => ({
+    dryRun: flag(c.req.query("dry_run")),
+    force: flag(c.req.query("force")),
   });
-  app.put("/v1/resources/autoupdate_version", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
-    const doc = await readDocument(c);
-    await rollout.putVersion(parseAutoupdateVersion(doc), doc);
-    return c.json(rollout.getVersion());
+  const notDryRun = async (c: Context, next: () => Promise<void>) => {
+    if (!flag(c.req.query("dry_run"))) store.assertWritable();
+    await next();
+  };
+  app.post("/v1/apply", admin, notDryRun, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
+    const docs = parseApplyBody(await readDocument(c));
+    return c.json(await applyDocs(rollout, docs, applyOptions(c), deps.now));
   });
+  const putOne = (kind: ApplyKind, stored: () => unknown) => async (c: Context) => {
+    const o = applyOptions(c);
+    const result = await applyDocs(rollout, [parseDoc(kind, await readDocument(c))], o, deps.now);
+    return c.json(o.dryRun ? result : stored());
+  };
+  app.put(
+    "/v1/resources/autoupdate_config",
+    admin,
+    notDryRun,
+    tooLarge(RESOURCE_BODY_LIMIT),
+    putOne("autoupdate_config", () => rollout.getConfig()),
+  );
+  app.put(
+    "/v1/resources/autoupdate_version",
+    admin,
+    notDryRun,
+    tooLarge(RESOURCE_BODY_LIMIT),
+    putOne("autoupdate_version", () => rollout.getVersion()),
+  );
   app.get("/v1/server", viewer, (c) => c.json(rollout.serverInfo()));
-  app.put("/v1/server", admin, writable, tooLarge(RESOURCE_BODY_LIMIT), async (c) => {
-    const doc = (await readDocument(c)) as { server_version?: unknown } | null;
-    const raw = doc && typeof doc === "object" ? doc.server_version : undefined;
-    const v = typeof raw === "string" ? tryParseVersion(raw) : undefined;
-    if (!v)
-      return problem(c, 400, "server_version: must be a semver version such as 17.0.1", {
-        problems: [{ path: "server_version", message: "must be a semver version" }],
-      });
-    await rollout.setServerVersion(formatVersion(v));
-    return c.json(rollout.serverInfo());
-  });
+  app.put(
+    "/v1/server",
+    admin,
+    notDryRun,
+    tooLarge(RESOURCE_BODY_LIMIT),
+    putOne("server", () => rollout.serverInfo()),
+  );
 
   // Rollout.
   app.get("/v1/rollout", viewer, async (c) => c.json(await rollout.view()));

@@ -263,6 +263,11 @@ export class RolloutService {
     };
   }
 
+  /** The versions the published release manifest lists, or undefined when none is published (or parses). */
+  publishedVersions(): string[] | undefined {
+    return this.#manifest?.versions;
+  }
+
   // ---- agents ----
 
   async report(r: AgentRecord): Promise<void> {
@@ -480,7 +485,25 @@ export class RolloutService {
         };
       }),
       events,
+      adjusted: this.#adjustments(),
     };
+  }
+
+  /** Every cap or raise the server version makes to the versions the resources name (none when unset). */
+  #adjustments(): Record<string, unknown>[] {
+    const server = this.#serverVersion === undefined ? undefined : parseVersion(this.#serverVersion);
+    const out: Record<string, unknown>[] = [];
+    const agents = this.#version?.spec.agents;
+    for (const [field, v] of [
+      ["spec.agents.start_version", agents?.startVersion],
+      ["spec.agents.target_version", agents?.targetVersion],
+    ] as const) {
+      const a = v === undefined ? null : engine.adjustAgentVersion(parseVersion(v), server);
+      if (a) out.push({ field, ...a });
+    }
+    const tools = this.#version?.spec.tools ? this.plan().tools.adjusted : null;
+    if (tools) out.push({ field: "spec.tools.target_version", ...tools });
+    return out;
   }
 
   // ---- find / ping ----

@@ -130,10 +130,24 @@ describe("upkeep admin apply", () => {
   test("applies a multi-document YAML file (config, server, version) in order", async () => {
     const file = join(dir, "resources.yaml");
     writeFileSync(file, RESOURCES);
-    const r = await admin(["apply", "-f", file]);
-    expect(r.stderr).toBe("");
+    // No release manifest on this server: nothing says hosts can install 1.0.0 or 1.1.0. Refused whole.
+    const refused = await admin(["apply", "-f", file]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(
+      "no release manifest (hello-releases.json) is published on this server, so hosts cannot install 1.0.0, 1.1.0: nothing was applied (E_NOT_IN_MANIFEST)",
+    );
+    expect(refused.stderr).toContain("apply with --force");
+    expect(refused.stderr).not.toContain("?force=1");
+    expect(((await (await get("/v1/server")).json()) as { server_version: unknown }).server_version).not.toBe(
+      "2.0.0",
+    );
+    // --force: artifacts hosted elsewhere.
+    const r = await admin(["apply", "-f", file, "--force"]);
+    expect(r.stderr).toBe(
+      "applied with --force: 1.0.0, 1.1.0 cannot be checked: no release manifest is published on this server; hosts must get them from elsewhere\n",
+    );
     expect(r.code).toBe(0);
-    expect(r.stdout.trim().split("\n")).toEqual([
+    expect(r.stdout.trim().split("\n").slice(0, 3)).toEqual([
       `autoupdate_config applied (${file} document 1)`,
       `server applied (${file} document 2)`,
       `autoupdate_version applied (${file} document 3)`,
@@ -145,7 +159,7 @@ describe("upkeep admin apply", () => {
   });
 
   test("reads JSON from stdin with -f - and prints what the server stored with --json", async () => {
-    const r = await admin(["apply", "-f", "-", "--json"], {
+    const r = await admin(["apply", "-f", "-", "--json", "--force"], {
       stdin: JSON.stringify({ kind: "server", server_version: "v2.0.0" }),
     });
     expect(r.code).toBe(0);
@@ -155,20 +169,23 @@ describe("upkeep admin apply", () => {
     expect(out.applied[0].result.server_version).toBe("2.0.0");
   });
 
-  test("a bad field: exit 2, the server's message with the field path, what was applied before it", async () => {
+  test("a bad field: exit 2, the server's message with the field path, nothing of the set applied", async () => {
     const file = join(dir, "bad.yaml");
     writeFileSync(
       file,
-      `kind: server\nserver_version: 2.0.0\n---\nkind: autoupdate_config\nspec:\n  agents:\n    schedules:\n      regular:\n        - { name: canary, days: ["*"], start_hour: 24 }\n`,
+      `kind: server\nserver_version: 2.0.1\n---\nkind: autoupdate_config\nspec:\n  agents:\n    schedules:\n      regular:\n        - { name: canary, days: ["*"], start_hour: 24 }\n`,
     );
     const r = await admin(["apply", "-f", file]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${file} document 2`);
     expect(r.stderr).toContain("spec.agents.schedules.regular[0].start_hour");
     expect(r.stderr).toContain("E_BAD_RESOURCE");
-    expect(r.stderr).toContain(`already applied: ${file} document 1`);
+    expect(r.stderr).toContain("nothing was applied");
     expect(r.stderr).not.toMatch(STACK);
-    // The earlier config is still in force.
+    // Neither document 1 nor the earlier config changed.
+    expect(((await (await get("/v1/server")).json()) as { server_version: string }).server_version).toBe(
+      "2.0.0",
+    );
     const config = (await (await get("/v1/resources/autoupdate_config")).json()) as {
       spec: { agents: { schedules: { regular: { name: string }[] } } };
     };
@@ -221,16 +238,28 @@ describe("upkeep admin get", () => {
       ["canary", "unstarted"],
       ["prod", "unstarted"],
     ]);
-    const text = await admin(["get", "rollout"]);
+    // 100 columns: the reason goes whole under its group's row.
+    const text = await admin(["get", "rollout"], { env: { COLUMNS: "100" } });
     expect(text.code).toBe(0);
     const lines = text.stdout.trim().split("\n");
     expect(lines[0]).toContain("rollout 1.0.0 -> 1.1.0");
     expect(lines[0]).toContain("strategy halt-on-error");
-    expect(lines[1]).toMatch(
+    expect(lines[1]).toMatch(/^GROUP\s+STATE\s+PRESENT\s+UPDATED\s+FAILED\s+INITIAL\s+CANARIES\s+STARTED$/);
+    expect(lines[2]).toMatch(/^canary\s+unstarted\s+1\s+0\s+0\s+0\s+-\s+-$/);
+    expect(lines[3]).toMatch(/^ {4}reason: waiting for its window: next opens \S+Z$/);
+    expect(lines[4]).toMatch(/^prod\s+unstarted\s+1\s/);
+    expect(lines[5]).toBe("    reason: waiting for earlier group canary (unstarted)");
+    // A wide terminal: the reason is the last column.
+    const wide = await admin(["get", "rollout"], { env: { COLUMNS: "200" } });
+    const w = wide.stdout.trim().split("\n");
+    expect(w[1]).toMatch(
       /^GROUP\s+STATE\s+PRESENT\s+UPDATED\s+FAILED\s+INITIAL\s+CANARIES\s+STARTED\s+REASON$/,
     );
-    expect(lines[2]).toMatch(/^canary\s+unstarted\s+1\s+0\s+0\s+0\s+-\s+-\s+waiting for its window/);
-    expect(lines[3]).toMatch(/^prod\s+unstarted\s+1\s/);
+    expect(w[2]).toMatch(/^canary\s+unstarted\s+1\s+0\s+0\s+0\s+-\s+-\s+waiting for its window/);
+    // The events, oldest first, without --json.
+    expect(text.stdout).toMatch(
+      /\nevents:\nTIME\s+GROUP\s+CHANGE\s+WHAT\n\S+Z\s+-\s+-\s+new rollout 1\.0\.0 -> 1\.1\.0/,
+    );
   });
 
   test("agents: JSON and a table (needs the admin token)", async () => {
@@ -239,7 +268,7 @@ describe("upkeep admin get", () => {
     const { agents } = JSON.parse(json.stdout) as { agents: { updater_id: string; present: boolean }[] };
     expect(agents.map((a) => a.updater_id)).toEqual(["u1", "u2"]);
     expect(agents.every((a) => a.present)).toBe(true);
-    const text = await admin(["get", "agents"]);
+    const text = await admin(["get", "agents"], { env: { COLUMNS: "100" } });
     const lines = text.stdout.trim().split("\n");
     expect(lines[0]).toMatch(/^UPDATER_ID\s+HOSTNAME\s+GROUP\s+VERSION\s+STATE\s+LAST_SEEN\s+PRESENT$/);
     expect(lines[1]).toMatch(/^u1\s+h-u1\s+canary\s+1\.0\.0\s+ok\s+\d{4}-\d\d-\d\dT\S+Z\s+yes$/);

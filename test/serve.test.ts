@@ -28,7 +28,8 @@ describe("upkeep serve (compiled binary on loopback)", () => {
     expect((await fetch(`${s1.url}/readyz`)).status).toBe(200);
 
     const auth = { authorization: `Bearer ${token}`, "content-type": "application/yaml" };
-    const put = await fetch(`${s1.url}/v1/resources/autoupdate_version`, {
+    // ?force=1: no release is published here (the check is not what this test is about).
+    const put = await fetch(`${s1.url}/v1/resources/autoupdate_version?force=1`, {
       method: "PUT",
       headers: auth,
       body: "kind: autoupdate_version\nspec:\n  agents: { start_version: 16.4.0, target_version: 17.0.1, schedule: immediate }\n",
@@ -267,7 +268,8 @@ describe("a canary rollout driven by agent reports (compiled serve, HTTP only)",
     const admin = { authorization: "Bearer adm", "content-type": "application/yaml" };
     const put = async (kind: string, body: string) =>
       expect(
-        (await fetch(`${s.url}/v1/resources/${kind}`, { method: "PUT", headers: admin, body })).status,
+        (await fetch(`${s.url}/v1/resources/${kind}?force=1`, { method: "PUT", headers: admin, body }))
+          .status,
       ).toBe(200);
     await put(
       "autoupdate_config",
@@ -347,8 +349,9 @@ describe("serve configuration", () => {
     const s = await serve(join(dir, "data"), ["--config", cfg, "--server-version", "9.2.0"], {
       UPKEEP_ADMIN_TOKEN: "x",
     });
-    // Agents are told a version (and so an artifact) once a version policy names one.
-    const put = await fetch(`${s.url}/v1/resources/autoupdate_version`, {
+    // Agents are told a version (and so an artifact) once a version policy names one (none is published
+    // here: ?force=1).
+    const put = await fetch(`${s.url}/v1/resources/autoupdate_version?force=1`, {
       method: "PUT",
       headers: { authorization: "Bearer x", "content-type": "application/yaml" },
       body: "kind: autoupdate_version\nspec:\n  agents: { start_version: 9.2.0, target_version: 9.2.0 }\n",

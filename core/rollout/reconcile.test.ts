@@ -309,7 +309,7 @@ const CASES: Case[] = [
     ],
     extra: { maxFailureRatio: 0.1 },
     after: ["done", "unstarted"],
-    reason: ["stage", /1 failed, within the threshold/],
+    reason: ["stage", /^10 of 11 reporting agents run 17\.0\.1; 1 failed on it \(within the threshold\)$/],
   },
   {
     name: "halt: maxFailureRatio 0 rolls back on any failure",
@@ -633,6 +633,44 @@ describe("reconcile: details", () => {
     expect(group(r, "stage")).toMatchObject({ presentCount: 3, upToDateCount: 1, failedCount: 1 });
     expect(group(r, "prod")).toMatchObject({ presentCount: 2, upToDateCount: 1, failedCount: 0 });
   });
+  test("a done group's reason follows its counts: a host that went back after the group finished", () => {
+    // stage finished with its one agent on the target; then the host went back to the start version on
+    // its own (`upkeep agent rollback`): the counts say 0 up to date, and so must the reason.
+    const done = status("stage", "done", {
+      reason: "all 1 reporting agents run 17.0.1",
+      presentCount: 1,
+      upToDateCount: 1,
+      lastTransition: MON + HOUR,
+    });
+    const r = run(PLAIN, [done, status("prod", "unstarted")], OUT, onStart(["s1"], "stage"));
+    const g = group(r, "stage");
+    expect([g.state, g.presentCount, g.upToDateCount, g.failedCount]).toEqual(["done", 1, 0, 0]);
+    expect(g.reason).toBe(
+      "done since 2024-01-01T01:00:00.000Z; now 0 of 1 reporting agents run 17.0.1; 1 on another version",
+    );
+    expect(r.events).toEqual([]);
+    // Back on the target: the reason says so again. Unchanged counts keep the reason (and the object).
+    const again = run(PLAIN, r.rollout?.groups, OUT, onTarget(["s1"], "stage"));
+    expect(group(again, "stage").reason).toBe(
+      "done since 2024-01-01T01:00:00.000Z; now all 1 reporting agents run 17.0.1",
+    );
+    const same = run(PLAIN, again.rollout?.groups, OUT + HOUR, onTarget(["s1"], "stage"));
+    expect(group(same, "stage").reason).toBe(group(again, "stage").reason);
+  });
+
+  test("schedule immediate: a group done with a failed host says 0 of 1 run the target, not all", () => {
+    const r = run(
+      PLAIN,
+      [status("stage", "active"), status("prod", "active")],
+      OUT,
+      [agent("s1", "stage", START, true, TARGET)],
+      { version: version({ schedule: "immediate" }) },
+    );
+    const g = group(r, "stage");
+    expect([g.state, g.upToDateCount, g.failedCount]).toEqual(["done", 0, 1]);
+    expect(g.reason).toBe("0 of 1 reporting agents run 17.0.1; 1 failed on it");
+  });
+
   test("counts refresh even when suspended", () => {
     const r = run(
       PLAIN,

@@ -151,9 +151,17 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
             .version,
         );
   const tallies = tally(config, input.agents, target);
+  // A finished group whose reason counts agents (halt-on-error, immediate) keeps a reason that agrees with
+  // its counts: when they move after it finished (a host rolled back on its own, one joined), the reason
+  // says what the agents run now, from the same tally, and since when the group is done.
+  const countedDone = strategy === "halt-on-error" || av.schedule === "immediate";
   groups = groups.map((g) => {
     const t = tallies.get(g.name) as Tally;
-    return { ...g, presentCount: t.present, upToDateCount: t.upToDate, failedCount: t.failed };
+    const next = { ...g, presentCount: t.present, upToDateCount: t.upToDate, failedCount: t.failed };
+    const moved =
+      g.presentCount !== t.present || g.upToDateCount !== t.upToDate || g.failedCount !== t.failed;
+    if (g.state !== "done" || !countedDone || !moved) return next;
+    return { ...next, reason: `done since ${iso(g.lastTransition)}; now ${agentsSummary(t, target)}` };
   });
 
   const mode = effectiveAgentMode(config, version);
@@ -328,10 +336,8 @@ function stepActive(ctx: Ctx, g: GroupStatus, rollbackOnFailures: boolean): Grou
     );
   }
   if (upToDate + failed === present) {
-    const tolerated = failed > 0 ? ` (${failed} failed, within the threshold)` : "";
-    const what =
-      present === 0 ? "no agent reports" : `all ${present} reporting agents run ${ctx.target}${tolerated}`;
-    return transition(ctx, g, "done", what);
+    const t = ctx.tallies.get(g.name) as Tally;
+    return transition(ctx, g, "done", agentsSummary(t, ctx.target, rollbackOnFailures));
   }
   return because(g, `updating: ${upToDate} of ${present} reporting agents run ${ctx.target}`);
 }
@@ -429,6 +435,24 @@ function stepImmediate(ctx: Ctx, g: GroupStatus): GroupStatus {
     default:
       return g;
   }
+}
+
+/**
+ * What a group's reporting agents run, from one tally (so it always agrees with the counts shown beside it):
+ * `all 2 reporting agents run 1.1.0`, `10 of 11 reporting agents run 1.1.0; 1 failed on it (within the
+ * threshold)`, `0 of 1 reporting agents run 1.1.0; 1 on another version`.
+ */
+function agentsSummary(t: Tally, target: string, threshold = false): string {
+  if (t.present === 0) return "no agent reports";
+  const parts = [
+    t.upToDate === t.present
+      ? `all ${t.present} reporting agents run ${target}`
+      : `${t.upToDate} of ${t.present} reporting agents run ${target}`,
+  ];
+  if (t.failed > 0) parts.push(`${t.failed} failed on it${threshold ? " (within the threshold)" : ""}`);
+  const other = t.present - t.upToDate - t.failed;
+  if (other > 0) parts.push(`${other} on another version`);
+  return parts.join("; ");
 }
 
 function plural(n: number, one: string, many: string): string {

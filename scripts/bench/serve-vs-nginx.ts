@@ -254,7 +254,7 @@ async function main(): Promise<void> {
       },
     },
   });
-  await api(upBase, "PUT", "/v1/resources/autoupdate_version", {
+  await api(upBase, "PUT", "/v1/resources/autoupdate_version?force=1", {
     kind: "autoupdate_version",
     version: "v1",
     metadata: { name: "autoupdate-version" },
