@@ -18,8 +18,6 @@ export function buildProgram(version: string): Command {
     .description("Managed updates for a self-hosted fleet: version server, host agent and client tools.")
     .version(`upkeep ${version}`, "-V, --version", "print the upkeep version")
     .option("--debug", "print stack traces on errors")
-    // Program options (-V/--version) only before the command: `release pack --version 1.2.3` is pack's.
-    .enablePositionalOptions()
     .showHelpAfterError("(run with --help for usage)")
     .configureOutput({
       writeOut: (s) => writeFd(1, s),
@@ -33,6 +31,9 @@ export function buildProgram(version: string): Command {
   registerRelease(program);
   registerAdmin(program);
   registerVersion(program);
+  // Program options (-V/--version) only before the command: `release pack --version 1.2.3` is pack's. Set
+  // after the commands are made, so they do not inherit it: `admin get config --server URL` keeps working.
+  program.enablePositionalOptions();
   applyExitOverride(program);
   return program;
 }
