@@ -15,11 +15,11 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { loadSecretKey } from "../core/sys/keys.ts";
-import { readSignatureFile, signFile, verifyFileSignature } from "../core/sys/signing.ts";
-import { verifyArtifactFile, verifyManifestFile } from "../core/sys/verify_artifact.ts";
-import { decodeBase64, encodeBase64, encodeUtf8 } from "../core/trust/encoding.ts";
-import { buildManifest, type Manifest, manifestFileName, serializeManifest } from "../core/trust/manifest.ts";
+import { loadSecretKey } from "../sys/keys.ts";
+import { readSignatureFile, signFile, verifyFileSignature } from "../sys/signing.ts";
+import { verifyArtifactFile, verifyManifestFile } from "../sys/verify_artifact.ts";
+import { decodeBase64, encodeBase64, encodeUtf8 } from "./encoding.ts";
+import { buildManifest, type Manifest, manifestFileName, serializeManifest } from "./manifest.ts";
 import {
   generateKeyPair,
   type PublicKey,
@@ -27,10 +27,10 @@ import {
   parseSignature,
   type SecretKey,
   signBytes,
-} from "../core/trust/minisign.ts";
-import { verifyArtifact } from "../core/trust/verify_release.ts";
+} from "./minisign.ts";
+import { verifyArtifact } from "./verify_release.ts";
 
-const FIX = join(import.meta.dir, "fixtures", "minisign");
+const FIX = join(import.meta.dir, "..", "..", "test", "fixtures", "minisign");
 const fx = (name: string) => join(FIX, name);
 const fixtureText = (name: string) => readFileSync(fx(name), "utf8");
 const TRUSTED = parsePublicKey(fixtureText("unencrypted.pub"));
@@ -437,8 +437,8 @@ describe("artifact refusals", () => {
 
   test("a trusted comment naming another version -> E_SIGNATURE", async () => {
     const r = await release("a-version");
-    const { createSignature, formatSignature } = await import("../core/trust/minisign.ts");
-    const { hashFile } = await import("../core/sys/hash.ts");
+    const { createSignature, formatSignature } = await import("./minisign.ts");
+    const { hashFile } = await import("../sys/hash.ts");
     const { blake2b512 } = await hashFile(r.path(V2), ["blake2b512"]);
     const sig = await createSignature(
       sk,
