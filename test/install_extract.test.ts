@@ -1,7 +1,7 @@
 /**
- * extractTarGz and the tar reader on crafted archives: every refusal (with nothing written outside the
+ * extractTarGz on crafted archives: every refusal (with nothing written outside the
  * destination), formats GNU tar writes (ustar, pax, GNU long names), links that are fine, caps, broken
- * archives, and a chunking-independence property of the reader.
+ * archives. The tar reader's and the policy's own tests are beside them (core/install/*.test.ts).
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import {
@@ -20,10 +20,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
-import fc from "fast-check";
 import { isUpkeepError } from "../core/errors.ts";
-import { ExtractPolicy, symlinkProblem } from "../core/install/extract_policy.ts";
-import { type TarEntry, TarReader } from "../core/install/tar.ts";
 import { gunzippedSize } from "../core/sys/install/extract.ts";
 import { extractTarGz } from "../core/sys/install/mod.ts";
 import { tar, tarGz, walk } from "./install_helpers.ts";
@@ -412,94 +409,4 @@ describe("accepted", () => {
       }
     });
   }
-});
-
-describe("policy and reader", () => {
-  test("symlinkProblem: the depth rule", () => {
-    expect(symlinkProblem(["a", "b", "l"], "../../x")).toBeUndefined();
-    expect(symlinkProblem(["a", "b", "l"], "../../../x")).toMatch(/outside/);
-    expect(symlinkProblem(["l"], "..")).toMatch(/outside/);
-    expect(symlinkProblem(["l"], ".")).toBeUndefined();
-    expect(symlinkProblem(["a", "l"], "x/../y")).toMatch(/climbs/);
-    expect(symlinkProblem(["a", "l"], "")).toMatch(/empty/);
-  });
-
-  test("a refused entry leaves no trace in the policy (implied folders not recorded)", () => {
-    const p = new ExtractPolicy({ maxFiles: 100, maxBytes: 100 });
-    const e = (path: string, kind: TarEntry["kind"], linkpath = ""): TarEntry => ({
-      path,
-      kind,
-      typeflag: "0",
-      mode: 0o644,
-      size: 0,
-      linkpath,
-      index: 0,
-    });
-    expect(() => p.admit(e("x/y/l", "symlink", "/abs"))).toThrow();
-    expect(p.files).toBe(0);
-    expect(p.admit(e("x/y/f", "file"))).toMatchObject({ kind: "file", mkdirs: ["x", "x/y"] });
-  });
-
-  test("the reader gives the same entries and bytes however the input is chunked", () => {
-    const archive = Buffer.concat(
-      [
-        tar.dir("a"),
-        tar.file("a/one", "1".repeat(700)),
-        tar.pax({ path: `a/${"p".repeat(150)}` }),
-        tar.file("x", "pax body"),
-        tar.gnuLong(`a/${"g".repeat(120)}`),
-        tar.file("y", ""),
-        tar.symlink("a/l", "one"),
-        tar.file("a/two", new Uint8Array(1500).fill(2)),
-        tar.end(),
-      ].flat(),
-    );
-    const read = (cuts: number[]) => {
-      const out: string[] = [];
-      const r = new TarReader({
-        entry: (e) => out.push(`${e.kind}:${e.path}:${e.size}:${e.linkpath}`),
-        data: (d) => out.push(`data:${d.length}`),
-        end: () => out.push("end"),
-      });
-      let prev = 0;
-      for (const c of [...cuts.sort((a, b) => a - b), archive.length]) {
-        r.write(archive.subarray(prev, Math.max(prev, c)));
-        prev = Math.max(prev, c);
-      }
-      r.end();
-      // Data events differ in size with the chunking; their sum per entry must not.
-      const merged: string[] = [];
-      for (const s of out) {
-        const last = merged[merged.length - 1];
-        if (s.startsWith("data:") && last?.startsWith("data:")) {
-          merged[merged.length - 1] = `data:${Number(last.slice(5)) + Number(s.slice(5))}`;
-        } else merged.push(s);
-      }
-      return merged;
-    };
-    const whole = read([]);
-    expect(whole).toContain(`file:a/${"p".repeat(150)}:8:`);
-    expect(whole).toContain(`file:a/${"g".repeat(120)}:0:`);
-    fc.assert(
-      fc.property(fc.array(fc.integer({ min: 0, max: archive.length }), { maxLength: 20 }), (cuts) => {
-        expect(read(cuts)).toEqual(whole);
-      }),
-      { numRuns: 200 },
-    );
-  });
-
-  test("the reader never throws anything but coded errors on random bytes", () => {
-    fc.assert(
-      fc.property(fc.uint8Array({ minLength: 0, maxLength: 3000 }), (bytes) => {
-        const r = new TarReader({ entry: () => {}, data: () => {}, end: () => {} });
-        try {
-          r.write(bytes);
-          r.end();
-        } catch (e) {
-          expect(isUpkeepError(e)).toBe(true);
-        }
-      }),
-      { numRuns: 300 },
-    );
-  });
 });
