@@ -260,9 +260,8 @@ export function register(program: Command): void {
       ) => {
         const { UsageError } = await import("../core/errors.ts");
         const { parseDuration } = await import("../core/duration.ts");
-        const { buildManifest, manifestFileName, nextSerial, serializeManifest } = await import(
-          "../core/trust/manifest.ts"
-        );
+        const { manifestFileName, serializeManifest } = await import("../core/trust/manifest.ts");
+        const { buildManifest, nextSerial } = await import("../core/trust/build_manifest.ts");
         const { droppedVersions, planAdd } = await import("../core/trust/manifest_add.ts");
         const { manifestExpiry } = await import("../core/trust/manifest_expiry.ts");
         const { signBytes, keyIdHex } = await import("../core/trust/minisign.ts");

@@ -50,9 +50,10 @@ import { loadSecretKey } from "../core/sys/keys.ts";
 import { writeGzip } from "../core/sys/release/gzip.ts";
 import { signFile } from "../core/sys/signing.ts";
 import { type Edition, formatArtifactName } from "../core/trust/artifact_name.ts";
+import { buildManifest } from "../core/trust/build_manifest.ts";
 import { formatChecksumFile } from "../core/trust/checksum_file.ts";
 import { encodeUtf8 } from "../core/trust/encoding.ts";
-import { buildManifest, manifestFileName, serializeManifest } from "../core/trust/manifest.ts";
+import { manifestFileName, serializeManifest } from "../core/trust/manifest.ts";
 import { type SecretKey, signBytes } from "../core/trust/minisign.ts";
 
 export const BAD_KINDS = [

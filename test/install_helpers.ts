@@ -18,8 +18,9 @@ import { gzipSync } from "node:zlib";
 import { hashFile } from "../core/sys/hash.ts";
 import { signFile } from "../core/sys/signing.ts";
 import { formatArtifactName } from "../core/trust/artifact_name.ts";
+import { buildManifest } from "../core/trust/build_manifest.ts";
 import { encodeUtf8 } from "../core/trust/encoding.ts";
-import { buildManifest, manifestFileName, serializeManifest } from "../core/trust/manifest.ts";
+import { manifestFileName, serializeManifest } from "../core/trust/manifest.ts";
 import { type SecretKey, signBytes } from "../core/trust/minisign.ts";
 import { tarHeader } from "../scripts/fake-release.ts";
 

@@ -64,8 +64,6 @@ const PENDING = new Set<string>([
   "core/sys/tools/commands.ts:login", // split by issue 12 (split)
   "core/sys/tools/install_tools.ts", // split by issue 12 (split)
   "core/sys/tools/install_tools.ts:installToolsVersion", // split by issue 12 (split)
-  "core/trust/manifest.ts", // split by issue 12 (split)
-  "core/trust/manifest.ts:buildManifest", // split by issue 12 (split)
   "scripts/bench/install.ts:main", // split by issue 12 (split)
   "scripts/bench/serve-vs-nginx.ts:main", // split by issue 12 (split)
   "scripts/fake-release.ts", // split by issue 12 (split)

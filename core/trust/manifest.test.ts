@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
+import { buildManifest } from "./build_manifest.ts";
 import {
-  buildManifest,
   checkFreshness,
   findArtifact,
   findRelease,

@@ -6,11 +6,12 @@
  * `checkFreshness` (E_EXPIRED, E_ROLLBACK) and `findArtifact` / `findRelease` (E_NOT_IN_MANIFEST,
  * E_BELOW_FLOOR). Parsing is strict: unknown fields, non-canonical versions, names that do not follow the
  * artifact template or disagree with their fields are E_MALFORMED. An artifact's `unpacked_size` is optional
- * (manifests without it verify; an upkeep older than the field refuses a manifest that has it).
+ * (manifests without it verify; an upkeep older than the field refuses a manifest that has it). The release
+ * side builds one with ./build_manifest.ts.
  */
-import { UpkeepError, UsageError } from "../errors.ts";
+import { UpkeepError } from "../errors.ts";
 import { compareVersions, formatVersion, parseVersion, tryParseVersion } from "../version/mod.ts";
-import { type ArtifactName, type Edition, isValidProduct, tryParseArtifactName } from "./artifact_name.ts";
+import { type Edition, isValidProduct, tryParseArtifactName } from "./artifact_name.ts";
 
 export const MANIFEST_SCHEMA = 1;
 export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
@@ -58,7 +59,7 @@ export function manifestFileName(product: string): string {
   return `${product}-releases.json`;
 }
 
-const SHA256 = /^[0-9a-f]{64}$/;
+export const SHA256 = /^[0-9a-f]{64}$/;
 const TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
 
 function malformed(path: string, message: string): UpkeepError {
@@ -230,122 +231,6 @@ export function serializeManifest(m: Manifest): string {
   return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 
-export interface BuildInput {
-  product: string;
-  serial: number;
-  issued: Date;
-  expires: Date;
-  floor?: string;
-  /** Versions to mark critical; each must be among the artifacts' versions. */
-  critical?: readonly string[];
-  /** `unpacked_size`: what the artifact decompresses to (left out of the manifest when not given). */
-  artifacts: readonly { name: string; size: number; sha256: string; unpacked_size?: number }[];
-}
-
-function rfc3339(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, "Z");
-}
-
-/** Builds a manifest from artifact files' facts; bad input is a UsageError naming it. */
-export function buildManifest(input: BuildInput): Manifest {
-  if (!isValidProduct(input.product)) throw new UsageError(`invalid product name "${input.product}"`);
-  if (!Number.isSafeInteger(input.serial) || input.serial < 0) {
-    throw new UsageError(`invalid serial ${input.serial}: expected a non-negative integer`);
-  }
-  if (Number.isNaN(input.issued.getTime()) || Number.isNaN(input.expires.getTime())) {
-    throw new UsageError("invalid issue or expiry time");
-  }
-  if (input.expires.getTime() <= input.issued.getTime())
-    throw new UsageError("the expiry must be after the issue time");
-  if (input.artifacts.length === 0) throw new UsageError("no artifacts: name at least one file");
-  type Fact = { name: string; parsed: ArtifactName; size: number; sha256: string; unpacked_size?: number };
-  const byVersion = new Map<string, Fact[]>();
-  const seen = new Set<string>();
-  for (const a of input.artifacts) {
-    const parsed = tryParseArtifactName(input.product, a.name);
-    if (!parsed) {
-      throw new UsageError(
-        `"${a.name}" is not an artifact of ${input.product}: expected ${input.product}[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz`,
-      );
-    }
-    if (seen.has(a.name)) throw new UsageError(`"${a.name}" is named twice`);
-    seen.add(a.name);
-    if (!SHA256.test(a.sha256) || !Number.isSafeInteger(a.size) || a.size < 0) {
-      throw new UsageError(`bad size or sha256 for "${a.name}"`);
-    }
-    if (a.unpacked_size !== undefined && (!Number.isSafeInteger(a.unpacked_size) || a.unpacked_size < 0)) {
-      throw new UsageError(`bad unpacked size for "${a.name}"`);
-    }
-    const list = byVersion.get(parsed.version) ?? [];
-    list.push({
-      name: a.name,
-      parsed,
-      size: a.size,
-      sha256: a.sha256,
-      ...(a.unpacked_size === undefined ? {} : { unpacked_size: a.unpacked_size }),
-    });
-    byVersion.set(parsed.version, list);
-  }
-  const critical = new Set<string>();
-  for (const c of input.critical ?? []) {
-    const v = tryParseVersion(c);
-    const canonical = v ? formatVersion(v) : undefined;
-    if (!canonical || !byVersion.has(canonical)) {
-      throw new UsageError(`--critical ${c}: not the version of any artifact given`);
-    }
-    critical.add(canonical);
-  }
-  let floor: string | null = null;
-  if (input.floor !== undefined) {
-    const v = tryParseVersion(input.floor);
-    if (!v) throw new UsageError(`invalid floor version "${input.floor}"`);
-    floor = formatVersion(v);
-    const fv = v;
-    if (![...byVersion.keys()].some((k) => compareVersions(parseVersion(k), fv) >= 0)) {
-      throw new UsageError(`the floor ${floor} is above every version given: nothing would be installable`);
-    }
-  }
-  if (floor !== null) {
-    const fv = parseVersion(floor);
-    for (const c of critical)
-      if (compareVersions(parseVersion(c), fv) < 0)
-        throw new UsageError(`--critical ${c} is below the floor ${floor}: no host may install it`);
-  }
-  const versions = [...byVersion.keys()].sort((a, b) => compareVersions(parseVersion(b), parseVersion(a)));
-  for (let i = 1; i < versions.length; i++) {
-    const [a, b] = [versions[i - 1], versions[i]];
-    if (a && b && compareVersions(parseVersion(a), parseVersion(b)) === 0) {
-      throw new UsageError(`versions ${a} and ${b} differ only in build metadata`);
-    }
-  }
-  const releases: ManifestRelease[] = versions.map((version) => {
-    const artifacts = (byVersion.get(version) ?? [])
-      .map(({ name, parsed, size, sha256, unpacked_size }) => ({
-        name,
-        os: parsed.os,
-        arch: parsed.arch,
-        edition: parsed.edition,
-        fips: parsed.fips,
-        size,
-        sha256,
-        ...(unpacked_size === undefined ? {} : { unpacked_size }),
-      }))
-      .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-    return critical.has(version) ? { version, critical: true, artifacts } : { version, artifacts };
-  });
-  const m: Manifest = {
-    schema: MANIFEST_SCHEMA,
-    product: input.product,
-    serial: input.serial,
-    issued: rfc3339(input.issued),
-    expires: rfc3339(input.expires),
-    floor,
-    releases,
-  };
-  // What we write, we must read back.
-  return parseManifest(serializeManifest(m), { product: input.product });
-}
-
 // --- decisions ---------------------------------------------------------------------------------------
 
 export interface FreshnessInput {
@@ -423,30 +308,4 @@ export function installableReleases(m: Manifest): ManifestRelease[] {
   if (m.floor === null) return [...m.releases];
   const floor = parseVersion(m.floor);
   return m.releases.filter((r) => compareVersions(parseVersion(r.version), floor) >= 0);
-}
-
-/**
- * The serial of a new manifest: it only goes up, since hosts refuse one older than a manifest they have seen
- * (E_ROLLBACK). Default: the current Unix time, or one above `previous` (the manifest it replaces) when that
- * is higher. A `requested` serial (`--serial`) must be a non-negative integer above `previous`.
- *
- * @throws {UsageError} naming what is wrong.
- */
-export function nextSerial(
-  now: Date,
-  previous: number | undefined,
-  requested: string | undefined,
-  where = "",
-): number {
-  const fallback = Math.max(Math.floor(now.getTime() / 1000), previous === undefined ? 0 : previous + 1);
-  if (requested === undefined) return fallback;
-  if (!/^\d{1,15}$/.test(requested))
-    throw new UsageError(`--serial ${requested}: expected a non-negative integer`);
-  const serial = Number(requested);
-  if (previous !== undefined && serial <= previous)
-    throw new UsageError(
-      `--serial ${serial}: not above the serial ${previous} of the manifest already${where ? ` in ${where}` : ""}`,
-      { hint: "hosts that saw it would refuse this one (rollback protection); leave --serial out" },
-    );
-  return serial;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { buildManifest } from "./manifest.ts";
+import { buildManifest } from "./build_manifest.ts";
 import { droppedVersions, planAdd } from "./manifest_add.ts";
 import { expiryWarning, manifestExpiry } from "./manifest_expiry.ts";
 

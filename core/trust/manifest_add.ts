@@ -9,7 +9,8 @@
  */
 import { UsageError } from "../errors.ts";
 import { compareVersions, parseVersion, tryParseVersion } from "../version/mod.ts";
-import type { BuildInput, Manifest } from "./manifest.ts";
+import type { BuildInput } from "./build_manifest.ts";
+import type { Manifest } from "./manifest.ts";
 
 export type ArtifactFacts = BuildInput["artifacts"][number];
 

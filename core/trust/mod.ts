@@ -11,6 +11,7 @@
  * ```
  */
 export * from "./artifact_name.ts";
+export * from "./build_manifest.ts";
 export * from "./checksum_file.ts";
 export * from "./manifest.ts";
 export * from "./minisign.ts";

@@ -18,8 +18,9 @@ import { join } from "node:path";
 import { loadSecretKey } from "../sys/keys.ts";
 import { readSignatureFile, signFile, verifyFileSignature } from "../sys/signing.ts";
 import { verifyArtifactFile, verifyManifestFile } from "../sys/verify_artifact.ts";
+import { buildManifest } from "./build_manifest.ts";
 import { decodeBase64, encodeBase64, encodeUtf8 } from "./encoding.ts";
-import { buildManifest, type Manifest, manifestFileName, serializeManifest } from "./manifest.ts";
+import { type Manifest, manifestFileName, serializeManifest } from "./manifest.ts";
 import {
   generateKeyPair,
   type PublicKey,
