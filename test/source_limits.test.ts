@@ -59,7 +59,6 @@ const PENDING = new Set<string>([
   "cmd/release.ts:register", // split by issue 12 (split)
   "cmd/release.ts:register>action", // split by issue 12 (split)
   "cmd/tools.ts:register", // split by issue 12 (split)
-  "core/install/tar.ts", // split by issue 12 (split)
   "core/sys/tools/commands.ts", // split by issue 12 (split)
   "core/sys/tools/commands.ts:login", // split by issue 12 (split)
   "core/sys/tools/install_tools.ts", // split by issue 12 (split)

@@ -2,7 +2,8 @@
  * A strict streaming tar reader, pure: bytes in (any chunking), entries out, one header at a time before its
  * data. Reads POSIX ustar (with the prefix field), pax extended headers (`x`; global `g` only when it
  * sets nothing that changes names or sizes), GNU long names and long link names (`L`, `K`), base-256
- * numbers and v7 headers. It decides nothing about safety: ./extract_policy.ts does, on each entry.
+ * numbers and v7 headers (each field parsed by ./tar_fields.ts). It decides nothing about safety:
+ * ./extract_policy.ts does, on each entry.
  *
  * Strict where tar implementations differ, so what we extract is what every other reader would see:
  * a bad header checksum, a malformed pax record, a number that is not octal, a header-only entry
@@ -12,8 +13,25 @@
  * (capped at MAX_META_BYTES) are buffered, so memory stays flat whatever the archive size.
  */
 import { UpkeepError } from "../errors.ts";
+import {
+  BLOCK,
+  checksumOk,
+  type EntryKind,
+  field,
+  HEADER_ONLY,
+  isZero,
+  KINDS,
+  longName,
+  malformed,
+  type Overrides,
+  overridesFromPax,
+  parseNumber,
+  parsePax,
+  text,
+} from "./tar_fields.ts";
 
-export const BLOCK = 512;
+export { BLOCK, type EntryKind } from "./tar_fields.ts";
+
 /** Largest pax or GNU long-name body accepted. */
 export const MAX_META_BYTES = 1 << 20;
 /**
@@ -21,16 +39,6 @@ export const MAX_META_BYTES = 1 << 20;
  * `-b 2048` gives 1 MiB); more is no archive anyone writes.
  */
 export const MAX_TRAILING_BYTES = 1 << 20;
-
-export type EntryKind =
-  | "file"
-  | "directory"
-  | "symlink"
-  | "hardlink"
-  | "character-device"
-  | "block-device"
-  | "fifo"
-  | "other";
 
 export interface TarEntry {
   /** The name as archived (pax path > GNU long name > ustar prefix/name), not yet normalized. */
@@ -53,161 +61,6 @@ export interface TarSink {
   entry(e: TarEntry): void;
   data(chunk: Uint8Array): void;
   end(e: TarEntry): void;
-}
-
-function malformed(message: string): UpkeepError {
-  return new UpkeepError("E_MALFORMED", `archive: ${message}`);
-}
-
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-
-function text(bytes: Uint8Array, what: string): string {
-  try {
-    return utf8.decode(bytes);
-  } catch {
-    throw malformed(`${what} is not valid UTF-8`);
-  }
-}
-
-/** A NUL-terminated fixed-width field. */
-function field(block: Uint8Array, offset: number, length: number, what: string): string {
-  const f = block.subarray(offset, offset + length);
-  const nul = f.indexOf(0);
-  return text(nul === -1 ? f : f.subarray(0, nul), what);
-}
-
-/** An octal number (leading spaces, NUL/space terminated) or GNU base-256 (high bit set). */
-export function parseNumber(block: Uint8Array, offset: number, length: number, what: string): number {
-  const f = block.subarray(offset, offset + length);
-  const first = f[0] ?? 0;
-  if (first & 0x80) {
-    if (first === 0xff) throw malformed(`negative ${what}`);
-    let v = first & 0x7f;
-    for (let i = 1; i < f.length; i++) {
-      v = v * 256 + (f[i] ?? 0);
-      if (!Number.isSafeInteger(v)) throw malformed(`${what} too large`);
-    }
-    return v;
-  }
-  let i = 0;
-  while (i < f.length && f[i] === 0x20) i++;
-  let v = 0;
-  let digits = 0;
-  for (; i < f.length; i++) {
-    const c = f[i] ?? 0;
-    if (c === 0 || c === 0x20) break;
-    if (c < 0x30 || c > 0x37) throw malformed(`${what} is not an octal number`);
-    v = v * 8 + (c - 0x30);
-    digits++;
-  }
-  // Only terminators may follow.
-  for (; i < f.length; i++) {
-    const c = f[i] ?? 0;
-    if (c !== 0 && c !== 0x20) throw malformed(`${what} is not an octal number`);
-  }
-  if (digits === 0) return 0;
-  if (!Number.isSafeInteger(v)) throw malformed(`${what} too large`);
-  return v;
-}
-
-function checksumOk(block: Uint8Array): boolean {
-  const stored = parseNumber(block, 148, 8, "header checksum");
-  let unsigned = 0;
-  let signed = 0;
-  for (let i = 0; i < BLOCK; i++) {
-    const b = i >= 148 && i < 156 ? 0x20 : (block[i] ?? 0);
-    unsigned += b;
-    signed += b > 127 ? b - 256 : b;
-  }
-  return stored === unsigned || stored === signed;
-}
-
-function isZero(block: Uint8Array): boolean {
-  for (let i = 0; i < block.length; i++) if (block[i] !== 0) return false;
-  return true;
-}
-
-const KINDS: Record<string, EntryKind> = {
-  "0": "file",
-  "\0": "file",
-  "7": "file",
-  "1": "hardlink",
-  "2": "symlink",
-  "3": "character-device",
-  "4": "block-device",
-  "5": "directory",
-  "6": "fifo",
-};
-
-/** Kinds whose header is the whole entry: a non-zero size there is refused rather than guessed at. */
-const HEADER_ONLY = new Set<EntryKind>([
-  "directory",
-  "symlink",
-  "hardlink",
-  "character-device",
-  "block-device",
-  "fifo",
-]);
-
-interface Overrides {
-  path?: string;
-  linkpath?: string;
-  size?: number;
-}
-
-/** Parses a pax extended header body: `LEN key=value\n` records, strictly. */
-export function parsePax(body: Uint8Array): Map<string, string> {
-  const out = new Map<string, string>();
-  let off = 0;
-  while (off < body.length) {
-    // Trailing NUL padding after the last record is tolerated.
-    if (body[off] === 0 && isZero(body.subarray(off))) break;
-    const space = body.indexOf(0x20, off);
-    if (space === -1 || space - off > 12) throw malformed("malformed pax record length");
-    const lenText = text(body.subarray(off, space), "pax record");
-    if (!/^[1-9][0-9]*$/.test(lenText)) throw malformed("malformed pax record length");
-    const len = Number(lenText);
-    const end = off + len;
-    if (end > body.length || end <= space + 1 || body[end - 1] !== 0x0a)
-      throw malformed("malformed pax record");
-    const record = body.subarray(space + 1, end - 1);
-    const eq = record.indexOf(0x3d);
-    if (eq <= 0) throw malformed("malformed pax record (no key)");
-    const key = text(record.subarray(0, eq), "pax key");
-    const value = text(record.subarray(eq + 1), `pax ${key}`);
-    out.set(key, value);
-    off = end;
-  }
-  return out;
-}
-
-function overridesFromPax(records: Map<string, string>, into: Overrides): void {
-  for (const [key, value] of records) {
-    if (key.startsWith("GNU.sparse.")) {
-      throw new UpkeepError(
-        "E_UNSAFE_ARCHIVE",
-        "archive has a sparse file (GNU.sparse pax records): refused",
-      );
-    }
-    if (key === "path") into.path = value;
-    else if (key === "linkpath") into.linkpath = value;
-    else if (key === "size") {
-      if (!/^[0-9]{1,16}$/.test(value) || !Number.isSafeInteger(Number(value)))
-        throw malformed(`pax size "${value}" is not a size`);
-      into.size = Number(value);
-    }
-  }
-}
-
-/** A GNU long name body: the name and its NUL terminator(s). */
-function longName(body: Uint8Array, what: string): string {
-  let end = body.length;
-  while (end > 0 && body[end - 1] === 0) end--;
-  const name = text(body.subarray(0, end), what);
-  if (name.includes("\0")) {
-    throw new UpkeepError("E_UNSAFE_ARCHIVE", `unsafe archive entry: a ${what} contains a NUL byte`);
-  }
-  return name;
 }
 
 const State = {
