@@ -1,0 +1,174 @@
+/** `upkeep admin get ...`: a resource, the rollout, agents, releases or the server, as text or JSON. */
+import { printable } from "../../core/text/printable.ts";
+import { manifestExpiry } from "../../core/trust/manifest_expiry.ts";
+import type { ApiClient, ReleasesView, RolloutView } from "../../server/client.ts";
+import { type JsonFlag, report } from "../output.ts";
+import { table, textWidth, wrap } from "./text.ts";
+
+export async function showResource(
+  client: ApiClient,
+  kind: "autoupdate_config" | "autoupdate_version",
+  opts: JsonFlag,
+): Promise<void> {
+  const resource = await client.getResource(kind);
+  const { stringify } = await import("yaml");
+  report(opts, resource, (r) =>
+    Object.keys(r.spec ?? {}).length === 0
+      ? `kind: ${kind}\n# not set: upkeep admin apply -f ${kind.replace("autoupdate_", "")}.yaml`
+      : stringify(r).trimEnd(),
+  );
+}
+
+/** The last events shown by `get rollout` (the JSON has up to 100). */
+const EVENTS_SHOWN = 10;
+
+/** GET /v1/rollout, with the fields this CLI reads that older servers may lack. */
+type RolloutAnswer = RolloutView & {
+  server_version: string | null;
+  adjusted?: { field: string; kind: string; from: string; to: string; why: string }[];
+};
+
+function rolloutText(v: RolloutAnswer, width: number): string {
+  const server = v.server_version ?? "not set (no cap, no raise)";
+  if (v.groups.length === 0 && v.target_version === null) {
+    return [
+      `no rollout (server_version ${server}): set autoupdate_version spec.agents`,
+      "  upkeep admin apply -f version.yaml",
+    ].join("\n");
+  }
+  const head = [
+    `rollout ${v.start_version ?? "?"} -> ${v.target_version ?? "?"}`,
+    `strategy ${v.strategy}`,
+    `schedule ${v.schedule ?? "-"}`,
+    `mode ${v.mode ?? "-"}`,
+    `server_version ${server}`,
+  ].reduce((lines: string[], item) => {
+    const last = lines[lines.length - 1];
+    if (last !== undefined && last.length + 2 + item.length <= width)
+      lines[lines.length - 1] = `${last}  ${item}`;
+    else lines.push(lines.length === 0 ? item : `  ${item}`);
+    return lines;
+  }, []);
+  // Every cap or raise of the server version, each on its own (wrapped) line under the head.
+  const adjusted = (v.adjusted ?? []).flatMap((a) =>
+    wrap(printable(`${a.kind}: ${a.field} ${a.from} -> ${a.to}: ${a.why}`), width - 4).map((l, i) =>
+      i === 0 ? l : `    ${l}`,
+    ),
+  );
+  const rows = v.groups.map((g) => {
+    const ok = g.canaries.filter((c) => c.success).length;
+    return [
+      g.name,
+      g.state,
+      String(g.present_count),
+      String(g.up_to_date_count),
+      String(g.failed_count),
+      String(g.initial_count),
+      g.canaries.length === 0 ? "-" : `${ok}/${g.canaries.length} ok`,
+      g.start_time ?? "-",
+      g.reason,
+    ];
+  });
+  const out = [
+    ...head,
+    ...adjusted,
+    table(
+      ["GROUP", "STATE", "PRESENT", "UPDATED", "FAILED", "INITIAL", "CANARIES", "STARTED", "REASON"],
+      rows,
+      width,
+    ),
+  ];
+  // The server lists the events oldest first (up to 100): the last ones, like a log's tail.
+  const events = v.events.slice(-EVENTS_SHOWN);
+  if (events.length > 0) {
+    out.push(
+      "",
+      v.events.length > events.length ? `events (the last ${events.length}; --json has more):` : "events:",
+      table(
+        ["TIME", "GROUP", "CHANGE", "WHAT"],
+        events.map((e) => [
+          e.time,
+          e.group || "-",
+          e.from || e.to ? `${e.from || "-"} -> ${e.to || "-"}` : "-",
+          e.reason,
+        ]),
+        width,
+      ),
+    );
+  }
+  return out.join("\n");
+}
+
+export async function showRollout(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const view = (await client.getRollout()) as RolloutAnswer;
+  const width = await textWidth();
+  report(opts, view, (v) => rolloutText(v, width));
+}
+
+export async function showAgents(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const body = await client.getAgents();
+  const width = await textWidth();
+  report(opts, body, (b) =>
+    b.agents.length === 0
+      ? "no agents have reported yet"
+      : table(
+          ["UPDATER_ID", "HOSTNAME", "GROUP", "VERSION", "STATE", "LAST_SEEN", "PRESENT", "ERROR"],
+          b.agents.map((a) => [
+            a.updater_id,
+            a.hostname,
+            a.group || "-",
+            a.version,
+            a.state,
+            a.last_seen,
+            a.present ? "yes" : "no",
+            a.error ?? "",
+          ]),
+          width,
+        ),
+  );
+}
+
+export async function showReleases(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const body = await client.getReleases();
+  report(opts, body, (b) => {
+    const lines = [
+      `product ${b.product}; critical versions: ${b.critical.length === 0 ? "none" : b.critical.join(", ")}`,
+      ...manifestLines(b, manifestExpiry),
+    ];
+    lines.push(
+      b.artifacts.length === 0
+        ? "no artifacts published: upkeep admin publish FILE..."
+        : table(
+            ["NAME", "SIZE", "SHA256", "UPLOADED"],
+            b.artifacts.map((a) => [a.name, String(a.size), a.sha256, a.uploaded ?? "-"]),
+          ),
+    );
+    return lines.join("\n");
+  });
+}
+
+/** The published manifest: serial, expiry (relative), floor, versions; a warning in its last week. */
+function manifestLines(b: ReleasesView, expiry: typeof manifestExpiry): string[] {
+  const m = b.manifest;
+  if (m === undefined) return [];
+  if (m === null)
+    return [
+      "manifest: none published: hosts install nothing (upkeep release manifest, then upkeep admin publish)",
+    ];
+  return [
+    `manifest: serial ${m.serial}, expires ${m.expires} (${expiry(m.expires, new Date()).relative}), floor ${m.floor ?? "none"}; versions ${m.versions.join(", ") || "none"}`,
+    ...(m.warning ? [`WARNING: ${m.warning}`] : []),
+  ];
+}
+
+export async function showServer(client: ApiClient, opts: JsonFlag): Promise<void> {
+  const info = await client.getServer();
+  report(opts, info, (i) =>
+    [
+      `server_version ${i.server_version}`,
+      `product        ${i.product}`,
+      `cluster_name   ${i.cluster_name}`,
+      `edition        ${i.edition}${i.fips ? " (fips)" : ""}`,
+    ].join("\n"),
+  );
+}
