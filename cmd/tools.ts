@@ -49,8 +49,19 @@ export function register(program: Command): void {
   const tools = program
     .command("tools")
     .description("keep client tools in this shell in step with the cluster");
-  const env = process.env as Env;
+  registerLogin(tools);
+  registerExec(tools);
+  registerInstallShims(tools);
+  registerStatus(tools);
+  registerUpdate(tools);
+  registerPin(tools);
+  registerUnpin(tools);
+  registerClean(tools);
+}
 
+const env = process.env as Env;
+
+function registerLogin(tools: Command): void {
   tools
     .command("login")
     .description("remember the server for this user; the first time, ask to enroll into automatic updates")
@@ -72,7 +83,7 @@ export function register(program: Command): void {
         insecure?: boolean;
         json?: boolean;
       }) => {
-        const { login } = await import("../core/sys/tools/commands.ts");
+        const { login } = await import("../core/sys/tools/login.ts");
         const { report } = await import("./output.ts");
         const s = await login({ ...o, ask }, env, await io());
         report(
@@ -90,7 +101,9 @@ export function register(program: Command): void {
         );
       },
     );
+}
 
+function registerExec(tools: Command): void {
   tools
     .command("exec <tool> [args...]")
     .description("run TOOL at the version the cluster wants (downloaded once), with the same arguments")
@@ -99,14 +112,16 @@ export function register(program: Command): void {
       // Reached only for unusual argument shapes (main.ts handles `tools exec TOOL ...` directly).
       throw new Error("unreachable: tools exec is dispatched by main.ts");
     });
+}
 
+function registerInstallShims(tools: Command): void {
   tools
     .command("install-shims <tool...>")
     .description("make DIR/TOOL a link to upkeep; invoked as TOOL, upkeep acts as `tools exec TOOL`")
     .option("--dir <dir>", "where to put the links (default ~/.upkeep/bin); put it first in PATH")
     .option("--json", "print the links made as JSON")
     .action(async (names: string[], o: { dir?: string; json?: boolean }) => {
-      const { installShims } = await import("../core/sys/tools/commands.ts");
+      const { installShims } = await import("../core/sys/tools/install_shims.ts");
       const { join } = await import("node:path");
       const { homedir } = await import("node:os");
       const { report } = await import("./output.ts");
@@ -114,13 +129,15 @@ export function register(program: Command): void {
       const made = await installShims(names, dir, process.execPath);
       report(o, { shims: made }, (d) => `${d.shims.join("\n")}\nadd ${dir} to the front of PATH`);
     });
+}
 
+function registerStatus(tools: Command): void {
   tools
     .command("status")
     .description("which version runs, and why")
     .option("--json", "print as JSON")
     .action(async (o: { json?: boolean }) => {
-      const { status } = await import("../core/sys/tools/commands.ts");
+      const { status } = await import("../core/sys/tools/status.ts");
       const { report } = await import("./output.ts");
       report(o, await status(env, await io()), (s) =>
         [
@@ -134,13 +151,15 @@ export function register(program: Command): void {
         ].join("\n"),
       );
     });
+}
 
+function registerUpdate(tools: Command): void {
   tools
     .command("update")
     .description("ask the server now and install the version it names")
     .option("--json", "print as JSON")
     .action(async (o: { json?: boolean }) => {
-      const { update } = await import("../core/sys/tools/commands.ts");
+      const { update } = await import("../core/sys/tools/update.ts");
       const { jsonFailure, report } = await import("./output.ts");
       const r = await jsonFailure(o, async () => update(env, await io()));
       report(o, r, (d) => {
@@ -155,13 +174,15 @@ export function register(program: Command): void {
         return `${done}; v${d.runs} still runs: ${why}`;
       });
     });
+}
 
+function registerPin(tools: Command): void {
   tools
     .command("pin <version>")
     .description("always run this version (overrides the server; UPKEEP_TOOLS_VERSION overrides the pin)")
     .option("--json", "print as JSON")
     .action(async (version: string, o: { json?: boolean }) => {
-      const { pin } = await import("../core/sys/tools/commands.ts");
+      const { pin } = await import("../core/sys/tools/pin.ts");
       const { report } = await import("./output.ts");
       const r = await pin(version, env, await io());
       report(
@@ -171,24 +192,28 @@ export function register(program: Command): void {
           `client tools pinned to v${d.pinned}${d.checked === "manifest" ? " (published in the release manifest)" : d.checked === "installed" ? " (installed here)" : ""}`,
       );
     });
+}
 
+function registerUnpin(tools: Command): void {
   tools
     .command("unpin")
     .description("follow the server again")
     .option("--json", "print as JSON")
     .action(async (o: { json?: boolean }) => {
-      const { pin } = await import("../core/sys/tools/commands.ts");
+      const { pin } = await import("../core/sys/tools/pin.ts");
       const { report } = await import("./output.ts");
       await pin(undefined, env);
       report(o, { pinned: null }, () => "client tools unpinned: following the cluster");
     });
+}
 
+function registerClean(tools: Command): void {
   tools
     .command("clean")
     .description("remove every installed client-tools version (keeps the login)")
     .option("--json", "print as JSON")
     .action(async (o: { json?: boolean }) => {
-      const { clean } = await import("../core/sys/tools/commands.ts");
+      const { clean } = await import("../core/sys/tools/clean.ts");
       const { report } = await import("./output.ts");
       report(o, { removed: await clean(env, await io()) }, (d) =>
         d.removed.length ? `removed ${d.removed.join(", ")}` : "nothing to remove",
