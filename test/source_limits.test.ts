@@ -52,8 +52,6 @@ const PENDING = new Set<string>([
   "core/release/pack_plan.ts:planPack", // owned by no issue 12 helper (lead)
   "core/rollout/decide_agent.ts:decideAgent", // owned by no issue 12 helper (lead)
   "core/rollout/plan_answers.ts:planAnswers", // owned by no issue 12 helper (lead)
-  "scripts/bench/install.ts:main", // split by issue 12 (split)
-  "scripts/bench/serve-vs-nginx.ts:main", // split by issue 12 (split)
 ]);
 
 const FUNCTION_KINDS = new Set<SyntaxKind>([

@@ -22,11 +22,11 @@
  */
 
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Subprocess, spawn, spawnSync } from "bun";
+import { freePort, median, stop } from "./_util.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 const SELF = join(import.meta.dir, "install.ts");
@@ -35,12 +35,6 @@ const RSS_TARGET_MIB = 80;
 
 function log(s: string): void {
   console.log(s);
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] ?? 0) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
 }
 
 // ---- child: one install, as the agent or tools would do it ----------------------------------------------
@@ -71,18 +65,6 @@ async function childMain(json: string): Promise<void> {
 
 // ---- parent ----------------------------------------------------------------------------------------------
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const s = createServer();
-    s.once("error", reject);
-    s.listen(0, "127.0.0.1", () => {
-      const addr = s.address();
-      const port = typeof addr === "object" && addr ? addr.port : 0;
-      s.close(() => resolvePort(port));
-    });
-  });
-}
-
 function ensureTime(): string {
   if (existsSync("/usr/bin/time")) return "/usr/bin/time";
   log("installing Debian's `time` (apt-get) for the peak RSS ...");
@@ -96,16 +78,8 @@ function ensureTime(): string {
 const started: Subprocess[] = [];
 let dir: string | undefined;
 
-async function stop(p: Subprocess, signal: NodeJS.Signals): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  p.kill(signal);
-  const t = setTimeout(() => p.kill("SIGKILL"), 5000);
-  await p.exited;
-  clearTimeout(t);
-}
-
 async function cleanup(): Promise<void> {
-  for (let p = started.pop(); p; p = started.pop()) await stop(p, "SIGTERM");
+  for (let p = started.pop(); p; p = started.pop()) await stop(p, "SIGTERM", 5000);
   if (dir) rmSync(dir, { recursive: true, force: true });
   dir = undefined;
 }
@@ -193,6 +167,18 @@ function maxRssKiB(stderr: string): number {
   return m ? Number(m[1]) : Number.NaN;
 }
 
+type Sample = { ms: number; rssMiB: number };
+
+/** What every round needs: the tools, the served artifact, the key, both sides' programs. */
+interface Bench {
+  time: string;
+  child: string[];
+  base: string;
+  url: string;
+  publicKeyPath: string;
+  pubLine: string;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -211,11 +197,41 @@ async function main(): Promise<void> {
     console.error("bench: bad --rounds or --size-mb");
     process.exit(2);
   }
+  const b = await prepare(values.server ?? "auto", sizeMb, values["from-source"] === true, rounds);
+  const ours: Sample[] = [];
+  const base: number[] = [];
+  // The same first install through the real CLI: `dist/upkeep tools exec hello version` with a pinned,
+  // logged-in tools dir (issue 6: the first-install time of a 256 MiB release).
+  const viaTools: Sample[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    const o = oursRound(b, round);
+    ours.push(o);
+    const t = viaToolsRound(b, round);
+    if (t) viaTools.push(t);
+    const bms = baselineRound(b, round);
+    base.push(bms);
+    log(
+      `  round ${round}: upkeep ${(o.ms / 1000).toFixed(2)} s (peak RSS ${o.rssMiB.toFixed(1)} MiB)` +
+        `   curl|tee(sha256sum)|tar ${(bms / 1000).toFixed(2)} s` +
+        (t ? `   upkeep tools exec ${(t.ms / 1000).toFixed(2)} s (peak RSS ${t.rssMiB.toFixed(1)} MiB)` : ""),
+    );
+  }
+  const met = summary(ours, base, viaTools);
+  await cleanup();
+  if (values.check && !met) process.exit(1);
+}
+
+/** The temp folder, a signed release of `sizeMb` MiB served on loopback, and our side compiled. */
+async function prepare(
+  serverKind: string,
+  sizeMb: number,
+  fromSource: boolean,
+  rounds: number,
+): Promise<Bench> {
   const time = ensureTime();
   for (const tool of ["curl", "tar", "sha256sum", "tee", "bash"]) {
     if (!Bun.which(tool)) throw new Error(`${tool} is missing`);
   }
-
   dir = mkdtempSync(join(tmpdir(), "upkeep-bench-install-"));
   const www = join(dir, "www");
   const { writeKeyPair } = await import("../../core/sys/keys.ts");
@@ -228,7 +244,7 @@ async function main(): Promise<void> {
   if (!artifact) throw new Error("no artifact made");
   // Ours runs compiled, with dist/upkeep's build settings, as the agent and tools ship.
   let child = [process.execPath, SELF];
-  if (!values["from-source"]) {
+  if (!fromSource) {
     const outfile = join(dir, "install-child");
     const built = await Bun.build({
       entrypoints: [SELF],
@@ -239,101 +255,100 @@ async function main(): Promise<void> {
     if (!built.success) throw new Error(`cannot compile the child: ${built.logs.join("\n")}`);
     child = [outfile];
   }
-  const server = await startServer(values.server ?? "auto", www, dir);
-  const url = `${server.base}/${artifact.name}`;
+  const server = await startServer(serverKind, www, dir);
   log(
     `install: ${artifact.name}, ${(artifact.size / 1048576).toFixed(1)} MiB, served by ${server.what} at ${server.base}`,
   );
   log(
-    `  upkeep side: ${values["from-source"] ? "bun on the sources" : "compiled (bun build --compile, as dist/upkeep)"}; BLAKE2b: ${blake2bBackend()}; ${rounds} rounds, alternating; medians`,
+    `  upkeep side: ${fromSource ? "bun on the sources" : "compiled (bun build --compile, as dist/upkeep)"}; BLAKE2b: ${blake2bBackend()}; ${rounds} rounds, alternating; medians`,
   );
-
-  const ours: { ms: number; rssMiB: number }[] = [];
-  const base: number[] = [];
-  // The same first install through the real CLI: `dist/upkeep tools exec hello version` with a pinned,
-  // logged-in tools dir (issue 6: the first-install time of a 256 MiB release).
-  const upkeepBin = join(ROOT, "dist", "upkeep");
-  const viaTools: { ms: number; rssMiB: number }[] = [];
   const pubLine = (await Bun.file(keys.publicKeyPath).text()).trim().split("\n").at(-1) ?? "";
-  for (let round = 1; round <= rounds; round++) {
-    // ---- upkeep ----
-    const ourDir = join(dir, `ours-${round}`);
-    mkdirSync(ourDir, { recursive: true });
-    const args = JSON.stringify({
-      baseUrl: server.base,
-      pub: keys.publicKeyPath,
-      versionsDir: join(ourDir, "versions"),
-      workDir: ourDir,
-      version: "1.0.0",
-    });
-    const t0 = performance.now();
-    const r = spawnSync([time, "-v", ...child, "--child", args], {
-      stdout: "pipe",
-      stderr: "pipe",
-      cwd: ROOT,
-    });
-    const ms = performance.now() - t0;
-    const stderr = r.stderr.toString();
-    if (r.exitCode !== 0)
-      throw new Error(`our install failed:\n${stderr.split("\n").slice(0, 15).join("\n")}`);
-    const extracted = join(ourDir, "versions/1.0.0/share/pad.bin");
-    if (!existsSync(extracted)) throw new Error("our install did not produce share/pad.bin");
-    ours.push({ ms, rssMiB: maxRssKiB(stderr) / 1024 });
-    rmSync(ourDir, { recursive: true, force: true });
+  return {
+    time,
+    child,
+    base: server.base,
+    url: `${server.base}/${artifact.name}`,
+    publicKeyPath: keys.publicKeyPath,
+    pubLine,
+  };
+}
 
-    // ---- upkeep tools exec (dist/upkeep) ----
-    if (existsSync(upkeepBin)) {
-      const toolsDir = join(dir, `tools-${round}`);
-      mkdirSync(toolsDir, { recursive: true });
-      writeFileSync(
-        join(toolsDir, "tools.json"),
-        JSON.stringify({
-          product: "hello",
-          baseUrl: server.base,
-          trustKeys: [pubLine],
-          enrolled: true,
-          pinned: "1.0.0",
-        }),
-      );
-      const t2 = performance.now();
-      const tr = spawnSync([time, "-v", upkeepBin, "tools", "exec", "hello", "version"], {
-        stdout: "pipe",
-        stderr: "pipe",
-        env: { ...process.env, UPKEEP_TOOLS_DIR: toolsDir },
-      });
-      const tms = performance.now() - t2;
-      if (tr.exitCode !== 0 || !tr.stdout.toString().includes("hello v1.0.0")) {
-        throw new Error(
-          `upkeep tools exec failed:\n${tr.stderr.toString().split("\n").slice(0, 15).join("\n")}`,
-        );
-      }
-      viaTools.push({ ms: tms, rssMiB: maxRssKiB(tr.stderr.toString()) / 1024 });
-      rmSync(toolsDir, { recursive: true, force: true });
-    }
+/** Our installer, as its own process under /usr/bin/time -v. */
+function oursRound(b: Bench, round: number): Sample {
+  const ourDir = join(dir ?? "", `ours-${round}`);
+  mkdirSync(ourDir, { recursive: true });
+  const args = JSON.stringify({
+    baseUrl: b.base,
+    pub: b.publicKeyPath,
+    versionsDir: join(ourDir, "versions"),
+    workDir: ourDir,
+    version: "1.0.0",
+  });
+  const t0 = performance.now();
+  const r = spawnSync([b.time, "-v", ...b.child, "--child", args], {
+    stdout: "pipe",
+    stderr: "pipe",
+    cwd: ROOT,
+  });
+  const ms = performance.now() - t0;
+  const stderr = r.stderr.toString();
+  if (r.exitCode !== 0) throw new Error(`our install failed:\n${stderr.split("\n").slice(0, 15).join("\n")}`);
+  const extracted = join(ourDir, "versions/1.0.0/share/pad.bin");
+  if (!existsSync(extracted)) throw new Error("our install did not produce share/pad.bin");
+  rmSync(ourDir, { recursive: true, force: true });
+  return { ms, rssMiB: maxRssKiB(stderr) / 1024 };
+}
 
-    // ---- curl | tee >(sha256sum) | tar -xz ----
-    const baseDir = join(dir, `base-${round}`);
-    mkdirSync(baseDir, { recursive: true });
-    const t1 = performance.now();
-    const b = spawnSync(
-      ["bash", "-c", `curl -s "${url}" | tee >(sha256sum >/dev/null) | tar -xz -C "${baseDir}"`],
-      {
-        stdout: "ignore",
-        stderr: "pipe",
-      },
-    );
-    const bms = performance.now() - t1;
-    if (b.exitCode !== 0) throw new Error(`baseline failed: ${b.stderr.toString()}`);
-    base.push(bms);
-    rmSync(baseDir, { recursive: true, force: true });
-    log(
-      `  round ${round}: upkeep ${(ms / 1000).toFixed(2)} s (peak RSS ${ours[ours.length - 1]?.rssMiB.toFixed(1)} MiB)` +
-        `   curl|tee(sha256sum)|tar ${(bms / 1000).toFixed(2)} s` +
-        (viaTools.length === round
-          ? `   upkeep tools exec ${((viaTools[round - 1]?.ms ?? 0) / 1000).toFixed(2)} s (peak RSS ${viaTools[round - 1]?.rssMiB.toFixed(1)} MiB)`
-          : ""),
-    );
+/** `dist/upkeep tools exec hello version` with a pinned, logged-in tools dir; undefined when not built. */
+function viaToolsRound(b: Bench, round: number): Sample | undefined {
+  const upkeepBin = join(ROOT, "dist", "upkeep");
+  if (!existsSync(upkeepBin)) return undefined;
+  const toolsDir = join(dir ?? "", `tools-${round}`);
+  mkdirSync(toolsDir, { recursive: true });
+  writeFileSync(
+    join(toolsDir, "tools.json"),
+    JSON.stringify({
+      product: "hello",
+      baseUrl: b.base,
+      trustKeys: [b.pubLine],
+      enrolled: true,
+      pinned: "1.0.0",
+    }),
+  );
+  const t2 = performance.now();
+  const tr = spawnSync([b.time, "-v", upkeepBin, "tools", "exec", "hello", "version"], {
+    stdout: "pipe",
+    stderr: "pipe",
+    env: { ...process.env, UPKEEP_TOOLS_DIR: toolsDir },
+  });
+  const tms = performance.now() - t2;
+  if (tr.exitCode !== 0 || !tr.stdout.toString().includes("hello v1.0.0")) {
+    throw new Error(`upkeep tools exec failed:\n${tr.stderr.toString().split("\n").slice(0, 15).join("\n")}`);
   }
+  rmSync(toolsDir, { recursive: true, force: true });
+  return { ms: tms, rssMiB: maxRssKiB(tr.stderr.toString()) / 1024 };
+}
+
+/** `curl | tee >(sha256sum) | tar -xz`, in milliseconds. */
+function baselineRound(b: Bench, round: number): number {
+  const baseDir = join(dir ?? "", `base-${round}`);
+  mkdirSync(baseDir, { recursive: true });
+  const t1 = performance.now();
+  const r = spawnSync(
+    ["bash", "-c", `curl -s "${b.url}" | tee >(sha256sum >/dev/null) | tar -xz -C "${baseDir}"`],
+    {
+      stdout: "ignore",
+      stderr: "pipe",
+    },
+  );
+  const bms = performance.now() - t1;
+  if (r.exitCode !== 0) throw new Error(`baseline failed: ${r.stderr.toString()}`);
+  rmSync(baseDir, { recursive: true, force: true });
+  return bms;
+}
+
+/** Medians, the ratio and the peak RSS against their targets; false when one is missed. */
+function summary(ours: Sample[], base: number[], viaTools: Sample[]): boolean {
   const oursMs = median(ours.map((o) => o.ms));
   const baseMs = median(base);
   const rss = Math.max(...ours.map((o) => o.rssMiB));
@@ -353,8 +368,7 @@ async function main(): Promise<void> {
       `upkeep tools exec (first install + run, dist/upkeep): median ${(tMs / 1000).toFixed(2)} s, ratio to baseline ${(tMs / baseMs).toFixed(2)}x, peak RSS ${Math.max(...viaTools.map((o) => o.rssMiB)).toFixed(1)} MiB`,
     );
   } else log("upkeep tools exec: skipped (run `npm run build` first)");
-  await cleanup();
-  if (values.check && (ratio > TIME_TARGET || rss > RSS_TARGET_MIB)) process.exit(1);
+  return !(ratio > TIME_TARGET || rss > RSS_TARGET_MIB);
 }
 
 if (import.meta.main) {

@@ -12,11 +12,11 @@
  * Exit code: 0 ratio >= 0.8, 1 below the 0.8 floor, 2 the benchmark could not run.
  */
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { createServer } from "node:net";
 import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
+import { freePort, median, stop } from "./_util.ts";
 
 const { values } = parseArgs({
   options: {
@@ -79,19 +79,6 @@ function ensureTools(): { nginx: string; wrk: string } {
   wrk = which("wrk");
   if (!nginx || !wrk) throw new Error("nginx or wrk still missing after apt-get install");
   return { nginx, wrk };
-}
-
-/** A free loopback port (bind to 0, read it, close). */
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once("error", rej);
-    s.listen(0, "127.0.0.1", () => {
-      const a = s.address();
-      const port = typeof a === "object" && a ? a.port : 0;
-      s.close(() => res(port));
-    });
-  });
 }
 
 async function waitFor(url: string, proc: Subprocess, what: string): Promise<void> {
@@ -183,23 +170,10 @@ function row(name: string, rps: number, p99ms: number, cpuUs: number): string {
   );
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 ? (s[m] as number) : ((s[m - 1] as number) + (s[m] as number)) / 2;
-}
-
-async function stop(p: Subprocess, signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
-  if (p.exitCode !== null || p.signalCode !== null) return;
-  p.kill(signal);
-  const t = setTimeout(() => p.kill("SIGKILL"), 3000);
-  await p.exited;
-  clearTimeout(t);
-}
-
 async function cleanup(): Promise<void> {
   // nginx: SIGQUIT is its graceful shutdown (`nginx -s quit`); upkeep drains on SIGTERM.
-  for (let p = started.pop(); p; p = started.pop()) await stop(p, p === nginxProc ? "SIGQUIT" : "SIGTERM");
+  for (let p = started.pop(); p; p = started.pop())
+    await stop(p, p === nginxProc ? "SIGQUIT" : "SIGTERM", 3000);
   if (dir) rmSync(dir, { recursive: true, force: true });
 }
 process.once("SIGINT", () => cleanup().finally(() => process.exit(130)));
@@ -211,8 +185,43 @@ async function main(): Promise<void> {
   if (!existsSync(upkeep)) throw new Error(`${upkeep} is missing: run npm run build first`);
   const tools = ensureTools();
   dir = mkdtempSync(join(tmpdir(), "upkeep-bench-nginx-"));
+  const { up, upBase, body } = await startUpkeep(dir);
+  const { ngBase, nginx } = await startNginx(dir, tools.nginx, body);
+  const cores = cpus().length;
+  const nginxVersion = Bun.spawnSync([tools.nginx, "-v"], { stderr: "pipe" }).stderr.toString().trim();
+  log(`serve-vs-nginx: GET ${PATH} (${body.length} bytes, identical on both)`);
+  log(`  upkeep: ${upkeep} serve (Bun ${Bun.version} routes hot path), ${upBase}`);
+  log(
+    `  nginx:  ${nginxVersion.replace(/^nginx version:\s*/, "")}, worker_processes 1, static file, ${ngBase}`,
+  );
+  log(`  wrk -t1 -c${connections} -d${duration}s --latency, ${rounds} rounds alternating, 1 s warm-up each`);
+  log(
+    `  machine: ${cores} cores — wrk (1 thread) and the server under test take one core each; ` +
+      `both servers are single-threaded (nginx 1 worker, Bun's one JS thread)`,
+  );
+  const targets = [
+    { name: "nginx", url: ngBase + PATH, pid: nginx.pid },
+    { name: "upkeep", url: upBase + PATH, pid: up.pid },
+  ] as const;
+  const results: Record<string, WrkResult[]> = { nginx: [], upkeep: [] };
+  for (const t of targets) runWrk(tools.wrk, t.url, 1, t.pid); // warm-up (JIT, connections)
+  for (let i = 0; i < rounds; i++) {
+    // Alternate which goes first so drift hits both alike.
+    const order = i % 2 === 0 ? targets : [...targets].reverse();
+    for (const t of order) {
+      const r = runWrk(tools.wrk, t.url, duration, t.pid);
+      results[t.name]?.push(r);
+      const bad = r.non2xx ? ` non-2xx ${r.non2xx}` : "";
+      log(`  round ${i + 1} ${row(t.name, r.rps, r.p99ms, r.cpuUs)}${bad}${r.errors ? `  ${r.errors}` : ""}`);
+      if (r.non2xx) throw new Error(`${t.name}: ${r.non2xx} non-2xx responses`);
+    }
+  }
+  report(results.nginx ?? [], results.upkeep ?? []);
+  log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
 
-  // ---- upkeep serve ----
+/** `upkeep serve` on a free loopback port, configured so that group=prod gets a find answer; its bytes. */
+async function startUpkeep(dir: string): Promise<{ up: Subprocess; upBase: string; body: Uint8Array }> {
   const upPort = await freePort();
   const up = Bun.spawn(
     [
@@ -268,8 +277,15 @@ async function main(): Promise<void> {
   if (!res.ok) throw new Error(`GET ${PATH}: ${res.status}`);
   const answer = JSON.parse(new TextDecoder().decode(body));
   if (answer.upkeep?.group !== "prod") throw new Error(`group=prod answered for ${answer.upkeep?.group}`);
+  return { up, upBase, body };
+}
 
-  // ---- nginx serving the same bytes ----
+/** nginx (1 worker) serving the very bytes upkeep answered as a static file. */
+async function startNginx(
+  dir: string,
+  nginx: string,
+  body: Uint8Array,
+): Promise<{ ngBase: string; nginx: Subprocess }> {
   const ngPort = await freePort();
   const www = join(dir, "www");
   mkdirSync(join(www, "webapi"), { recursive: true });
@@ -306,7 +322,7 @@ http {
 }
 `,
   );
-  nginxProc = Bun.spawn([tools.nginx, "-c", conf, "-p", dir, "-e", join(dir, "nginx-error.log")], {
+  nginxProc = Bun.spawn([nginx, "-c", conf, "-p", dir, "-e", join(dir, "nginx-error.log")], {
     stdout: "ignore",
     stderr: "inherit",
   });
@@ -315,39 +331,11 @@ http {
   await waitFor(ngBase + PATH, nginxProc, "nginx");
   const ngBody = new Uint8Array(await (await fetch(ngBase + PATH)).arrayBuffer());
   if (Buffer.compare(ngBody, body) !== 0) throw new Error("nginx does not serve the same bytes");
+  return { ngBase, nginx: nginxProc };
+}
 
-  // ---- wrk, alternating ----
-  const cores = cpus().length;
-  const nginxVersion = Bun.spawnSync([tools.nginx, "-v"], { stderr: "pipe" }).stderr.toString().trim();
-  log(`serve-vs-nginx: GET ${PATH} (${body.length} bytes, identical on both)`);
-  log(`  upkeep: ${upkeep} serve (Bun ${Bun.version} routes hot path), ${upBase}`);
-  log(
-    `  nginx:  ${nginxVersion.replace(/^nginx version:\s*/, "")}, worker_processes 1, static file, ${ngBase}`,
-  );
-  log(`  wrk -t1 -c${connections} -d${duration}s --latency, ${rounds} rounds alternating, 1 s warm-up each`);
-  log(
-    `  machine: ${cores} cores — wrk (1 thread) and the server under test take one core each; ` +
-      `both servers are single-threaded (nginx 1 worker, Bun's one JS thread)`,
-  );
-  const targets = [
-    { name: "nginx", url: ngBase + PATH, pid: nginxProc.pid },
-    { name: "upkeep", url: upBase + PATH, pid: up.pid },
-  ] as const;
-  const results: Record<string, WrkResult[]> = { nginx: [], upkeep: [] };
-  for (const t of targets) runWrk(tools.wrk, t.url, 1, t.pid); // warm-up (JIT, connections)
-  for (let i = 0; i < rounds; i++) {
-    // Alternate which goes first so drift hits both alike.
-    const order = i % 2 === 0 ? targets : [...targets].reverse();
-    for (const t of order) {
-      const r = runWrk(tools.wrk, t.url, duration, t.pid);
-      results[t.name]?.push(r);
-      const bad = r.non2xx ? ` non-2xx ${r.non2xx}` : "";
-      log(`  round ${i + 1} ${row(t.name, r.rps, r.p99ms, r.cpuUs)}${bad}${r.errors ? `  ${r.errors}` : ""}`);
-      if (r.non2xx) throw new Error(`${t.name}: ${r.non2xx} non-2xx responses`);
-    }
-  }
-  const ng = results.nginx ?? [];
-  const uk = results.upkeep ?? [];
+/** The medians, the ratio upkeep/nginx against the target and floor, the CPU per request. */
+function report(ng: WrkResult[], uk: WrkResult[]): void {
   const ngRps = median(ng.map((r) => r.rps));
   const ukRps = median(uk.map((r) => r.rps));
   const ratio = ukRps / ngRps;
@@ -369,7 +357,6 @@ http {
     `  server CPU per request: upkeep ${ukCpu.toFixed(1)} µs vs nginx ${ngCpu.toFixed(1)} µs ` +
       `(${(ngCpu / ukCpu).toFixed(2)}x efficiency; less sensitive to other load on the machine)`,
   );
-  log(`total ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   if (ratio < 0.8) process.exitCode = 1;
 }
 
