@@ -51,11 +51,9 @@ export async function run(args: string[], version: string): Promise<number> {
     await program.parseAsync(args, { from: "user" });
   } catch (e) {
     if (e instanceof CommanderError) {
-      // --help and --version end with a CommanderError whose exitCode is 0.
-      if (e.exitCode === 0) return 0;
-      // A group called without a subcommand prints its help: that is a usage error.
-      if (e.code === "commander.help" || e.code === "commander.helpDisplayed") return 2;
-      return 2;
+      // --help and --version end with a CommanderError whose exitCode is 0. Anything else is a usage error,
+      // a group called without a subcommand (which prints its help) included.
+      return e.exitCode === 0 ? 0 : 2;
     }
     throw e;
   }
