@@ -20,8 +20,9 @@ const MAX_FUNCTION_LINES = 80;
 const TABLE_SHARE = 0.75;
 
 /**
- * Over the limits today, outside this helper's area: each is split by another step of issue 12 and leaves
- * this list when that step is merged. `file` entries are whole files; `file:name` entries are functions.
+ * Over the limits today: each is split by another step of issue 12 (updater, wire) and leaves this list when
+ * that step is merged; the last four belong to no step yet. `file` entries are whole files; `file:name`
+ * entries are functions. The second test fails on an entry that is no longer over a limit: remove it.
  */
 const PENDING = new Set<string>([
   "cmd/agent.ts", // split by issue 12 (updater)
