@@ -49,10 +49,6 @@ const PENDING = new Set<string>([
   "server/client.ts", // split by issue 12 (wire)
   "server/rollout_service.ts", // split by issue 12 (wire)
   "server/test_harness.ts:harness", // split by issue 12 (wire)
-  "core/compat/_shared.ts:checkLines", // owned by no issue 12 helper (lead)
-  "core/release/pack_plan.ts:planPack", // owned by no issue 12 helper (lead)
-  "core/rollout/decide_agent.ts:decideAgent", // owned by no issue 12 helper (lead)
-  "core/rollout/plan_answers.ts:planAnswers", // owned by no issue 12 helper (lead)
 ]);
 
 const FUNCTION_KINDS = new Set<SyntaxKind>([

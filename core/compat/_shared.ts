@@ -86,6 +86,7 @@ export function checkLines(
   const modern = `${policy.modernMajor}.0`;
   const assumed = releases === undefined ? " (assumed: no release list given)" : "";
 
+  const c: LineCtx = { server, client, policy, releases, role, sv, cv, result, modern, assumed };
   if (client.major > server.major) {
     return result(
       false,
@@ -94,116 +95,140 @@ export function checkLines(
     );
   }
 
-  if (isModern(server, policy)) {
-    const behind = server.major - client.major;
-    if (behind === 0) {
-      if (compareVersions(server, client) === 0) return result(true, `${role} and server are both ${sv}`);
-      return result(
-        true,
-        `${role} ${cv} and server ${sv} are both ${server.major}.x: ` +
-          "minor and patch versions of one major are always compatible",
-      );
-    }
-    if (behind > policy.majorSkew) {
-      return result(
-        false,
-        `${role} ${cv} is ${count(behind, "major")} behind the server ${sv}: ` +
-          `at most ${count(policy.majorSkew, "major")} allowed (${skewRule("major", policy.majorSkew)})`,
-        `upgrade the ${role} to ${server.major - policy.majorSkew}.x or newer`,
-      );
-    }
-    if (isModern(client, policy)) {
-      return result(
-        true,
-        `${role} ${cv} is ${count(behind, "major")} behind the server ${sv}: ${skewRule("major", policy.majorSkew)}`,
-      );
-    }
-    // A legacy client of a modern server: only from the last legacy major, on its last minor.
-    if (client.major !== policy.modernMajor - 1) {
-      return result(
-        false,
-        `${role} ${cv} is before ${policy.modernMajor - 1}.x: a ${server.major}.x server works only with ` +
-          `${role}s on the last ${policy.modernMajor - 1}.x minor or newer`,
-      );
-    }
-    const last = lastMinor(client.major, client, releases);
-    if (client.minor < last) {
-      return result(
-        false,
-        `${role} ${cv} is not on the last ${client.major}.x minor (${client.major}.${last}): ` +
-          `a ${server.major}.x server works only with ${client.major}.${last} ${role}s`,
-        `upgrade the ${role} through ${client.major}.${client.minor + 1}.x first`,
-      );
-    }
-    return result(
-      true,
-      `${role} ${cv} is on the last ${client.major}.x minor${assumed}, ${count(behind, "major")} behind ` +
-        `the server ${sv}: ${skewRule("major", policy.majorSkew)} (${modern} follows ${client.major}.${last})`,
-    );
-  }
-
+  if (isModern(server, policy)) return modernLines(c);
   // Legacy server (major below modernMajor), legacy client.
-  if (client.major === server.major) {
-    const behind = server.minor - client.minor;
-    if (behind === 0) {
-      if (compareVersions(server, client) === 0) return result(true, `${role} and server are both ${sv}`);
-      return result(
-        true,
-        `${role} ${cv} and server ${sv} are both ${server.major}.${server.minor}.x: ` +
-          "patch versions are always compatible",
-      );
-    }
-    if (behind < 0) {
-      return result(
-        false,
-        `${role} ${cv} is a newer minor than the server ${sv}: ` +
-          `before ${modern} a ${role} must not be newer than its server`,
-      );
-    }
-    if (behind > policy.legacyMinorSkew) {
-      return result(
-        false,
-        `${role} ${cv} is ${count(behind, "minor")} behind the server ${sv}: before ${modern} ` +
-          `${skewRule("minor", policy.legacyMinorSkew)} only`,
-        `upgrade the ${role} through ${server.major}.${client.minor + 1}.x first`,
-      );
-    }
-    return result(
-      true,
-      `${role} ${cv} is ${count(behind, "minor")} behind the server ${sv}: before ${modern} ` +
-        `${skewRule("minor", policy.legacyMinorSkew)} (tsh/tctl older than the server may still refuse)`,
-    );
-  }
-  if (client.major === server.major - 1) {
-    const last = lastMinor(client.major, client, releases);
-    if (client.minor < last) {
-      return result(
-        false,
-        `${role} ${cv} is not on the last ${client.major}.x minor (${client.major}.${last}): ` +
-          `before ${modern} only ${client.major}.${last} precedes ${server.major}.0`,
-        `upgrade the ${role} through ${client.major}.${client.minor + 1}.x first`,
-      );
-    }
-    const behind = server.minor + 1; // releases: last minor of the previous major, N.0, N.1, ...
-    if (behind > policy.legacyMinorSkew) {
-      return result(
-        false,
-        `${role} ${cv} is ${count(behind, "minor")} behind the server ${sv} ` +
-          `(${client.major}.${last} precedes ${server.major}.0): before ${modern} ` +
-          `${skewRule("minor", policy.legacyMinorSkew)} only`,
-        `upgrade the ${role} through ${server.major}.0.x first`,
-      );
-    }
-    return result(
-      true,
-      `${role} ${cv} is on the last ${client.major}.x minor${assumed}, the release before the server ${sv}: ` +
-        `before ${modern} ${skewRule("minor", policy.legacyMinorSkew)}`,
-    );
-  }
+  if (client.major === server.major) return sameLegacyMajor(c);
+  if (client.major === server.major - 1) return previousLegacyMajor(c);
   return result(
     false,
     `${role} ${cv} is ${count(server.major - client.major, "major")} behind the server ${sv}: ` +
       `before ${modern} a release works only with the one before it`,
+  );
+}
+
+interface LineCtx {
+  server: SemVer;
+  client: SemVer;
+  policy: CompatPolicy;
+  releases: readonly SemVer[] | undefined;
+  role: "client" | "agent";
+  sv: string;
+  cv: string;
+  result: (compatible: boolean, reason: string, advice?: string) => LineCheck;
+  modern: string;
+  assumed: string;
+}
+
+/** A modern server (major >= modernMajor), a client not newer than its major. */
+function modernLines(c: LineCtx): LineCheck {
+  const { server, client, policy, releases, role, sv, cv, result, modern, assumed } = c;
+  const behind = server.major - client.major;
+  if (behind === 0) {
+    if (compareVersions(server, client) === 0) return result(true, `${role} and server are both ${sv}`);
+    return result(
+      true,
+      `${role} ${cv} and server ${sv} are both ${server.major}.x: ` +
+        "minor and patch versions of one major are always compatible",
+    );
+  }
+  if (behind > policy.majorSkew) {
+    return result(
+      false,
+      `${role} ${cv} is ${count(behind, "major")} behind the server ${sv}: ` +
+        `at most ${count(policy.majorSkew, "major")} allowed (${skewRule("major", policy.majorSkew)})`,
+      `upgrade the ${role} to ${server.major - policy.majorSkew}.x or newer`,
+    );
+  }
+  if (isModern(client, policy)) {
+    return result(
+      true,
+      `${role} ${cv} is ${count(behind, "major")} behind the server ${sv}: ${skewRule("major", policy.majorSkew)}`,
+    );
+  }
+  // A legacy client of a modern server: only from the last legacy major, on its last minor.
+  if (client.major !== policy.modernMajor - 1) {
+    return result(
+      false,
+      `${role} ${cv} is before ${policy.modernMajor - 1}.x: a ${server.major}.x server works only with ` +
+        `${role}s on the last ${policy.modernMajor - 1}.x minor or newer`,
+    );
+  }
+  const last = lastMinor(client.major, client, releases);
+  if (client.minor < last) {
+    return result(
+      false,
+      `${role} ${cv} is not on the last ${client.major}.x minor (${client.major}.${last}): ` +
+        `a ${server.major}.x server works only with ${client.major}.${last} ${role}s`,
+      `upgrade the ${role} through ${client.major}.${client.minor + 1}.x first`,
+    );
+  }
+  return result(
+    true,
+    `${role} ${cv} is on the last ${client.major}.x minor${assumed}, ${count(behind, "major")} behind ` +
+      `the server ${sv}: ${skewRule("major", policy.majorSkew)} (${modern} follows ${client.major}.${last})`,
+  );
+}
+
+/** A legacy server and a client of its major. */
+function sameLegacyMajor(c: LineCtx): LineCheck {
+  const { server, client, policy, role, sv, cv, result, modern } = c;
+  const behind = server.minor - client.minor;
+  if (behind === 0) {
+    if (compareVersions(server, client) === 0) return result(true, `${role} and server are both ${sv}`);
+    return result(
+      true,
+      `${role} ${cv} and server ${sv} are both ${server.major}.${server.minor}.x: ` +
+        "patch versions are always compatible",
+    );
+  }
+  if (behind < 0) {
+    return result(
+      false,
+      `${role} ${cv} is a newer minor than the server ${sv}: ` +
+        `before ${modern} a ${role} must not be newer than its server`,
+    );
+  }
+  if (behind > policy.legacyMinorSkew) {
+    return result(
+      false,
+      `${role} ${cv} is ${count(behind, "minor")} behind the server ${sv}: before ${modern} ` +
+        `${skewRule("minor", policy.legacyMinorSkew)} only`,
+      `upgrade the ${role} through ${server.major}.${client.minor + 1}.x first`,
+    );
+  }
+  return result(
+    true,
+    `${role} ${cv} is ${count(behind, "minor")} behind the server ${sv}: before ${modern} ` +
+      `${skewRule("minor", policy.legacyMinorSkew)} (tsh/tctl older than the server may still refuse)`,
+  );
+}
+
+/** A legacy server and a client of the major before. */
+function previousLegacyMajor(c: LineCtx): LineCheck {
+  const { server, client, policy, releases, role, sv, cv, result, modern, assumed } = c;
+  const last = lastMinor(client.major, client, releases);
+  if (client.minor < last) {
+    return result(
+      false,
+      `${role} ${cv} is not on the last ${client.major}.x minor (${client.major}.${last}): ` +
+        `before ${modern} only ${client.major}.${last} precedes ${server.major}.0`,
+      `upgrade the ${role} through ${client.major}.${client.minor + 1}.x first`,
+    );
+  }
+  const behind = server.minor + 1; // releases: last minor of the previous major, N.0, N.1, ...
+  if (behind > policy.legacyMinorSkew) {
+    return result(
+      false,
+      `${role} ${cv} is ${count(behind, "minor")} behind the server ${sv} ` +
+        `(${client.major}.${last} precedes ${server.major}.0): before ${modern} ` +
+        `${skewRule("minor", policy.legacyMinorSkew)} only`,
+      `upgrade the ${role} through ${server.major}.0.x first`,
+    );
+  }
+  return result(
+    true,
+    `${role} ${cv} is on the last ${client.major}.x minor${assumed}, the release before the server ${sv}: ` +
+      `before ${modern} ${skewRule("minor", policy.legacyMinorSkew)}`,
   );
 }
 

@@ -76,85 +76,10 @@ export function planPack(
   o: { label: string; product: string; limits?: ExtractLimits },
 ): PackPlan {
   const label = o.label.replace(/\/+$/, "") || "/";
-  for (const e of source) {
-    if (e.kind === "other")
-      throw refuse(
-        label,
-        e.path,
-        `${e.what ?? "a special file"}: a release holds only files, folders and symlinks`,
-        "remove it from the folder (or pack a copy without it)",
-      );
-    if (e.kind === "file" && (e.mode & 0o7000) !== 0)
-      throw refuse(
-        label,
-        e.path,
-        `setuid, setgid or sticky bit (mode ${(e.mode & 0o7777).toString(8).padStart(4, "0")}): hosts refuse such files`,
-        `chmod u-s,g-s,-t ${label}/${e.path}`,
-      );
-  }
-
-  // Where binaries go: the installer's rule, applied here.
-  const root: RootFile[] = source
-    .filter((e) => !e.path.includes("/"))
-    .map((e) => ({ name: e.path, kind: e.kind, mode: e.mode }));
-  let layout: { createBin: boolean; move: string[] };
-  try {
-    layout = binariesToMove(root);
-  } catch (e) {
-    if (e instanceof UpkeepError) throw refuse(label, "bin", "it is not a folder", "executables go in bin/");
-    throw e;
-  }
-  const moving = new Set(layout.move);
-  const entries: PackEntry[] = [];
-  if (layout.createBin)
-    entries.push({ name: "bin/", kind: "directory", mode: DIR_MODE, size: 0, source: "", target: "" });
-  for (const e of source) {
-    const name = moving.has(e.path) ? `bin/${e.path}` : e.path;
-    if (e.kind === "directory")
-      entries.push({
-        name: `${name}/`,
-        kind: "directory",
-        mode: DIR_MODE,
-        size: 0,
-        source: e.path,
-        target: "",
-      });
-    else if (e.kind === "symlink")
-      entries.push({ name, kind: "symlink", mode: 0o777, size: 0, source: e.path, target: e.target ?? "" });
-    else
-      entries.push({
-        name,
-        kind: "file",
-        mode: (e.mode & 0o111) !== 0 ? EXEC_MODE : FILE_MODE,
-        size: e.size,
-        source: e.path,
-        target: "",
-      });
-  }
-  // Byte order of the names (not the locale's): a parent folder ("a/") sorts before what is inside it.
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-
-  // The installer's own decision on every entry, in archive order.
-  const policy = new ExtractPolicy(o.limits ?? DEFAULT_EXTRACT_LIMITS);
-  entries.forEach((e, index) => {
-    try {
-      policy.admit({
-        path: e.name,
-        kind: e.kind,
-        typeflag: e.kind === "directory" ? "5" : e.kind === "symlink" ? "2" : "0",
-        mode: e.mode,
-        size: e.size,
-        linkpath: e.target,
-        index,
-      });
-    } catch (err) {
-      if (!(err instanceof UpkeepError) || err.code !== "E_UNSAFE_ARCHIVE") throw err;
-      const why = err.message.replace(/^unsafe archive entry "(?:[^"\\]|\\.)*": /, "");
-      const shown = e.source || e.name.replace(/\/$/, "");
-      throw refuse(label, shown, `hosts would refuse it: ${why}`);
-    }
-  });
-
+  refuseSpecial(source, label);
+  const layout = binLayout(source, label);
+  const entries = packEntries(source, layout);
+  const policy = admitAll(entries, label, o.limits ?? DEFAULT_EXTRACT_LIMITS);
   const binaries = entries
     .filter((e) => /^bin\/[^/]+$/.test(e.name) && (e.kind === "symlink" || e.mode === EXEC_MODE))
     .map((e) => e.name.slice(4));
@@ -174,4 +99,93 @@ export function planPack(
       `no bin/${o.product}: agents run bin/${o.product} unless enabled with --daemon NAME (bin/ has ${binaries.join(", ")})`,
     );
   return { entries, moved: layout.move, binaries, bytes: policy.bytes, warnings };
+}
+
+/** Special files and setuid/setgid/sticky bits: hosts refuse them, so pack does first. */
+function refuseSpecial(source: readonly SourceEntry[], label: string): void {
+  for (const e of source) {
+    if (e.kind === "other")
+      throw refuse(
+        label,
+        e.path,
+        `${e.what ?? "a special file"}: a release holds only files, folders and symlinks`,
+        "remove it from the folder (or pack a copy without it)",
+      );
+    if (e.kind === "file" && (e.mode & 0o7000) !== 0)
+      throw refuse(
+        label,
+        e.path,
+        `setuid, setgid or sticky bit (mode ${(e.mode & 0o7777).toString(8).padStart(4, "0")}): hosts refuse such files`,
+        `chmod u-s,g-s,-t ${label}/${e.path}`,
+      );
+  }
+}
+
+/** Where binaries go: the installer's rule, applied here. */
+function binLayout(source: readonly SourceEntry[], label: string): { createBin: boolean; move: string[] } {
+  const root: RootFile[] = source
+    .filter((e) => !e.path.includes("/"))
+    .map((e) => ({ name: e.path, kind: e.kind, mode: e.mode }));
+  try {
+    return binariesToMove(root);
+  } catch (e) {
+    if (e instanceof UpkeepError) throw refuse(label, "bin", "it is not a folder", "executables go in bin/");
+    throw e;
+  }
+}
+
+/** The archive's entries, normalized (modes, bin/ moves), in byte order of their names. */
+function packEntries(
+  source: readonly SourceEntry[],
+  layout: { createBin: boolean; move: string[] },
+): PackEntry[] {
+  const moving = new Set(layout.move);
+  const entries: PackEntry[] = [];
+  if (layout.createBin)
+    entries.push({ name: "bin/", kind: "directory", mode: DIR_MODE, size: 0, source: "", target: "" });
+  for (const e of source) {
+    const name = moving.has(e.path) ? `bin/${e.path}` : e.path;
+    if (e.kind === "directory")
+      entries.push({
+        name: `${name}/`,
+        kind: "directory",
+        mode: DIR_MODE,
+        size: 0,
+        source: e.path,
+        target: "",
+      });
+    else if (e.kind === "symlink")
+      entries.push({ name, kind: "symlink", mode: 0o777, size: 0, source: e.path, target: e.target ?? "" });
+    else {
+      const mode = (e.mode & 0o111) !== 0 ? EXEC_MODE : FILE_MODE;
+      entries.push({ name, kind: "file", mode, size: e.size, source: e.path, target: "" });
+    }
+  }
+  // Byte order of the names (not the locale's): a parent folder ("a/") sorts before what is inside it.
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return entries;
+}
+
+/** The installer's own decision on every entry, in archive order: what hosts would refuse is refused here. */
+function admitAll(entries: PackEntry[], label: string, limits: ExtractLimits): ExtractPolicy {
+  const policy = new ExtractPolicy(limits);
+  entries.forEach((e, index) => {
+    try {
+      policy.admit({
+        path: e.name,
+        kind: e.kind,
+        typeflag: e.kind === "directory" ? "5" : e.kind === "symlink" ? "2" : "0",
+        mode: e.mode,
+        size: e.size,
+        linkpath: e.target,
+        index,
+      });
+    } catch (err) {
+      if (!(err instanceof UpkeepError) || err.code !== "E_UNSAFE_ARCHIVE") throw err;
+      const why = err.message.replace(/^unsafe archive entry "(?:[^"\\]|\\.)*": /, "");
+      const shown = e.source || e.name.replace(/\/$/, "");
+      throw refuse(label, shown, `hosts would refuse it: ${why}`);
+    }
+  });
+  return policy;
 }

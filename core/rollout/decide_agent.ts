@@ -91,63 +91,7 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
     };
   }
 
-  let useTarget: boolean;
-  let auto: boolean;
-  let why: string;
-  if (agents.schedule === "immediate" && state !== "rolledback") {
-    [useTarget, auto, why] = [true, true, "schedule immediate: update to the target now"];
-  } else if (agents.schedule === "immediate") {
-    [useTarget, auto, why] = [
-      false,
-      true,
-      "return to the start version (a rollback wins over schedule immediate)",
-    ];
-  } else {
-    switch (state) {
-      case "unstarted":
-        [useTarget, auto, why] = [false, false, "stay on the start version, no update"];
-        break;
-      case "canary":
-        [useTarget, auto, why] = isCanary
-          ? [true, true, "this agent is a canary: update to the target"]
-          : [false, false, "not a canary: wait on the start version"];
-        break;
-      case "active":
-        [useTarget, auto, why] = [true, true, "update to the target"];
-        break;
-      case "done":
-        if (config.spec.agents.strategy === "halt-on-error") {
-          [useTarget, auto, why] = [true, true, "update to the target"];
-        } else {
-          const w = groupWindow(config, group);
-          const span = currentWindow(w, now);
-          if (span !== undefined) {
-            [useTarget, auto, why] = [
-              true,
-              true,
-              `inside its window (until ${iso(span.end.getTime())}): update to the target`,
-            ];
-          } else if (critical) {
-            [useTarget, auto, why] = [
-              true,
-              true,
-              "outside its window, but the release is critical: update to the target",
-            ];
-          } else {
-            [useTarget, auto, why] = [
-              true,
-              false,
-              `outside its window: the target, no update before the next window opens ${iso(nextWindowOpen(w, now).getTime())}`,
-            ];
-          }
-        }
-        break;
-      case "rolledback":
-        [useTarget, auto, why] = [false, true, "return to the start version"];
-        break;
-    }
-  }
-
+  let [useTarget, auto, why] = scheduleChoice({ config, group, state, isCanary, now, critical, agents });
   if (mode === "disabled") {
     [auto, why] = [false, `${why}; but agent updates are disabled: no update`];
   } else if (mode === "suspended" && state !== "rolledback") {
@@ -167,6 +111,59 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
     mode,
     canary: isCanary,
   };
+}
+
+type Choice = [useTarget: boolean, auto: boolean, why: string];
+
+/** Start or target, update now or not, and why: from the schedule and the group's state. */
+function scheduleChoice(c: {
+  config: DecideAgentInput["config"];
+  group: ReturnType<typeof resolveGroup>;
+  state: GroupState;
+  isCanary: boolean;
+  now: number;
+  critical: boolean;
+  agents: { schedule: string };
+}): Choice {
+  if (c.agents.schedule === "immediate")
+    return c.state !== "rolledback"
+      ? [true, true, "schedule immediate: update to the target now"]
+      : [false, true, "return to the start version (a rollback wins over schedule immediate)"];
+  switch (c.state) {
+    case "unstarted":
+      return [false, false, "stay on the start version, no update"];
+    case "canary":
+      return c.isCanary
+        ? [true, true, "this agent is a canary: update to the target"]
+        : [false, false, "not a canary: wait on the start version"];
+    case "active":
+      return [true, true, "update to the target"];
+    case "done":
+      return doneChoice(c);
+    case "rolledback":
+      return [false, true, "return to the start version"];
+  }
+}
+
+/** A done group: halt-on-error updates at once; time-based only inside its window (or a critical release). */
+function doneChoice(c: {
+  config: DecideAgentInput["config"];
+  group: ReturnType<typeof resolveGroup>;
+  now: number;
+  critical: boolean;
+}): Choice {
+  if (c.config.spec.agents.strategy === "halt-on-error") return [true, true, "update to the target"];
+  const w = groupWindow(c.config, c.group);
+  const span = currentWindow(w, c.now);
+  if (span !== undefined)
+    return [true, true, `inside its window (until ${iso(span.end.getTime())}): update to the target`];
+  if (c.critical)
+    return [true, true, "outside its window, but the release is critical: update to the target"];
+  return [
+    true,
+    false,
+    `outside its window: the target, no update before the next window opens ${iso(nextWindowOpen(w, c.now).getTime())}`,
+  ];
 }
 
 /** The reason an agent gets before any version policy exists. */

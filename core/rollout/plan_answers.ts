@@ -147,6 +147,24 @@ export function planAnswers(input: PlanAnswersInput): PlanAnswers {
   };
 
   const published = sortedVersions(input.published ?? []);
+  const versions = plannedVersions(input, tools, published);
+  return {
+    rollout,
+    events,
+    groups,
+    tools,
+    versions,
+    unpublished: versions.filter((v) => !v.published),
+    published,
+  };
+}
+
+/**
+ * The versions the set makes hosts and developers install (agents' start and target, the tools target, each
+ * after any server_version cap or raise), with what names each and whether the manifest lists it.
+ */
+function plannedVersions(input: PlanAnswersInput, tools: AnswerPlan, published: string[]): PlannedVersion[] {
+  const { version, serverVersion, policy } = input;
   const isPublished = (v: string) =>
     input.published === undefined || published.some((p) => sameVersion(p, v));
   const versions: PlannedVersion[] = [];
@@ -175,15 +193,7 @@ export function planAnswers(input: PlanAnswersInput): PlanAnswers {
         : "spec.tools.target_version",
     );
   }
-  return {
-    rollout,
-    events,
-    groups,
-    tools,
-    versions,
-    unpublished: versions.filter((v) => !v.published),
-    published,
-  };
+  return versions;
 }
 
 /** Valid versions, normalized, deduplicated, oldest first. */
