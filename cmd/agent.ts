@@ -53,7 +53,8 @@ const logSync = (m: string) => warn(`${new Date().toISOString()} upkeep agent: $
 async function showResult(opts: { json?: boolean }, r: PassResult): Promise<void> {
   const { report } = await import("./output.ts");
   const { setExitCode } = await import("./context.ts");
-  report(opts, r, (x) => `${x.outcome}: ${printable(x.message)}`);
+  const { formatPassResult } = await import("../core/agent/pass_result.ts");
+  report(opts, r, (x) => formatPassResult(x, printable));
   if (r.outcome === "failed" || r.outcome === "rolledback" || r.outcome === "error") setExitCode(1);
 }
 
@@ -304,11 +305,11 @@ export function register(program: Command): void {
       const l = layout(o.installDir, o.namespace);
       const viaLoop = await loopAnswer<PassResult>(l, { cmd: "update", now: o.now === true });
       if (viaLoop) return showResult(o, viaLoop);
-      const { openSession, opUpdate } = await import("../core/sys/agent/ops.ts");
+      const { openSession } = await import("../core/sys/agent/ops.ts");
       const waitMs = await durationFlag(o.lockWait, "--lock-wait");
       const s = await openSession(l, { what: "agent update", log: logSync, waitMs });
       try {
-        await showResult(o, await opUpdate(s.updater, o.now === true));
+        await showResult(o, await s.updater.pass({ now: o.now === true }));
       } finally {
         s.close();
       }

@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_INTERVAL } from "../../agent/mod.ts";
+import { DEFAULT_INTERVAL, formatPassResult } from "../../agent/mod.ts";
 import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { faultPause } from "../fault.ts";
@@ -16,7 +16,7 @@ import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
 import { JitterGate } from "./jitter_gate.ts";
 import type { Layout } from "./layout.ts";
-import { defaultBackend, openSession, opPin, opRollback, opUpdate } from "./ops.ts";
+import { defaultBackend, openSession, opPin, opRollback } from "./ops.ts";
 import type { ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { Supervisor, stopOrphan } from "./supervise.ts";
@@ -86,7 +86,7 @@ async function runLocked(o: LoopOptions): Promise<void> {
       const s = await openSession(l, {
         what,
         log,
-        backend: () => backend,
+        service: () => backend,
         signal: ac.signal,
         waitMs: 10 * 60_000,
       });
@@ -113,8 +113,8 @@ async function runLocked(o: LoopOptions): Promise<void> {
 
   const pass = (now: boolean) =>
     withSession("agent run (pass)", async (s) => {
-      const r = await opUpdate(s.updater, now, gate.defer);
-      log(`pass: ${r.outcome}: ${r.message}`);
+      const r = await s.updater.pass({ now, waitJitter: gate.defer });
+      log(`pass: ${formatPassResult(r)}`);
       if (
         supervisor &&
         !ac.signal.aborted &&
