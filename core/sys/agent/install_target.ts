@@ -4,7 +4,6 @@
  */
 import { join } from "node:path";
 import {
-  type AgentState,
   checkSuggestedArtifact,
   type FindAnswer,
   hostConfigProblem,
@@ -15,20 +14,14 @@ import { type PublicKey, parsePublicKey } from "../../trust/minisign.ts";
 import { formatArtifactName } from "../../trust/mod.ts";
 import { faultPoint } from "../fault.ts";
 import type { InstallSource, Platform, VerifiedManifest } from "../install/mod.ts";
-import { currentTarget, type Layout } from "./layout.ts";
-import type { InstallerPort } from "./ports.ts";
+import { currentTarget } from "./layout.ts";
+import type { SettleContext } from "./settle.ts";
 
-/** What installing works on: the Updater. */
-export interface InstallContext {
-  readonly layout: Layout;
-  readonly state: AgentState;
-  readonly installer: InstallerPort;
-  readonly platform: Platform;
-  readonly dirName: (version: string) => string;
-  readonly now: () => Date;
-  readonly signal: AbortSignal | undefined;
-  log(msg: string): void;
-}
+/** What installing works on: the Updater (its layout, state, installer, clock and signal). */
+export type InstallContext = Pick<
+  SettleContext,
+  "layout" | "state" | "installer" | "dirName" | "now" | "signal" | "log"
+> & { readonly platform: Platform };
 
 /**
  * The folder of `target`, complete. Forced (no server answer) to a version verified and installed before
