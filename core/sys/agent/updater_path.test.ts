@@ -29,6 +29,7 @@ import { UpkeepError } from "../../errors.ts";
 import { formatMarker } from "../../install/layout.ts";
 import { type InstallOptions, isCompleteVersionDir, switchSymlink } from "../install/mod.ts";
 import { currentTarget, type Layout, layout } from "./layout.ts";
+import { opPin, opRollback } from "./ops.ts";
 import type { InstallerPort, ProbePort, ServerPort } from "./ports.ts";
 import type { ProbeResult } from "./probe.ts";
 import type { DaemonSample, ServiceBackend } from "./service.ts";
@@ -732,5 +733,39 @@ describe("recovery through the ports", () => {
     u.sweepSkipped();
     expect(existsSync(join(w.l.versionsDir, "1.1.0"))).toBe(false);
     expect(w.logs).toContain("removed the skipped version 1.1.0");
+  });
+});
+
+describe("pin and rollback through the ports", () => {
+  test("a rollback whose backup fails its smoke test: refused with that code, said once", async () => {
+    const w = world({ installed: ["1.0.0", "0.9.0"] });
+    const u = w.updater();
+    u.state.status.backup = "0.9.0";
+    w.probe.smokeFails.add("0.9.0");
+    const go = opRollback(u);
+    // It was always E_UNHEALTHY, with the real code inside the message.
+    await expect(go).rejects.toMatchObject({
+      code: "E_SMOKE",
+      message: "rollback to 0.9.0 failed: smoke test: 0.9.0 printed 9.9.9",
+    });
+    expect(readlinkSync(w.l.current)).toBe("versions/1.0.0");
+  });
+
+  test("a rollback: back on the backup, the version left skipped by the operator", async () => {
+    const w = world({ installed: ["1.0.0", "0.9.0"] });
+    const u = w.updater();
+    u.state.status.backup = "0.9.0";
+    const r = await opRollback(u);
+    expect(r).toMatchObject({ outcome: "updated", from: "1.0.0", to: "0.9.0" });
+    expect(u.state.status).toMatchObject({ active: "0.9.0", skip: ["1.0.0"], skipByOperator: ["1.0.0"] });
+  });
+
+  test("pin of a version that cannot be installed: the install's code, the message without it", async () => {
+    const w = world();
+    w.installer.installErrors.set("1.2.0", new UpkeepError("E_NOT_IN_MANIFEST", "1.2.0 is not released"));
+    await expect(opPin(w.updater(), "1.2.0")).rejects.toMatchObject({
+      code: "E_NOT_IN_MANIFEST",
+      message: "cannot pin 1.2.0: 1.2.0 is not released",
+    });
   });
 });
