@@ -12,8 +12,8 @@
  * (default `default`). Only flags are declared here; the work loads inside the actions.
  */
 import type { Command } from "commander";
-import type { AgentState } from "../core/agent/types.ts";
 import type { PassResult } from "../core/agent/pass_result.ts";
+import type { AgentState } from "../core/agent/types.ts";
 import { printable } from "../core/text/printable.ts";
 import { durationFlag, logSync, loopAnswer, showResult, type Where, where } from "./agent/common.ts";
 import { registerEnable } from "./agent/enable.ts";
