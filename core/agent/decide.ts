@@ -186,37 +186,5 @@ export function checkSuggestedArtifact(
   return `the server named artifact ${JSON.stringify(filled)}, but this host's template makes ${JSON.stringify(local)}: refused`;
 }
 
-/**
- * Error codes that are a verdict about the release itself: reported to the server as a failed version
- * (which counts against the rollout). Everything else (network, server, disk, locks, the agent stopping, a
- * mirror that has not synced the release or its manifest yet, an expired or older manifest) says nothing
- * about the release: the pass is tried again later and the version is not skipped.
- */
-const RELEASE_VERDICTS: ReadonlySet<string> = new Set([
-  "E_CHECKSUM",
-  "E_SIGNATURE",
-  "E_SIZE",
-  "E_UNSAFE_ARCHIVE",
-  "E_MALFORMED",
-  "E_BELOW_FLOOR",
-  "E_SMOKE",
-  "E_UNHEALTHY",
-]);
-
-export function isReleaseVerdict(code: string): boolean {
-  return RELEASE_VERDICTS.has(code);
-}
-
-/**
- * Release verdicts that also put the version on the skip list (never downloaded or tried again until pinned),
- * because the same signed bytes get the same verdict at every try: the smoke test failed here, or the
- * installer refused the archive that verified (E_UNSAFE_ARCHIVE; E_MALFORMED: not gzip, a broken tar, a `bin`
- * that is not a folder). Not skipped: E_CHECKSUM, E_SIZE, E_SIGNATURE (bytes or a signature file that do
- * not match the signed manifest are the mirror's, e.g. mid-sync, not the release's: tried again),
- * E_BELOW_FLOOR (nothing is downloaded; the floor may move). E_UNHEALTHY is skipped by the rollback itself.
- */
-const SKIP_VERDICTS: ReadonlySet<string> = new Set(["E_SMOKE", "E_UNSAFE_ARCHIVE", "E_MALFORMED"]);
-
-export function skipsRelease(code: string): boolean {
-  return SKIP_VERDICTS.has(code);
-}
+// The failure rules moved to failure_policy.ts; kept importable from here for older importers.
+export { isReleaseVerdict, skipsRelease } from "./failure_policy.ts";

@@ -15,7 +15,7 @@
  */
 import { formatVersion, sortVersions, tryParseVersion } from "../version/mod.ts";
 import { addSkip, sameVersion } from "./decide.ts";
-import type { AgentStatus } from "./types.ts";
+import type { AgentStatus, UpdateIntent } from "./types.ts";
 
 export interface InstalledVersion {
   /** Folder name under versions/ (e.g. `1.2.3`, `1.2.3_ent`). */
@@ -56,89 +56,126 @@ export function planRecovery(input: RecoveryInput): RecoveryPlan {
     skip: [...input.status.skip],
     skipByOperator: [...input.status.skipByOperator],
   };
-  const notes: string[] = [];
   const complete = new Set(input.installed.filter((v) => v.complete).map((v) => v.name));
-  const isComplete = (version: string) => version !== "" && complete.has(input.dirName(version));
-  let switchTo: string | undefined;
-  let restart = false;
-  let rolledBack: RecoveryPlan["rolledBack"];
-
+  const p: Planning = {
+    input,
+    status,
+    notes: [],
+    restart: false,
+    isComplete: (version) => version !== "" && complete.has(input.dirName(version)),
+  };
   let cur =
     input.current !== undefined && complete.has(input.current) ? versionOfDir(input.current) : undefined;
   if (cur === undefined) {
-    const u = status.updating;
-    const candidates = [u?.from ?? "", status.active, status.backup, ...newestFirst(input.installed)];
-    const pick = candidates.find((v) => isComplete(v));
-    if (pick !== undefined) {
-      switchTo = input.dirName(pick);
-      notes.push(
-        input.current === undefined
-          ? `current was missing: pointed it at ${pick}`
-          : `current pointed at ${input.current}, not a complete version: pointed it at ${pick}`,
-      );
-      cur = pick;
-      restart = true;
-    } else {
+    cur = repointCurrent(p);
+    if (cur === undefined) {
       // Nothing complete is installed: nothing can run. Say so; the next pass installs.
-      if (status.active !== "" || status.updating) notes.push("no complete version is installed");
+      if (status.active !== "" || status.updating) p.notes.push("no complete version is installed");
       status.active = "";
       status.backup = "";
       delete status.updating;
-      return { status, notes, restart: false };
+      return { status, notes: p.notes, restart: false };
     }
   }
-
-  const u = status.updating;
-  if (u) {
-    if (sameVersion(cur, u.to) && !sameVersion(u.from, u.to)) {
-      if (u.rollingBack && isComplete(u.from)) {
-        switchTo = input.dirName(u.from);
-        restart = true;
-        status.active = u.from;
-        status.backup = status.backup && !sameVersion(status.backup, u.from) ? status.backup : "";
-        addSkip(status, u.to);
-        rolledBack = { version: u.to, reason: u.rollingBack.reason };
-        notes.push(`finished the interrupted rollback from ${u.to} to ${u.from}`);
-        delete status.updating;
-      } else {
-        // Switched, health not settled: keep the intent; the next restart + health check settles it.
-        if (!sameVersion(status.active, u.to))
-          notes.push(`the switch to ${u.to} happened; its health is checked next`);
-        status.active = u.to;
-        if (u.from) status.backup = u.from;
-        restart = true;
-      }
-    } else {
-      if (u.rollingBack) {
-        addSkip(status, u.to);
-        rolledBack = { version: u.to, reason: u.rollingBack.reason };
-        notes.push(`finished the interrupted rollback of ${u.to}: running ${cur}`);
-        // Killed between the switch back and the restart, a daemon not run by the agent (systemd) still
-        // runs the failed version: always restart it on `current`.
-        restart = true;
-      } else {
-        notes.push(`the interrupted update to ${u.to} did not switch: running ${cur}`);
-        // The daemon may have been started on the new version before `current` was put back: restart.
-        if (!sameVersion(u.to, cur)) restart = true;
-      }
-      if (!sameVersion(status.active, cur)) {
-        status.active = cur;
-        restart = true;
-      }
-      delete status.updating;
-    }
-  } else if (!sameVersion(status.active, cur)) {
-    notes.push(`update.yaml said ${status.active || "nothing"} was active, current points at ${cur}: fixed`);
-    if (status.active && isComplete(status.active) && !sameVersion(status.backup, cur))
+  if (status.updating) settleIntent(p, status.updating, cur);
+  else if (!sameVersion(status.active, cur)) {
+    p.notes.push(
+      `update.yaml said ${status.active || "nothing"} was active, current points at ${cur}: fixed`,
+    );
+    if (status.active && p.isComplete(status.active) && !sameVersion(status.backup, cur))
       status.backup = status.active;
     status.active = cur;
-    restart = true;
+    p.restart = true;
   }
-  if (status.backup && (!isComplete(status.backup) || sameVersion(status.backup, status.active))) {
-    notes.push(`backup ${status.backup} is not installed: cleared`);
+  if (status.backup && (!p.isComplete(status.backup) || sameVersion(status.backup, status.active))) {
+    p.notes.push(`backup ${status.backup} is not installed: cleared`);
     status.backup = "";
   }
-  return { ...(switchTo ? { switchTo } : {}), status, notes, restart, ...(rolledBack ? { rolledBack } : {}) };
+  const { switchTo, rolledBack } = p;
+  return {
+    ...(switchTo ? { switchTo } : {}),
+    status,
+    notes: p.notes,
+    restart: p.restart,
+    ...(rolledBack ? { rolledBack } : {}),
+  };
+}
+
+/** A plan being made: the status it changes, and what it decided so far. */
+interface Planning {
+  input: RecoveryInput;
+  status: AgentStatus;
+  notes: string[];
+  restart: boolean;
+  switchTo?: string;
+  rolledBack?: RecoveryPlan["rolledBack"];
+  isComplete: (version: string) => boolean;
+}
+
+/**
+ * `current` missing or not a complete version: the best complete one (the intent's old version, then active,
+ * then backup, then the newest installed), or undefined when none is.
+ */
+function repointCurrent(p: Planning): string | undefined {
+  const { input, status } = p;
+  const candidates = [
+    status.updating?.from ?? "",
+    status.active,
+    status.backup,
+    ...newestFirst(input.installed),
+  ];
+  const pick = candidates.find((v) => p.isComplete(v));
+  if (pick === undefined) return undefined;
+  p.switchTo = input.dirName(pick);
+  p.notes.push(
+    input.current === undefined
+      ? `current was missing: pointed it at ${pick}`
+      : `current pointed at ${input.current}, not a complete version: pointed it at ${pick}`,
+  );
+  p.restart = true;
+  return pick;
+}
+
+/** An interrupted update (`u`) with `current` on `cur`: finished or undone (see the module's comment). */
+function settleIntent(p: Planning, u: UpdateIntent, cur: string): void {
+  const { status } = p;
+  if (sameVersion(cur, u.to) && !sameVersion(u.from, u.to)) {
+    if (u.rollingBack && p.isComplete(u.from)) {
+      p.switchTo = p.input.dirName(u.from);
+      p.restart = true;
+      status.active = u.from;
+      status.backup = status.backup && !sameVersion(status.backup, u.from) ? status.backup : "";
+      addSkip(status, u.to);
+      p.rolledBack = { version: u.to, reason: u.rollingBack.reason };
+      p.notes.push(`finished the interrupted rollback from ${u.to} to ${u.from}`);
+      delete status.updating;
+      return;
+    }
+    // Switched, health not settled: keep the intent; the next restart + health check settles it.
+    if (!sameVersion(status.active, u.to))
+      p.notes.push(`the switch to ${u.to} happened; its health is checked next`);
+    status.active = u.to;
+    if (u.from) status.backup = u.from;
+    p.restart = true;
+    return;
+  }
+  if (u.rollingBack) {
+    addSkip(status, u.to);
+    p.rolledBack = { version: u.to, reason: u.rollingBack.reason };
+    p.notes.push(`finished the interrupted rollback of ${u.to}: running ${cur}`);
+    // Killed between the switch back and the restart, a daemon not run by the agent (systemd) still
+    // runs the failed version: always restart it on `current`.
+    p.restart = true;
+  } else {
+    p.notes.push(`the interrupted update to ${u.to} did not switch: running ${cur}`);
+    // The daemon may have been started on the new version before `current` was put back: restart.
+    if (!sameVersion(u.to, cur)) p.restart = true;
+  }
+  if (!sameVersion(status.active, cur)) {
+    status.active = cur;
+    p.restart = true;
+  }
+  delete status.updating;
 }
 
 function newestFirst(installed: readonly InstalledVersion[]): string[] {

@@ -172,6 +172,18 @@ export function checkState(doc: unknown, file = "update.yaml"): AgentState {
   const specDoc = isObj(doc.spec) ? doc.spec : undefined;
   if (!specDoc) problems.push({ path: "spec", message: "must be a mapping" });
   const s = new Reader(specDoc ?? {}, "spec");
+  const spec = readSpec(s, specDoc !== undefined);
+  const statusDoc = doc.status === undefined || doc.status === null ? {} : doc.status;
+  if (!isObj(statusDoc)) problems.push({ path: "status", message: "must be a mapping" });
+  const t = new Reader(isObj(statusDoc) ? statusDoc : {}, "status");
+  const status = readStatus(t, statusDoc);
+  problems.push(...top.problems, ...s.problems, ...t.problems);
+  if (problems.length > 0) throw new StateFileError(file, problems);
+  return { spec, status };
+}
+
+/** `spec`, read through `s` (its problems collected there); `given`: the document has a spec mapping. */
+function readSpec(s: Reader, given: boolean): AgentSpec {
   const serviceText = s.str("service", {
     required: true,
     check: (v) => (SERVICE_KINDS as string[]).includes(v),
@@ -222,13 +234,14 @@ export function checkState(doc: unknown, file = "update.yaml"): AgentState {
     pinned: s.bool("pinned", false),
     updaterId: s.str("updater_id", { required: true, max: 128 }),
   };
-  if (specDoc && spec.trustKeys.length === 0 && !s.problems.some((p) => p.path.startsWith("spec.trust_keys")))
+  if (given && spec.trustKeys.length === 0 && !s.problems.some((p) => p.path.startsWith("spec.trust_keys")))
     s.problems.push({ path: "spec.trust_keys", message: "must list at least one key" });
-  if (specDoc) s.unknown(SPEC_KEYS);
+  if (given) s.unknown(SPEC_KEYS);
+  return spec;
+}
 
-  const statusDoc = doc.status === undefined || doc.status === null ? {} : doc.status;
-  if (!isObj(statusDoc)) problems.push({ path: "status", message: "must be a mapping" });
-  const t = new Reader(isObj(statusDoc) ? statusDoc : {}, "status");
+/** `status`, read through `t` (its problems collected there); `statusDoc`: the document's status value. */
+function readStatus(t: Reader, statusDoc: unknown): AgentStatus {
   const status: AgentStatus = {
     active: canon(t.str("active", { check: VERSION_OR_EMPTY, what: "a version" })),
     backup: canon(t.str("backup", { check: VERSION_OR_EMPTY, what: "a version" })),
@@ -261,9 +274,7 @@ export function checkState(doc: unknown, file = "update.yaml"): AgentState {
     }
   }
   if (isObj(statusDoc)) t.unknown(STATUS_KEYS);
-  problems.push(...top.problems, ...s.problems, ...t.problems);
-  if (problems.length > 0) throw new StateFileError(file, problems);
-  return { spec, status };
+  return status;
 }
 
 function canon(v: string): string {

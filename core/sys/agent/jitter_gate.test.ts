@@ -1,7 +1,7 @@
 /** The loop's jitter wait outside the pass: one at a time, kept by later passes, cancelled, then a pass. */
 import { expect, test } from "bun:test";
 import { JitterGate, waitingMessage } from "./jitter_gate.ts";
-import type { JitterWait } from "./updater.ts";
+import type { JitterWait } from "./pass_options.ts";
 
 const DAY = 86_400_000;
 const wait = (ms = DAY, to = "1.1.0"): JitterWait => ({

@@ -8,7 +8,7 @@
  * during a wait (the interval's, `agent update`) keep its end rather than drawing a new one, which
  * would put the update off for ever. `agent update --now` and SIGUSR1 cancel it and update at once.
  */
-import type { JitterEnd, JitterWait } from "./updater.ts";
+import type { JitterEnd, JitterWait } from "./pass_options.ts";
 
 export interface JitterGateHooks {
   /** A wait starts (for the log). */

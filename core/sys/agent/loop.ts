@@ -8,7 +8,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { DEFAULT_INTERVAL } from "../../agent/mod.ts";
+import { type AgentState, DEFAULT_INTERVAL, formatPassResult, type PassResult } from "../../agent/mod.ts";
 import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { faultPause } from "../fault.ts";
@@ -16,7 +16,7 @@ import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
 import { JitterGate } from "./jitter_gate.ts";
 import type { Layout } from "./layout.ts";
-import { defaultBackend, openSession, opPin, opRollback, opUpdate } from "./ops.ts";
+import { defaultBackend, openSession, opPin, opRollback } from "./ops.ts";
 import type { ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { Supervisor, stopOrphan } from "./supervise.ts";
@@ -52,136 +52,170 @@ export async function runLoop(o: LoopOptions): Promise<void> {
     busy: { who: "another `upkeep agent run` loop", hint: ONE_LOOP_HINT },
   });
   try {
-    await runLocked(o);
+    await new AgentLoop(o, await readState(l)).run();
   } finally {
     runLock.release();
   }
 }
 
-async function runLocked(o: LoopOptions): Promise<void> {
-  const l = o.layout;
-  const log = o.log;
-  let state = await readState(l);
-  const ac = new AbortController();
-  let supervisor: Supervisor | undefined;
-  let backend: ServiceBackend;
-  if (state.spec.service === "supervise") {
-    supervisor = new Supervisor({
-      command: () => [join(l.current, "bin", state.spec.daemon), ...state.spec.daemonArgs],
-      pidFile: l.daemonPid,
-      graceMs: o.graceMs ?? 10_000,
-      log: (m) => log(m),
-    });
-    backend = supervisor;
-  } else backend = defaultBackend(state);
+type Session = Awaited<ReturnType<typeof openSession>>;
 
-  let chain: Promise<unknown> = Promise.resolve();
-  const enqueue = <T>(fn: () => Promise<T>): Promise<T> => {
-    const p = chain.then(fn);
-    chain = p.catch(() => {});
-    return p;
-  };
-  const withSession = <T>(what: string, fn: (s: Awaited<ReturnType<typeof openSession>>) => Promise<T>) =>
-    enqueue(async () => {
-      const s = await openSession(l, {
-        what,
-        log,
-        backend: () => backend,
-        signal: ac.signal,
-        waitMs: 10 * 60_000,
-      });
-      try {
-        state = s.updater.state;
-        return await fn(s);
-      } finally {
-        state = s.updater.state;
-        s.close();
-      }
-    });
-
-  // Start: stop a daemon orphaned by a killed agent, recovery under the lock, start ours.
-  if (supervisor) {
-    const orphan = await stopOrphan(l.daemonPid, o.graceMs ?? 10_000);
-    if (orphan) log(`stopped daemon pid ${orphan} left by a previous agent`);
-  }
-  await withSession("agent run (start)", async () => {
-    if (supervisor) {
-      if (existsSync(join(l.current, "bin", state.spec.daemon))) supervisor.start();
-      else log(`nothing to run yet: ${join(l.current, "bin", state.spec.daemon)} does not exist`);
-    }
+/** One loop's life: its daemon (supervise), its pass queue, its jitter gate, its control socket, signals. */
+class AgentLoop {
+  readonly #o: LoopOptions;
+  #state: AgentState;
+  readonly #ac = new AbortController();
+  readonly #supervisor: Supervisor | undefined;
+  readonly #service: ServiceBackend;
+  #chain: Promise<unknown> = Promise.resolve();
+  #timer: ReturnType<typeof setTimeout> | undefined;
+  #stop: () => void = () => {};
+  readonly #stopped = new Promise<void>((r) => {
+    this.#stop = r;
   });
-
-  const pass = (now: boolean) =>
-    withSession("agent run (pass)", async (s) => {
-      const r = await opUpdate(s.updater, now, gate.defer);
-      log(`pass: ${r.outcome}: ${r.message}`);
-      if (
-        supervisor &&
-        !ac.signal.aborted &&
-        s.updater.state.status.active &&
-        supervisor.pid === 0 &&
-        !supervisorStarted(supervisor)
-      )
-        supervisor.start();
-      return r;
-    });
-  // The server's jitter is waited out here, between passes, with no lock held; a pass without jitter
-  // follows it (jitter_gate.ts).
-  const gate = new JitterGate({
+  /** The server's jitter is waited out here, between passes, with no lock held (jitter_gate.ts). */
+  readonly #gate = new JitterGate({
     onStart: (w) =>
-      log(
+      this.#log(
         `waiting ${Math.round(w.ms / 1000)}s of jitter (until ${w.until.toISOString()}) before updating to ${w.to}; \`upkeep agent update --now\` skips it`,
       ),
     onOver: (w) => {
-      if (ac.signal.aborted) return;
-      log(`the jitter before updating to ${w.to} is over: a pass now`);
-      void pass(true).catch((e) => log(`pass failed: ${e instanceof Error ? e.message : String(e)}`));
+      if (this.#ac.signal.aborted) return;
+      this.#log(`the jitter before updating to ${w.to} is over: a pass now`);
+      void this.#pass(true).catch((e) => this.#log(`pass failed: ${messageOf(e)}`));
     },
   });
+
+  constructor(o: LoopOptions, state: AgentState) {
+    this.#o = o;
+    this.#state = state;
+    if (state.spec.service === "supervise") {
+      const l = o.layout;
+      this.#supervisor = new Supervisor({
+        command: () => [this.#daemonPath(), ...this.#state.spec.daemonArgs],
+        pidFile: l.daemonPid,
+        graceMs: o.graceMs ?? 10_000,
+        log: (m) => this.#log(m),
+      });
+    }
+    this.#service = this.#supervisor ?? defaultBackend(state);
+  }
+
+  #log(m: string): void {
+    this.#o.log(m);
+  }
+
+  #daemonPath(): string {
+    return join(this.#o.layout.current, "bin", this.#state.spec.daemon);
+  }
+
+  async run(): Promise<void> {
+    await this.#start();
+    await faultPause("agent:loop-before-listen");
+    const control = await listenControl(this.#o.layout.socket, (req) => this.#handle(req));
+    this.#log(
+      `agent run: pid ${process.pid}, namespace ${this.#o.layout.root}, service ${this.#state.spec.service}, every ${this.#intervalMs() / 1000}s${this.#o.intervalMs === undefined ? ` (update.yaml: interval ${this.#state.spec.interval})` : ""}`,
+    );
+    const handlers: [NodeJS.Signals, () => void][] = [
+      ["SIGTERM", () => this.#shutdown("SIGTERM")],
+      ["SIGINT", () => this.#shutdown("SIGINT")],
+      ["SIGUSR1", () => void this.#passNow("SIGUSR1").catch((e) => this.#log(`pass failed: ${String(e)}`))],
+      ["SIGHUP", () => this.#supervisor?.signal("SIGHUP")],
+    ];
+    for (const [sig, h] of handlers) process.on(sig, h);
+    void this.#tick();
+
+    await this.#stopped;
+    if (this.#timer) clearTimeout(this.#timer);
+    control.stop();
+    // Let a pass in flight notice the abort and finish its bookkeeping (bounded).
+    await Promise.race([this.#chain, Bun.sleep(15_000)]);
+    if (this.#supervisor) await this.#supervisor.stop("SIGTERM");
+    for (const [sig, h] of handlers) process.off(sig, h);
+    this.#log("stopped");
+  }
+
+  /** Start: stop a daemon orphaned by a killed agent, recovery under the lock, start ours. */
+  async #start(): Promise<void> {
+    const sv = this.#supervisor;
+    if (sv) {
+      const orphan = await stopOrphan(this.#o.layout.daemonPid, this.#o.graceMs ?? 10_000);
+      if (orphan) this.#log(`stopped daemon pid ${orphan} left by a previous agent`);
+    }
+    await this.#withSession("agent run (start)", async () => {
+      if (!sv) return;
+      if (existsSync(this.#daemonPath())) sv.start();
+      else this.#log(`nothing to run yet: ${this.#daemonPath()} does not exist`);
+    });
+  }
+
+  /** Passes never overlap: they queue, and each takes the namespace lock (a session). */
+  #withSession<T>(what: string, fn: (s: Session) => Promise<T>): Promise<T> {
+    const p = this.#chain.then(async () => {
+      const s = await openSession(this.#o.layout, {
+        what,
+        log: (m) => this.#log(m),
+        service: () => this.#service,
+        signal: this.#ac.signal,
+        waitMs: 10 * 60_000,
+      });
+      try {
+        this.#state = s.updater.state;
+        return await fn(s);
+      } finally {
+        this.#state = s.updater.state;
+        s.close();
+      }
+    });
+    this.#chain = p.catch(() => {});
+    return p;
+  }
+
+  #pass(now: boolean): Promise<PassResult> {
+    return this.#withSession("agent run (pass)", async (s) => {
+      const r = await s.updater.pass({ now, waitJitter: this.#gate.defer });
+      this.#log(`pass: ${formatPassResult(r)}`);
+      const sv = this.#supervisor;
+      // The first install of a daemon that was not running: start it.
+      if (sv && !this.#ac.signal.aborted && s.updater.state.status.active && sv.pid === 0 && !sv.isRunning)
+        sv.start();
+      return r;
+    });
+  }
+
   /** `agent update --now`, SIGUSR1: the jitter wait in progress is dropped, the pass runs at once. */
-  const passNow = (why: string) => {
-    const cut = gate.cancel();
-    if (cut) log(`the jitter wait before updating to ${cut.to} was cut short by ${why}`);
-    return pass(true);
-  };
+  #passNow(why: string): Promise<PassResult> {
+    const cut = this.#gate.cancel();
+    if (cut) this.#log(`the jitter wait before updating to ${cut.to} was cut short by ${why}`);
+    return this.#pass(true);
+  }
 
-  let stopResolve: () => void = () => {};
-  const stopped = new Promise<void>((r) => {
-    stopResolve = r;
-  });
-  const shutdown = (why: string) => {
-    if (ac.signal.aborted) return;
-    log(`stopping (${why})`);
-    ac.abort();
-    gate.cancel();
-    stopResolve();
-  };
+  #shutdown(why: string): void {
+    if (this.#ac.signal.aborted) return;
+    this.#log(`stopping (${why})`);
+    this.#ac.abort();
+    this.#gate.cancel();
+    this.#stop();
+  }
 
-  const handle = async (req: ControlRequest): Promise<ControlResponse> => {
+  async #handle(req: ControlRequest): Promise<ControlResponse> {
+    const ok = (result?: unknown): ControlResponse => ({
+      ok: true,
+      pid: process.pid,
+      ...(result === undefined ? {} : { result }),
+    });
     switch (req.cmd) {
       case "ping":
-        return { ok: true, pid: process.pid };
+        return ok();
       case "update":
-        return {
-          ok: true,
-          pid: process.pid,
-          result: req.now === true ? await passNow("`agent update --now`") : await pass(false),
-        };
+        return ok(req.now === true ? await this.#passNow("`agent update --now`") : await this.#pass(false));
       case "pin":
-        return {
-          ok: true,
-          pid: process.pid,
-          result: await withSession("agent pin", (s) => opPin(s.updater, req.version)),
-        };
+        return ok(await this.#withSession("agent pin", (s) => opPin(s.updater, req.version)));
       case "rollback":
-        return {
-          ok: true,
-          pid: process.pid,
-          result: await withSession("agent rollback", (s) => opRollback(s.updater)),
-        };
+        return ok(await this.#withSession("agent rollback", (s) => opRollback(s.updater)));
       case "stop":
-        setTimeout(() => shutdown("stop requested"), 10);
-        return { ok: true, pid: process.pid };
+        setTimeout(() => this.#shutdown("stop requested"), 10);
+        return ok();
       default:
         return {
           ok: false,
@@ -191,53 +225,24 @@ async function runLocked(o: LoopOptions): Promise<void> {
           },
         };
     }
-  };
-  await faultPause("agent:loop-before-listen");
-  const control = await listenControl(l.socket, handle);
-  // --interval, else the one `enable` stored (a later `enable --interval` applies from the next wait).
-  const intervalMs = () =>
-    Math.min(
-      o.intervalMs ??
-        Math.max(tryParseDuration(state.spec.interval) ?? tryParseDuration(DEFAULT_INTERVAL) ?? 300_000, 100),
-      MAX_TIMER_MS, // a longer timer would fire at once, and the loop would spin
-    );
-  log(
-    `agent run: pid ${process.pid}, namespace ${l.root}, service ${state.spec.service}, every ${intervalMs() / 1000}s${o.intervalMs === undefined ? ` (update.yaml: interval ${state.spec.interval})` : ""}`,
-  );
+  }
 
-  const onTerm = () => shutdown("SIGTERM");
-  const onInt = () => shutdown("SIGINT");
-  const onUsr1 = () => void passNow("SIGUSR1").catch((e) => log(`pass failed: ${String(e)}`));
-  const onHup = () => supervisor?.signal("SIGHUP");
-  process.on("SIGTERM", onTerm);
-  process.on("SIGINT", onInt);
-  process.on("SIGUSR1", onUsr1);
-  process.on("SIGHUP", onHup);
+  /** --interval, else the one `enable` stored (a later `enable --interval` applies from the next wait). */
+  #intervalMs(): number {
+    const stored =
+      tryParseDuration(this.#state.spec.interval) ?? tryParseDuration(DEFAULT_INTERVAL) ?? 300_000;
+    // A longer timer than MAX_TIMER_MS would fire at once, and the loop would spin.
+    return Math.min(this.#o.intervalMs ?? Math.max(stored, 100), MAX_TIMER_MS);
+  }
 
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const tick = async () => {
+  async #tick(): Promise<void> {
     try {
-      await pass(false);
+      await this.#pass(false);
     } catch (e) {
-      log(`pass failed: ${e instanceof Error ? e.message : String(e)}`);
+      this.#log(`pass failed: ${messageOf(e)}`);
     }
-    if (!ac.signal.aborted) timer = setTimeout(tick, intervalMs());
-  };
-  void tick();
-
-  await stopped;
-  if (timer) clearTimeout(timer);
-  control.stop();
-  // Let a pass in flight notice the abort and finish its bookkeeping (bounded).
-  await Promise.race([chain, Bun.sleep(15_000)]);
-  if (supervisor) await supervisor.stop("SIGTERM");
-  process.off("SIGTERM", onTerm);
-  process.off("SIGINT", onInt);
-  process.off("SIGUSR1", onUsr1);
-  process.off("SIGHUP", onHup);
-  log("stopped");
+    if (!this.#ac.signal.aborted) this.#timer = setTimeout(() => void this.#tick(), this.#intervalMs());
+  }
 }
 
-function supervisorStarted(s: Supervisor): boolean {
-  return s.isRunning;
-}
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

@@ -1,21 +1,22 @@
 /**
  * The agent's operations on a namespace, shared by the CLI (one-shot) and the `agent run` loop: open a
- * session (lock, read update.yaml, crash recovery), update, pin, unpin, disable, rollback, uninstall.
+ * session (lock, read update.yaml, crash recovery) and then pin, unpin, disable, rollback, uninstall (an update
+ * is the session's `updater.pass()`).
  */
 import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type AgentState, addSkip } from "../../agent/mod.ts";
 import { agentUnitName, DROP_IN_NAME, daemonUnitName } from "../../agent/systemd.ts";
-import { type ErrorCode, UpkeepError } from "../../errors.ts";
-import { isCompleteVersionDir } from "../install/mod.ts";
+import { UpkeepError } from "../../errors.ts";
 import { acquireLock, type Lock } from "../lock.ts";
 import type { Layout } from "./layout.ts";
 import { removeLinks } from "./links.ts";
+import { realPorts } from "./ports.ts";
 import { DetachedBackend, type ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { stopOrphan } from "./supervise.ts";
 import { ExecSystemctl, removeUnits, type Systemctl, SystemdBackend, systemctlMust } from "./systemd.ts";
-import { type JitterWaiter, messageWithoutCode, type PassResult, Updater } from "./updater.ts";
+import { type PassResult, Updater } from "./updater.ts";
 
 export const LOCK_WAIT_MS = 60_000;
 
@@ -29,8 +30,8 @@ export interface Session {
 export interface SessionOptions {
   what: string;
   log: (msg: string) => void;
-  /** The backend; default: systemd's for a systemd agent, none for supervise (no loop runs it here). */
-  backend?: (state: AgentState) => ServiceBackend;
+  /** What runs the daemon; default: systemd's for a systemd agent, none for supervise (no loop runs it here). */
+  service?: (state: AgentState) => ServiceBackend;
   waitMs?: number;
   signal?: AbortSignal;
 }
@@ -54,7 +55,8 @@ export async function openSession(l: Layout, o: SessionOptions): Promise<Session
     const updater = new Updater({
       layout: l,
       state,
-      backend: (o.backend ?? ((s) => defaultBackend(s)))(state),
+      ...realPorts,
+      service: (o.service ?? ((s) => defaultBackend(s)))(state),
       log: o.log,
       ...(o.signal ? { signal: o.signal } : {}),
     });
@@ -74,10 +76,6 @@ export async function openSession(l: Layout, o: SessionOptions): Promise<Session
   }
 }
 
-export async function opUpdate(u: Updater, now: boolean, waitJitter?: JitterWaiter): Promise<PassResult> {
-  return u.pass({ now, ...(waitJitter ? { waitJitter } : {}) });
-}
-
 /** `pin [VERSION]`: install VERSION if given (whatever the server or the skip list says), then pin. */
 export async function opPin(u: Updater, version: string | undefined): Promise<PassResult> {
   const st = u.state;
@@ -85,10 +83,7 @@ export async function opPin(u: Updater, version: string | undefined): Promise<Pa
   if (version !== undefined && version !== st.status.active) {
     result = await u.pass({ force: version, forceWhy: "pin" });
     if (result.outcome !== "updated" && result.outcome !== "switched" && result.outcome !== "unchanged")
-      throw new UpkeepError(
-        (result.code as ErrorCode | undefined) ?? "E_IO",
-        `cannot pin ${version}: ${messageWithoutCode(result.message, result.code ?? "E_IO")}`,
-      );
+      throw new UpkeepError(result.code ?? "E_IO", `cannot pin ${version}: ${result.message}`);
   }
   if (!st.status.active)
     throw new UpkeepError("E_NOT_FOUND", "nothing is installed to pin", {
@@ -123,7 +118,7 @@ export async function opDisable(u: Updater): Promise<void> {
 export async function opRollback(u: Updater): Promise<PassResult> {
   const st = u.state;
   const backup = st.status.backup;
-  if (!backup || !isCompleteVersionDir(join(u.layout.versionsDir, u.dirName(backup))))
+  if (!backup || !u.installer.isInstalled(join(u.layout.versionsDir, u.dirName(backup))))
     throw new UpkeepError(
       "E_NOT_FOUND",
       `no backup version to roll back to${backup ? ` (${backup} is not installed)` : ""}`,
@@ -134,10 +129,7 @@ export async function opRollback(u: Updater): Promise<PassResult> {
   const left = st.status.active;
   const result = await u.pass({ force: backup, forceWhy: "rollback to the backup version" });
   if (result.outcome !== "updated" && result.outcome !== "switched")
-    throw new UpkeepError(
-      "E_UNHEALTHY",
-      `rollback to ${backup} failed: ${messageWithoutCode(result.message, "E_UNHEALTHY")}`,
-    );
+    throw new UpkeepError(result.code ?? "E_UNHEALTHY", `rollback to ${backup} failed: ${result.message}`);
   // The operator's choice, not a failure of the release: kept apart so it is never reported as failed.
   if (left) addSkip(st.status, left, true);
   st.status.lastResult = `rolled back from ${left} to ${backup} by the operator; ${left} is skipped (upkeep agent pin ${left} forces it)`;

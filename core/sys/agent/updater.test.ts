@@ -12,6 +12,7 @@ import { type AgentState, emptyStatus } from "../../agent/mod.ts";
 import { UpkeepError } from "../../errors.ts";
 import { formatMarker } from "../../install/layout.ts";
 import { type Layout, layout } from "./layout.ts";
+import { realPorts } from "./ports.ts";
 import type { DaemonSample, ServiceBackend } from "./service.ts";
 import { readState, writeState } from "./state_store.ts";
 import { Updater } from "./updater.ts";
@@ -134,7 +135,14 @@ class FakeBackend implements ServiceBackend {
 async function updater(l: Layout, backend: ServiceBackend, signal?: AbortSignal): Promise<Updater> {
   const st = state(l);
   await writeState(l, st);
-  return new Updater({ layout: l, state: st, backend, log: () => {}, ...(signal ? { signal } : {}) });
+  return new Updater({
+    layout: l,
+    state: st,
+    ...realPorts,
+    service: backend,
+    log: () => {},
+    ...(signal ? { signal } : {}),
+  });
 }
 
 describe("a failure after the switch rolls back", () => {
@@ -155,7 +163,7 @@ describe("a failure after the switch rolls back", () => {
     expect(reports.map((x) => x.state)).toEqual(["updating", "rolledback"]);
     expect(reports[1]).toMatchObject({ version: "1.0.0", failed_version: "1.1.0" });
     // The next pass is not stuck: no intent left, nothing thrown.
-    const again = new Updater({ layout: l, state: saved, backend, log: () => {} });
+    const again = new Updater({ layout: l, state: saved, ...realPorts, service: backend, log: () => {} });
     expect((await again.recover()).notes).toEqual([]);
   });
 
@@ -195,7 +203,7 @@ describe("a failure after the switch rolls back", () => {
       updating: { from: "1.0.0", to: "1.1.0", started: "2026-01-01T00:00:00Z" },
     };
     await writeState(l, st);
-    const u = new Updater({ layout: l, state: st, backend, log: () => {} });
+    const u = new Updater({ layout: l, state: st, ...realPorts, service: backend, log: () => {} });
     const r = await u.pass({});
     expect(r.outcome).toBe("rolledback");
     expect(readlinkSync(l.current)).toBe("versions/1.0.0");
@@ -221,7 +229,7 @@ describe("the agent stopping during the health watch", () => {
     expect(saved.status.updating?.rollingBack).toBeUndefined();
     expect(reports.map((x) => x.state)).toEqual(["updating"]);
     // The next start: recovery keeps the intent, the next pass checks health and commits.
-    const next = new Updater({ layout: l, state: saved, backend, log: () => {} });
+    const next = new Updater({ layout: l, state: saved, ...realPorts, service: backend, log: () => {} });
     const rec = await next.recover();
     expect(rec.restart).toBe(true);
     expect(next.state.status.active).toBe("1.1.0");
@@ -268,7 +276,7 @@ describe("what is reported as a failed release", () => {
     const st = state(l);
     st.spec.trustKeys = ["not-a-minisign-key"];
     await writeState(l, st);
-    const u = new Updater({ layout: l, state: st, backend: new FakeBackend(l), log: () => {} });
+    const u = new Updater({ layout: l, state: st, ...realPorts, service: new FakeBackend(l), log: () => {} });
     const r = await u.pass({ force: "1.2.0", forceWhy: "test" });
     expect(r).toMatchObject({ outcome: "error", code: "E_CONFLICT" });
     expect(r.message).toContain("this host's configuration");

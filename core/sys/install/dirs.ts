@@ -3,7 +3,7 @@
  * versions leave, and the atomic symlink switch (`current`, tool links).
  */
 import { randomBytes } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, unlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { readlink, rename, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { UpkeepError } from "../../errors.ts";
@@ -36,17 +36,15 @@ export function isCompleteVersionDir(dir: string): boolean {
   return readMarker(dir) !== undefined;
 }
 
+/** What a directory entry is, from its lstat (links are never followed). */
+export function kindOfStat(st: Stats): DirEntryFacts["kind"] {
+  return st.isDirectory() ? "directory" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other";
+}
+
 function kindOf(path: string): { kind: DirEntryFacts["kind"]; mtimeMs: number } | undefined {
   try {
     const st = lstatSync(path);
-    const kind = st.isDirectory()
-      ? "directory"
-      : st.isFile()
-        ? "file"
-        : st.isSymbolicLink()
-          ? "symlink"
-          : "other";
-    return { kind, mtimeMs: st.mtimeMs };
+    return { kind: kindOfStat(st), mtimeMs: st.mtimeMs };
   } catch {
     return undefined;
   }

@@ -1,6 +1,5 @@
 /**
- * HTTP for the installer: GETs that follow redirects only to URLs checkUrl accepts, size-capped small
- * fetches (manifest, signatures), and the artifact download: to a `.part` file beside the versions,
+ * The artifact download (GETs and small capped fetches: http_get.ts): to a `.part` file beside the versions,
  * hashed (SHA-256 and BLAKE2b-512, what the trust library checks) while it is written, resumed with a
  * Range request after an interruption (the bytes already there are hashed first), capped at the size the
  * manifest gives, and given up at a total deadline sized to it (bounded_http.ts).
@@ -16,7 +15,6 @@ import {
   writeSync,
 } from "node:fs";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
-import { checkUrl } from "../../install/url.ts";
 import type { FileDigests } from "../../trust/verify_release.ts";
 import {
   ARTIFACT_BASE_MS,
@@ -24,102 +22,15 @@ import {
   DEFAULT_IDLE_MS,
   formatBytes,
   MIN_RATE_BYTES_PER_S,
-  readCapped,
   Watchdog,
 } from "../bounded_http.ts";
 import { hasher } from "../hash.ts";
 import type { StreamingHash } from "../sodium.ts";
 import { cancelled } from "./extract.ts";
+import { httpGet, statusError } from "./http_get.ts";
 
+export { fetchCapped, type GetOptions, httpGet } from "./http_get.ts";
 export { DEFAULT_IDLE_MS, Watchdog };
-
-const MAX_REDIRECTS = 5;
-
-export interface GetOptions {
-  insecure: boolean;
-  /** The caller's cancel signal and the stall timer, in one. */
-  watchdog: Watchdog;
-  headers?: Record<string, string>;
-  /**
-   * The body's bytes as sent, even under a `Content-Encoding` (as curl saves them). For artifacts: a
-   * mirror that labels a .tar.gz `Content-Encoding: gzip` must not make us hash the inner tar.
-   */
-  raw?: boolean;
-}
-
-/** GET `url`, following up to 5 redirects, each checked with checkUrl (no https -> http downgrade). */
-export async function httpGet(url: string, opts: GetOptions): Promise<Response> {
-  let current = url;
-  for (let hop = 0; ; hop++) {
-    checkUrl(current, opts.insecure);
-    let res: Response;
-    try {
-      const init: RequestInit & { decompress?: boolean } = {
-        redirect: "manual",
-        headers: {
-          "user-agent": "upkeep",
-          ...(opts.raw ? { "accept-encoding": "identity" } : {}),
-          ...opts.headers,
-        },
-        signal: opts.watchdog.signal,
-        // Bun's fetch decodes Content-Encoding unless told not to.
-        ...(opts.raw ? { decompress: false } : {}),
-      };
-      res = await fetch(current, init);
-    } catch (e) {
-      throw opts.watchdog.error(current, e);
-    }
-    opts.watchdog.kick();
-    if (res.status >= 300 && res.status < 400 && res.status !== 304) {
-      const location = res.headers.get("location");
-      await res.body?.cancel().catch(() => {});
-      if (!location) throw new UpkeepError("E_NETWORK", `${current}: redirect without a location`);
-      if (hop >= MAX_REDIRECTS)
-        throw new UpkeepError("E_NETWORK", `${url}: more than ${MAX_REDIRECTS} redirects`);
-      current = new URL(location, current).toString();
-      continue;
-    }
-    return res;
-  }
-}
-
-function statusError(url: string, res: Response): UpkeepError {
-  if (res.status === 404) return new UpkeepError("E_NOT_FOUND", `${url}: not found (HTTP 404)`);
-  return new UpkeepError("E_NETWORK", `${url}: HTTP ${res.status}`);
-}
-
-/**
- * GET a small file whole, refusing more than `max` bytes (E_MALFORMED) before or while reading, and giving
- * it up after `totalMs` in all (E_NETWORK "timed out after N s") or `idleMs` without a byte.
- */
-export async function fetchCapped(
-  url: string,
-  max: number,
-  what: string,
-  opts: { insecure: boolean; signal?: AbortSignal; idleMs?: number; totalMs: number },
-): Promise<Uint8Array> {
-  const watchdog = new Watchdog({
-    idleMs: opts.idleMs ?? DEFAULT_IDLE_MS,
-    totalMs: opts.totalMs,
-    ...(opts.signal ? { signal: opts.signal } : {}),
-    onCancel: cancelled,
-  });
-  try {
-    const res = await httpGet(url, { insecure: opts.insecure, watchdog });
-    if (res.status !== 200) {
-      await res.body?.cancel().catch(() => {});
-      throw statusError(url, res);
-    }
-    return await readCapped(res, {
-      url,
-      max,
-      watchdog,
-      tooLarge: (m) => new UpkeepError("E_MALFORMED", `${what} ${url} is larger than ${m}`),
-    });
-  } finally {
-    watchdog.dispose();
-  }
-}
 
 class Digests {
   #sha = new Bun.CryptoHasher("sha256");
@@ -308,67 +219,11 @@ async function tryWith(
     headers: range ? { range: `bytes=${have}-` } : {},
     raw: true,
   });
-  let start = 0;
-  if (res.status === 206 && range) {
-    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
-    if (!m || Number(m[1]) !== have) {
-      await res.body?.cancel().catch(() => {});
-      restart();
-      throw new UpkeepError(
-        "E_NETWORK",
-        `${o.url}: the server answered another range than asked; starting over`,
-      );
-    }
-    start = have;
-  } else if (res.status === 416 && range) {
-    await res.body?.cancel().catch(() => {});
-    restart();
-    throw new UpkeepError("E_NETWORK", `${o.url}: the server refused to resume; starting over`);
-  } else if (res.status !== 200) {
-    await res.body?.cancel().catch(() => {});
-    throw statusError(o.url, res);
-  } else if (have > 0) {
-    restart(); // the server ignored the Range header: the whole file follows
-  }
-  const declared = Number(res.headers.get("content-length") ?? "NaN");
-  if (declared > o.size - start) {
-    await res.body?.cancel().catch(() => {});
-    throw new UpkeepError("E_SIZE", `${o.url} is ${declared + start} bytes; the manifest says ${o.size}`);
-  }
+  await checkAnswer(o, res, have, range, restart);
   const reader = res.body?.getReader();
   if (!reader) throw new UpkeepError("E_NETWORK", `${o.url}: empty response`);
-  let first = true;
-  let sinceGc = 0;
   try {
-    for (;;) {
-      let r: Awaited<ReturnType<typeof reader.read>>;
-      try {
-        r = await reader.read();
-      } catch (e) {
-        throw watchdog.error(o.url, e);
-      }
-      if (r.done) break;
-      watchdog.kick();
-      const chunk = r.value;
-      if (d.size + chunk.length > o.size) {
-        throw new UpkeepError("E_SIZE", `${o.url} is larger than the ${o.size} bytes the manifest says`);
-      }
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-      d.update(chunk);
-      if (first) {
-        first = false;
-        o.onFirstChunk?.();
-      }
-      o.onProgress?.({ received: d.size, total: o.size });
-      sinceGc += chunk.length;
-      if (sinceGc >= GC_EVERY) {
-        // Each chunk is a fresh buffer; collecting now and then keeps the peak memory flat.
-        sinceGc = 0;
-        Bun.gc(true);
-      }
-      if (o.signal?.aborted) throw cancelled();
-    }
+    await writeBody(o, fd, d, reader, watchdog);
   } catch (e) {
     await reader.cancel().catch(() => {});
     if (isUpkeepError(e) && (e.code === "E_SIZE" || e.code === "E_CANCELLED" || e.code === "E_NETWORK"))
@@ -377,6 +232,88 @@ async function tryWith(
   }
   if (d.size !== o.size) {
     throw new UpkeepError("E_NETWORK", `${o.url}: the connection ended after ${d.size} of ${o.size} bytes`);
+  }
+}
+
+/**
+ * The answer must be the rest asked for (206 from `have`), or the whole file (200: what a previous try left is
+ * dropped), and no larger than the manifest says; a server that will not resume starts the file over.
+ */
+async function checkAnswer(
+  o: DownloadOptions,
+  res: Response,
+  have: number,
+  range: boolean,
+  restart: () => void,
+): Promise<void> {
+  const drop = () => res.body?.cancel().catch(() => {});
+  let start = 0;
+  if (res.status === 206 && range) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers.get("content-range") ?? "");
+    if (!m || Number(m[1]) !== have) {
+      await drop();
+      restart();
+      throw new UpkeepError(
+        "E_NETWORK",
+        `${o.url}: the server answered another range than asked; starting over`,
+      );
+    }
+    start = have;
+  } else if (res.status === 416 && range) {
+    await drop();
+    restart();
+    throw new UpkeepError("E_NETWORK", `${o.url}: the server refused to resume; starting over`);
+  } else if (res.status !== 200) {
+    await drop();
+    throw statusError(o.url, res);
+  } else if (have > 0) {
+    restart(); // the server ignored the Range header: the whole file follows
+  }
+  const declared = Number(res.headers.get("content-length") ?? "NaN");
+  if (declared > o.size - start) {
+    await drop();
+    throw new UpkeepError("E_SIZE", `${o.url} is ${declared + start} bytes; the manifest says ${o.size}`);
+  }
+}
+
+/** Streams the body into the `.part`, hashing as it writes, within the manifest's size. */
+async function writeBody(
+  o: DownloadOptions,
+  fd: number,
+  d: Digests,
+  reader: { read(): Promise<{ done: boolean; value?: Uint8Array }> },
+  watchdog: Watchdog,
+): Promise<void> {
+  let first = true;
+  let sinceGc = 0;
+  for (;;) {
+    let r: Awaited<ReturnType<typeof reader.read>>;
+    try {
+      r = await reader.read();
+    } catch (e) {
+      throw watchdog.error(o.url, e);
+    }
+    const chunk = r.value;
+    if (r.done || chunk === undefined) break;
+    watchdog.kick();
+    if (d.size + chunk.length > o.size) {
+      throw new UpkeepError("E_SIZE", `${o.url} is larger than the ${o.size} bytes the manifest says`);
+    }
+    let off = 0;
+    while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
+    d.update(chunk);
+    if (first) {
+      first = false;
+      o.onFirstChunk?.();
+    }
+    o.onProgress?.({ received: d.size, total: o.size });
+    sinceGc += chunk.length;
+    if (sinceGc >= GC_EVERY) {
+      // Each chunk is a fresh buffer; collecting now and then keeps the peak memory flat.
+      sinceGc = 0;
+      Bun.gc(true);
+    }
+    if (o.signal?.aborted) throw cancelled();
   }
 }
 

@@ -87,105 +87,138 @@ export async function extractTarGz(
     throw ioError(`cannot create ${destDir}`, e);
   }
   if (readdirSync(destDir).length > 0) throw new UpkeepError("E_IO", `${destDir} is not empty`);
-
   const policy = new ExtractPolicy(limits);
-  let fd = -1;
-  let current: TarEntry | undefined;
-  let written = 0;
-  const dirs: string[] = [destDir];
+  const sink = new DiskSink(destDir, policy, durable, opts.onEntry);
+  const it = gunzipFile(file).getReader();
+  try {
+    const next = async () => {
+      const r = await it.read();
+      return r.done ? undefined : r.value;
+    };
+    await pump(next, new TarReader(sink), sink, file, limits, opts);
+    if (durable) for (const d of sink.dirs) fsyncDir(d);
+  } catch (e) {
+    throw mapError(e, file);
+  } finally {
+    sink.close();
+    await it.cancel().catch(() => {});
+  }
+  return { files: policy.files, bytes: policy.bytes };
+}
 
-  const sink = {
-    entry(e: TarEntry) {
-      const action: ExtractAction = policy.admit(e);
-      opts.onEntry?.(e.index);
-      if (action.kind === "skip") return;
-      for (const d of action.mkdirs) mkdir(join(destDir, d), dirs);
-      const target = join(destDir, action.path);
-      try {
-        switch (action.kind) {
-          case "directory":
-            mkdir(target, dirs);
-            return;
-          case "symlink":
-            symlinkSync(action.target, target);
-            return;
-          case "hardlink":
-            linkSync(join(destDir, action.target), target);
-            return;
-          case "file":
-            fd = openSync(target, OPEN_FLAGS, 0o600);
-            current = e;
-            written = 0;
-            return;
-        }
-      } catch (err) {
-        throw ioError(`cannot create ${target} (entry "${printable(e.path)}")`, err);
-      }
-    },
-    data(chunk: Uint8Array) {
-      if (fd < 0) return; // data of a skipped entry (a duplicate folder cannot have any: refused by the reader)
-      let off = 0;
-      while (off < chunk.length) off += writeSync(fd, chunk, off, chunk.length - off);
-      written += chunk.length;
-    },
-    end(e: TarEntry) {
-      if (fd < 0 || current !== e) return;
-      const f = fd;
-      fd = -1;
-      current = undefined;
-      try {
-        if (written !== e.size) throw new UpkeepError("E_INTERNAL", `wrote ${written} of ${e.size} bytes`);
-        fchmodSync(f, fileMode(e.mode));
-        // An empty file has no data to flush; its name is made durable by the folder's fsync.
-        if (durable && e.size > 0) fsyncSync(f);
-      } finally {
-        closeSync(f);
-      }
-    },
-  };
-
-  const reader = new TarReader(sink);
+/** Feeds the decompressed stream to the tar reader, within the caps, to its very end. */
+async function pump(
+  next: () => Promise<Uint8Array | undefined>,
+  reader: TarReader,
+  sink: DiskSink,
+  file: string,
+  limits: ExtractLimits,
+  opts: ExtractOptions,
+): Promise<void> {
   // The whole decompressed stream is capped: file data, plus headers and padding for every entry allowed.
   const streamCap = limits.maxBytes + (limits.maxFiles + 2) * (3 * BLOCK) + 2 * MAX_META_BYTES;
   let streamed = 0;
   let sinceGc = 0;
-  const it = gunzipFile(file).getReader();
-  try {
-    for (;;) {
-      if (opts.signal?.aborted) throw cancelled();
-      const { done, value } = await it.read();
-      if (done) break;
-      streamed += value.length;
-      if (streamed > streamCap) {
-        throw unsafe(
-          current?.path ?? "(archive)",
-          `the archive decompresses to more than ${streamCap} bytes (cap ${limits.maxBytes} bytes of files)`,
-        );
-      }
-      if (opts.unpackedSize !== undefined && streamed > opts.unpackedSize) {
-        throw new UpkeepError(
-          "E_MALFORMED",
-          `archive ${file}: decompresses to more than the ${opts.unpackedSize} bytes (unpacked_size) the manifest says`,
-        );
-      }
-      // Read to the end even after the end-of-archive marker: what follows must be zero padding (an extra
-      // gzip member or trailing data is refused), and the gzip stream must end cleanly.
-      reader.write(value);
-      sinceGc += value.length;
-      if (sinceGc >= GC_EVERY) {
-        sinceGc = 0;
-        Bun.gc(true);
-      }
+  for (;;) {
+    if (opts.signal?.aborted) throw cancelled();
+    const value = await next();
+    if (value === undefined) break;
+    streamed += value.length;
+    if (streamed > streamCap) {
+      throw unsafe(
+        sink.current?.path ?? "(archive)",
+        `the archive decompresses to more than ${streamCap} bytes (cap ${limits.maxBytes} bytes of files)`,
+      );
     }
-    reader.end();
-    if (durable) for (const d of dirs) fsyncDir(d);
-  } catch (e) {
-    throw mapError(e, file);
-  } finally {
-    if (fd >= 0) closeSync(fd);
-    await it.cancel().catch(() => {});
+    if (opts.unpackedSize !== undefined && streamed > opts.unpackedSize) {
+      throw new UpkeepError(
+        "E_MALFORMED",
+        `archive ${file}: decompresses to more than the ${opts.unpackedSize} bytes (unpacked_size) the manifest says`,
+      );
+    }
+    // Read to the end even after the end-of-archive marker: what follows must be zero padding (an extra
+    // gzip member or trailing data is refused), and the gzip stream must end cleanly.
+    reader.write(value);
+    sinceGc += value.length;
+    if (sinceGc >= GC_EVERY) {
+      sinceGc = 0;
+      Bun.gc(true);
+    }
   }
-  return { files: policy.files, bytes: policy.bytes };
+  reader.end();
+}
+
+/** Writes what the tar reader admits (by the policy) under destDir: folders, links, files with their modes. */
+class DiskSink {
+  fd = -1;
+  current: TarEntry | undefined;
+  written = 0;
+  /** Every folder made, fsync-ed at the end. */
+  readonly dirs: string[];
+
+  constructor(
+    private readonly destDir: string,
+    private readonly policy: ExtractPolicy,
+    private readonly durable: boolean,
+    private readonly onEntry: ((index: number) => void) | undefined,
+  ) {
+    this.dirs = [destDir];
+  }
+
+  entry(e: TarEntry): void {
+    const action: ExtractAction = this.policy.admit(e);
+    this.onEntry?.(e.index);
+    if (action.kind === "skip") return;
+    for (const d of action.mkdirs) mkdir(join(this.destDir, d), this.dirs);
+    const target = join(this.destDir, action.path);
+    try {
+      switch (action.kind) {
+        case "directory":
+          mkdir(target, this.dirs);
+          return;
+        case "symlink":
+          symlinkSync(action.target, target);
+          return;
+        case "hardlink":
+          linkSync(join(this.destDir, action.target), target);
+          return;
+        case "file":
+          this.fd = openSync(target, OPEN_FLAGS, 0o600);
+          this.current = e;
+          this.written = 0;
+          return;
+      }
+    } catch (err) {
+      throw ioError(`cannot create ${target} (entry "${printable(e.path)}")`, err);
+    }
+  }
+
+  data(chunk: Uint8Array): void {
+    if (this.fd < 0) return; // data of a skipped entry (a duplicate folder cannot have any: refused by the reader)
+    let off = 0;
+    while (off < chunk.length) off += writeSync(this.fd, chunk, off, chunk.length - off);
+    this.written += chunk.length;
+  }
+
+  end(e: TarEntry): void {
+    if (this.fd < 0 || this.current !== e) return;
+    const f = this.fd;
+    this.fd = -1;
+    this.current = undefined;
+    try {
+      if (this.written !== e.size)
+        throw new UpkeepError("E_INTERNAL", `wrote ${this.written} of ${e.size} bytes`);
+      fchmodSync(f, fileMode(e.mode));
+      // An empty file has no data to flush; its name is made durable by the folder's fsync.
+      if (this.durable && e.size > 0) fsyncSync(f);
+    } finally {
+      closeSync(f);
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) closeSync(this.fd);
+  }
 }
 
 /**

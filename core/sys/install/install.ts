@@ -18,49 +18,23 @@
  * A kill before "renamed" leaves only `.tmp-*` and `.part` files, which are never taken for a version;
  * the next run resumes the download and starts the extraction again.
  */
-import { randomBytes } from "node:crypto";
-import {
-  closeSync,
-  constants,
-  existsSync,
-  fstatSync,
-  fsyncSync,
-  lstatSync,
-  openSync,
-  readdirSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  statfsSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from "node:fs";
-import { dirname, join } from "node:path";
+import { existsSync, lstatSync, statfsSync, statSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
-import { type ExtractLimits, symlinkProblem, unsafe } from "../../install/extract_policy.ts";
-import {
-  binariesToMove,
-  formatMarker,
-  MARKER_FILE,
-  type Platform,
-  partFileName,
-  releaseRootFolder,
-  TMP_PREFIX,
-  type TopEntry,
-  versionDirName,
-} from "../../install/layout.ts";
+import type { ExtractLimits } from "../../install/extract_policy.ts";
+import { type Platform, partFileName, versionDirName } from "../../install/layout.ts";
 import { checkUrl, joinUrl } from "../../install/url.ts";
 import { formatArtifactName } from "../../trust/artifact_name.ts";
-import { findArtifact, findRelease } from "../../trust/manifest.ts";
+import { findArtifact, findRelease, type ManifestArtifact } from "../../trust/manifest.ts";
 import { verifyArtifact } from "../../trust/verify_release.ts";
 import { formatVersion, tryParseVersion } from "../../version/mod.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize } from "../hash.ts";
 import { readMarker, sweepLeftovers } from "./dirs.ts";
 import { type Downloaded, downloadArtifact } from "./download.ts";
-import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, fsyncDir, makeDir } from "./extract.ts";
+import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, makeDir } from "./extract.ts";
 import { fetchSignature, type InstallSource, refusalError, type VerifiedManifest } from "./manifest.ts";
+import { commit, normalizeLayout, remove, tempName, writeMarker } from "./stage.ts";
 
 /** The fault points installVersion passes, in order. */
 export const INSTALL_STEPS = [
@@ -112,10 +86,6 @@ export interface InstallOptions {
   inUse?: readonly string[];
 }
 
-function rand(): string {
-  return randomBytes(8).toString("hex");
-}
-
 function step(name: InstallStep, opts: InstallOptions): void {
   faultPoint(`install:${name}`);
   opts.onStep?.(name);
@@ -140,14 +110,6 @@ function partBytes(part: string, max: number): number {
   }
 }
 
-function remove(path: string): void {
-  try {
-    rmSync(path, { recursive: true, force: true });
-  } catch {
-    // sweepLeftovers gets it at the next install
-  }
-}
-
 /** Codes by which the installer judges verified bytes: a release that will be refused again, on any host. */
 function refusesRelease(e: unknown): boolean {
   return isUpkeepError(e) && (e.code === "E_UNSAFE_ARCHIVE" || e.code === "E_MALFORMED");
@@ -166,10 +128,70 @@ function refusesRelease(e: unknown): boolean {
  * failure was local, e.g. E_IO, for the next run to extract without downloading again).
  */
 export async function installVersion(opts: InstallOptions): Promise<{ dir: string; reused: boolean }> {
+  const t = target(opts);
+  try {
+    sweepLeftovers(opts.versionsDir);
+  } catch {
+    // An unreadable folder: the install itself says what is wrong with it.
+  }
+  const marker = readMarker(t.dir);
+  if (marker && marker.sha256 === t.artifact.sha256 && marker.artifact === t.name) {
+    // A kill between the rename and the .part removal leaves the download behind: it is of no more use.
+    if (existsSync(t.part)) remove(t.part);
+    return { dir: t.dir, reused: true };
+  }
+  if (marker && opts.inUse?.includes(t.dirName)) {
+    throw new UpkeepError(
+      "E_CONFLICT",
+      `${t.dir} holds ${marker.artifact} with sha256 ${marker.sha256}, but the manifest lists ${t.name} with sha256 ${t.artifact.sha256} (re-published with other bytes); it is in use, so it is not replaced`,
+      { hint: `switch away from ${t.version} first (or ask the release engineer why ${t.version} changed)` },
+    );
+  }
+  try {
+    makeDir(opts.versionsDir, true);
+  } catch (e) {
+    throw new UpkeepError(
+      "E_IO",
+      `cannot create ${opts.versionsDir}: ${(e as { code?: string }).code ?? String(e)}`,
+    );
+  }
+  step("start", opts);
+  checkSpace(opts.versionsDir, t);
+  step("space-checked", opts);
+  const downloaded = await downloadArtifact({
+    url: t.url,
+    path: t.part,
+    size: t.artifact.size,
+    insecure: opts.source.insecure ?? false,
+    signal: opts.signal,
+    onProgress: opts.onProgress,
+    ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
+    onFirstChunk: () => step("mid-download", opts),
+  });
+  step("downloaded", opts);
+  await unpack(opts, t, downloaded);
+  step("done", opts);
+  return { dir: t.dir, reused: false };
+}
+
+/** What installVersion installs: the version and its artifact as the manifest lists them, and where. */
+interface Target {
+  version: string;
+  /** The artifact's file name (the host's template) and URL. */
+  name: string;
+  url: string;
+  artifact: ManifestArtifact;
+  dirName: string;
+  dir: string;
+  /** The resumable download, `.download-<name>.part`. */
+  part: string;
+}
+
+/** The manifest must list the version for this platform (E_NOT_IN_MANIFEST, E_BELOW_FLOOR...). */
+function target(opts: InstallOptions): Target {
   const { source, platform, versionsDir } = opts;
   const manifest = opts.manifest.manifest;
-  const insecure = source.insecure ?? false;
-  checkUrl(source.baseUrl, insecure);
+  checkUrl(source.baseUrl, source.insecure ?? false);
   if (manifest.product !== source.product) {
     throw new UpkeepError("E_MALFORMED", `the manifest is for ${manifest.product}, not ${source.product}`);
   }
@@ -177,157 +199,129 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   if (!parsed) throw new UpkeepError("E_BAD_VERSION", `invalid version "${opts.version}"`);
   const version = formatVersion(parsed);
   findRelease(manifest, version);
-  const name = formatArtifactName({
-    product: source.product,
-    edition: platform.edition,
-    version,
-    os: platform.os,
-    arch: platform.arch,
-    fips: platform.fips,
-  });
+  const name = formatArtifactName({ product: source.product, version, ...platform });
   const { artifact } = findArtifact(manifest, name);
   const dirName = versionDirName(version, platform);
-  const dir = join(versionsDir, dirName);
-  const part = join(versionsDir, partFileName(name));
-  try {
-    sweepLeftovers(versionsDir);
-  } catch {
-    // An unreadable folder: the install itself says what is wrong with it.
-  }
-  const marker = readMarker(dir);
-  if (marker && marker.sha256 === artifact.sha256 && marker.artifact === name) {
-    // A kill between the rename and the .part removal leaves the download behind: it is of no more use.
-    if (existsSync(part)) remove(part);
-    return { dir, reused: true };
-  }
-  if (marker && opts.inUse?.includes(dirName)) {
-    throw new UpkeepError(
-      "E_CONFLICT",
-      `${dir} holds ${marker.artifact} with sha256 ${marker.sha256}, but the manifest lists ${name} with sha256 ${artifact.sha256} (re-published with other bytes); it is in use, so it is not replaced`,
-      { hint: `switch away from ${version} first (or ask the release engineer why ${version} changed)` },
-    );
-  }
+  return {
+    version,
+    name,
+    url: joinUrl(source.baseUrl, name),
+    artifact,
+    dirName,
+    dir: join(versionsDir, dirName),
+    part: join(versionsDir, partFileName(name)),
+  };
+}
 
-  try {
-    makeDir(versionsDir, true);
-  } catch (e) {
-    throw new UpkeepError(
-      "E_IO",
-      `cannot create ${versionsDir}: ${(e as { code?: string }).code ?? String(e)}`,
-    );
-  }
-  step("start", opts);
-
-  const toDownload = artifact.size - partBytes(part, artifact.size);
+/** Free space >= what is left to download + the unpacked files + SPACE_MARGIN, else E_NO_SPACE. */
+function checkSpace(versionsDir: string, t: Target): void {
+  const { artifact } = t;
+  const toDownload = artifact.size - partBytes(t.part, artifact.size);
   const unpacked = artifact.unpacked_size ?? artifact.size * UNPACKED_FACTOR;
   const need = toDownload + unpacked + SPACE_MARGIN;
   const free = freeBytes(versionsDir);
-  if (free < need) {
-    const how =
-      artifact.unpacked_size === undefined
-        ? `${unpacked} unpacked (${UNPACKED_FACTOR} x its size: the manifest gives no unpacked_size)`
-        : `${unpacked} unpacked (the manifest's unpacked_size)`;
-    throw new UpkeepError(
-      "E_NO_SPACE",
-      `${versionsDir} has ${free} bytes free; installing ${name} needs ${need}: ${toDownload} to download, ${how} and a ${SPACE_MARGIN}-byte margin`,
-    );
-  }
-  step("space-checked", opts);
+  if (free >= need) return;
+  const how =
+    artifact.unpacked_size === undefined
+      ? `${unpacked} unpacked (${UNPACKED_FACTOR} x its size: the manifest gives no unpacked_size)`
+      : `${unpacked} unpacked (the manifest's unpacked_size)`;
+  throw new UpkeepError(
+    "E_NO_SPACE",
+    `${versionsDir} has ${free} bytes free; installing ${t.name} needs ${need}: ${toDownload} to download, ${how} and a ${SPACE_MARGIN}-byte margin`,
+  );
+}
 
-  const url = joinUrl(source.baseUrl, name);
-  const downloaded = await downloadArtifact({
-    url,
-    path: part,
-    size: artifact.size,
-    insecure,
-    signal: opts.signal,
-    onProgress: opts.onProgress,
-    ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
-    onFirstChunk: () => step("mid-download", opts),
-  });
-  step("downloaded", opts);
-
-  // Every temp folder this run makes: removed whatever happens (the stage is renamed into place at the commit).
+/**
+ * From the downloaded `.part` to the version folder: verify, extract into a temp folder, normalize, marker,
+ * rename. Every temp folder this run makes is removed whatever happens (the stage is renamed into place at
+ * the commit); the `.part` too when its bytes are of no more use.
+ */
+async function unpack(opts: InstallOptions, t: Target, downloaded: Downloaded): Promise<void> {
   const temps: string[] = [];
   const newTemp = () => {
-    const t = join(versionsDir, `${TMP_PREFIX}${rand()}`);
-    temps.push(t);
-    return t;
+    const tmp = tempName(opts.versionsDir);
+    temps.push(tmp);
+    return tmp;
   };
   let removePart = false;
   try {
-    let signature: string;
-    try {
-      signature = new TextDecoder().decode(
-        await fetchSignature(`${url}.minisig`, { insecure, signal: opts.signal, idleMs: opts.idleTimeoutMs }),
-      );
-    } catch (e) {
-      throw signatureProblem(e, name);
-    }
-    step("signature", opts);
-
-    // The trust library decides; the digests taken during the download stand in for a second read of
-    // the file, as long as it is still the file they were taken of.
-    const verdict = await verifyArtifact(
-      {
-        path: part,
-        signature,
-        trustedKeys: source.trustedKeys,
-        manifest,
-        expectedName: name,
-        now: new Date(),
-      },
-      { size: fileSize, digest: async (p) => (sameFile(p, downloaded) ? downloaded : digestFile(p)) },
-    );
-    if (!verdict.ok) {
+    const refused = await verify(opts, t, downloaded);
+    if (refused) {
       removePart = true; // bad bytes: resuming them would never verify
-      throw signatureProblem(refusalError(verdict, name), name);
+      throw refused;
     }
     step("verified", opts);
     if (opts.signal?.aborted) throw cancelled();
-
     const tmp = newTemp();
     let first = true;
-    await extractTarGz(part, tmp, opts.limits ?? DEFAULT_EXTRACT_LIMITS, {
+    const onEntry = () => {
+      if (first) step("mid-extract", opts);
+      first = false;
+    };
+    const unpackedSize = t.artifact.unpacked_size;
+    await extractTarGz(t.part, tmp, opts.limits ?? DEFAULT_EXTRACT_LIMITS, {
       signal: opts.signal,
-      onEntry: () => {
-        if (first) {
-          first = false;
-          step("mid-extract", opts);
-        }
-      },
-      ...(artifact.unpacked_size === undefined ? {} : { unpackedSize: artifact.unpacked_size }),
+      onEntry,
+      ...(unpackedSize === undefined ? {} : { unpackedSize }),
     });
     step("extracted", opts);
-
     const stage = normalizeLayout(tmp, newTemp);
     step("layout", opts);
-
+    const installedAt = new Date().toISOString();
     writeMarker(stage, {
-      version,
-      artifact: name,
-      sha256: artifact.sha256,
-      installed_at: new Date().toISOString(),
+      version: t.version,
+      artifact: t.name,
+      sha256: t.artifact.sha256,
+      installed_at: installedAt,
     });
     step("marker", opts);
-
-    commit(stage, dir, artifact.sha256);
+    commit(stage, t.dir, t.artifact.sha256);
     step("renamed", opts);
   } catch (e) {
     // A release the extractor or the layout refuses will be refused again: its bytes are of no more use.
     if (refusesRelease(e) || (isUpkeepError(e) && e.code === "E_CANCELLED")) removePart = true;
-    for (const t of temps) remove(t);
-    if (removePart) remove(part);
+    for (const tmp of temps) remove(tmp);
+    if (removePart) remove(t.part);
     throw e;
   }
-  for (const t of temps) remove(t); // the stage is renamed away; an emptied top folder may remain
+  for (const tmp of temps) remove(tmp); // the stage is renamed away; an emptied top folder may remain
   try {
-    unlinkSync(part);
+    unlinkSync(t.part);
   } catch {
     // already gone
   }
-  step("done", opts);
-  return { dir, reused: false };
+}
+
+/**
+ * The signature fetched, then the trust library decides; the digests taken during the download stand in for
+ * a second read of the file, as long as it is still the file they were taken of. Returns the refusal of bad
+ * bytes (undefined: verified); a signature that cannot be had throws.
+ */
+async function verify(opts: InstallOptions, t: Target, downloaded: Downloaded): Promise<unknown> {
+  let signature: string;
+  try {
+    const bytes = await fetchSignature(`${t.url}.minisig`, {
+      insecure: opts.source.insecure ?? false,
+      signal: opts.signal,
+      idleMs: opts.idleTimeoutMs,
+    });
+    signature = new TextDecoder().decode(bytes);
+  } catch (e) {
+    throw signatureProblem(e, t.name);
+  }
+  step("signature", opts);
+  const verdict = await verifyArtifact(
+    {
+      path: t.part,
+      signature,
+      trustedKeys: opts.source.trustedKeys,
+      manifest: opts.manifest.manifest,
+      expectedName: t.name,
+      now: new Date(),
+    },
+    { size: fileSize, digest: async (p) => (sameFile(p, downloaded) ? downloaded : digestFile(p)) },
+  );
+  return verdict.ok ? undefined : signatureProblem(refusalError(verdict, t.name), t.name);
 }
 
 /**
@@ -346,108 +340,4 @@ function sameFile(path: string, d: Downloaded): boolean {
   } catch {
     return false;
   }
-}
-
-function topEntries(dir: string): TopEntry[] {
-  return readdirSync(dir).map((name) => {
-    const st = lstatSync(join(dir, name));
-    return {
-      name,
-      kind: st.isDirectory() ? "directory" : st.isFile() ? "file" : st.isSymbolicLink() ? "symlink" : "other",
-    };
-  });
-}
-
-/**
- * Strips a lone top folder (renaming it to a new temp folder beside) and moves root-level executables into
- * bin/ when the release has no bin/. Returns the folder that becomes the version.
- */
-function normalizeLayout(tmp: string, newTemp: () => string): string {
-  let root = tmp;
-  const top = releaseRootFolder(topEntries(tmp));
-  if (top !== undefined) {
-    // Links that climbed into the stripped folder's parent would now leave the version: refuse them.
-    checkLinksWithin(join(tmp, top), []);
-    root = newTemp();
-    renameSync(join(tmp, top), root);
-    remove(tmp);
-  }
-  const files = readdirSync(root).map((name) => {
-    const st = lstatSync(join(root, name));
-    const kind: TopEntry["kind"] = st.isDirectory()
-      ? "directory"
-      : st.isFile()
-        ? "file"
-        : st.isSymbolicLink()
-          ? "symlink"
-          : "other";
-    return { name, kind, mode: st.mode };
-  });
-  const plan = binariesToMove(files);
-  if (plan.createBin) {
-    makeDir(join(root, "bin"));
-    for (const f of plan.move) renameSync(join(root, f), join(root, "bin", f));
-    fsyncDir(join(root, "bin"));
-  }
-  fsyncDir(root);
-  return root;
-}
-
-/** Walks `dir` without following links; every symlink must satisfy the extraction rule from `dir`. */
-function checkLinksWithin(dir: string, prefix: string[]): void {
-  for (const name of readdirSync(dir)) {
-    const path = join(dir, name);
-    const st = lstatSync(path);
-    const rel = [...prefix, name];
-    if (st.isSymbolicLink()) {
-      const problem = symlinkProblem(rel, readlinkSync(path));
-      if (problem) throw unsafe(rel.join("/"), `${problem} once the release's top folder is stripped`);
-    } else if (st.isDirectory()) checkLinksWithin(path, rel);
-  }
-}
-
-function writeMarker(stage: string, m: Parameters<typeof formatMarker>[0]): void {
-  const path = join(stage, MARKER_FILE);
-  const fd = openSync(
-    path,
-    constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-    0o644,
-  );
-  try {
-    const data = new TextEncoder().encode(formatMarker(m));
-    let off = 0;
-    while (off < data.length) off += writeSync(fd, data, off, data.length - off);
-    fsyncSync(fd);
-    if (fstatSync(fd).size !== data.length) throw new UpkeepError("E_IO", `short write of ${path}`);
-  } finally {
-    closeSync(fd);
-  }
-  fsyncDir(stage);
-}
-
-/**
- * Renames the staged folder to its version name. A folder of that name is replaced when it is incomplete
- * or holds other bytes (`sha256`) than the manifest's (a version re-published); one that holds these bytes
- * (another installer finished the same version meanwhile) is kept and the stage dropped.
- */
-function commit(stage: string, dir: string, sha256: string): void {
-  try {
-    renameSync(stage, dir);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== "ENOTEMPTY" && code !== "EEXIST") {
-      throw new UpkeepError("E_IO", `cannot rename ${stage} to ${dir}: ${code ?? String(e)}`);
-    }
-    if (readMarker(dir)?.sha256 === sha256) {
-      remove(stage);
-      return;
-    }
-    // Moved aside first (a `.tmp-*` name, never taken for a version), so the name is never a half-removed one.
-    const aside = join(dirname(dir), `${TMP_PREFIX}${rand()}`);
-    renameSync(dir, aside);
-    renameSync(stage, dir);
-    fsyncDir(dirname(dir));
-    remove(aside);
-  }
-  fsyncDir(dirname(dir));
 }

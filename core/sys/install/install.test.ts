@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import {
+  cpSync,
   existsSync,
   lstatSync,
   mkdirSync,
@@ -23,7 +24,12 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
-import { isUpkeepError } from "../core/errors.ts";
+import { BAD_KINDS, makeFakeRelease } from "../../../scripts/fake-release.ts";
+import { type Host, publishCustom, startHost, tar, tarGz, walk } from "../../../test/install_helpers.ts";
+import { isUpkeepError } from "../../errors.ts";
+import { formatArtifactName } from "../../trust/artifact_name.ts";
+import type { PublicKey, SecretKey } from "../../trust/minisign.ts";
+import { type KeygenResult, loadSecretKey, loadTrustedKeys, writeKeyPair } from "../keys.ts";
 import {
   checkUrl,
   cleanVersionsDir,
@@ -40,12 +46,7 @@ import {
   UNPACKED_FACTOR,
   type VerifiedManifest,
   versionDirName,
-} from "../core/sys/install/mod.ts";
-import { type KeygenResult, loadSecretKey, loadTrustedKeys, writeKeyPair } from "../core/sys/keys.ts";
-import { formatArtifactName } from "../core/trust/artifact_name.ts";
-import type { PublicKey, SecretKey } from "../core/trust/minisign.ts";
-import { BAD_KINDS, makeFakeRelease } from "../scripts/fake-release.ts";
-import { type Host, publishCustom, startHost, tar, tarGz, walk } from "./install_helpers.ts";
+} from "./mod.ts";
 
 const ROOT = mkdtempSync(join(tmpdir(), "upkeep-install-test-"));
 const WWW = join(ROOT, "www");
@@ -927,6 +928,56 @@ describe("switchSymlink", () => {
     expect(out.miss).toBe(0);
     expect(out.reads).toBeGreaterThan(100);
     expect(readdirSync(c.root).sort()).toEqual(["current", "versions"]);
+  });
+});
+
+describe("installVersion's own refusals and races", () => {
+  test("a manifest of another product: E_MALFORMED before any download", async () => {
+    const c = freshCase();
+    const manifest = await manifestOf("good", c.workDir);
+    const other = { ...source("good"), product: "other" };
+    const go = installVersion({
+      source: other,
+      manifest,
+      version: "1.0.0",
+      platform: PLATFORM,
+      versionsDir: c.versionsDir,
+    });
+    await expect(go).rejects.toThrow("the manifest is for hello, not other");
+    expect(readdirSync(c.versionsDir)).toEqual([]);
+  });
+
+  test("a versions folder that cannot be made: E_IO naming it", async () => {
+    const c = freshCase();
+    writeFileSync(join(c.root, "file"), "");
+    const versionsDir = join(c.root, "file", "versions");
+    const manifest = await manifestOf("good", c.workDir);
+    const go = () =>
+      installVersion({ source: source("good"), manifest, version: "1.0.0", platform: PLATFORM, versionsDir });
+    expect(await codeOf(go)).toBe("E_IO");
+    await expect(go()).rejects.toThrow(`cannot create ${versionsDir}`);
+  });
+
+  test("another installer finished the same version meanwhile: its folder is kept, the stage dropped", async () => {
+    const done = await install("good", "1.0.0");
+    const c = freshCase();
+    const manifest = await manifestOf("good", c.workDir);
+    const dir = join(c.versionsDir, versionDirName("1.0.0", PLATFORM));
+    const r = await installVersion({
+      source: source("good"),
+      manifest,
+      version: "1.0.0",
+      platform: PLATFORM,
+      versionsDir: c.versionsDir,
+      onStep: (s) => {
+        if (s === "marker") cpSync(done.result.dir, dir, { recursive: true });
+      },
+    });
+    expect(r).toEqual({ dir, reused: false });
+    expect(readFileSync(join(dir, MARKER_FILE), "utf8")).toBe(
+      readFileSync(join(done.result.dir, MARKER_FILE), "utf8"),
+    );
+    expect(readdirSync(c.versionsDir)).toEqual([versionDirName("1.0.0", PLATFORM)]);
   });
 });
 
