@@ -25,19 +25,6 @@ const TABLE_SHARE = 0.75;
  * entries are functions. The second test fails on an entry that is no longer over a limit: remove it.
  */
 const PENDING = new Set<string>([
-  "cmd/agent.ts", // split by issue 12 (updater)
-  "cmd/agent.ts:register", // split by issue 12 (updater)
-  "cmd/agent.ts:register>action", // split by issue 12 (updater)
-  "core/agent/recover.ts:planRecovery", // split by issue 12 (updater)
-  "core/agent/state_file.ts:checkState", // split by issue 12 (updater)
-  "core/sys/agent/enable.ts:enable", // split by issue 12 (updater)
-  "core/sys/agent/loop.ts:runLocked", // split by issue 12 (updater)
-  "core/sys/agent/updater.ts", // split by issue 12 (updater)
-  "core/sys/agent/updater.ts:pass", // split by issue 12 (updater)
-  "core/sys/install/download.ts:tryWith", // split by issue 12 (updater)
-  "core/sys/install/extract.ts:extractTarGz", // split by issue 12 (updater)
-  "core/sys/install/install.ts", // split by issue 12 (updater)
-  "core/sys/install/install.ts:installVersion", // split by issue 12 (updater)
   "cmd/serve.ts:register", // split by issue 12 (wire)
   "core/rollout/reconcile.ts", // split by issue 12 (wire)
   "core/rollout/reconcile.ts:reconcile", // split by issue 12 (wire)
