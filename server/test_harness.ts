@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { Metrics } from "./metrics.ts";
-import { RolloutService } from "./rollout_service.ts";
+import { RolloutService, type ServerInfo } from "./rollout_service.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { hashToken, TokenChecker } from "./tokens.ts";
 
@@ -33,6 +33,8 @@ export async function harness(
     presenceMs?: number;
     /** Serve a small file as the running executable at /download/upkeep-linux-amd64. */
     self?: boolean;
+    /** Overrides of the server's identity (default: hello, cluster test, oss, no FIPS, no jitter). */
+    info?: Partial<ServerInfo>;
   } = {},
 ): Promise<Harness> {
   const clock = {
@@ -74,7 +76,14 @@ export async function harness(
   const artifacts = new LocalArtifactStore(join(mkdtempSync(join(tmpdir(), "upkeep-art-")), "artifacts"));
   const rollout = new RolloutService({
     store,
-    info: { product: "hello", clusterName: "test", edition: "oss", fips: false, jitterSeconds: 0 },
+    info: {
+      product: "hello",
+      clusterName: "test",
+      edition: "oss",
+      fips: false,
+      jitterSeconds: 0,
+      ...opts.info,
+    },
     serverVersion: opts.serverVersion === null ? undefined : (opts.serverVersion ?? "17.0.1"),
     now,
     random: opts.random ?? (() => 0),
