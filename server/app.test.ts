@@ -900,6 +900,27 @@ describe("install.sh, tokens, metrics, state", () => {
     expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 1/);
   });
 
+  test("metrics: each find answer is counted under what it said, also once the answer changed", async () => {
+    const h = await harness({ start: "2026-11-23T07:00:00Z" });
+    await report(h, "p1", "prod", "16.4.0");
+    await setup(h);
+    await find(h, "prod");
+    await find(h, "prod", "p1");
+    expect((await h.req("POST", "/v1/rollout/groups/prod/force")).status).toBe(200);
+    const metrics = async () =>
+      (await (await h.req("GET", "/metrics", undefined, VIEWER)).text()).split("\n");
+    // Nothing asked since the answer changed: the two served still count as what they said.
+    const series = (lines: string[]) => lines.filter((l) => l.startsWith("upkeep_find_answers{"));
+    expect(series(await metrics())).toEqual([
+      'upkeep_find_answers{canary="false",group="prod",should_update="false",version="16.4.0"} 2',
+    ]);
+    await find(h, "prod");
+    expect(series(await metrics())).toEqual([
+      'upkeep_find_answers{canary="false",group="prod",should_update="false",version="16.4.0"} 2',
+      'upkeep_find_answers{canary="false",group="prod",should_update="true",version="17.0.1"} 1',
+    ]);
+  });
+
   test("metrics: a report naming an unknown group is counted under the last group (labels = configured groups)", async () => {
     const h = await harness();
     await setup(h);

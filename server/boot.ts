@@ -11,11 +11,12 @@ import { hashFile } from "../core/sys/hash.ts";
 import { acquireLock } from "../core/sys/lock.ts";
 import { isValidProduct } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
+import { DEFAULT_TOOLS_CACHE_SECONDS, type ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { createLogger, type LogFn } from "./log.ts";
 import { Metrics } from "./metrics.ts";
-import { DEFAULT_TOOLS_CACHE_SECONDS, RolloutService, type ServerInfo } from "./rollout_service.ts";
+import { RolloutService } from "./rollout_service.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { generateToken, hashToken, TokenChecker } from "./tokens.ts";
 

@@ -2,10 +2,11 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { Metrics } from "./metrics.ts";
-import { RolloutService, type ServerInfo } from "./rollout_service.ts";
+import { RolloutService } from "./rollout_service.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { hashToken, TokenChecker } from "./tokens.ts";
 
