@@ -3,9 +3,9 @@
  * A report that fails never fails an update (it is logged and the pass goes on).
  */
 import { hostname } from "node:os";
-import { type FindAnswer, parseFindAnswer } from "../../agent/mod.ts";
 import type { AgentSpec } from "../../agent/types.ts";
 import { UpkeepError } from "../../errors.ts";
+import { type FindAnswer, parseFindAnswer } from "../../wire/parse_find.ts";
 import { MAX_FIND_ANSWER_BYTES, readCapped, readPrefix, Watchdog } from "../bounded_http.ts";
 import { checkUrl } from "../install/mod.ts";
 
