@@ -16,12 +16,13 @@ import { parse as parseYaml } from "yaml";
 import { isUpkeepError, UpkeepError } from "../core/errors.ts";
 import { BadResourceError } from "../core/resources/mod.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
+import { parseReport } from "../core/wire/mod.ts";
 import { type ApplyKind, applyDocs, parseApplyBody, parseDoc } from "./apply.ts";
 import { type ArtifactStore, checkArtifactName } from "./artifact_store.ts";
 import { installScript } from "./install_sh.ts";
 import type { Metrics } from "./metrics.ts";
 import type { RolloutService } from "./rollout_service.ts";
-import { type AgentRecord, type Store, StoreUnavailableError, TOKEN_KINDS, type TokenKind } from "./store.ts";
+import { type Store, StoreUnavailableError, TOKEN_KINDS, type TokenKind } from "./store.ts";
 import { bearer, generateToken, hashToken, type TokenChecker } from "./tokens.ts";
 
 export const RESOURCE_BODY_LIMIT = 1024 * 1024;
@@ -249,8 +250,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
 
   // Agents.
   app.post("/v1/agents/report", reporter, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
-    const report = parseReport(await readDocument(c), deps.now());
-    await rollout.report(report);
+    const report = parseReport(await readDocument(c));
+    await rollout.report({ ...report, last_seen: deps.now().toISOString() });
     return c.json({ ok: true });
   });
   app.get("/v1/agents", viewer, async (c) => c.json({ agents: await rollout.agents() }));
@@ -413,54 +414,4 @@ function fileResponse(c: Context, path: string, size: number, etag: string): Res
     status: 200,
     headers: { ...headers, "content-length": String(size) },
   });
-}
-
-const REPORT_STATES = ["ok", "updating", "failed", "rolledback"] as const;
-
-/** Validates an agent report; every problem names its field. */
-export function parseReport(doc: unknown, now: Date): AgentRecord {
-  const problems: { path: string; message: string }[] = [];
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
-    throw new BadResourceError("report", [{ path: "", message: "must be a JSON object" }]);
-  }
-  const d = doc as Record<string, unknown>;
-  const str = (k: string, max: number, required = true): string => {
-    const v = d[k];
-    if (v === undefined && !required) return "";
-    if (typeof v !== "string" || v.length === 0 || v.length > max) {
-      problems.push({ path: k, message: `must be a non-empty string of at most ${max} characters` });
-      return "";
-    }
-    return v;
-  };
-  const known = new Set(["updater_id", "hostname", "group", "version", "state", "error", "failed_version"]);
-  for (const k of Object.keys(d)) if (!known.has(k)) problems.push({ path: k, message: "unknown field" });
-  const updater_id = str("updater_id", 128);
-  const hostname = str("hostname", 255);
-  const group = str("group", 64, false);
-  const versionText = str("version", 64);
-  const version = versionText ? tryParseVersion(versionText) : undefined;
-  if (versionText && !version) problems.push({ path: "version", message: "must be a semver version" });
-  const failedText = str("failed_version", 64, false);
-  const failed = failedText ? tryParseVersion(failedText) : undefined;
-  if (failedText && !failed) problems.push({ path: "failed_version", message: "must be a semver version" });
-  const state = d.state;
-  if (typeof state !== "string" || !(REPORT_STATES as readonly string[]).includes(state)) {
-    problems.push({ path: "state", message: `must be one of ${REPORT_STATES.join(", ")}` });
-  }
-  const error =
-    d.error === undefined ? undefined : typeof d.error === "string" ? d.error.slice(0, 2000) : undefined;
-  if (d.error !== undefined && typeof d.error !== "string")
-    problems.push({ path: "error", message: "must be a string" });
-  if (problems.length > 0) throw new BadResourceError("report", problems);
-  return {
-    updater_id,
-    hostname,
-    group,
-    version: version ? formatVersion(version) : "",
-    state: state as AgentRecord["state"],
-    ...(error ? { error } : {}),
-    ...(failed ? { failed_version: formatVersion(failed) } : {}),
-    last_seen: now.toISOString(),
-  };
 }
