@@ -16,7 +16,7 @@ import { parse as parseYaml } from "yaml";
 import { isUpkeepError, UpkeepError } from "../core/errors.ts";
 import { BadResourceError } from "../core/resources/mod.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
-import { parseReport } from "../core/wire/mod.ts";
+import { isGroupAction, parseReport, type TokenView } from "../core/wire/mod.ts";
 import { type ApplyKind, applyDocs, parseApplyBody, parseDoc } from "./apply.ts";
 import { type ArtifactStore, checkArtifactName } from "./artifact_store.ts";
 import { installScript } from "./install_sh.ts";
@@ -236,8 +236,8 @@ export function createApp(deps: AppDeps): Hono<Env> {
   // Rollout.
   app.get("/v1/rollout", viewer, async (c) => c.json(await rollout.view()));
   app.post("/v1/rollout/groups/:name/:action", admin, writable, async (c) => {
-    const action = c.req.param("action");
-    if (action !== "start" && action !== "force" && action !== "done" && action !== "rollback") {
+    const action = c.req.param("action") ?? "";
+    if (!isGroupAction(action)) {
       return problem(
         c,
         404,
@@ -261,7 +261,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.get("/v1/tokens", admin, async (c) => {
     const all = await allTokens();
     return c.json({
-      tokens: all.map((t) => ({ id: t.id, type: t.kind, name: t.name, created: t.created })),
+      tokens: all.map((t): TokenView => ({ id: t.id, type: t.kind, name: t.name, created: t.created })),
     });
   });
   app.delete("/v1/tokens/:id", admin, writable, async (c) => {
