@@ -26,7 +26,7 @@ export function register(program: Command): void {
       const { boot } = await import("../server/boot.ts");
       const b = await boot(flags, process.env);
       const o = b.options;
-      const { listenError } = await import("../server/boot.ts");
+      const { listenError } = await import("../server/serve_options.ts");
       let server: ReturnType<typeof Bun.serve>;
       try {
         server = Bun.serve({
@@ -35,12 +35,7 @@ export function register(program: Command): void {
           ...(o.tls ? { tls: { cert: Bun.file(o.tls.cert), key: Bun.file(o.tls.key) } } : {}),
           maxRequestBodySize: 4 * 1024 * 1024 * 1024,
           // The hot path (find/ping) bypasses the router; everything else goes through Hono.
-          routes: {
-            "/webapi/find": { GET: b.hot },
-            "/v1/webapi/find": { GET: b.hot },
-            "/webapi/ping": { GET: b.hot },
-            "/v1/webapi/ping": { GET: b.hot },
-          },
+          routes: b.hotRoutes,
           fetch: (req) => b.app.fetch(req),
           error: () => new Response('{"error":"internal error"}', { status: 500 }),
         });

@@ -3,7 +3,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAutoupdateVersion } from "../core/resources/mod.ts";
-import { resolveOptions } from "./boot.ts";
+import { resolveOptions } from "./serve_options.ts";
 import { ADMIN, AGENT, type Harness, harness, VIEWER } from "./test_harness.ts";
 
 const CONFIG_YAML = `kind: autoupdate_config
