@@ -3,6 +3,7 @@ import { describe, expect, test } from "bun:test";
 import type { AgentDecision, ToolsDecision } from "../rollout/types.ts";
 import {
   artifactTemplate,
+  type FindAnswer,
   type FindParse,
   type FindVerdict,
   findBody,
@@ -42,6 +43,15 @@ const CAP = { kind: "capped" as const, from: "18.0.0", to: "17.0.1", why: "cappe
 const roundTrip = (info: ServerInfo, server: string | undefined, v: FindVerdict): FindParse =>
   parseFind(JSON.parse(JSON.stringify(findBody(info, server, v))));
 
+/** The agent's part of the first case below; the others say how theirs differs. */
+const UPDATE: FindAnswer = {
+  ...{ serverVersion: "17.0.1", jitterSeconds: 60, edition: "oss", fips: false, groupState: "active" },
+  ...{ agentVersion: "17.0.1", autoUpdate: true, artifact: "hello-v17.0.1-{os}-{arch}-bin.tar.gz" },
+  ...{ critical: true, reason: "group prod is active: update to the target", adjusted: "" },
+};
+const NOTHING = { agentVersion: "", autoUpdate: false, artifact: "", critical: false };
+const ERROR = { ...NOTHING, groupState: "", reason: "internal error: do not update" };
+
 describe("findBody -> parseFind round trip", () => {
   const cases: [string, ServerInfo, string | undefined, FindVerdict, FindParse][] = [
     [
@@ -49,22 +59,7 @@ describe("findBody -> parseFind round trip", () => {
       INFO,
       "17.0.1",
       { agent: AGENT, tools: TOOLS, critical: true },
-      {
-        agent: {
-          serverVersion: "17.0.1",
-          agentVersion: "17.0.1",
-          autoUpdate: true,
-          jitterSeconds: 60,
-          edition: "oss",
-          fips: false,
-          artifact: "hello-v17.0.1-{os}-{arch}-bin.tar.gz",
-          critical: true,
-          groupState: "active",
-          reason: "group prod is active: update to the target",
-          adjusted: "",
-        },
-        tools: { toolsVersion: "17.0.1", toolsAutoUpdate: true, cacheSeconds: 300 },
-      },
+      { agent: UPDATE, tools: { toolsVersion: "17.0.1", toolsAutoUpdate: true, cacheSeconds: 300 } },
     ],
     [
       "capped, ent and FIPS, the server's cache seconds",
@@ -77,17 +72,9 @@ describe("findBody -> parseFind round trip", () => {
       },
       {
         agent: {
-          serverVersion: "17.0.1",
-          agentVersion: "17.0.1",
-          autoUpdate: true,
-          jitterSeconds: 60,
-          edition: "ent",
-          fips: true,
-          artifact: "hello-ent-v17.0.1-{os}-{arch}-fips-bin.tar.gz",
-          critical: false,
-          groupState: "active",
-          reason: "group prod is active: update to the target",
-          adjusted: "capped at the server version",
+          ...UPDATE,
+          ...{ edition: "ent", fips: true, artifact: "hello-ent-v17.0.1-{os}-{arch}-fips-bin.tar.gz" },
+          ...{ critical: false, adjusted: "capped at the server version" },
         },
         tools: { toolsVersion: "17.0.1", toolsAutoUpdate: false, cacheSeconds: 30 },
       },
@@ -102,19 +89,7 @@ describe("findBody -> parseFind round trip", () => {
         critical: true,
       },
       {
-        agent: {
-          serverVersion: "",
-          agentVersion: "",
-          autoUpdate: false,
-          jitterSeconds: 60,
-          edition: "oss",
-          fips: false,
-          artifact: "",
-          critical: false,
-          groupState: "active",
-          reason: "no version policy yet",
-          adjusted: "",
-        },
+        agent: { ...UPDATE, ...NOTHING, serverVersion: "", reason: "no version policy yet" },
         tools: { noVersion: true, why: "no tools version yet" },
       },
     ],
@@ -124,19 +99,7 @@ describe("findBody -> parseFind round trip", () => {
       "17.0.1",
       { error: true, group: "prod" },
       {
-        agent: {
-          serverVersion: "17.0.1",
-          agentVersion: "17.0.1",
-          autoUpdate: false,
-          jitterSeconds: 60,
-          edition: "oss",
-          fips: false,
-          artifact: "",
-          critical: false,
-          groupState: "",
-          reason: "internal error: do not update",
-          adjusted: "",
-        },
+        agent: { ...UPDATE, ...ERROR, agentVersion: "17.0.1" },
         tools: { toolsVersion: "17.0.1", toolsAutoUpdate: false, cacheSeconds: 300 },
       },
     ],
@@ -146,19 +109,7 @@ describe("findBody -> parseFind round trip", () => {
       undefined,
       { error: true, group: "prod" },
       {
-        agent: {
-          serverVersion: "",
-          agentVersion: "",
-          autoUpdate: false,
-          jitterSeconds: 60,
-          edition: "oss",
-          fips: false,
-          artifact: "",
-          critical: false,
-          groupState: "",
-          reason: "internal error: do not update",
-          adjusted: "",
-        },
+        agent: { ...UPDATE, ...ERROR, serverVersion: "" },
         tools: { noVersion: true, why: "internal error: do not update" },
       },
     ],
