@@ -4,19 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAutoupdateVersion } from "../core/resources/mod.ts";
 import { resolveOptions } from "./serve_options.ts";
-import { ADMIN, AGENT, type Harness, harness, VIEWER } from "./test_harness.ts";
+import { ADMIN, AGENT, CONFIG_YAML, type Harness, harness, publishManifest, VIEWER } from "./test_harness.ts";
 
-const CONFIG_YAML = `kind: autoupdate_config
-spec:
-  tools: { mode: enabled }
-  agents:
-    mode: enabled
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: canary, days: ["*"], start_hour: 8, canary_count: 1 }
-        - { name: prod, days: ["*"], start_hour: 9, wait_hours: 0 }
-`;
 const VERSION = {
   kind: "autoupdate_version",
   spec: {
@@ -65,34 +54,6 @@ async function report(h: Harness, id: string, group: string, version: string, st
     AGENT,
   );
   expect(r.status).toBe(200);
-}
-
-/** Uploads a release manifest listing `versions` (the server reads what it lists; hosts verify it). */
-async function publishManifest(h: Harness, versions: string[], serial = 1): Promise<void> {
-  const manifest = {
-    schema: 1,
-    product: "hello",
-    serial,
-    issued: "2026-11-23T00:00:00Z",
-    expires: "2026-12-23T00:00:00Z",
-    floor: null,
-    releases: versions.map((version) => ({
-      version,
-      artifacts: [
-        {
-          name: `hello-v${version}-linux-amd64-bin.tar.gz`,
-          os: "linux",
-          arch: "amd64",
-          edition: "oss",
-          fips: false,
-          size: 1,
-          sha256: "a".repeat(64),
-        },
-      ],
-    })),
-  };
-  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
-  expect(up.status).toBe(201);
 }
 
 /** The releases the tests' resources name. */
@@ -990,31 +951,7 @@ test("plan: what an apply would tell each group, and the versions the published 
   });
   // No manifest published: nothing to check.
   expect(h.rollout.plan({ version: candidate }).unpublished).toEqual([]);
-  const release = (version: string) => ({
-    version,
-    artifacts: [
-      {
-        name: `hello-v${version}-linux-amd64-bin.tar.gz`,
-        os: "linux",
-        arch: "amd64",
-        edition: "oss",
-        fips: false,
-        size: 1,
-        sha256: "a".repeat(64),
-      },
-    ],
-  });
-  const manifest = {
-    schema: 1,
-    product: "hello",
-    serial: 5,
-    issued: "2026-11-23T00:00:00Z",
-    expires: "2026-12-23T00:00:00Z",
-    floor: null,
-    releases: [release("16.4.0"), release("17.0.1")],
-  };
-  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
-  expect(up.status).toBe(201);
+  await publishManifest(h, ["16.4.0", "17.0.1"], 5);
   const p = h.rollout.plan({ version: candidate });
   expect(p.published).toEqual(["16.4.0", "17.0.1"]);
   expect(p.unpublished).toEqual([
@@ -1037,37 +974,7 @@ describe("critical releases from the published manifest", () => {
       "kind: autoupdate_config\nspec:\n  agents:\n    strategy: time-based\n    schedules:\n      regular:\n        - { name: prod, days: [Mon], start_hour: 2 }\n",
     );
     expect((await find(h, "prod")).auto_update.agent_auto_update).toBe(false);
-    const manifest = {
-      schema: 1,
-      product: "hello",
-      serial: 5,
-      issued: "2026-11-23T00:00:00Z",
-      expires: "2026-12-23T00:00:00Z",
-      floor: null,
-      releases: [
-        {
-          version: "17.0.1",
-          critical: true,
-          artifacts: [
-            {
-              name: "hello-v17.0.1-linux-amd64-bin.tar.gz",
-              os: "linux",
-              arch: "amd64",
-              edition: "oss",
-              fips: false,
-              size: 1,
-              sha256: "a".repeat(64),
-            },
-          ],
-        },
-      ],
-    };
-    const up = await h.app.request("/v1/artifacts/hello-releases.json", {
-      method: "PUT",
-      headers: { authorization: "Bearer admin-token-for-tests" },
-      body: JSON.stringify(manifest),
-    });
-    expect(up.status).toBe(201);
+    await publishManifest(h, ["17.0.1"], 5, { critical: ["17.0.1"] });
     const a = await find(h, "prod");
     expect(a.upkeep.critical).toBe(true);
     expect(a.auto_update).toMatchObject({ agent_version: "17.0.1", agent_auto_update: true });

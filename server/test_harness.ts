@@ -131,3 +131,50 @@ export async function harness(
   };
   return { app, rollout, store, clock, logs, req };
 }
+
+/** A halt-on-error schedule: group canary (window from 08:00 UTC, one canary), then prod (from 09:00). */
+export const CONFIG_YAML = `kind: autoupdate_config
+spec:
+  agents:
+    schedules:
+      regular:
+        - { name: canary, days: ["*"], start_hour: 8, canary_count: 1 }
+        - { name: prod, days: ["*"], start_hour: 9, wait_hours: 0 }
+    strategy: halt-on-error
+    mode: enabled
+  tools: { mode: enabled }
+`;
+
+/** Uploads a release manifest listing `versions` (the server reads what it lists; hosts verify it). */
+export async function publishManifest(
+  h: Harness,
+  versions: string[],
+  serial = 1,
+  o: { critical?: string[]; expires?: string } = {},
+): Promise<void> {
+  const manifest = {
+    schema: 1,
+    product: "hello",
+    serial,
+    issued: "2026-11-23T00:00:00Z",
+    expires: o.expires ?? "2026-12-23T00:00:00Z",
+    floor: null,
+    releases: versions.map((version) => ({
+      version,
+      ...(o.critical?.includes(version) ? { critical: true } : {}),
+      artifacts: [
+        {
+          name: `hello-v${version}-linux-amd64-bin.tar.gz`,
+          os: "linux",
+          arch: "amd64",
+          edition: "oss",
+          fips: false,
+          size: 1,
+          sha256: "a".repeat(64),
+        },
+      ],
+    })),
+  };
+  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
+  if (up.status !== 201) throw new Error(`manifest upload: ${up.status} ${await up.text()}`);
+}

@@ -7,7 +7,7 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AGENT, type Harness, harness, VIEWER } from "./test_harness.ts";
+import { AGENT, CONFIG_YAML, type Harness, harness, publishManifest, VIEWER } from "./test_harness.ts";
 
 const GOLDEN = join(import.meta.dir, "golden", "wire");
 
@@ -20,23 +20,6 @@ function golden(name: string, actual: string): void {
   expect(existsSync(path)).toBe(true);
   expect(actual).toBe(readFileSync(path, "utf8"));
 }
-
-const CONFIG = {
-  kind: "autoupdate_config",
-  spec: {
-    tools: { mode: "enabled" },
-    agents: {
-      mode: "enabled",
-      strategy: "halt-on-error",
-      schedules: {
-        regular: [
-          { name: "canary", days: ["*"], start_hour: 8, canary_count: 1 },
-          { name: "prod", days: ["*"], start_hour: 9, wait_hours: 0 },
-        ],
-      },
-    },
-  },
-};
 
 function versionDoc(start: string, target: string, tools?: string, schedule = "regular") {
   return {
@@ -69,34 +52,11 @@ async function report(h: Harness, id: string, group: string, version: string, st
 }
 
 async function publish(h: Harness, versions: string[], critical: string[] = []): Promise<void> {
-  const manifest = {
-    schema: 1,
-    product: "hello",
-    serial: 1,
-    issued: "2026-11-23T00:00:00Z",
-    expires: "2026-11-27T00:00:00Z",
-    floor: null,
-    releases: versions.map((version) => ({
-      version,
-      ...(critical.includes(version) ? { critical: true } : {}),
-      artifacts: [
-        {
-          name: `hello-v${version}-linux-amd64-bin.tar.gz`,
-          os: "linux",
-          arch: "amd64",
-          edition: "oss",
-          fips: false,
-          size: 1,
-          sha256: "a".repeat(64),
-        },
-      ],
-    })),
-  };
-  await ok(h.req("PUT", "/v1/artifacts/hello-releases.json", manifest), 201);
+  await publishManifest(h, versions, 1, { critical, expires: "2026-11-27T00:00:00Z" });
 }
 
 async function apply(h: Harness, version: unknown): Promise<void> {
-  await ok(h.req("PUT", "/v1/resources/autoupdate_config", CONFIG));
+  await ok(h.req("PUT", "/v1/resources/autoupdate_config", CONFIG_YAML, undefined, "application/yaml"));
   await ok(h.req("PUT", "/v1/resources/autoupdate_version", version));
 }
 
