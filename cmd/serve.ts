@@ -24,9 +24,16 @@ export function register(program: Command): void {
     .option("--log-format <format>", "text or json (default text)")
     .action(async (flags) => {
       const { boot } = await import("../server/boot.ts");
+      // First: whoever waits for the "listening" line may stop the server at once. Handlers installed
+      // after that line, or just before it, were sometimes not in place yet (the process died of the
+      // signal, exit 143). A stop that comes during start-up is served once the server is up.
+      const signal = new Promise<string>((res) => {
+        process.once("SIGTERM", () => res("SIGTERM"));
+        process.once("SIGINT", () => res("SIGINT"));
+      });
       const b = await boot(flags, process.env);
       const o = b.options;
-      const { listenError } = await import("../server/boot.ts");
+      const { listenError } = await import("../server/serve_options.ts");
       let server: ReturnType<typeof Bun.serve>;
       try {
         server = Bun.serve({
@@ -35,12 +42,7 @@ export function register(program: Command): void {
           ...(o.tls ? { tls: { cert: Bun.file(o.tls.cert), key: Bun.file(o.tls.key) } } : {}),
           maxRequestBodySize: 4 * 1024 * 1024 * 1024,
           // The hot path (find/ping) bypasses the router; everything else goes through Hono.
-          routes: {
-            "/webapi/find": { GET: b.hot },
-            "/v1/webapi/find": { GET: b.hot },
-            "/webapi/ping": { GET: b.hot },
-            "/v1/webapi/ping": { GET: b.hot },
-          },
+          routes: b.hotRoutes,
           fetch: (req) => b.app.fetch(req),
           error: () => new Response('{"error":"internal error"}', { status: 500 }),
         });
@@ -73,11 +75,7 @@ export function register(program: Command): void {
       const timer = setInterval(() => {
         b.rollout.reconcile().catch((e) => b.log("reconcile failed", { error: String(e) }));
       }, o.reconcileMs);
-      const signal = await new Promise<string>((res) => {
-        process.once("SIGTERM", () => res("SIGTERM"));
-        process.once("SIGINT", () => res("SIGINT"));
-      });
-      b.log("shutting down: draining in-flight requests", { signal });
+      b.log("shutting down: draining in-flight requests", { signal: await signal });
       clearInterval(timer);
       await server.stop(false);
       b.close();

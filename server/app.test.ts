@@ -3,20 +3,9 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAutoupdateVersion } from "../core/resources/mod.ts";
-import { resolveOptions } from "./boot.ts";
-import { ADMIN, AGENT, type Harness, harness, VIEWER } from "./test_harness.ts";
+import { resolveOptions } from "./serve_options.ts";
+import { ADMIN, AGENT, CONFIG_YAML, type Harness, harness, publishManifest, VIEWER } from "./test_harness.ts";
 
-const CONFIG_YAML = `kind: autoupdate_config
-spec:
-  tools: { mode: enabled }
-  agents:
-    mode: enabled
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: canary, days: ["*"], start_hour: 8, canary_count: 1 }
-        - { name: prod, days: ["*"], start_hour: 9, wait_hours: 0 }
-`;
 const VERSION = {
   kind: "autoupdate_version",
   spec: {
@@ -65,34 +54,6 @@ async function report(h: Harness, id: string, group: string, version: string, st
     AGENT,
   );
   expect(r.status).toBe(200);
-}
-
-/** Uploads a release manifest listing `versions` (the server reads what it lists; hosts verify it). */
-async function publishManifest(h: Harness, versions: string[], serial = 1): Promise<void> {
-  const manifest = {
-    schema: 1,
-    product: "hello",
-    serial,
-    issued: "2026-11-23T00:00:00Z",
-    expires: "2026-12-23T00:00:00Z",
-    floor: null,
-    releases: versions.map((version) => ({
-      version,
-      artifacts: [
-        {
-          name: `hello-v${version}-linux-amd64-bin.tar.gz`,
-          os: "linux",
-          arch: "amd64",
-          edition: "oss",
-          fips: false,
-          size: 1,
-          sha256: "a".repeat(64),
-        },
-      ],
-    })),
-  };
-  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
-  expect(up.status).toBe(201);
 }
 
 /** The releases the tests' resources name. */
@@ -900,6 +861,27 @@ describe("install.sh, tokens, metrics, state", () => {
     expect(text).toMatch(/upkeep_agents\{group="prod",state="ok",version="16.4.0"\} 1/);
   });
 
+  test("metrics: each find answer is counted under what it said, also once the answer changed", async () => {
+    const h = await harness({ start: "2026-11-23T07:00:00Z" });
+    await report(h, "p1", "prod", "16.4.0");
+    await setup(h);
+    await find(h, "prod");
+    await find(h, "prod", "p1");
+    expect((await h.req("POST", "/v1/rollout/groups/prod/force")).status).toBe(200);
+    const metrics = async () =>
+      (await (await h.req("GET", "/metrics", undefined, VIEWER)).text()).split("\n");
+    // Nothing asked since the answer changed: the two served still count as what they said.
+    const series = (lines: string[]) => lines.filter((l) => l.startsWith("upkeep_find_answers{"));
+    expect(series(await metrics())).toEqual([
+      'upkeep_find_answers{canary="false",group="prod",should_update="false",version="16.4.0"} 2',
+    ]);
+    await find(h, "prod");
+    expect(series(await metrics())).toEqual([
+      'upkeep_find_answers{canary="false",group="prod",should_update="false",version="16.4.0"} 2',
+      'upkeep_find_answers{canary="false",group="prod",should_update="true",version="17.0.1"} 1',
+    ]);
+  });
+
   test("metrics: a report naming an unknown group is counted under the last group (labels = configured groups)", async () => {
     const h = await harness();
     await setup(h);
@@ -969,31 +951,7 @@ test("plan: what an apply would tell each group, and the versions the published 
   });
   // No manifest published: nothing to check.
   expect(h.rollout.plan({ version: candidate }).unpublished).toEqual([]);
-  const release = (version: string) => ({
-    version,
-    artifacts: [
-      {
-        name: `hello-v${version}-linux-amd64-bin.tar.gz`,
-        os: "linux",
-        arch: "amd64",
-        edition: "oss",
-        fips: false,
-        size: 1,
-        sha256: "a".repeat(64),
-      },
-    ],
-  });
-  const manifest = {
-    schema: 1,
-    product: "hello",
-    serial: 5,
-    issued: "2026-11-23T00:00:00Z",
-    expires: "2026-12-23T00:00:00Z",
-    floor: null,
-    releases: [release("16.4.0"), release("17.0.1")],
-  };
-  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
-  expect(up.status).toBe(201);
+  await publishManifest(h, ["16.4.0", "17.0.1"], 5);
   const p = h.rollout.plan({ version: candidate });
   expect(p.published).toEqual(["16.4.0", "17.0.1"]);
   expect(p.unpublished).toEqual([
@@ -1016,37 +974,7 @@ describe("critical releases from the published manifest", () => {
       "kind: autoupdate_config\nspec:\n  agents:\n    strategy: time-based\n    schedules:\n      regular:\n        - { name: prod, days: [Mon], start_hour: 2 }\n",
     );
     expect((await find(h, "prod")).auto_update.agent_auto_update).toBe(false);
-    const manifest = {
-      schema: 1,
-      product: "hello",
-      serial: 5,
-      issued: "2026-11-23T00:00:00Z",
-      expires: "2026-12-23T00:00:00Z",
-      floor: null,
-      releases: [
-        {
-          version: "17.0.1",
-          critical: true,
-          artifacts: [
-            {
-              name: "hello-v17.0.1-linux-amd64-bin.tar.gz",
-              os: "linux",
-              arch: "amd64",
-              edition: "oss",
-              fips: false,
-              size: 1,
-              sha256: "a".repeat(64),
-            },
-          ],
-        },
-      ],
-    };
-    const up = await h.app.request("/v1/artifacts/hello-releases.json", {
-      method: "PUT",
-      headers: { authorization: "Bearer admin-token-for-tests" },
-      body: JSON.stringify(manifest),
-    });
-    expect(up.status).toBe(201);
+    await publishManifest(h, ["17.0.1"], 5, { critical: ["17.0.1"] });
     const a = await find(h, "prod");
     expect(a.upkeep.critical).toBe(true);
     expect(a.auto_update).toMatchObject({ agent_version: "17.0.1", agent_auto_update: true });

@@ -11,6 +11,18 @@
 import { type ErrorCode, UpkeepError, UsageError } from "../core/errors.ts";
 import { isLoopbackHost } from "../core/install/url.ts";
 import { MAX_API_ANSWER_BYTES, readCapped, Watchdog } from "../core/sys/bounded_http.ts";
+import type {
+  AgentView,
+  ArtifactView,
+  GroupAction,
+  NewToken,
+  ReleasesView,
+  ResourceKind,
+  ResourceView,
+  RolloutView,
+  ServerView,
+  TokenView,
+} from "../core/wire/mod.ts";
 
 /**
  * Default time limit of one API call, its answer included (an upload has none while its bytes go up; its
@@ -66,99 +78,10 @@ export class ApiError extends UpkeepError {
   }
 }
 
-// ---- response shapes (what server/app.ts and server/rollout_service.ts answer) ----
+// The answers' shapes are core/wire's (what server/app.ts and server/views.ts build). Re-exported for
+// cmd/admin.ts.
+export type { ArtifactView, GroupAction, ReleasesView, RolloutView } from "../core/wire/mod.ts";
 
-export type Resource = { kind: string; spec: Record<string, unknown> } & Record<string, unknown>;
-
-export interface ServerInfo {
-  server_version: string;
-  product: string;
-  cluster_name: string;
-  edition: string;
-  fips: boolean;
-}
-
-export interface CanaryView {
-  updater_id: string;
-  hostname: string;
-  success: boolean;
-}
-
-export interface GroupView {
-  name: string;
-  state: string;
-  start_time: string | null;
-  last_transition: string;
-  reason: string;
-  canaries: CanaryView[];
-  initial_count: number;
-  present_count: number;
-  up_to_date_count: number;
-  failed_count: number;
-}
-
-export interface RolloutView {
-  start_version: string | null;
-  target_version: string | null;
-  strategy: string;
-  schedule: string | null;
-  mode: string | null;
-  server_version: string;
-  started_at: string | null;
-  groups: GroupView[];
-  events: { time: string; group: string; from: string; to: string; reason: string }[];
-}
-
-export interface AgentView {
-  updater_id: string;
-  hostname: string;
-  group: string;
-  version: string;
-  state: string;
-  error?: string;
-  last_seen: string;
-  present: boolean;
-}
-
-export interface ArtifactView {
-  name: string;
-  size: number;
-  sha256: string;
-  uploaded?: string;
-}
-
-export interface ReleasesView {
-  product: string;
-  critical: string[];
-  /** The published release manifest (null: none); `warning` when it expires within 7 days or has expired. */
-  manifest?: {
-    serial: number;
-    expires: string;
-    floor: string | null;
-    versions: string[];
-    warning?: string | null;
-  } | null;
-  artifacts: ArtifactView[];
-}
-
-export interface NewToken {
-  type: string;
-  name: string;
-  token: string;
-}
-
-export interface TokenView {
-  id: string;
-  type: string;
-  name: string;
-  created: string;
-}
-
-export type GroupAction = "start" | "force" | "done" | "rollback";
-
-export type ResourceKind = "autoupdate_config" | "autoupdate_version";
-
-/** 127.0.0.0/8, ::1 and localhost: plain http is fine there (nothing leaves the machine). */
 /**
  * Parses the server URL and enforces https (plain http only to loopback, or with `insecure`).
  *
@@ -403,20 +326,20 @@ export class ApiClient {
 
   // ---- resources ----
 
-  getResource(kind: ResourceKind): Promise<Resource> {
+  getResource(kind: ResourceKind): Promise<ResourceView> {
     return this.request("GET", `/v1/resources/${kind}`);
   }
 
   /** PUT a resource document (a JSON value; the server validates and answers the stored form). */
-  putResource(kind: ResourceKind, doc: unknown): Promise<Resource> {
+  putResource(kind: ResourceKind, doc: unknown): Promise<ResourceView> {
     return this.#json("PUT", `/v1/resources/${kind}`, doc);
   }
 
-  getServer(): Promise<ServerInfo> {
+  getServer(): Promise<ServerView> {
     return this.request("GET", "/v1/server");
   }
 
-  putServerVersion(serverVersion: string): Promise<ServerInfo> {
+  putServerVersion(serverVersion: string): Promise<ServerView> {
     return this.#json("PUT", "/v1/server", { server_version: serverVersion });
   }
 

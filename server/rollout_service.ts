@@ -1,7 +1,9 @@
 /**
  * The server's live state: resources, server version, rollout, agents. Decisions come from the pure core
- * (core/rollout); this class loads and persists state, drives the reconciler, and precomputes the find/ping
- * answers per group so the hot path does no database work. Every change invalidates the precomputed bodies.
+ * (core/rollout); this class loads and persists state, drives the reconciler and the operator actions.
+ * What it answers is built elsewhere from its state: the find/ping bodies (answers.ts, precomputed per group
+ * by find_cache.ts, which every change invalidates), the API views (views.ts), /metrics
+ * (rollout_metrics.ts); the published manifest is read by published_manifest.ts.
  */
 
 import { UpkeepError } from "../core/errors.ts";
@@ -17,31 +19,23 @@ import {
   parseAutoupdateVersion,
 } from "../core/resources/mod.ts";
 import * as engine from "../core/rollout/mod.ts";
-import { adjustAgentVersion, decideAgent, decideTools, resolveGroup } from "../core/rollout/mod.ts";
+import { resolveGroup } from "../core/rollout/mod.ts";
 import type { AgentReport, Rollout, RolloutEvent } from "../core/rollout/types.ts";
-import { manifestFileName, parseManifest } from "../core/trust/manifest.ts";
-import { expiryWarning } from "../core/trust/manifest_expiry.ts";
-import { formatVersion } from "../core/version/format_version.ts";
-import { parseVersion } from "../core/version/parse_version.ts";
+import type {
+  AgentView,
+  GroupAction,
+  ReleasesView,
+  RolloutView,
+  ServerInfo,
+  ServerView,
+} from "../core/wire/mod.ts";
+import { groupAnswers, type RolloutState } from "./answers.ts";
+import { FindCache } from "./find_cache.ts";
 import type { Metrics } from "./metrics.ts";
+import { PublishedManifest } from "./published_manifest.ts";
+import { exportRolloutMetrics } from "./rollout_metrics.ts";
 import type { AgentRecord, Store } from "./store.ts";
-
-export interface ServerInfo {
-  product: string;
-  clusterName: string;
-  edition: "oss" | "ent";
-  fips: boolean;
-  jitterSeconds: number;
-  /**
-   * How long client tools may cache the find answer before asking again (`upkeep.cache_seconds`; config key
-   * tools_cache_seconds): how soon a developer's shell follows a new tools version. Default 300.
-   */
-  toolsCacheSeconds?: number;
-}
-
-export const DEFAULT_TOOLS_CACHE_SECONDS = 300;
-
-export type GroupAction = "start" | "force" | "done" | "rollback";
+import { agentsView, rolloutView, serverView } from "./views.ts";
 
 export interface RolloutServiceOptions {
   store: Store;
@@ -63,17 +57,6 @@ export interface RolloutServiceOptions {
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
-/** A group's precomputed answers: one body for every agent, and per-canary bodies. */
-interface CachedGroup {
-  body: string;
-  canaries: Map<string, string>;
-  /** Time-based answers depend on the clock: recompute at this instant (ms). */
-  validUntil: number;
-  /** Answers served (for /metrics), shared across recomputations of the group. */
-  hits: { n: number };
-  canaryHits: { n: number };
-}
-
 export class RolloutService {
   readonly #o: RolloutServiceOptions;
   #config: AutoupdateConfig = defaultAutoupdateConfig();
@@ -83,21 +66,21 @@ export class RolloutService {
   #agents = new Map<string, AgentRecord>();
   /** Versions an operator flagged critical (POST /v1/releases). */
   #critical = new Set<string>();
-  /** Versions the published release manifest flags critical, and what it lists. */
-  #manifest:
-    | { critical: Set<string>; serial: number; expires: string; floor: string | null; versions: string[] }
-    | undefined;
-  /** The manifest expiry last warned about in the log, and when (at most one warning a day for it). */
-  #expiryWarned: { expires: string; at: number } | undefined;
+  readonly #manifest: PublishedManifest;
   #ready = false;
-  #cache = new Map<string, CachedGroup>();
+  readonly #finds: FindCache;
   #lastReconcileMs = 0;
   #reconcileCount = 0;
-  #findAnswers = new Map<string, { n: number }>();
 
   constructor(o: RolloutServiceOptions) {
     this.#o = o;
     this.#serverVersion = o.serverVersion;
+    this.#manifest = new PublishedManifest(o.info.product, o.log);
+    this.#finds = new FindCache((group, now) =>
+      groupAnswers(this.#state(), o.info, group, now, (e) =>
+        o.log("find: internal error, answering do-not-update", { group, error: String(e) }),
+      ),
+    );
   }
 
   async load(): Promise<void> {
@@ -111,7 +94,7 @@ export class RolloutService {
     else if (this.#serverVersion !== undefined) await store.putSetting("server_version", this.#serverVersion);
     const critical = await store.getSetting("critical_versions");
     if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
-    await this.#readManifest();
+    await this.#manifest.read(this.#o.readArtifact, this.#o.now());
     this.#rollout = (await store.getRollout()) as Rollout | undefined;
     for (const a of await store.listAgents()) this.#agents.set(a.updater_id, a);
     await this.reconcile();
@@ -141,7 +124,7 @@ export class RolloutService {
     await this.#o.store.putResource("autoupdate_config", formatAutoupdateConfig(config));
     this.#config = config;
     this.#o.log("autoupdate_config updated");
-    this.#invalidate();
+    this.#finds.invalidate();
     await this.reconcile();
   }
 
@@ -154,7 +137,7 @@ export class RolloutService {
       start: version.spec.agents?.startVersion,
       target: version.spec.agents?.targetVersion,
     });
-    this.#invalidate();
+    this.#finds.invalidate();
     await this.reconcile();
   }
 
@@ -163,22 +146,15 @@ export class RolloutService {
     return this.#serverVersion;
   }
 
-  serverInfo(): Record<string, unknown> {
-    const { info } = this.#o;
-    return {
-      server_version: this.#serverVersion ?? null,
-      product: info.product,
-      cluster_name: info.clusterName,
-      edition: info.edition,
-      fips: info.fips,
-    };
+  serverInfo(): ServerView {
+    return serverView(this.#o.info, this.#serverVersion);
   }
 
   async setServerVersion(v: string): Promise<void> {
     await this.#o.store.putSetting("server_version", v);
     this.#serverVersion = v;
     this.#o.log("server_version updated", { server_version: v });
-    this.#invalidate();
+    this.#finds.invalidate();
     await this.reconcile();
   }
 
@@ -189,83 +165,39 @@ export class RolloutService {
     // Stored first: a refused write changes nothing in memory either.
     await this.#o.store.putSetting("critical_versions", JSON.stringify([...next].sort()));
     this.#critical = next;
-    this.#invalidate();
+    this.#finds.invalidate();
     await this.reconcile();
   }
 
   /** A release or manifest was uploaded: re-read the manifest's critical flags. */
   async artifactsChanged(): Promise<void> {
-    const before = JSON.stringify([...(this.#manifest?.critical ?? [])]);
-    await this.#readManifest();
-    if (JSON.stringify([...(this.#manifest?.critical ?? [])]) !== before) {
-      this.#invalidate();
+    if (await this.#manifest.read(this.#o.readArtifact, this.#o.now())) {
+      this.#finds.invalidate();
       await this.reconcile();
     }
   }
 
-  /**
-   * The published manifest is informational here (the server holds no trust keys; hosts verify it): it
-   * supplies the `critical` flags a release engineer set with `upkeep release manifest --critical`.
-   */
-  async #readManifest(): Promise<void> {
-    const text = await this.#o.readArtifact?.(manifestFileName(this.#o.info.product)).catch(() => undefined);
-    if (text === undefined) return;
-    try {
-      const m = parseManifest(text, { product: this.#o.info.product });
-      this.#manifest = {
-        critical: new Set(m.releases.filter((r) => r.critical).map((r) => r.version)),
-        serial: m.serial,
-        expires: m.expires,
-        floor: m.floor ?? null,
-        versions: m.releases.map((r) => r.version),
-      };
-      this.#warnExpiry();
-    } catch (e) {
-      this.#o.log("release manifest ignored: it does not parse", { error: (e as Error).message });
-    }
-  }
-
-  /**
-   * Hosts stop updating when the published manifest expires: in its last week (and after), the log says so
-   * when it is read and then once a day (checked at each reconcile).
-   */
-  #warnExpiry(): void {
-    const m = this.#manifest;
-    if (!m) return;
-    const now = this.#o.now();
-    const warning = expiryWarning(this.#o.info.product, m.expires, now);
-    if (!warning) return;
-    const last = this.#expiryWarned;
-    if (last && last.expires === m.expires && now.getTime() - last.at < 86_400_000) return;
-    this.#expiryWarned = { expires: m.expires, at: now.getTime() };
-    this.#o.log(`WARNING: ${warning}`, { expires: m.expires, serial: m.serial });
-  }
-
   #isCritical(version: string): boolean {
-    return this.#critical.has(version) || this.#manifest?.critical.has(version) === true;
+    return this.#critical.has(version) || this.#manifest.critical.has(version);
   }
 
-  async releases(): Promise<Record<string, unknown>> {
-    const artifacts = await this.#o.store.listArtifacts();
+  /** Flagged critical by an operator or by the published manifest. */
+  #allCritical(): string[] {
+    return [...new Set([...this.#critical, ...this.#manifest.critical])].sort();
+  }
+
+  async releases(): Promise<ReleasesView> {
     return {
       product: this.#o.info.product,
-      critical: [...new Set([...this.#critical, ...(this.#manifest?.critical ?? [])])].sort(),
-      manifest: this.#manifest
-        ? {
-            serial: this.#manifest.serial,
-            expires: this.#manifest.expires,
-            floor: this.#manifest.floor,
-            versions: this.#manifest.versions,
-            warning: expiryWarning(this.#o.info.product, this.#manifest.expires, this.#o.now()) ?? null,
-          }
-        : null,
-      artifacts,
+      critical: this.#allCritical(),
+      manifest: this.#manifest.view(this.#o.now()),
+      artifacts: await this.#o.store.listArtifacts(),
     };
   }
 
   /** The versions the published release manifest lists, or undefined when none is published (or parses). */
   publishedVersions(): string[] | undefined {
-    return this.#manifest?.versions;
+    return this.#manifest.versions;
   }
 
   // ---- agents ----
@@ -276,32 +208,33 @@ export class RolloutService {
     await this.reconcile();
   }
 
-  async agents(): Promise<(AgentRecord & { present: boolean })[]> {
+  agents(): AgentView[] {
     const now = this.#o.now().getTime();
-    return [...this.#agents.values()]
-      .sort((a, b) => a.updater_id.localeCompare(b.updater_id))
-      .map((a) => ({ ...a, present: this.#isPresent(a, now) }));
+    return agentsView(this.#agents.values(), (a) => this.#isPresent(a, now));
   }
 
   #isPresent(a: AgentRecord, now: number): boolean {
     return now - Date.parse(a.last_seen) <= this.#o.presenceMs;
   }
 
-  #presentReports(now: number): AgentReport[] {
-    const out: AgentReport[] = [];
-    for (const a of this.#agents.values()) {
-      if (!this.#isPresent(a, now)) continue;
+  /** The agents that count in the rollout now (seen within `presenceMs`). */
+  #present(): AgentRecord[] {
+    const now = this.#o.now().getTime();
+    return [...this.#agents.values()].filter((a) => this.#isPresent(a, now));
+  }
+
+  #presentReports(): AgentReport[] {
+    return this.#present().map((a) => {
       const failed = a.state === "failed" || a.state === "rolledback";
-      out.push({
+      return {
         updaterId: a.updater_id,
         hostname: a.hostname,
         group: a.group,
         version: a.version,
         healthy: a.state === "ok",
         ...(failed ? { failedVersion: a.failed_version ?? a.version } : {}),
-      });
-    }
-    return out;
+      };
+    });
   }
 
   // ---- rollout ----
@@ -320,7 +253,7 @@ export class RolloutService {
         config: this.#config,
         version: this.#version,
         rollout: this.#rollout,
-        agents: this.#presentReports(now.getTime()),
+        agents: this.#presentReports(),
         serverVersion: this.#serverVersion,
         now,
         random: this.#o.random ?? Math.random,
@@ -335,10 +268,10 @@ export class RolloutService {
       // Stored first: when the store refuses, the rollout does not move (answers stay what is on disk).
       await this.#o.store.putRollout(next ?? null);
       this.#rollout = next;
-      this.#invalidate();
+      this.#finds.invalidate();
     }
     await this.#record(events);
-    this.#warnExpiry();
+    this.#manifest.warnExpiry(now);
     this.#lastReconcileMs = performance.now() - t0;
     this.#reconcileCount++;
   }
@@ -363,17 +296,10 @@ export class RolloutService {
     }
     const now = this.#o.now();
     const input = { rollout: this.#rollout, group, now, config: this.#config };
-    const { rollout, event } =
-      action === "start"
-        ? engine.startGroup(input)
-        : action === "force"
-          ? engine.forceGroup(input)
-          : action === "done"
-            ? engine.markGroupDone(input)
-            : engine.rollbackGroup(input);
+    const { rollout, event } = ACTIONS[action](input);
     await this.#o.store.putRollout(rollout);
     this.#rollout = rollout;
-    this.#invalidate();
+    this.#finds.invalidate();
     await this.#record([event]);
     await this.reconcile();
     const after = this.#rollout?.groups.find((g) => g.name === group);
@@ -397,298 +323,53 @@ export class RolloutService {
       config: next.config ?? this.#config,
       version: next.version ?? this.#version,
       serverVersion: next.serverVersion ?? this.#serverVersion,
-      published: this.#manifest?.versions,
+      published: this.#manifest.versions,
       rollout: this.#rollout,
-      agents: this.#presentReports(this.#o.now().getTime()),
+      agents: this.#presentReports(),
       now: this.#o.now(),
-      critical: [...this.#critical, ...(this.#manifest?.critical ?? [])],
+      critical: this.#allCritical(),
     });
   }
 
-  /**
-   * The rollout for `admin get rollout`. Besides the stored state, what each group's agents are told now
-   * (`effective_version`, `auto_update`, `answer`), with every cap or raise `server_version` makes
-   * (`adjusted: {kind, from, to, why}`, null when none), the same for client tools (`tools`), and the
-   * target the counts are judged against (`effective_target_version`, `target_adjusted`).
-   */
-  async view(): Promise<Record<string, unknown>> {
-    const r = this.#rollout;
+  /** `GET /v1/rollout`: the stored rollout and what each group and client tools are told now. */
+  async view(): Promise<RolloutView> {
     const events = await this.#o.store.listEvents(100);
-    const now = this.#o.now().getTime();
-    const server = this.#serverVersion;
-    const target = this.#version?.spec.agents?.targetVersion;
-    const critical = target !== undefined && this.#isCritical(target);
-    const told = (group: string) => {
-      try {
-        return decideAgent({
-          config: this.#config,
-          version: this.#version,
-          groups: r?.groups ?? [],
-          serverVersion: server,
-          agentGroup: group,
-          now,
-          critical,
-        });
-      } catch {
-        return undefined;
-      }
-    };
-    let tools: Record<string, unknown> | null = null;
-    try {
-      const t = decideTools({ config: this.#config, version: this.#version, serverVersion: server });
-      tools = {
-        version: t.tools_version,
-        auto_update: t.tools_auto_update,
-        reason: t.reason,
-        adjusted: t.adjusted,
-      };
-    } catch {}
-    const targetAdjusted =
-      target === undefined ? null : adjustAgentVersion(parseVersion(target), parseOptional(server));
-    return {
-      start_version: r?.startVersion ?? null,
-      target_version: r?.targetVersion ?? null,
-      effective_target_version: targetAdjusted ? targetAdjusted.to : (target ?? null),
-      target_adjusted: targetAdjusted,
-      strategy: r?.strategy ?? this.#config.spec.agents.strategy,
-      schedule: this.#version?.spec.agents?.schedule ?? null,
-      mode: this.#version?.spec.agents?.mode ?? null,
-      server_version: server ?? null,
-      server_cap:
-        server === undefined
-          ? "none: server_version is not set, agents and tools get the rollout's versions as given"
-          : `agents are capped at server_version ${server} and raised to it when too old to work with it`,
-      started_at: r ? new Date(r.startedAt).toISOString() : null,
-      tools,
-      groups: (r?.groups ?? []).map((g) => {
-        const d = told(g.name);
-        return {
-          name: g.name,
-          state: g.state,
-          effective_version: d?.agent_version ?? null,
-          auto_update: d?.agent_auto_update ?? false,
-          answer: d?.reason ?? "internal error: do not update",
-          adjusted: d?.adjusted ?? null,
-          start_time: g.startTime === undefined ? null : new Date(g.startTime).toISOString(),
-          last_transition: new Date(g.lastTransition).toISOString(),
-          reason: g.reason,
-          canaries: g.canaries.map((c) => ({
-            updater_id: c.updaterId,
-            hostname: c.hostname,
-            success: c.success,
-          })),
-          initial_count: g.initialCount,
-          present_count: g.presentCount,
-          up_to_date_count: g.upToDateCount,
-          failed_count: g.failedCount,
-          forced: g.forced === true,
-        };
-      }),
-      events,
-      adjusted: this.#adjustments(),
-    };
+    return rolloutView(this.#state(), this.#o.now().getTime(), events);
   }
 
-  /** Every cap or raise the server version makes to the versions the resources name (none when unset). */
-  #adjustments(): Record<string, unknown>[] {
-    const server = this.#serverVersion === undefined ? undefined : parseVersion(this.#serverVersion);
-    const out: Record<string, unknown>[] = [];
-    const agents = this.#version?.spec.agents;
-    for (const [field, v] of [
-      ["spec.agents.start_version", agents?.startVersion],
-      ["spec.agents.target_version", agents?.targetVersion],
-    ] as const) {
-      const a = v === undefined ? null : engine.adjustAgentVersion(parseVersion(v), server);
-      if (a) out.push({ field, ...a });
-    }
-    const tools = this.#version?.spec.tools ? this.plan().tools.adjusted : null;
-    if (tools) out.push({ field: "spec.tools.target_version", ...tools });
-    return out;
+  #state(): RolloutState {
+    return {
+      config: this.#config,
+      version: this.#version,
+      rollout: this.#rollout,
+      serverVersion: this.#serverVersion,
+      isCritical: (v) => this.#isCritical(v),
+    };
   }
 
   // ---- find / ping ----
 
-  #invalidate(): void {
-    this.#cache.clear();
-  }
-
   /** The JSON body of `/webapi/find` for an agent of `group` (unknown: the last group). Never throws. */
   findBody(group: string, updaterId: string): string {
-    const now = this.#o.now().getTime();
     let resolved: string;
     try {
       resolved = resolveGroup(this.#config, group).name;
     } catch {
       resolved = group;
     }
-    let cached = this.#cache.get(resolved);
-    if (!cached || now >= cached.validUntil) {
-      cached = this.#compute(resolved, now);
-      this.#cache.set(resolved, cached);
-    }
-    const canary = updaterId ? cached.canaries.get(updaterId) : undefined;
-    if (canary !== undefined) {
-      cached.canaryHits.n++;
-      return canary;
-    }
-    cached.hits.n++;
-    return cached.body;
-  }
-
-  #hits(group: string, kind: "" | "canary"): { n: number } {
-    const key = `${group}\u0000${kind}`;
-    let c = this.#findAnswers.get(key);
-    if (!c) {
-      c = { n: 0 };
-      this.#findAnswers.set(key, c);
-    }
-    return c;
-  }
-
-  #compute(group: string, now: number): CachedGroup {
-    // Answers that depend on the clock (windows) are recomputed every minute.
-    const validUntil = Math.floor(now / 60_000) * 60_000 + 60_000;
-    const canaries = new Map<string, string>();
-    const status = this.#rollout?.groups.find((g) => g.name === group);
-    const body = this.#answer(group, "", now);
-    for (const c of status?.canaries ?? []) canaries.set(c.updaterId, this.#answer(group, c.updaterId, now));
-    return {
-      body,
-      canaries,
-      validUntil,
-      hits: this.#hits(group, ""),
-      canaryHits: this.#hits(group, "canary"),
-    };
-  }
-
-  #answer(group: string, updaterId: string, now: number): string {
-    const { info } = this.#o;
-    const server = this.#serverVersion;
-    const base = {
-      server_version: server ?? "",
-      min_client_version: server === undefined ? "" : minClientVersion(server),
-      cluster_name: info.clusterName,
-      edition: info.edition,
-      fips: info.fips,
-    };
-    try {
-      const tools = decideTools({ config: this.#config, version: this.#version, serverVersion: server });
-      const target = this.#version?.spec.agents?.targetVersion;
-      const agent = decideAgent({
-        config: this.#config,
-        version: this.#version,
-        groups: this.#rollout?.groups ?? [],
-        serverVersion: server,
-        agentGroup: group,
-        updaterId,
-        now,
-        critical: target !== undefined && this.#isCritical(target),
-      });
-      return JSON.stringify({
-        ...base,
-        auto_update: {
-          tools_version: tools.tools_version,
-          tools_auto_update: tools.tools_auto_update,
-          agent_version: agent.agent_version,
-          agent_auto_update: agent.agent_auto_update,
-          agent_update_jitter_seconds: info.jitterSeconds,
-        },
-        upkeep: {
-          product: info.product,
-          artifact: agent.agent_version === "" ? "" : artifactTemplate(info, agent.agent_version),
-          critical: agent.agent_version !== "" && this.#isCritical(agent.agent_version),
-          group: agent.group,
-          group_state: agent.group_state,
-          canary: agent.canary,
-          capped: agent.capped,
-          adjusted: agent.adjusted,
-          mode: agent.mode,
-          reason: agent.reason,
-          tools_reason: tools.reason,
-          tools_adjusted: tools.adjusted,
-          cache_seconds: info.toolsCacheSeconds ?? DEFAULT_TOOLS_CACHE_SECONDS,
-        },
-      });
-    } catch (e) {
-      // On an internal error the answer is "do not update".
-      this.#o.log("find: internal error, answering do-not-update", { group, error: String(e) });
-      return JSON.stringify({
-        ...base,
-        auto_update: {
-          tools_version: server ?? "",
-          tools_auto_update: false,
-          agent_version: server ?? "",
-          agent_auto_update: false,
-          agent_update_jitter_seconds: info.jitterSeconds,
-        },
-        upkeep: {
-          product: info.product,
-          group,
-          reason: "internal error: do not update",
-          error: true,
-          cache_seconds: info.toolsCacheSeconds ?? DEFAULT_TOOLS_CACHE_SECONDS,
-        },
-      });
-    }
+    return this.#finds.body(resolved, updaterId, this.#o.now().getTime());
   }
 
   exportMetrics(m: Metrics): void {
-    const now = this.#o.now().getTime();
-    const byAgent = new Map<string, { labels: Record<string, string>; value: number }>();
-    for (const a of this.#agents.values()) {
-      if (!this.#isPresent(a, now)) continue;
-      // The group a report names is the agent's word (any string an agent token sends): counted, as in the
-      // rollout, under the group it resolves to (unknown or empty: the last group), so the label values are
-      // the configured groups and a token cannot grow the metric without bound.
-      const labels = { group: resolveGroup(this.#config, a.group).name, version: a.version, state: a.state };
-      const k = JSON.stringify(labels);
-      const row = byAgent.get(k) ?? { labels, value: 0 };
-      row.value++;
-      byAgent.set(k, row);
-    }
-    m.setGauge("upkeep_agents", "present agents by group, version and state", [...byAgent.values()]);
-    m.setGauge(
-      "upkeep_rollout_group_state",
-      "1 for the current state of each rollout group",
-      (this.#rollout?.groups ?? []).map((g) => ({ labels: { group: g.name, state: g.state }, value: 1 })),
-    );
-    m.setGauge("upkeep_reconcile_duration_seconds", "duration of the last reconcile", [
-      { labels: {}, value: this.#lastReconcileMs / 1000 },
-    ]);
-    m.setGauge("upkeep_reconciles", "reconciles run since start", [
-      { labels: {}, value: this.#reconcileCount },
-    ]);
-    const finds: { labels: Record<string, string>; value: number }[] = [];
-    for (const [k, { n }] of this.#findAnswers) {
-      if (n === 0) continue;
-      const [group = "", kind = ""] = k.split("\u0000");
-      const cached = this.#cache.get(group);
-      let version = "";
-      let should = "";
-      try {
-        const body = JSON.parse(
-          kind === "canary" ? ([...(cached?.canaries.values() ?? [])][0] ?? "{}") : (cached?.body ?? "{}"),
-        );
-        version = body.auto_update?.agent_version ?? "";
-        should = String(body.auto_update?.agent_auto_update ?? "");
-      } catch {}
-      finds.push({
-        labels: { group, canary: kind === "canary" ? "true" : "false", version, should_update: should },
-        value: n,
-      });
-    }
-    m.setGauge(
-      "upkeep_find_answers",
-      "find/ping answers served since start, by group, version and should-update",
-      finds,
-    );
+    exportRolloutMetrics(m, {
+      config: this.#config,
+      rollout: this.#rollout,
+      present: this.#present(),
+      lastReconcileMs: this.#lastReconcileMs,
+      reconcileCount: this.#reconcileCount,
+      finds: this.#finds.counts(),
+    });
   }
-}
-
-/** The oldest client the server accepts: one major below (modern line), as Teleport reports it. */
-export function minClientVersion(server: string): string {
-  const v = parseVersion(server);
-  return formatVersion({ major: Math.max(0, v.major - 1), minor: 0, patch: 0, prerelease: [], build: [] });
 }
 
 function refuseDropped(
@@ -700,12 +381,9 @@ function refuseDropped(
   if (problems.length > 0) throw new BadResourceError(kind, problems);
 }
 
-function parseOptional(v: string | undefined) {
-  return v === undefined ? undefined : parseVersion(v);
-}
-
-function artifactTemplate(info: ServerInfo, version: string): string {
-  const edition = info.edition === "ent" ? "-ent" : "";
-  const fips = info.fips ? "-fips" : "";
-  return `${info.product}${edition}-v${version}-{os}-{arch}${fips}-bin.tar.gz`;
-}
+const ACTIONS: Record<GroupAction, (input: engine.StartGroupInput) => engine.ActionResult> = {
+  start: engine.startGroup,
+  force: engine.forceGroup,
+  done: engine.markGroupDone,
+  rollback: engine.rollbackGroup,
+};

@@ -9,10 +9,10 @@
 import { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
 import { UpkeepError } from "../core/errors.ts";
+import type { ResourceKind } from "../core/wire/mod.ts";
 import {
   type AgentRecord,
   type ReleaseArtifact,
-  type ResourceKind,
   type RolloutEvent,
   type Store,
   StoreUnavailableError,

@@ -3,8 +3,7 @@
  * touching routes. Values are plain JSON data; the store does not interpret resources.
  */
 import { UpkeepError } from "../core/errors.ts";
-
-export type ResourceKind = "autoupdate_config" | "autoupdate_version";
+import type { ReceivedReport, ResourceKind } from "../core/wire/mod.ts";
 /** admin: everything; viewer: status reads only; agent: reports only. */
 export type TokenKind = "admin" | "viewer" | "agent";
 export const TOKEN_KINDS: readonly TokenKind[] = ["admin", "viewer", "agent"];
@@ -32,18 +31,11 @@ export interface TokenRecord {
   created: string;
 }
 
-export interface AgentRecord {
-  updater_id: string;
-  hostname: string;
-  group: string;
-  version: string;
-  state: "ok" | "updating" | "failed" | "rolledback";
-  error?: string;
-  /** The version whose update failed (state failed or rolledback), when the agent names it. */
-  failed_version?: string;
+/** An agent's last report (core/wire's `parseReport`), and when it came. */
+export type AgentRecord = ReceivedReport & {
   /** ISO time of the last report. */
   last_seen: string;
-}
+};
 
 export interface ReleaseArtifact {
   name: string;

@@ -2,6 +2,7 @@
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { Metrics } from "./metrics.ts";
@@ -33,6 +34,8 @@ export async function harness(
     presenceMs?: number;
     /** Serve a small file as the running executable at /download/upkeep-linux-amd64. */
     self?: boolean;
+    /** Overrides of the server's identity (default: hello, cluster test, oss, no FIPS, no jitter). */
+    info?: Partial<ServerInfo>;
   } = {},
 ): Promise<Harness> {
   const clock = {
@@ -74,7 +77,14 @@ export async function harness(
   const artifacts = new LocalArtifactStore(join(mkdtempSync(join(tmpdir(), "upkeep-art-")), "artifacts"));
   const rollout = new RolloutService({
     store,
-    info: { product: "hello", clusterName: "test", edition: "oss", fips: false, jitterSeconds: 0 },
+    info: {
+      product: "hello",
+      clusterName: "test",
+      edition: "oss",
+      fips: false,
+      jitterSeconds: 0,
+      ...opts.info,
+    },
     serverVersion: opts.serverVersion === null ? undefined : (opts.serverVersion ?? "17.0.1"),
     now,
     random: opts.random ?? (() => 0),
@@ -120,4 +130,51 @@ export async function harness(
     );
   };
   return { app, rollout, store, clock, logs, req };
+}
+
+/** A halt-on-error schedule: group canary (window from 08:00 UTC, one canary), then prod (from 09:00). */
+export const CONFIG_YAML = `kind: autoupdate_config
+spec:
+  agents:
+    schedules:
+      regular:
+        - { name: canary, days: ["*"], start_hour: 8, canary_count: 1 }
+        - { name: prod, days: ["*"], start_hour: 9, wait_hours: 0 }
+    strategy: halt-on-error
+    mode: enabled
+  tools: { mode: enabled }
+`;
+
+/** Uploads a release manifest listing `versions` (the server reads what it lists; hosts verify it). */
+export async function publishManifest(
+  h: Harness,
+  versions: string[],
+  serial = 1,
+  o: { critical?: string[]; expires?: string } = {},
+): Promise<void> {
+  const manifest = {
+    schema: 1,
+    product: "hello",
+    serial,
+    issued: "2026-11-23T00:00:00Z",
+    expires: o.expires ?? "2026-12-23T00:00:00Z",
+    floor: null,
+    releases: versions.map((version) => ({
+      version,
+      ...(o.critical?.includes(version) ? { critical: true } : {}),
+      artifacts: [
+        {
+          name: `hello-v${version}-linux-amd64-bin.tar.gz`,
+          os: "linux",
+          arch: "amd64",
+          edition: "oss",
+          fips: false,
+          size: 1,
+          sha256: "a".repeat(64),
+        },
+      ],
+    })),
+  };
+  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
+  if (up.status !== 201) throw new Error(`manifest upload: ${up.status} ${await up.text()}`);
 }

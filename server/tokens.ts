@@ -65,3 +65,40 @@ export class TokenChecker {
     return found;
   }
 }
+
+/**
+ * The tokens the environment presets, at start: `UPKEEP_ADMIN_TOKEN` (then the only admin token: setting a
+ * new one revokes the old ones) and `UPKEEP_AGENT_TOKEN`. With no admin token stored or given, a new one is
+ * made (`newAdminToken`): shown once, and stored by `keepNewAdmin` only once the server listens, so a start
+ * that fails does not keep a token nobody saw.
+ */
+export async function presetTokens(
+  store: Store,
+  env: Record<string, string | undefined>,
+  now: () => Date,
+  log: (msg: string, fields?: Record<string, unknown>) => void,
+): Promise<{ newAdminToken?: string; keepNewAdmin: () => Promise<void> }> {
+  const ensure = async (kind: "admin" | "agent", token: string, name: string) => {
+    const hash = hashToken(token);
+    if (!(await store.listTokens(kind)).some((t) => t.hash === hash)) {
+      await store.addToken({ id: crypto.randomUUID(), kind, hash, name, created: now().toISOString() });
+    }
+  };
+  let newAdminToken: string | undefined;
+  if (env.UPKEEP_ADMIN_TOKEN) {
+    await ensure("admin", env.UPKEEP_ADMIN_TOKEN, "UPKEEP_ADMIN_TOKEN");
+    const keep = hashToken(env.UPKEEP_ADMIN_TOKEN);
+    const others = (await store.listTokens("admin")).filter((t) => t.hash !== keep);
+    if (others.length > 0) {
+      await store.removeTokens(others.map((t) => t.id));
+      log("UPKEEP_ADMIN_TOKEN is set: other admin tokens revoked", { revoked: others.length });
+    }
+  } else if ((await store.listTokens("admin")).length === 0) newAdminToken = generateToken();
+  if (env.UPKEEP_AGENT_TOKEN) await ensure("agent", env.UPKEEP_AGENT_TOKEN, "UPKEEP_AGENT_TOKEN");
+  return {
+    ...(newAdminToken ? { newAdminToken } : {}),
+    keepNewAdmin: async () => {
+      if (newAdminToken) await ensure("admin", newAdminToken, "first start");
+    },
+  };
+}

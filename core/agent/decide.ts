@@ -7,58 +7,12 @@
  *   whatever the window, when the local daemon is unhealthy and the target differs from what runs (the
  *   backends' restart starts a stopped or failed daemon, so the new version does run and gets judged).
  */
-import { compareVersions, formatVersion, tryParseVersion } from "../version/mod.ts";
+import { compareVersions, tryParseVersion } from "../version/mod.ts";
+import type { FindAnswer } from "../wire/parse_find.ts";
 import type { AgentSpec, AgentStatus } from "./types.ts";
 
-/** The parts of `/v1/webapi/find` the agent uses. */
-export interface FindAnswer {
-  serverVersion: string;
-  agentVersion: string;
-  autoUpdate: boolean;
-  jitterSeconds: number;
-  edition: "oss" | "ent" | "";
-  fips: boolean;
-  /** `upkeep.artifact`: a name the server suggests (may hold `{os}`/`{arch}` placeholders). */
-  artifact: string;
-  critical: boolean;
-  groupState: string;
-  reason: string;
-  /** `upkeep.adjusted.why`: the server capped or raised the rollout's version (server_version), or "". */
-  adjusted?: string;
-}
-
-/** Parses the find body; a malformed answer is a string saying what is wrong (never an update). */
-export function parseFindAnswer(doc: unknown): FindAnswer | string {
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return "the answer is not a JSON object";
-  const d = doc as Record<string, unknown>;
-  const au = d.auto_update as Record<string, unknown> | undefined;
-  if (typeof au !== "object" || au === null) return "auto_update is missing";
-  if (typeof au.agent_auto_update !== "boolean") return "auto_update.agent_auto_update is not a boolean";
-  // An upkeep server with no version policy yet names no version, with no update, and says why.
-  const none = au.agent_version === "" && au.agent_auto_update === false;
-  const agent = typeof au.agent_version === "string" ? tryParseVersion(au.agent_version) : undefined;
-  if (!agent && !none) return "auto_update.agent_version is not a version";
-  const server = typeof d.server_version === "string" ? tryParseVersion(d.server_version) : undefined;
-  const jitter = typeof au.agent_update_jitter_seconds === "number" ? au.agent_update_jitter_seconds : 0;
-  const up = (typeof d.upkeep === "object" && d.upkeep !== null ? d.upkeep : {}) as Record<string, unknown>;
-  const str = (v: unknown) => (typeof v === "string" ? v : "");
-  return {
-    serverVersion: server ? formatVersion(server) : "",
-    agentVersion: agent ? formatVersion(agent) : "",
-    autoUpdate: au.agent_auto_update,
-    jitterSeconds: Number.isFinite(jitter) ? Math.min(Math.max(0, Math.floor(jitter)), 86_400) : 0,
-    edition: d.edition === "ent" ? "ent" : d.edition === "oss" ? "oss" : "",
-    fips: d.fips === true,
-    artifact: str(up.artifact),
-    critical: up.critical === true,
-    groupState: str(up.group_state),
-    reason: str(up.reason),
-    adjusted:
-      typeof up.adjusted === "object" && up.adjusted !== null
-        ? str((up.adjusted as Record<string, unknown>).why)
-        : "",
-  };
-}
+// The find answer is read by core/wire (one parser for agent and tools); re-exported for this folder's callers.
+export { type FindAnswer, parseFindAnswer } from "../wire/parse_find.ts";
 
 export interface DecideInput {
   spec: Pick<AgentSpec, "enabled" | "pinned">;

@@ -3,9 +3,10 @@
  * A report that fails never fails an update (it is logged and the pass goes on).
  */
 import { hostname } from "node:os";
-import { type FindAnswer, parseFindAnswer } from "../../agent/mod.ts";
 import type { AgentSpec } from "../../agent/types.ts";
 import { UpkeepError } from "../../errors.ts";
+import { type FindAnswer, parseFindAnswer } from "../../wire/parse_find.ts";
+import { type ReportState, reportBody } from "../../wire/report.ts";
 import { MAX_FIND_ANSWER_BYTES, readCapped, readPrefix, Watchdog } from "../bounded_http.ts";
 import { checkUrl } from "../install/mod.ts";
 
@@ -75,7 +76,7 @@ export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<FindA
   }
 }
 
-export type ReportState = "ok" | "updating" | "failed" | "rolledback";
+export type { ReportState };
 
 export interface ReportBody {
   state: ReportState;
@@ -93,15 +94,7 @@ export async function sendReport(spec: AgentSpec, r: ReportBody): Promise<string
   const url = `${base(spec.server)}/v1/agents/report`;
   try {
     checkUrl(spec.server, spec.insecure);
-    const body = {
-      updater_id: spec.updaterId,
-      hostname: hostname().slice(0, 255) || "unknown",
-      ...(spec.group ? { group: spec.group } : {}),
-      version: r.version,
-      state: r.state,
-      ...(r.error ? { error: r.error.slice(0, 2000) } : {}),
-      ...(r.failedVersion ? { failed_version: r.failedVersion } : {}),
-    };
+    const body = reportBody({ updaterId: spec.updaterId, hostname: hostname(), group: spec.group, ...r });
     const watchdog = new Watchdog({ idleMs: REPORT_TIMEOUT_MS, totalMs: REPORT_TIMEOUT_MS });
     try {
       let res: Response;

@@ -2,17 +2,9 @@
 import { UpkeepError } from "../../errors.ts";
 import { checkUrl } from "../../install/url.ts";
 import type { ToolsState } from "../../tools/types.ts";
-import { formatVersion } from "../../version/format_version.ts";
-import { tryParseVersion } from "../../version/try_parse_version.ts";
+import { parseFind, type ToolsAnswer } from "../../wire/parse_find.ts";
 import { MAX_FIND_ANSWER_BYTES, readCapped, Watchdog } from "../bounded_http.ts";
 import { updateToolsState } from "./state_store.ts";
-
-export interface ToolsAnswer {
-  toolsVersion: string;
-  toolsAutoUpdate: boolean;
-  /** `upkeep.cache_seconds`: how long the server says its answer may be cached (absent: it does not say). */
-  cacheSeconds?: number;
-}
 
 const HINT =
   "check that the server runs and its URL (upkeep tools login --server URL); installed tools still run";
@@ -52,44 +44,22 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
   } finally {
     watchdog.dispose();
   }
-  let body: {
-    auto_update?: { tools_version?: unknown; tools_auto_update?: unknown };
-    upkeep?: { reason?: unknown; tools_reason?: unknown; cache_seconds?: unknown };
-  };
+  let doc: unknown;
   try {
-    body = JSON.parse(new TextDecoder().decode(bytes)) as typeof body;
+    doc = JSON.parse(new TextDecoder().decode(bytes));
   } catch (e) {
     throw new UpkeepError("E_SERVER", `${url} did not answer JSON`, { cause: e });
   }
-  if (!body || typeof body !== "object")
-    throw new UpkeepError("E_SERVER", `${url} did not answer a JSON object`);
-  if (body.auto_update?.tools_version === "" && body.auto_update?.tools_auto_update !== true) {
-    // An upkeep server with no tools version yet (no tools target, no server version) names none and says
-    // why: not an error of the server, nothing to run from it yet.
-    const why =
-      typeof body.upkeep?.tools_reason === "string"
-        ? `: ${body.upkeep.tools_reason}`
-        : typeof body.upkeep?.reason === "string"
-          ? `: ${body.upkeep.reason}`
-          : "";
+  const answer = parseFind(doc).tools;
+  if (typeof answer === "string") throw new UpkeepError("E_SERVER", `${url}: ${answer}`);
+  if ("noVersion" in answer) {
+    // An upkeep server with no tools version yet: not an error of the server, nothing to run from it yet.
+    const why = answer.why === undefined ? "" : `: ${answer.why}`;
     throw new UpkeepError("E_NOT_READY", `${server} names no client tools version yet${why}`, {
       hint: "its operator sets one (upkeep admin apply of kind: autoupdate_version with spec.tools.target_version)",
     });
   }
-  const v =
-    typeof body.auto_update?.tools_version === "string"
-      ? tryParseVersion(body.auto_update.tools_version)
-      : undefined;
-  if (!v) throw new UpkeepError("E_SERVER", `${url}: auto_update.tools_version is missing or not a version`);
-  const cacheSeconds = body.upkeep?.cache_seconds;
-  return {
-    toolsVersion: formatVersion(v),
-    toolsAutoUpdate: body.auto_update?.tools_auto_update === true,
-    // Kept as given (bounded where it is used): a number of seconds, anything else is no advice.
-    ...(typeof cacheSeconds === "number" && Number.isFinite(cacheSeconds) && cacheSeconds >= 0
-      ? { cacheSeconds }
-      : {}),
-  };
+  return answer;
 }
 
 /**

@@ -1,0 +1,99 @@
+/**
+ * The body of `POST /v1/agents/report`: an agent's word about itself. Built by the agent (`reportBody`),
+ * read by the server (`parseReport`), which counts it in the rollout. Pure.
+ */
+import { BadResourceError } from "../resources/bad_resource_error.ts";
+import type { ResourceProblem } from "../resources/types.ts";
+import { formatVersion } from "../version/format_version.ts";
+import { tryParseVersion } from "../version/try_parse_version.ts";
+
+export const REPORT_STATES = ["ok", "updating", "failed", "rolledback"] as const;
+/** ok: healthy on `version`; failed / rolledback: the update to `failed_version` failed. */
+export type ReportState = (typeof REPORT_STATES)[number];
+
+/** Longest values kept; a longer error is cut, a longer id or name refused. */
+const MAX = { updater_id: 128, hostname: 255, group: 64, version: 64, failed_version: 64, error: 2000 };
+
+export interface ReportBody {
+  updater_id: string;
+  hostname: string;
+  /** Absent or `""`: no group (the server counts the agent in its last group). */
+  group?: string;
+  version: string;
+  state: ReportState;
+  error?: string;
+  /** The version whose update failed (state failed or rolledback), when the agent names it. */
+  failed_version?: string;
+}
+
+/** A report as the server keeps it: every field checked, versions canonical, `group` `""` when none. */
+export type ReceivedReport = ReportBody & { group: string };
+
+/** The report an agent sends: empty fields left out, the host name and error cut to what the server keeps. */
+export function reportBody(r: {
+  updaterId: string;
+  hostname: string;
+  group: string;
+  version: string;
+  state: ReportState;
+  error?: string | undefined;
+  failedVersion?: string | undefined;
+}): ReportBody {
+  return {
+    updater_id: r.updaterId,
+    hostname: r.hostname.slice(0, MAX.hostname) || "unknown",
+    ...(r.group ? { group: r.group } : {}),
+    version: r.version,
+    state: r.state,
+    ...(r.error ? { error: r.error.slice(0, MAX.error) } : {}),
+    ...(r.failedVersion ? { failed_version: r.failedVersion } : {}),
+  };
+}
+
+/** Validates a report; every problem names its field (`BadResourceError` of kind `report`). */
+export function parseReport(doc: unknown): ReceivedReport {
+  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
+    throw new BadResourceError("report", [{ path: "", message: "must be a JSON object" }]);
+  }
+  const d = doc as Record<string, unknown>;
+  const problems: ResourceProblem[] = [];
+  const str = (k: keyof typeof MAX, required = true): string => {
+    const v = d[k];
+    if (v === undefined && !required) return "";
+    if (typeof v !== "string" || v.length === 0 || v.length > MAX[k]) {
+      problems.push({ path: k, message: `must be a non-empty string of at most ${MAX[k]} characters` });
+      return "";
+    }
+    return v;
+  };
+  const semver = (k: "version" | "failed_version", required: boolean): string => {
+    const text = str(k, required);
+    const v = text ? tryParseVersion(text) : undefined;
+    if (text && !v) problems.push({ path: k, message: "must be a semver version" });
+    return v ? formatVersion(v) : "";
+  };
+  const known = new Set(["updater_id", "hostname", "group", "version", "state", "error", "failed_version"]);
+  for (const k of Object.keys(d)) if (!known.has(k)) problems.push({ path: k, message: "unknown field" });
+  const updater_id = str("updater_id");
+  const hostname = str("hostname");
+  const group = str("group", false);
+  const version = semver("version", true);
+  const failed = semver("failed_version", false);
+  const state = d.state;
+  if (typeof state !== "string" || !(REPORT_STATES as readonly string[]).includes(state)) {
+    problems.push({ path: "state", message: `must be one of ${REPORT_STATES.join(", ")}` });
+  }
+  if (d.error !== undefined && typeof d.error !== "string")
+    problems.push({ path: "error", message: "must be a string" });
+  const error = typeof d.error === "string" ? d.error.slice(0, MAX.error) : undefined;
+  if (problems.length > 0) throw new BadResourceError("report", problems);
+  return {
+    updater_id,
+    hostname,
+    group,
+    version,
+    state: state as ReportState,
+    ...(error ? { error } : {}),
+    ...(failed ? { failed_version: failed } : {}),
+  };
+}

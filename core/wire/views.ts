@@ -1,0 +1,142 @@
+/**
+ * What the native API answers (DESIGN §4), as the server builds it (server/views.ts, server/app.ts) and
+ * `upkeep admin` reads it (server/client.ts). Snake_case; `null` where a value is not set. Types only, and
+ * the operator actions on a group.
+ */
+import type { GroupState, VersionAdjustment } from "../rollout/types.ts";
+import type { ReceivedReport } from "./report.ts";
+
+export type { ResourceKind } from "../resources/types.ts";
+
+/** `POST /v1/rollout/groups/NAME/ACTION`. */
+export const GROUP_ACTIONS = ["start", "force", "done", "rollback"] as const;
+export type GroupAction = (typeof GROUP_ACTIONS)[number];
+
+export function isGroupAction(s: string): s is GroupAction {
+  return (GROUP_ACTIONS as readonly string[]).includes(s);
+}
+
+/** A resource as stored and answered (`GET /v1/resources/KIND`). */
+export type ResourceView = { kind: string; spec: Record<string, unknown> } & Record<string, unknown>;
+
+/** `GET /v1/server`. */
+export interface ServerView {
+  /** null while nobody has set it. */
+  server_version: string | null;
+  product: string;
+  cluster_name: string;
+  edition: string;
+  fips: boolean;
+}
+
+export interface CanaryView {
+  updater_id: string;
+  hostname: string;
+  success: boolean;
+}
+
+/** A version the server capped or raised, and the resource field that named it. */
+export type AdjustmentView = VersionAdjustment & { field: string };
+
+/** One group of `GET /v1/rollout`: its stored state and what its agents are told now. */
+export interface GroupView {
+  name: string;
+  state: GroupState;
+  /** The version the group's agents are told now (after the server's cap or raise), or null. */
+  effective_version: string | null;
+  auto_update: boolean;
+  /** Why they are told that. */
+  answer: string;
+  adjusted: VersionAdjustment | null;
+  start_time: string | null;
+  last_transition: string;
+  reason: string;
+  canaries: CanaryView[];
+  initial_count: number;
+  present_count: number;
+  up_to_date_count: number;
+  failed_count: number;
+  forced: boolean;
+}
+
+/** What client tools are told now (null when that cannot be decided). */
+export interface ToolsView {
+  version: string;
+  auto_update: boolean;
+  reason: string;
+  adjusted: VersionAdjustment | null;
+}
+
+export interface EventView {
+  time: string;
+  group: string;
+  from: string;
+  to: string;
+  reason: string;
+}
+
+/** `GET /v1/rollout`, and the answer of a group action. */
+export interface RolloutView {
+  start_version: string | null;
+  target_version: string | null;
+  /** The target after the server's cap or raise: what the counts are judged against. */
+  effective_target_version: string | null;
+  target_adjusted: VersionAdjustment | null;
+  strategy: string;
+  schedule: string | null;
+  mode: string | null;
+  server_version: string | null;
+  /** One sentence: how server_version bounds what agents are told. */
+  server_cap: string;
+  started_at: string | null;
+  tools: ToolsView | null;
+  groups: GroupView[];
+  /** Oldest first, up to 100. */
+  events: EventView[];
+  /** Every cap or raise server_version makes to the versions the resources name. */
+  adjusted: AdjustmentView[];
+}
+
+/** One agent of `GET /v1/agents`: its last report, and whether it still counts. */
+export type AgentView = ReceivedReport & {
+  /** When the server received that report. */
+  last_seen: string;
+  present: boolean;
+};
+
+export interface ArtifactView {
+  name: string;
+  size: number;
+  sha256: string;
+  uploaded?: string;
+}
+
+/** `GET /v1/releases`. */
+export interface ReleasesView {
+  product: string;
+  critical: string[];
+  /** The published release manifest (null: none); `warning` when it expires within 7 days or has expired. */
+  manifest: {
+    serial: number;
+    expires: string;
+    floor: string | null;
+    versions: string[];
+    warning: string | null;
+  } | null;
+  artifacts: ArtifactView[];
+}
+
+/** One token of `GET /v1/tokens` (never its hash). */
+export interface TokenView {
+  id: string;
+  type: string;
+  name: string;
+  created: string;
+}
+
+/** `POST /v1/tokens`: the token itself, shown once. */
+export interface NewToken {
+  type: string;
+  name: string;
+  token: string;
+}

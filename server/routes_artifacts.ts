@@ -1,0 +1,81 @@
+/**
+ * Artifacts and releases: uploads (admin), the critical flags, public downloads of artifacts and of this
+ * server's own executable, and install.sh.
+ */
+import type { Context, Hono } from "hono";
+import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
+import type { AppDeps } from "./app.ts";
+import { checkArtifactName } from "./artifact_store.ts";
+import { fileResponse } from "./file_response.ts";
+import {
+  ARTIFACT_BODY_LIMIT,
+  type Env,
+  type Guards,
+  problem,
+  REPORT_BODY_LIMIT,
+  readDocument,
+  tooLarge,
+} from "./http.ts";
+import { installScript } from "./install_sh.ts";
+
+export function artifactRoutes(app: Hono<Env>, deps: AppDeps, { admin, viewer, writable }: Guards): void {
+  const { store, artifacts, rollout } = deps;
+  // Artifacts.
+  app.put("/v1/artifacts/:name", admin, writable, async (c) => {
+    const name = checkArtifactName(c.req.param("name") ?? "");
+    const length = Number(c.req.header("content-length") ?? "0");
+    if (length > ARTIFACT_BODY_LIMIT)
+      return problem(c, 413, `artifact is larger than the limit of ${ARTIFACT_BODY_LIMIT} bytes`);
+    const body = c.req.raw.body;
+    if (!body) return problem(c, 400, "empty body: send the artifact bytes");
+    const stored = await artifacts.put(name, body, ARTIFACT_BODY_LIMIT);
+    await store.putArtifact({ name, ...stored, uploaded: deps.now().toISOString() });
+    await rollout.artifactsChanged();
+    deps.log("artifact stored", { name, ...stored });
+    return c.json({ name, ...stored }, 201);
+  });
+  app.get("/v1/releases", viewer, async (c) => c.json(await rollout.releases()));
+  app.post("/v1/releases", admin, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+    const doc = (await readDocument(c)) as { version?: unknown; critical?: unknown } | null;
+    const v = typeof doc?.version === "string" ? tryParseVersion(doc.version) : undefined;
+    if (!v)
+      return problem(c, 400, "version: must be a semver version", {
+        problems: [{ path: "version", message: "must be a semver version" }],
+      });
+    if (typeof doc?.critical !== "boolean")
+      return problem(c, 400, "critical: must be true or false", {
+        problems: [{ path: "critical", message: "must be a boolean" }],
+      });
+    await rollout.setCritical(formatVersion(v), doc.critical);
+    return c.json(await rollout.releases());
+  });
+  const serveArtifact = async (c: Context) => {
+    const name = c.req.param("name") ?? "";
+    const path = artifacts.path(name);
+    const meta = path ? await store.getArtifact(name) : undefined;
+    if (!path || !meta) return problem(c, 404, `no artifact named ${JSON.stringify(name)}`);
+    return fileResponse(c, path, meta.size, `"${meta.sha256}"`);
+  };
+  app.get("/artifacts/:name", serveArtifact);
+  app.on("HEAD", "/artifacts/:name", serveArtifact);
+
+  // Agent installation.
+  app.get("/scripts/install.sh", (c) =>
+    c.body(installScript(deps.publicUrl()), 200, { "content-type": "text/x-shellscript; charset=utf-8" }),
+  );
+  app.get("/download/:file", async (c) => {
+    const file = c.req.param("file");
+    const self = deps.self;
+    if (!self || (file !== self.name && file !== `${self.name}.sha256`)) {
+      return problem(
+        c,
+        404,
+        `no download named ${JSON.stringify(file)}${self ? `: this server has ${self.name}` : ""}`,
+      );
+    }
+    const sha = await self.sha256();
+    if (file.endsWith(".sha256")) return c.text(`${sha}  ${self.name}\n`);
+    const size = Bun.file(self.path).size;
+    return fileResponse(c, self.path, size, `"${sha}"`);
+  });
+}
