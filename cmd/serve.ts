@@ -22,63 +22,69 @@ export function register(program: Command): void {
     .option("--tls-key <file>", "TLS private key (PEM)")
     .option("--public-url <url>", "URL hosts use to reach this server (install.sh, agent enable)")
     .option("--log-format <format>", "text or json (default text)")
-    .action(async (flags) => {
-      const { boot } = await import("../server/boot.ts");
-      // First: whoever waits for the "listening" line may stop the server at once. Handlers installed
-      // after that line, or just before it, were sometimes not in place yet (the process died of the
-      // signal, exit 143). A stop that comes during start-up is served once the server is up.
-      const signal = new Promise<string>((res) => {
-        process.once("SIGTERM", () => res("SIGTERM"));
-        process.once("SIGINT", () => res("SIGINT"));
-      });
-      const b = await boot(flags, process.env);
-      const o = b.options;
-      const { listenError } = await import("../server/serve_options.ts");
-      let server: ReturnType<typeof Bun.serve>;
-      try {
-        server = Bun.serve({
-          hostname: o.hostname,
-          port: o.port,
-          ...(o.tls ? { tls: { cert: Bun.file(o.tls.cert), key: Bun.file(o.tls.key) } } : {}),
-          maxRequestBodySize: 4 * 1024 * 1024 * 1024,
-          // The hot path (find/ping) bypasses the router; everything else goes through Hono.
-          routes: b.hotRoutes,
-          fetch: (req) => b.app.fetch(req),
-          error: () => new Response('{"error":"internal error"}', { status: 500 }),
-        });
-      } catch (e) {
-        b.close();
-        throw listenError(e, o);
-      }
-      await b.listening(server.port ?? o.port);
-      const host = server.hostname ?? o.hostname;
-      const url = `${o.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
-      // The token first: whoever waits for "listening" can then read it.
-      if (b.newAdminToken) {
-        print(`Admin token (shown once, only its hash is kept): ${b.newAdminToken}`);
-        print(
-          [
-            "Next steps:",
-            `  export UPKEEP_SERVER=${o.publicUrl} UPKEEP_TOKEN=<the token above>`,
-            "  upkeep admin publish dist/<product>-v1.2.3-linux-amd64-bin.tar.gz   # publish a signed release",
-            "  upkeep admin apply -f version.yaml                                 # set start/target versions",
-            `  curl -fsSL ${o.publicUrl}/scripts/install.sh | sh -s -- --product ${o.product} ...  # install an agent`,
-          ].join("\n"),
-        );
-      }
-      b.log("upkeep serve listening", {
-        url,
-        data_dir: o.dataDir,
-        product: o.product,
-        public_url: o.publicUrl,
-      });
-      const timer = setInterval(() => {
-        b.rollout.reconcile().catch((e) => b.log("reconcile failed", { error: String(e) }));
-      }, o.reconcileMs);
-      b.log("shutting down: draining in-flight requests", { signal: await signal });
-      clearInterval(timer);
-      await server.stop(false);
-      b.close();
-      b.log("stopped");
+    .action(runServe);
+}
+
+/** `upkeep serve`: boot, listen (the only Bun.serve), reconcile on a timer, drain on SIGTERM/SIGINT. */
+async function runServe(flags: Record<string, unknown>): Promise<void> {
+  const { boot } = await import("../server/boot.ts");
+  // First: whoever waits for the "listening" line may stop the server at once. Handlers installed
+  // after that line, or just before it, were sometimes not in place yet (the process died of the
+  // signal, exit 143). A stop that comes during start-up is served once the server is up.
+  const signal = new Promise<string>((res) => {
+    process.once("SIGTERM", () => res("SIGTERM"));
+    process.once("SIGINT", () => res("SIGINT"));
+  });
+  const b = await boot(flags, process.env);
+  const o = b.options;
+  const { listenError } = await import("../server/serve_options.ts");
+  let server: ReturnType<typeof Bun.serve>;
+  try {
+    server = Bun.serve({
+      hostname: o.hostname,
+      port: o.port,
+      ...(o.tls ? { tls: { cert: Bun.file(o.tls.cert), key: Bun.file(o.tls.key) } } : {}),
+      maxRequestBodySize: 4 * 1024 * 1024 * 1024,
+      // The hot path (find/ping) bypasses the router; everything else goes through Hono.
+      routes: b.hotRoutes,
+      fetch: (req) => b.app.fetch(req),
+      error: () => new Response('{"error":"internal error"}', { status: 500 }),
     });
+  } catch (e) {
+    b.close();
+    throw listenError(e, o);
+  }
+  await b.listening(server.port ?? o.port);
+  const host = server.hostname ?? o.hostname;
+  const url = `${o.tls ? "https" : "http"}://${host.includes(":") ? `[${host}]` : host}:${server.port}`;
+  // The token first: whoever waits for "listening" can then read it.
+  if (b.newAdminToken) printFirstStart(b.newAdminToken, o);
+  b.log("upkeep serve listening", {
+    url,
+    data_dir: o.dataDir,
+    product: o.product,
+    public_url: o.publicUrl,
+  });
+  const timer = setInterval(() => {
+    b.rollout.reconcile().catch((e) => b.log("reconcile failed", { error: String(e) }));
+  }, o.reconcileMs);
+  b.log("shutting down: draining in-flight requests", { signal: await signal });
+  clearInterval(timer);
+  await server.stop(false);
+  b.close();
+  b.log("stopped");
+}
+
+/** The admin token of a first start (shown once) and what to do next. */
+function printFirstStart(token: string, o: { publicUrl: string; product: string }): void {
+  print(`Admin token (shown once, only its hash is kept): ${token}`);
+  print(
+    [
+      "Next steps (README.md § Quickstart walks through all of them):",
+      `  export UPKEEP_SERVER=${o.publicUrl} UPKEEP_TOKEN=<the token above>`,
+      "  upkeep admin publish dist/<product>-v1.2.3-linux-amd64-bin.tar.gz   # publish a signed release",
+      "  upkeep admin apply -f version.yaml                                 # set start/target versions",
+      `  curl -fsSL ${o.publicUrl}/scripts/install.sh | sh -s -- --product ${o.product} ...  # install an agent`,
+    ].join("\n"),
+  );
 }

@@ -38,38 +38,10 @@ export async function harness(
     info?: Partial<ServerInfo>;
   } = {},
 ): Promise<Harness> {
-  const clock = {
-    now: new Date(opts.start ?? "2026-11-23T08:30:00Z"), // a Monday
-    advance(ms: number) {
-      this.now = new Date(this.now.getTime() + ms);
-    },
-    set(iso: string) {
-      this.now = new Date(iso);
-    },
-  };
+  const clock = fakeClock(opts.start ?? "2026-11-23T08:30:00Z"); // a Monday
   const now = () => clock.now;
   const store = new SqliteStore(opts.db ?? ":memory:");
-  await store.addToken({
-    id: "a",
-    kind: "admin",
-    hash: hashToken(ADMIN),
-    name: "t",
-    created: now().toISOString(),
-  });
-  await store.addToken({
-    id: "b",
-    kind: "agent",
-    hash: hashToken(AGENT),
-    name: "t",
-    created: now().toISOString(),
-  });
-  await store.addToken({
-    id: "c",
-    kind: "viewer",
-    hash: hashToken(VIEWER),
-    name: "t",
-    created: now().toISOString(),
-  });
+  await addTestTokens(store, now().toISOString());
   const logs: string[] = [];
   const log = (msg: string, fields?: Record<string, unknown>) => {
     logs.push(`${msg} ${fields ? JSON.stringify(fields) : ""}`);
@@ -97,16 +69,7 @@ export async function harness(
     log,
   });
   await rollout.load();
-  let self: SelfBinary | undefined;
-  if (opts.self) {
-    const path = join(mkdtempSync(join(tmpdir(), "upkeep-self-")), "upkeep");
-    writeFileSync(path, "not really upkeep");
-    self = {
-      name: "upkeep-linux-amd64",
-      path,
-      sha256: async () => new Bun.CryptoHasher("sha256").update("not really upkeep").digest("hex"),
-    };
-  }
+  const self = opts.self ? fakeSelf() : undefined;
   const app = createApp({
     store,
     artifacts,
@@ -130,6 +93,40 @@ export async function harness(
     );
   };
   return { app, rollout, store, clock, logs, req };
+}
+
+function fakeClock(start: string): Harness["clock"] {
+  return {
+    now: new Date(start),
+    advance(ms: number) {
+      this.now = new Date(this.now.getTime() + ms);
+    },
+    set(iso: string) {
+      this.now = new Date(iso);
+    },
+  };
+}
+
+/** One token of each kind: ADMIN, AGENT, VIEWER. */
+async function addTestTokens(store: SqliteStore, created: string): Promise<void> {
+  const kinds = [
+    ["a", "admin", ADMIN],
+    ["b", "agent", AGENT],
+    ["c", "viewer", VIEWER],
+  ] as const;
+  for (const [id, kind, token] of kinds)
+    await store.addToken({ id, kind, hash: hashToken(token), name: "t", created });
+}
+
+/** A small file served as the running executable at /download/upkeep-linux-amd64. */
+function fakeSelf(): SelfBinary {
+  const path = join(mkdtempSync(join(tmpdir(), "upkeep-self-")), "upkeep");
+  writeFileSync(path, "not really upkeep");
+  return {
+    name: "upkeep-linux-amd64",
+    path,
+    sha256: async () => new Bun.CryptoHasher("sha256").update("not really upkeep").digest("hex"),
+  };
 }
 
 /** A halt-on-error schedule: group canary (window from 08:00 UTC, one canary), then prod (from 09:00). */
