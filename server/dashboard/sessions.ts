@@ -37,15 +37,17 @@ export class Sessions {
   /** By sha256 of the id; Map order is least recently used first. */
   readonly #sessions = new Map<string, Session>();
   readonly #now: () => number;
+  readonly #max: number;
 
-  constructor(now: () => number) {
+  constructor(now: () => number, max = MAX_SESSIONS) {
     this.#now = now;
+    this.#max = max;
   }
 
   /** A new session; answers its id (for the cookie only). */
   create(kind: SessionKind, tokenHash: string): { id: string; session: Session } {
     this.#sweep();
-    while (this.#sessions.size >= MAX_SESSIONS) {
+    while (this.#sessions.size >= this.#max) {
       const oldest = this.#sessions.keys().next().value as string;
       this.#sessions.delete(oldest);
     }
