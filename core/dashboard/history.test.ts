@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { ReportHistory } from "./history.ts";
+import { ERROR_CHARS, ReportHistory } from "./history.ts";
 
 const r = (version: string, state: "ok" | "failed" | "updating" = "ok", extra = {}) => ({
   updater_id: "u1",
@@ -37,4 +37,19 @@ describe("ReportHistory", () => {
     h.record(r("1.0.5"), 9000);
     expect(h.changes).toBe(before + 1);
   });
+});
+
+test("errors are cut to ERROR_CHARS; the same long error again is still the same report", () => {
+  const h = new ReportHistory();
+  const long = "x".repeat(2000);
+  h.record(r("1.1.0", "failed", { error: long }), 1000);
+  h.record(r("1.1.0", "failed", { error: long }), 2000);
+  const [e] = h.recent("u1");
+  expect([e?.count, e?.error?.length, e?.error?.endsWith("\u2026")]).toEqual([2, ERROR_CHARS, true]);
+});
+
+test("only the newest two entries of a host keep their error", () => {
+  const h = new ReportHistory();
+  for (let i = 0; i < 4; i++) h.record(r(`1.0.${i}`, "failed", { error: `e${i}` }), i * 1000);
+  expect(h.recent("u1").map((e) => e.error)).toEqual(["e3", "e2", undefined, undefined]);
 });

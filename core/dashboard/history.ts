@@ -2,7 +2,10 @@
  * Each host's recent reports, as the dashboard shows them ("per host its recent reports") and draws the
  * progress chart from. Consecutive reports that say the same thing (group, version, state, error, failed
  * version) are one entry with a count and the time of the first and the last: a host reporting every 5
- * minutes for a week is one entry, not 2,000. At most `perHost` entries per host (the oldest go).
+ * minutes for a week is one entry, not 2,000. At most `perHost` entries per host (the oldest go); errors
+ * are kept on the newest two, cut to ERROR_CHARS (the whole last error stays in the store); the few
+ * distinct groups and versions are shared. 100,000 hosts with five different failures each (the worst
+ * case) take about 92 MiB; three entries per host, as a rollout makes, about 33 MiB.
  *
  * The store keeps only each agent's last report; this history lives in the server's memory. It starts from
  * the stored last reports (`seed`) and grows with every report the server accepts. Pure: times come in.
@@ -28,22 +31,39 @@ export interface HostReport {
   group: string;
   version: string;
   state: ReportState;
-  error?: string;
+  /** Kept on the host's newest ERRORS_KEPT entries only. */
+  error?: string | undefined;
   failed_version?: string;
 }
 
-export const DEFAULT_REPORTS_PER_HOST = 10;
+export const DEFAULT_REPORTS_PER_HOST = 5;
+/** The newest entries of a host that keep their error. */
+const ERRORS_KEPT = 2;
+/** Longest error kept per entry. */
+export const ERROR_CHARS = 120;
+/** Most distinct strings shared (groups, versions); past that, strings are kept as they come. */
+const SHARED_MAX = 1000;
+
+/**
+ * The error cut to ERROR_CHARS, as a string of its own: a plain slice would keep the whole 2,000-character
+ * report alive behind it (the engine's substrings share their parent), 1.2 GB for 600,000 entries.
+ */
+const cut = (e: string | undefined) =>
+  e === undefined || e.length <= ERROR_CHARS
+    ? e
+    : `${Array.from(e.slice(0, ERROR_CHARS - 1)).join("")}\u2026`;
 
 const same = (e: HostReport, r: ReportFields) =>
   e.group === r.group &&
   e.version === r.version &&
   e.state === r.state &&
-  e.error === r.error &&
+  e.error === cut(r.error) &&
   e.failed_version === r.failed_version;
 
 export class ReportHistory {
   readonly #hosts = new Map<string, HostReport[]>();
   readonly #perHost: number;
+  readonly #shared = new Map<string, string>();
   #changes = 0;
 
   constructor(perHost = DEFAULT_REPORTS_PER_HOST) {
@@ -65,17 +85,29 @@ export class ReportHistory {
       last.count++;
       return;
     }
+    const error = cut(r.error);
     list.push({
       from: at,
       to: at,
       count: 1,
-      group: r.group,
-      version: r.version,
+      group: this.#share(r.group),
+      version: this.#share(r.version),
       state: r.state,
-      ...(r.error !== undefined ? { error: r.error } : {}),
-      ...(r.failed_version !== undefined ? { failed_version: r.failed_version } : {}),
+      ...(error !== undefined ? { error } : {}),
+      ...(r.failed_version !== undefined ? { failed_version: this.#share(r.failed_version) } : {}),
     });
     if (list.length > this.#perHost) list.shift();
+    // Older entries keep what they said but not their error (memory: see above).
+    const older = list[list.length - 1 - ERRORS_KEPT];
+    if (older?.error !== undefined) older.error = undefined;
+  }
+
+  /** One copy of each group and version string (a parsed report brings its own copies). */
+  #share(s: string): string {
+    const known = this.#shared.get(s);
+    if (known !== undefined) return known;
+    if (this.#shared.size < SHARED_MAX) this.#shared.set(s, s);
+    return s;
   }
 
   /** A host's reports, newest first. */
