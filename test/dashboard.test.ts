@@ -55,7 +55,7 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in Chromium", () => {
       "waiting for earlier group canary",
     );
     expect(await page.locator("#hosts tbody tr").count()).toBe(4);
-    await screenshot(page, w.dir, "dashboard-laptop");
+    await screenshot(page, w.dir, "dashboard-start");
 
     // An action: the confirmation says what the CLI says it does; then the state changes.
     const help = await upkeep(["admin", "rollout", "start", "--help"]);
@@ -65,7 +65,7 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in Chromium", () => {
     const dialog = page.locator("dialog#confirm");
     await dialog.waitFor({ state: "visible" });
     expect(await dialog.locator("#confirm-text").textContent()).toMatch(words);
-    await screenshot(page, w.dir, "dashboard-confirm");
+    await screenshot(page, w.dir, "dashboard-confirm", { fullPage: false, docs: true });
     await dialog.getByRole("button", { name: "Confirm" }).click();
     await waitText(page.locator("#result"), "group canary: canary");
     await waitText(badge(page, "canary"), "canaries updating");
@@ -92,7 +92,7 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in Chromium", () => {
     await waitText(badge(page, "canary"), /^done$/, 20_000);
     expect(await page.evaluate("window.marker")).toBe(42);
     await waitText(page.locator(".legend"), "canary: 1");
-    await screenshot(page, w.dir, "dashboard-live");
+    await screenshot(page, w.dir, "dashboard", { docs: true });
 
     // Hosts: filter by hostname prefix (a GET form, filtered and paged on the server).
     await page.getByLabel("Hostname").fill("prod-");
@@ -148,7 +148,7 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in Chromium", () => {
     expect(status).toEqual([403, "this is a viewer session (read-only): log in with an admin token to act"]);
     // Readable at a phone's width: nothing wider than the screen (wide tables scroll in their box).
     expect(await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")).toBe(true);
-    await screenshot(page, w.dir, "dashboard-phone-dark");
+    await screenshot(page, w.dir, "dashboard-phone-dark", { docs: true });
     await ctx.close();
   });
 

@@ -28,13 +28,22 @@ export function launchChromium(): Promise<Browser> {
   return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
 }
 
-/** Screenshots go to the test's temp dir; with UPKEEP_SCREENSHOTS=DIR, also to DIR (docs/ for the README). */
-export async function screenshot(page: Page, dir: string, name: string): Promise<string> {
+/**
+ * A screenshot into the test's temp dir (DIR/screenshots/NAME.png); with UPKEEP_SCREENSHOTS=DOCS, the ones
+ * marked `docs` also into DOCS (`UPKEEP_SCREENSHOTS=docs` refreshes the README's pictures).
+ */
+export async function screenshot(
+  page: Page,
+  dir: string,
+  name: string,
+  o: { fullPage?: boolean; docs?: boolean } = {},
+): Promise<string> {
   const path = join(dir, "screenshots", `${name}.png`);
   mkdirSync(join(dir, "screenshots"), { recursive: true });
-  await page.screenshot({ path, fullPage: true });
-  const extra = process.env.UPKEEP_SCREENSHOTS;
-  if (extra) await page.screenshot({ path: join(extra, `${name}.png`), fullPage: true });
+  const fullPage = o.fullPage ?? true;
+  await page.screenshot({ path, fullPage });
+  const docs = process.env.UPKEEP_SCREENSHOTS;
+  if (docs && o.docs) await page.screenshot({ path: join(docs, `${name}.png`), fullPage });
   return path;
 }
 
