@@ -294,6 +294,21 @@ describe("actions", () => {
 });
 
 describe("what the page shows", () => {
+  test("a fresh server (no rollout, no agents): the page says so; an action is refused with why", async () => {
+    const h = await harness();
+    const { cookie } = await login(h, ADMIN);
+    const page = await (await get(h, "/dashboard", cookie)).text();
+    expect(page).toContain("no rollout: set autoupdate_version spec.agents");
+    expect(page).toContain("0 shown of 0 matching hosts");
+    expect(page).toContain("none published: hosts install nothing");
+    const csrf = await csrfOf(h, cookie);
+    const r = await post(h, "/dashboard/groups/default/start", cookie, { csrf, confirmed: "1" }, JSON_ACCEPT);
+    expect([r.status, ((await r.json()) as { message: string }).message]).toEqual([
+      409,
+      "refused (409): no rollout in progress: set autoupdate_version spec.agents first",
+    ]);
+  });
+
   test("live: 304 while nothing changed, the new sections after a change", async () => {
     const h = await world();
     const { cookie } = await login(h, ADMIN);
