@@ -94,6 +94,17 @@ describe.skipIf(!HAS_CHROMIUM)("dashboard in Chromium", () => {
     await waitText(page.locator(".legend"), "canary: 1");
     await screenshot(page, w.dir, "dashboard", { docs: true });
 
+    // A host's page: its recent reports, newest first.
+    await page.locator("#hosts").getByRole("link", { name: "canary-1" }).click();
+    await page.waitForURL(`${w.url}/dashboard/hosts/c-1`);
+    const reports = await page.locator("section:has(#h-reports) tbody tr").allTextContents();
+    expect(reports.map((r) => (r.includes("1.1.0") ? "1.1.0" : r.includes("1.0.0") ? "1.0.0" : r))).toEqual([
+      "1.1.0",
+      "1.0.0",
+    ]);
+    await page.getByRole("link", { name: "← all hosts" }).click();
+    await page.waitForURL(`${w.url}/dashboard#hosts`);
+
     // Hosts: filter by hostname prefix (a GET form, filtered and paged on the server).
     await page.getByLabel("Hostname").fill("prod-");
     await page.getByRole("button", { name: "Filter" }).click();
