@@ -1,5 +1,6 @@
 #!/bin/sh
-# `npm start`: builds dist/upkeep, then becomes `upkeep serve` on loopback (README § Quickstart).
+# `npm start`: builds dist/upkeep, then becomes `upkeep serve` on loopback (README § Quickstart), and
+# prints the dashboard's URL and the command for the operator's shell.
 #
 #   UPKEEP_LISTEN     address to listen on (default 127.0.0.1:8080)
 #   UPKEEP_DATA_DIR   the server's data dir (default .upkeep, in the repository)
@@ -43,8 +44,14 @@ elif [ -e "$data/admin-token" ]; then
 else
   token="UPKEEP_TOKEN=<the admin token printed at the first start of $data>"
 fi
+if [ -e "$data/admin-token" ]; then
+  login="log in with the admin token in $data/admin-token"
+else
+  login="log in with the admin token"
+fi
 cat <<EOF
 upkeep serve: $url, data in $data
+Dashboard: $url/dashboard ($login)
 Next (README.md § Quickstart), in another terminal, in this folder:
   export UPKEEP_SERVER=$url $token PATH=\$PWD/dist:\$PATH
 Stop the server with Ctrl-C.

@@ -667,6 +667,24 @@ describe("who may call what", () => {
     ["GET", "/v1/tokens", "/v1/tokens", undefined, [401, 403, 403, 200]],
     ["POST", "/v1/tokens", "/v1/tokens", { type: "agent" }, [401, 403, 403, 201]],
     ["DELETE", "/v1/tokens/:id", "/v1/tokens/no-such-id", undefined, [401, 403, 403, 404]],
+    // The dashboard takes no bearer token: without its session cookie, pages lead to the login form (303),
+    // the rest is refused (401); server/dashboard/dashboard.test.ts tests it with sessions.
+    ["GET", "/", "/", undefined, [303, 303, 303, 303]],
+    ["GET", "/dashboard", "/dashboard", undefined, [303, 303, 303, 303]],
+    ["GET", "/dashboard/login", "/dashboard/login", undefined, PUBLIC],
+    ["POST", "/dashboard/login", "/dashboard/login", undefined, [400, 400, 400, 400]],
+    ["POST", "/dashboard/logout", "/dashboard/logout", undefined, [303, 303, 303, 303]],
+    ["GET", "/dashboard/live", "/dashboard/live", undefined, [401, 401, 401, 401]],
+    ["GET", "/dashboard/hosts/:id", "/dashboard/hosts/u1", undefined, [303, 303, 303, 303]],
+    [
+      "POST",
+      "/dashboard/groups/:name/:action",
+      "/dashboard/groups/prod/force",
+      undefined,
+      [401, 401, 401, 401],
+    ],
+    ["POST", "/dashboard/critical", "/dashboard/critical", undefined, [401, 401, 401, 401]],
+    ["GET", "/dashboard/assets/:file", "/dashboard/assets/app.js", undefined, PUBLIC],
   ];
 
   test("every route x {no token, agent, viewer, admin} -> the status of one rule", async () => {

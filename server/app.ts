@@ -9,10 +9,13 @@
  * - agent or admin token: reports;
  * - admin token: every write, and the token list.
  * No token, or one the server does not know: 401. A known token of the wrong kind: 403.
+ * The dashboard (/dashboard, server/dashboard/) takes no bearer token: its login form takes an admin or
+ * viewer token once and keeps a session cookie; its actions need an admin session and a CSRF token.
  */
 import { Hono } from "hono";
 import { isGroupAction, parseReport } from "../core/wire/mod.ts";
 import type { ArtifactStore } from "./artifact_store.ts";
+import { dashboard } from "./dashboard/mod.ts";
 import {
   type Env,
   errorHandler,
@@ -71,6 +74,12 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const { viewer, admin, reporter, writable } = g;
   app.onError(errorHandler(deps.log));
   app.notFound((c) => problem(c, 404, `no route for ${c.req.method} ${c.req.path}`));
+
+  // The web dashboard (server/dashboard): its own login and session cookie; it keeps each host's reports.
+  const ui = dashboard(deps);
+  app.get("/", (c) => c.redirect("/dashboard", 303));
+  app.route("/dashboard", ui.app);
+  app.use("/v1/agents/report", ui.recordReports);
 
   // Health and metrics.
   app.get("/healthz", (c) => c.text("ok\n"));
