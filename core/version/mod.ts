@@ -17,6 +17,7 @@ export * from "./is_prerelease.ts";
 export * from "./latest_stable.ts";
 export * from "./less_than.ts";
 export * from "./parse_version.ts";
+export * from "./same_version.ts";
 export * from "./sort_versions.ts";
 export * from "./try_parse_version.ts";
 export * from "./types.ts";
