@@ -1,8 +1,9 @@
+import type { Problem } from "../validate/mod.ts";
 import { load } from "./_check.ts";
 import { BadResourceError } from "./bad_resource_error.ts";
 import { parseAutoupdateConfig } from "./parse_autoupdate_config.ts";
 import { parseAutoupdateVersion } from "./parse_autoupdate_version.ts";
-import type { AutoupdateConfig, AutoupdateVersion, ResourceProblem } from "./types.ts";
+import type { AutoupdateConfig, AutoupdateVersion } from "./types.ts";
 
 /**
  * Parses either resource, chosen by its `kind` (for `upkeep admin apply -f FILE`).
@@ -10,7 +11,7 @@ import type { AutoupdateConfig, AutoupdateVersion, ResourceProblem } from "./typ
  * @throws {BadResourceError} on bad text, an unknown or missing kind, or an invalid resource.
  */
 export function parseResource(input: unknown): AutoupdateConfig | AutoupdateVersion {
-  const ctx: { problems: ResourceProblem[] } = { problems: [] };
+  const ctx: { problems: Problem[] } = { problems: [] };
   const value = load(ctx, input);
   if (ctx.problems.length > 0) throw new BadResourceError("resource", ctx.problems);
   const kind = (value as { kind?: unknown } | null)?.kind;

@@ -1,4 +1,5 @@
 import { describe, expect, test } from "bun:test";
+import type { Problem } from "../validate/mod.ts";
 import {
   BadResourceError,
   checkAutoupdateConfig,
@@ -9,7 +10,6 @@ import {
   parseAutoupdateConfig,
   parseAutoupdateVersion,
   parseResource,
-  type ResourceProblem,
   tryParseAutoupdateConfig,
   tryParseAutoupdateVersion,
 } from "./mod.ts";
@@ -43,7 +43,7 @@ const group = (extra: Record<string, unknown> = {}) => ({
   ...extra,
 });
 
-function problemsOf(input: unknown, which: "config" | "version" = "config"): ResourceProblem[] {
+function problemsOf(input: unknown, which: "config" | "version" = "config"): Problem[] {
   const r = which === "config" ? checkAutoupdateConfig(input) : checkAutoupdateVersion(input);
   if (r.ok) throw new Error(`expected problems, got ${JSON.stringify(r.value)}`);
   return r.problems;
