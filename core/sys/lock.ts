@@ -16,6 +16,7 @@ import {
   writeSync,
 } from "node:fs";
 import { UpkeepError } from "../errors.ts";
+import { errorCodeOf, ioError } from "./io_error.ts";
 import { openLibc } from "./libc.ts";
 
 export interface LockOptions {
@@ -66,7 +67,7 @@ export function pidAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as { code?: string }).code === "EPERM";
+    return errorCodeOf(e) === "EPERM";
   }
 }
 
@@ -94,11 +95,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
       try {
         fd = openSync(path, "a+", 0o600);
       } catch (e) {
-        const code = (e as { code?: string }).code ?? String(e);
-        throw new UpkeepError("E_IO", `cannot open the lock file ${path}: ${code}`, {
-          cause: e,
-          hint: "the directory must be writable by this user",
-        });
+        throw ioError("open the lock file", path, e, { hint: "the directory must be writable by this user" });
       }
       if (flock(fd, LOCK_EX | LOCK_NB) === 0) {
         ftruncateSync(fd, 0);
@@ -130,7 +127,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
           },
         };
       } catch (e) {
-        if ((e as { code?: string }).code !== "EEXIST") throw e;
+        if (errorCodeOf(e) !== "EEXIST") throw e;
         const pid = Number(/^pid (\d+)/.exec(holderOf(path))?.[1] ?? "0");
         if (!pidAlive(pid)) {
           // Stale: move it aside (rename is atomic; of two racing takers only one moves this file).

@@ -16,6 +16,7 @@ import {
   planSweep,
   sortVersionDirNames,
 } from "../../install/layout.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 import { fsyncDir } from "./extract.ts";
 
 /** The marker of a version folder, or undefined when it is not a complete one. */
@@ -54,11 +55,8 @@ function entries(versionsDir: string): string[] {
   try {
     return readdirSync(versionsDir);
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return [];
-    throw new UpkeepError(
-      "E_IO",
-      `cannot list ${versionsDir}: ${(e as { code?: string }).code ?? String(e)}`,
-    );
+    if (errorCodeOf(e) === "ENOENT") return [];
+    throw ioError("list", versionsDir, e);
   }
 }
 
@@ -136,11 +134,11 @@ async function currentTarget(link: string): Promise<string | undefined> {
   try {
     return await readlink(link);
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const code = errorCodeOf(e);
     if (code === "ENOENT") return undefined;
     if (code === "EINVAL")
       throw new UpkeepError("E_CONFLICT", `${link} exists and is not a symlink: not replacing it`);
-    throw new UpkeepError("E_IO", `cannot read ${link}: ${code ?? String(e)}`);
+    throw ioError("read", link, e);
   }
 }
 
@@ -152,13 +150,7 @@ export async function pointAt(link: string, target: string): Promise<void> {
     await rename(tmp, link);
   } catch (e) {
     await unlink(tmp).catch(() => {});
-    throw new UpkeepError(
-      "E_IO",
-      `cannot point ${link} at ${target}: ${(e as { code?: string }).code ?? String(e)}`,
-      {
-        cause: e,
-      },
-    );
+    throw ioError("point", `${link} at ${target}`, e);
   }
   fsyncDir(dirname(link));
 }

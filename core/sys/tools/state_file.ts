@@ -5,9 +5,9 @@
  * file read-write, so a tools.json this user may only read (a shared, admin-managed tools dir) is read the
  * slow way instead (test/tools_readonly.test.ts).
  */
-import { UpkeepError } from "../../errors.ts";
 import { parseToolsState } from "../../tools/parse_tools_state.ts";
 import type { ToolsState } from "../../tools/types.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 import { statePath } from "./paths.ts";
 
 /** Synchronous on purpose: the shim saves a promise turn (~0.07 ms measured on a fresh start). */
@@ -17,12 +17,12 @@ export function readToolsState(dir: string): { state: ToolsState; exists: boolea
   try {
     text = new TextDecoder().decode(Bun.mmap(path, { shared: false }));
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const code = errorCodeOf(e);
     if (code === "ENOENT") return { state: { trustKeys: [], enrolled: false }, exists: false };
     if (code === "EINVAL" && Bun.file(path).size === 0)
       text = ""; // an empty file cannot be mapped
     else if (code === "EACCES" || code === "EPERM" || code === "EROFS") text = readOnly(path);
-    else throw new UpkeepError("E_IO", `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    else throw ioError("read", path, e);
   }
   return { state: parseToolsState(text, path), exists: true };
 }
@@ -32,6 +32,6 @@ function readOnly(path: string): string {
   try {
     return require("node:fs").readFileSync(path, "utf8");
   } catch (e) {
-    throw new UpkeepError("E_IO", `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    throw ioError("read", path, e);
   }
 }
