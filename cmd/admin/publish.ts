@@ -7,9 +7,11 @@
 import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { UpkeepError, UsageError } from "../../core/errors.ts";
+import { isUpkeepError, UpkeepError, UsageError } from "../../core/errors.ts";
 import { hashFile } from "../../core/sys/hash.ts";
+import { ioError } from "../../core/sys/io_error.ts";
 import { loadTrustedKeys } from "../../core/sys/keys.ts";
+import { parseChecksumFile } from "../../core/trust/checksum_file.ts";
 import { keyIdHex } from "../../core/trust/minisign.ts";
 import { type ApiClient, ApiError, type ArtifactView } from "../../server/client.ts";
 import { type JsonFlag, print } from "../output.ts";
@@ -127,25 +129,24 @@ function uploadOrder(files: string[]): string[] {
   return ordered;
 }
 
-/** An artifact against the `.sha256` beside it, if there is one (E_CHECKSUM naming both). */
+/**
+ * An artifact against the `.sha256` beside it, if there is one: E_MALFORMED when it is not one line
+ * `<sha256>  NAME` for this file, E_CHECKSUM naming both when the bytes differ.
+ */
 async function checkSha256File(u: Upload): Promise<void> {
   if (u.name.endsWith(".sha256") || u.name.endsWith(".minisig")) return;
   const sumFile = `${u.path}.sha256`;
   if (!isFile(sumFile)) return;
-  const line = (await Bun.file(sumFile).text()).split("\n")[0]?.trim() ?? "";
-  const m = /^([0-9a-fA-F]{64})(?:\s+\*?(.+))?$/.exec(line);
-  if (!m) {
-    throw new UpkeepError("E_CHECKSUM", `${sumFile}: not a sha256sum line (\`<hex>  ${u.name}\`)`, {
-      hint: `regenerate it: sha256sum ${u.name} > ${u.name}.sha256`,
+  let expected: string;
+  try {
+    expected = parseChecksumFile(await Bun.file(sumFile).text(), u.name, sumFile);
+  } catch (e) {
+    if (!isUpkeepError(e)) throw ioError("read", sumFile, e);
+    throw new UpkeepError(e.code, e.message, {
+      cause: e,
+      hint: `nothing was uploaded; regenerate it beside the file: sha256sum ${u.name} > ${u.name}.sha256`,
     });
   }
-  const named = m[2]?.trim();
-  if (named !== undefined && basename(named) !== u.name) {
-    throw new UpkeepError("E_CHECKSUM", `${sumFile} is the checksum of ${named}, not of ${u.name}`, {
-      hint: "nothing was uploaded",
-    });
-  }
-  const expected = (m[1] as string).toLowerCase();
   if (expected !== u.sha256) {
     throw new UpkeepError(
       "E_CHECKSUM",
