@@ -11,6 +11,7 @@ import { isUpkeepError, UpkeepError, UsageError } from "../../core/errors.ts";
 import { hashFile } from "../../core/sys/hash.ts";
 import { ioError } from "../../core/sys/io_error.ts";
 import { loadTrustedKeys } from "../../core/sys/keys.ts";
+import { isStoredName } from "../../core/trust/artifact_name.ts";
 import { parseChecksumFile } from "../../core/trust/checksum_file.ts";
 import { keyIdHex } from "../../core/trust/minisign.ts";
 import { type ApiClient, ApiError, type ArtifactView } from "../../server/client.ts";
@@ -27,8 +28,6 @@ interface Upload {
   size: number;
 }
 
-/** Same rule as the server (server/artifact_store.ts): one path segment of safe characters. */
-const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 const SIDECARS = [".sha256", ".minisig"];
 const MANIFEST_SUFFIX = "-releases.json";
 
@@ -78,7 +77,7 @@ async function planPublish(files: string[]): Promise<Upload[]> {
   const uploads: Upload[] = [];
   for (const path of uploadOrder(files)) {
     const name = basename(path);
-    if (!ARTIFACT_NAME.test(name) || name.includes("..")) {
+    if (!isStoredName(name)) {
       throw new UsageError(`${path}: ${JSON.stringify(name)} cannot be an artifact name`, {
         hint: "use letters, digits, '.', '_', '+', '-' only",
       });

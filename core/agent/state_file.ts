@@ -5,6 +5,7 @@
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { MAX_TIMER_MS, tryParseDuration } from "../duration.ts";
 import { UpkeepError } from "../errors.ts";
+import { isValidProduct } from "../trust/artifact_name.ts";
 import { fieldPath, isRecord, type Problem, type ProblemList, report, unknownKeys } from "../validate/mod.ts";
 import { formatVersion, tryParseVersion } from "../version/mod.ts";
 import {
@@ -192,7 +193,7 @@ function readSpec(s: Reader, given: boolean): AgentSpec {
     server: s.str("server", { required: true, check: isUrl, what: "an http(s) URL" }),
     product: s.str("product", {
       required: true,
-      check: (v) => /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(v),
+      check: isValidProduct,
       what: "a product name (lowercase letters, digits, -)",
     }),
     group: s.str("group", { max: 64 }),

@@ -3,6 +3,7 @@ import fc from "fast-check";
 import {
   type ArtifactName,
   formatArtifactName,
+  isStoredName,
   parseArtifactName,
   tryParseArtifactName,
 } from "./artifact_name.ts";
@@ -79,4 +80,23 @@ describe("artifact names", () => {
       { numRuns: 300 },
     );
   });
+});
+
+// The one rule for a name the server stores (server/artifact_store.ts) and publish sends (cmd/admin/publish.ts).
+test.each([
+  ["hello-v1.2.3-linux-amd64-bin.tar.gz", true],
+  ["hello-v1.2.3-linux-amd64-bin.tar.gz.sha256", true],
+  ["hello-releases.json.minisig", true],
+  ["hello.pub", true],
+  ["v1.2.3+build.7_x", true],
+  ["a".repeat(255), true],
+  ["a".repeat(256), false],
+  ["", false],
+  [".hidden", false],
+  ["-dash", false],
+  ["a..b", false],
+  ["a/b", false],
+  ["a b", false],
+] as const)("isStoredName(%p) is %p", (name, want) => {
+  expect(isStoredName(name)).toBe(want);
 });
