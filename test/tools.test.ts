@@ -16,7 +16,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeFakeRelease } from "../scripts/fake-release.ts";
+import { fakeMarker, makeFakeRelease } from "../scripts/fake-release.ts";
 import { publish, startWorld, type World } from "./agent_helpers.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
 import { startServe } from "./serve_process.ts";
@@ -635,7 +635,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
       mkdirSync(join(v, p));
       for (let i = 0; i < perPart; i++) writeFileSync(join(v, p, `f${i}`), "");
     }
-    writeFileSync(join(v, ".upkeep-complete"), JSON.stringify({ version: "6.9.0" }));
+    writeFileSync(join(v, ".upkeep-complete"), fakeMarker("6.9.0"));
     const count = (d: string) => {
       try {
         return readdirSync(d).length;

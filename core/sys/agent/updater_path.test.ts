@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fakeMarker } from "../../../scripts/fake-release.ts";
 import {
   type AgentState,
   type FindAnswer,
@@ -26,7 +27,7 @@ import {
   parseState,
 } from "../../agent/mod.ts";
 import { UpkeepError } from "../../errors.ts";
-import { formatMarker } from "../../install/layout.ts";
+import { MARKER_FILE } from "../../install/layout.ts";
 import { type InstallOptions, isCompleteVersionDir, switchSymlink } from "../install/mod.ts";
 import { currentTarget, type Layout, layout } from "./layout.ts";
 import { opPin, opRollback } from "./ops.ts";
@@ -147,13 +148,7 @@ function putVersion(l: Layout, v: string): string {
   const dir = join(l.versionsDir, v);
   mkdirSync(join(dir, "bin"), { recursive: true });
   writeFileSync(join(dir, "bin", "hello"), "#!/bin/sh\n");
-  const marker = {
-    version: v,
-    artifact: `hello-v${v}`,
-    sha256: "0".repeat(64),
-    installed_at: "2026-01-01T00:00:00Z",
-  };
-  writeFileSync(join(dir, ".upkeep-complete"), formatMarker(marker));
+  writeFileSync(join(dir, MARKER_FILE), fakeMarker(v));
   return dir;
 }
 

@@ -10,6 +10,7 @@ import { UpkeepError } from "../../errors.ts";
 import {
   type DirEntryFacts,
   MARKER_FILE,
+  MAX_MARKER_BYTES,
   type Marker,
   parseMarker,
   planCleanup,
@@ -25,7 +26,7 @@ export function readMarker(dir: string): Marker | undefined {
     if (!lstatSync(dir).isDirectory()) return undefined;
     const path = join(dir, MARKER_FILE);
     const st = lstatSync(path);
-    if (!st.isFile() || st.size > 64 * 1024) return undefined;
+    if (!st.isFile() || st.size > MAX_MARKER_BYTES) return undefined;
     return parseMarker(readFileSync(path, "utf8"));
   } catch {
     return undefined;
