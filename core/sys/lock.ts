@@ -5,16 +5,7 @@
  * reachable (no libc to load), an exclusive-create pid file is used, and a file naming a dead pid is taken
  * over.
  */
-import {
-  closeSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { UpkeepError } from "../errors.ts";
 import { errorCodeOf, ioError } from "./io_error.ts";
 import { openLibc } from "./libc.ts";
@@ -148,9 +139,4 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
     }
     await Bun.sleep(Math.min(100, opts.waitMs - waited));
   }
-}
-
-/** Writes a stale pid lock file (tests of the fallback path). */
-export function writeStaleLock(path: string, pid: number): void {
-  writeFileSync(path, `pid ${pid}\nagent update since 1970-01-01T00:00:00.000Z\n`, { mode: 0o600 });
 }

@@ -87,14 +87,3 @@ export function tryParseArtifactName(product: string, name: string): ArtifactNam
   if (!v || formatVersion(v) !== versionText) return undefined;
   return { product, edition, version: versionText, os, arch, fips };
 }
-
-/** Like tryParseArtifactName, throwing E_MALFORMED with the template in the message. */
-export function parseArtifactName(product: string, name: string): ArtifactName {
-  const a = tryParseArtifactName(product, name);
-  if (!a) {
-    throw bad(
-      `"${name}" is not an artifact name of ${product}: expected ${product}[-ent]-v{version}-{os}-{arch}[-fips]${ARTIFACT_SUFFIX}`,
-    );
-  }
-  return a;
-}

@@ -3,7 +3,7 @@
  * versions leave, and the atomic symlink switch (`current`, tool links).
  */
 import { randomBytes } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { readlink, rename, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { UpkeepError } from "../../errors.ts";
@@ -194,13 +194,4 @@ export function cleanSymlinkLeftovers(link: string): string[] {
     }
   }
   return removed;
-}
-
-/** readlink, or undefined when `link` is missing or not a link. */
-export function readSymlink(link: string): string | undefined {
-  try {
-    return readlinkSync(link);
-  } catch {
-    return undefined;
-  }
 }
