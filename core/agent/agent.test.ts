@@ -490,6 +490,7 @@ describe("isReleaseVerdict: which failures are reported as a failed release", ()
     "E_EXPIRED",
     "E_ROLLBACK",
     "E_CONFLICT",
+    "E_HOST_CONFIG",
     "E_KEY",
     "E_INTERNAL",
   ];

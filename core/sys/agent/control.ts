@@ -171,12 +171,12 @@ export function privateSocketDir(dir: string, uid: number | undefined): void {
   }
   const st = lstatSync(dir);
   if (!st.isDirectory())
-    throw new UpkeepError("E_CONFLICT", `${dir} is not a folder: refusing to put the control socket there`, {
+    throw new UpkeepError("E_EXISTS", `${dir} is not a folder: refusing to put the control socket there`, {
       hint: "remove it; `upkeep agent run` makes it again (0700)",
     });
   if (uid !== undefined && st.uid !== uid)
     throw new UpkeepError(
-      "E_CONFLICT",
+      "E_EXISTS",
       `${dir} belongs to uid ${st.uid}, not to this agent's user (uid ${uid}): refusing to put the control socket there`,
       { hint: "remove it; `upkeep agent run` makes it again (0700)" },
     );

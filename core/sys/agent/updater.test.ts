@@ -263,7 +263,7 @@ describe("what is reported as a failed release", () => {
     }
   });
 
-  test("a damaged trusted key in update.yaml is this host's problem: E_CONFLICT, no report", async () => {
+  test("a damaged trusted key in update.yaml is this host's problem: E_HOST_CONFIG, no report", async () => {
     reports = [];
     const l = namespace();
     const st = state(l);
@@ -271,7 +271,7 @@ describe("what is reported as a failed release", () => {
     await writeState(l, st);
     const u = new Updater({ layout: l, state: st, ...realPorts, service: new FakeBackend(l), log: () => {} });
     const r = await u.pass({ force: "1.2.0", forceWhy: "test" });
-    expect(r).toMatchObject({ outcome: "error", code: "E_CONFLICT" });
+    expect(r).toMatchObject({ outcome: "error", code: "E_HOST_CONFIG" });
     expect(r.message).toContain("this host's configuration");
     expect(reports).toEqual([]);
   });

@@ -448,7 +448,7 @@ describe("each failure before the switch: recorded; reported and skipped only wh
         w.server.next = answer("1.1.0", { artifact: "evil-{os}-{arch}.tar.gz" });
       },
       "error",
-      "E_CONFLICT",
+      "E_HOST_CONFIG",
       false,
       false,
     ],
@@ -485,12 +485,12 @@ describe("each failure before the switch: recorded; reported and skipped only wh
       if (skipped) expect(existsSync(join(w.l.versionsDir, "1.1.0"))).toBe(false);
     });
 
-  test("a damaged trusted key in update.yaml: this host's configuration (E_CONFLICT), never the release", async () => {
+  test("a damaged trusted key in update.yaml: this host's configuration (E_HOST_CONFIG), never the release", async () => {
     const w = world();
     const u = w.updater();
     u.state.spec.trustKeys = ["RWnot-a-key"];
     const r = await u.pass();
-    expect(r).toMatchObject({ outcome: "error", code: "E_CONFLICT" });
+    expect(r).toMatchObject({ outcome: "error", code: "E_HOST_CONFIG" });
     expect(r.message).toContain("this host's configuration");
     expect(w.installer.calls).toEqual([]);
     expect(w.server.reports).toEqual([]);

@@ -138,7 +138,7 @@ async function currentTarget(link: string): Promise<string | undefined> {
     const code = errorCodeOf(e);
     if (code === "ENOENT") return undefined;
     if (code === "EINVAL")
-      throw new UpkeepError("E_CONFLICT", `${link} exists and is not a symlink: not replacing it`);
+      throw new UpkeepError("E_EXISTS", `${link} exists and is not a symlink: not replacing it`);
     throw ioError("read", link, e);
   }
 }
@@ -159,7 +159,7 @@ export async function pointAt(link: string, target: string): Promise<void> {
 /**
  * Points `link` at `target` with one rename of a new symlink over it: a reader sees the old target or the
  * new one, never nothing. `revert` puts the previous target back the same way (or removes the link if
- * there was none). A `link` that exists but is not a symlink is E_CONFLICT.
+ * there was none). A `link` that exists but is not a symlink is E_EXISTS.
  */
 export async function switchSymlink(
   link: string,

@@ -899,11 +899,11 @@ describe("switchSymlink", () => {
     expect(readdirSync(c.root)).toEqual(["versions"]);
   });
 
-  test("a link path holding a real file or folder is E_CONFLICT, left alone", async () => {
+  test("a link path holding a real file or folder is E_EXISTS, left alone", async () => {
     const c = freshCase();
     const link = join(c.root, "current");
     writeFileSync(link, "not a link");
-    expect(await codeOf(switchSymlink(link, "versions/1.0.0"))).toBe("E_CONFLICT");
+    expect(await codeOf(switchSymlink(link, "versions/1.0.0"))).toBe("E_EXISTS");
     expect(readFileSync(link, "utf8")).toBe("not a link");
   });
 
