@@ -4,20 +4,16 @@
  * active then done, then the operator starts the next groups one by one (no waiting on windows). The agents
  * run `agent run --interval 1s`; the order of their updates and the final versions are asserted.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import {
-  cleanup,
   daemonVersion,
-  enable,
+  enabledHost,
   type Host,
-  host,
-  killDaemon,
-  type Loop,
   publish,
   readStateFile,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -30,7 +26,6 @@ const farHour = (new Date().getUTCHours() + 12) % 24;
 
 let w: World;
 const hosts = new Map<string, Host>();
-const loops: Loop[] = [];
 /** When each group's agent first ran the target (ms since the epoch). */
 const updatedAt = new Map<string, number>();
 let watching = true;
@@ -56,8 +51,12 @@ async function admin(args: string[], stdin?: string) {
   return r;
 }
 
-beforeAll(async () => {
-  w = await startWorld("agent-fleet");
+afterAll(() => {
+  watching = false;
+});
+
+useWorld("agent-fleet", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
   await admin(
     ["apply", "-f", "-"],
@@ -80,22 +79,7 @@ spec:
   agents: { start_version: 11.0.0, target_version: 11.1.0, schedule: regular, mode: enabled }
 `,
   );
-  for (const g of GROUPS) {
-    const h = host(w, g);
-    const r = await enable(w, h, ["--group", g]);
-    if (r.code !== 0) throw new Error(r.stderr);
-    hosts.set(g, h);
-  }
-});
-
-afterAll(async () => {
-  watching = false;
-  for (const l of loops) await l.stop();
-  for (const h of hosts.values()) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
+  for (const g of GROUPS) hosts.set(g, await enabledHost(w, g, ["--group", g]));
 });
 
 describe("a canary rollout across three groups of supervised agents", () => {
@@ -104,7 +88,7 @@ describe("a canary rollout across three groups of supervised agents", () => {
     for (const g of GROUPS) {
       const h = hosts.get(g) as Host;
       expect(readStateFile(h).status.active).toBe("11.0.0");
-      loops.push(await startLoop(h, ["--interval", "1s"], { HELLO_STATE: join(w.dir, g, "hello.json") }));
+      await startLoop(h, ["--interval", "1s"], { HELLO_STATE: join(w.dir, g, "hello.json") });
     }
     // Record the moment each agent's daemon runs the target.
     void (async () => {

@@ -12,16 +12,17 @@ import { BAD_KINDS, type BadKind } from "../scripts/fake-release.ts";
 import {
   ADMIN,
   agent,
-  cleanup,
   currentDir,
   enable,
+  enableArgs,
+  enabledHost,
   type Host,
   host,
   publish,
   readStateFile,
   STACK,
   setTarget,
-  startWorld,
+  useWorld,
   versionDirs,
   type World,
 } from "./agent_helpers.ts";
@@ -58,8 +59,10 @@ function outside(dir: string, skip: string): string[] {
 
 const evil = () => readdirSync(tmpdir()).filter((n) => n.startsWith("upkeep-evil"));
 
-beforeAll(async () => {
-  w = await startWorld("agent-refusals");
+afterAll(() => proxy?.stop(true));
+
+useWorld("agent-refusals", async (world) => {
+  w = world;
   const versions = [
     "11.0.0",
     "11.0.1",
@@ -85,17 +88,7 @@ beforeAll(async () => {
   });
   expect(put.status).toBe(201);
   await setTarget(w, "11.0.0");
-  h = host(w, "h");
-  const r = await enable(w, h);
-  if (r.code !== 0) throw new Error(r.stderr);
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
+  h = await enabledHost(w, "h");
 });
 
 /** The versions folder, hidden entries included (temp folders, downloads). */
@@ -218,24 +211,8 @@ describe("trust refusals", () => {
     expect((await upkeep(["release", "keygen", "--out-dir", other, "--unencrypted"])).code).toBe(0);
     await setTarget(w, "11.0.0");
     const x = host(w, "wrongkey");
-    const r = await upkeep([
-      "agent",
-      "enable",
-      "--server",
-      w.url,
-      "--product",
-      "hello",
-      "--base-url",
-      `${w.url}/artifacts`,
-      "--trust-key",
-      join(other, "upkeep.pub"),
-      "--install-dir",
-      x.installDir,
-      "--bin-dir",
-      x.binDir,
-      "--service",
-      "supervise",
-    ]);
+    // The helpers' enable with the other key instead of the world's.
+    const r = await upkeep(enableArgs(w, x).map((a) => (a === w.pub ? join(other, "upkeep.pub") : a)));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("E_SIGNATURE");
     expect(r.stderr).toContain("nothing was enabled");

@@ -4,21 +4,20 @@
  * A proxy in front of a real serve answers `/v1/webapi/find` (and ping) with a hostile reason; everything
  * else goes through to the real server.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import {
   AGENT_TOKEN,
   agent,
-  enable,
+  enabledHost,
   type Host,
-  host,
   publish,
   setTarget,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -41,13 +40,13 @@ let w: World;
 let h: Host;
 let proxy: ReturnType<typeof Bun.serve>;
 
-beforeAll(async () => {
-  w = await startWorld("printable");
+afterAll(() => proxy?.stop(true));
+
+useWorld("printable", async (world) => {
+  w = world;
   await publish(w, ["11.0.0"]);
   await setTarget(w, "11.0.0");
-  h = host(w, "a");
-  const r = await enable(w, h);
-  if (r.code !== 0) throw new Error(r.stderr);
+  h = await enabledHost(w, "a");
   const target = w.url;
   proxy = Bun.serve({
     hostname: "127.0.0.1",
@@ -78,12 +77,6 @@ beforeAll(async () => {
   const doc = parseYaml(readFileSync(h.stateFile, "utf8"));
   doc.spec.server = `http://127.0.0.1:${proxy.port}`;
   writeFileSync(h.stateFile, stringifyYaml(doc), { mode: 0o600 });
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  await w?.stop();
-  rmSync(w.dir, { recursive: true, force: true });
 });
 
 describe("server text is printed with control characters escaped", () => {

@@ -2,7 +2,7 @@
  * Client tools end to end: the compiled binary, a real `upkeep serve` hosting signed fake releases, shims,
  * real downloads. An in-process proxy in front of /artifacts counts downloads and can throttle them.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, describe, expect, test } from "bun:test";
 import {
   existsSync,
   mkdirSync,
@@ -16,8 +16,16 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fakeMarker, makeFakeRelease } from "../scripts/fake-release.ts";
-import { publish, startWorld, type World } from "./agent_helpers.ts";
+import { fakeMarker } from "../scripts/fake-release.ts";
+import {
+  type Developer,
+  developer,
+  publish,
+  setToolsTarget,
+  toolsLogin,
+  useWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
 import { startServe } from "./serve_process.ts";
 
@@ -26,8 +34,12 @@ let proxy: ReturnType<typeof Bun.serve>;
 const downloads = new Map<string, number>();
 const throttleBytesPerSecond = 0;
 
-beforeAll(async () => {
-  w = await startWorld("tools", ["--server-version", "6.3.0"]);
+afterAll(() => proxy?.stop(true));
+
+useWorld("tools", startProxy, { serveArgs: ["--server-version", "6.3.0"] });
+
+async function startProxy(world: World): Promise<void> {
+  w = world;
   await publish(w, ["6.0.0", "6.1.0", "6.2.0", "6.3.0"]);
   await setTools("6.1.0");
   // Counting (and, when asked, throttling) proxy for the artifacts: the base URL tools download from.
@@ -58,27 +70,15 @@ beforeAll(async () => {
       return new Response(body, { status: r.status, headers: r.headers });
     },
   });
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  await w?.stop();
-});
-
-async function setTools(version: string, ...flags: string[]) {
-  const r = await upkeep(["admin", "apply", ...flags, "-f", "-"], {
-    env: w.env,
-    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-  });
-  expect(r.code).toBe(0);
 }
+
+const setTools = (version: string, ...flags: string[]) => setToolsTarget(w, version, ...flags);
 
 const artifactDownloads = (version: string) =>
   [...downloads.entries()]
     .filter(([p]) => p.endsWith(`-v${version}-linux-amd64-bin.tar.gz`))
     .reduce((n, [, c]) => n + c, 0);
 
-/** A fresh user: own HOME, tools dir and shim dir. */
 /** The processes of a process group, from /proc (pid and command name). */
 function groupMembers(pgid: number): { pid: number; comm: string }[] {
   const out: { pid: number; comm: string }[] = [];
@@ -95,35 +95,18 @@ function groupMembers(pgid: number): { pid: number; comm: string }[] {
   return out;
 }
 
-function user() {
-  const home = mkdtempSync(join(tmpdir(), "upkeep-tools-home-"));
-  const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-  return { home, env, tools: env.UPKEEP_TOOLS_DIR, bin: join(home, "bin") };
-}
+/** A fresh user: own HOME, tools dir and shim dir. */
+const user = () => developer(w);
 
-async function login(u: ReturnType<typeof user>, extra: string[] = []) {
-  const r = await upkeep(
-    [
-      "tools",
-      "login",
-      "--server",
-      w.url,
-      "--product",
-      "hello",
-      "--base-url",
-      `http://127.0.0.1:${proxy.port}/artifacts`,
-      "--trust-key",
-      w.pub,
-      ...extra,
-    ],
-    { env: u.env },
-  );
+/** Logged in with the counting proxy as the base URL. */
+async function login(u: Developer, extra: string[] = []) {
+  const r = await toolsLogin(w, u.env, ["--base-url", `http://127.0.0.1:${proxy.port}/artifacts`, ...extra]);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.code).toBe(0);
   return r;
 }
 
-async function shim(u: ReturnType<typeof user>, args: string[], env: Record<string, string> = {}) {
+async function shim(u: Developer, args: string[], env: Record<string, string> = {}) {
   const p = Bun.spawn([join(u.bin, "hello"), ...args], {
     env: { ...process.env, ...u.env, ...env },
     stdout: "pipe",
@@ -737,31 +720,20 @@ describe("upkeep tools (compiled binary, real serve)", () => {
 
 describe("the release manifest's floor (its own server)", () => {
   let f: World;
-  beforeAll(async () => {
-    f = await startWorld("tools-floor", ["--server-version", "6.3.0"]);
-  });
-  afterAll(async () => {
-    await f?.stop();
-  });
-  const apply = async (version: string) =>
-    expect(
-      (
-        await upkeep(["admin", "apply", "-f", "-"], {
-          env: f.env,
-          stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-        })
-      ).code,
-    ).toBe(0);
+  useWorld(
+    "tools-floor",
+    async (world) => {
+      f = world;
+    },
+    { serveArgs: ["--server-version", "6.3.0"] },
+  );
+  const apply = (version: string) => setToolsTarget(f, version);
 
   test("a newer manifest's floor is recorded, older installs removed, and a server naming one below it is not followed", async () => {
     await publish(f, ["6.0.0", "6.1.0", "6.2.0"], "release", undefined);
     await apply("6.0.0");
-    const u = user();
-    const r = await upkeep(
-      ["tools", "login", "--server", f.url, "--product", "hello", "--trust-key", f.pub],
-      { env: u.env },
-    );
-    expect(r.code).toBe(0);
+    const u = developer(f);
+    expect((await toolsLogin(f, u.env)).code).toBe(0);
     expect((await upkeep(["tools", "exec", "hello", "version"], { env: u.env })).stdout.trim()).toBe(
       "hello v6.0.0",
     );
@@ -770,7 +742,7 @@ describe("the release manifest's floor (its own server)", () => {
 
     // The release engineer withdraws 6.0.0: a new manifest (higher serial) with floor 6.1.0.
     await Bun.sleep(1100); // serials are seconds
-    await publishFloor(f, ["6.0.0", "6.1.0", "6.2.0"], "6.1.0");
+    await publish(f, ["6.0.0", "6.1.0", "6.2.0"], "release-floor", undefined, { floor: "6.1.0" });
     await apply("6.2.0");
     const up = await upkeep(["tools", "update", "--json"], { env: u.env });
     expect(up.stderr).not.toMatch(/\n\s+at /);
@@ -793,10 +765,5 @@ describe("the release manifest's floor (its own server)", () => {
 });
 
 /** Publishes releases whose signed manifest carries a floor. */
-async function publishFloor(f: World, versions: string[], floor: string) {
-  const rel = await makeFakeRelease({ out: join(f.dir, "release-floor"), versions, key: f.key, floor });
-  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: f.env });
-  expect(r.code).toBe(0);
-}
 
 export { proxy, throttleBytesPerSecond };

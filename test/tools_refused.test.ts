@@ -6,12 +6,11 @@
  * bytes is tried again, `tools pin` forces a retry; a mirror's bad bytes (E_SIGNATURE) are never remembered.
  * A counting proxy in front of /artifacts counts the requests.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type FakeRelease, makeFakeRelease } from "../scripts/fake-release.ts";
-import { cleanup, STACK, startWorld, type World } from "./agent_helpers.ts";
+import type { FakeRelease } from "../scripts/fake-release.ts";
+import { loggedInDeveloper, publish, STACK, setToolsTarget, useWorld, type World } from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 let w: World;
@@ -23,30 +22,23 @@ const requests = new Map<string, number>();
 const corrupt = new Set<string>();
 /** The mirror answers 503 to everything. */
 let down = false;
-const home = mkdtempSync(join(tmpdir(), "upkeep-tools-memo-"));
 
 /** Builds and publishes a signed release set with the next manifest serial. */
 async function publishNext(versions: string[]): Promise<FakeRelease> {
   serial = serial === 0 ? Math.floor(Date.now() / 1000) : serial + 1;
-  const out = join(w.dir, `release-${serial}`);
-  rel = await makeFakeRelease({ out, versions, key: w.key, serial });
-  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
-  if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
+  rel = await publish(w, versions, `release-${serial}`, undefined, { serial });
   return rel;
 }
 
-async function setTools(version: string) {
-  const r = await upkeep(["admin", "apply", "-f", "-"], {
-    env: w.env,
-    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-  });
-  expect(r.code).toBe(0);
-}
+afterAll(() => proxy?.stop(true));
 
-beforeAll(async () => {
-  w = await startWorld("tools-memo", ["--server-version", "7.9.0"]);
+useWorld("tools-memo", startMirror, { serveArgs: ["--server-version", "7.9.0"] });
+
+/** The releases, and the mirror tools download from (it counts, can be down, can corrupt). */
+async function startMirror(world: World): Promise<void> {
+  w = world;
   await publishNext(["7.0.0", "7.1.0:binfile", "7.2.0"]);
-  await setTools("7.0.0");
+  await setToolsTarget(w, "7.0.0");
   proxy = Bun.serve({
     hostname: "127.0.0.1",
     port: 0,
@@ -64,14 +56,7 @@ beforeAll(async () => {
       return new Response(bytes, { status: r.status, headers: r.headers });
     },
   });
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  await w?.stop();
-  if (w) cleanup(w.dir);
-  rmSync(home, { recursive: true, force: true });
-});
+}
 
 const artifactOf = (version: string) => {
   const a = rel.artifacts.find((x) => x.version === version);
@@ -82,29 +67,8 @@ const artifactOf = (version: string) => {
 const downloads = (version: string) => requests.get(`/artifacts/${artifactOf(version).name}`) ?? 0;
 const manifestFetches = () => requests.get("/artifacts/hello-releases.json") ?? 0;
 
-let users = 0;
-async function loggedIn(): Promise<{ env: Record<string, string>; tools: string }> {
-  const h = join(home, `u${++users}`);
-  const tools = join(h, "tools");
-  const env = { HOME: h, UPKEEP_TOOLS_DIR: tools, UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-  const r = await upkeep(
-    [
-      "tools",
-      "login",
-      "--server",
-      w.url,
-      "--product",
-      "hello",
-      "--base-url",
-      `http://127.0.0.1:${proxy.port}/artifacts`,
-      "--trust-key",
-      w.pub,
-    ],
-    { env },
-  );
-  expect(r.code).toBe(0);
-  return { env, tools };
-}
+/** A developer logged in with the mirror as the base URL. */
+const loggedIn = () => loggedInDeveloper(w, ["--base-url", `http://127.0.0.1:${proxy.port}/artifacts`]);
 
 interface Refused {
   version: string;
@@ -195,7 +159,7 @@ describe("a release this machine refused is not downloaded again", () => {
     const u = await loggedIn();
     const first = await exec(u.env);
     expect(first.stdout.trim()).toBe("hello v7.0.0");
-    await setTools("7.1.0");
+    await setToolsTarget(w, "7.1.0");
     try {
       const before = downloads("7.1.0");
       const up = await upkeep(["tools", "update"], { env: u.env });
@@ -253,7 +217,7 @@ describe("a release this machine refused is not downloaded again", () => {
       expect(downloads("7.1.0")).toBe(before + 2);
       expect(toolsJson(u.tools).refused?.map((r) => r.version)).toEqual(["7.1.0"]);
     } finally {
-      await setTools("7.0.0");
+      await setToolsTarget(w, "7.0.0");
     }
   });
 
