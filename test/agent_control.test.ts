@@ -13,6 +13,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, lstatSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
+  adminOk,
   alive,
   daemonVersion,
   enable,
@@ -23,6 +24,7 @@ import {
   publish,
   readStateFile,
   STACK,
+  setRollout,
   setTarget,
   startLoop,
   useWorld,
@@ -78,10 +80,7 @@ async function agentCmd(args: string[], o: { user?: string; timeoutMs?: number }
   return { code: timedOut ? null : proc.exitCode, stdout, stderr, timedOut, ms: Date.now() - started };
 }
 
-async function admin(args: string[], stdin?: string): Promise<void> {
-  const r = await upkeep(["admin", ...args], { env: w.env, ...(stdin !== undefined ? { stdin } : {}) });
-  if (r.code !== 0) throw new Error(`admin ${args.join(" ")}: ${r.stderr}`);
-}
+const admin = (args: string[]) => adminOk(w, args);
 
 // A jitter of a day: the most the agent accepts.
 useWorld(
@@ -90,25 +89,7 @@ useWorld(
     w = world;
     await publish(w, ["11.0.0", "11.1.0"]);
     // One group, rolled out by the operator (force), so that it can also be rolled back.
-    await admin(
-      ["apply", "-f", "-"],
-      `kind: autoupdate_config
-spec:
-  agents:
-    mode: enabled
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: g1, days: ["*"], start_hour: ${(new Date().getUTCHours() + 12) % 24}, wait_hours: 0 }
----
-kind: server
-server_version: 11.9.0
----
-kind: autoupdate_version
-spec:
-  agents: { start_version: 11.0.0, target_version: 11.1.0, schedule: regular, mode: enabled }
-`,
-    );
+    await setRollout(w, { g1: "wait_hours: 0" }, "11.0.0", "11.1.0");
     h = host(w, "a");
     helloState = join(w.dir, "a", "hello.json");
     // `nobody` must be able to reach the namespace folder (0755, as enable makes it): the folders of the

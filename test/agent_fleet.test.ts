@@ -7,11 +7,13 @@
 import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import {
+  adminOk,
   daemonVersion,
   enabledHost,
   type Host,
   publish,
   readStateFile,
+  setRollout,
   startLoop,
   useWorld,
   type World,
@@ -22,7 +24,6 @@ import { upkeep } from "./cli.ts";
 setDefaultTimeout(90_000);
 
 const GROUPS = ["g1", "g2", "g3"] as const;
-const farHour = (new Date().getUTCHours() + 12) % 24;
 
 let w: World;
 const hosts = new Map<string, Host>();
@@ -45,11 +46,7 @@ async function stateOf(g: string): Promise<string | undefined> {
   return (await rollout()).find((x) => x.name === g)?.state;
 }
 
-async function admin(args: string[], stdin?: string) {
-  const r = await upkeep(["admin", ...args], { env: w.env, ...(stdin ? { stdin } : {}) });
-  if (r.code !== 0) throw new Error(`admin ${args.join(" ")}: ${r.stderr}`);
-  return r;
-}
+const admin = (args: string[]) => adminOk(w, args);
 
 afterAll(() => {
   watching = false;
@@ -58,26 +55,11 @@ afterAll(() => {
 useWorld("agent-fleet", async (world) => {
   w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
-  await admin(
-    ["apply", "-f", "-"],
-    `kind: autoupdate_config
-spec:
-  agents:
-    mode: enabled
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: g1, days: ["*"], start_hour: ${farHour}, canary_count: 1 }
-        - { name: g2, days: ["*"], start_hour: ${farHour}, wait_hours: 0 }
-        - { name: g3, days: ["*"], start_hour: ${farHour}, wait_hours: 0 }
----
-kind: server
-server_version: 11.9.0
----
-kind: autoupdate_version
-spec:
-  agents: { start_version: 11.0.0, target_version: 11.1.0, schedule: regular, mode: enabled }
-`,
+  await setRollout(
+    w,
+    { g1: "canary_count: 1", g2: "wait_hours: 0", g3: "wait_hours: 0" },
+    "11.0.0",
+    "11.1.0",
   );
   for (const g of GROUPS) hosts.set(g, await enabledHost(w, g, ["--group", g]));
 });

@@ -41,9 +41,10 @@ export interface World {
   pub: string;
   key: string;
   release?: FakeRelease;
-  /** The hosts made with `host` and the loops started on them: closeWorld stops them all. */
+  /** The hosts made with `host`, the loops started on them, the mirrors: closeWorld stops them all. */
   hosts: Host[];
   loops: Loop[];
+  mirrors: Mirror[];
   /** Stops serve (the folder stays). */
   stop(): Promise<void>;
 }
@@ -86,14 +87,66 @@ export async function startWorld(prefix: string, o: WorldOptions = {}): Promise<
     key: join(keys, "upkeep.key"),
     hosts: [],
     loops: [],
+    mirrors: [],
     stop: async () => {
       await serve.stop();
     },
   };
 }
 
-/** Stops the world's loops, the daemons of its hosts and serve; removes its folder. */
+/** A mirror of the world's server on loopback (stopped when the world closes). */
+export interface Mirror {
+  /** `http://127.0.0.1:PORT`: a base URL or a server URL for hosts and developers. */
+  url: string;
+  /** Requests so far, by path. */
+  requests: Map<string, number>;
+  stop(): void;
+}
+
+/**
+ * Starts a mirror that counts the requests by path and passes them on to serve (method, body, Range,
+ * Authorization, Content-Type). `before` may answer instead (a mirror that is down, a hostile answer);
+ * `after` may change serve's answer (corrupt bytes, a slow download).
+ */
+export function startMirror(
+  w: World,
+  o: {
+    before?: (path: string) => Response | undefined;
+    after?: (path: string, r: Response) => Response | Promise<Response>;
+  } = {},
+): Mirror {
+  const requests = new Map<string, number>();
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const path = url.pathname;
+      requests.set(path, (requests.get(path) ?? 0) + 1);
+      const early = o.before?.(path);
+      if (early) return early;
+      const headers = new Headers();
+      for (const name of ["range", "authorization", "content-type"]) {
+        const v = req.headers.get(name);
+        if (v) headers.set(name, v);
+      }
+      const hasBody = req.method !== "GET" && req.method !== "HEAD";
+      const r = await fetch(`${w.url}${path}${url.search}`, {
+        method: req.method,
+        headers,
+        ...(hasBody ? { body: await req.arrayBuffer() } : {}),
+      });
+      return o.after ? o.after(path, r) : r;
+    },
+  });
+  const mirror = { url: `http://127.0.0.1:${server.port}`, requests, stop: () => server.stop(true) };
+  w.mirrors.push(mirror);
+  return mirror;
+}
+
+/** Stops the world's mirrors, loops, the daemons of its hosts and serve; removes its folder. */
 export async function closeWorld(w: World): Promise<void> {
+  for (const m of w.mirrors) m.stop();
   for (const l of w.loops) await l.stop();
   for (const h of w.hosts) killDaemon(h);
   await w.stop();
@@ -147,6 +200,36 @@ export async function setTarget(
     stdin: `kind: server\nserver_version: 11.9.0\n---\nkind: autoupdate_version\nspec:\n  agents: { start_version: ${start}, target_version: ${target}, schedule: ${schedule}, mode: enabled }\n`,
   });
   if (r.code !== 0) throw new Error(`apply failed: ${r.stderr}`);
+}
+
+/** `upkeep admin ARGS` on the world's server as its admin (throws with its stderr when it fails). */
+export async function adminOk(w: World, args: string[], stdin?: string) {
+  const r = await upkeep(["admin", ...args], { env: w.env, ...(stdin === undefined ? {} : { stdin }) });
+  if (r.code !== 0) throw new Error(`admin ${args.join(" ")}: ${r.stderr}`);
+  return r;
+}
+
+/** An hour whose window is far from now: no group starts on its own while a test runs. */
+export const FAR_HOUR = (new Date().getUTCHours() + 12) % 24;
+
+/**
+ * A regular rollout of the agents from `start` to `target` over `groups` (name -> more group fields, e.g.
+ * `canary_count: 1`), every window far from now: a group starts when the operator says so.
+ */
+export async function setRollout(
+  w: World,
+  groups: Record<string, string>,
+  start: string,
+  target: string,
+): Promise<void> {
+  const lines = Object.entries(groups)
+    .map(([name, more]) => `        - { name: ${name}, days: ["*"], start_hour: ${FAR_HOUR}, ${more} }\n`)
+    .join("");
+  await adminOk(
+    w,
+    ["apply", "-f", "-"],
+    `kind: autoupdate_config\nspec:\n  agents:\n    mode: enabled\n    strategy: halt-on-error\n    schedules:\n      regular:\n${lines}---\nkind: server\nserver_version: 11.9.0\n---\nkind: autoupdate_version\nspec:\n  agents: { start_version: ${start}, target_version: ${target}, schedule: regular, mode: enabled }\n`,
+  );
 }
 
 /** The client tools' target version on the world's server (autoupdate_version spec.tools). */

@@ -1,10 +1,10 @@
 /**
  * Issue 10 item 6: text from a version server (a find `reason`, an agent's report) is printed with control
  * characters escaped: no terminal escape reaches a terminal, and no forged line appears in a log or a view.
- * A proxy in front of a real serve answers `/v1/webapi/find` (and ping) with a hostile reason; everything
+ * A mirror in front of a real serve answers `/v1/webapi/find` (and ping) with a hostile reason; everything
  * else goes through to the real server.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,9 +14,11 @@ import {
   agent,
   enabledHost,
   type Host,
+  type Mirror,
   publish,
   setTarget,
   startLoop,
+  startMirror,
   useWorld,
   type World,
   waitFor,
@@ -38,44 +40,32 @@ function expectClean(text: string): void {
 
 let w: World;
 let h: Host;
-let proxy: ReturnType<typeof Bun.serve>;
-
-afterAll(() => proxy?.stop(true));
+let mirror: Mirror;
 
 useWorld("printable", async (world) => {
   w = world;
   await publish(w, ["11.0.0"]);
   await setTarget(w, "11.0.0");
   h = await enabledHost(w, "a");
-  const target = w.url;
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      if (url.pathname.endsWith("/webapi/find") || url.pathname.endsWith("/webapi/ping")) {
-        // An upkeep server whose version is not set names nothing and says why: here, hostile text.
-        return Response.json({
-          server_version: "",
-          auto_update: {
-            agent_version: "",
-            agent_auto_update: false,
-            tools_version: "",
-            tools_auto_update: false,
-          },
-          upkeep: { reason: EVIL },
-        });
-      }
-      return fetch(`${target}${url.pathname}${url.search}`, {
-        method: req.method,
-        headers: req.headers,
-        body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),
-      });
-    },
+  // An upkeep server whose version is not set names nothing and says why: here, hostile text.
+  mirror = startMirror(w, {
+    before: (path) =>
+      path.endsWith("/webapi/find") || path.endsWith("/webapi/ping")
+        ? Response.json({
+            server_version: "",
+            auto_update: {
+              agent_version: "",
+              agent_auto_update: false,
+              tools_version: "",
+              tools_auto_update: false,
+            },
+            upkeep: { reason: EVIL },
+          })
+        : undefined,
   });
-  // The host now asks the proxy.
+  // The host now asks the mirror.
   const doc = parseYaml(readFileSync(h.stateFile, "utf8"));
-  doc.spec.server = `http://127.0.0.1:${proxy.port}`;
+  doc.spec.server = mirror.url;
   writeFileSync(h.stateFile, stringifyYaml(doc), { mode: 0o600 });
 });
 
@@ -106,7 +96,7 @@ describe("server text is printed with control characters escaped", () => {
   test("tools login and tools update", async () => {
     const home = mkdtempSync(join(tmpdir(), "upkeep-printable-tools-"));
     const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-    const server = `http://127.0.0.1:${proxy.port}`;
+    const server = mirror.url;
     const login = await upkeep(
       ["tools", "login", "--server", server, "--product", "hello", "--trust-key", w.pub],
       {

@@ -1,8 +1,8 @@
 /**
  * Client tools end to end: the compiled binary, a real `upkeep serve` hosting signed fake releases, shims,
- * real downloads. An in-process proxy in front of /artifacts counts downloads and can throttle them.
+ * real downloads. An in-process mirror in front of /artifacts counts downloads.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   existsSync,
   mkdirSync,
@@ -20,8 +20,10 @@ import { fakeMarker } from "../scripts/fake-release.ts";
 import {
   type Developer,
   developer,
+  type Mirror,
   publish,
   setToolsTarget,
+  startMirror,
   toolsLogin,
   useWorld,
   type World,
@@ -30,52 +32,22 @@ import { UPKEEP, upkeep } from "./cli.ts";
 import { startServe } from "./serve_process.ts";
 
 let w: World;
-let proxy: ReturnType<typeof Bun.serve>;
-const downloads = new Map<string, number>();
-const throttleBytesPerSecond = 0;
+let mirror: Mirror;
 
-afterAll(() => proxy?.stop(true));
+useWorld("tools", releasesAndMirror, { serveArgs: ["--server-version", "6.3.0"] });
 
-useWorld("tools", startProxy, { serveArgs: ["--server-version", "6.3.0"] });
-
-async function startProxy(world: World): Promise<void> {
+async function releasesAndMirror(world: World): Promise<void> {
   w = world;
   await publish(w, ["6.0.0", "6.1.0", "6.2.0", "6.3.0"]);
   await setTools("6.1.0");
-  // Counting (and, when asked, throttling) proxy for the artifacts: the base URL tools download from.
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      downloads.set(path, (downloads.get(path) ?? 0) + 1);
-      const headers = new Headers();
-      const range = req.headers.get("range");
-      if (range) headers.set("range", range);
-      const r = await fetch(`${w.url}${path}`, { headers });
-      if (!throttleBytesPerSecond || !path.endsWith(".tar.gz") || !r.body) return r;
-      const reader = r.body.getReader();
-      const rate = throttleBytesPerSecond;
-      const body = new ReadableStream<Uint8Array>({
-        async pull(c) {
-          const { done, value } = await reader.read();
-          if (done) return c.close();
-          for (let off = 0; off < value.length; off += 16384) {
-            c.enqueue(value.subarray(off, off + 16384));
-            await Bun.sleep((16384 / rate) * 1000);
-          }
-        },
-        cancel: () => reader.cancel(),
-      });
-      return new Response(body, { status: r.status, headers: r.headers });
-    },
-  });
+  // A counting mirror of the artifacts: the base URL tools download from.
+  mirror = startMirror(w);
 }
 
 const setTools = (version: string, ...flags: string[]) => setToolsTarget(w, version, ...flags);
 
 const artifactDownloads = (version: string) =>
-  [...downloads.entries()]
+  [...mirror.requests.entries()]
     .filter(([p]) => p.endsWith(`-v${version}-linux-amd64-bin.tar.gz`))
     .reduce((n, [, c]) => n + c, 0);
 
@@ -98,9 +70,9 @@ function groupMembers(pgid: number): { pid: number; comm: string }[] {
 /** A fresh user: own HOME, tools dir and shim dir. */
 const user = () => developer(w);
 
-/** Logged in with the counting proxy as the base URL. */
+/** Logged in with the counting mirror as the base URL. */
 async function login(u: Developer, extra: string[] = []) {
-  const r = await toolsLogin(w, u.env, ["--base-url", `http://127.0.0.1:${proxy.port}/artifacts`, ...extra]);
+  const r = await toolsLogin(w, u.env, ["--base-url", `${mirror.url}/artifacts`, ...extra]);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.code).toBe(0);
   return r;
@@ -511,7 +483,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     await Bun.write(join(w.dir, "hello.pub"), readFileSync(w.pub));
     expect((await upkeep(["admin", "publish", join(w.dir, "hello.pub")], { env: w.env })).code).toBe(0);
     const u = user();
-    const base = `http://127.0.0.1:${proxy.port}/artifacts`;
+    const base = `${mirror.url}/artifacts`;
     const r = await upkeep(["tools", "login", "--server", w.url, "--product", "hello", "--base-url", base], {
       env: u.env,
     });
@@ -549,7 +521,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     const r = await upkeep(["tools", "exec", "hello", "version"], {
       env: {
         ...u.env,
-        UPKEEP_TOOLS_BASE_URL: `http://127.0.0.1:${proxy.port}/artifacts`,
+        UPKEEP_TOOLS_BASE_URL: `${mirror.url}/artifacts`,
         UPKEEP_TOOLS_TRUST_KEY: w.pub,
       },
     });
@@ -692,7 +664,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(again.stderr).not.toContain("trusting the release key");
     const second = read();
     expect(second.trustKeys).toEqual(first.trustKeys);
-    expect(second.baseUrl).toBe(`http://127.0.0.1:${proxy.port}/artifacts`); // the mirror given before is kept
+    expect(second.baseUrl).toBe(`${mirror.url}/artifacts`); // the mirror given before is kept
     expect(second).toMatchObject({ pinned: "6.0.0", lastSerial: 3 }); // same product and base URL
     expect(second.insecure).toBeUndefined(); // from this login's flags only
     // Another product (or base URL): another manifest, so its serial and the pin start afresh.
@@ -763,7 +735,3 @@ describe("the release manifest's floor (its own server)", () => {
     rmSync(u.home, { recursive: true, force: true });
   });
 });
-
-/** Publishes releases whose signed manifest carries a floor. */
-
-export { proxy, throttleBytesPerSecond };

@@ -4,21 +4,30 @@
  * refusal is kept in tools.json with the artifact's sha256 and printed with its reason; the installed version
  * runs meanwhile (server's choice); `tools update` and `tools status` say so; a release re-published with other
  * bytes is tried again, `tools pin` forces a retry; a mirror's bad bytes (E_SIGNATURE) are never remembered.
- * A counting proxy in front of /artifacts counts the requests.
+ * A counting mirror in front of /artifacts counts the requests.
  */
-import { afterAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { RefusedRelease } from "../core/tools/types.ts";
 import type { FakeRelease } from "../scripts/fake-release.ts";
-import { loggedInDeveloper, publish, STACK, setToolsTarget, useWorld, type World } from "./agent_helpers.ts";
+import {
+  loggedInDeveloper,
+  type Mirror,
+  publish,
+  STACK,
+  setToolsTarget,
+  startMirror,
+  useWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 let w: World;
-let proxy: ReturnType<typeof Bun.serve>;
+let mirror: Mirror;
 let serial = 0;
 let rel: FakeRelease;
-const requests = new Map<string, number>();
-/** Artifact paths the proxy answers with other bytes of the same length (a broken mirror). */
+/** Artifact paths the mirror answers with other bytes of the same length (a broken mirror). */
 const corrupt = new Set<string>();
 /** The mirror answers 503 to everything. */
 let down = false;
@@ -30,26 +39,16 @@ async function publishNext(versions: string[]): Promise<FakeRelease> {
   return rel;
 }
 
-afterAll(() => proxy?.stop(true));
-
-useWorld("tools-memo", startMirror, { serveArgs: ["--server-version", "7.9.0"] });
+useWorld("tools-memo", releasesAndMirror, { serveArgs: ["--server-version", "7.9.0"] });
 
 /** The releases, and the mirror tools download from (it counts, can be down, can corrupt). */
-async function startMirror(world: World): Promise<void> {
+async function releasesAndMirror(world: World): Promise<void> {
   w = world;
   await publishNext(["7.0.0", "7.1.0:binfile", "7.2.0"]);
   await setToolsTarget(w, "7.0.0");
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      requests.set(path, (requests.get(path) ?? 0) + 1);
-      if (down) return new Response("down", { status: 503 });
-      const headers = new Headers();
-      const range = req.headers.get("range");
-      if (range) headers.set("range", range);
-      const r = await fetch(`${w.url}${path}`, { headers });
+  mirror = startMirror(w, {
+    before: () => (down ? new Response("down", { status: 503 }) : undefined),
+    after: async (path, r) => {
       if (!corrupt.has(path)) return r;
       const bytes = new Uint8Array(await r.arrayBuffer());
       for (let i = 0; i < bytes.length; i += 512) bytes[i] = (bytes[i] ?? 0) ^ 0xff;
@@ -64,23 +63,14 @@ const artifactOf = (version: string) => {
   return a;
 };
 /** Downloads of `version`'s artifact so far (any release set: the name is the same). */
-const downloads = (version: string) => requests.get(`/artifacts/${artifactOf(version).name}`) ?? 0;
-const manifestFetches = () => requests.get("/artifacts/hello-releases.json") ?? 0;
+const downloads = (version: string) => mirror.requests.get(`/artifacts/${artifactOf(version).name}`) ?? 0;
+const manifestFetches = () => mirror.requests.get("/artifacts/hello-releases.json") ?? 0;
 
 /** A developer logged in with the mirror as the base URL. */
-const loggedIn = () => loggedInDeveloper(w, ["--base-url", `http://127.0.0.1:${proxy.port}/artifacts`]);
+const loggedIn = () => loggedInDeveloper(w, ["--base-url", `${mirror.url}/artifacts`]);
 
-interface Refused {
-  version: string;
-  artifact: string;
-  sha256: string;
-  code: string;
-  reason: string;
-  refusedAt: number;
-  checkedAt: number;
-}
 const toolsJson = (tools: string) =>
-  JSON.parse(readFileSync(join(tools, "tools.json"), "utf8")) as { refused?: Refused[] };
+  JSON.parse(readFileSync(join(tools, "tools.json"), "utf8")) as { refused?: RefusedRelease[] };
 /** As if the last check of every refusal against the manifest was two hours ago. */
 function ageRefusals(tools: string) {
   const doc = toolsJson(tools);

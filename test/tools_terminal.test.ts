@@ -6,14 +6,22 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { closeWorld, publish, setToolsTarget, startWorld, type World } from "./agent_helpers.ts";
+import {
+  closeWorld,
+  type Mirror,
+  publish,
+  setToolsTarget,
+  startMirror,
+  startWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
 
 const hasTmux = Bun.spawnSync(["sh", "-c", "command -v tmux"]).exitCode === 0;
 if (!hasTmux && process.env.CI) throw new Error("tmux is required under CI (apt-get install tmux)");
 
 let w: World;
-let proxy: ReturnType<typeof Bun.serve>;
+let mirror: Mirror;
 const session = `upkeep-tools-${process.pid}`;
 
 beforeAll(async () => {
@@ -22,13 +30,9 @@ beforeAll(async () => {
   await publish(w, ["6.0.0", "6.1.0"], "release", undefined, { sizeMb: 16 });
   // Tools follow the cluster once a version policy exists (none at all: nothing updates).
   await setToolsTarget(w, "6.1.0");
-  // 6.1.0 is large; the proxy throttles it to ~2 MiB/s so there is time to see the bar and press Ctrl-C.
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      const r = await fetch(`${w.url}${path}`);
+  // 6.1.0 is large; the mirror throttles it to ~2 MiB/s so there is time to see the bar and press Ctrl-C.
+  mirror = startMirror(w, {
+    after: (path, r) => {
       if (!path.endsWith("-v6.1.0-linux-amd64-bin.tar.gz") || !r.body) return r;
       const reader = r.body.getReader();
       const body = new ReadableStream<Uint8Array>({
@@ -50,7 +54,6 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!hasTmux) return;
   Bun.spawnSync(["tmux", "kill-session", "-t", session]);
-  proxy?.stop(true);
   if (w) await closeWorld(w);
 });
 
@@ -73,7 +76,7 @@ test.skipIf(!hasTmux)(
     const home = mkdtempSync(join(tmpdir(), "upkeep-tty-home-"));
     const tools = join(home, "tools");
     const bin = join(home, "bin");
-    const base = `http://127.0.0.1:${proxy.port}/artifacts`;
+    const base = `${mirror.url}/artifacts`;
     const shell = `export HOME=${home} UPKEEP_TOOLS_DIR=${tools} PATH=${bin}:$PATH PS1='$ '; exec sh`;
     expect(tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40", shell).exitCode).toBe(0);
 
