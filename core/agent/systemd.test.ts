@@ -11,12 +11,12 @@ const input: UnitInput = {
 
 // One rule for "upkeep wrote this unit" (enable replaces such a unit, uninstall disables and removes it).
 test.each([
-  ["the agent's unit", agentUnit(input).text, true],
-  ["the daemon's unit", daemonUnit(input).text, true],
-  ["the drop-in", daemonDropIn(input).text, true],
-  ["the operator's unit", "[Unit]\nDescription=hello\n[Service]\nExecStart=/usr/bin/hello\n", false],
-  ["the mark further down", "[Unit]\n# Written by upkeep agent enable\n", false],
-  ["an empty file", "", false],
-])("isOurUnit: %s is %p", (_what, text, want) => {
+  ["the agent's unit", true, agentUnit(input).text],
+  ["the daemon's unit", true, daemonUnit(input).text],
+  ["the drop-in", true, daemonDropIn(input).text],
+  ["the operator's unit", false, "[Unit]\nDescription=hello\n[Service]\nExecStart=/usr/bin/hello\n"],
+  ["the mark further down", false, "[Unit]\n# Written by upkeep agent enable\n"],
+  ["an empty file", false, ""],
+])("isOurUnit: %s is %p", (_what, want, text) => {
   expect(isOurUnit(text)).toBe(want);
 });

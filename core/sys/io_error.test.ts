@@ -5,14 +5,14 @@ import { errorCodeOf, ioError } from "./io_error.ts";
 const sys = (code: string) => Object.assign(new Error(`${code}: something, open`), { code });
 
 test.each([
-  [sys("ENOENT"), "E_IO", "cannot read /x: no such file"],
-  [sys("EACCES"), "E_IO", "cannot read /x: permission denied"],
-  [sys("EISDIR"), "E_IO", "cannot read /x: is a directory"],
-  [sys("EROFS"), "E_IO", "cannot read /x: EROFS"],
-  [sys("ENOSPC"), "E_NO_SPACE", "cannot read /x: no space left on the device"],
-  [new Error("torn"), "E_IO", "cannot read /x: torn"],
-  ["a string", "E_IO", "cannot read /x: a string"],
-] as const)("ioError of %p: %s %s", (e, code, message) => {
+  ["ENOENT", "E_IO", "cannot read /x: no such file", sys("ENOENT")],
+  ["EACCES", "E_IO", "cannot read /x: permission denied", sys("EACCES")],
+  ["EISDIR", "E_IO", "cannot read /x: is a directory", sys("EISDIR")],
+  ["EROFS", "E_IO", "cannot read /x: EROFS", sys("EROFS")],
+  ["ENOSPC", "E_NO_SPACE", "cannot read /x: no space left on the device", sys("ENOSPC")],
+  ["an error without a code", "E_IO", "cannot read /x: torn", new Error("torn")],
+  ["a string", "E_IO", "cannot read /x: a string", "a string"],
+] as const)("ioError of %s: %s %s", (_what, code, message, e) => {
   const err = ioError("read", "/x", e, { hint: "h" });
   expect(err).toMatchObject({ code, message, hint: "h", cause: e });
 });
@@ -23,12 +23,12 @@ test("an UpkeepError passes through as it is", () => {
 });
 
 test.each([
-  [sys("ENOENT"), "ENOENT"],
-  [{ code: 7 }, undefined],
-  [{ code: "" }, undefined],
-  [new Error("x"), undefined],
-  [undefined, undefined],
-  [null, undefined],
-] as const)("errorCodeOf(%p) is %p", (e, want) => {
+  ["a system error", "ENOENT", sys("ENOENT")],
+  ["a code that is no string", undefined, { code: 7 }],
+  ["an empty code", undefined, { code: "" }],
+  ["an error without a code", undefined, new Error("x")],
+  ["undefined", undefined, undefined],
+  ["null", undefined, null],
+] as const)("errorCodeOf %s is %p", (_what, want, e) => {
   expect(errorCodeOf(e)).toBe(want);
 });

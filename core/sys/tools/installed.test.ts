@@ -18,17 +18,17 @@ function version(v: string, text: string | undefined | null): void {
 }
 
 const cases = [
-  ["1.0.0", marker("1.0.0"), true],
-  ["1.0.1", '{"version":"1.0.1","artifact":"x","sha2', false], // torn write
-  ["1.0.2", JSON.stringify({ version: "1.0.2" }), false], // not a marker the installer writes
-  ["1.0.3", "", false],
-  ["1.0.4", null, false],
-  ["1.0.5", undefined, false],
-  ["1.0.6", `${marker("1.0.6")}${" ".repeat(64 * 1024)}`, false], // larger than a marker is
+  ["1.0.0", "a marker the installer writes", true, marker("1.0.0")],
+  ["1.0.1", "a torn marker", false, '{"version":"1.0.1","artifact":"x","sha2'],
+  ["1.0.2", "a file that is no marker", false, JSON.stringify({ version: "1.0.2" })],
+  ["1.0.3", "an empty marker", false, ""],
+  ["1.0.4", "no marker", false, null],
+  ["1.0.5", "a folder for a marker", false, undefined],
+  ["1.0.6", "a marker larger than any is", false, `${marker("1.0.6")}${" ".repeat(64 * 1024)}`],
 ] as const;
-for (const [v, text] of cases) version(v, text);
+for (const [v, , , text] of cases) version(v, text);
 
-test.each(cases)("isInstalled %s: %#", (v, _text, want) => {
+test.each(cases)("isInstalled %s (%s) is %p", (v, _what, want) => {
   expect(isInstalled(dir, v)).toBe(want);
 });
 
