@@ -3,7 +3,6 @@
  * with `import()` inside its action so that `upkeep --help` and the `tools` fast path stay light.
  */
 import { Command, CommanderError } from "commander";
-import { UsageError } from "../core/errors.ts";
 import { register as registerAdmin } from "./admin.ts";
 import { register as registerAgent } from "./agent.ts";
 import { takeExitCode } from "./context.ts";
@@ -58,10 +57,4 @@ export async function run(args: string[], version: string): Promise<number> {
     throw e;
   }
   return takeExitCode();
-}
-
-/** Parses a flag value or throws a UsageError that names the flag. */
-export function requireFlag(value: string | undefined, flag: string): string {
-  if (value === undefined || value === "") throw new UsageError(`missing ${flag}`, { hint: "see --help" });
-  return value;
 }

@@ -22,10 +22,14 @@ export type ErrorCode =
   | "E_MALFORMED"
   | "E_KEY"
   | "E_IO"
+  /** A file or folder is in the way (not a symlink, not ours): upkeep does not replace it. */
   | "E_EXISTS"
   | "E_NETWORK"
   | "E_NOT_FOUND"
+  /** The state does not allow it now (HTTP 409): a rollout step, a version in use, a running loop. */
   | "E_CONFLICT"
+  /** This host's own configuration (update.yaml: trusted keys, product, artifact template) is unusable. */
+  | "E_HOST_CONFIG"
   | "E_UNAUTHORIZED"
   | "E_SERVER"
   | "E_UNSAFE_ARCHIVE"

@@ -42,6 +42,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { parseArgs } from "node:util";
 import { parseDuration } from "../core/duration.ts";
+import { formatMarker } from "../core/install/layout.ts";
 import { hashFile } from "../core/sys/hash.ts";
 import { loadSecretKey } from "../core/sys/keys.ts";
 import { writeGzip } from "../core/sys/release/gzip.ts";
@@ -72,6 +73,19 @@ export {
   parseVersionSpec,
   type VersionSpec,
 } from "./fake_archive.ts";
+
+/**
+ * The completion marker of a version folder made by hand (the installer writes it last): with it the folder
+ * is a complete version, to the agent and to the client tools alike.
+ */
+export function fakeMarker(version: string): string {
+  return formatMarker({
+    version,
+    artifact: `hello-v${version}-linux-amd64-bin.tar.gz`,
+    sha256: "0".repeat(64),
+    installed_at: "2026-01-01T00:00:00.000Z",
+  });
+}
 
 export interface FakeReleaseOptions {
   out: string;

@@ -3,12 +3,10 @@ import { mkdirSync, renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { UpkeepError } from "../core/errors.ts";
-
-/** Names are one path segment of safe characters: no `/`, no `..`, no hidden files. */
-const NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
+import { isStoredName } from "../core/trust/artifact_name.ts";
 
 export function checkArtifactName(name: string): string {
-  if (!NAME.test(name) || name.includes("..")) {
+  if (!isStoredName(name)) {
     throw new UpkeepError("E_USAGE", `invalid artifact name ${JSON.stringify(name)}`, {
       hint: "use letters, digits, '.', '_', '+', '-' only (no '/', no '..')",
       exitCode: 2,
@@ -41,7 +39,7 @@ export class LocalArtifactStore implements ArtifactStore {
   }
 
   path(name: string): string | undefined {
-    return NAME.test(name) && !name.includes("..") ? join(this.dir, name) : undefined;
+    return isStoredName(name) ? join(this.dir, name) : undefined;
   }
 
   async put(name: string, body: ReadableStream<Uint8Array>, maxBytes: number): Promise<StoredArtifact> {

@@ -7,6 +7,7 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { UpkeepError } from "../core/errors.ts";
 import { hashFile } from "../core/sys/hash.ts";
+import { errorCodeOf } from "../core/sys/io_error.ts";
 import { acquireLock } from "../core/sys/lock.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
@@ -45,7 +46,7 @@ function platformName(): string {
 
 /** A file system refusal: permission, immutable file, read-only mount. */
 function isDenied(e: unknown): boolean {
-  return /^(EACCES|EPERM|EROFS)$/.test(String((e as { code?: unknown } | undefined)?.code ?? ""));
+  return /^(EACCES|EPERM|EROFS)$/.test(errorCodeOf(e) ?? "");
 }
 
 /** Opens the data dir and builds the server. */

@@ -11,6 +11,7 @@
 import { type ErrorCode, UpkeepError, UsageError } from "../core/errors.ts";
 import { isLoopbackHost } from "../core/install/url.ts";
 import { MAX_API_ANSWER_BYTES, readCapped, Watchdog } from "../core/sys/bounded_http.ts";
+import type { Problem } from "../core/validate/problem.ts";
 import type {
   AgentView,
   ArtifactView,
@@ -41,12 +42,6 @@ export interface ClientOptions {
   /** How the flags are called, for error messages. */
   serverFlag?: string;
   tokenFlag?: string;
-}
-
-/** A problem the server named: `{"path": "spec.agents.mode", "message": "..."}`. */
-export interface Problem {
-  path: string;
-  message: string;
 }
 
 /** A non-2xx answer from the server. */

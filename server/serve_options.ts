@@ -7,6 +7,7 @@ import { resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
+import { errorCodeOf } from "../core/sys/io_error.ts";
 import { isValidProduct } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
 import { DEFAULT_TOOLS_CACHE_SECONDS } from "../core/wire/mod.ts";
@@ -208,7 +209,7 @@ function publicUrlOf(given: string | undefined, listen: string, scheme: "http" |
 
 /** Why `Bun.serve` could not start, as a refusal the operator can act on (exit 2, no stack). */
 export function listenError(e: unknown, o: ResolvedOptions): UsageError {
-  const code = (e as { code?: string }).code ?? "";
+  const code = errorCodeOf(e);
   const msg = (e as Error).message ?? String(e);
   const where = `${o.hostname.includes(":") ? `[${o.hostname}]` : o.hostname}:${o.port}`;
   if (code === "EADDRINUSE" || /in use/i.test(msg))

@@ -9,6 +9,7 @@
 import { Database } from "bun:sqlite";
 import { statSync } from "node:fs";
 import { UpkeepError } from "../core/errors.ts";
+import { errorCodeOf } from "../core/sys/io_error.ts";
 import type { ResourceKind } from "../core/wire/mod.ts";
 import {
   type AgentRecord,
@@ -55,10 +56,6 @@ const DENIED = /READONLY|CANTOPEN|SQLITE_PERM|SQLITE_AUTH|EACCES|EPERM|EROFS/;
 /** Codes that mean the write did not reach the disk (full, I/O error). */
 const WRITE_FAILED = /READONLY|CANTOPEN|SQLITE_PERM|SQLITE_IOERR|SQLITE_FULL|EACCES|EPERM|EROFS|ENOSPC|EIO/;
 
-function errorCode(e: unknown): string {
-  return String((e as { code?: unknown }).code ?? "");
-}
-
 function fileId(path: string): FileId | undefined {
   try {
     const st = statSync(path);
@@ -70,7 +67,7 @@ function fileId(path: string): FileId | undefined {
 
 /** Why the database cannot be used at start, as a refusal naming the file (exit 2: the operator fixes it). */
 function openError(path: string, e: unknown): UpkeepError {
-  const code = errorCode(e);
+  const code = errorCodeOf(e) ?? "";
   const msg = (e as Error).message ?? String(e);
   if (DENIED.test(code) || /readonly|read-only|permission|unable to open/i.test(msg)) {
     return new UpkeepError(
@@ -146,9 +143,9 @@ export class SqliteStore implements Store {
         const st = statSync(path);
         now = { dev: st.dev, ino: st.ino };
       } catch (e) {
-        return errorCode(e) === "ENOENT"
+        return errorCodeOf(e) === "ENOENT"
           ? `${path} was removed while serve runs`
-          : `${path} cannot be checked (${errorCode(e) || String(e)})`;
+          : `${path} cannot be checked (${errorCodeOf(e) ?? String(e)})`;
       }
       if (now.dev !== id.dev || now.ino !== id.ino)
         return `${path} was replaced by another file while serve runs`;
@@ -177,10 +174,11 @@ export class SqliteStore implements Store {
     try {
       return fn();
     } catch (e) {
-      if (!WRITE_FAILED.test(errorCode(e))) throw e;
+      const code = errorCodeOf(e) ?? "";
+      if (!WRITE_FAILED.test(code)) throw e;
       const refused = new StoreUnavailableError(
         this.#path,
-        `cannot write the database ${this.#path}: ${(e as Error).message} (${errorCode(e)})`,
+        `cannot write the database ${this.#path}: ${(e as Error).message} (${code})`,
         { cause: e, hint: "check the disk (space, permissions, read-only mount); nothing was changed" },
       );
       this.#o.onUnavailable?.(refused);

@@ -4,6 +4,7 @@
  * checksums, and the failures an operator meets (wrong token, server down, no server, plain http).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -456,6 +457,29 @@ describe("upkeep admin publish", () => {
     const empty = await admin(["publish", join(bad, "empty.tar.gz")]);
     expect(empty.code).toBe(2);
     expect(empty.stderr).toContain(`${join(bad, "empty.tar.gz")} is empty`);
+  });
+
+  let sums = 0;
+  // One parser for .sha256 files (core/trust/checksum_file.ts): publish read only the first line and took a
+  // line without a name, or a path, for this file's.
+  test.each([
+    ["a line without a name", (sum: string, _name: string) => `${sum}\n`, /expected one line/],
+    ["a second line", (sum: string, name: string) => `${sum}  ${name}\n${sum}  other\n`, /expected one line/],
+    ["a path", (sum: string, name: string) => `${sum}  releases/${name}\n`, /names "releases\//],
+    ["another file's name", (sum: string) => `${sum}  other.tar.gz\n`, /names "other.tar.gz"/],
+  ])("a .sha256 with %s is refused (E_MALFORMED), nothing uploaded", async (_what, text, message) => {
+    const d = mkdtempSync(join(dir, "sum-"));
+    const name = `hello-v1.3.${++sums}-linux-amd64-bin.tar.gz`;
+    const bytes = `release ${name}\n`;
+    writeFileSync(join(d, name), bytes);
+    writeFileSync(join(d, `${name}.sha256`), text(createHash("sha256").update(bytes).digest("hex"), name));
+    const r = await admin(["publish", join(d, name)]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(message);
+    expect(r.stderr).toContain(`${join(d, name)}.sha256: `);
+    expect(r.stderr).toContain("(E_MALFORMED)");
+    expect(r.stderr).toContain("nothing was uploaded");
+    expect((await fetch(`${url}/artifacts/${name}`)).status).toBe(404);
   });
 });
 

@@ -4,8 +4,8 @@
  * published list unless --force; `--dry-run` prints what each group would be told and changes nothing; a
  * new target outside the window says when each group starts and how to start one now.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { cleanup, publish, STACK, startWorld, type World } from "./agent_helpers.ts";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { publish, STACK, useWorld, type World } from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 setDefaultTimeout(60_000);
@@ -44,19 +44,12 @@ async function stored(): Promise<{ target?: string; server: unknown; groups: num
   };
 }
 
-beforeAll(async () => {
-  w = await startWorld("adminapply");
+useWorld("adminapply", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
   const r = await admin(["apply", "-f", "-"], `${CONFIG}---\nkind: server\nserver_version: 11.9.0\n`);
   expect(r.stderr).toBe("");
   expect(r.code).toBe(0);
-});
-
-afterAll(async () => {
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
 });
 
 describe("admin apply: only published versions (trap 2)", () => {

@@ -5,21 +5,19 @@
  * UPDATED 0), the full reason wrapped (never cut), and the last events; `admin get agents` shows the whole
  * state and the agent's whole error, wrapped.
  */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import {
   agent,
-  cleanup,
   daemonVersion,
   enable,
   type Host,
   host,
-  killDaemon,
   type Loop,
   publish,
   setTarget,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -29,7 +27,7 @@ setDefaultTimeout(60_000);
 
 let w: World;
 let h: Host;
-let loop: Loop | undefined;
+let _loop: Loop | undefined;
 const WIDTH = 100;
 
 const admin = (args: string[], width = WIDTH) =>
@@ -44,14 +42,14 @@ async function onServer(): Promise<{ version: string; state: string; error?: str
   return ((await r.json()) as { agents: { version: string; state: string; error?: string }[] }).agents[0];
 }
 
-beforeAll(async () => {
-  w = await startWorld("adminview");
+useWorld("adminview", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
   await setTarget(w, "11.0.0");
   h = host(w, "a");
   const env = { HELLO_STATE: join(w.dir, "a", "hello.json") };
   expect((await enable(w, h, [], env)).code).toBe(0);
-  loop = await startLoop(h, [], env);
+  _loop = await startLoop(h, [], env);
   await waitFor("the daemon on 11.0.0", () => daemonVersion(env.HELLO_STATE) === "11.0.0");
   // The host updates to the target at once (immediate) and the group is done...
   await setTarget(w, "11.1.0", "11.0.0", "immediate");
@@ -62,15 +60,6 @@ beforeAll(async () => {
   expect((await agent(h, ["rollback"])).code).toBe(0);
   expect((await agent(h, ["update", "--now"])).code).toBe(0);
   await waitFor("11.0.0 reported", async () => (await onServer())?.version === "11.0.0");
-});
-
-afterAll(async () => {
-  if (loop) await loop.stop();
-  if (h) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
 });
 
 test("get rollout after a host-side rollback: counts and reason agree, the reason whole, the events", async () => {

@@ -4,14 +4,13 @@
  * first install, updates, a crashing and an unhealthy release (rolled back, skipped, rollback time
  * measured), a smoke-test failure, pin/unpin, operator rollback, disable, the server going away, uninstall.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, lstatSync, readFileSync, readlinkSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { acquireLock } from "../core/sys/lock.ts";
 import {
   agent,
   alive,
-  cleanup,
   currentDir,
   daemonPid,
   daemonVersion,
@@ -26,7 +25,7 @@ import {
   STACK,
   setTarget,
   startLoop,
-  startWorld,
+  useWorld,
   versionDirs,
   type World,
   waitFor,
@@ -69,21 +68,12 @@ async function agentsOnServer(): Promise<
   return ((await r.json()) as { agents: { updater_id: string; version: string; state: string }[] }).agents;
 }
 
-beforeAll(async () => {
-  w = await startWorld("agent");
+useWorld("agent", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0", "11.2.0:crash", "11.3.0:unhealthy", "11.4.0:badversion", "11.5.0"]);
   await setTarget(w, "11.0.0");
   h = host(w, "a");
   helloState = join(w.dir, "a", "hello.json");
-});
-
-afterAll(async () => {
-  if (loop) await loop.stop();
-  if (h) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
 });
 
 describe("upkeep agent (supervise backend, real serve)", () => {

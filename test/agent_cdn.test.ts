@@ -3,24 +3,22 @@
  * control), the version from `upkeep serve`. The agent's --base-url points at nginx; nothing about the
  * bytes comes from the server. Needs nginx (CI installs nginx-light); skipped without it outside CI.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import {
   agent,
-  cleanup,
   daemonVersion,
   enableArgs,
   type Host,
   host,
-  killDaemon,
   type Loop,
   publish,
   readStateFile,
   setTarget,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -35,7 +33,7 @@ let w: World;
 let h: Host;
 let nginx: Subprocess | undefined;
 let cdn = "";
-let loop: Loop | undefined;
+let _loop: Loop | undefined;
 let access = "";
 let artifact = "";
 
@@ -46,9 +44,9 @@ function freePort(): number {
   return port;
 }
 
-beforeAll(async () => {
-  if (!NGINX) return;
-  w = await startWorld("agent-cdn");
+/** The world's releases served by nginx on loopback (`cdn`), then the host. */
+async function startCdn(world: World): Promise<void> {
+  w = world;
   const rel = await publish(w, ["11.0.0", "11.1.0"]);
   artifact = rel.artifacts.find((a) => a.version === "11.1.0")?.name ?? "";
   const ng = join(w.dir, "nginx");
@@ -80,7 +78,7 @@ http {
 }
 `,
     );
-    nginx = Bun.spawn([NGINX, "-p", ng, "-c", join(ng, "nginx.conf")], {
+    nginx = Bun.spawn([NGINX as string, "-p", ng, "-c", join(ng, "nginx.conf")], {
       stdin: "ignore",
       stdout: "ignore",
       stderr: "pipe",
@@ -106,29 +104,25 @@ http {
   if (!cdn) throw new Error(`nginx did not start: ${readFileSync(join(ng, "error.log"), "utf8")}`);
   await setTarget(w, "11.0.0");
   h = host(w, "c");
-});
-
-afterAll(async () => {
-  if (loop) await loop.stop();
-  if (h) killDaemon(h);
-  if (nginx && nginx.exitCode === null) {
-    process.kill(nginx.pid, "SIGTERM");
-    await nginx.exited;
-  }
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
-});
+}
 
 describe.skipIf(!NGINX)("nginx as the artifact host (CDN)", () => {
+  // Registered first: nginx stops before the world (its files are in the world's folder).
+  afterAll(async () => {
+    if (nginx && nginx.exitCode === null) {
+      process.kill(nginx.pid, "SIGTERM");
+      await nginx.exited;
+    }
+  });
+  useWorld("agent-cdn", startCdn);
+
   test("enable and an update download the manifest and artifacts from nginx, the version from serve", async () => {
     // A later --base-url wins over the helper's (the server's /artifacts).
     const en = await upkeep([...enableArgs(w, h), "--base-url", cdn]);
     expect(en.code).toBe(0);
     expect(readStateFile(h).spec.base_url).toBe(cdn);
     const helloState = join(w.dir, "c", "hello.json");
-    loop = await startLoop(h, [], { HELLO_STATE: helloState });
+    _loop = await startLoop(h, [], { HELLO_STATE: helloState });
     await waitFor("the daemon on 11.0.0", () => daemonVersion(helloState) === "11.0.0");
     await setTarget(w, "11.1.0", "11.0.0");
     const r = await agent(h, ["update", "--now", "--json"]);

@@ -9,25 +9,25 @@
  *   socket), and the loop checks the caller's uid even when an administrator loosened those modes. The
  *   landed code made `<ns>/agent.sock` 0777 and obeyed anyone.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, lstatSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { chmodSync, lstatSync, statSync } from "node:fs";
 import { join } from "node:path";
 import {
+  adminOk,
   alive,
-  cleanup,
   daemonVersion,
   enable,
+  enabledHost,
   type Host,
   host,
-  killDaemon,
   type Loop,
   publish,
   readStateFile,
   STACK,
+  setRollout,
   setTarget,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -42,7 +42,6 @@ let w: World;
 let h: Host;
 let loop: Loop | undefined;
 let helloState: string;
-const configDir = mkdtempSync(join(tmpdir(), "upkeep-ctl-config-"));
 
 interface Run {
   code: number | null;
@@ -81,55 +80,26 @@ async function agentCmd(args: string[], o: { user?: string; timeoutMs?: number }
   return { code: timedOut ? null : proc.exitCode, stdout, stderr, timedOut, ms: Date.now() - started };
 }
 
-async function admin(args: string[], stdin?: string): Promise<void> {
-  const r = await upkeep(["admin", ...args], { env: w.env, ...(stdin !== undefined ? { stdin } : {}) });
-  if (r.code !== 0) throw new Error(`admin ${args.join(" ")}: ${r.stderr}`);
-}
+const admin = (args: string[]) => adminOk(w, args);
 
-beforeAll(async () => {
-  // The last --config wins: a jitter of a day (the most the agent accepts) instead of the helpers' 0.
-  const config = join(configDir, "serve.yaml");
-  writeFileSync(config, "agent_update_jitter_seconds: 86400\n");
-  w = await startWorld("agent-ctl", ["--config", config]);
-  await publish(w, ["11.0.0", "11.1.0"]);
-  // One group, rolled out by the operator (force), so that it can also be rolled back.
-  await admin(
-    ["apply", "-f", "-"],
-    `kind: autoupdate_config
-spec:
-  agents:
-    mode: enabled
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: g1, days: ["*"], start_hour: ${(new Date().getUTCHours() + 12) % 24}, wait_hours: 0 }
----
-kind: server
-server_version: 11.9.0
----
-kind: autoupdate_version
-spec:
-  agents: { start_version: 11.0.0, target_version: 11.1.0, schedule: regular, mode: enabled }
-`,
-  );
-  h = host(w, "a");
-  helloState = join(w.dir, "a", "hello.json");
-  // `nobody` must be able to reach the namespace folder (0755, as enable makes it): the folders of the
-  // test above it are opened up too, so that only the agent's own protection stands in the way.
-  for (const d of [w.dir, join(w.dir, "a")]) chmodSync(d, 0o755);
-  const r = await enable(w, h, ["--group", "g1"]);
-  if (r.code !== 0) throw new Error(r.stderr);
-});
-
-afterAll(async () => {
-  if (loop) await loop.stop();
-  if (h) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
-  rmSync(configDir, { recursive: true, force: true });
-});
+// A jitter of a day: the most the agent accepts.
+useWorld(
+  "agent-ctl",
+  async (world) => {
+    w = world;
+    await publish(w, ["11.0.0", "11.1.0"]);
+    // One group, rolled out by the operator (force), so that it can also be rolled back.
+    await setRollout(w, { g1: "wait_hours: 0" }, "11.0.0", "11.1.0");
+    h = host(w, "a");
+    helloState = join(w.dir, "a", "hello.json");
+    // `nobody` must be able to reach the namespace folder (0755, as enable makes it): the folders of the
+    // test above it are opened up too, so that only the agent's own protection stands in the way.
+    for (const d of [w.dir, join(w.dir, "a")]) chmodSync(d, 0o755);
+    const r = await enable(w, h, ["--group", "g1"]);
+    if (r.code !== 0) throw new Error(r.stderr);
+  },
+  { config: { agent_update_jitter_seconds: 86400 } },
+);
 
 describe("agent run waiting out a day of jitter (item 3)", () => {
   test("the loop's pass enters the jitter wait", async () => {
@@ -274,32 +244,22 @@ describe("the control socket of a loop started under umask 000 (item 7)", () => 
 describe("a short jitter (3 s) ends in an update of its own", () => {
   let w2: World;
   let h2: Host;
-  let loop2: Loop | undefined;
   let state2: string;
 
-  beforeAll(async () => {
-    const config = join(configDir, "serve-short.yaml");
-    writeFileSync(config, "agent_update_jitter_seconds: 3\n");
-    w2 = await startWorld("agent-jitter", ["--config", config]);
-    await publish(w2, ["11.0.0", "11.1.0"]);
-    await setTarget(w2, "11.0.0");
-    h2 = host(w2, "b");
-    state2 = join(w2.dir, "b", "hello.json");
-    const r = await enable(w2, h2);
-    if (r.code !== 0) throw new Error(r.stderr);
-  });
-
-  afterAll(async () => {
-    if (loop2) await loop2.stop();
-    if (h2) killDaemon(h2);
-    if (w2) {
-      await w2.stop();
-      cleanup(w2.dir);
-    }
-  });
+  useWorld(
+    "agent-jitter",
+    async (world) => {
+      w2 = world;
+      await publish(w2, ["11.0.0", "11.1.0"]);
+      await setTarget(w2, "11.0.0");
+      h2 = await enabledHost(w2, "b");
+      state2 = join(w2.dir, "b", "hello.json");
+    },
+    { config: { agent_update_jitter_seconds: 3 } },
+  );
 
   test("`agent update` says the loop waits; the loop updates when the wait is over", async () => {
-    loop2 = await startLoop(h2, [], { HELLO_STATE: state2 });
+    const loop2 = await startLoop(h2, [], { HELLO_STATE: state2 });
     await waitFor("the daemon", () => daemonVersion(state2) === "11.0.0");
     await setTarget(w2, "11.1.0");
     const r = await upkeep(["agent", "update", ...h2.where, "--json"]);

@@ -4,28 +4,24 @@
  * the loop: `current` points at a complete version folder, update.yaml agrees, no temp folder is taken for a
  * version, the orphaned daemon is stopped, and the update completes (or the rollback does).
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { AGENT_FAULT_POINTS } from "../core/sys/agent/updater.ts";
 import {
   agent,
   alive,
-  cleanup,
   currentDir,
   daemonPid,
   daemonVersion,
-  enable,
+  enabledHost,
   type Host,
-  host,
   isComplete,
-  killDaemon,
-  type Loop,
   publish,
   readStateFile,
   setTarget,
   startLoop,
-  startWorld,
+  useWorld,
   versionDirs,
   type World,
   waitFor,
@@ -44,31 +40,16 @@ const UPDATE_POINTS = AGENT_FAULT_POINTS.filter(
 );
 
 let w: World;
-const hosts: Host[] = [];
-const loops: Loop[] = [];
 const byPoint = new Map<string, Host>();
 
-beforeAll(async () => {
-  w = await startWorld("agent-crash");
+useWorld("agent-crash", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0", "11.2.0:crash"]);
   await setTarget(w, "11.0.0");
   // Every host starts on 11.0.0 (enable installs what the server names).
   await inBatches(AGENT_FAULT_POINTS, 4, async (point) => {
-    const h = host(w, point.replace(/[^a-z-]/g, "_"));
-    const en = await enable(w, h);
-    if (en.code !== 0) throw new Error(en.stderr);
-    byPoint.set(point, h);
-    hosts.push(h);
+    byPoint.set(point, await enabledHost(w, point.replace(/[^a-z-]/g, "_")));
   });
-});
-
-afterAll(async () => {
-  for (const l of loops) await l.stop();
-  for (const h of hosts) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
 });
 
 /** Every folder under versions/ that does not start with "." is a complete version. */
@@ -92,7 +73,6 @@ async function crashAndRecover(point: string, final: string, skip: string[]): Pr
 
   // Run 1: the loop's first pass updates and is killed at the fault point.
   const first = await startLoop(h, [], { UPKEEP_FAULT: point, HELLO_STATE: helloState });
-  loops.push(first);
   await Promise.race([first.proc.exited, Bun.sleep(30_000)]);
   expect({ point, signal: first.proc.signalCode }).toEqual({ point, signal: "SIGKILL" });
   const orphan = daemonPid(h);
@@ -109,7 +89,6 @@ async function crashAndRecover(point: string, final: string, skip: string[]): Pr
 
   // Run 2: recovery, then the pass completes.
   const second = await startLoop(h, [], { HELLO_STATE: helloState });
-  loops.push(second);
   await waitFor(
     `${point}: update.yaml settles on ${final}`,
     () => {

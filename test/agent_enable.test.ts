@@ -3,22 +3,20 @@
  * flag replaces them; a first enable still needs its required flags; the interval is stored and used by
  * `agent run`; no token is warned about.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import {
   AGENT_TOKEN,
   agent,
-  cleanup,
   enable,
-  type Host,
   host,
   killDaemon,
   publish,
   readStateFile,
   STACK,
   setTarget,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -27,31 +25,16 @@ import { upkeep } from "./cli.ts";
 setDefaultTimeout(60_000);
 
 let w: World;
-const hosts: Host[] = [];
 
-beforeAll(async () => {
-  w = await startWorld("agent-enable");
+useWorld("agent-enable", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.4.0:badversion"]);
   await setTarget(w, "11.0.0");
 });
 
-afterAll(async () => {
-  for (const h of hosts) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
-});
-
-function newHost(name: string): Host {
-  const h = host(w, name);
-  hosts.push(h);
-  return h;
-}
-
 describe("agent enable on an existing namespace", () => {
   test("after disable, a bare `agent enable --install-dir D` re-enables with every stored setting", async () => {
-    const h = newHost("reenable");
+    const h = host(w, "reenable");
     const first = await enable(w, h, ["--group", "canary", "--interval", "1m", "--health-cmd", "true"]);
     expect(first.code).toBe(0);
     // The supervise hint carries the stored interval.
@@ -82,7 +65,7 @@ describe("agent enable on an existing namespace", () => {
   });
 
   test("flags given replace their stored value, and the output says which", async () => {
-    const h = newHost("change");
+    const h = host(w, "change");
     expect((await enable(w, h, ["--group", "canary"])).code).toBe(0);
     const r = await upkeep([
       "agent",
@@ -109,7 +92,7 @@ describe("agent enable on an existing namespace", () => {
   });
 
   test('stored settings can be cleared or moved: --no-insecure, --daemon-arg "", a new --bin-dir moves the links', async () => {
-    const h = newHost("clear");
+    const h = host(w, "clear");
     expect((await enable(w, h, ["--insecure"])).code).toBe(0);
     expect(readStateFile(h).spec).toMatchObject({ insecure: true, daemon_args: ["serve"] });
     const newBin = join(h.root, "..", "other-bin");
@@ -140,7 +123,7 @@ describe("agent enable on an existing namespace", () => {
   });
 
   test("a first enable without its required flags: exit 2 naming them, nothing written", async () => {
-    const h = newHost("first");
+    const h = host(w, "first");
     const r = await upkeep(["agent", "enable", ...h.where, "--product", "hello"]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--server <url>, --base-url <url>, --trust-key <pubfile>");
@@ -150,7 +133,7 @@ describe("agent enable on an existing namespace", () => {
   });
 
   test("agent run uses the stored interval when --interval is not given", async () => {
-    const h = newHost("interval");
+    const h = host(w, "interval");
     expect((await enable(w, h, ["--interval", "1m"])).code).toBe(0);
     const { UPKEEP } = await import("./cli.ts");
     const proc = Bun.spawn([UPKEEP, "agent", "run", ...h.where], {
@@ -186,7 +169,7 @@ describe("a failed first install", () => {
     const before = await agents();
     await setTarget(w, "11.4.0");
     try {
-      const h = newHost("firstfail");
+      const h = host(w, "firstfail");
       for (let i = 0; i < 2; i++) {
         const r = await enable(w, h);
         expect(r.code).toBe(1);
@@ -204,7 +187,7 @@ describe("a failed first install", () => {
 
 describe("agent enable without a token", () => {
   test("warns that the host will not report (invisible to rollouts)", async () => {
-    const h = newHost("notoken");
+    const h = host(w, "notoken");
     const { enableArgs } = await import("./agent_helpers.ts");
     const args = enableArgs(w, h).filter((a, i, all) => a !== AGENT_TOKEN && all[i + 1] !== AGENT_TOKEN);
     const r = await upkeep(args, { env: { UPKEEP_AGENT_TOKEN: "" } });
@@ -218,7 +201,7 @@ describe("agent enable without a token", () => {
 
 describe("report failures are kept in the status", () => {
   test("a wrong token: last_report_error says 401; the next report sent clears it", async () => {
-    const h = newHost("badtoken");
+    const h = host(w, "badtoken");
     expect((await enable(w, h, ["--token", "agent-wrong"])).code).toBe(0);
     const s = JSON.parse((await agent(h, ["status", "--json"])).stdout) as Record<string, unknown>;
     expect(String(s.last_report_error)).toContain("401");

@@ -4,20 +4,18 @@
  * active then done, then the operator starts the next groups one by one (no waiting on windows). The agents
  * run `agent run --interval 1s`; the order of their updates and the final versions are asserted.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { afterAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import {
-  cleanup,
+  adminOk,
   daemonVersion,
-  enable,
+  enabledHost,
   type Host,
-  host,
-  killDaemon,
-  type Loop,
   publish,
   readStateFile,
+  setRollout,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -26,11 +24,9 @@ import { upkeep } from "./cli.ts";
 setDefaultTimeout(90_000);
 
 const GROUPS = ["g1", "g2", "g3"] as const;
-const farHour = (new Date().getUTCHours() + 12) % 24;
 
 let w: World;
 const hosts = new Map<string, Host>();
-const loops: Loop[] = [];
 /** When each group's agent first ran the target (ms since the epoch). */
 const updatedAt = new Map<string, number>();
 let watching = true;
@@ -50,52 +46,22 @@ async function stateOf(g: string): Promise<string | undefined> {
   return (await rollout()).find((x) => x.name === g)?.state;
 }
 
-async function admin(args: string[], stdin?: string) {
-  const r = await upkeep(["admin", ...args], { env: w.env, ...(stdin ? { stdin } : {}) });
-  if (r.code !== 0) throw new Error(`admin ${args.join(" ")}: ${r.stderr}`);
-  return r;
-}
+const admin = (args: string[]) => adminOk(w, args);
 
-beforeAll(async () => {
-  w = await startWorld("agent-fleet");
-  await publish(w, ["11.0.0", "11.1.0"]);
-  await admin(
-    ["apply", "-f", "-"],
-    `kind: autoupdate_config
-spec:
-  agents:
-    mode: enabled
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: g1, days: ["*"], start_hour: ${farHour}, canary_count: 1 }
-        - { name: g2, days: ["*"], start_hour: ${farHour}, wait_hours: 0 }
-        - { name: g3, days: ["*"], start_hour: ${farHour}, wait_hours: 0 }
----
-kind: server
-server_version: 11.9.0
----
-kind: autoupdate_version
-spec:
-  agents: { start_version: 11.0.0, target_version: 11.1.0, schedule: regular, mode: enabled }
-`,
-  );
-  for (const g of GROUPS) {
-    const h = host(w, g);
-    const r = await enable(w, h, ["--group", g]);
-    if (r.code !== 0) throw new Error(r.stderr);
-    hosts.set(g, h);
-  }
+afterAll(() => {
+  watching = false;
 });
 
-afterAll(async () => {
-  watching = false;
-  for (const l of loops) await l.stop();
-  for (const h of hosts.values()) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
+useWorld("agent-fleet", async (world) => {
+  w = world;
+  await publish(w, ["11.0.0", "11.1.0"]);
+  await setRollout(
+    w,
+    { g1: "canary_count: 1", g2: "wait_hours: 0", g3: "wait_hours: 0" },
+    "11.0.0",
+    "11.1.0",
+  );
+  for (const g of GROUPS) hosts.set(g, await enabledHost(w, g, ["--group", g]));
 });
 
 describe("a canary rollout across three groups of supervised agents", () => {
@@ -104,7 +70,7 @@ describe("a canary rollout across three groups of supervised agents", () => {
     for (const g of GROUPS) {
       const h = hosts.get(g) as Host;
       expect(readStateFile(h).status.active).toBe("11.0.0");
-      loops.push(await startLoop(h, ["--interval", "1s"], { HELLO_STATE: join(w.dir, g, "hello.json") }));
+      await startLoop(h, ["--interval", "1s"], { HELLO_STATE: join(w.dir, g, "hello.json") });
     }
     // Record the moment each agent's daemon runs the target.
     void (async () => {

@@ -1,8 +1,10 @@
 /**
- * Shared set-up of the agent e2e tests: a real `dist/upkeep serve` on loopback, signed fake releases
- * (scripts/fake-release.ts) published with `dist/upkeep admin publish`, agents enabled in temp folders,
- * `agent run` loops started and stopped by PID.
+ * Shared set-up of the agent and tools e2e tests: a real `dist/upkeep serve` on loopback, signed fake
+ * releases (scripts/fake-release.ts) published with `dist/upkeep admin publish`, agents enabled in temp
+ * folders, `agent run` loops started and stopped by PID, developers logged in with `tools login`. A test
+ * file takes one world with `useWorld`, which also stops everything in it after the file's tests.
  */
+import { afterAll, beforeAll } from "bun:test";
 import {
   existsSync,
   mkdirSync,
@@ -18,7 +20,12 @@ import { basename, join } from "node:path";
 import type { Subprocess } from "bun";
 import { parse as parseYaml } from "yaml";
 import { isCompleteVersionDir } from "../core/sys/install/mod.ts";
-import { type FakeRelease, makeFakeRelease, type VersionSpec } from "../scripts/fake-release.ts";
+import {
+  type FakeRelease,
+  type FakeReleaseOptions,
+  makeFakeRelease,
+  type VersionSpec,
+} from "../scripts/fake-release.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
 import { type ServeProcess, startServe } from "./serve_process.ts";
 
@@ -34,21 +41,37 @@ export interface World {
   pub: string;
   key: string;
   release?: FakeRelease;
+  /** The hosts made with `host`, the loops started on them, the mirrors: closeWorld stops them all. */
+  hosts: Host[];
+  loops: Loop[];
+  mirrors: Mirror[];
+  /** Stops serve (the folder stays). */
   stop(): Promise<void>;
 }
 
+export interface WorldOptions {
+  serveArgs?: string[];
+  /** serve.yaml settings over the helpers' own (no jitter: the loops' scheduled passes update at once). */
+  config?: Record<string, number>;
+}
+
 /** A temp folder, a key pair and a running serve. */
-export async function startWorld(prefix: string, serveArgs: string[] = []): Promise<World> {
+export async function startWorld(prefix: string, o: WorldOptions = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), `upkeep-${prefix}-`));
   const keys = join(dir, "keys");
   const kg = await upkeep(["release", "keygen", "--out-dir", keys, "--unencrypted"]);
   if (kg.code !== 0) throw new Error(kg.stderr);
-  // No jitter: the loops' scheduled passes update at once.
   const config = join(dir, "serve.yaml");
-  writeFileSync(config, "agent_update_jitter_seconds: 0\n");
+  const settings = { agent_update_jitter_seconds: 0, ...o.config };
+  writeFileSync(
+    config,
+    Object.entries(settings)
+      .map(([k, v]) => `${k}: ${v}\n`)
+      .join(""),
+  );
   const serve = await startServe(
     join(dir, "data"),
-    ["--config", config, "--reconcile-interval", "1s", ...serveArgs],
+    ["--config", config, "--reconcile-interval", "1s", ...(o.serveArgs ?? [])],
     {
       UPKEEP_ADMIN_TOKEN: ADMIN,
       UPKEEP_AGENT_TOKEN: AGENT_TOKEN,
@@ -62,21 +85,102 @@ export async function startWorld(prefix: string, serveArgs: string[] = []): Prom
     env,
     pub: join(keys, "upkeep.pub"),
     key: join(keys, "upkeep.key"),
+    hosts: [],
+    loops: [],
+    mirrors: [],
     stop: async () => {
       await serve.stop();
     },
   };
 }
 
-/** Builds signed releases of `hello` and publishes them all (artifacts, .sha256, .minisig, manifest). */
+/** A mirror of the world's server on loopback (stopped when the world closes). */
+export interface Mirror {
+  /** `http://127.0.0.1:PORT`: a base URL or a server URL for hosts and developers. */
+  url: string;
+  /** Requests so far, by path. */
+  requests: Map<string, number>;
+  stop(): void;
+}
+
+/**
+ * Starts a mirror that counts the requests by path and passes them on to serve (method, body, Range,
+ * Authorization, Content-Type). `before` may answer instead (a mirror that is down, a hostile answer);
+ * `after` may change serve's answer (corrupt bytes, a slow download).
+ */
+export function startMirror(
+  w: World,
+  o: {
+    before?: (path: string) => Response | undefined;
+    after?: (path: string, r: Response) => Response | Promise<Response>;
+  } = {},
+): Mirror {
+  const requests = new Map<string, number>();
+  const server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const path = url.pathname;
+      requests.set(path, (requests.get(path) ?? 0) + 1);
+      const early = o.before?.(path);
+      if (early) return early;
+      const headers = new Headers();
+      for (const name of ["range", "authorization", "content-type"]) {
+        const v = req.headers.get(name);
+        if (v) headers.set(name, v);
+      }
+      const hasBody = req.method !== "GET" && req.method !== "HEAD";
+      const r = await fetch(`${w.url}${path}${url.search}`, {
+        method: req.method,
+        headers,
+        ...(hasBody ? { body: await req.arrayBuffer() } : {}),
+      });
+      return o.after ? o.after(path, r) : r;
+    },
+  });
+  const mirror = { url: `http://127.0.0.1:${server.port}`, requests, stop: () => server.stop(true) };
+  w.mirrors.push(mirror);
+  return mirror;
+}
+
+/** Stops the world's mirrors, loops, the daemons of its hosts and serve; removes its folder. */
+export async function closeWorld(w: World): Promise<void> {
+  for (const m of w.mirrors) m.stop();
+  for (const l of w.loops) await l.stop();
+  for (const h of w.hosts) killDaemon(h);
+  await w.stop();
+  cleanup(w.dir);
+}
+
+/**
+ * The test file's world (or a describe block's): started before its tests, then `setup` (publish, targets,
+ * hosts); closed after them (closeWorld), whatever the tests left running.
+ */
+export function useWorld(prefix: string, setup: (w: World) => Promise<void>, o: WorldOptions = {}): void {
+  let world: World | undefined;
+  beforeAll(async () => {
+    world = await startWorld(prefix, o);
+    await setup(world);
+  });
+  afterAll(async () => {
+    if (world) await closeWorld(world);
+  });
+}
+
+/**
+ * Builds signed releases of `hello` in `<world>/<sub>` and publishes them all (artifacts, .sha256, .minisig,
+ * manifest); `prepare` may drop some first, `options` sets the manifest's serial, floor, the sizes...
+ */
 export async function publish(
   w: World,
   versions: (string | VersionSpec)[],
   sub = "release",
   prepare?: (rel: FakeRelease) => void,
+  options: Partial<FakeReleaseOptions> = {},
 ): Promise<FakeRelease> {
   const out = join(w.dir, sub);
-  const rel = await makeFakeRelease({ out, versions, key: w.key });
+  const rel = await makeFakeRelease({ ...options, out, versions, key: w.key });
   prepare?.(rel);
   const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
   if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
@@ -98,6 +202,84 @@ export async function setTarget(
   if (r.code !== 0) throw new Error(`apply failed: ${r.stderr}`);
 }
 
+/** `upkeep admin ARGS` on the world's server as its admin (throws with its stderr when it fails). */
+export async function adminOk(w: World, args: string[], stdin?: string) {
+  const r = await upkeep(["admin", ...args], { env: w.env, ...(stdin === undefined ? {} : { stdin }) });
+  if (r.code !== 0) throw new Error(`admin ${args.join(" ")}: ${r.stderr}`);
+  return r;
+}
+
+/** An hour whose window is far from now: no group starts on its own while a test runs. */
+export const FAR_HOUR = (new Date().getUTCHours() + 12) % 24;
+
+/**
+ * A regular rollout of the agents from `start` to `target` over `groups` (name -> more group fields, e.g.
+ * `canary_count: 1`), every window far from now: a group starts when the operator says so.
+ */
+export async function setRollout(
+  w: World,
+  groups: Record<string, string>,
+  start: string,
+  target: string,
+): Promise<void> {
+  const lines = Object.entries(groups)
+    .map(([name, more]) => `        - { name: ${name}, days: ["*"], start_hour: ${FAR_HOUR}, ${more} }\n`)
+    .join("");
+  await adminOk(
+    w,
+    ["apply", "-f", "-"],
+    `kind: autoupdate_config\nspec:\n  agents:\n    mode: enabled\n    strategy: halt-on-error\n    schedules:\n      regular:\n${lines}---\nkind: server\nserver_version: 11.9.0\n---\nkind: autoupdate_version\nspec:\n  agents: { start_version: ${start}, target_version: ${target}, schedule: regular, mode: enabled }\n`,
+  );
+}
+
+/** The client tools' target version on the world's server (autoupdate_version spec.tools). */
+export async function setToolsTarget(w: World, version: string, ...flags: string[]): Promise<void> {
+  const r = await upkeep(["admin", "apply", ...flags, "-f", "-"], {
+    env: w.env,
+    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
+  });
+  if (r.code !== 0) throw new Error(`apply failed: ${r.stderr}`);
+}
+
+/** A developer using the client tools: HOME and its tools folder, and the environment that names them. */
+export interface Developer {
+  home: string;
+  tools: string;
+  bin: string;
+  /** No UPKEEP_SERVER or UPKEEP_TOKEN from the shell running the tests. */
+  env: Record<string, string> & { HOME: string; UPKEEP_TOOLS_DIR: string };
+}
+
+let developers = 0;
+
+/** A developer with a fresh HOME in the world's folder (removed with it). */
+export function developer(w: World): Developer {
+  const home = join(w.dir, "developers", String(++developers));
+  mkdirSync(home, { recursive: true });
+  const tools = join(home, "tools");
+  return {
+    home,
+    tools,
+    bin: join(home, "bin"),
+    env: { HOME: home, UPKEEP_TOOLS_DIR: tools, UPKEEP_SERVER: "", UPKEEP_TOKEN: "" },
+  };
+}
+
+/** A new developer, logged in to the world's server (throws with its stderr when the login fails). */
+export async function loggedInDeveloper(w: World, extra: string[] = []): Promise<Developer> {
+  const u = developer(w);
+  const r = await toolsLogin(w, u.env, extra);
+  if (r.code !== 0) throw new Error(`tools login failed: ${r.stderr}`);
+  return u;
+}
+
+/** `upkeep tools login` to the world's server, trusting its release key; `extra` flags last (a later one wins). */
+export function toolsLogin(w: World, env: Record<string, string>, extra: string[] = []) {
+  return upkeep(["tools", "login", "--server", w.url, "--product", "hello", "--trust-key", w.pub, ...extra], {
+    env,
+  });
+}
+
 export interface Host {
   name: string;
   installDir: string;
@@ -106,13 +288,16 @@ export interface Host {
   where: string[];
   stateFile: string;
   log: string;
+  /** The world's loops: startLoop adds the loop it starts. */
+  loops: Loop[];
 }
 
+/** A host of the world (its folders under the world's); its daemon is killed when the world closes. */
 export function host(w: World, name: string): Host {
   const installDir = join(w.dir, name, "install");
   const binDir = join(w.dir, name, "bin");
   mkdirSync(join(w.dir, name), { recursive: true });
-  return {
+  const h: Host = {
     name,
     installDir,
     binDir,
@@ -120,7 +305,23 @@ export function host(w: World, name: string): Host {
     where: ["--install-dir", installDir],
     stateFile: join(installDir, "default", "update.yaml"),
     log: join(w.dir, name, "agent.log"),
+    loops: w.loops,
   };
+  w.hosts.push(h);
+  return h;
+}
+
+/** A host with `agent enable` done (throws with its stderr when enable fails). */
+export async function enabledHost(
+  w: World,
+  name: string,
+  extra: string[] = [],
+  env: Record<string, string> = {},
+): Promise<Host> {
+  const h = host(w, name);
+  const r = await enable(w, h, extra, env);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return h;
 }
 
 export function enableArgs(w: World, h: Host, extra: string[] = []): string[] {
@@ -188,7 +389,7 @@ export async function startLoop(
     await Bun.sleep(20);
   }
   const log = () => (existsSync(h.log) ? readFileSync(h.log, "utf8") : "");
-  return {
+  const loop: Loop = {
     proc,
     pid: proc.pid,
     log,
@@ -202,6 +403,8 @@ export async function startLoop(
       return proc.exitCode;
     },
   };
+  h.loops.push(loop);
+  return loop;
 }
 
 export interface StateDoc {

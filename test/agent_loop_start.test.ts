@@ -4,24 +4,21 @@
  * restarted on the new version), not do a one-shot pass beside it (which switched `current` under the loop's
  * daemon and left the old version running). `UPKEEP_FAULT_PAUSE` holds that window open for 3 s.
  */
-import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { expect, setDefaultTimeout, test } from "bun:test";
 import { join } from "node:path";
 import {
   agent,
   alive,
-  cleanup,
   currentDir,
   daemonPid,
   daemonVersion,
-  enable,
+  enabledHost,
   type Host,
-  host,
-  killDaemon,
   type Loop,
   publish,
   setTarget,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -32,22 +29,11 @@ let w: World;
 let h: Host;
 let loop: Loop | undefined;
 
-beforeAll(async () => {
-  w = await startWorld("loopstart");
+useWorld("loopstart", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
   await setTarget(w, "11.0.0");
-  h = host(w, "h");
-  const r = await enable(w, h);
-  if (r.code !== 0) throw new Error(r.stderr);
-});
-
-afterAll(async () => {
-  await loop?.stop();
-  if (h) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
+  h = await enabledHost(w, "h");
 });
 
 test("agent update --now while the loop starts: the loop does the pass and its daemon runs the new version", async () => {

@@ -4,7 +4,7 @@
  * a manifest signed by a key the host does not trust. Each refusal leaves the old version running, update.yaml
  * accurate, and nothing written outside the install dir.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,16 +12,19 @@ import { BAD_KINDS, type BadKind } from "../scripts/fake-release.ts";
 import {
   ADMIN,
   agent,
-  cleanup,
   currentDir,
   enable,
+  enableArgs,
+  enabledHost,
   type Host,
   host,
+  type Mirror,
   publish,
   readStateFile,
   STACK,
   setTarget,
-  startWorld,
+  startMirror,
+  useWorld,
   versionDirs,
   type World,
 } from "./agent_helpers.ts";
@@ -37,9 +40,8 @@ const badLayout = new Map([
   ["binfile", "11.8.1"],
   ["binlink", "11.8.2"],
 ]);
-/** Requests per path through the counting proxy in front of serve's /artifacts. */
-const requests = new Map<string, number>();
-let proxy: ReturnType<typeof Bun.serve> | undefined;
+/** The counting mirror in front of serve's /artifacts. */
+let mirror: Mirror;
 
 /** Everything under `dir` except the install dir, as relative paths. */
 function outside(dir: string, skip: string): string[] {
@@ -58,8 +60,8 @@ function outside(dir: string, skip: string): string[] {
 
 const evil = () => readdirSync(tmpdir()).filter((n) => n.startsWith("upkeep-evil"));
 
-beforeAll(async () => {
-  w = await startWorld("agent-refusals");
+useWorld("agent-refusals", async (world) => {
+  w = world;
   const versions = [
     "11.0.0",
     "11.0.1",
@@ -85,17 +87,7 @@ beforeAll(async () => {
   });
   expect(put.status).toBe(201);
   await setTarget(w, "11.0.0");
-  h = host(w, "h");
-  const r = await enable(w, h);
-  if (r.code !== 0) throw new Error(r.stderr);
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
+  h = await enabledHost(w, "h");
 });
 
 /** The versions folder, hidden entries included (temp folders, downloads). */
@@ -160,19 +152,10 @@ describe("malicious archives are refused, nothing lands outside the install dir"
 describe("a release refused after extraction leaves nothing and is never downloaded again", () => {
   let x: Host;
   beforeAll(async () => {
-    proxy = Bun.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      async fetch(req) {
-        const path = new URL(req.url).pathname;
-        requests.set(path, (requests.get(path) ?? 0) + 1);
-        const range = req.headers.get("range");
-        return fetch(`${w.url}${path}`, range ? { headers: { range } } : {});
-      },
-    });
+    mirror = startMirror(w);
     await setTarget(w, "11.0.0");
     x = host(w, "counted");
-    const r = await enable(w, x, ["--base-url", `http://127.0.0.1:${proxy.port}/artifacts`]);
+    const r = await enable(w, x, ["--base-url", `${mirror.url}/artifacts`]);
     if (r.code !== 0) throw new Error(r.stderr);
   });
 
@@ -191,7 +174,7 @@ describe("a release refused after extraction leaves nothing and is never downloa
       }
       expect(outcomes).toEqual(["failed E_MALFORMED", "unchanged", "unchanged"]);
       expect(readStateFile(x).status.skip).toContain(version);
-      const downloads = [...requests.entries()].filter(
+      const downloads = [...mirror.requests.entries()].filter(
         ([p]) => p.includes(`-v${version}-`) && p.endsWith(".tar.gz"),
       );
       expect(downloads.map(([, n]) => n)).toEqual([1]);
@@ -218,24 +201,8 @@ describe("trust refusals", () => {
     expect((await upkeep(["release", "keygen", "--out-dir", other, "--unencrypted"])).code).toBe(0);
     await setTarget(w, "11.0.0");
     const x = host(w, "wrongkey");
-    const r = await upkeep([
-      "agent",
-      "enable",
-      "--server",
-      w.url,
-      "--product",
-      "hello",
-      "--base-url",
-      `${w.url}/artifacts`,
-      "--trust-key",
-      join(other, "upkeep.pub"),
-      "--install-dir",
-      x.installDir,
-      "--bin-dir",
-      x.binDir,
-      "--service",
-      "supervise",
-    ]);
+    // The helpers' enable with the other key instead of the world's.
+    const r = await upkeep(enableArgs(w, x).map((a) => (a === w.pub ? join(other, "upkeep.pub") : a)));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("E_SIGNATURE");
     expect(r.stderr).toContain("nothing was enabled");

@@ -4,7 +4,7 @@
  * fake `systemctl` (UPKEEP_SYSTEMCTL): enable writes the units and starts them, an update is
  * `daemon-reload` + `restart`, health comes from `systemctl show`, uninstall disables and removes.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
@@ -17,17 +17,7 @@ import {
   quoteArg,
   type UnitInput,
 } from "../core/agent/mod.ts";
-import {
-  agent,
-  cleanup,
-  enable,
-  type Host,
-  host,
-  publish,
-  setTarget,
-  startWorld,
-  type World,
-} from "./agent_helpers.ts";
+import { agent, enable, type Host, host, publish, setTarget, useWorld, type World } from "./agent_helpers.ts";
 import { ROOT, upkeep } from "./cli.ts";
 
 setDefaultTimeout(60_000);
@@ -122,8 +112,8 @@ let calls: string;
 let env: Record<string, string>;
 let units: string;
 
-beforeAll(async () => {
-  w = await startWorld("agent-systemd");
+useWorld("agent-systemd", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
   await setTarget(w, "11.0.0");
   h = host(w, "s");
@@ -142,13 +132,6 @@ exit 0
   );
   chmodSync(fake, 0o755);
   env = { UPKEEP_SYSTEMCTL: fake };
-});
-
-afterAll(async () => {
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
 });
 
 const recorded = () => (existsSync(calls) ? readFileSync(calls, "utf8").trim().split("\n") : []);

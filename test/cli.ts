@@ -1,6 +1,8 @@
 /** Helpers for end-to-end tests: run the compiled `dist/upkeep` as a user would. */
-import { existsSync } from "node:fs";
-import { resolve } from "node:path";
+import { afterAll, beforeAll } from "bun:test";
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dir, "..");
 export const UPKEEP = resolve(ROOT, "dist/upkeep");
@@ -30,4 +32,28 @@ export async function upkeep(
     proc.exited,
   ]);
   return { code, stdout, stderr };
+}
+
+/**
+ * A temp folder for the test file (made before its tests, removed after them); the function returned makes
+ * a folder of that name in it and returns its path.
+ */
+export function useTempFolder(prefix: string): (name: string) => string {
+  let dir = "";
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), `upkeep-${prefix}-`));
+  });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  return (name) => {
+    const d = join(dir, name);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+}
+
+/** An unencrypted key pair made by `upkeep release keygen` in `dir`. */
+export async function keygenIn(dir: string): Promise<{ key: string; pub: string; dir: string }> {
+  const r = await upkeep(["release", "keygen", "--out-dir", dir, "--unencrypted"]);
+  if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
+  return { key: join(dir, "upkeep.key"), pub: join(dir, "upkeep.pub"), dir };
 }

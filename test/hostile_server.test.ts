@@ -12,18 +12,16 @@ import { join } from "node:path";
 import {
   ADMIN,
   agent,
-  cleanup,
   currentDir,
   enableArgs,
   type Host,
   host,
-  killDaemon,
   type Loop,
   publish,
   readStateFile,
   STACK,
   startLoop,
-  startWorld,
+  useWorld,
   type World,
 } from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
@@ -57,8 +55,10 @@ function untouched(): void {
   expect(st.updating).toBeUndefined();
 }
 
-beforeAll(async () => {
-  w = await startWorld("hostile");
+afterAll(() => bad?.stop());
+
+useWorld("hostile", async (world) => {
+  w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
   await target("11.0.0", "11.0.0");
   bad = startHostileServer(w.url);
@@ -67,15 +67,6 @@ beforeAll(async () => {
   const args = enableArgs(w, h).map((a) => (a.startsWith(w.url) ? bad.url + a.slice(w.url.length) : a));
   const r = await upkeep(args);
   if (r.code !== 0) throw new Error(r.stderr);
-});
-
-afterAll(async () => {
-  bad?.stop();
-  if (h) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
 });
 
 describe("a mirror that drips (total deadlines)", () => {

@@ -3,55 +3,25 @@
  * refuses only after extracting it (`bin` a file, `bin` a symlink) leaves nothing in the tools folder, however
  * often `tools exec` tries it; a leftover of a crashed install is swept by the next install.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, publish, STACK, startWorld, type World } from "./agent_helpers.ts";
+import { loggedInDeveloper, publish, STACK, setToolsTarget, useWorld, type World } from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 let w: World;
-const home = mkdtempSync(join(tmpdir(), "upkeep-tools-refused-"));
 
-beforeAll(async () => {
-  w = await startWorld("tools-refused", ["--server-version", "7.9.0"]);
-  await publish(w, ["7.0.0", "7.1.0:binfile", "7.2.0:binlink"]);
-  const r = await upkeep(["admin", "apply", "-f", "-"], {
-    env: w.env,
-    stdin: "kind: autoupdate_version\nspec:\n  tools: { target_version: 7.0.0 }\n",
-  });
-  if (r.code !== 0) throw new Error(r.stderr);
-});
+useWorld(
+  "tools-refused",
+  async (world) => {
+    w = world;
+    await publish(w, ["7.0.0", "7.1.0:binfile", "7.2.0:binlink"]);
+    await setToolsTarget(w, "7.0.0");
+  },
+  { serveArgs: ["--server-version", "7.9.0"] },
+);
 
-afterAll(async () => {
-  await w?.stop();
-  if (w) cleanup(w.dir);
-  rmSync(home, { recursive: true, force: true });
-});
-
-let users = 0;
-async function loggedIn(): Promise<{ env: Record<string, string>; tools: string }> {
-  const h = join(home, `u${++users}`);
-  const tools = join(h, "tools");
-  const env = { HOME: h, UPKEEP_TOOLS_DIR: tools, UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-  const r = await upkeep(
-    [
-      "tools",
-      "login",
-      "--server",
-      w.url,
-      "--product",
-      "hello",
-      "--base-url",
-      `${w.url}/artifacts`,
-      "--trust-key",
-      w.pub,
-    ],
-    { env },
-  );
-  expect(r.code).toBe(0);
-  return { env, tools };
-}
+const loggedIn = () => loggedInDeveloper(w);
 
 /** What installs leave in the tools folder: temp folders and downloads. */
 const leftovers = (tools: string) =>

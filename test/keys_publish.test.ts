@@ -4,19 +4,18 @@
  * without --trust-key looks (<base-url>/<product>.pub), and `tools login` takes UPKEEP_TOOLS_TRUST_KEY as the
  * other tools commands do. Compiled binary, real serve.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, statSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { cleanup, publish, startWorld, type World } from "./agent_helpers.ts";
+import { developer, publish, setToolsTarget, useWorld, type World } from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 let w: World;
 let keyId = "";
 let pub = "";
 
-beforeAll(async () => {
-  w = await startWorld("keys");
+useWorld("keys", async (world) => {
+  w = world;
   // The product's own key pair, named after it.
   const kg = await upkeep([
     "release",
@@ -34,22 +33,10 @@ beforeAll(async () => {
   pub = out.public_key;
   w.key = out.secret_key;
   await publish(w, ["3.0.0", "3.1.0"]);
-  const a = await upkeep(["admin", "apply", "-f", "-"], {
-    env: w.env,
-    stdin: "kind: autoupdate_version\nspec:\n  tools: { target_version: 3.1.0 }\n",
-  });
-  if (a.code !== 0) throw new Error(a.stderr);
+  await setToolsTarget(w, "3.1.0");
 });
 
-afterAll(async () => {
-  await w?.stop();
-  if (w) cleanup(w.dir);
-});
-
-function user() {
-  const home = mkdtempSync(join(tmpdir(), "upkeep-keys-home-"));
-  return { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-}
+const user = () => developer(w).env;
 
 const login = (env: Record<string, string>, extra: string[] = []) =>
   upkeep(["tools", "login", "--server", w.url, "--product", "hello", ...extra], { env });

@@ -1,24 +1,25 @@
 /**
  * Issue 10 item 6: text from a version server (a find `reason`, an agent's report) is printed with control
  * characters escaped: no terminal escape reaches a terminal, and no forged line appears in a log or a view.
- * A proxy in front of a real serve answers `/v1/webapi/find` (and ping) with a hostile reason; everything
+ * A mirror in front of a real serve answers `/v1/webapi/find` (and ping) with a hostile reason; everything
  * else goes through to the real server.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { describe, expect, test } from "bun:test";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import {
   AGENT_TOKEN,
   agent,
-  enable,
+  enabledHost,
   type Host,
-  host,
+  type Mirror,
   publish,
   setTarget,
   startLoop,
-  startWorld,
+  startMirror,
+  useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
@@ -39,51 +40,33 @@ function expectClean(text: string): void {
 
 let w: World;
 let h: Host;
-let proxy: ReturnType<typeof Bun.serve>;
+let mirror: Mirror;
 
-beforeAll(async () => {
-  w = await startWorld("printable");
+useWorld("printable", async (world) => {
+  w = world;
   await publish(w, ["11.0.0"]);
   await setTarget(w, "11.0.0");
-  h = host(w, "a");
-  const r = await enable(w, h);
-  if (r.code !== 0) throw new Error(r.stderr);
-  const target = w.url;
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const url = new URL(req.url);
-      if (url.pathname.endsWith("/webapi/find") || url.pathname.endsWith("/webapi/ping")) {
-        // An upkeep server whose version is not set names nothing and says why: here, hostile text.
-        return Response.json({
-          server_version: "",
-          auto_update: {
-            agent_version: "",
-            agent_auto_update: false,
-            tools_version: "",
-            tools_auto_update: false,
-          },
-          upkeep: { reason: EVIL },
-        });
-      }
-      return fetch(`${target}${url.pathname}${url.search}`, {
-        method: req.method,
-        headers: req.headers,
-        body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),
-      });
-    },
+  h = await enabledHost(w, "a");
+  // An upkeep server whose version is not set names nothing and says why: here, hostile text.
+  mirror = startMirror(w, {
+    before: (path) =>
+      path.endsWith("/webapi/find") || path.endsWith("/webapi/ping")
+        ? Response.json({
+            server_version: "",
+            auto_update: {
+              agent_version: "",
+              agent_auto_update: false,
+              tools_version: "",
+              tools_auto_update: false,
+            },
+            upkeep: { reason: EVIL },
+          })
+        : undefined,
   });
-  // The host now asks the proxy.
+  // The host now asks the mirror.
   const doc = parseYaml(readFileSync(h.stateFile, "utf8"));
-  doc.spec.server = `http://127.0.0.1:${proxy.port}`;
+  doc.spec.server = mirror.url;
   writeFileSync(h.stateFile, stringifyYaml(doc), { mode: 0o600 });
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  await w?.stop();
-  rmSync(w.dir, { recursive: true, force: true });
 });
 
 describe("server text is printed with control characters escaped", () => {
@@ -113,7 +96,7 @@ describe("server text is printed with control characters escaped", () => {
   test("tools login and tools update", async () => {
     const home = mkdtempSync(join(tmpdir(), "upkeep-printable-tools-"));
     const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-    const server = `http://127.0.0.1:${proxy.port}`;
+    const server = mirror.url;
     const login = await upkeep(
       ["tools", "login", "--server", server, "--product", "hello", "--trust-key", w.pub],
       {

@@ -3,39 +3,20 @@
  * after verifying it with the signing key's public half, and says when it expires; and `release sign` /
  * `manifest` with an encrypted key say "Deriving the key (scrypt) ..." on a terminal (trap 5). Compiled binary.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrustedKeys, writeKeyPair } from "../core/sys/keys.ts";
 import { verifyManifestFile } from "../core/sys/verify_artifact.ts";
 import { parseManifest } from "../core/trust/manifest.ts";
 import { makeFakeRelease } from "../scripts/fake-release.ts";
-import { startWorld } from "./agent_helpers.ts";
-import { UPKEEP, upkeep } from "./cli.ts";
+import { closeWorld, publish, startWorld } from "./agent_helpers.ts";
+import { keygenIn, UPKEEP, upkeep, useTempFolder } from "./cli.ts";
 import { tar, tarGz } from "./install_helpers.ts";
 
 const STACK = /^\s+at .+[:(]\d+/m;
-let dir = "";
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "upkeep-release-add-"));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function sub(name: string): string {
-  const d = join(dir, name);
-  mkdirSync(d, { recursive: true });
-  return d;
-}
-
-async function keygen(name: string): Promise<{ key: string; pub: string }> {
-  const d = sub(name);
-  const r = await upkeep(["release", "keygen", "--out-dir", d, "--unencrypted"]);
-  expect(r.code).toBe(0);
-  return { key: join(d, "upkeep.key"), pub: join(d, "upkeep.pub") };
-}
+const sub = useTempFolder("release-add");
+const keygen = (name: string) => keygenIn(sub(name));
 
 /** A small real artifact of `version`; `salt` makes other bytes under the same name. */
 function artifact(d: string, version: string, salt = "", arch = "amd64"): string {
@@ -235,16 +216,8 @@ describe("admin get releases and the server log say when the published manifest 
     try {
       const none = await upkeep(["admin", "get", "releases"], { env: w.env });
       expect(none.stdout).toContain("manifest: none published: hosts install nothing");
-      const pub = async (sub: string, days: number) => {
-        const rel = await makeFakeRelease({
-          out: join(w.dir, sub),
-          versions: ["7.0.0"],
-          key: w.key,
-          expiresInMs: days * 86_400_000 + 3_600_000,
-        });
-        const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
-        expect(r.code).toBe(0);
-      };
+      const pub = (sub: string, days: number) =>
+        publish(w, ["7.0.0"], sub, undefined, { expiresInMs: days * 86_400_000 + 3_600_000 });
       await pub("r30", 30);
       const fine = await upkeep(["admin", "get", "releases"], { env: w.env });
       expect(fine.code).toBe(0);
@@ -265,8 +238,7 @@ describe("admin get releases and the server log say when the published manifest 
         await Bun.sleep(100);
       expect(w.serve.stderr()).toContain("WARNING: the published hello release manifest expires in 3 days");
     } finally {
-      await w.stop();
-      rmSync(w.dir, { recursive: true, force: true });
+      await closeWorld(w);
     }
   });
 });

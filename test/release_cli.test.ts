@@ -2,15 +2,14 @@
  * `upkeep release keygen|sign|verify|manifest` end to end through the compiled dist/upkeep: exit codes,
  * files and modes, --json shapes, and one clear line (never a stack trace) on bad input.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { copyFileSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { loadTrustedKeys, writeKeyPair } from "../core/sys/keys.ts";
 import { verifyArtifactFile, verifyManifestFile } from "../core/sys/verify_artifact.ts";
 import { parseManifest } from "../core/trust/manifest.ts";
 import { parseSecretKeyFile } from "../core/trust/minisign.ts";
-import { type RunResult, UPKEEP as UPKEEP_PATH, upkeep } from "./cli.ts";
+import { keygenIn, type RunResult, UPKEEP as UPKEEP_PATH, upkeep, useTempFolder } from "./cli.ts";
 import { tar, tarGz } from "./install_helpers.ts";
 
 const FIX = join(import.meta.dir, "fixtures", "minisign");
@@ -18,19 +17,7 @@ const fx = (name: string) => join(FIX, name);
 const SLOW = { timeout: 60_000 };
 const STACK = /^\s+at .+[:(]\d+/m;
 
-let dir = "";
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), "upkeep-release-cli-"));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function sub(name: string): string {
-  const d = join(dir, name);
-  mkdirSync(d, { recursive: true });
-  return d;
-}
+const sub = useTempFolder("release-cli");
 
 /** One line naming the problem and its code, no stack trace. */
 function expectCleanError(r: RunResult, exit: number, code: string): void {
@@ -41,12 +28,7 @@ function expectCleanError(r: RunResult, exit: number, code: string): void {
 }
 
 /** An unencrypted key pair made by the CLI. */
-async function keygen(name: string): Promise<{ key: string; pub: string; dir: string }> {
-  const d = sub(name);
-  const r = await upkeep(["release", "keygen", "--out-dir", d, "--unencrypted"]);
-  expect(r.code).toBe(0);
-  return { key: join(d, "upkeep.key"), pub: join(d, "upkeep.pub"), dir: d };
-}
+const keygen = (name: string) => keygenIn(sub(name));
 
 describe("release keygen", () => {
   test("writes upkeep.key (0600) and upkeep.pub; --json names them", async () => {
@@ -157,7 +139,7 @@ describe("release sign", () => {
 
   test("a missing file is a usage error (exit 2), before the key is opened", async () => {
     const k = await keygen("sign-missing");
-    expectCleanError(await upkeep(["release", "sign", "--key", k.key, join(dir, "nope.bin")]), 2, "E_IO");
+    expectCleanError(await upkeep(["release", "sign", "--key", k.key, join(k.dir, "nope.bin")]), 2, "E_IO");
   });
 
   test("a missing or malformed secret key: one line, no stack trace", async () => {
@@ -277,7 +259,13 @@ describe("release verify", () => {
     expect((await upkeep(["release", "verify", fx("hello.txt")])).code).toBe(2);
     expect((await upkeep(["release", "verify", "--pub", fx("unencrypted.pub")])).code).toBe(2);
     expectCleanError(
-      await upkeep(["release", "verify", "--pub", fx("unencrypted.pub"), join(dir, "nope")]),
+      await upkeep([
+        "release",
+        "verify",
+        "--pub",
+        fx("unencrypted.pub"),
+        join(sub("verify-missing"), "nope"),
+      ]),
       2,
       "E_IO",
     );

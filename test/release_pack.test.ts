@@ -152,6 +152,16 @@ describe("release pack", () => {
     expect(f.stdout).toContain(": replaced, ");
   });
 
+  test("an --out that cannot be made: E_IO saying it could not be created (not read)", async () => {
+    const src = folder({ hello: "x:#!/bin/sh\n" });
+    const out = join(base, "out-is-a-file");
+    writeFileSync(out, "taken\n");
+    const r = await pack(src, [], out);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(`cannot create ${out}: `);
+    expect(r.stderr).toContain("(E_IO)");
+  });
+
   describe("refusals: exit 2, one line naming what is wrong, nothing written", () => {
     const cases: [string, () => { dir: string; args?: string[]; out?: string }, RegExp][] = [
       [

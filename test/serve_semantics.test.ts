@@ -5,18 +5,15 @@
  *   cap or raise is in `admin get rollout` and in the agent's error.
  * - a partial `admin apply` (trap 9) never silently drops a section that is set now.
  */
-import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import {
-  cleanup,
   enable,
-  type Host,
   host,
-  killDaemon,
   publish,
   readStateFile,
   STACK,
-  startWorld,
+  useWorld,
   versionDirs,
   type World,
 } from "./agent_helpers.ts";
@@ -25,29 +22,15 @@ import { upkeep } from "./cli.ts";
 setDefaultTimeout(60_000);
 
 let w: World;
-const hosts: Host[] = [];
 
-beforeAll(async () => {
-  w = await startWorld("semantics"); // no --server-version
+// No --server-version.
+useWorld("semantics", async (world) => {
+  w = world;
   // 1.3.0 is in the signed manifest, but its artifact is not on the server: installing it fails.
   await publish(w, ["1.0.0", "1.1.0", "1.3.0"], "release", (rel) => {
     rel.artifacts = rel.artifacts.filter((a) => a.version !== "1.3.0");
   });
 });
-
-afterAll(async () => {
-  for (const h of hosts) killDaemon(h);
-  if (w) {
-    await w.stop();
-    cleanup(w.dir);
-  }
-});
-
-function newHost(name: string): Host {
-  const h = host(w, name);
-  hosts.push(h);
-  return h;
-}
 
 async function apply(yaml: string) {
   return upkeep(["admin", "apply", "-f", "-"], { env: w.env, stdin: yaml });
@@ -68,7 +51,7 @@ async function rollout(): Promise<View> {
 
 describe("server_version (a product without a control plane has none)", () => {
   test("agent enable before any version policy installs nothing and says why", async () => {
-    const h = newHost("early");
+    const h = host(w, "early");
     const r = await enable(w, h);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("names no version to install yet");
@@ -84,7 +67,7 @@ describe("server_version (a product without a control plane has none)", () => {
       "kind: autoupdate_version\nspec:\n  agents: { start_version: 1.0.0, target_version: 1.1.0, schedule: immediate }\n",
     );
     expect(a.code).toBe(0);
-    const h = newHost("given");
+    const h = host(w, "given");
     const r = await enable(w, h);
     expect(r.stderr).not.toMatch(STACK);
     expect(r.code).toBe(0);
@@ -107,7 +90,7 @@ describe("server_version (a product without a control plane has none)", () => {
 
     // 1.1.0 is two minors behind 1.3.0 on the legacy line: raised to 1.3.0, whose artifact is missing.
     expect((await apply("kind: server\nserver_version: 1.3.0\n")).code).toBe(0);
-    const h = newHost("raised");
+    const h = host(w, "raised");
     const r = await enable(w, h);
     expect(r.code).not.toBe(0);
     expect(r.stderr).toContain("first install of 1.3.0 failed");

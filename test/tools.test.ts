@@ -1,8 +1,8 @@
 /**
  * Client tools end to end: the compiled binary, a real `upkeep serve` hosting signed fake releases, shims,
- * real downloads. An in-process proxy in front of /artifacts counts downloads and can throttle them.
+ * real downloads. An in-process mirror in front of /artifacts counts downloads.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import {
   existsSync,
   mkdirSync,
@@ -16,69 +16,41 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeFakeRelease } from "../scripts/fake-release.ts";
-import { publish, startWorld, type World } from "./agent_helpers.ts";
+import { fakeMarker } from "../scripts/fake-release.ts";
+import {
+  type Developer,
+  developer,
+  type Mirror,
+  publish,
+  setToolsTarget,
+  startMirror,
+  toolsLogin,
+  useWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
 import { startServe } from "./serve_process.ts";
 
 let w: World;
-let proxy: ReturnType<typeof Bun.serve>;
-const downloads = new Map<string, number>();
-const throttleBytesPerSecond = 0;
+let mirror: Mirror;
 
-beforeAll(async () => {
-  w = await startWorld("tools", ["--server-version", "6.3.0"]);
+useWorld("tools", releasesAndMirror, { serveArgs: ["--server-version", "6.3.0"] });
+
+async function releasesAndMirror(world: World): Promise<void> {
+  w = world;
   await publish(w, ["6.0.0", "6.1.0", "6.2.0", "6.3.0"]);
   await setTools("6.1.0");
-  // Counting (and, when asked, throttling) proxy for the artifacts: the base URL tools download from.
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      downloads.set(path, (downloads.get(path) ?? 0) + 1);
-      const headers = new Headers();
-      const range = req.headers.get("range");
-      if (range) headers.set("range", range);
-      const r = await fetch(`${w.url}${path}`, { headers });
-      if (!throttleBytesPerSecond || !path.endsWith(".tar.gz") || !r.body) return r;
-      const reader = r.body.getReader();
-      const rate = throttleBytesPerSecond;
-      const body = new ReadableStream<Uint8Array>({
-        async pull(c) {
-          const { done, value } = await reader.read();
-          if (done) return c.close();
-          for (let off = 0; off < value.length; off += 16384) {
-            c.enqueue(value.subarray(off, off + 16384));
-            await Bun.sleep((16384 / rate) * 1000);
-          }
-        },
-        cancel: () => reader.cancel(),
-      });
-      return new Response(body, { status: r.status, headers: r.headers });
-    },
-  });
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  await w?.stop();
-});
-
-async function setTools(version: string, ...flags: string[]) {
-  const r = await upkeep(["admin", "apply", ...flags, "-f", "-"], {
-    env: w.env,
-    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-  });
-  expect(r.code).toBe(0);
+  // A counting mirror of the artifacts: the base URL tools download from.
+  mirror = startMirror(w);
 }
 
+const setTools = (version: string, ...flags: string[]) => setToolsTarget(w, version, ...flags);
+
 const artifactDownloads = (version: string) =>
-  [...downloads.entries()]
+  [...mirror.requests.entries()]
     .filter(([p]) => p.endsWith(`-v${version}-linux-amd64-bin.tar.gz`))
     .reduce((n, [, c]) => n + c, 0);
 
-/** A fresh user: own HOME, tools dir and shim dir. */
 /** The processes of a process group, from /proc (pid and command name). */
 function groupMembers(pgid: number): { pid: number; comm: string }[] {
   const out: { pid: number; comm: string }[] = [];
@@ -95,35 +67,18 @@ function groupMembers(pgid: number): { pid: number; comm: string }[] {
   return out;
 }
 
-function user() {
-  const home = mkdtempSync(join(tmpdir(), "upkeep-tools-home-"));
-  const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-  return { home, env, tools: env.UPKEEP_TOOLS_DIR, bin: join(home, "bin") };
-}
+/** A fresh user: own HOME, tools dir and shim dir. */
+const user = () => developer(w);
 
-async function login(u: ReturnType<typeof user>, extra: string[] = []) {
-  const r = await upkeep(
-    [
-      "tools",
-      "login",
-      "--server",
-      w.url,
-      "--product",
-      "hello",
-      "--base-url",
-      `http://127.0.0.1:${proxy.port}/artifacts`,
-      "--trust-key",
-      w.pub,
-      ...extra,
-    ],
-    { env: u.env },
-  );
+/** Logged in with the counting mirror as the base URL. */
+async function login(u: Developer, extra: string[] = []) {
+  const r = await toolsLogin(w, u.env, ["--base-url", `${mirror.url}/artifacts`, ...extra]);
   expect(r.stderr).not.toMatch(/\n\s+at /);
   expect(r.code).toBe(0);
   return r;
 }
 
-async function shim(u: ReturnType<typeof user>, args: string[], env: Record<string, string> = {}) {
+async function shim(u: Developer, args: string[], env: Record<string, string> = {}) {
   const p = Bun.spawn([join(u.bin, "hello"), ...args], {
     env: { ...process.env, ...u.env, ...env },
     stdout: "pipe",
@@ -528,7 +483,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     await Bun.write(join(w.dir, "hello.pub"), readFileSync(w.pub));
     expect((await upkeep(["admin", "publish", join(w.dir, "hello.pub")], { env: w.env })).code).toBe(0);
     const u = user();
-    const base = `http://127.0.0.1:${proxy.port}/artifacts`;
+    const base = `${mirror.url}/artifacts`;
     const r = await upkeep(["tools", "login", "--server", w.url, "--product", "hello", "--base-url", base], {
       env: u.env,
     });
@@ -566,7 +521,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     const r = await upkeep(["tools", "exec", "hello", "version"], {
       env: {
         ...u.env,
-        UPKEEP_TOOLS_BASE_URL: `http://127.0.0.1:${proxy.port}/artifacts`,
+        UPKEEP_TOOLS_BASE_URL: `${mirror.url}/artifacts`,
         UPKEEP_TOOLS_TRUST_KEY: w.pub,
       },
     });
@@ -635,7 +590,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
       mkdirSync(join(v, p));
       for (let i = 0; i < perPart; i++) writeFileSync(join(v, p, `f${i}`), "");
     }
-    writeFileSync(join(v, ".upkeep-complete"), JSON.stringify({ version: "6.9.0" }));
+    writeFileSync(join(v, ".upkeep-complete"), fakeMarker("6.9.0"));
     const count = (d: string) => {
       try {
         return readdirSync(d).length;
@@ -709,7 +664,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
     expect(again.stderr).not.toContain("trusting the release key");
     const second = read();
     expect(second.trustKeys).toEqual(first.trustKeys);
-    expect(second.baseUrl).toBe(`http://127.0.0.1:${proxy.port}/artifacts`); // the mirror given before is kept
+    expect(second.baseUrl).toBe(`${mirror.url}/artifacts`); // the mirror given before is kept
     expect(second).toMatchObject({ pinned: "6.0.0", lastSerial: 3 }); // same product and base URL
     expect(second.insecure).toBeUndefined(); // from this login's flags only
     // Another product (or base URL): another manifest, so its serial and the pin start afresh.
@@ -737,31 +692,20 @@ describe("upkeep tools (compiled binary, real serve)", () => {
 
 describe("the release manifest's floor (its own server)", () => {
   let f: World;
-  beforeAll(async () => {
-    f = await startWorld("tools-floor", ["--server-version", "6.3.0"]);
-  });
-  afterAll(async () => {
-    await f?.stop();
-  });
-  const apply = async (version: string) =>
-    expect(
-      (
-        await upkeep(["admin", "apply", "-f", "-"], {
-          env: f.env,
-          stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-        })
-      ).code,
-    ).toBe(0);
+  useWorld(
+    "tools-floor",
+    async (world) => {
+      f = world;
+    },
+    { serveArgs: ["--server-version", "6.3.0"] },
+  );
+  const apply = (version: string) => setToolsTarget(f, version);
 
   test("a newer manifest's floor is recorded, older installs removed, and a server naming one below it is not followed", async () => {
     await publish(f, ["6.0.0", "6.1.0", "6.2.0"], "release", undefined);
     await apply("6.0.0");
-    const u = user();
-    const r = await upkeep(
-      ["tools", "login", "--server", f.url, "--product", "hello", "--trust-key", f.pub],
-      { env: u.env },
-    );
-    expect(r.code).toBe(0);
+    const u = developer(f);
+    expect((await toolsLogin(f, u.env)).code).toBe(0);
     expect((await upkeep(["tools", "exec", "hello", "version"], { env: u.env })).stdout.trim()).toBe(
       "hello v6.0.0",
     );
@@ -770,7 +714,7 @@ describe("the release manifest's floor (its own server)", () => {
 
     // The release engineer withdraws 6.0.0: a new manifest (higher serial) with floor 6.1.0.
     await Bun.sleep(1100); // serials are seconds
-    await publishFloor(f, ["6.0.0", "6.1.0", "6.2.0"], "6.1.0");
+    await publish(f, ["6.0.0", "6.1.0", "6.2.0"], "release-floor", undefined, { floor: "6.1.0" });
     await apply("6.2.0");
     const up = await upkeep(["tools", "update", "--json"], { env: u.env });
     expect(up.stderr).not.toMatch(/\n\s+at /);
@@ -791,12 +735,3 @@ describe("the release manifest's floor (its own server)", () => {
     rmSync(u.home, { recursive: true, force: true });
   });
 });
-
-/** Publishes releases whose signed manifest carries a floor. */
-async function publishFloor(f: World, versions: string[], floor: string) {
-  const rel = await makeFakeRelease({ out: join(f.dir, "release-floor"), versions, key: f.key, floor });
-  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: f.env });
-  expect(r.code).toBe(0);
-}
-
-export { proxy, throttleBytesPerSecond };

@@ -4,42 +4,36 @@
  * keeps it that long (10 s..1 h), and `tools status` shows the answer's age and when it is stale. Compiled
  * binary, real serve, real shims.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { cleanup, publish, startWorld, type World } from "./agent_helpers.ts";
+import {
+  cleanup,
+  closeWorld,
+  developer,
+  publish,
+  setToolsTarget,
+  startWorld,
+  toolsLogin,
+  useWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 let w: World;
 
-beforeAll(async () => {
-  // A short lifetime, so the test can watch it pass (the later --config wins over startWorld's own).
-  const dir = mkdtempSync(join(tmpdir(), "upkeep-cache-config-"));
-  const config = join(dir, "serve.yaml");
-  writeFileSync(config, "agent_update_jitter_seconds: 0\ntools_cache_seconds: 10\n");
-  w = await startWorld("cache", ["--config", config]);
+// A short lifetime, so the test can watch it pass.
+useWorld("cache", tools800, { config: { tools_cache_seconds: 10 } });
+
+/** Two releases; the server names 8.0.0 for the client tools. */
+async function tools800(world: World): Promise<void> {
+  w = world;
   await publish(w, ["8.0.0", "8.1.0"]);
-  await setTools("8.0.0");
-});
-
-afterAll(async () => {
-  await w?.stop();
-  if (w) cleanup(w.dir);
-});
-
-async function setTools(version: string) {
-  const r = await upkeep(["admin", "apply", "-f", "-"], {
-    env: w.env,
-    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-  });
-  expect(r.code).toBe(0);
+  await setToolsTarget(w, "8.0.0");
 }
 
-function user() {
-  const home = mkdtempSync(join(tmpdir(), "upkeep-cache-home-"));
-  return { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-}
+const user = () => developer(w).env;
 
 const status = async (env: Record<string, string>) => {
   const r = await upkeep(["tools", "status", "--json"], { env });
@@ -60,8 +54,7 @@ describe("the tools cache lifetime", () => {
       };
       expect(d.upkeep.cache_seconds).toBe(300);
     } finally {
-      await other.stop();
-      cleanup(other.dir);
+      await closeWorld(other);
     }
   });
 
@@ -88,22 +81,7 @@ describe("the tools cache lifetime", () => {
 
   test("after the server's tools target changes, the shim follows within the advertised lifetime", async () => {
     const env = user();
-    const login = await upkeep(
-      [
-        "tools",
-        "login",
-        "--server",
-        w.url,
-        "--product",
-        "hello",
-        "--base-url",
-        `${w.url}/artifacts`,
-        "--trust-key",
-        w.pub,
-      ],
-      { env },
-    );
-    expect(login.code).toBe(0);
+    expect((await toolsLogin(w, env)).code).toBe(0);
     const run = () => upkeep(["tools", "exec", "hello", "version"], { env });
     expect((await run()).stdout.trim()).toBe("hello v8.0.0");
     const before = await status(env);
@@ -115,7 +93,7 @@ describe("the tools cache lifetime", () => {
     const text = await upkeep(["tools", "status"], { env });
     expect(text.stdout).toMatch(/checked \S+Z \(\d+s ago; kept for 10s, as the server says\)/);
 
-    await setTools("8.1.0");
+    await setToolsTarget(w, "8.1.0");
     // Within the lifetime (plus generous slack for a loaded machine), the shim runs the new version; with
     // the old fixed hour it kept 8.0.0.
     const deadline = Date.now() + 40_000;
@@ -131,11 +109,7 @@ describe("the tools cache lifetime", () => {
 
   test("tools status says when the cached answer is stale", async () => {
     const env = user();
-    const login = await upkeep(
-      ["tools", "login", "--server", w.url, "--product", "hello", "--trust-key", w.pub, "--json"],
-      { env },
-    );
-    expect(login.code).toBe(0);
+    expect((await toolsLogin(w, env, ["--json"])).code).toBe(0);
     expect((await status(env)).cache_stale).toBe(false);
     // The lifetime passes with no tool run in between: the answer on disk is stale, and status says so.
     const deadline = Date.now() + 40_000;

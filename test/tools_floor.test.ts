@@ -9,40 +9,31 @@
  * `tools update` failed but tools.json kept serial 3000 and no floor, and `tools exec` went on running 6.0.5
  * with only a warning.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeFakeRelease } from "../scripts/fake-release.ts";
-import { STACK, startWorld, type World } from "./agent_helpers.ts";
+import {
+  type Developer,
+  loggedInDeveloper,
+  publish,
+  STACK,
+  setToolsTarget,
+  useWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
-type User = { home: string; env: Record<string, string>; tools: string };
+type User = Developer;
 
 let w: World;
 const users: Record<"update" | "exec" | "missing" | "newer", User> = {} as never;
 
 /** Publishes signed releases whose manifest has this serial and floor (each call its own folder). */
-async function publishManifest(versions: string[], serial: number, floor?: string) {
-  const rel = await makeFakeRelease({
-    out: join(w.dir, `release-${serial}`),
-    versions,
-    key: w.key,
-    serial,
-    ...(floor ? { floor } : {}),
-  });
-  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
-  if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
-}
+const publishManifest = (versions: string[], serial: number, floor?: string) =>
+  publish(w, versions, `release-${serial}`, undefined, { serial, ...(floor ? { floor } : {}) });
 
 /** Makes the server name this client-tools version. */
-async function nameTools(version: string, ...flags: string[]) {
-  const r = await upkeep(["admin", "apply", ...flags, "-f", "-"], {
-    env: w.env,
-    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-  });
-  if (r.code !== 0) throw new Error(`apply failed: ${r.stderr}`);
-}
+const nameTools = (version: string, ...flags: string[]) => setToolsTarget(w, version, ...flags);
 
 const toolsJson = (u: User) => JSON.parse(readFileSync(join(u.tools, "tools.json"), "utf8"));
 const run = (u: User, args: string[]) => upkeep(args, { env: u.env });
@@ -57,28 +48,17 @@ function staleCache(u: User) {
 
 /** A fresh user logged in to the server (enrolled), with the version the server names installed and run. */
 async function newUser(expected: string): Promise<User> {
-  const home = mkdtempSync(join(tmpdir(), "upkeep-floor-home-"));
-  const env = { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-  const u = { home, env, tools: env.UPKEEP_TOOLS_DIR };
-  const login = await run(u, [
-    "tools",
-    "login",
-    "--server",
-    w.url,
-    "--product",
-    "hello",
-    "--trust-key",
-    w.pub,
-  ]);
-  expect(login.code).toBe(0);
+  const u = await loggedInDeveloper(w);
   const r = await version(u);
   expect(r.stderr).not.toMatch(STACK);
   expect(r.stdout.trim(), r.stderr).toBe(`hello v${expected}`);
   return u;
 }
 
-beforeAll(async () => {
-  w = await startWorld("tools-floor-record", ["--server-version", "6.3.0"]);
+useWorld("tools-floor-record", record, { serveArgs: ["--server-version", "6.3.0"] });
+
+async function record(world: World): Promise<void> {
+  w = world;
   // Serial 3000, no floor: every user ends up with 6.0.5 installed (and "newer" with 6.1.0 as well).
   await publishManifest(["6.0.0", "6.0.5", "6.1.0"], 3000);
   await nameTools("6.1.0");
@@ -95,12 +75,7 @@ beforeAll(async () => {
   }
   // The release engineer withdraws 6.0.x: serial 3001, floor 6.1.0.
   await publishManifest(["6.0.0", "6.0.5", "6.1.0"], 3001, "6.1.0");
-});
-
-afterAll(async () => {
-  await w?.stop();
-  for (const u of Object.values(users)) rmSync(u.home, { recursive: true, force: true });
-});
+}
 
 describe("a verified manifest's serial and floor are recorded whatever becomes of the install", () => {
   test("the server names 6.0.0, below the new floor: `tools update` fails, yet records the floor; 6.0.5 is removed and no longer runs", async () => {

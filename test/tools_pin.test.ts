@@ -3,42 +3,24 @@
  * version that is not published is refused with the versions that are, instead of failing at the next run;
  * when the mirror cannot say, the pin is made with a warning. Compiled binary, real serve.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeFakeRelease } from "../scripts/fake-release.ts";
-import { cleanup, publish, startWorld, type World } from "./agent_helpers.ts";
+import { developer, publish, setToolsTarget, toolsLogin, useWorld, type World } from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 let w: World;
 
-beforeAll(async () => {
-  w = await startWorld("pin");
+useWorld("pin", async (world) => {
+  w = world;
   await publish(w, ["5.0.0", "5.1.0", "5.2.0"]);
-  const a = await upkeep(["admin", "apply", "-f", "-"], {
-    env: w.env,
-    stdin: "kind: autoupdate_version\nspec:\n  tools: { target_version: 5.1.0 }\n",
-  });
-  if (a.code !== 0) throw new Error(a.stderr);
+  await setToolsTarget(w, "5.1.0");
 });
 
-afterAll(async () => {
-  await w?.stop();
-  if (w) cleanup(w.dir);
-});
-
-function user() {
-  const home = mkdtempSync(join(tmpdir(), "upkeep-pin-home-"));
-  return { HOME: home, UPKEEP_TOOLS_DIR: join(home, "tools"), UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-}
+const user = () => developer(w).env;
 
 async function login(env: Record<string, string>, baseUrl = `${w.url}/artifacts`) {
-  const r = await upkeep(
-    ["tools", "login", "--server", w.url, "--product", "hello", "--base-url", baseUrl, "--trust-key", w.pub],
-    { env },
-  );
-  expect(r.code).toBe(0);
+  expect((await toolsLogin(w, env, ["--base-url", baseUrl])).code).toBe(0);
 }
 
 const pinned = (env: Record<string, string>) => {
@@ -100,15 +82,10 @@ describe("tools pin checks the release manifest", () => {
     const env = user();
     await login(env);
     // The same releases again, now with a floor (and a higher serial).
-    const rel = await makeFakeRelease({
-      out: join(w.dir, "floor"),
-      versions: ["5.0.0", "5.1.0", "5.2.0"],
-      key: w.key,
+    await publish(w, ["5.0.0", "5.1.0", "5.2.0"], "floor", undefined, {
       floor: "5.1.0",
       serial: Math.floor(Date.now() / 1000) + 100,
     });
-    const p = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
-    expect(p.code).toBe(0);
     const r = await upkeep(["tools", "pin", "5.0.0"], { env });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(

@@ -7,6 +7,7 @@ import { afterAll, expect, test } from "bun:test";
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fakeMarker } from "../scripts/fake-release.ts";
 import { UPKEEP } from "./cli.ts";
 
 const work = mkdtempSync(join(tmpdir(), "upkeep-ro-tools-"));
@@ -20,9 +21,7 @@ test.skipIf(isRoot && !runuser)("a read-only tools dir: the pinned version runs"
   const tools = join(work, "tools");
   mkdirSync(join(tools, "2.0.0", "bin"), { recursive: true });
   writeFileSync(join(tools, "2.0.0", "bin", "hello"), '#!/bin/sh\necho "hello 2.0.0 $*"\n', { mode: 0o555 });
-  writeFileSync(join(tools, "2.0.0", ".upkeep-complete"), JSON.stringify({ version: "2.0.0" }), {
-    mode: 0o444,
-  });
+  writeFileSync(join(tools, "2.0.0", ".upkeep-complete"), fakeMarker("2.0.0"), { mode: 0o444 });
   writeFileSync(
     join(tools, "tools.json"),
     JSON.stringify({ trustKeys: [], enrolled: false, pinned: "2.0.0" }),

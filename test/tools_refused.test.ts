@@ -4,74 +4,58 @@
  * refusal is kept in tools.json with the artifact's sha256 and printed with its reason; the installed version
  * runs meanwhile (server's choice); `tools update` and `tools status` say so; a release re-published with other
  * bytes is tried again, `tools pin` forces a retry; a mirror's bad bytes (E_SIGNATURE) are never remembered.
- * A counting proxy in front of /artifacts counts the requests.
+ * A counting mirror in front of /artifacts counts the requests.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { type FakeRelease, makeFakeRelease } from "../scripts/fake-release.ts";
-import { cleanup, STACK, startWorld, type World } from "./agent_helpers.ts";
+import type { RefusedRelease } from "../core/tools/types.ts";
+import type { FakeRelease } from "../scripts/fake-release.ts";
+import {
+  loggedInDeveloper,
+  type Mirror,
+  publish,
+  STACK,
+  setToolsTarget,
+  startMirror,
+  useWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
 
 let w: World;
-let proxy: ReturnType<typeof Bun.serve>;
+let mirror: Mirror;
 let serial = 0;
 let rel: FakeRelease;
-const requests = new Map<string, number>();
-/** Artifact paths the proxy answers with other bytes of the same length (a broken mirror). */
+/** Artifact paths the mirror answers with other bytes of the same length (a broken mirror). */
 const corrupt = new Set<string>();
 /** The mirror answers 503 to everything. */
 let down = false;
-const home = mkdtempSync(join(tmpdir(), "upkeep-tools-memo-"));
 
 /** Builds and publishes a signed release set with the next manifest serial. */
 async function publishNext(versions: string[]): Promise<FakeRelease> {
   serial = serial === 0 ? Math.floor(Date.now() / 1000) : serial + 1;
-  const out = join(w.dir, `release-${serial}`);
-  rel = await makeFakeRelease({ out, versions, key: w.key, serial });
-  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
-  if (r.code !== 0) throw new Error(`publish failed: ${r.stderr}`);
+  rel = await publish(w, versions, `release-${serial}`, undefined, { serial });
   return rel;
 }
 
-async function setTools(version: string) {
-  const r = await upkeep(["admin", "apply", "-f", "-"], {
-    env: w.env,
-    stdin: `kind: autoupdate_version\nspec:\n  tools: { target_version: ${version} }\n`,
-  });
-  expect(r.code).toBe(0);
-}
+useWorld("tools-memo", releasesAndMirror, { serveArgs: ["--server-version", "7.9.0"] });
 
-beforeAll(async () => {
-  w = await startWorld("tools-memo", ["--server-version", "7.9.0"]);
+/** The releases, and the mirror tools download from (it counts, can be down, can corrupt). */
+async function releasesAndMirror(world: World): Promise<void> {
+  w = world;
   await publishNext(["7.0.0", "7.1.0:binfile", "7.2.0"]);
-  await setTools("7.0.0");
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      requests.set(path, (requests.get(path) ?? 0) + 1);
-      if (down) return new Response("down", { status: 503 });
-      const headers = new Headers();
-      const range = req.headers.get("range");
-      if (range) headers.set("range", range);
-      const r = await fetch(`${w.url}${path}`, { headers });
+  await setToolsTarget(w, "7.0.0");
+  mirror = startMirror(w, {
+    before: () => (down ? new Response("down", { status: 503 }) : undefined),
+    after: async (path, r) => {
       if (!corrupt.has(path)) return r;
       const bytes = new Uint8Array(await r.arrayBuffer());
       for (let i = 0; i < bytes.length; i += 512) bytes[i] = (bytes[i] ?? 0) ^ 0xff;
       return new Response(bytes, { status: r.status, headers: r.headers });
     },
   });
-});
-
-afterAll(async () => {
-  proxy?.stop(true);
-  await w?.stop();
-  if (w) cleanup(w.dir);
-  rmSync(home, { recursive: true, force: true });
-});
+}
 
 const artifactOf = (version: string) => {
   const a = rel.artifacts.find((x) => x.version === version);
@@ -79,44 +63,14 @@ const artifactOf = (version: string) => {
   return a;
 };
 /** Downloads of `version`'s artifact so far (any release set: the name is the same). */
-const downloads = (version: string) => requests.get(`/artifacts/${artifactOf(version).name}`) ?? 0;
-const manifestFetches = () => requests.get("/artifacts/hello-releases.json") ?? 0;
+const downloads = (version: string) => mirror.requests.get(`/artifacts/${artifactOf(version).name}`) ?? 0;
+const manifestFetches = () => mirror.requests.get("/artifacts/hello-releases.json") ?? 0;
 
-let users = 0;
-async function loggedIn(): Promise<{ env: Record<string, string>; tools: string }> {
-  const h = join(home, `u${++users}`);
-  const tools = join(h, "tools");
-  const env = { HOME: h, UPKEEP_TOOLS_DIR: tools, UPKEEP_SERVER: "", UPKEEP_TOKEN: "" };
-  const r = await upkeep(
-    [
-      "tools",
-      "login",
-      "--server",
-      w.url,
-      "--product",
-      "hello",
-      "--base-url",
-      `http://127.0.0.1:${proxy.port}/artifacts`,
-      "--trust-key",
-      w.pub,
-    ],
-    { env },
-  );
-  expect(r.code).toBe(0);
-  return { env, tools };
-}
+/** A developer logged in with the mirror as the base URL. */
+const loggedIn = () => loggedInDeveloper(w, ["--base-url", `${mirror.url}/artifacts`]);
 
-interface Refused {
-  version: string;
-  artifact: string;
-  sha256: string;
-  code: string;
-  reason: string;
-  refusedAt: number;
-  checkedAt: number;
-}
 const toolsJson = (tools: string) =>
-  JSON.parse(readFileSync(join(tools, "tools.json"), "utf8")) as { refused?: Refused[] };
+  JSON.parse(readFileSync(join(tools, "tools.json"), "utf8")) as { refused?: RefusedRelease[] };
 /** As if the last check of every refusal against the manifest was two hours ago. */
 function ageRefusals(tools: string) {
   const doc = toolsJson(tools);
@@ -195,7 +149,7 @@ describe("a release this machine refused is not downloaded again", () => {
     const u = await loggedIn();
     const first = await exec(u.env);
     expect(first.stdout.trim()).toBe("hello v7.0.0");
-    await setTools("7.1.0");
+    await setToolsTarget(w, "7.1.0");
     try {
       const before = downloads("7.1.0");
       const up = await upkeep(["tools", "update"], { env: u.env });
@@ -253,7 +207,7 @@ describe("a release this machine refused is not downloaded again", () => {
       expect(downloads("7.1.0")).toBe(before + 2);
       expect(toolsJson(u.tools).refused?.map((r) => r.version)).toEqual(["7.1.0"]);
     } finally {
-      await setTools("7.0.0");
+      await setToolsTarget(w, "7.0.0");
     }
   });
 

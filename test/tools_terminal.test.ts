@@ -6,41 +6,33 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeFakeRelease } from "../scripts/fake-release.ts";
-import { startWorld, type World } from "./agent_helpers.ts";
+import {
+  closeWorld,
+  type Mirror,
+  publish,
+  setToolsTarget,
+  startMirror,
+  startWorld,
+  type World,
+} from "./agent_helpers.ts";
 import { UPKEEP, upkeep } from "./cli.ts";
 
 const hasTmux = Bun.spawnSync(["sh", "-c", "command -v tmux"]).exitCode === 0;
 if (!hasTmux && process.env.CI) throw new Error("tmux is required under CI (apt-get install tmux)");
 
 let w: World;
-let proxy: ReturnType<typeof Bun.serve>;
+let mirror: Mirror;
 const session = `upkeep-tools-${process.pid}`;
 
 beforeAll(async () => {
   if (!hasTmux) return;
-  w = await startWorld("tty", ["--server-version", "6.1.0"]);
-  const rel = await makeFakeRelease({
-    out: join(w.dir, "release"),
-    versions: ["6.0.0", "6.1.0"],
-    key: w.key,
-    sizeMb: 16,
-  });
-  const r = await upkeep(["admin", "publish", ...rel.artifacts.map((a) => a.path)], { env: w.env });
-  if (r.code !== 0) throw new Error(r.stderr);
+  w = await startWorld("tty", { serveArgs: ["--server-version", "6.1.0"] });
+  await publish(w, ["6.0.0", "6.1.0"], "release", undefined, { sizeMb: 16 });
   // Tools follow the cluster once a version policy exists (none at all: nothing updates).
-  const a = await upkeep(["admin", "apply", "-f", "-"], {
-    env: w.env,
-    stdin: "kind: autoupdate_version\nspec:\n  tools: { target_version: 6.1.0 }\n",
-  });
-  if (a.code !== 0) throw new Error(a.stderr);
-  // 6.1.0 is large; the proxy throttles it to ~2 MiB/s so there is time to see the bar and press Ctrl-C.
-  proxy = Bun.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    async fetch(req) {
-      const path = new URL(req.url).pathname;
-      const r = await fetch(`${w.url}${path}`);
+  await setToolsTarget(w, "6.1.0");
+  // 6.1.0 is large; the mirror throttles it to ~2 MiB/s so there is time to see the bar and press Ctrl-C.
+  mirror = startMirror(w, {
+    after: (path, r) => {
       if (!path.endsWith("-v6.1.0-linux-amd64-bin.tar.gz") || !r.body) return r;
       const reader = r.body.getReader();
       const body = new ReadableStream<Uint8Array>({
@@ -62,8 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!hasTmux) return;
   Bun.spawnSync(["tmux", "kill-session", "-t", session]);
-  proxy?.stop(true);
-  await w?.stop();
+  if (w) await closeWorld(w);
 });
 
 const tmux = (...args: string[]) => Bun.spawnSync(["tmux", ...args], { stdout: "pipe", stderr: "pipe" });
@@ -85,7 +76,7 @@ test.skipIf(!hasTmux)(
     const home = mkdtempSync(join(tmpdir(), "upkeep-tty-home-"));
     const tools = join(home, "tools");
     const bin = join(home, "bin");
-    const base = `http://127.0.0.1:${proxy.port}/artifacts`;
+    const base = `${mirror.url}/artifacts`;
     const shell = `export HOME=${home} UPKEEP_TOOLS_DIR=${tools} PATH=${bin}:$PATH PS1='$ '; exec sh`;
     expect(tmux("new-session", "-d", "-s", session, "-x", "160", "-y", "40", shell).exitCode).toBe(0);
 

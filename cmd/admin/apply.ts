@@ -4,6 +4,7 @@
  */
 import { parseAllDocuments } from "yaml";
 import { UpkeepError, UsageError } from "../../core/errors.ts";
+import { ioError } from "../../core/sys/io_error.ts";
 import { printable } from "../../core/text/printable.ts";
 import { type ApiClient, ApiError } from "../../server/client.ts";
 import { type JsonFlag, print, warn } from "../output.ts";
@@ -32,11 +33,7 @@ export async function readDocuments(files: string[]): Promise<ApplyDoc[]> {
     try {
       text = file === "-" ? await Bun.stdin.text() : await Bun.file(file).text();
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      throw new UsageError(
-        `cannot read ${name}: ${code === "ENOENT" ? "no such file" : (e as Error).message}`,
-        { cause: e },
-      );
+      throw new UsageError(ioError("read", name, e).message, { cause: e });
     }
     const values: unknown[] = [];
     const trimmed = text.trimStart();

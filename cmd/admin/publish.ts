@@ -7,9 +7,12 @@
 import { readdirSync, statSync } from "node:fs";
 import { basename, dirname, resolve } from "node:path";
 import type { Command } from "commander";
-import { UpkeepError, UsageError } from "../../core/errors.ts";
+import { isUpkeepError, UpkeepError, UsageError } from "../../core/errors.ts";
 import { hashFile } from "../../core/sys/hash.ts";
+import { ioError } from "../../core/sys/io_error.ts";
 import { loadTrustedKeys } from "../../core/sys/keys.ts";
+import { isStoredName } from "../../core/trust/artifact_name.ts";
+import { parseChecksumFile } from "../../core/trust/checksum_file.ts";
 import { keyIdHex } from "../../core/trust/minisign.ts";
 import { type ApiClient, ApiError, type ArtifactView } from "../../server/client.ts";
 import { type JsonFlag, print } from "../output.ts";
@@ -25,8 +28,6 @@ interface Upload {
   size: number;
 }
 
-/** Same rule as the server (server/artifact_store.ts): one path segment of safe characters. */
-const ARTIFACT_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]{0,254}$/;
 const SIDECARS = [".sha256", ".minisig"];
 const MANIFEST_SUFFIX = "-releases.json";
 
@@ -76,7 +77,7 @@ async function planPublish(files: string[]): Promise<Upload[]> {
   const uploads: Upload[] = [];
   for (const path of uploadOrder(files)) {
     const name = basename(path);
-    if (!ARTIFACT_NAME.test(name) || name.includes("..")) {
+    if (!isStoredName(name)) {
       throw new UsageError(`${path}: ${JSON.stringify(name)} cannot be an artifact name`, {
         hint: "use letters, digits, '.', '_', '+', '-' only",
       });
@@ -127,25 +128,24 @@ function uploadOrder(files: string[]): string[] {
   return ordered;
 }
 
-/** An artifact against the `.sha256` beside it, if there is one (E_CHECKSUM naming both). */
+/**
+ * An artifact against the `.sha256` beside it, if there is one: E_MALFORMED when it is not one line
+ * `<sha256>  NAME` for this file, E_CHECKSUM naming both when the bytes differ.
+ */
 async function checkSha256File(u: Upload): Promise<void> {
   if (u.name.endsWith(".sha256") || u.name.endsWith(".minisig")) return;
   const sumFile = `${u.path}.sha256`;
   if (!isFile(sumFile)) return;
-  const line = (await Bun.file(sumFile).text()).split("\n")[0]?.trim() ?? "";
-  const m = /^([0-9a-fA-F]{64})(?:\s+\*?(.+))?$/.exec(line);
-  if (!m) {
-    throw new UpkeepError("E_CHECKSUM", `${sumFile}: not a sha256sum line (\`<hex>  ${u.name}\`)`, {
-      hint: `regenerate it: sha256sum ${u.name} > ${u.name}.sha256`,
+  let expected: string;
+  try {
+    expected = parseChecksumFile(await Bun.file(sumFile).text(), u.name, sumFile);
+  } catch (e) {
+    if (!isUpkeepError(e)) throw ioError("read", sumFile, e);
+    throw new UpkeepError(e.code, e.message, {
+      cause: e,
+      hint: `nothing was uploaded; regenerate it beside the file: sha256sum ${u.name} > ${u.name}.sha256`,
     });
   }
-  const named = m[2]?.trim();
-  if (named !== undefined && basename(named) !== u.name) {
-    throw new UpkeepError("E_CHECKSUM", `${sumFile} is the checksum of ${named}, not of ${u.name}`, {
-      hint: "nothing was uploaded",
-    });
-  }
-  const expected = (m[1] as string).toLowerCase();
   if (expected !== u.sha256) {
     throw new UpkeepError(
       "E_CHECKSUM",

@@ -1,11 +1,11 @@
 /** Table tests of the agent's pure decisions: pass decision, health verdicts, crash recovery, state file. */
 import { describe, expect, test } from "bun:test";
+import { findAnswer, ON } from "./_fixtures_test_util.ts";
 import {
   addSkip,
   checkSuggestedArtifact,
   decidePass,
   emptyStatus,
-  type FindAnswer,
   formatState,
   isReleaseVerdict,
   isSkippedByOperator,
@@ -23,20 +23,8 @@ import {
 } from "./mod.ts";
 import type { AgentStatus } from "./types.ts";
 
-const find = (o: Partial<FindAnswer> = {}): FindAnswer => ({
-  serverVersion: "17.0.1",
-  agentVersion: "17.0.1",
-  autoUpdate: false,
-  jitterSeconds: 60,
-  edition: "oss",
-  fips: false,
-  artifact: "",
-  critical: false,
-  groupState: "active",
-  reason: "",
-  ...o,
-});
-const on = { enabled: true, pinned: false };
+const find = findAnswer;
+const on = ON;
 
 describe("decidePass", () => {
   const cases: [string, Parameters<typeof decidePass>[0], boolean, RegExp][] = [
@@ -490,6 +478,7 @@ describe("isReleaseVerdict: which failures are reported as a failed release", ()
     "E_EXPIRED",
     "E_ROLLBACK",
     "E_CONFLICT",
+    "E_HOST_CONFIG",
     "E_KEY",
     "E_INTERNAL",
   ];

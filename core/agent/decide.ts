@@ -7,7 +7,7 @@
  *   whatever the window, when the local daemon is unhealthy and the target differs from what runs (the
  *   backends' restart starts a stopped or failed daemon, so the new version does run and gets judged).
  */
-import { compareVersions, tryParseVersion } from "../version/mod.ts";
+import { compareVersions, sameVersion, tryParseVersion } from "../version/mod.ts";
 import type { FindAnswer } from "../wire/parse_find.ts";
 import type { AgentSpec, AgentStatus } from "./types.ts";
 
@@ -105,12 +105,6 @@ export function isSkippedByOperator(
     status.skip.some((v) => sameVersion(v, version)) &&
     (status.skipByOperator ?? []).some((v) => sameVersion(v, version))
   );
-}
-
-export function sameVersion(a: string, b: string): boolean {
-  const x = tryParseVersion(a);
-  const y = tryParseVersion(b);
-  return x !== undefined && y !== undefined && compareVersions(x, y) === 0;
 }
 
 function greater(a: string, b: string): boolean {

@@ -1,21 +1,12 @@
 /** Which updates skip the jitter (issue 10, item 3): retreats and repairs never wait, new releases do. */
 import { expect, test } from "bun:test";
+import { findAnswer, ON } from "./_fixtures_test_util.ts";
 import { decidePass, type FindAnswer } from "./mod.ts";
 
-const find = (o: Partial<FindAnswer> = {}): FindAnswer => ({
-  serverVersion: "17.0.1",
-  agentVersion: "17.0.1",
-  autoUpdate: true,
-  jitterSeconds: 86_400,
-  edition: "oss",
-  fips: false,
-  artifact: "",
-  critical: false,
-  groupState: "active",
-  reason: "",
-  ...o,
-});
-const on = { enabled: true, pinned: false };
+/** The server says update, with a day of jitter. */
+const find = (o: Partial<FindAnswer> = {}): FindAnswer =>
+  findAnswer({ autoUpdate: true, jitterSeconds: 86_400, ...o });
+const on = ON;
 
 const cases: [string, { active: string; find: FindAnswer; healthy?: boolean }, boolean, RegExp][] = [
   ["a new release waits for the jitter", { active: "17.0.0", find: find() }, false, /update to 17\.0\.1/],

@@ -25,6 +25,8 @@ describe("failurePolicy: code -> skip, report as failed, retry", () => {
     ["E_EXPIRED", false, false, false, true],
     ["E_ROLLBACK", false, false, false, true],
     ["E_CONFLICT", false, false, false, true],
+    ["E_HOST_CONFIG", false, false, false, true],
+    ["E_EXISTS", false, false, false, true],
     ["E_NO_SPACE", false, false, false, true],
     ["E_IO", false, false, false, true],
     ["E_CANCELLED", false, false, false, true],
@@ -81,7 +83,7 @@ describe("hostConfigProblem: this host's configuration is never the release's fa
   for (const [e, message] of cases)
     test(message, () => {
       const out = hostConfigProblem(e, "/opt/upkeep/default/update.yaml");
-      expect(out).toMatchObject({ code: "E_CONFLICT", message });
+      expect(out).toMatchObject({ code: "E_HOST_CONFIG", message });
       expect(out.hint).toContain("/opt/upkeep/default/update.yaml");
     });
 });

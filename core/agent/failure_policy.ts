@@ -79,11 +79,11 @@ export function manifestProblem(e: unknown): unknown {
 
 /**
  * This host's own configuration (artifact template, trusted keys in update.yaml) is unusable: whatever its
- * code (E_MALFORMED...), it says nothing about the release, so it becomes E_CONFLICT, never reported.
+ * code (E_MALFORMED...), it says nothing about the release, so it becomes E_HOST_CONFIG, never reported.
  */
 export function hostConfigProblem(e: unknown, stateFile: string): UpkeepError {
   return new UpkeepError(
-    "E_CONFLICT",
+    "E_HOST_CONFIG",
     `this host's configuration: ${e instanceof Error ? e.message : String(e)}`,
     { cause: e, hint: `check ${stateFile} (trusted keys, product)` },
   );

@@ -3,7 +3,8 @@
  * after it. The server counts `failed_version` against the rollout, so only a verdict on the release names
  * one; an operator's skip (`agent rollback`) is said, never counted. Pure.
  */
-import { isSkippedByOperator, sameVersion } from "./decide.ts";
+import { sameVersion } from "../version/same_version.ts";
+import { isSkippedByOperator } from "./decide.ts";
 import type { PassResult } from "./pass_result.ts";
 import type { AgentStatus } from "./types.ts";
 

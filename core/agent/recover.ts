@@ -13,8 +13,8 @@
  * - `current` missing or not a complete version: point it at the best complete version (the intent's old
  *   version, then active, then backup, then the newest installed).
  */
-import { formatVersion, sortVersions, tryParseVersion } from "../version/mod.ts";
-import { addSkip, sameVersion } from "./decide.ts";
+import { formatVersion, sameVersion, sortVersions, tryParseVersion } from "../version/mod.ts";
+import { addSkip } from "./decide.ts";
 import type { AgentStatus, UpdateIntent } from "./types.ts";
 
 export interface InstalledVersion {

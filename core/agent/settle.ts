@@ -4,7 +4,8 @@
  * loop to judge; and what a pass that threw leaves. Each returns a new status (the input is not changed).
  * Pure; the updater writes the result to update.yaml.
  */
-import { addSkip, removeSkip, sameVersion } from "./decide.ts";
+import { sameVersion } from "../version/same_version.ts";
+import { addSkip, removeSkip } from "./decide.ts";
 import type { AgentStatus } from "./types.ts";
 
 function copy(s: AgentStatus): AgentStatus {

@@ -5,6 +5,8 @@
 import { parse as parseYaml, stringify as stringifyYaml } from "yaml";
 import { MAX_TIMER_MS, tryParseDuration } from "../duration.ts";
 import { UpkeepError } from "../errors.ts";
+import { isValidProduct } from "../trust/artifact_name.ts";
+import { fieldPath, isRecord, type Problem, type ProblemList, report, unknownKeys } from "../validate/mod.ts";
 import { formatVersion, tryParseVersion } from "../version/mod.ts";
 import {
   type AgentSpec,
@@ -20,11 +22,6 @@ export const DEFAULT_INTERVAL = "5m";
 export const STATE_FILE_KIND = "upkeep_agent";
 /** update.yaml larger than this is refused (it is a few hundred bytes). */
 export const MAX_STATE_FILE_BYTES = 256 * 1024;
-
-export interface Problem {
-  path: string;
-  message: string;
-}
 
 export class StateFileError extends UpkeepError {
   readonly problems: Problem[];
@@ -49,14 +46,18 @@ const VERSION_OR_EMPTY = (v: string) => v === "" || tryParseVersion(v) !== undef
 
 type Obj = Record<string, unknown>;
 
-class Reader {
+/** Reads the fields of one mapping of update.yaml, each problem named by its full path (`spec.server`). */
+class Reader implements ProblemList {
   readonly problems: Problem[] = [];
   constructor(
     private readonly obj: Obj,
     private readonly prefix: string,
   ) {}
   private path(k: string) {
-    return this.prefix ? `${this.prefix}.${k}` : k;
+    return fieldPath(this.prefix, k);
+  }
+  private bad(k: string, message: string) {
+    report(this, this.path(k), message);
   }
   str(
     k: string,
@@ -64,27 +65,26 @@ class Reader {
   ) {
     const v = this.obj[k];
     if (v === undefined || v === null) {
-      if (opts.required) this.problems.push({ path: this.path(k), message: "is required" });
+      if (opts.required) this.bad(k, "is required");
       return "";
     }
     if (typeof v !== "string") {
-      this.problems.push({ path: this.path(k), message: "must be a string" });
+      this.bad(k, "must be a string");
       return "";
     }
     if (v.length > (opts.max ?? 4096)) {
-      this.problems.push({ path: this.path(k), message: `must be at most ${opts.max ?? 4096} characters` });
+      this.bad(k, `must be at most ${opts.max ?? 4096} characters`);
       return "";
     }
-    if (opts.required && v === "") this.problems.push({ path: this.path(k), message: "must not be empty" });
-    else if (opts.check && !opts.check(v))
-      this.problems.push({ path: this.path(k), message: `must be ${opts.what ?? "valid"}` });
+    if (opts.required && v === "") this.bad(k, "must not be empty");
+    else if (opts.check && !opts.check(v)) this.bad(k, `must be ${opts.what ?? "valid"}`);
     return v;
   }
   bool(k: string, dflt: boolean) {
     const v = this.obj[k];
     if (v === undefined || v === null) return dflt;
     if (typeof v !== "boolean") {
-      this.problems.push({ path: this.path(k), message: "must be true or false" });
+      this.bad(k, "must be true or false");
       return dflt;
     }
     return v;
@@ -93,7 +93,7 @@ class Reader {
     const v = this.obj[k];
     if (v === undefined || v === null) return dflt;
     if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-      this.problems.push({ path: this.path(k), message: `must be an integer from ${min} to ${max}` });
+      this.bad(k, `must be an integer from ${min} to ${max}`);
       return dflt;
     }
     return v;
@@ -102,24 +102,22 @@ class Reader {
     const v = this.obj[k];
     if (v === undefined || v === null) return [];
     if (!Array.isArray(v)) {
-      this.problems.push({ path: this.path(k), message: "must be a list of strings" });
+      this.bad(k, "must be a list of strings");
       return [];
     }
     const out: string[] = [];
     v.forEach((x, i) => {
       if (typeof x !== "string" || (check && !check(x)))
-        this.problems.push({ path: `${this.path(k)}[${i}]`, message: `must be ${what ?? "a string"}` });
+        report(this, fieldPath(this.path(k), i), `must be ${what ?? "a string"}`);
       else out.push(x);
     });
     return out;
   }
   unknown(known: readonly string[]) {
-    for (const k of Object.keys(this.obj))
-      if (!known.includes(k)) this.problems.push({ path: this.path(k), message: "unknown field" });
+    for (const k of unknownKeys(this.obj, known)) this.bad(k, "unknown field");
   }
 }
 
-const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 const isVersion = (v: string) => tryParseVersion(v) !== undefined;
 const isUrl = (v: string) => /^https?:\/\/[^\s/]+(\/\S*)?$/.test(v);
 const isIso = (v: string) => v === "" || !Number.isNaN(Date.parse(v));
@@ -162,20 +160,20 @@ const STATUS_KEYS = [
 
 /** Validates a parsed update.yaml document; throws StateFileError listing every problem. */
 export function checkState(doc: unknown, file = "update.yaml"): AgentState {
-  if (!isObj(doc)) throw new StateFileError(file, [{ path: "", message: "must be a YAML mapping" }]);
+  if (!isRecord(doc)) throw new StateFileError(file, [{ path: "", message: "must be a YAML mapping" }]);
   const top = new Reader(doc, "");
   const problems: Problem[] = [];
   if (doc.version !== STATE_FILE_VERSION)
     problems.push({ path: "version", message: `must be ${STATE_FILE_VERSION} (this upkeep's format)` });
   if (doc.kind !== STATE_FILE_KIND) problems.push({ path: "kind", message: `must be ${STATE_FILE_KIND}` });
   top.unknown(["version", "kind", "spec", "status"]);
-  const specDoc = isObj(doc.spec) ? doc.spec : undefined;
+  const specDoc = isRecord(doc.spec) ? doc.spec : undefined;
   if (!specDoc) problems.push({ path: "spec", message: "must be a mapping" });
   const s = new Reader(specDoc ?? {}, "spec");
   const spec = readSpec(s, specDoc !== undefined);
   const statusDoc = doc.status === undefined || doc.status === null ? {} : doc.status;
-  if (!isObj(statusDoc)) problems.push({ path: "status", message: "must be a mapping" });
-  const t = new Reader(isObj(statusDoc) ? statusDoc : {}, "status");
+  if (!isRecord(statusDoc)) problems.push({ path: "status", message: "must be a mapping" });
+  const t = new Reader(isRecord(statusDoc) ? statusDoc : {}, "status");
   const status = readStatus(t, statusDoc);
   problems.push(...top.problems, ...s.problems, ...t.problems);
   if (problems.length > 0) throw new StateFileError(file, problems);
@@ -190,13 +188,12 @@ function readSpec(s: Reader, given: boolean): AgentSpec {
     what: "supervise or systemd",
   });
   const edition = s.str("edition") || "oss";
-  if (edition !== "oss" && edition !== "ent")
-    s.problems.push({ path: "spec.edition", message: "must be oss or ent" });
+  if (edition !== "oss" && edition !== "ent") report(s, "spec.edition", "must be oss or ent");
   const spec: AgentSpec = {
     server: s.str("server", { required: true, check: isUrl, what: "an http(s) URL" }),
     product: s.str("product", {
       required: true,
-      check: (v) => /^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$/.test(v),
+      check: isValidProduct,
       what: "a product name (lowercase letters, digits, -)",
     }),
     group: s.str("group", { max: 64 }),
@@ -235,7 +232,7 @@ function readSpec(s: Reader, given: boolean): AgentSpec {
     updaterId: s.str("updater_id", { required: true, max: 128 }),
   };
   if (given && spec.trustKeys.length === 0 && !s.problems.some((p) => p.path.startsWith("spec.trust_keys")))
-    s.problems.push({ path: "spec.trust_keys", message: "must list at least one key" });
+    report(s, "spec.trust_keys", "must list at least one key");
   if (given) s.unknown(SPEC_KEYS);
   return spec;
 }
@@ -253,9 +250,9 @@ function readStatus(t: Reader, statusDoc: unknown): AgentStatus {
     lastError: t.str("last_error"),
     lastReportError: t.str("last_report_error"),
   };
-  const u = isObj(statusDoc) ? statusDoc.updating : undefined;
+  const u = isRecord(statusDoc) ? statusDoc.updating : undefined;
   if (u !== undefined && u !== null) {
-    if (!isObj(u)) t.problems.push({ path: "status.updating", message: "must be a mapping" });
+    if (!isRecord(u)) report(t, "status.updating", "must be a mapping");
     else {
       const r = new Reader(u, "status.updating");
       const from = canon(r.str("from", { check: VERSION_OR_EMPTY, what: "a version" }));
@@ -264,8 +261,7 @@ function readStatus(t: Reader, statusDoc: unknown): AgentStatus {
       let rollingBack: { reason: string } | undefined;
       const rb = u.rolling_back;
       if (rb !== undefined && rb !== null) {
-        if (!isObj(rb))
-          r.problems.push({ path: "status.updating.rolling_back", message: "must be a mapping" });
+        if (!isRecord(rb)) report(r, "status.updating.rolling_back", "must be a mapping");
         else rollingBack = { reason: new Reader(rb, "status.updating.rolling_back").str("reason") };
       }
       r.unknown(["from", "to", "started", "rolling_back"]);
@@ -273,7 +269,7 @@ function readStatus(t: Reader, statusDoc: unknown): AgentStatus {
       status.updating = { from, to, started, ...(rollingBack ? { rollingBack } : {}) };
     }
   }
-  if (isObj(statusDoc)) t.unknown(STATUS_KEYS);
+  if (isRecord(statusDoc)) t.unknown(STATUS_KEYS);
   return status;
 }
 

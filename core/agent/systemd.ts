@@ -42,6 +42,17 @@ export function daemonUnitName(daemon: string): string {
 
 export const DROP_IN_NAME = "50-upkeep.conf";
 
+/** How every unit file `enable` writes begins: what tells upkeep's units from the operator's. */
+export const UNIT_MARK = "# Written by upkeep agent enable";
+
+/**
+ * Whether a unit file's text is one `enable` wrote (upkeep replaces it, and `uninstall` disables and removes
+ * it), not the operator's (kept: upkeep adds a drop-in beside it instead).
+ */
+export function isOurUnit(text: string): boolean {
+  return text.startsWith(UNIT_MARK);
+}
+
 export function agentUnit(i: UnitInput): UnitFile {
   const exec = [
     i.upkeepPath,
@@ -56,7 +67,7 @@ export function agentUnit(i: UnitInput): UnitFile {
   ]
     .map(quoteArg)
     .join(" ");
-  const text = `# Written by upkeep agent enable; upkeep agent uninstall removes it.
+  const text = `${UNIT_MARK}; upkeep agent uninstall removes it.
 [Unit]
 Description=upkeep agent: keeps ${i.spec.daemon} (namespace ${i.namespace}) on the version its server names
 After=network-online.target
@@ -80,7 +91,7 @@ export function daemonUnit(i: UnitInput): UnitFile {
   const exec = [`${i.spec.binDir.replace(/\/+$/, "")}/${i.spec.daemon}`, ...i.spec.daemonArgs]
     .map(quoteArg)
     .join(" ");
-  const text = `# Written by upkeep agent enable (upkeep manages this daemon); upkeep agent uninstall removes it.
+  const text = `${UNIT_MARK} (upkeep manages this daemon); upkeep agent uninstall removes it.
 [Unit]
 Description=${i.spec.daemon} (${i.spec.product}), kept up to date by upkeep agent
 After=network.target
@@ -100,7 +111,7 @@ WantedBy=multi-user.target
 }
 
 export function daemonDropIn(i: UnitInput): UnitFile {
-  const text = `# Written by upkeep agent enable: ${i.spec.daemon} is kept up to date by upkeep agent
+  const text = `${UNIT_MARK}: ${i.spec.daemon} is kept up to date by upkeep agent
 # (install dir ${i.installDir}, namespace ${i.namespace}). upkeep agent uninstall removes this file.
 [Service]
 Restart=on-failure

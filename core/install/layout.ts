@@ -62,7 +62,14 @@ export function formatMarker(m: Marker): string {
   )}\n`;
 }
 
-/** The marker, or undefined when it is not a complete, well-formed marker (a torn write, say). */
+/** A completion marker is a few hundred bytes; a larger file is not one. */
+export const MAX_MARKER_BYTES = 64 * 1024;
+
+/**
+ * The marker, or undefined when it is not a complete, well-formed marker (a torn write, say). The one rule
+ * for "a complete version" (agent and client tools): its folder holds a marker file of at most
+ * MAX_MARKER_BYTES that this parses.
+ */
 export function parseMarker(text: string): Marker | undefined {
   try {
     const o = JSON.parse(text) as Record<string, unknown>;

@@ -1,20 +1,11 @@
-// Private validation helpers shared by the resource checkers. Not re-exported from mod.ts.
+// Private validation helpers shared by the resource checkers (the kit is core/validate). Not re-exported from mod.ts.
 import { LineCounter, parseDocument } from "yaml";
+import { fieldPath, isRecord, type ProblemList, report, unknownKeys } from "../validate/mod.ts";
 import { formatVersion } from "../version/format_version.ts";
 import { tryParseVersion } from "../version/try_parse_version.ts";
-import type { ResourceKind, ResourceMetadata, ResourceProblem } from "./types.ts";
+import type { ResourceKind, ResourceMetadata } from "./types.ts";
 
-export type Ctx = { problems: ResourceProblem[] };
 export type Obj = Record<string, unknown>;
-
-export function report(ctx: Ctx, path: string, message: string): void {
-  ctx.problems.push({ path, message });
-}
-
-export function at(path: string, key: string | number): string {
-  if (typeof key === "number") return `${path}[${key}]`;
-  return path === "" ? key : `${path}.${key}`;
-}
 
 /** A short rendering of a bad value for messages. */
 export function show(v: unknown): string {
@@ -25,24 +16,24 @@ export function show(v: unknown): string {
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-export function isObj(v: unknown): v is Obj {
-  return v !== null && typeof v === "object" && !Array.isArray(v);
-}
-
 /** Checks `v` is a mapping with only `allowed` keys; reports each unknown key by its full path. */
-export function mapping(ctx: Ctx, v: unknown, path: string, allowed: readonly string[]): Obj | undefined {
-  if (!isObj(v)) {
+export function mapping(
+  ctx: ProblemList,
+  v: unknown,
+  path: string,
+  allowed: readonly string[],
+): Obj | undefined {
+  if (!isRecord(v)) {
     report(ctx, path, `must be a mapping (got ${show(v)})`);
     return undefined;
   }
-  for (const key of Object.keys(v)) {
-    if (!allowed.includes(key)) report(ctx, at(path, key), `unknown field (allowed: ${allowed.join(", ")})`);
-  }
+  for (const key of unknownKeys(v, allowed))
+    report(ctx, fieldPath(path, key), `unknown field (allowed: ${allowed.join(", ")})`);
   return v;
 }
 
 export function oneOf<T extends string>(
-  ctx: Ctx,
+  ctx: ProblemList,
   o: Obj,
   key: string,
   path: string,
@@ -52,13 +43,13 @@ export function oneOf<T extends string>(
   const v = o[key];
   if (v === undefined) return dflt;
   if (typeof v === "string" && (values as readonly string[]).includes(v)) return v as T;
-  report(ctx, at(path, key), `must be one of ${values.join(", ")} (got ${show(v)})`);
+  report(ctx, fieldPath(path, key), `must be one of ${values.join(", ")} (got ${show(v)})`);
   return dflt;
 }
 
 /** An integer in `min..max`; `undefined` when absent (no problem) or bad (problem reported). */
 export function integer(
-  ctx: Ctx,
+  ctx: ProblemList,
   o: Obj,
   key: string,
   path: string,
@@ -68,32 +59,32 @@ export function integer(
   const v = o[key];
   if (v === undefined) return undefined;
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
-    report(ctx, at(path, key), `must be an integer ${min}..${max} (got ${show(v)})`);
+    report(ctx, fieldPath(path, key), `must be an integer ${min}..${max} (got ${show(v)})`);
     return undefined;
   }
   return v;
 }
 
-export function optString(ctx: Ctx, o: Obj, key: string, path: string): string | undefined {
+export function optString(ctx: ProblemList, o: Obj, key: string, path: string): string | undefined {
   const v = o[key];
   if (v === undefined) return undefined;
   if (typeof v !== "string") {
-    report(ctx, at(path, key), `must be a string (got ${show(v)})`);
+    report(ctx, fieldPath(path, key), `must be a string (got ${show(v)})`);
     return undefined;
   }
   return v;
 }
 
 /** A required semver string; returns it normalized (no leading `v`). */
-export function version(ctx: Ctx, o: Obj, key: string, path: string): string | undefined {
+export function version(ctx: ProblemList, o: Obj, key: string, path: string): string | undefined {
   const v = o[key];
   if (v === undefined) {
-    report(ctx, at(path, key), "required (a semver version such as 17.0.1)");
+    report(ctx, fieldPath(path, key), "required (a semver version such as 17.0.1)");
     return undefined;
   }
   const parsed = typeof v === "string" ? tryParseVersion(v) : undefined;
   if (parsed === undefined) {
-    report(ctx, at(path, key), `must be a semver version such as 17.0.1 (got ${show(v)})`);
+    report(ctx, fieldPath(path, key), `must be a semver version such as 17.0.1 (got ${show(v)})`);
     return undefined;
   }
   return formatVersion(parsed);
@@ -103,7 +94,7 @@ export function version(ctx: Ctx, o: Obj, key: string, path: string): string | u
  * Turns text (YAML or JSON; JSON is YAML) into a value; reports syntax errors at path "".
  * Anything that is not a string is taken as already parsed.
  */
-export function load(ctx: Ctx, input: unknown): unknown {
+export function load(ctx: ProblemList, input: unknown): unknown {
   if (typeof input !== "string") return input;
   const lineCounter = new LineCounter();
   const doc = parseDocument(input, { uniqueKeys: true, prettyErrors: false, lineCounter });
@@ -128,13 +119,13 @@ export function load(ctx: Ctx, input: unknown): unknown {
  * and `spec` (or `undefined` when the document cannot be read further).
  */
 export function envelope(
-  ctx: Ctx,
+  ctx: ProblemList,
   input: unknown,
   kind: ResourceKind,
 ): { metadata: ResourceMetadata; spec: unknown } | undefined {
   const value = load(ctx, input);
   if (ctx.problems.length > 0) return undefined;
-  if (!isObj(value)) {
+  if (!isRecord(value)) {
     report(ctx, "", `must be a mapping with kind: ${kind} (got ${show(value)})`);
     return undefined;
   }
@@ -161,7 +152,7 @@ export function envelope(
       const description = optString(ctx, m, "description", "metadata");
       if (description !== undefined) metadata.description = description;
       if (m.labels !== undefined) {
-        if (!isObj(m.labels))
+        if (!isRecord(m.labels))
           report(ctx, "metadata.labels", `must be a mapping of strings (got ${show(m.labels)})`);
         else {
           const labels: Record<string, string> = {};

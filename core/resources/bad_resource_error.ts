@@ -1,8 +1,8 @@
 import { UpkeepError } from "../errors.ts";
-import type { ResourceProblem } from "./types.ts";
+import type { Problem } from "../validate/problem.ts";
 
 /** `path: message`, or just the message for a problem with the document as a whole. */
-function line(p: ResourceProblem): string {
+function line(p: Problem): string {
   return p.path === "" ? p.message : `${p.path}: ${p.message}`;
 }
 
@@ -14,12 +14,12 @@ function line(p: ResourceProblem): string {
  */
 export class BadResourceError extends UpkeepError {
   readonly kind: string;
-  readonly problems: readonly ResourceProblem[];
+  readonly problems: readonly Problem[];
 
-  constructor(kind: string, problems: readonly ResourceProblem[]) {
+  constructor(kind: string, problems: readonly Problem[]) {
     const text =
       problems.length === 1
-        ? `${kind}: ${line(problems[0] as ResourceProblem)}`
+        ? `${kind}: ${line(problems[0] as Problem)}`
         : `${kind} has ${problems.length} problems: ${problems.map(line).join("; ")}`;
     super("E_BAD_RESOURCE", text, { hint: "fix the fields named and apply the resource again", exitCode: 2 });
     this.name = "BadResourceError";

@@ -1,6 +1,7 @@
+import { fieldPath, type ProblemList, report } from "../validate/mod.ts";
 import { tryParseWeekday } from "../window/parse_weekday.ts";
 import type { DaySpec } from "../window/types.ts";
-import { at, type Ctx, envelope, integer, mapping, oneOf, optString, report, show } from "./_check.ts";
+import { envelope, integer, mapping, oneOf, optString, show } from "./_check.ts";
 import {
   AGENT_MODES,
   type AgentGroupConfig,
@@ -26,7 +27,7 @@ const GROUP_NAME = /^[a-z0-9_-]{1,64}$/;
  * problems too (a typo must not silently do nothing).
  */
 export function checkAutoupdateConfig(input: unknown): CheckResult<AutoupdateConfig> {
-  const ctx: Ctx = { problems: [] };
+  const ctx: ProblemList = { problems: [] };
   const env = envelope(ctx, input, "autoupdate_config");
   if (env === undefined) return { ok: false, problems: ctx.problems };
 
@@ -69,7 +70,7 @@ function defaultGroup(): AgentGroupConfig {
   };
 }
 
-function checkAgents(ctx: Ctx, v: unknown): AgentsConfig | undefined {
+function checkAgents(ctx: ProblemList, v: unknown): AgentsConfig | undefined {
   const path = "spec.agents";
   const o = mapping(ctx, v, path, ["mode", "strategy", "maintenance_window_minutes", "schedules"]);
   if (o === undefined) return undefined;
@@ -80,7 +81,7 @@ function checkAgents(ctx: Ctx, v: unknown): AgentsConfig | undefined {
     if (strategy !== "time-based") {
       report(
         ctx,
-        at(path, "maintenance_window_minutes"),
+        fieldPath(path, "maintenance_window_minutes"),
         `only for strategy time-based (strategy is ${strategy}: a group's window is its start hour)`,
       );
     } else {
@@ -89,7 +90,7 @@ function checkAgents(ctx: Ctx, v: unknown): AgentsConfig | undefined {
   }
   let groups = [defaultGroup()];
   if (o.schedules !== undefined && o.schedules !== null) {
-    const schedules = mapping(ctx, o.schedules, at(path, "schedules"), ["regular"]);
+    const schedules = mapping(ctx, o.schedules, fieldPath(path, "schedules"), ["regular"]);
     if (schedules?.regular !== undefined) {
       groups = checkGroups(ctx, schedules.regular, "spec.agents.schedules.regular", strategy);
     }
@@ -97,7 +98,7 @@ function checkAgents(ctx: Ctx, v: unknown): AgentsConfig | undefined {
   return { mode, strategy, maintenanceWindowMinutes, groups };
 }
 
-function checkGroups(ctx: Ctx, v: unknown, path: string, strategy: string): AgentGroupConfig[] {
+function checkGroups(ctx: ProblemList, v: unknown, path: string, strategy: string): AgentGroupConfig[] {
   if (!Array.isArray(v)) {
     report(ctx, path, `must be a list of groups (got ${show(v)})`);
     return [];
@@ -109,24 +110,24 @@ function checkGroups(ctx: Ctx, v: unknown, path: string, strategy: string): Agen
   const seen = new Map<string, number>();
   const groups: AgentGroupConfig[] = [];
   for (const [i, item] of v.entries()) {
-    const p = at(path, i);
+    const p = fieldPath(path, i);
     const g = mapping(ctx, item, p, ["name", "days", "start_hour", "wait_hours", "canary_count"]);
     if (g === undefined) continue;
     const name = optString(ctx, g, "name", p);
     if (name === undefined) {
-      if (g.name === undefined) report(ctx, at(p, "name"), "required");
+      if (g.name === undefined) report(ctx, fieldPath(p, "name"), "required");
     } else if (!GROUP_NAME.test(name)) {
-      report(ctx, at(p, "name"), `must be 1..64 of a-z, 0-9, "-", "_" (got ${show(name)})`);
+      report(ctx, fieldPath(p, "name"), `must be 1..64 of a-z, 0-9, "-", "_" (got ${show(name)})`);
     } else if (seen.has(name)) {
       report(
         ctx,
-        at(p, "name"),
-        `duplicate group name ${show(name)} (also ${at(path, seen.get(name) as number)})`,
+        fieldPath(p, "name"),
+        `duplicate group name ${show(name)} (also ${fieldPath(path, seen.get(name) as number)})`,
       );
     } else seen.set(name, i);
 
-    const days = checkDays(ctx, g.days, at(p, "days"));
-    if (g.start_hour === undefined) report(ctx, at(p, "start_hour"), "required (UTC hour 0..23)");
+    const days = checkDays(ctx, g.days, fieldPath(p, "days"));
+    if (g.start_hour === undefined) report(ctx, fieldPath(p, "start_hour"), "required (UTC hour 0..23)");
     const startHour = integer(ctx, g, "start_hour", p, 0, 23) ?? 0;
 
     let waitHours = 0;
@@ -137,7 +138,7 @@ function checkGroups(ctx: Ctx, v: unknown, path: string, strategy: string): Agen
         if (g[key] !== undefined && g[key] !== 0) {
           report(
             ctx,
-            at(p, key),
+            fieldPath(p, key),
             `only for strategy halt-on-error (strategy is time-based; got ${show(g[key])})`,
           );
         }
@@ -147,7 +148,7 @@ function checkGroups(ctx: Ctx, v: unknown, path: string, strategy: string): Agen
       if (i === 0 && waitHours > 0) {
         report(
           ctx,
-          at(p, "wait_hours"),
+          fieldPath(p, "wait_hours"),
           `must be 0 for the first group: there is no earlier group to wait for`,
         );
       }
@@ -158,7 +159,7 @@ function checkGroups(ctx: Ctx, v: unknown, path: string, strategy: string): Agen
   return groups;
 }
 
-function checkDays(ctx: Ctx, v: unknown, path: string): DaySpec[] {
+function checkDays(ctx: ProblemList, v: unknown, path: string): DaySpec[] {
   if (v === undefined) return [...DEFAULT_GROUP_DAYS];
   if (!Array.isArray(v) || v.length === 0) {
     report(ctx, path, `must be a non-empty list of Mon..Sun or "*" (got ${show(v)})`);
@@ -167,8 +168,8 @@ function checkDays(ctx: Ctx, v: unknown, path: string): DaySpec[] {
   const out: DaySpec[] = [];
   for (const [i, raw] of v.entries()) {
     const d = tryParseWeekday(raw);
-    if (d === undefined) report(ctx, at(path, i), `must be one of Mon..Sun or "*" (got ${show(raw)})`);
-    else if (out.includes(d)) report(ctx, at(path, i), `duplicate day ${show(raw)}`);
+    if (d === undefined) report(ctx, fieldPath(path, i), `must be one of Mon..Sun or "*" (got ${show(raw)})`);
+    else if (out.includes(d)) report(ctx, fieldPath(path, i), `duplicate day ${show(raw)}`);
     else out.push(d);
   }
   if (out.includes("*") && v.length > 1) report(ctx, path, `"*" means every day and must stand alone`);

@@ -1,4 +1,5 @@
-import { type Ctx, envelope, mapping, oneOf, version } from "./_check.ts";
+import type { ProblemList } from "../validate/mod.ts";
+import { envelope, mapping, oneOf, version } from "./_check.ts";
 import { AGENT_MODES, AGENT_SCHEDULES, type AutoupdateVersion, type CheckResult } from "./types.ts";
 
 /**
@@ -8,7 +9,7 @@ import { AGENT_MODES, AGENT_SCHEDULES, type AutoupdateVersion, type CheckResult 
  * `start_version` and `target_version` are required. Returns EVERY problem found.
  */
 export function checkAutoupdateVersion(input: unknown): CheckResult<AutoupdateVersion> {
-  const ctx: Ctx = { problems: [] };
+  const ctx: ProblemList = { problems: [] };
   const env = envelope(ctx, input, "autoupdate_version");
   if (env === undefined) return { ok: false, problems: ctx.problems };
   const value: AutoupdateVersion = { kind: "autoupdate_version", metadata: env.metadata, spec: {} };

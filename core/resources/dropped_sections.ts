@@ -1,7 +1,8 @@
-import { isObj, load } from "./_check.ts";
+import { isRecord, type Problem } from "../validate/mod.ts";
+import { load } from "./_check.ts";
 import { defaultAutoupdateConfig } from "./default_autoupdate_config.ts";
 import { formatAutoupdateConfig } from "./format_autoupdate_config.ts";
-import type { AutoupdateConfig, AutoupdateVersion, ResourceProblem } from "./types.ts";
+import type { AutoupdateConfig, AutoupdateVersion } from "./types.ts";
 
 /**
  * An apply replaces the whole resource, so a partial document would silently remove what it leaves out
@@ -19,12 +20,12 @@ import type { AutoupdateConfig, AutoupdateVersion, ResourceProblem } from "./typ
 export function droppedSections(
   stored: AutoupdateConfig | AutoupdateVersion | undefined,
   doc: unknown,
-): ResourceProblem[] {
+): Problem[] {
   if (stored === undefined) return [];
   const value = load({ problems: [] }, doc);
-  if (!isObj(value)) return [];
-  const spec = isObj(value.spec) ? value.spec : {};
-  const out: ResourceProblem[] = [];
+  if (!isRecord(value)) return [];
+  const spec = isRecord(value.spec) ? value.spec : {};
+  const out: Problem[] = [];
   const missing = (path: string, what: string, removal: string) =>
     out.push({
       path,
@@ -56,7 +57,7 @@ export function droppedSections(
       "agents: null",
     );
   } else if (
-    isObj(spec.agents) &&
+    isRecord(spec.agents) &&
     !same(now.agents.schedules, dflt.agents.schedules) &&
     !("schedules" in spec.agents)
   ) {

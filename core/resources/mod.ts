@@ -19,7 +19,4 @@ export * from "./format_autoupdate_config.ts";
 export * from "./format_autoupdate_version.ts";
 export * from "./parse_autoupdate_config.ts";
 export * from "./parse_autoupdate_version.ts";
-export * from "./parse_resource.ts";
-export * from "./try_parse_autoupdate_config.ts";
-export * from "./try_parse_autoupdate_version.ts";
 export * from "./types.ts";

@@ -3,6 +3,7 @@
  * JSON, snake_case, Teleport-shaped) is read by `parseAutoupdateConfig` / `parseAutoupdateVersion` and
  * written back by `formatAutoupdateConfig` / `formatAutoupdateVersion`.
  */
+import type { Problem } from "../validate/problem.ts";
 import type { DaySpec } from "../window/types.ts";
 
 export type ToolsMode = "enabled" | "disabled";
@@ -80,11 +81,8 @@ export type AutoupdateVersion = {
   };
 };
 
-/** One thing wrong with a resource: the full field path and what is wrong with it. */
-export type ResourceProblem = { path: string; message: string };
-
-/** The non-throwing result of checking a resource. */
-export type CheckResult<T> = { ok: true; value: T } | { ok: false; problems: ResourceProblem[] };
+/** The non-throwing result of checking a resource: the value, or every problem (core/validate). */
+export type CheckResult<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
 
 export const DEFAULT_GROUP_NAME = "default";
 export const DEFAULT_GROUP_DAYS: readonly DaySpec[] = ["Mon", "Tue", "Wed", "Thu"];

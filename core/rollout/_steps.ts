@@ -1,9 +1,10 @@
 // Private to reconcile: one group's step in each strategy. Not re-exported from mod.ts.
 import type { AgentGroupConfig, AutoupdateConfig } from "../resources/types.ts";
+import { sameVersion } from "../version/same_version.ts";
 import { currentWindow } from "../window/current_window.ts";
 import { nextWindowOpen } from "../window/next_window_open.ts";
 import { agentsSummary, hasFailed, isUpToDate, type Tally } from "./_tally.ts";
-import { HOUR_MS, iso, MINUTE_MS, sameVersion } from "./_util.ts";
+import { HOUR_MS, iso, MINUTE_MS } from "./_util.ts";
 import { chooseCanaries } from "./choose_canaries.ts";
 import { groupWindow } from "./group_window.ts";
 import type { AgentReport, Canary, GroupState, GroupStatus, RolloutEvent } from "./types.ts";

@@ -1,6 +1,6 @@
 // Private to reconcile: counting a group's reporting agents against the target. Not re-exported from mod.ts.
 import type { AutoupdateConfig } from "../resources/types.ts";
-import { sameVersion } from "./_util.ts";
+import { sameVersion } from "../version/same_version.ts";
 import { resolveGroup } from "./resolve_group.ts";
 import type { AgentReport } from "./types.ts";
 

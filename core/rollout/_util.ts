@@ -1,8 +1,6 @@
 // Private helpers for the rollout functions. Not re-exported from mod.ts.
 import { UpkeepError } from "../errors.ts";
 import type { AutoupdateConfig } from "../resources/types.ts";
-import { compareVersions } from "../version/compare_versions.ts";
-import { tryParseVersion } from "../version/try_parse_version.ts";
 import type { GroupStatus, Rollout } from "./types.ts";
 
 export const MINUTE_MS = 60_000;
@@ -16,15 +14,6 @@ export function toMs(now: Date | number): number {
 
 export function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-/** Two version strings name the same version (semver equality, build ignored; else string equality). */
-export function sameVersion(a: string | undefined, b: string): boolean {
-  if (a === undefined) return false;
-  const va = tryParseVersion(a);
-  const vb = tryParseVersion(b);
-  if (va === undefined || vb === undefined) return a === b;
-  return compareVersions(va, vb) === 0;
 }
 
 export function unstartedStatus(name: string, now: number, reason: string): GroupStatus {

@@ -3,9 +3,10 @@ import type { AutoupdateConfig, AutoupdateVersion } from "../resources/types.ts"
 import { compareVersions } from "../version/compare_versions.ts";
 import { formatVersion } from "../version/format_version.ts";
 import { parseVersion } from "../version/parse_version.ts";
+import { sameVersion } from "../version/same_version.ts";
 import { tryParseVersion } from "../version/try_parse_version.ts";
 import { nextWindowOpen } from "../window/next_window_open.ts";
-import { iso, sameVersion, toMs } from "./_util.ts";
+import { iso, toMs } from "./_util.ts";
 import { adjustAgentVersion, decideAgent } from "./decide_agent.ts";
 import { decideTools } from "./decide_tools.ts";
 import { groupWindow } from "./group_window.ts";

@@ -4,7 +4,7 @@ import { chmod, link, mkdir, open, rename, stat, unlink } from "node:fs/promises
 import { dirname } from "node:path";
 import { UpkeepError } from "../errors.ts";
 import { decodeUtf8 } from "../trust/encoding.ts";
-import { ioError } from "./hash.ts";
+import { errorCodeOf, ioError } from "./io_error.ts";
 
 /** Reads a file of at most `max` bytes; a larger one is E_MALFORMED, an unreadable one E_IO. */
 export async function readCapped(path: string, max: number, what: string): Promise<Uint8Array> {
@@ -12,11 +12,12 @@ export async function readCapped(path: string, max: number, what: string): Promi
   try {
     fh = await open(path, "r");
   } catch (e) {
-    throw ioError(path, e);
+    throw ioError("read", path, e);
   }
   try {
     const s = await fh.stat();
-    if (!s.isFile()) throw ioError(path, Object.assign(new Error("not a regular file"), { code: "EISDIR" }));
+    if (!s.isFile())
+      throw ioError("read", path, Object.assign(new Error("not a regular file"), { code: "EISDIR" }));
     if (s.size > max) throw new UpkeepError("E_MALFORMED", `${what} ${path} is larger than ${max} bytes`);
     // Read one byte more than allowed, so a file that grew since stat() is still refused.
     const buf = new Uint8Array(max + 1);
@@ -29,8 +30,7 @@ export async function readCapped(path: string, max: number, what: string): Promi
     }
     return buf.slice(0, n);
   } catch (e) {
-    if (e instanceof UpkeepError) throw e;
-    throw ioError(path, e);
+    throw ioError("read", path, e);
   } finally {
     await fh.close();
   }
@@ -86,7 +86,7 @@ export async function writeFileAtomic(
     try {
       await mkdir(dirname(path), { recursive: true });
     } catch (e) {
-      const code = (e as { code?: string }).code;
+      const code = errorCodeOf(e);
       if (code === "EEXIST" || code === "ENOTDIR")
         throw new UpkeepError("E_IO", `cannot write ${path}: ${dirname(path)} is not a directory`, {
           cause: e,
@@ -107,7 +107,7 @@ export async function writeFileAtomic(
       try {
         await link(tmp, path);
       } catch (e) {
-        if ((e as { code?: string }).code === "EEXIST") {
+        if (errorCodeOf(e) === "EEXIST") {
           throw new UpkeepError("E_EXISTS", `${path} already exists`, { hint: "pass --force to replace it" });
         }
         throw e;
@@ -118,14 +118,6 @@ export async function writeFileAtomic(
     await syncDir(dirname(path));
   } catch (e) {
     await unlink(tmp).catch(() => {});
-    if (e instanceof UpkeepError) throw e;
-    const code = (e as { code?: string }).code;
-    throw new UpkeepError(
-      "E_IO",
-      `cannot write ${path}: ${code ?? (e instanceof Error ? e.message : String(e))}`,
-      {
-        cause: e,
-      },
-    );
+    throw ioError("write", path, e);
   }
 }

@@ -3,8 +3,8 @@
  * flight while the current chunk is hashed).
  */
 import { open, stat } from "node:fs/promises";
-import { UpkeepError } from "../errors.ts";
 import type { FileDigests } from "../trust/verify_release.ts";
+import { ioError } from "./io_error.ts";
 import { type StreamingHash, sodiumBlake2b512 } from "./sodium.ts";
 
 const CHUNK = 1 << 20;
@@ -32,21 +32,6 @@ export function hasher(algorithm: Algorithm): StreamingHash {
   return (algorithm === "blake2b512" ? sodiumBlake2b512() : undefined) ?? builtin(algorithm);
 }
 
-export function ioError(path: string, e: unknown): UpkeepError {
-  const code = (e as { code?: string })?.code;
-  const why =
-    code === "ENOENT"
-      ? "no such file"
-      : code === "EACCES"
-        ? "permission denied"
-        : code === "EISDIR"
-          ? "is a directory"
-          : e instanceof Error
-            ? e.message
-            : String(e);
-  return new UpkeepError("E_IO", `cannot read ${path}: ${why}`, { cause: e });
-}
-
 /** Hashes `path` with each of `algorithms` in one streaming pass. I/O problems are E_IO. */
 export async function hashFile(path: string, algorithms: readonly Algorithm[]): Promise<HashResult> {
   const hashes = algorithms.map((a) => [a, hasher(a)] as const);
@@ -54,7 +39,7 @@ export async function hashFile(path: string, algorithms: readonly Algorithm[]): 
   try {
     fh = await open(path, "r");
   } catch (e) {
-    throw ioError(path, e);
+    throw ioError("read", path, e);
   }
   let size = 0;
   try {
@@ -71,7 +56,7 @@ export async function hashFile(path: string, algorithms: readonly Algorithm[]): 
       [current, spare] = [spare, current];
     }
   } catch (e) {
-    throw ioError(path, e);
+    throw ioError("read", path, e);
   } finally {
     await fh.close();
   }
@@ -95,9 +80,9 @@ export async function fileSize(path: string): Promise<number> {
   try {
     const s = await stat(path);
     if (!s.isFile())
-      throw Object.assign(new Error("not a regular file"), { code: s.isDirectory() ? "EISDIR" : "" });
+      throw Object.assign(new Error("not a regular file"), { code: s.isDirectory() ? "EISDIR" : undefined });
     return s.size;
   } catch (e) {
-    throw ioError(path, e);
+    throw ioError("read", path, e);
   }
 }

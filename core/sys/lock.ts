@@ -5,17 +5,9 @@
  * reachable (no libc to load), an exclusive-create pid file is used, and a file naming a dead pid is taken
  * over.
  */
-import {
-  closeSync,
-  ftruncateSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  unlinkSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { closeSync, ftruncateSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from "node:fs";
 import { UpkeepError } from "../errors.ts";
+import { errorCodeOf, ioError } from "./io_error.ts";
 import { openLibc } from "./libc.ts";
 
 export interface LockOptions {
@@ -66,7 +58,7 @@ export function pidAlive(pid: number): boolean {
     process.kill(pid, 0);
     return true;
   } catch (e) {
-    return (e as { code?: string }).code === "EPERM";
+    return errorCodeOf(e) === "EPERM";
   }
 }
 
@@ -94,11 +86,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
       try {
         fd = openSync(path, "a+", 0o600);
       } catch (e) {
-        const code = (e as { code?: string }).code ?? String(e);
-        throw new UpkeepError("E_IO", `cannot open the lock file ${path}: ${code}`, {
-          cause: e,
-          hint: "the directory must be writable by this user",
-        });
+        throw ioError("open the lock file", path, e, { hint: "the directory must be writable by this user" });
       }
       if (flock(fd, LOCK_EX | LOCK_NB) === 0) {
         ftruncateSync(fd, 0);
@@ -130,7 +118,7 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
           },
         };
       } catch (e) {
-        if ((e as { code?: string }).code !== "EEXIST") throw e;
+        if (errorCodeOf(e) !== "EEXIST") throw e;
         const pid = Number(/^pid (\d+)/.exec(holderOf(path))?.[1] ?? "0");
         if (!pidAlive(pid)) {
           // Stale: move it aside (rename is atomic; of two racing takers only one moves this file).
@@ -151,9 +139,4 @@ export async function acquireLock(path: string, opts: LockOptions): Promise<Lock
     }
     await Bun.sleep(Math.min(100, opts.waitMs - waited));
   }
-}
-
-/** Writes a stale pid lock file (tests of the fallback path). */
-export function writeStaleLock(path: string, pid: number): void {
-  writeFileSync(path, `pid ${pid}\nagent update since 1970-01-01T00:00:00.000Z\n`, { mode: 0o600 });
 }

@@ -1,6 +1,8 @@
+import { errorCodeOf } from "./io_error.ts";
+
 /** Says in a few words why a request did not get an answer (never Bun's raw "Is the computer able to..."). */
 export function networkWhy(e: unknown): string {
-  const code = (e as { code?: string }).code;
+  const code = errorCodeOf(e);
   const name = (e as { name?: string }).name;
   if (name === "TimeoutError" || name === "AbortError") return "timed out";
   if (code === "ConnectionRefused" || code === "ECONNREFUSED") return "connection refused";

@@ -31,6 +31,16 @@ export function isValidProduct(product: string): boolean {
   return PRODUCT.test(product);
 }
 
+const STORED_NAME = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+/**
+ * A name the server keeps a file under (an artifact, its `.sha256` and `.minisig`, a manifest, a public key):
+ * one path segment of letters, digits and `._+-`, not hidden, no `..`, at most MAX_ARTIFACT_NAME characters.
+ */
+export function isStoredName(name: string): boolean {
+  return name.length <= MAX_ARTIFACT_NAME && STORED_NAME.test(name) && !name.includes("..");
+}
+
 function bad(message: string): UpkeepError {
   return new UpkeepError("E_MALFORMED", message);
 }
@@ -76,15 +86,4 @@ export function tryParseArtifactName(product: string, name: string): ArtifactNam
   // Only the canonical spelling: one name per artifact.
   if (!v || formatVersion(v) !== versionText) return undefined;
   return { product, edition, version: versionText, os, arch, fips };
-}
-
-/** Like tryParseArtifactName, throwing E_MALFORMED with the template in the message. */
-export function parseArtifactName(product: string, name: string): ArtifactName {
-  const a = tryParseArtifactName(product, name);
-  if (!a) {
-    throw bad(
-      `"${name}" is not an artifact name of ${product}: expected ${product}[-ent]-v{version}-{os}-{arch}[-fips]${ARTIFACT_SUFFIX}`,
-    );
-  }
-  return a;
 }

@@ -10,6 +10,7 @@
  * side builds one with ./build_manifest.ts.
  */
 import { UpkeepError } from "../errors.ts";
+import { fieldPath, isRecord, unknownKeys } from "../validate/mod.ts";
 import { compareVersions, formatVersion, parseVersion, tryParseVersion } from "../version/mod.ts";
 import { type Edition, isValidProduct, tryParseArtifactName } from "./artifact_name.ts";
 
@@ -69,13 +70,11 @@ function malformed(path: string, message: string): UpkeepError {
 type Json = Record<string, unknown>;
 
 function object(value: unknown, path: string, keys: { required: string[]; optional?: string[] }): Json {
-  if (typeof value !== "object" || value === null || Array.isArray(value))
-    throw malformed(path, "expected an object");
-  const o = value as Json;
-  const allowed = new Set([...keys.required, ...(keys.optional ?? [])]);
-  for (const k of Object.keys(o)) if (!allowed.has(k)) throw malformed(path, `unknown field "${k}"`);
-  for (const k of keys.required) if (!(k in o)) throw malformed(path, `missing field "${k}"`);
-  return o;
+  if (!isRecord(value)) throw malformed(path, "expected an object");
+  const [unknown] = unknownKeys(value, [...keys.required, ...(keys.optional ?? [])]);
+  if (unknown !== undefined) throw malformed(path, `unknown field "${unknown}"`);
+  for (const k of keys.required) if (!(k in value)) throw malformed(path, `missing field "${k}"`);
+  return value;
 }
 
 function string(value: unknown, path: string, max = 256): string {
@@ -111,23 +110,24 @@ function parseArtifact(value: unknown, path: string, product: string, version: s
     required: ["name", "os", "arch", "edition", "fips", "size", "sha256"],
     optional: ["unpacked_size"],
   });
-  const name = string(o.name, `${path}.name`);
+  const name = string(o.name, fieldPath(path, "name"));
   const parsed = tryParseArtifactName(product, name);
-  if (!parsed) throw malformed(`${path}.name`, `"${name}" does not follow the artifact name template`);
+  if (!parsed)
+    throw malformed(fieldPath(path, "name"), `"${name}" does not follow the artifact name template`);
   const a: ManifestArtifact = {
     name,
-    os: string(o.os, `${path}.os`, 32),
-    arch: string(o.arch, `${path}.arch`, 32),
+    os: string(o.os, fieldPath(path, "os"), 32),
+    arch: string(o.arch, fieldPath(path, "arch"), 32),
     edition: o.edition as Edition,
     fips: o.fips as boolean,
-    size: count(o.size, `${path}.size`),
-    sha256: string(o.sha256, `${path}.sha256`, 64),
+    size: count(o.size, fieldPath(path, "size")),
+    sha256: string(o.sha256, fieldPath(path, "sha256"), 64),
   };
-  if ("unpacked_size" in o) a.unpacked_size = count(o.unpacked_size, `${path}.unpacked_size`);
+  if ("unpacked_size" in o) a.unpacked_size = count(o.unpacked_size, fieldPath(path, "unpacked_size"));
   if (a.edition !== "oss" && a.edition !== "ent")
-    throw malformed(`${path}.edition`, 'expected "oss" or "ent"');
-  if (typeof a.fips !== "boolean") throw malformed(`${path}.fips`, "expected true or false");
-  if (!SHA256.test(a.sha256)) throw malformed(`${path}.sha256`, "expected 64 lower-case hex digits");
+    throw malformed(fieldPath(path, "edition"), 'expected "oss" or "ent"');
+  if (typeof a.fips !== "boolean") throw malformed(fieldPath(path, "fips"), "expected true or false");
+  if (!SHA256.test(a.sha256)) throw malformed(fieldPath(path, "sha256"), "expected 64 lower-case hex digits");
   // Mix-and-match: the name is what hosts download, the fields are what they select on; both must agree.
   if (
     parsed.version !== version ||
@@ -174,21 +174,21 @@ export function parseManifest(text: string, opts: { product?: string } = {}): Ma
   if (o.releases.length > MAX_RELEASES) throw malformed("releases", `more than ${MAX_RELEASES} releases`);
   const names = new Set<string>();
   const releases: ManifestRelease[] = o.releases.map((r, i) => {
-    const path = `releases[${i}]`;
+    const path = fieldPath("releases", i);
     const ro = object(r, path, { required: ["version", "artifacts"], optional: ["critical"] });
-    const version = canonicalVersion(ro.version, `${path}.version`);
+    const version = canonicalVersion(ro.version, fieldPath(path, "version"));
     if ("critical" in ro && ro.critical !== true)
-      throw malformed(`${path}.critical`, "expected true or absent");
+      throw malformed(fieldPath(path, "critical"), "expected true or absent");
     if (!Array.isArray(ro.artifacts) || ro.artifacts.length === 0) {
-      throw malformed(`${path}.artifacts`, "expected a non-empty array");
+      throw malformed(fieldPath(path, "artifacts"), "expected a non-empty array");
     }
     if (ro.artifacts.length > MAX_ARTIFACTS_PER_RELEASE) {
-      throw malformed(`${path}.artifacts`, `more than ${MAX_ARTIFACTS_PER_RELEASE} artifacts`);
+      throw malformed(fieldPath(path, "artifacts"), `more than ${MAX_ARTIFACTS_PER_RELEASE} artifacts`);
     }
     const artifacts = ro.artifacts.map((a, j) => {
-      const art = parseArtifact(a, `${path}.artifacts[${j}]`, product, version);
-      if (names.has(art.name))
-        throw malformed(`${path}.artifacts[${j}].name`, `"${art.name}" is listed twice`);
+      const at = fieldPath(fieldPath(path, "artifacts"), j);
+      const art = parseArtifact(a, at, product, version);
+      if (names.has(art.name)) throw malformed(fieldPath(at, "name"), `"${art.name}" is listed twice`);
       names.add(art.name);
       return art;
     });

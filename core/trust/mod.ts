@@ -4,10 +4,10 @@
  * entry points that wire these to disk are in core/sys/verify_artifact.ts.
  *
  * ```ts
- * import { formatArtifactName, parseArtifactName } from "./core/trust/mod.ts";
+ * import { formatArtifactName, tryParseArtifactName } from "./core/trust/mod.ts";
  * formatArtifactName({ product: "hello", edition: "ent", version: "1.2.3", os: "linux", arch: "amd64", fips: true });
  * // "hello-ent-v1.2.3-linux-amd64-fips-bin.tar.gz"
- * parseArtifactName("hello", "hello-v1.2.3-darwin-arm64-bin.tar.gz").version; // "1.2.3"
+ * tryParseArtifactName("hello", "hello-v1.2.3-darwin-arm64-bin.tar.gz")?.version; // "1.2.3"
  * ```
  */
 export * from "./artifact_name.ts";

@@ -10,4 +10,3 @@ export * from "./next_window_open.ts";
 export * from "./parse_weekday.ts";
 export * from "./parse_window.ts";
 export * from "./types.ts";
-export * from "./window_end.ts";

@@ -1,12 +1,8 @@
-import { UpkeepError } from "../errors.ts";
 import { tryParseWeekday } from "./parse_weekday.ts";
-import { type DaySpec, DEFAULT_WINDOW_MINUTES, MAX_WINDOW_MINUTES, type Window } from "./types.ts";
-
-/** A validated window in canonical form: days normalized (`"mon"` -> `"Mon"`), duration filled in. */
-export type ParsedWindow = { days: DaySpec[]; startHour: number; durationMinutes: number };
+import { MAX_WINDOW_MINUTES, type Window } from "./types.ts";
 
 /**
- * Validates a window and returns it in canonical form. Rules:
+ * Validates a window (isInWindow and the others refuse an invalid one with E_BAD_RESOURCE). Rules:
  * - `days`: a non-empty list of `Mon`..`Sun` (any case) or `"*"`; `"*"` must stand alone; no duplicates.
  * - `startHour`: integer 0..23 (UTC).
  * - `durationMinutes`: integer 1..1440, default 60.
@@ -42,20 +38,4 @@ export function checkWindow(input: Window, path = "window"): string[] {
     );
   }
   return problems;
-}
-
-/** Validates and normalizes a window; throws `E_BAD_RESOURCE` listing every problem. */
-export function parseWindow(input: Window, path = "window"): ParsedWindow {
-  const problems = checkWindow(input, path);
-  if (problems.length > 0) throw new UpkeepError("E_BAD_RESOURCE", problems.join("; "));
-  return {
-    days: input.days.map((d) => tryParseWeekday(d) as DaySpec),
-    startHour: input.startHour,
-    durationMinutes: input.durationMinutes ?? DEFAULT_WINDOW_MINUTES,
-  };
-}
-
-/** Like {@linkcode parseWindow} but returns `undefined` when the window is invalid. */
-export function tryParseWindow(input: Window): ParsedWindow | undefined {
-  return checkWindow(input).length === 0 ? parseWindow(input) : undefined;
 }

@@ -3,7 +3,7 @@
  * read by the server (`parseReport`), which counts it in the rollout. Pure.
  */
 import { BadResourceError } from "../resources/bad_resource_error.ts";
-import type { ResourceProblem } from "../resources/types.ts";
+import { isRecord, type Problem, unknownKeys } from "../validate/mod.ts";
 import { formatVersion } from "../version/format_version.ts";
 import { tryParseVersion } from "../version/try_parse_version.ts";
 
@@ -11,6 +11,7 @@ export const REPORT_STATES = ["ok", "updating", "failed", "rolledback"] as const
 /** ok: healthy on `version`; failed / rolledback: the update to `failed_version` failed. */
 export type ReportState = (typeof REPORT_STATES)[number];
 
+const FIELDS = ["updater_id", "hostname", "group", "version", "state", "error", "failed_version"] as const;
 /** Longest values kept; a longer error is cut, a longer id or name refused. */
 const MAX = { updater_id: 128, hostname: 255, group: 64, version: 64, failed_version: 64, error: 2000 };
 
@@ -52,11 +53,9 @@ export function reportBody(r: {
 
 /** Validates a report; every problem names its field (`BadResourceError` of kind `report`). */
 export function parseReport(doc: unknown): ReceivedReport {
-  if (!doc || typeof doc !== "object" || Array.isArray(doc)) {
-    throw new BadResourceError("report", [{ path: "", message: "must be a JSON object" }]);
-  }
-  const d = doc as Record<string, unknown>;
-  const problems: ResourceProblem[] = [];
+  if (!isRecord(doc)) throw new BadResourceError("report", [{ path: "", message: "must be a JSON object" }]);
+  const d = doc;
+  const problems: Problem[] = [];
   const str = (k: keyof typeof MAX, required = true): string => {
     const v = d[k];
     if (v === undefined && !required) return "";
@@ -72,8 +71,7 @@ export function parseReport(doc: unknown): ReceivedReport {
     if (text && !v) problems.push({ path: k, message: "must be a semver version" });
     return v ? formatVersion(v) : "";
   };
-  const known = new Set(["updater_id", "hostname", "group", "version", "state", "error", "failed_version"]);
-  for (const k of Object.keys(d)) if (!known.has(k)) problems.push({ path: k, message: "unknown field" });
+  for (const k of unknownKeys(d, FIELDS)) problems.push({ path: k, message: "unknown field" });
   const updater_id = str("updater_id");
   const hostname = str("hostname");
   const group = str("group", false);

@@ -9,7 +9,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
+import { MARKER_FILE } from "../../core/install/layout.ts";
 import { compileOptions } from "../compile_options.ts";
+import { fakeMarker } from "../fake-release.ts";
 
 const { values } = parseArgs({
   options: { runs: { type: "string", default: "200" }, rounds: { type: "string", default: "3" } },
@@ -25,7 +27,7 @@ try {
   mkdirSync(join(ver, "bin"), { recursive: true });
   writeFileSync(join(ver, "bin", "hello"), "#!/bin/sh\necho hello 1.0.0\n");
   chmodSync(join(ver, "bin", "hello"), 0o755);
-  writeFileSync(join(ver, ".upkeep-complete"), JSON.stringify({ version: "1.0.0" }));
+  writeFileSync(join(ver, MARKER_FILE), fakeMarker("1.0.0"));
   writeFileSync(
     join(tools, "tools.json"),
     JSON.stringify({ trustKeys: [], enrolled: false, pinned: "1.0.0" }),

@@ -7,6 +7,7 @@ import { afterAll, expect, test } from "bun:test";
 import { lstatSync, mkdirSync, mkdtempSync, rmSync, statSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { isUpkeepError } from "../../errors.ts";
 import { askLoop, type ControlRequest, listenControl, loadPeerUid, privateSocketDir } from "./control.ts";
 
 const dirs: string[] = [];
@@ -64,6 +65,16 @@ test("an existing folder with loose modes is made 0700; a link or someone else's
   expect(() => privateSocketDir(loose, me + 1)).toThrow(
     new RegExp(`belongs to uid ${me}, not to this agent's user \\(uid ${me + 1}\\)`),
   );
+  // A folder in the way (a link, someone else's) is E_EXISTS: upkeep does not replace it.
+  const codeOf = (f: () => void) => {
+    try {
+      f();
+    } catch (e) {
+      return isUpkeepError(e) ? e.code : undefined;
+    }
+  };
+  expect(codeOf(() => privateSocketDir(link, me))).toBe("E_EXISTS");
+  expect(codeOf(() => privateSocketDir(loose, me + 1))).toBe("E_EXISTS");
 });
 
 test("SO_PEERCRED reads the caller's uid on this platform", async () => {

@@ -10,7 +10,8 @@
  */
 import { chmodSync, lstatSync, mkdirSync, unlinkSync } from "node:fs";
 import { dirname } from "node:path";
-import { UpkeepError } from "../../errors.ts";
+import { isUpkeepError, UpkeepError } from "../../errors.ts";
+import { errorCodeOf } from "../io_error.ts";
 import { openLibc } from "../libc.ts";
 
 export interface ControlRequest {
@@ -94,7 +95,7 @@ export async function askLoop(
  * second updater beside it.
  */
 function refusedConnect(socket: string, e: unknown): UpkeepError | undefined {
-  const code = (e as { code?: string } | undefined)?.code;
+  const code = errorCodeOf(e);
   if (code !== "EACCES" && code !== "EPERM") return undefined;
   return new UpkeepError(
     "E_UNAUTHORIZED",
@@ -166,24 +167,24 @@ export function privateSocketDir(dir: string, uid: number | undefined): void {
   try {
     mkdirSync(dir, { mode: 0o700 });
   } catch (e) {
-    if ((e as { code?: string }).code !== "EEXIST") throw e;
+    if (errorCodeOf(e) !== "EEXIST") throw e;
   }
   const st = lstatSync(dir);
   if (!st.isDirectory())
-    throw new UpkeepError("E_CONFLICT", `${dir} is not a folder: refusing to put the control socket there`, {
+    throw new UpkeepError("E_EXISTS", `${dir} is not a folder: refusing to put the control socket there`, {
       hint: "remove it; `upkeep agent run` makes it again (0700)",
     });
   if (uid !== undefined && st.uid !== uid)
     throw new UpkeepError(
-      "E_CONFLICT",
+      "E_EXISTS",
       `${dir} belongs to uid ${st.uid}, not to this agent's user (uid ${uid}): refusing to put the control socket there`,
       { hint: "remove it; `upkeep agent run` makes it again (0700)" },
     );
   if ((st.mode & 0o777) !== 0o700) chmodSync(dir, 0o700);
 }
 
-const refusal = (code: string, message: string) =>
-  `${JSON.stringify({ ok: false, error: { code, message } })}\n`;
+const refusal = (code: string, message: string, hint?: string) =>
+  `${JSON.stringify({ ok: false, error: { code, message, ...(hint ? { hint } : {}) } })}\n`;
 
 /**
  * Listens on the socket (removing a stale one) in its private folder; `handle` answers each request of
@@ -239,7 +240,9 @@ export async function listenControl(
           (r) => s.end(`${JSON.stringify(r)}\n`),
           (e) =>
             s.end(
-              `${JSON.stringify({ ok: false, error: { code: (e as { code?: string }).code ?? "E_INTERNAL", message: e instanceof Error ? e.message : String(e), ...((e as { hint?: string }).hint ? { hint: (e as { hint?: string }).hint } : {}) } })}\n`,
+              isUpkeepError(e)
+                ? refusal(e.code, e.message, e.hint)
+                : refusal("E_INTERNAL", e instanceof Error ? e.message : String(e)),
             ),
         );
       },

@@ -35,7 +35,14 @@ import { binariesOf, ensureLinks, removeLinks } from "./links.ts";
 import { realPorts } from "./ports.ts";
 import { DetachedBackend } from "./service.ts";
 import { readState, stateExists } from "./state_store.ts";
-import { ExecSystemctl, type Systemctl, SystemdBackend, systemctlMust, writeUnits } from "./systemd.ts";
+import {
+  ExecSystemctl,
+  type Systemctl,
+  SystemdBackend,
+  systemctlMust,
+  unitOwner,
+  writeUnits,
+} from "./systemd.ts";
 import { type PassResult, Updater } from "./updater.ts";
 
 export interface EnableInput {
@@ -258,9 +265,7 @@ async function startUnits(
   };
   const unit = daemonUnitName(spec.daemon);
   const daemonPath = join(input.systemdDir, unit);
-  const managed =
-    !existsSync(daemonPath) ||
-    (await Bun.file(daemonPath).text()).startsWith("# Written by upkeep agent enable");
+  const managed = (await unitOwner(daemonPath)) !== "operator";
   const files = [agentUnit(unitInput), managed ? daemonUnit(unitInput) : daemonDropIn(unitInput)];
   const units = await writeUnits(input.systemdDir, files);
   await systemctlMust(ctl, ["daemon-reload"]);

@@ -84,6 +84,6 @@ function installSource(u: InstallContext, target: string, answer: FindAnswer | u
   }
   const bad = answer && checkSuggestedArtifact(answer.artifact, local, platform.os, platform.arch);
   // The server and this host disagree (configuration, not the release): tried again, not reported.
-  if (bad) throw new UpkeepError("E_CONFLICT", bad);
+  if (bad) throw new UpkeepError("E_HOST_CONFIG", bad);
   return { baseUrl: spec.baseUrl, product: spec.product, trustedKeys, insecure: spec.insecure };
 }

@@ -15,7 +15,14 @@ import { realPorts } from "./ports.ts";
 import { DetachedBackend, type ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { stopOrphan } from "./supervise.ts";
-import { ExecSystemctl, removeUnits, type Systemctl, SystemdBackend, systemctlMust } from "./systemd.ts";
+import {
+  ExecSystemctl,
+  removeUnits,
+  type Systemctl,
+  SystemdBackend,
+  systemctlMust,
+  unitOwner,
+} from "./systemd.ts";
 import { type PassResult, Updater } from "./updater.ts";
 
 export const LOCK_WAIT_MS = 60_000;
@@ -190,10 +197,8 @@ async function uninstallLocked(
     const agentUnit = agentUnitName(l.namespace);
     const daemonUnit = daemonUnitName(state.spec.daemon);
     await ctl.run(["disable", "--now", agentUnit]);
-    const ours = await Bun.file(join(dir, daemonUnit))
-      .text()
-      .then((t) => t.startsWith("# Written by upkeep agent enable"))
-      .catch(() => false);
+    // A unit that cannot be read is left alone, as the operator's.
+    const ours = (await unitOwner(join(dir, daemonUnit)).catch(() => "operator")) === "upkeep";
     if (ours) await ctl.run(["disable", "--now", daemonUnit]);
     removed.push(
       ...(await removeUnits(dir, [

@@ -1,6 +1,7 @@
 /** Readiness probes (an HTTP URL or a shell command, with a timeout) and the smoke test of a new binary. */
 import { printsVersion } from "../../agent/health.ts";
 import { UpkeepError } from "../../errors.ts";
+import { errorCodeOf } from "../io_error.ts";
 
 export interface ProbeResult {
   ok: boolean;
@@ -44,7 +45,7 @@ export async function probeUrl(url: string, timeoutMs: number): Promise<ProbeRes
     const name = (e as { name?: string }).name;
     return {
       ok: false,
-      detail: `${url}: ${name === "TimeoutError" ? `no answer in ${timeoutMs} ms` : ((e as { code?: string }).code ?? String(e))}`,
+      detail: `${url}: ${name === "TimeoutError" ? `no answer in ${timeoutMs} ms` : (errorCodeOf(e) ?? String(e))}`,
     };
   }
 }
@@ -70,7 +71,7 @@ export async function smokeTest(binary: string, version: string, timeoutMs: numb
   } catch (e) {
     throw new UpkeepError(
       "E_SMOKE",
-      `smoke test: cannot run ${binary} version: ${(e as { code?: string }).code ?? String(e)}`,
+      `smoke test: cannot run ${binary} version: ${errorCodeOf(e) ?? String(e)}`,
     );
   }
   if (r.timedOut)

@@ -1,6 +1,10 @@
 /** The systemd backend against a fake systemctl that models one unit (state, MainPID, NRestarts). */
 import { describe, expect, test } from "bun:test";
-import { type Systemctl, type SystemctlResult, SystemdBackend } from "./systemd.ts";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UNIT_MARK } from "../../agent/systemd.ts";
+import { type Systemctl, type SystemctlResult, SystemdBackend, unitOwner } from "./systemd.ts";
 
 /** systemd's behaviour as far as the backend sees it: try-restart leaves an inactive unit alone; a manual
  * (re)start resets NRestarts. */
@@ -57,5 +61,21 @@ describe("SystemdBackend", () => {
     expect((await b.sample()).restarts).toBe(0);
     unit.crash();
     expect((await b.sample()).restarts).toBe(1);
+  });
+});
+
+describe("unitOwner", () => {
+  test("upkeep's unit, the operator's, or none", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "upkeep-units-"));
+    try {
+      writeFileSync(join(dir, "ours.service"), `${UNIT_MARK}; upkeep agent uninstall removes it.\n[Unit]\n`);
+      writeFileSync(join(dir, "theirs.service"), "[Unit]\nDescription=hello\n");
+      expect(await unitOwner(join(dir, "ours.service"))).toBe("upkeep");
+      expect(await unitOwner(join(dir, "theirs.service"))).toBe("operator");
+      expect(await unitOwner(join(dir, "none.service"))).toBe("none");
+      await expect(unitOwner(dir)).rejects.toMatchObject({ code: "E_IO" });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

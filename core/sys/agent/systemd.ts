@@ -7,8 +7,9 @@
  */
 import { mkdir, rm, rmdir } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import type { UnitFile } from "../../agent/systemd.ts";
+import { isOurUnit, type UnitFile } from "../../agent/systemd.ts";
 import { UpkeepError } from "../../errors.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 import type { DaemonSample, ServiceBackend } from "./service.ts";
 
 export interface SystemctlResult {
@@ -122,3 +123,15 @@ export async function removeUnits(dir: string, paths: readonly string[]): Promis
 }
 
 export { must as systemctlMust };
+
+/** Who owns the unit file at `path`: upkeep (`enable` wrote it, isOurUnit), the operator, or none (no file). */
+export async function unitOwner(path: string): Promise<"upkeep" | "operator" | "none"> {
+  let text: string;
+  try {
+    text = await Bun.file(path).text();
+  } catch (e) {
+    if (errorCodeOf(e) === "ENOENT") return "none";
+    throw ioError("read", path, e);
+  }
+  return isOurUnit(text) ? "upkeep" : "operator";
+}

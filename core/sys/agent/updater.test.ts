@@ -8,9 +8,10 @@ import { chmodSync, mkdirSync, mkdtempSync, readlinkSync, rmSync, symlinkSync, w
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
+import { fakeMarker } from "../../../scripts/fake-release.ts";
 import { type AgentState, emptyStatus } from "../../agent/mod.ts";
 import { UpkeepError } from "../../errors.ts";
-import { formatMarker } from "../../install/layout.ts";
+import { MARKER_FILE } from "../../install/layout.ts";
 import { type Layout, layout } from "./layout.ts";
 import { realPorts } from "./ports.ts";
 import type { DaemonSample, ServiceBackend } from "./service.ts";
@@ -65,15 +66,7 @@ function namespace(versions: Record<string, string> = { "1.0.0": "1.0.0", "1.1.0
     mkdirSync(bin, { recursive: true });
     writeFileSync(join(bin, "hello"), `#!/bin/sh\necho "hello ${printed}"\n`);
     chmodSync(join(bin, "hello"), 0o755);
-    writeFileSync(
-      join(l.versionsDir, v, ".upkeep-complete"),
-      formatMarker({
-        version: v,
-        artifact: "x",
-        sha256: "0".repeat(64),
-        installed_at: "2026-01-01T00:00:00Z",
-      }),
-    );
+    writeFileSync(join(l.versionsDir, v, MARKER_FILE), fakeMarker(v));
   }
   symlinkSync("versions/1.0.0", l.current);
   return l;
@@ -270,7 +263,7 @@ describe("what is reported as a failed release", () => {
     }
   });
 
-  test("a damaged trusted key in update.yaml is this host's problem: E_CONFLICT, no report", async () => {
+  test("a damaged trusted key in update.yaml is this host's problem: E_HOST_CONFIG, no report", async () => {
     reports = [];
     const l = namespace();
     const st = state(l);
@@ -278,7 +271,7 @@ describe("what is reported as a failed release", () => {
     await writeState(l, st);
     const u = new Updater({ layout: l, state: st, ...realPorts, service: new FakeBackend(l), log: () => {} });
     const r = await u.pass({ force: "1.2.0", forceWhy: "test" });
-    expect(r).toMatchObject({ outcome: "error", code: "E_CONFLICT" });
+    expect(r).toMatchObject({ outcome: "error", code: "E_HOST_CONFIG" });
     expect(r.message).toContain("this host's configuration");
     expect(reports).toEqual([]);
   });

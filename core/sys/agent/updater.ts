@@ -27,10 +27,10 @@ import {
   type PassReport,
   type PassResult,
   passReport,
-  sameVersion,
   type UpdateIntent,
 } from "../../agent/mod.ts";
 import { isUpkeepError } from "../../errors.ts";
+import { sameVersion } from "../../version/same_version.ts";
 import { faultPoint } from "../fault.ts";
 import { currentPlatform, type Platform, versionDirName } from "../install/mod.ts";
 import { sleep } from "./health_watch.ts";

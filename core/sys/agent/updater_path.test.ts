@@ -18,6 +18,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fakeMarker } from "../../../scripts/fake-release.ts";
 import {
   type AgentState,
   type FindAnswer,
@@ -26,7 +27,7 @@ import {
   parseState,
 } from "../../agent/mod.ts";
 import { UpkeepError } from "../../errors.ts";
-import { formatMarker } from "../../install/layout.ts";
+import { MARKER_FILE } from "../../install/layout.ts";
 import { type InstallOptions, isCompleteVersionDir, switchSymlink } from "../install/mod.ts";
 import { currentTarget, type Layout, layout } from "./layout.ts";
 import { opPin, opRollback } from "./ops.ts";
@@ -147,13 +148,7 @@ function putVersion(l: Layout, v: string): string {
   const dir = join(l.versionsDir, v);
   mkdirSync(join(dir, "bin"), { recursive: true });
   writeFileSync(join(dir, "bin", "hello"), "#!/bin/sh\n");
-  const marker = {
-    version: v,
-    artifact: `hello-v${v}`,
-    sha256: "0".repeat(64),
-    installed_at: "2026-01-01T00:00:00Z",
-  };
-  writeFileSync(join(dir, ".upkeep-complete"), formatMarker(marker));
+  writeFileSync(join(dir, MARKER_FILE), fakeMarker(v));
   return dir;
 }
 
@@ -453,7 +448,7 @@ describe("each failure before the switch: recorded; reported and skipped only wh
         w.server.next = answer("1.1.0", { artifact: "evil-{os}-{arch}.tar.gz" });
       },
       "error",
-      "E_CONFLICT",
+      "E_HOST_CONFIG",
       false,
       false,
     ],
@@ -490,12 +485,12 @@ describe("each failure before the switch: recorded; reported and skipped only wh
       if (skipped) expect(existsSync(join(w.l.versionsDir, "1.1.0"))).toBe(false);
     });
 
-  test("a damaged trusted key in update.yaml: this host's configuration (E_CONFLICT), never the release", async () => {
+  test("a damaged trusted key in update.yaml: this host's configuration (E_HOST_CONFIG), never the release", async () => {
     const w = world();
     const u = w.updater();
     u.state.spec.trustKeys = ["RWnot-a-key"];
     const r = await u.pass();
-    expect(r).toMatchObject({ outcome: "error", code: "E_CONFLICT" });
+    expect(r).toMatchObject({ outcome: "error", code: "E_HOST_CONFIG" });
     expect(r.message).toContain("this host's configuration");
     expect(w.installer.calls).toEqual([]);
     expect(w.server.reports).toEqual([]);

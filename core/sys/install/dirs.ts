@@ -3,19 +3,21 @@
  * versions leave, and the atomic symlink switch (`current`, tool links).
  */
 import { randomBytes } from "node:crypto";
-import { lstatSync, readdirSync, readFileSync, readlinkSync, rmSync, type Stats, unlinkSync } from "node:fs";
+import { lstatSync, readdirSync, readFileSync, rmSync, type Stats, unlinkSync } from "node:fs";
 import { readlink, rename, symlink, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { UpkeepError } from "../../errors.ts";
 import {
   type DirEntryFacts,
   MARKER_FILE,
+  MAX_MARKER_BYTES,
   type Marker,
   parseMarker,
   planCleanup,
   planSweep,
   sortVersionDirNames,
 } from "../../install/layout.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 import { fsyncDir } from "./extract.ts";
 
 /** The marker of a version folder, or undefined when it is not a complete one. */
@@ -24,7 +26,7 @@ export function readMarker(dir: string): Marker | undefined {
     if (!lstatSync(dir).isDirectory()) return undefined;
     const path = join(dir, MARKER_FILE);
     const st = lstatSync(path);
-    if (!st.isFile() || st.size > 64 * 1024) return undefined;
+    if (!st.isFile() || st.size > MAX_MARKER_BYTES) return undefined;
     return parseMarker(readFileSync(path, "utf8"));
   } catch {
     return undefined;
@@ -54,11 +56,8 @@ function entries(versionsDir: string): string[] {
   try {
     return readdirSync(versionsDir);
   } catch (e) {
-    if ((e as { code?: string }).code === "ENOENT") return [];
-    throw new UpkeepError(
-      "E_IO",
-      `cannot list ${versionsDir}: ${(e as { code?: string }).code ?? String(e)}`,
-    );
+    if (errorCodeOf(e) === "ENOENT") return [];
+    throw ioError("list", versionsDir, e);
   }
 }
 
@@ -136,11 +135,11 @@ async function currentTarget(link: string): Promise<string | undefined> {
   try {
     return await readlink(link);
   } catch (e) {
-    const code = (e as { code?: string }).code;
+    const code = errorCodeOf(e);
     if (code === "ENOENT") return undefined;
     if (code === "EINVAL")
-      throw new UpkeepError("E_CONFLICT", `${link} exists and is not a symlink: not replacing it`);
-    throw new UpkeepError("E_IO", `cannot read ${link}: ${code ?? String(e)}`);
+      throw new UpkeepError("E_EXISTS", `${link} exists and is not a symlink: not replacing it`);
+    throw ioError("read", link, e);
   }
 }
 
@@ -152,13 +151,7 @@ export async function pointAt(link: string, target: string): Promise<void> {
     await rename(tmp, link);
   } catch (e) {
     await unlink(tmp).catch(() => {});
-    throw new UpkeepError(
-      "E_IO",
-      `cannot point ${link} at ${target}: ${(e as { code?: string }).code ?? String(e)}`,
-      {
-        cause: e,
-      },
-    );
+    throw ioError("point", `${link} at ${target}`, e);
   }
   fsyncDir(dirname(link));
 }
@@ -166,7 +159,7 @@ export async function pointAt(link: string, target: string): Promise<void> {
 /**
  * Points `link` at `target` with one rename of a new symlink over it: a reader sees the old target or the
  * new one, never nothing. `revert` puts the previous target back the same way (or removes the link if
- * there was none). A `link` that exists but is not a symlink is E_CONFLICT.
+ * there was none). A `link` that exists but is not a symlink is E_EXISTS.
  */
 export async function switchSymlink(
   link: string,
@@ -201,13 +194,4 @@ export function cleanSymlinkLeftovers(link: string): string[] {
     }
   }
   return removed;
-}
-
-/** readlink, or undefined when `link` is missing or not a link. */
-export function readSymlink(link: string): string | undefined {
-  try {
-    return readlinkSync(link);
-  } catch {
-    return undefined;
-  }
 }

@@ -25,6 +25,7 @@ import {
   Watchdog,
 } from "../bounded_http.ts";
 import { hasher } from "../hash.ts";
+import { ioError } from "../io_error.ts";
 import type { StreamingHash } from "../sodium.ts";
 import { cancelled } from "./extract.ts";
 import { httpGet, statusError } from "./http_get.ts";
@@ -117,9 +118,7 @@ export async function downloadArtifact(o: DownloadOptions): Promise<Downloaded> 
       0o600,
     );
   } catch (e) {
-    throw new UpkeepError("E_IO", `cannot write ${o.path}: ${(e as { code?: string }).code ?? String(e)}`, {
-      cause: e,
-    });
+    throw ioError("write", o.path, e);
   }
   const d = new Digests();
   let removePart = false;
@@ -228,7 +227,7 @@ async function tryWith(
     await reader.cancel().catch(() => {});
     if (isUpkeepError(e) && (e.code === "E_SIZE" || e.code === "E_CANCELLED" || e.code === "E_NETWORK"))
       throw e;
-    throw writeError(o.path, e);
+    throw ioError("write", o.path, e);
   }
   if (d.size !== o.size) {
     throw new UpkeepError("E_NETWORK", `${o.url}: the connection ended after ${d.size} of ${o.size} bytes`);
@@ -315,18 +314,4 @@ async function writeBody(
     }
     if (o.signal?.aborted) throw cancelled();
   }
-}
-
-function writeError(path: string, e: unknown): UpkeepError {
-  if (isUpkeepError(e)) return e;
-  const code = (e as { code?: string })?.code;
-  if (code === "ENOSPC")
-    return new UpkeepError("E_NO_SPACE", `cannot write ${path}: no space left on the device`);
-  return new UpkeepError(
-    "E_IO",
-    `cannot write ${path}: ${code ?? (e instanceof Error ? e.message : String(e))}`,
-    {
-      cause: e,
-    },
-  );
 }

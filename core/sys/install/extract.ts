@@ -46,6 +46,7 @@ import {
   unsafe,
 } from "../../install/extract_policy.ts";
 import { BLOCK, MAX_META_BYTES, type TarEntry, TarReader } from "../../install/tar.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 
 export type { ExtractLimits };
 export { DEFAULT_EXTRACT_LIMITS };
@@ -84,7 +85,7 @@ export async function extractTarGz(
   try {
     makeDir(destDir, true);
   } catch (e) {
-    throw ioError(`cannot create ${destDir}`, e);
+    throw ioError("create", destDir, e);
   }
   if (readdirSync(destDir).length > 0) throw new UpkeepError("E_IO", `${destDir} is not empty`);
   const policy = new ExtractPolicy(limits);
@@ -189,7 +190,7 @@ class DiskSink {
           return;
       }
     } catch (err) {
-      throw ioError(`cannot create ${target} (entry "${printable(e.path)}")`, err);
+      throw ioError("create", `${target} (entry "${printable(e.path)}")`, err);
     }
   }
 
@@ -300,7 +301,7 @@ function mkdir(path: string, dirs: string[]): void {
   try {
     makeDir(path);
   } catch (e) {
-    throw ioError(`cannot create ${path}`, e);
+    throw ioError("create", path, e);
   }
   dirs.push(path);
 }
@@ -325,21 +326,11 @@ export function cancelled(): UpkeepError {
   return new UpkeepError("E_CANCELLED", "the install was cancelled");
 }
 
-function ioError(message: string, e: unknown): UpkeepError {
-  if (isUpkeepError(e)) return e;
-  const code = (e as { code?: string })?.code;
-  if (code === "ENOSPC")
-    return new UpkeepError("E_NO_SPACE", `${message}: no space left on the device`, { cause: e });
-  return new UpkeepError("E_IO", `${message}: ${code ?? (e instanceof Error ? e.message : String(e))}`, {
-    cause: e,
-  });
-}
-
 function mapError(e: unknown, file: string): UpkeepError {
   if (isUpkeepError(e)) return e;
   const msg = e instanceof Error ? e.message : String(e);
-  const code = (e as { code?: string })?.code;
-  if (typeof code === "string" && /^E[A-Z]+$/.test(code)) return ioError(`cannot extract ${file}`, e);
+  const code = errorCodeOf(e);
+  if (code !== undefined && /^E[A-Z]+$/.test(code)) return ioError("extract", file, e);
   // zlib's errors (bad header, bad CRC, truncated stream) come without a file-system code.
   return new UpkeepError("E_MALFORMED", `archive ${file}: not a valid gzip stream (${msg})`, { cause: e });
 }

@@ -30,6 +30,7 @@ import { verifyArtifact } from "../../trust/verify_release.ts";
 import { formatVersion, tryParseVersion } from "../../version/mod.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize } from "../hash.ts";
+import { ioError } from "../io_error.ts";
 import { readMarker, sweepLeftovers } from "./dirs.ts";
 import { type Downloaded, downloadArtifact } from "./download.ts";
 import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, makeDir } from "./extract.ts";
@@ -150,10 +151,7 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   try {
     makeDir(opts.versionsDir, true);
   } catch (e) {
-    throw new UpkeepError(
-      "E_IO",
-      `cannot create ${opts.versionsDir}: ${(e as { code?: string }).code ?? String(e)}`,
-    );
+    throw ioError("create", opts.versionsDir, e);
   }
   step("start", opts);
   checkSpace(opts.versionsDir, t);

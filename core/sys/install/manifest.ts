@@ -11,6 +11,7 @@ import { MAX_MANIFEST_BYTES, type Manifest, manifestFileName } from "../../trust
 import { MAX_SIGNATURE_FILE_BYTES, type PublicKey } from "../../trust/minisign.ts";
 import type { Refusal } from "../../trust/verify_release.ts";
 import { MANIFEST_DEADLINE_MS, SIGNATURE_DEADLINE_MS } from "../bounded_http.ts";
+import { ioError } from "../io_error.ts";
 import { verifyManifestFile } from "../verify_artifact.ts";
 import { fetchCapped } from "./download.ts";
 
@@ -93,10 +94,7 @@ export async function fetchVerifiedManifest(
   try {
     mkdirSync(opts.workDir, { recursive: true });
   } catch (e) {
-    throw new UpkeepError(
-      "E_IO",
-      `cannot create ${opts.workDir}: ${(e as { code?: string }).code ?? String(e)}`,
-    );
+    throw ioError("create", opts.workDir, e);
   }
   const tmp = join(opts.workDir, `.${name}.tmp-${randomBytes(6).toString("hex")}`);
   const final = join(opts.workDir, name);
@@ -122,11 +120,7 @@ export async function fetchVerifiedManifest(
       path: final,
     };
   } catch (e) {
-    if (isUpkeepError(e)) throw e;
-    throw new UpkeepError(
-      "E_IO",
-      `cannot save the manifest in ${opts.workDir}: ${(e as { code?: string }).code ?? String(e)}`,
-    );
+    throw ioError("save the manifest in", opts.workDir, e);
   } finally {
     for (const p of [tmp, `${tmp}.minisig`]) {
       try {

@@ -8,8 +8,8 @@
 import { randomBytes } from "node:crypto";
 import { renameSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { UpkeepError } from "../../errors.ts";
 import { TMP_PREFIX } from "../../install/layout.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 import { fsyncDir } from "./extract.ts";
 
 /** Removes `<parent>/<name>`; false when there was nothing to remove. E_IO when it cannot be moved aside. */
@@ -19,9 +19,8 @@ export function removeVersionDir(parent: string, name: string): boolean {
   try {
     renameSync(join(parent, name), aside);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === "ENOENT") return false;
-    throw new UpkeepError("E_IO", `cannot remove ${join(parent, name)}: ${code ?? String(e)}`, { cause: e });
+    if (errorCodeOf(e) === "ENOENT") return false;
+    throw ioError("remove", join(parent, name), e);
   }
   fsyncDir(parent);
   rmSync(aside, { recursive: true, force: true });

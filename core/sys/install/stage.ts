@@ -27,6 +27,7 @@ import {
   releaseRootFolder,
   TMP_PREFIX,
 } from "../../install/layout.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 import { kindOfStat, readMarker } from "./dirs.ts";
 import { fsyncDir, makeDir } from "./extract.ts";
 
@@ -117,10 +118,8 @@ export function commit(stage: string, dir: string, sha256: string): void {
   try {
     renameSync(stage, dir);
   } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code !== "ENOTEMPTY" && code !== "EEXIST") {
-      throw new UpkeepError("E_IO", `cannot rename ${stage} to ${dir}: ${code ?? String(e)}`);
-    }
+    const code = errorCodeOf(e);
+    if (code !== "ENOTEMPTY" && code !== "EEXIST") throw ioError("rename", `${stage} to ${dir}`, e);
     if (readMarker(dir)?.sha256 === sha256) {
       remove(stage);
       return;

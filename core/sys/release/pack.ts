@@ -17,7 +17,8 @@ import { type PackPlan, planPack, type SourceEntry } from "../../release/pack_pl
 import { END_OF_ARCHIVE, entryHeaders, padding } from "../../release/tar_write.ts";
 import { type Edition, formatArtifactName } from "../../trust/artifact_name.ts";
 import { syncDir } from "../files.ts";
-import { hashFile, ioError } from "../hash.ts";
+import { hashFile } from "../hash.ts";
+import { ioError } from "../io_error.ts";
 import { writeGzip } from "./gzip.ts";
 
 export interface PackOptions {
@@ -66,7 +67,7 @@ async function walk(root: string, label: string): Promise<SourceEntry[]> {
     try {
       names = (await readdir(rel ? join(root, rel) : root)).sort();
     } catch (e) {
-      throw ioError(rel ? `${label}/${rel}` : label, e);
+      throw ioError("read", rel ? `${label}/${rel}` : label, e);
     }
     for (const name of names) {
       const path = rel ? `${rel}/${name}` : name;
@@ -74,7 +75,7 @@ async function walk(root: string, label: string): Promise<SourceEntry[]> {
       try {
         s = await lstat(join(root, path));
       } catch (e) {
-        throw ioError(`${label}/${path}`, e);
+        throw ioError("read", `${label}/${path}`, e);
       }
       if (out.length >= max)
         throw new UsageError(
@@ -127,7 +128,7 @@ async function* fileBytes(
   try {
     fh = await open(join(root, source), constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
-    throw ioError(`${label}/${source}`, e);
+    throw ioError("read", `${label}/${source}`, e);
   }
   try {
     const s = await fh.stat();
@@ -183,7 +184,7 @@ export async function packRelease(o: PackOptions): Promise<PackResult> {
   try {
     s = await stat(o.dir);
   } catch (e) {
-    throw new UsageError(ioError(label, e).message, { code: "E_IO" });
+    throw new UsageError(ioError("read", label, e).message, { code: "E_IO" });
   }
   if (!s.isDirectory())
     throw new UsageError(`${label} is not a folder: pack takes the folder holding the release's files`);
@@ -200,7 +201,7 @@ export async function packRelease(o: PackOptions): Promise<PackResult> {
   try {
     await mkdir(o.out, { recursive: true });
   } catch (e) {
-    throw ioError(o.out, e);
+    throw ioError("create", o.out, e);
   }
   const artifact = join(o.out, name);
   const tmp = join(o.out, `.${name}.tmp-${randomBytes(6).toString("hex")}`);
@@ -209,8 +210,7 @@ export async function packRelease(o: PackOptions): Promise<PackResult> {
     try {
       await writeGzip(tmp, archive(root, label, plan), { exclusive: true });
     } catch (e) {
-      if (e instanceof UpkeepError) throw e;
-      throw ioError(tmp, e);
+      throw ioError("write", tmp, e);
     }
     const existing = await lstat(artifact).catch(() => undefined);
     if (existing) {

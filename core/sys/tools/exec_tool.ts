@@ -10,6 +10,7 @@ import { effectiveServer } from "../../tools/effective_server.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
 import { outOfDateMessage } from "../../tools/out_of_date_message.ts";
 import type { ToolsState, VersionChoice } from "../../tools/types.ts";
+import { errorCodeOf } from "../io_error.ts";
 import { isInstalled, listInstalledTools, touchTools } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
 import { runTool } from "./run_tool.ts";
@@ -161,7 +162,7 @@ function refuseBelowFloor(tool: string, choice: VersionChoice, floor: string | u
 
 /** Why the tool could not be started, with what the release does have. */
 function cannotStart(e: unknown, tool: string, version: string, vdir: string): UpkeepError {
-  const code = (e as { code?: string }).code;
+  const code = errorCodeOf(e);
   if (code === "ENOENT" || code === "ENOTDIR") {
     let have: string[] = [];
     try {

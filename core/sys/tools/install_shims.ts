@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { isToolName } from "../../tools/is_tool_name.ts";
 import { pointAt } from "../install/dirs.ts";
+import { errorCodeOf, ioError } from "../io_error.ts";
 
 /**
  * Makes `<dir>/<tool>` a link to this executable, atomically replacing an older link (the installer's
@@ -32,9 +33,7 @@ export async function installShims(tools: string[], dir: string, self: string): 
       }
     } catch (e) {
       if (e instanceof UpkeepError) throw e;
-      const code = (e as { code?: string }).code;
-      if (code !== "ENOENT")
-        throw new UpkeepError("E_IO", `cannot inspect ${link}: ${code ?? String(e)}`, { cause: e });
+      if (errorCodeOf(e) !== "ENOENT") throw ioError("inspect", link, e);
     }
     await pointAt(link, self);
     made.push(link);

@@ -1,9 +1,12 @@
 /**
- * Installed client-tools versions: `<tools-dir>/<version>/` folders whose completion marker exists.
- * Bun-native file APIs only (no `node:fs`): this is on the shim's hot path.
+ * Installed client-tools versions: `<tools-dir>/<version>/` folders holding a well-formed completion marker
+ * (the agent's rule: core/install/layout.ts's parseMarker). Bun-native file APIs only (no `node:fs`): this is
+ * on the shim's hot path.
  */
+import { MARKER_FILE, MAX_MARKER_BYTES, parseMarker } from "../../install/layout.ts";
 import { tryParseVersion } from "../../version/try_parse_version.ts";
-import { LAST_USED, MARKER } from "./paths.ts";
+import { LAST_USED } from "./paths.ts";
+import { readTextSync } from "./read_text_sync.ts";
 
 export interface InstalledTools {
   version: string;
@@ -14,14 +17,27 @@ export interface InstalledTools {
 
 /** True when `<dir>/<version>` is a complete install. */
 export function isInstalled(dir: string, version: string): boolean {
-  return Bun.file(`${dir}/${version}/${MARKER}`).size > 0;
+  return isComplete(`${dir}/${version}`);
+}
+
+/** The folder holds a well-formed completion marker (a torn or foreign file is none). */
+function isComplete(vdir: string): boolean {
+  const path = `${vdir}/${MARKER_FILE}`;
+  const size = Bun.file(path).size;
+  if (!(size > 0 && size <= MAX_MARKER_BYTES)) return false;
+  try {
+    const text = readTextSync(path);
+    return text !== undefined && parseMarker(text) !== undefined;
+  } catch {
+    return false;
+  }
 }
 
 export function listInstalledTools(dir: string): InstalledTools[] {
   const out: InstalledTools[] = [];
   let found: string[];
   try {
-    found = [...new Bun.Glob(`*/${MARKER}`).scanSync({ cwd: dir, dot: true, onlyFiles: true })];
+    found = [...new Bun.Glob(`*/${MARKER_FILE}`).scanSync({ cwd: dir, dot: true, onlyFiles: true })];
   } catch {
     return out;
   }
@@ -30,8 +46,8 @@ export function listInstalledTools(dir: string): InstalledTools[] {
     if (!tryParseVersion(version) || version.startsWith(".")) continue;
     const vdir = `${dir}/${version}`;
     const used = Bun.file(`${vdir}/${LAST_USED}`);
-    const marker = Bun.file(`${vdir}/${MARKER}`);
-    if (marker.size === 0) continue;
+    if (!isComplete(vdir)) continue;
+    const marker = Bun.file(`${vdir}/${MARKER_FILE}`);
     out.push({
       version,
       dir: vdir,

@@ -18,7 +18,5 @@ export function statePath(dir: string): string {
   return `${dir}/tools.json`;
 }
 
-/** The completion marker the shared installer writes last in a version folder. */
-export const MARKER = ".upkeep-complete";
 /** Touched on every run, for least-recently-used cleanup. */
 export const LAST_USED = ".upkeep-last-used";

@@ -10,6 +10,7 @@ import { mkdirSync, renameSync } from "node:fs";
 import { UpkeepError } from "../../errors.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { writeFileAtomic } from "../files.ts";
+import { ioError } from "../io_error.ts";
 import { acquireLock } from "../lock.ts";
 import { statePath } from "./paths.ts";
 import { readToolsState } from "./state_file.ts";
@@ -54,9 +55,7 @@ export async function updateToolsState(
   try {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new UpkeepError("E_IO", `cannot create ${dir}: ${(e as { code?: string }).code ?? String(e)}`, {
-      cause: e,
-    });
+    throw ioError("create", dir, e);
   }
   const lock = await acquireLock(`${statePath(dir)}.lock`, { waitMs: LOCK_WAIT_MS, what: "upkeep tools" });
   try {
