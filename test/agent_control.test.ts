@@ -31,7 +31,7 @@ import {
   type World,
   waitFor,
 } from "./agent_helpers.ts";
-import { UPKEEP, upkeep } from "./cli.ts";
+import { collect, UPKEEP, upkeep } from "./cli.ts";
 
 setDefaultTimeout(120_000);
 
@@ -71,13 +71,9 @@ async function agentCmd(args: string[], o: { user?: string; timeoutMs?: number }
     timedOut = true;
     process.kill(proc.pid, "SIGKILL");
   }, o.timeoutMs ?? 30_000);
-  const [stdout, stderr] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const r = await collect(proc);
   clearTimeout(timer);
-  return { code: timedOut ? null : proc.exitCode, stdout, stderr, timedOut, ms: Date.now() - started };
+  return { ...r, code: timedOut ? null : proc.exitCode, timedOut, ms: Date.now() - started };
 }
 
 const admin = (args: string[]) => adminOk(w, args);

@@ -26,6 +26,15 @@ export async function upkeep(
     stdout: "pipe",
     stderr: "pipe",
   });
+  return collect(proc);
+}
+
+/** Waits for a process spawned with piped stdout and stderr: its exit code and both outputs, read whole. */
+export async function collect(proc: {
+  stdout: ReadableStream<Uint8Array>;
+  stderr: ReadableStream<Uint8Array>;
+  exited: Promise<number>;
+}): Promise<RunResult> {
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),

@@ -9,7 +9,7 @@
  * Also: `runMeasured`, the compiled upkeep run with its peak memory and time taken.
  */
 import { readFileSync } from "node:fs";
-import { ROOT, type RunResult, UPKEEP } from "./cli.ts";
+import { collect, ROOT, type RunResult, UPKEEP } from "./cli.ts";
 
 export type Misbehaviour =
   /** `real`: the upstream's own bytes (a slow mirror of the right file), else "A" forever. */
@@ -159,12 +159,8 @@ export async function runMeasured(
     killed = true;
     process.kill(proc.pid, "SIGKILL");
   }, limitMs);
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
+  const r = await collect(proc);
   clearInterval(poll);
   clearTimeout(limit);
-  return { code, stdout, stderr, peakRss: peak, ms: performance.now() - t0, killed };
+  return { ...r, peakRss: peak, ms: performance.now() - t0, killed };
 }

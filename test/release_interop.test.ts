@@ -22,7 +22,7 @@ import {
   publicKeyOfSecret,
   verifyBytes,
 } from "../core/trust/minisign.ts";
-import { upkeep } from "./cli.ts";
+import { collect, type RunResult, upkeep } from "./cli.ts";
 
 const FIX = join(import.meta.dir, "fixtures", "minisign");
 const PASSWORD = "correct horse battery staple";
@@ -148,21 +148,14 @@ if (!MINISIGN && UNDER_CI) {
   });
 }
 
-async function minisign(
-  args: string[],
-  stdin?: string,
-): Promise<{ code: number; stdout: string; stderr: string }> {
-  const proc = Bun.spawn([MINISIGN ?? "minisign", ...args], {
-    stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  return { code, stdout, stderr };
+function minisign(args: string[], stdin?: string): Promise<RunResult> {
+  return collect(
+    Bun.spawn([MINISIGN ?? "minisign", ...args], {
+      stdin: stdin === undefined ? "ignore" : new TextEncoder().encode(stdin),
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
 }
 
 describe.skipIf(!MINISIGN)("live round trip with the minisign binary", () => {

@@ -28,7 +28,7 @@ import {
   useWorld,
   type World,
 } from "./agent_helpers.ts";
-import { UPKEEP, upkeep } from "./cli.ts";
+import { collect, UPKEEP, upkeep } from "./cli.ts";
 import { startServe } from "./serve_process.ts";
 
 let w: World;
@@ -78,18 +78,14 @@ async function login(u: Developer, extra: string[] = []) {
   return r;
 }
 
-async function shim(u: Developer, args: string[], env: Record<string, string> = {}) {
-  const p = Bun.spawn([join(u.bin, "hello"), ...args], {
-    env: { ...process.env, ...u.env, ...env },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [stdout, stderr, code] = await Promise.all([
-    new Response(p.stdout).text(),
-    new Response(p.stderr).text(),
-    p.exited,
-  ]);
-  return { stdout, stderr, code };
+function shim(u: Developer, args: string[], env: Record<string, string> = {}) {
+  return collect(
+    Bun.spawn([join(u.bin, "hello"), ...args], {
+      env: { ...process.env, ...u.env, ...env },
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
 }
 
 describe("upkeep tools (compiled binary, real serve)", () => {

@@ -8,7 +8,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fakeMarker } from "../scripts/fake-release.ts";
-import { UPKEEP } from "./cli.ts";
+import { collect, UPKEEP } from "./cli.ts";
 
 const work = mkdtempSync(join(tmpdir(), "upkeep-ro-tools-"));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -35,18 +35,15 @@ test.skipIf(isRoot && !runuser)("a read-only tools dir: the pinned version runs"
   for (const d of [join(tools, "2.0.0", "bin"), join(tools, "2.0.0"), tools, shims]) chmodSync(d, 0o555);
 
   const cmd = [join(shims, "hello"), "a", "b"];
-  const proc = Bun.spawn(isRoot ? [runuser as string, "-u", "nobody", "--", ...cmd] : cmd, {
-    cwd: "/",
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", UPKEEP_TOOLS_DIR: tools },
-    stdout: "pipe",
-    stderr: "pipe",
-  });
-  const [out, err, code] = await Promise.all([
-    new Response(proc.stdout).text(),
-    new Response(proc.stderr).text(),
-    proc.exited,
-  ]);
-  expect(err).toBe("");
-  expect(out).toBe("hello 2.0.0 a b\n");
-  expect(code).toBe(0);
+  const r = await collect(
+    Bun.spawn(isRoot ? [runuser as string, "-u", "nobody", "--", ...cmd] : cmd, {
+      cwd: "/",
+      env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: "/nonexistent", UPKEEP_TOOLS_DIR: tools },
+      stdout: "pipe",
+      stderr: "pipe",
+    }),
+  );
+  expect(r.stderr).toBe("");
+  expect(r.stdout).toBe("hello 2.0.0 a b\n");
+  expect(r.code).toBe(0);
 });
