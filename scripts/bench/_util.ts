@@ -1,5 +1,10 @@
-/** What the benchmarks share: the median, a free loopback port, stopping a process they started. */
+/**
+ * What the benchmarks share: the median, a free loopback port, stopping a process they started, an nginx
+ * configuration.
+ */
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
+import { join } from "node:path";
 import type { Subprocess } from "bun";
 
 export function median(xs: number[]): number {
@@ -28,4 +33,41 @@ export async function stop(p: Subprocess, signal: NodeJS.Signals, killAfterMs: n
   const t = setTimeout(() => p.kill("SIGKILL"), killAfterMs);
   await p.exited;
   clearTimeout(t);
+}
+
+/**
+ * Writes `<work>/nginx.conf` (one worker in the foreground; pid, error log and temp files under `work`; no
+ * access log; sendfile) with `http` (server blocks, more settings) in its `http` block, and returns the
+ * command that runs nginx on it.
+ */
+export function nginxCommand(
+  nginx: string,
+  work: string,
+  o: { connections: number; http: string },
+): string[] {
+  const tmp = join(work, "nginx-tmp");
+  mkdirSync(tmp, { recursive: true });
+  const conf = join(work, "nginx.conf");
+  const errorLog = join(work, "nginx-error.log");
+  writeFileSync(
+    conf,
+    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
+daemon off;
+master_process on;
+pid ${join(work, "nginx.pid")};
+error_log ${errorLog} warn;
+events { worker_connections ${o.connections}; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path ${tmp}/body;
+  proxy_temp_path ${tmp}/proxy;
+  fastcgi_temp_path ${tmp}/fastcgi;
+  uwsgi_temp_path ${tmp}/uwsgi;
+  scgi_temp_path ${tmp}/scgi;
+${o.http}
+}
+`,
+  );
+  return [nginx, "-c", conf, "-p", work, "-e", errorLog];
 }

@@ -26,7 +26,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { type Subprocess, spawn, spawnSync } from "bun";
-import { freePort, median, stop } from "./_util.ts";
+import { freePort, median, nginxCommand, stop } from "./_util.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
 const SELF = join(import.meta.dir, "install.ts");
@@ -109,34 +109,9 @@ async function startServer(kind: string, www: string, work: string): Promise<{ b
   let what: string;
   if (choice === "nginx") {
     if (!nginx) throw new Error("nginx is not installed");
-    const tmp = join(work, "nginx-tmp");
-    mkdirSync(tmp, { recursive: true });
-    const conf = join(work, "nginx.conf");
-    writeFileSync(
-      conf,
-      `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
-daemon off;
-master_process on;
-pid ${join(work, "nginx.pid")};
-error_log ${join(work, "nginx-error.log")} warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  sendfile on;
-  default_type application/octet-stream;
-  client_body_temp_path ${tmp}/body;
-  proxy_temp_path ${tmp}/proxy;
-  fastcgi_temp_path ${tmp}/fastcgi;
-  uwsgi_temp_path ${tmp}/uwsgi;
-  scgi_temp_path ${tmp}/scgi;
-  server { listen 127.0.0.1:${port}; root ${www}; }
-}
-`,
-    );
-    p = spawn([nginx, "-c", conf, "-p", work, "-e", join(work, "nginx-error.log")], {
-      stdout: "ignore",
-      stderr: "inherit",
-    });
+    const http = `  default_type application/octet-stream;
+  server { listen 127.0.0.1:${port}; root ${www}; }`;
+    p = spawn(nginxCommand(nginx, work, { connections: 64, http }), { stdout: "ignore", stderr: "inherit" });
     what = "nginx (1 worker, sendfile)";
   } else if (choice === "python") {
     if (!python) throw new Error("python3 is not installed");

@@ -16,7 +16,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
-import { freePort, median, stop } from "./_util.ts";
+import { freePort, median, nginxCommand, stop } from "./_util.ts";
 
 const { values } = parseArgs({
   options: {
@@ -289,40 +289,18 @@ async function startNginx(
   const ngPort = await freePort();
   const www = join(dir, "www");
   mkdirSync(join(www, "webapi"), { recursive: true });
-  mkdirSync(join(dir, "nginx-tmp"), { recursive: true });
   const file = join(www, "webapi/find.json");
   writeFileSync(file, body);
-  const conf = join(dir, "nginx.conf");
-  const tmp = join(dir, "nginx-tmp");
-  writeFileSync(
-    conf,
-    `${process.getuid?.() === 0 ? "user root;\n" : ""}worker_processes 1;
-daemon off;
-master_process on;
-pid ${join(dir, "nginx.pid")};
-error_log ${join(dir, "nginx-error.log")} warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
+  const http = `  tcp_nopush on;
   keepalive_requests 1000000;
-  client_body_temp_path ${tmp}/body;
-  proxy_temp_path ${tmp}/proxy;
-  fastcgi_temp_path ${tmp}/fastcgi;
-  uwsgi_temp_path ${tmp}/uwsgi;
-  scgi_temp_path ${tmp}/scgi;
   server {
     listen 127.0.0.1:${ngPort};
     location = /webapi/find {
       default_type application/json;
       alias ${file};
     }
-  }
-}
-`,
-  );
-  nginxProc = Bun.spawn([nginx, "-c", conf, "-p", dir, "-e", join(dir, "nginx-error.log")], {
+  }`;
+  nginxProc = Bun.spawn(nginxCommand(nginx, dir, { connections: 1024, http }), {
     stdout: "ignore",
     stderr: "inherit",
   });
