@@ -349,6 +349,10 @@ describe("release manifest", () => {
   const archive = (i: number) =>
     tarGz(tar.file(`hello/bin/hello`, `artifact ${i}\n`.repeat(i + 1), 0o755), tar.end());
 
+  /** `release manifest` of product hello, signed with `key`, written to `out`. */
+  const manifest = (key: string, out: string, args: string[]) =>
+    upkeep(["release", "manifest", "--key", key, "--product", "hello", "--out", out, ...args]);
+
   async function artifacts(name: string): Promise<{ d: string; files: string[] }> {
     const d = sub(name);
     const files = names.map((n, i) => {
@@ -363,15 +367,7 @@ describe("release manifest", () => {
     const k = await keygen("manifest-key");
     const { d, files } = await artifacts("manifest");
     const out = join(d, "out");
-    const r = await upkeep([
-      "release",
-      "manifest",
-      "--key",
-      k.key,
-      "--product",
-      "hello",
-      "--out",
-      out,
+    const r = await manifest(k.key, out, [
       "--floor",
       "1.1.0",
       "--expires",
@@ -446,17 +442,7 @@ describe("release manifest", () => {
     const k = await keygen("manifest-defaults");
     const { d, files } = await artifacts("manifest-defaults");
     const before = Math.floor(Date.now() / 1000);
-    const r = await upkeep([
-      "release",
-      "manifest",
-      "--key",
-      k.key,
-      "--product",
-      "hello",
-      "--out",
-      d,
-      ...files,
-    ]);
+    const r = await manifest(k.key, d, files);
     expect(r.code).toBe(0);
     const m = parseManifest(readFileSync(join(d, "hello-releases.json"), "utf8"));
     expect(m.serial).toBeGreaterThanOrEqual(before);
@@ -468,8 +454,7 @@ describe("release manifest", () => {
   test("the serial only goes up: a new manifest beats the one in --out; a lower --serial is refused", async () => {
     const k = await keygen("manifest-serial");
     const { d, files } = await artifacts("manifest-serial");
-    const make = (extra: string[]) =>
-      upkeep(["release", "manifest", "--key", k.key, "--product", "hello", "--out", d, ...extra, ...files]);
+    const make = (extra: string[]) => manifest(k.key, d, [...extra, ...files]);
     expect((await make(["--serial", "99999999999"])).code).toBe(0);
     const again = await make([]);
     expect(again.code).toBe(0);
@@ -484,8 +469,7 @@ describe("release manifest", () => {
     const k = await keygen("manifest-gzip");
     const { d, files } = await artifacts("manifest-gzip");
     const out = join(d, "out");
-    const make = (extra: string[], list = files) =>
-      upkeep(["release", "manifest", "--key", k.key, "--product", "hello", "--out", out, ...extra, ...list]);
+    const make = (extra: string[], list = files) => manifest(k.key, out, [...extra, ...list]);
     const plain = join(d, "hello-v2.0.0-linux-amd64-bin.tar.gz");
     writeFileSync(plain, "not a tarball\n");
     const r = await make([], [...files, plain]);
@@ -504,7 +488,6 @@ describe("release manifest", () => {
     const { d, files } = await artifacts("manifest-bad");
     const stray = join(d, "hello-1.0.0.tar.gz");
     writeFileSync(stray, "x");
-    const base = ["release", "manifest", "--key", k.key, "--product", "hello", "--out", join(d, "out")];
     const cases: [string[], RegExp][] = [
       [[...files, stray], /not an artifact of hello/],
       [["--expires", "soon", ...files], /--expires/],
@@ -521,7 +504,7 @@ describe("release manifest", () => {
       [[join(d, "missing-v1.0.0-linux-amd64-bin.tar.gz")], /no such file/],
     ];
     for (const [args, message] of cases) {
-      const r = await upkeep([...base, ...args]);
+      const r = await manifest(k.key, join(d, "out"), args);
       expect(r.code, args.join(" ")).toBe(2);
       expect(r.stderr).toMatch(message);
       expect(r.stderr).not.toMatch(STACK);
