@@ -311,40 +311,43 @@ describe("trust refusals", () => {
     await makeFakeRelease({ out: join(WWW, "otherkey"), versions: ["1.0.0"], key: otherSk });
   });
 
+  /**
+   * Installs 1.0.0 of a fresh release `name` whose artifact is served `change`d from the signed bytes: the
+   * error code, and the versions folder.
+   */
+  async function installChanged(name: string, change: (bytes: Buffer) => Uint8Array) {
+    await makeFakeRelease({ out: join(WWW, name), versions: ["1.0.0"], key: sk });
+    const path = `/${name}/${artifactName("1.0.0")}`;
+    host.overrides.set(path, change(readFileSync(join(WWW, path))));
+    try {
+      const c = freshCase();
+      return { code: await codeOf(install(name, "1.0.0", c)), versionsDir: c.versionsDir };
+    } finally {
+      host.overrides.delete(path);
+    }
+  }
+
   test("tampered bytes (same size): refused, the .part removed", async () => {
-    await makeFakeRelease({ out: join(WWW, "tamper"), versions: ["1.0.0"], key: sk });
-    const name = artifactName("1.0.0");
-    const bytes = new Uint8Array(readFileSync(join(WWW, "tamper", name)));
-    const mid = Math.floor(bytes.length / 2);
-    bytes[mid] = (bytes[mid] ?? 0) ^ 0xff;
-    host.overrides.set(`/tamper/${name}`, bytes);
-    const c = freshCase();
-    const code = await codeOf(install("tamper", "1.0.0", c));
+    const { code, versionsDir } = await installChanged("tamper", (bytes) => {
+      const out = new Uint8Array(bytes);
+      const mid = Math.floor(out.length / 2);
+      out[mid] = (out[mid] ?? 0) ^ 0xff;
+      return out;
+    });
     expect(["E_SIGNATURE", "E_CHECKSUM"]).toContain(code);
-    expect(readdirSync(c.versionsDir)).toEqual([]);
-    host.overrides.delete(`/tamper/${name}`);
+    expect(readdirSync(versionsDir)).toEqual([]);
   });
 
   test("a larger artifact than the manifest says: E_SIZE, nothing kept", async () => {
-    await makeFakeRelease({ out: join(WWW, "bigger"), versions: ["1.0.0"], key: sk });
-    const name = artifactName("1.0.0");
-    const bytes = readFileSync(join(WWW, "bigger", name));
-    host.overrides.set(`/bigger/${name}`, new Uint8Array(Buffer.concat([bytes, Buffer.alloc(10)])));
-    const c = freshCase();
-    expect(await codeOf(install("bigger", "1.0.0", c))).toBe("E_SIZE");
-    expect(readdirSync(c.versionsDir)).toEqual([]);
-    host.overrides.delete(`/bigger/${name}`);
+    const { code, versionsDir } = await installChanged("bigger", (b) => Buffer.concat([b, Buffer.alloc(10)]));
+    expect(code).toBe("E_SIZE");
+    expect(readdirSync(versionsDir)).toEqual([]);
   });
 
   test("a shorter artifact than the manifest says: refused after the retries, no version", async () => {
-    await makeFakeRelease({ out: join(WWW, "shorter"), versions: ["1.0.0"], key: sk });
-    const name = artifactName("1.0.0");
-    const bytes = readFileSync(join(WWW, "shorter", name));
-    host.overrides.set(`/shorter/${name}`, new Uint8Array(bytes.subarray(0, bytes.length - 10)));
-    const c = freshCase();
-    expect(await codeOf(install("shorter", "1.0.0", c))).toBe("E_NETWORK");
-    expect(listInstalledVersions(c.versionsDir)).toEqual([]);
-    host.overrides.delete(`/shorter/${name}`);
+    const { code, versionsDir } = await installChanged("shorter", (b) => b.subarray(0, b.length - 10));
+    expect(code).toBe("E_NETWORK");
+    expect(listInstalledVersions(versionsDir)).toEqual([]);
   });
 
   test("unsigned artifact (no .minisig): E_SIGNATURE", async () => {
