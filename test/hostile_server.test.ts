@@ -25,7 +25,13 @@ import {
   type World,
 } from "./agent_helpers.ts";
 import { upkeep } from "./cli.ts";
-import { type HostileServer, peakRss, runMeasured, startHostileServer } from "./hostile_server.ts";
+import {
+  type HostileServer,
+  type Misbehaviour,
+  peakRss,
+  runMeasured,
+  startHostileServer,
+} from "./hostile_server.ts";
 
 setDefaultTimeout(60_000);
 
@@ -57,6 +63,32 @@ function untouched(): void {
 
 afterAll(() => bad?.stop());
 
+/**
+ * Runs `dist/upkeep ARGS` (runMeasured) while the proxy misbehaves `how` on the paths `on` accepts (it
+ * behaves again after), logs how it ended, and checks that it ended by itself, without a stack trace.
+ */
+async function runAgainst(
+  on: (path: string) => boolean,
+  how: Misbehaviour,
+  args: string[],
+  env: Record<string, string> = {},
+  limitMs?: number,
+): Promise<Awaited<ReturnType<typeof runMeasured>>> {
+  bad.misbehave(on, how);
+  try {
+    const r = await runMeasured(args, env, limitMs);
+    console.log(
+      `${args.slice(0, 2).join(" ")}, ${how.kind}: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, ` +
+        `peak RSS ${(r.peakRss / MiB).toFixed(0)} MiB: ${`${r.stdout}${r.stderr}`.trim()}`,
+    );
+    expect(r.killed).toBe(false);
+    expect(r.stderr).not.toMatch(STACK);
+    return r;
+  } finally {
+    bad.clear();
+  }
+}
+
 useWorld("hostile", async (world) => {
   w = world;
   await publish(w, ["11.0.0", "11.1.0"]);
@@ -72,51 +104,37 @@ useWorld("hostile", async (world) => {
 describe("a mirror that drips (total deadlines)", () => {
   test("the manifest's .minisig one byte a second: agent update --now ends with 'timed out after 10 s'", async () => {
     await target("11.1.0", "11.0.0");
-    bad.misbehave((p) => p.endsWith("/hello-releases.json.minisig"), { kind: "drip", everyMs: 1000 });
-    try {
-      const r = await runMeasured(["agent", "update", ...h.where, "--now"]);
-      console.log(
-        `dripping manifest signature: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s: ${r.stdout.trim()}`,
-      );
-      expect(r.killed).toBe(false);
-      expect(r.stderr).not.toMatch(STACK);
-      expect(r.code).toBe(1);
-      expect(r.stdout).toContain("hello-releases.json.minisig: timed out after 10 s");
-      // The old code waited on the drip for hours (its idle timer restarted on every byte).
-      expect(r.ms).toBeLessThan(45_000);
-      untouched();
-      expect(readStateFile(h).status.last_error).toContain("timed out after 10 s");
-    } finally {
-      bad.clear();
-    }
+    const r = await runAgainst(
+      (p) => p.endsWith("/hello-releases.json.minisig"),
+      { kind: "drip", everyMs: 1000 },
+      ["agent", "update", ...h.where, "--now"],
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("hello-releases.json.minisig: timed out after 10 s");
+    // The old code waited on the drip for hours (its idle timer restarted on every byte).
+    expect(r.ms).toBeLessThan(45_000);
+    untouched();
+    expect(readStateFile(h).status.last_error).toContain("timed out after 10 s");
   });
 
   test("the artifact one byte a second: given up at its deadline (30 s plus its size at 64 KiB/s), .part kept", async () => {
     await target("11.1.0", "11.0.0");
-    bad.misbehave((p) => p.endsWith("-v11.1.0-linux-amd64-bin.tar.gz"), {
-      kind: "drip",
-      everyMs: 1000,
-      real: true,
-    });
-    try {
-      const r = await runMeasured(["agent", "update", ...h.where, "--now"], {}, 100_000);
-      console.log(
-        `dripping artifact: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s: ${r.stdout.trim()}`,
-      );
-      expect(r.killed).toBe(false);
-      expect(r.stderr).not.toMatch(STACK);
-      expect(r.code).toBe(1);
-      expect(r.stdout).toMatch(
-        /-v11\.1\.0-linux-amd64-bin\.tar\.gz: timed out after 30 s \(30 s plus \d+ bytes at the minimum rate of 64 KiB\/s\)/,
-      );
-      expect(r.ms).toBeLessThan(100_000);
-      untouched();
-      // Not a verdict about the release: the bytes so far are kept for the next pass to resume.
-      const parts = readdirSync(join(h.root, "versions")).filter((n) => n.endsWith(".part"));
-      expect(parts.length).toBe(1);
-    } finally {
-      bad.clear();
-    }
+    const r = await runAgainst(
+      (p) => p.endsWith("-v11.1.0-linux-amd64-bin.tar.gz"),
+      { kind: "drip", everyMs: 1000, real: true },
+      ["agent", "update", ...h.where, "--now"],
+      {},
+      100_000,
+    );
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(
+      /-v11\.1\.0-linux-amd64-bin\.tar\.gz: timed out after 30 s \(30 s plus \d+ bytes at the minimum rate of 64 KiB\/s\)/,
+    );
+    expect(r.ms).toBeLessThan(100_000);
+    untouched();
+    // Not a verdict about the release: the bytes so far are kept for the next pass to resume.
+    const parts = readdirSync(join(h.root, "versions")).filter((n) => n.endsWith(".part"));
+    expect(parts.length).toBe(1);
     // The mirror well again: the next pass resumes and updates.
     const ok = await agent(h, ["update", "--now", "--json"]);
     expect(ok.stderr).not.toMatch(STACK);
@@ -196,23 +214,13 @@ describe("stopping the agent during a stalled fetch", () => {
 
 describe("admin", () => {
   test("an endless answer to admin get: 'larger than 16 MiB', memory flat", async () => {
-    bad.misbehave((p) => p === "/v1/server", { kind: "endless" });
-    try {
-      const r = await runMeasured(["admin", "get", "server"], {
-        UPKEEP_SERVER: bad.url,
-        UPKEEP_TOKEN: ADMIN,
-      });
-      console.log(
-        `admin get server, endless: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${(r.peakRss / MiB).toFixed(0)} MiB: ${r.stderr.trim()}`,
-      );
-      expect(r.killed).toBe(false);
-      expect(r.stderr).not.toMatch(STACK);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain("GET /v1/server: the server's answer is larger than 16 MiB");
-      expect(r.peakRss).toBeLessThan(300 * MiB);
-    } finally {
-      bad.clear();
-    }
+    const r = await runAgainst((p) => p === "/v1/server", { kind: "endless" }, ["admin", "get", "server"], {
+      UPKEEP_SERVER: bad.url,
+      UPKEEP_TOKEN: ADMIN,
+    });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("GET /v1/server: the server's answer is larger than 16 MiB");
+    expect(r.peakRss).toBeLessThan(300 * MiB);
   });
 });
 
@@ -248,20 +256,15 @@ describe("client tools", () => {
   test("tools update with an endless find answer: 'answer larger than 1 MiB', at once, memory flat", async () => {
     await target("11.0.0", "11.0.0");
     await login();
-    bad.misbehave((p) => p.endsWith("/webapi/find"), { kind: "endless" });
-    try {
-      const r = await runMeasured(["tools", "update"], env);
-      console.log(
-        `tools update, endless find: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${(r.peakRss / MiB).toFixed(0)} MiB: ${r.stderr.trim()}`,
-      );
-      expect(r.killed).toBe(false);
-      expect(r.stderr).not.toMatch(STACK);
-      expect(r.code).not.toBe(0);
-      expect(r.stderr).toContain("answer larger than 1 MiB");
-      expect(r.peakRss).toBeLessThan(300 * MiB);
-    } finally {
-      bad.clear();
-    }
+    const r = await runAgainst(
+      (p) => p.endsWith("/webapi/find"),
+      { kind: "endless" },
+      ["tools", "update"],
+      env,
+    );
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("answer larger than 1 MiB");
+    expect(r.peakRss).toBeLessThan(300 * MiB);
   });
 
   test("tools exec with a dripping mirror: a warning, the installed version runs", async () => {
@@ -273,41 +276,28 @@ describe("client tools", () => {
     // The server names 11.1.0 (login asks it again); the mirror drips the manifest's signature.
     await target("11.0.0", "11.1.0");
     await login();
-    bad.misbehave((p) => p.endsWith("/hello-releases.json.minisig"), { kind: "drip", everyMs: 1000 });
-    try {
-      const r = await runMeasured(["tools", "exec", "hello", "version"], env);
-      console.log(
-        `tools exec, dripping mirror: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s: ${r.stderr.trim()}`,
-      );
-      expect(r.killed).toBe(false);
-      expect(r.stderr).not.toMatch(STACK);
-      expect(r.code).toBe(0);
-      expect(r.stdout).toContain("hello v11.0.0");
-      expect(r.stderr).toContain("Client tools failed to update");
-      expect(r.stderr).toContain("timed out after 10 s");
-      expect(r.ms).toBeLessThan(45_000);
-      expect(existsSync(join(env.UPKEEP_TOOLS_DIR as string, "11.1.0"))).toBe(false);
-    } finally {
-      bad.clear();
-    }
+    const r = await runAgainst(
+      (p) => p.endsWith("/hello-releases.json.minisig"),
+      { kind: "drip", everyMs: 1000 },
+      ["tools", "exec", "hello", "version"],
+      env,
+    );
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("hello v11.0.0");
+    expect(r.stderr).toContain("Client tools failed to update");
+    expect(r.stderr).toContain("timed out after 10 s");
+    expect(r.ms).toBeLessThan(45_000);
+    expect(existsSync(join(env.UPKEEP_TOOLS_DIR as string, "11.1.0"))).toBe(false);
   });
   test("tools login without --trust-key and an endless published key: refused at 4 KiB, memory flat", async () => {
-    bad.misbehave((p) => p.endsWith("/hello.pub"), { kind: "endless" });
-    try {
-      const r = await runMeasured(
-        ["tools", "login", "--server", bad.url, "--product", "hello", "--base-url", `${bad.url}/artifacts`],
-        { ...env, UPKEEP_TOOLS_DIR: join(home(), "tools") },
-      );
-      console.log(
-        `tools login, endless key: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, peak RSS ${(r.peakRss / MiB).toFixed(0)} MiB`,
-      );
-      expect(r.killed).toBe(false);
-      expect(r.stderr).not.toMatch(STACK);
-      expect(r.code).toBe(2);
-      expect(r.stderr).toContain("larger than 4 KiB");
-      expect(r.peakRss).toBeLessThan(300 * MiB);
-    } finally {
-      bad.clear();
-    }
+    const r = await runAgainst(
+      (p) => p.endsWith("/hello.pub"),
+      { kind: "endless" },
+      ["tools", "login", "--server", bad.url, "--product", "hello", "--base-url", `${bad.url}/artifacts`],
+      { ...env, UPKEEP_TOOLS_DIR: join(home(), "tools") },
+    );
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("larger than 4 KiB");
+    expect(r.peakRss).toBeLessThan(300 * MiB);
   });
 });
