@@ -66,14 +66,8 @@ async function agentCmd(args: string[], o: { user?: string; timeoutMs?: number }
     stdout: "pipe",
     stderr: "pipe",
   });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    process.kill(proc.pid, "SIGKILL");
-  }, o.timeoutMs ?? 30_000);
-  const r = await collect(proc);
-  clearTimeout(timer);
-  return { ...r, code: timedOut ? null : proc.exitCode, timedOut, ms: Date.now() - started };
+  const r = await collect(proc, { ms: o.timeoutMs ?? 30_000, signal: "SIGKILL" });
+  return { ...r, code: r.timedOut ? null : proc.exitCode, ms: Date.now() - started };
 }
 
 const admin = (args: string[]) => adminOk(w, args);

@@ -29,18 +29,33 @@ export async function upkeep(
   return collect(proc);
 }
 
-/** Waits for a process spawned with piped stdout and stderr: its exit code and both outputs, read whole. */
-export async function collect(proc: {
-  stdout: ReadableStream<Uint8Array>;
-  stderr: ReadableStream<Uint8Array>;
-  exited: Promise<number>;
-}): Promise<RunResult> {
+/**
+ * Waits for a process spawned with piped stdout and stderr: its exit code and both outputs, read whole.
+ * With a `deadline`, a process still running after `ms` is sent `signal` (by its PID) and `timedOut` is set.
+ */
+export async function collect(
+  proc: {
+    pid: number;
+    stdout: ReadableStream<Uint8Array>;
+    stderr: ReadableStream<Uint8Array>;
+    exited: Promise<number>;
+  },
+  deadline?: { ms: number; signal: NodeJS.Signals },
+): Promise<RunResult & { timedOut: boolean }> {
+  let timedOut = false;
+  const timer =
+    deadline &&
+    setTimeout(() => {
+      timedOut = true;
+      process.kill(proc.pid, deadline.signal);
+    }, deadline.ms);
   const [stdout, stderr, code] = await Promise.all([
     new Response(proc.stdout).text(),
     new Response(proc.stderr).text(),
     proc.exited,
   ]);
-  return { code, stdout, stderr };
+  clearTimeout(timer);
+  return { code, stdout, stderr, timedOut };
 }
 
 /**

@@ -151,16 +151,10 @@ export async function runMeasured(
     stderr: "pipe",
   });
   let peak = 0;
-  let killed = false;
   const poll = setInterval(() => {
     peak = Math.max(peak, peakRss(proc.pid));
   }, 10);
-  const limit = setTimeout(() => {
-    killed = true;
-    process.kill(proc.pid, "SIGKILL");
-  }, limitMs);
-  const r = await collect(proc);
+  const { timedOut, ...r } = await collect(proc, { ms: limitMs, signal: "SIGKILL" });
   clearInterval(poll);
-  clearTimeout(limit);
-  return { ...r, peakRss: peak, ms: performance.now() - t0, killed };
+  return { ...r, peakRss: peak, ms: performance.now() - t0, killed: timedOut };
 }

@@ -17,7 +17,7 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { UPKEEP, upkeep } from "./cli.ts";
+import { collect, UPKEEP, upkeep } from "./cli.ts";
 import { type ServeProcess, startServe } from "./serve_process.ts";
 
 const ADMIN = "admin-token-db-test";
@@ -52,17 +52,11 @@ async function runFor(cmd: string[], ms: number): Promise<{ code: number | null;
   const p = Bun.spawn(cmd, {
     env: { ...process.env, UPKEEP_ADMIN_TOKEN: ADMIN },
     stdin: "ignore",
-    stdout: "ignore",
+    stdout: "pipe",
     stderr: "pipe",
   });
-  let timedOut = false;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    process.kill(p.pid, "SIGTERM");
-  }, ms);
-  const [stderr, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
-  clearTimeout(timer);
-  return { code: timedOut ? null : code, stderr };
+  const r = await collect(p, { ms, signal: "SIGTERM" });
+  return { code: r.timedOut ? null : r.code, stderr: r.stderr };
 }
 
 /** Writes that must be refused once the database is gone, each with what it would have changed. */
