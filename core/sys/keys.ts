@@ -32,23 +32,24 @@ const BARE_KEY = /^RW[A-Za-z0-9+/]{54}$/;
  * Loads trusted public keys; each spec is a public key file or the base64 key itself. A bad or unreadable
  * key is a usage error (exit 2) that names the spec.
  */
+/** A key file's text, size-capped; a file that cannot be read is a usage error (E_KEY, exit 2). */
+async function readKeyFile(path: string, what: "public key" | "secret key"): Promise<string> {
+  try {
+    return await readTextCapped(path, MAX_KEY_FILE_BYTES, what);
+  } catch (e) {
+    throw new UsageError(e instanceof UpkeepError ? e.message : `cannot read ${what} ${path}`, {
+      code: "E_KEY",
+      cause: e,
+    });
+  }
+}
+
 export async function loadTrustedKeys(specs: readonly string[]): Promise<PublicKey[]> {
   if (specs.length === 0) throw new UsageError("no trusted public key given", { code: "E_KEY" });
   const keys: PublicKey[] = [];
   for (const spec of specs) {
     const bare = BARE_KEY.test(spec.trim()) && !(await exists(spec));
-    let text: string;
-    if (bare) text = spec.trim();
-    else {
-      try {
-        text = await readTextCapped(spec, MAX_KEY_FILE_BYTES, "public key");
-      } catch (e) {
-        throw new UsageError(e instanceof UpkeepError ? e.message : `cannot read public key ${spec}`, {
-          code: "E_KEY",
-          cause: e,
-        });
-      }
-    }
+    const text = bare ? spec.trim() : await readKeyFile(spec, "public key");
     try {
       keys.push(parsePublicKey(text));
     } catch (e) {
@@ -85,15 +86,7 @@ export interface LoadSecretKeyOptions {
 
 /** Loads a minisign secret key file, decrypting it if needed. Problems are E_KEY (exit 2 if unreadable). */
 export async function loadSecretKey(path: string, opts: LoadSecretKeyOptions = {}): Promise<SecretKey> {
-  let text: string;
-  try {
-    text = await readTextCapped(path, MAX_KEY_FILE_BYTES, "secret key");
-  } catch (e) {
-    throw new UsageError(e instanceof UpkeepError ? e.message : `cannot read secret key ${path}`, {
-      code: "E_KEY",
-      cause: e,
-    });
-  }
+  const text = await readKeyFile(path, "secret key");
   let file: ReturnType<typeof parseSecretKeyFile>;
   try {
     file = parseSecretKeyFile(text);
