@@ -9,6 +9,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync } from "node:fs";
 import {
   enable,
+  type Host,
   host,
   publish,
   readStateFile,
@@ -49,16 +50,24 @@ async function rollout(): Promise<View> {
   return JSON.parse(r.stdout) as View;
 }
 
+/** `agent enable` of a new host `name` fails, saying each of `says`, without a stack and without a state file. */
+async function enableRefused(name: string, says: string[]): Promise<Host> {
+  const h = host(w, name);
+  const r = await enable(w, h);
+  expect(r.code).not.toBe(0);
+  for (const s of says) expect(r.stderr).toContain(s);
+  expect(r.stderr).not.toMatch(STACK);
+  expect(existsSync(h.stateFile)).toBe(false);
+  return h;
+}
+
 describe("server_version (a product without a control plane has none)", () => {
   test("agent enable before any version policy installs nothing and says why", async () => {
-    const h = host(w, "early");
-    const r = await enable(w, h);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("names no version to install yet");
-    expect(r.stderr).toContain("no version policy yet");
-    expect(r.stderr).toContain("nothing was installed");
-    expect(r.stderr).not.toMatch(STACK);
-    expect(existsSync(h.stateFile)).toBe(false);
+    const h = await enableRefused("early", [
+      "names no version to install yet",
+      "no version policy yet",
+      "nothing was installed",
+    ]);
     expect(versionDirs(h)).toEqual([]);
   });
 
@@ -90,13 +99,11 @@ describe("server_version (a product without a control plane has none)", () => {
 
     // 1.1.0 is two minors behind 1.3.0 on the legacy line: raised to 1.3.0, whose artifact is missing.
     expect((await apply("kind: server\nserver_version: 1.3.0\n")).code).toBe(0);
-    const h = host(w, "raised");
-    const r = await enable(w, h);
-    expect(r.code).not.toBe(0);
-    expect(r.stderr).toContain("first install of 1.3.0 failed");
-    expect(r.stderr).toContain("1.3.0 is the server's choice: target 1.1.0 is too old");
-    expect(r.stderr).toContain("raised to the server version 1.3.0");
-    expect(existsSync(h.stateFile)).toBe(false);
+    await enableRefused("raised", [
+      "first install of 1.3.0 failed",
+      "1.3.0 is the server's choice: target 1.1.0 is too old",
+      "raised to the server version 1.3.0",
+    ]);
   });
 });
 
