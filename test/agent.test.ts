@@ -260,19 +260,14 @@ describe("upkeep agent (supervise backend, real serve)", () => {
   });
 
   test("one agent run loop per namespace, also when two start at once (the run lock)", async () => {
-    const x = host(w, "runlock");
-    expect((await enable(w, x)).code).toBe(0);
     // A loop that holds the run lock but has no control socket yet (it is starting): refused at once.
-    const lock = await acquireLock(join(x.root, "agent.run.lock"), { waitMs: 0, what: "agent run" });
-    try {
+    const x = await whileLocked("runlock", "agent.run.lock", "agent run", async (x) => {
       const r = await agent(x, ["run", "--interval", "1h"]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("another `upkeep agent run` loop");
       expect(r.stderr).toContain("E_LOCKED");
       expect(daemonPid(x)).toBe(0);
-    } finally {
-      lock.release();
-    }
+    });
     // Two loops started together (neither answers the other's ping yet): exactly one runs.
     const spawn = () =>
       Bun.spawn([UPKEEP, "agent", "run", ...x.where, "--interval", "1h"], {
@@ -297,19 +292,14 @@ describe("upkeep agent (supervise backend, real serve)", () => {
   });
 
   test("uninstall takes the namespace lock: refused while another updater holds it, nothing removed", async () => {
-    const x = host(w, "unlock");
-    expect((await enable(w, x)).code).toBe(0);
-    const lock = await acquireLock(join(x.root, "update.lock"), { waitMs: 0, what: "test holder" });
-    try {
+    const x = await whileLocked("unlock", "update.lock", "test holder", async (x) => {
       const r = await agent(x, ["uninstall", "--lock-wait", "300ms"]);
       expect(r.code).toBe(1);
       expect(r.stderr).toContain("E_LOCKED");
       expect(r.stderr).toContain(`pid ${process.pid}`);
       expect(existsSync(x.stateFile)).toBe(true);
       expect(readlinkSync(join(x.binDir, "hello"))).toBe(join(x.root, "current", "bin", "hello"));
-    } finally {
-      lock.release();
-    }
+    });
     const un = await agent(x, ["uninstall", "--json"]);
     expect(un.code).toBe(0);
     // Paths only (no "removed ..." sentences).
@@ -318,10 +308,7 @@ describe("upkeep agent (supervise backend, real serve)", () => {
   });
 
   test("a lock held by another updater: a one-shot pass waits, then says who holds it; a dead holder's lock is taken over", async () => {
-    const x = host(w, "lock");
-    expect((await enable(w, x)).code).toBe(0);
-    const lock = await acquireLock(join(x.root, "update.lock"), { waitMs: 0, what: "test holder" });
-    try {
+    const x = await whileLocked("lock", "update.lock", "test holder", async (x) => {
       const r = await upkeepDirect(
         ["agent", "update", "--install-dir", x.installDir, "--lock-wait", "300ms"],
         true,
@@ -345,9 +332,7 @@ describe("upkeep agent (supervise backend, real serve)", () => {
       expect(JSON.parse(st.stdout).updating).toEqual({ from: "11.0.0", to: "11.1.0" });
       expect((await agent(x, ["status"])).stdout).toContain("updating:    11.0.0 -> 11.1.0");
       writeFileSync(x.stateFile, saved, { mode: 0o600 });
-    } finally {
-      lock.release();
-    }
+    });
     // A lock file left by a process that died (its pid is gone) does not block.
     writeFileSync(join(x.root, "update.lock"), "pid 999999\nagent update since 2020-01-01T00:00:00.000Z\n");
     const r = await agent(x, ["update", "--now", "--lock-wait", "1s", "--json"]);
@@ -385,6 +370,24 @@ describe("upkeep agent (supervise backend, real serve)", () => {
     expect(() => lstatSync(join(h.binDir, "hello"))).toThrow();
   });
 });
+
+/** Enables a new host `name` and runs `fn` on it while this test holds the host's lock file `lock`. */
+async function whileLocked(
+  name: string,
+  lock: string,
+  what: string,
+  fn: (x: Host) => Promise<void>,
+): Promise<Host> {
+  const x = host(w, name);
+  expect((await enable(w, x)).code).toBe(0);
+  const held = await acquireLock(join(x.root, lock), { waitMs: 0, what });
+  try {
+    await fn(x);
+  } finally {
+    held.release();
+  }
+  return x;
+}
 
 async function upkeepDirect(args: string[], _quiet: boolean) {
   const { upkeep } = await import("./cli.ts");
