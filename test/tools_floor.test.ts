@@ -21,7 +21,7 @@ import {
   useWorld,
   type World,
 } from "./agent_helpers.ts";
-import { upkeep } from "./cli.ts";
+import { type RunResult, upkeep } from "./cli.ts";
 
 type User = Developer;
 
@@ -44,6 +44,21 @@ function staleCache(u: User) {
   const st = toolsJson(u);
   st.cache.fetchedAt = 0;
   writeFileSync(join(u.tools, "tools.json"), JSON.stringify(st));
+}
+
+/** The floor of the manifest of serial 3001 (6.1.0) is recorded, and 6.0.5, below it, removed. */
+function expectFloorRecorded(u: User): void {
+  expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
+  expect(existsSync(join(u.tools, "6.0.5"))).toBe(false);
+}
+
+/** `hello version` does not run 6.0.5 (below the floor): it fails, without a stack trace. */
+async function versionRefused(u: User): Promise<RunResult> {
+  const r = await version(u);
+  expect(r.stderr).not.toMatch(STACK);
+  expect(r.stdout).not.toContain("hello v6.0.5");
+  expect(r.code).not.toBe(0);
+  return r;
 }
 
 /** A fresh user logged in to the server (enrolled), with the version the server names installed and run. */
@@ -85,13 +100,9 @@ describe("a verified manifest's serial and floor are recorded whatever becomes o
     expect(up.stderr).not.toMatch(STACK);
     expect(up.code).not.toBe(0);
     expect(up.stderr).toContain("E_BELOW_FLOOR");
-    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
-    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false); // below the floor: removed
+    expectFloorRecorded(u);
 
-    const r = await version(u);
-    expect(r.stderr).not.toMatch(STACK);
-    expect(r.stdout).not.toContain("hello v6.0.5");
-    expect(r.code).not.toBe(0);
+    const r = await versionRefused(u);
     expect(r.stderr).toContain("E_BELOW_FLOOR");
     expect(r.stderr).toContain("below the floor v6.1.0");
   });
@@ -100,13 +111,9 @@ describe("a verified manifest's serial and floor are recorded whatever becomes o
     await nameTools("6.0.0");
     const u = users.exec;
     staleCache(u);
-    const r = await version(u);
-    expect(r.stderr).not.toMatch(STACK);
-    expect(r.stdout).not.toContain("hello v6.0.5");
-    expect(r.code).not.toBe(0);
+    const r = await versionRefused(u);
     expect(r.stderr).toContain("E_BELOW_FLOOR");
-    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
-    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false);
+    expectFloorRecorded(u);
     const again = await version(u); // now refused on the up-to-date path, without asking anything
     expect(again.code).not.toBe(0);
     expect(again.stderr).toContain("below the floor v6.1.0");
@@ -121,8 +128,7 @@ describe("a verified manifest's serial and floor are recorded whatever becomes o
     expect(r.code).toBe(0);
     expect(r.stdout.trim()).toBe("hello v6.1.0");
     expect(r.stderr).toContain("below the floor");
-    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
-    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false);
+    expectFloorRecorded(u);
     expect(existsSync(join(u.tools, "6.1.0"))).toBe(true);
   });
 
@@ -133,11 +139,7 @@ describe("a verified manifest's serial and floor are recorded whatever becomes o
     expect(up.stderr).not.toMatch(STACK);
     expect(up.code).not.toBe(0);
     expect(up.stderr).toContain("do not exist in the release manifest");
-    expect(toolsJson(u)).toMatchObject({ lastSerial: 3001, floor: "6.1.0" });
-    expect(existsSync(join(u.tools, "6.0.5"))).toBe(false);
-    const r = await version(u);
-    expect(r.stderr).not.toMatch(STACK);
-    expect(r.stdout).not.toContain("hello v6.0.5");
-    expect(r.code).not.toBe(0);
+    expectFloorRecorded(u);
+    await versionRefused(u);
   });
 });
