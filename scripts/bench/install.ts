@@ -10,8 +10,8 @@
  * - The artifact is made by scripts/fake-release.ts and served on 127.0.0.1 by nginx (1 worker, sendfile)
  *   when installed, else `python3 -m http.server`, else a Bun static server in its own process.
  * - Ours runs as its own process: this script compiled (`bun build --compile`, minified, bytecode: what
- *   `npm run build` does for dist/upkeep) and started with `--child JSON`, calling fetchVerifiedManifest
- *   and installVersion, the same code the agent and `upkeep tools` call; timed from spawn to exit, under
+ *   `npm run build` does for dist/upkeep) and started with `--child JSON`, calling test/install_child.ts (fetchVerifiedManifest
+ *   and installVersion), the same code the agent and `upkeep tools` call; timed from spawn to exit, under
  *   /usr/bin/time -v for the peak RSS (Debian package `time`; installed with apt-get when missing).
  *   --from-source runs it with bun on the TypeScript instead (transpiling costs ~10 MiB more RSS).
  * - The baseline's `>(sha256sum)` is not waited for by bash: the pipeline ends when tar does, which
@@ -40,26 +40,8 @@ function log(s: string): void {
 // ---- child: one install, as the agent or tools would do it ----------------------------------------------
 
 async function childMain(json: string): Promise<void> {
-  const a = JSON.parse(json) as {
-    baseUrl: string;
-    pub: string;
-    versionsDir: string;
-    workDir: string;
-    version: string;
-  };
-  const { loadTrustedKeys } = await import("../../core/sys/keys.ts");
-  const { currentPlatform, fetchVerifiedManifest, installVersion } = await import(
-    "../../core/sys/install/mod.ts"
-  );
-  const source = { baseUrl: a.baseUrl, product: "hello", trustedKeys: await loadTrustedKeys([a.pub]) };
-  const manifest = await fetchVerifiedManifest(source, { now: new Date(), workDir: a.workDir });
-  const r = await installVersion({
-    source,
-    manifest,
-    version: a.version,
-    platform: currentPlatform(),
-    versionsDir: a.versionsDir,
-  });
+  const { installFromServer } = await import("../../test/install_child.ts");
+  const r = await installFromServer(JSON.parse(json));
   if (r.reused) throw new Error("reused a previous install: the benchmark must start clean");
 }
 
