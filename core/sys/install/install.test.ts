@@ -36,6 +36,7 @@ import {
   currentPlatform,
   fetchVerifiedManifest,
   INSTALL_STEPS,
+  type InstallOptions,
   type InstallSource,
   installVersion,
   isCompleteVersionDir,
@@ -90,6 +91,23 @@ async function manifestOf(
   return fetchVerifiedManifest(source(release, extra), { now: new Date(), workDir });
 }
 
+/** installVersion's options: 1.0.0 of `release` (as verified in `manifest`) into case `c`, `more` over them. */
+function options(
+  release: string,
+  manifest: VerifiedManifest,
+  c: { versionsDir: string },
+  more: Partial<InstallOptions> = {},
+): InstallOptions {
+  return {
+    source: source(release),
+    manifest,
+    version: "1.0.0",
+    platform: PLATFORM,
+    versionsDir: c.versionsDir,
+    ...more,
+  };
+}
+
 async function install(
   release: string,
   version: string,
@@ -99,13 +117,7 @@ async function install(
   const manifest = await manifestOf(release, c.workDir, extra);
   return {
     c,
-    result: await installVersion({
-      source: source(release, extra),
-      manifest,
-      version,
-      platform: PLATFORM,
-      versionsDir: c.versionsDir,
-    }),
+    result: await installVersion(options(release, manifest, c, { source: source(release, extra), version })),
   };
 }
 
@@ -362,15 +374,7 @@ describe("trust refusals", () => {
     const c = freshCase();
     const m = await manifestOf("otherkey", c.workDir, { trustedKeys: [...keys, ...otherKeys] });
     // Trust only our key for the artifact: the other key's artifact signature is refused.
-    const err = await codeOf(
-      installVersion({
-        source: source("otherkey"),
-        manifest: m,
-        version: "1.0.0",
-        platform: PLATFORM,
-        versionsDir: c.versionsDir,
-      }),
-    );
+    const err = await codeOf(installVersion(options("otherkey", m, c)));
     expect(err).toBe("E_SIGNATURE");
     expect(readdirSync(c.versionsDir)).toEqual([]);
   });
@@ -386,15 +390,7 @@ describe("trust refusals", () => {
     const c = freshCase();
     const m = await manifestOf("good", c.workDir);
     const go = (version: string, platform: Platform) =>
-      codeOf(
-        installVersion({
-          source: source("good"),
-          manifest: m,
-          version,
-          platform,
-          versionsDir: c.versionsDir,
-        }),
-      );
+      codeOf(installVersion(options("good", m, c, { version, platform })));
     expect(await go("9.9.9", PLATFORM)).toBe("E_NOT_IN_MANIFEST");
     const other: Platform = { ...PLATFORM, os: PLATFORM.os === "linux" ? "darwin" : "linux" };
     expect(await go("1.0.0", other)).toBe("E_NOT_IN_MANIFEST");
@@ -547,14 +543,7 @@ describe("the completion marker is checked against the manifest before reuse", (
     const marker = readFileSync(join(a.result.dir, MARKER_FILE), "utf8");
     const before = host.requests.length;
     const m = await manifestOf("repub-b", c.workDir);
-    const err = await installVersion({
-      source: source("repub-b"),
-      manifest: m,
-      version: "1.0.0",
-      platform: PLATFORM,
-      versionsDir: c.versionsDir,
-      inUse: ["1.0.0"],
-    }).catch((e) => e as Error);
+    const err = await installVersion(options("repub-b", m, c, { inUse: ["1.0.0"] })).catch((e) => e as Error);
     expect(isUpkeepError(err) && err.code).toBe("E_CONFLICT");
     expect((err as Error).message).toContain("re-published with other bytes");
     expect(readFileSync(join(a.result.dir, MARKER_FILE), "utf8")).toBe(marker);
@@ -653,14 +642,7 @@ describe("download", () => {
     const c = freshCase();
     const m = await manifestOf("resume", c.workDir);
     const seen: { received: number; total: number }[] = [];
-    await installVersion({
-      source: source("resume"),
-      manifest: m,
-      version: "1.0.0",
-      platform: PLATFORM,
-      versionsDir: c.versionsDir,
-      onProgress: (p) => seen.push(p),
-    });
+    await installVersion(options("resume", m, c, { onProgress: (p) => seen.push(p) }));
     const last = seen[seen.length - 1];
     expect(last?.received).toBe(last?.total);
     for (let i = 1; i < seen.length; i++)
@@ -674,17 +656,14 @@ describe("download", () => {
     host.throttleMs = 20;
     try {
       const code = await codeOf(
-        installVersion({
-          source: source("resume"),
-          manifest: m,
-          version: "1.0.0",
-          platform: PLATFORM,
-          versionsDir: c.versionsDir,
-          signal: ac.signal,
-          onProgress: (p) => {
-            if (p.received > 100_000) ac.abort();
-          },
-        }),
+        installVersion(
+          options("resume", m, c, {
+            signal: ac.signal,
+            onProgress: (p) => {
+              if (p.received > 100_000) ac.abort();
+            },
+          }),
+        ),
       );
       expect(code).toBe("E_CANCELLED");
     } finally {
@@ -714,14 +693,7 @@ describe("download", () => {
     const started = performance.now();
     let err: unknown;
     try {
-      await installVersion({
-        source: source("resume"),
-        manifest: m,
-        version: "1.0.0",
-        platform: PLATFORM,
-        versionsDir: c.versionsDir,
-        idleTimeoutMs: 200,
-      });
+      await installVersion(options("resume", m, c, { idleTimeoutMs: 200 }));
     } catch (e) {
       err = e;
     } finally {
@@ -966,16 +938,13 @@ describe("installVersion's own refusals and races", () => {
     const c = freshCase();
     const manifest = await manifestOf("good", c.workDir);
     const dir = join(c.versionsDir, versionDirName("1.0.0", PLATFORM));
-    const r = await installVersion({
-      source: source("good"),
-      manifest,
-      version: "1.0.0",
-      platform: PLATFORM,
-      versionsDir: c.versionsDir,
-      onStep: (s) => {
-        if (s === "marker") cpSync(done.result.dir, dir, { recursive: true });
-      },
-    });
+    const r = await installVersion(
+      options("good", manifest, c, {
+        onStep: (s) => {
+          if (s === "marker") cpSync(done.result.dir, dir, { recursive: true });
+        },
+      }),
+    );
     expect(r).toEqual({ dir, reused: false });
     expect(readFileSync(join(dir, MARKER_FILE), "utf8")).toBe(
       readFileSync(join(done.result.dir, MARKER_FILE), "utf8"),
@@ -987,13 +956,8 @@ describe("installVersion's own refusals and races", () => {
 test("a fresh install passes every named step (fault point) once, in INSTALL_STEPS' order", async () => {
   const c = freshCase();
   const steps: string[] = [];
-  await installVersion({
-    source: source("good"),
-    manifest: await manifestOf("good", c.workDir),
-    version: "1.0.0",
-    platform: PLATFORM,
-    versionsDir: c.versionsDir,
-    onStep: (s) => steps.push(s),
-  });
+  await installVersion(
+    options("good", await manifestOf("good", c.workDir), c, { onStep: (s) => steps.push(s) }),
+  );
   expect(steps).toEqual([...INSTALL_STEPS]);
 });
