@@ -78,6 +78,21 @@ async function login(u: Developer, extra: string[] = []) {
   return r;
 }
 
+/** Kills what is left of the process group `pid` leads (a process spawned detached, in its own session). */
+function killGroup(pid: number): void {
+  try {
+    process.kill(-pid, "SIGKILL");
+  } catch {}
+}
+
+/** A fresh user, logged in, with the `hello` shim installed in its bin folder. */
+async function shimmedUser(): Promise<Developer> {
+  const u = user();
+  await login(u);
+  await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+  return u;
+}
+
 function shim(u: Developer, args: string[], env: Record<string, string> = {}) {
   return collect(
     Bun.spawn([join(u.bin, "hello"), ...args], {
@@ -163,9 +178,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
   });
 
   test("arguments, exit codes and signals pass through", async () => {
-    const u = user();
-    await login(u);
-    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    const u = await shimmedUser();
     const bad = await shim(u, ["frobnicate", "--debug"]);
     expect(bad.code).toBe(2); // the tool's own exit code
     expect(bad.stderr).toContain("usage: hello");
@@ -207,17 +220,12 @@ describe("upkeep tools (compiled binary, real serve)", () => {
       await readUntil(/$^/); // drain to the end
       expect(out.match(/hello: SIGINT \d/g)).toEqual(["hello: SIGINT 1"]);
     } finally {
-      // Its own session: whatever happened above, nothing of it outlives the test.
-      try {
-        process.kill(-s.pid, "SIGKILL");
-      } catch {}
+      killGroup(s.pid); // its own session: whatever happened above, nothing of it outlives the test
     }
   });
 
   test("a SIGTERM at any moment of the shim's start never leaves the tool running without it", async () => {
-    const u = user();
-    await login(u);
-    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    const u = await shimmedUser();
     expect((await shim(u, ["version"])).code).toBe(0); // installed: the runs below take the fast path
     // The shim starts the tool ~6-10 ms after exec; a signal just before or just after must not orphan it.
     // (With the listeners installed after the start, the window was ~0.2 ms: these 24 tries caught it in about
@@ -238,17 +246,13 @@ describe("upkeep tools (compiled binary, real serve)", () => {
         const left = groupMembers(s.pid).filter((m) => m.comm !== "sleep");
         expect(left, `the tool survived a SIGTERM to the shim after ${delay} ms`).toEqual([]);
       } finally {
-        try {
-          process.kill(-s.pid, "SIGKILL");
-        } catch {}
+        killGroup(s.pid);
       }
     }
   });
 
   test("a version change on the server is followed after `tools update`; env pin and off; pin; unknown pin", async () => {
-    const u = user();
-    await login(u);
-    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    const u = await shimmedUser();
     expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.1.0");
     await setTools("6.2.0");
     // The cached answer is fresh: no network, still 6.1.0 until the cache expires or `update` runs.
@@ -313,9 +317,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
   });
 
   test("three parallel first uses: one download, all succeed, no partial files", async () => {
-    const u = user();
-    await login(u);
-    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    const u = await shimmedUser();
     await upkeep(["tools", "pin", "6.0.0"], { env: u.env });
     const before = artifactDownloads("6.0.0");
     const runs = await Promise.all([1, 2, 3].map(() => shim(u, ["version"])));
@@ -328,9 +330,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
   });
 
   test("at most 3 versions are kept, least recently used removed first", async () => {
-    const u = user();
-    await login(u);
-    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    const u = await shimmedUser();
     for (const v of ["6.0.0", "6.1.0", "6.2.0"]) {
       expect((await shim(u, ["version"], { UPKEEP_TOOLS_VERSION: v })).code).toBe(0);
       await Bun.sleep(20);
@@ -351,9 +351,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
   });
 
   test("server down: the installed version runs, with a warning and no long wait", async () => {
-    const u = user();
-    await login(u);
-    await upkeep(["tools", "install-shims", "--dir", u.bin, "hello"], { env: u.env });
+    const u = await shimmedUser();
     expect((await shim(u, ["version"])).code).toBe(0);
     // Point the saved server at a closed port and make the cache stale.
     const statePath = join(u.tools, "tools.json");
