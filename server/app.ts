@@ -121,7 +121,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
     await rollout.report({ ...report, last_seen: deps.now().toISOString() });
     return c.json({ ok: true });
   });
-  app.get("/v1/agents", viewer, async (c) => c.json({ agents: await rollout.agents() }));
+  app.get("/v1/agents", viewer, async (c) => c.json(await rollout.agents(c.req.query())));
 
   tokenRoutes(app, deps, g);
   artifactRoutes(app, deps, g);

@@ -78,6 +78,7 @@ export async function boot(
     serverVersionFromFlag: o.serverVersionFromFlag,
     now,
     presenceMs: o.agentTimeoutMs,
+    retentionMs: o.agentRetentionMs,
     readArtifact: async (name) => {
       const path = artifacts.path(name);
       const f = path ? Bun.file(path) : undefined;
@@ -91,6 +92,7 @@ export async function boot(
       "server_version is not set: no cap and no raise, agents and client tools get autoupdate_version's versions as given (a product with a control plane sets it: serve --server-version X, or `upkeep admin apply` of kind: server)",
     );
   const metrics = new Metrics();
+  const stopPruning = prunePeriodically(rollout, o.agentRetentionMs, log);
 
   const app = createApp({
     store,
@@ -123,9 +125,30 @@ export async function boot(
       o.port = port;
     },
     close: () => {
+      stopPruning();
+      rollout.close();
       store.close();
       dirLock.release();
     },
+  };
+}
+
+/**
+ * Deletes agents gone for longer than the retention: soon after start, then every tenth of the retention
+ * (at most hourly, at least every second), off the request path. Answers how to stop it.
+ */
+function prunePeriodically(rollout: RolloutService, retentionMs: number, log: LogFn): () => void {
+  const prune = () => {
+    rollout.prune().catch((e) => log("pruning agents failed", { error: String(e) }));
+  };
+  const period = Math.max(1000, Math.min(retentionMs / 10, 3_600_000));
+  const first = setTimeout(prune, Math.min(period, 60_000));
+  const every = setInterval(prune, period);
+  first.unref?.();
+  every.unref?.();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
   };
 }
 
