@@ -63,34 +63,7 @@ export async function boot(
   const preset = await presetTokens(store, env, now, log);
   tokens.invalidate();
 
-  const info: ServerInfo = {
-    product: o.product,
-    clusterName: o.clusterName,
-    edition: o.edition,
-    fips: o.fips,
-    jitterSeconds: o.jitterSeconds,
-    toolsCacheSeconds: o.toolsCacheSeconds,
-  };
-  const rollout = new RolloutService({
-    store,
-    info,
-    serverVersion: o.serverVersion,
-    serverVersionFromFlag: o.serverVersionFromFlag,
-    now,
-    presenceMs: o.agentTimeoutMs,
-    retentionMs: o.agentRetentionMs,
-    readArtifact: async (name) => {
-      const path = artifacts.path(name);
-      const f = path ? Bun.file(path) : undefined;
-      return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
-    },
-    log,
-  });
-  await rollout.load();
-  if (rollout.serverVersion() === undefined)
-    log(
-      "server_version is not set: no cap and no raise, agents and client tools get autoupdate_version's versions as given (a product with a control plane sets it: serve --server-version X, or `upkeep admin apply` of kind: server)",
-    );
+  const rollout = await startRollout(o, store, artifacts, log, now);
   const metrics = new Metrics();
   const stopPruning = prunePeriodically(rollout, o.agentRetentionMs, log);
 
@@ -131,6 +104,45 @@ export async function boot(
       dirLock.release();
     },
   };
+}
+
+/** The rollout service over the store, loaded (resources, rollout, the agents that count now). */
+async function startRollout(
+  o: ResolvedOptions,
+  store: SqliteStore,
+  artifacts: LocalArtifactStore,
+  log: LogFn,
+  now: () => Date,
+): Promise<RolloutService> {
+  const info: ServerInfo = {
+    product: o.product,
+    clusterName: o.clusterName,
+    edition: o.edition,
+    fips: o.fips,
+    jitterSeconds: o.jitterSeconds,
+    toolsCacheSeconds: o.toolsCacheSeconds,
+  };
+  const rollout = new RolloutService({
+    store,
+    info,
+    serverVersion: o.serverVersion,
+    serverVersionFromFlag: o.serverVersionFromFlag,
+    now,
+    presenceMs: o.agentTimeoutMs,
+    retentionMs: o.agentRetentionMs,
+    readArtifact: async (name) => {
+      const path = artifacts.path(name);
+      const f = path ? Bun.file(path) : undefined;
+      return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
+    },
+    log,
+  });
+  await rollout.load();
+  if (rollout.serverVersion() === undefined)
+    log(
+      "server_version is not set: no cap and no raise, agents and client tools get autoupdate_version's versions as given (a product with a control plane sets it: serve --server-version X, or `upkeep admin apply` of kind: server)",
+    );
+  return rollout;
 }
 
 /**

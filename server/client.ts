@@ -12,6 +12,7 @@ import { type ErrorCode, UpkeepError, UsageError } from "../core/errors.ts";
 import { isLoopbackHost } from "../core/install/url.ts";
 import { MAX_API_ANSWER_BYTES, readCapped, Watchdog } from "../core/sys/bounded_http.ts";
 import type {
+  AgentsFilter,
   AgentsPage,
   AgentView,
   ArtifactView,
@@ -24,18 +25,6 @@ import type {
   ServerView,
   TokenView,
 } from "../core/wire/mod.ts";
-
-/** The query of `GET /v1/agents` (each optional). */
-export interface AgentsFilter {
-  group?: string;
-  version?: string;
-  state?: string;
-  /** Host names starting with this. */
-  hostname?: string;
-  present?: boolean;
-  limit?: number;
-  cursor?: string;
-}
 
 /**
  * Default time limit of one API call, its answer included (an upload has none while its bytes go up; its
@@ -368,11 +357,7 @@ export class ApiClient {
 
   // ---- agents, releases, tokens ----
 
-  /**
-   * `GET /v1/agents`: one page of agents matching the filters (`group`, `version`, `state`, `hostname`
-   * prefix, `present`), `limit` per page, from `cursor` (the `next` of the page before). A server older
-   * than pages answers `{agents}` alone: every agent, no `total`.
-   */
+  /** One page of agents matching the filters; a server older than pages answers every agent, no `total`. */
   getAgents(q: AgentsFilter = {}): Promise<AgentsPage | { agents: AgentView[]; total?: undefined }> {
     const params = new URLSearchParams();
     for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));

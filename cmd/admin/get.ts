@@ -3,7 +3,8 @@
 import { UsageError } from "../../core/errors.ts";
 import { printable } from "../../core/text/printable.ts";
 import { manifestExpiry } from "../../core/trust/manifest_expiry.ts";
-import type { AgentsFilter, ApiClient, ReleasesView, RolloutView } from "../../server/client.ts";
+import type { AgentsFilter } from "../../core/wire/mod.ts";
+import type { ApiClient, ReleasesView, RolloutView } from "../../server/client.ts";
 import { type JsonFlag, report } from "../output.ts";
 import { table, textWidth, wrap } from "./text.ts";
 

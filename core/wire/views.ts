@@ -118,6 +118,19 @@ export interface AgentsPage {
   next: string | null;
 }
 
+/** The query of `GET /v1/agents`, each part optional (`admin get agents` flags). */
+export interface AgentsFilter {
+  group?: string;
+  version?: string;
+  state?: string;
+  /** Host names starting with this. */
+  hostname?: string;
+  present?: boolean;
+  limit?: number;
+  /** The `next` of the page before. */
+  cursor?: string;
+}
+
 export interface ArtifactView {
   name: string;
   size: number;
