@@ -100,3 +100,31 @@ test("pages by updater id with a total; prune deletes only agents last seen befo
   expect((await s.queryAgents({ limit: 100 })).agents[0]?.updater_id).toBe("u10");
   s.close();
 });
+
+test("a report that repeats the last one moves only last_seen; any other change is stored whole", async () => {
+  const s = new SqliteStore(":memory:");
+  const steps: AgentRecord[] = [
+    record("u1", "2026-11-23T08:00:00.000Z"),
+    record("u1", "2026-11-23T08:05:00.000Z"),
+    {
+      ...record("u1", "2026-11-23T08:10:00.000Z"),
+      state: "rolledback",
+      error: "unhealthy",
+      failed_version: "17.0.1",
+    },
+    {
+      ...record("u1", "2026-11-23T08:15:00.000Z"),
+      state: "rolledback",
+      error: "unhealthy",
+      failed_version: "17.0.1",
+    },
+    { ...record("u1", "2026-11-23T08:20:00.000Z"), state: "rolledback", failed_version: "17.0.1" },
+    { ...record("u1", "2026-11-23T08:25:00.000Z"), hostname: "renamed" },
+    record("u1", "2026-11-23T08:30:00.000Z"),
+  ];
+  for (const step of steps) {
+    await s.upsertAgent(step);
+    expect(await s.listAgents()).toEqual([step]);
+  }
+  s.close();
+});

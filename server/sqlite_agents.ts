@@ -2,8 +2,8 @@
  * The `agents` table of the SQLite store: reports written in batches (group commit), pages of agents
  * filtered and counted by SQL (indexes from migration 3), and pruning of agents long gone.
  *
- * Group commit: a report joins the open batch; the batch is written in ONE transaction `batchMs` after its
- * first report (or at once when it holds `maxBatch`), and every report's promise resolves only once that
+ * Group commit: a report joins the open batch; the batch is written in ONE transaction `batchMs` (5 ms)
+ * after its first report (or at once when it holds `maxBatch`), and every report's promise resolves only once that
  * transaction committed: a report answered 2xx is in the database file (WAL), and survives kill -9.
  */
 import type { Database } from "bun:sqlite";
@@ -70,7 +70,7 @@ function where(q: AgentQuery): { sql: string; params: string[] } {
 export interface AgentTableOptions {
   /** Runs a write: the store's checks (file still ours, a refused write is a 503). */
   write: <T>(fn: () => T) => T;
-  /** How long a batch stays open after its first report (ms). Default 10. */
+  /** How long a batch stays open after its first report (ms). Default 5. */
   batchMs?: number;
   /** A batch this full is written at once. Default 1000. */
   maxBatch?: number;
@@ -92,7 +92,7 @@ export class AgentTable {
 
   constructor(db: Database, o: AgentTableOptions) {
     this.#db = db;
-    this.#o = { batchMs: 10, maxBatch: 1000, ...o };
+    this.#o = { batchMs: 5, maxBatch: 1000, ...o };
   }
 
   /** Resolves once the report is committed (rejects when its batch could not be written). */
@@ -125,6 +125,12 @@ export class AgentTable {
   }
 
   #writeBatch(batch: AgentRecord[]): void {
+    // Most reports say what the agent said last time: then only last_seen moves, and the one UPDATE that
+    // sets it touches the row and one index, not all five (a third of the cost).
+    const touch = this.#db.query(
+      `UPDATE agents SET last_seen = ? WHERE updater_id = ? AND hostname = ? AND grp = ? AND version = ?
+         AND state = ? AND error IS ? AND failed_version IS ?`,
+    );
     const upsert = this.#db.query(
       `INSERT INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?)
@@ -133,17 +139,13 @@ export class AgentTable {
          last_seen = excluded.last_seen, failed_version = excluded.failed_version`,
     );
     this.#db.transaction(() => {
-      for (const a of batch)
-        upsert.run(
-          a.updater_id,
-          a.hostname,
-          a.group,
-          a.version,
-          a.state,
-          a.error ?? null,
-          a.last_seen,
-          a.failed_version ?? null,
-        );
+      for (const a of batch) {
+        const error = a.error ?? null;
+        const failed = a.failed_version ?? null;
+        const same = [a.updater_id, a.hostname, a.group, a.version, a.state, error, failed] as const;
+        if (touch.run(a.last_seen, ...same).changes > 0) continue;
+        upsert.run(a.updater_id, a.hostname, a.group, a.version, a.state, error, a.last_seen, failed);
+      }
     })();
   }
 

@@ -47,7 +47,7 @@ const MIGRATIONS: string[] = [
 ];
 
 export interface SqliteStoreOptions {
-  /** How long a batch of reports stays open before its one transaction (ms). Default 10. */
+  /** How long a batch of reports stays open before its one transaction (ms). Default 5. */
   reportBatchMs?: number;
   /**
    * Told when writes start being refused: once when the database file is first seen removed or replaced,
