@@ -3,7 +3,9 @@
  *
  *     upkeep admin [--server URL] [--token T] [--insecure] ...     # or UPKEEP_SERVER, UPKEEP_TOKEN
  *     upkeep admin apply -f resource.yaml [-f -] [--dry-run] [--force] [--json]  # config, version, server
- *     upkeep admin get config|version|rollout|agents|releases|server [--json]
+ *     upkeep admin get config|version|rollout|releases|server [--json]
+ *     upkeep admin get agents [--group G] [--version V] [--state S] [--hostname PREFIX] [--limit N]
+ *         [--cursor C] [--json]                                      # one page, and how many match
  *     upkeep admin rollout start|force|done|rollback GROUP [--json]
  *     upkeep admin publish FILE... [--key PUBFILE] [--json]         # + FILE.sha256, FILE.minisig, *-releases.json
  *     upkeep admin tokens add --type agent|viewer [--name N] [--json]
@@ -17,6 +19,7 @@ import type { Command } from "commander";
 import type { ApiClient, GroupAction } from "../server/client.ts";
 import type { ApplyFlags } from "./admin/apply.ts";
 import { connect } from "./admin/connect.ts";
+import type { AgentsFlags } from "./admin/get.ts";
 import type { JsonFlag } from "./output.ts";
 
 /** Commander collector for repeatable flags. */
@@ -75,11 +78,6 @@ function registerGet(admin: Command): void {
       "the rollout: groups with state, agent counts, canaries, reason",
       (v, c, o) => v.showRollout(c, o),
     ],
-    [
-      "agents",
-      "agents that reported, with group, version, state, last seen",
-      (v, c, o) => v.showAgents(c, o),
-    ],
     ["releases", "published artifacts and critical versions", (v, c, o) => v.showReleases(c, o)],
     ["server", "the server's version, product, cluster name, edition", (v, c, o) => v.showServer(c, o)],
   ];
@@ -92,6 +90,20 @@ function registerGet(admin: Command): void {
         show(await import("./admin/get.ts"), await connect(cmd), opts),
       );
   }
+  get
+    .command("agents")
+    .description("agents that reported, with group, version, state, last seen: one page, and how many match")
+    .option("--group <name>", "only agents counted in this group (an unknown or no group: the last one)")
+    .option("--version <version>", "only agents running this version")
+    .option("--state <state>", "only agents in this state: ok, updating, failed or rolledback")
+    .option("--hostname <prefix>", "only agents whose host name starts with this")
+    .option("--limit <n>", "agents per page, 1..1000 (default 100)")
+    .option("--cursor <cursor>", "the page after the one that printed this cursor")
+    .option("--json", "print the server's JSON verbatim")
+    .action(async (opts: AgentsFlags, cmd: Command) => {
+      const { showAgents } = await import("./admin/get.ts");
+      await showAgents(await connect(cmd), opts);
+    });
 }
 
 function registerRollout(admin: Command): void {

@@ -18,6 +18,10 @@ export function register(program: Command): void {
       "--agent-timeout <duration>",
       "an agent not heard from for this long no longer counts in rollout decisions (default 20m)",
     )
+    .option(
+      "--agent-retention <duration>",
+      "an agent not heard from for this long is deleted from the database (default 30d)",
+    )
     .option("--tls-cert <file>", "TLS certificate (PEM)")
     .option("--tls-key <file>", "TLS private key (PEM)")
     .option("--public-url <url>", "URL hosts use to reach this server (install.sh, agent enable)")

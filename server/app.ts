@@ -60,14 +60,22 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const { store, tokens, rollout, metrics } = deps;
   const app = new Hono<Env>();
 
-  // Requests by route and status.
+  // Requests by route and status (each counter's cell found once).
+  const cells = new Map<string, { value: number }>();
   app.use(async (c, next) => {
     await next();
-    metrics.inc("upkeep_http_requests_total", "HTTP requests by route and status", {
+    const labels = {
       route: c.req.routePath || "unmatched",
       method: c.req.method,
       status: String(c.res.status),
-    });
+    };
+    const k = `${labels.method} ${labels.status} ${labels.route}`;
+    let cell = cells.get(k);
+    if (cell === undefined) {
+      cell = metrics.counter("upkeep_http_requests_total", "HTTP requests by route and status", labels);
+      cells.set(k, cell);
+    }
+    cell.value++;
   });
 
   const g = guards(tokens, store);
@@ -125,12 +133,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
   });
 
   // Agents.
-  app.post("/v1/agents/report", reporter, writable, tooLarge(REPORT_BODY_LIMIT), async (c) => {
+  // Not behind `writable`: a report is acknowledged only once its batch is committed, and the batch checks
+  // the database first (a report to a database gone is a 503 all the same, one check per batch).
+  app.post("/v1/agents/report", reporter, tooLarge(REPORT_BODY_LIMIT), async (c) => {
     const report = parseReport(await readDocument(c));
     await rollout.report({ ...report, last_seen: deps.now().toISOString() });
     return c.json({ ok: true });
   });
-  app.get("/v1/agents", viewer, async (c) => c.json({ agents: await rollout.agents() }));
+  app.get("/v1/agents", viewer, async (c) => c.json(await rollout.agents(c.req.query())));
 
   tokenRoutes(app, deps, g);
   artifactRoutes(app, deps, g);

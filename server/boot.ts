@@ -64,34 +64,9 @@ export async function boot(
   const preset = await presetTokens(store, env, now, log);
   tokens.invalidate();
 
-  const info: ServerInfo = {
-    product: o.product,
-    clusterName: o.clusterName,
-    edition: o.edition,
-    fips: o.fips,
-    jitterSeconds: o.jitterSeconds,
-    toolsCacheSeconds: o.toolsCacheSeconds,
-  };
-  const rollout = new RolloutService({
-    store,
-    info,
-    serverVersion: o.serverVersion,
-    serverVersionFromFlag: o.serverVersionFromFlag,
-    now,
-    presenceMs: o.agentTimeoutMs,
-    readArtifact: async (name) => {
-      const path = artifacts.path(name);
-      const f = path ? Bun.file(path) : undefined;
-      return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
-    },
-    log,
-  });
-  await rollout.load();
-  if (rollout.serverVersion() === undefined)
-    log(
-      "server_version is not set: no cap and no raise, agents and client tools get autoupdate_version's versions as given (a product with a control plane sets it: serve --server-version X, or `upkeep admin apply` of kind: server)",
-    );
+  const rollout = await startRollout(o, store, artifacts, log, now);
   const metrics = new Metrics();
+  const stopPruning = prunePeriodically(rollout, o.agentRetentionMs, log);
 
   const app = createApp({
     store,
@@ -124,9 +99,69 @@ export async function boot(
       o.port = port;
     },
     close: () => {
+      stopPruning();
+      rollout.close();
       store.close();
       dirLock.release();
     },
+  };
+}
+
+/** The rollout service over the store, loaded (resources, rollout, the agents that count now). */
+async function startRollout(
+  o: ResolvedOptions,
+  store: SqliteStore,
+  artifacts: LocalArtifactStore,
+  log: LogFn,
+  now: () => Date,
+): Promise<RolloutService> {
+  const info: ServerInfo = {
+    product: o.product,
+    clusterName: o.clusterName,
+    edition: o.edition,
+    fips: o.fips,
+    jitterSeconds: o.jitterSeconds,
+    toolsCacheSeconds: o.toolsCacheSeconds,
+  };
+  const rollout = new RolloutService({
+    store,
+    info,
+    serverVersion: o.serverVersion,
+    serverVersionFromFlag: o.serverVersionFromFlag,
+    now,
+    presenceMs: o.agentTimeoutMs,
+    retentionMs: o.agentRetentionMs,
+    readArtifact: async (name) => {
+      const path = artifacts.path(name);
+      const f = path ? Bun.file(path) : undefined;
+      return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
+    },
+    log,
+  });
+  await rollout.load();
+  if (rollout.serverVersion() === undefined)
+    log(
+      "server_version is not set: no cap and no raise, agents and client tools get autoupdate_version's versions as given (a product with a control plane sets it: serve --server-version X, or `upkeep admin apply` of kind: server)",
+    );
+  return rollout;
+}
+
+/**
+ * Deletes agents gone for longer than the retention: soon after start, then every tenth of the retention
+ * (at most hourly, at least every second), off the request path. Answers how to stop it.
+ */
+function prunePeriodically(rollout: RolloutService, retentionMs: number, log: LogFn): () => void {
+  const prune = () => {
+    rollout.prune().catch((e) => log("pruning agents failed", { error: String(e) }));
+  };
+  const period = Math.max(1000, Math.min(retentionMs / 10, 3_600_000));
+  const first = setTimeout(prune, Math.min(period, 60_000));
+  const every = setInterval(prune, period);
+  first.unref?.();
+  every.unref?.();
+  return () => {
+    clearTimeout(first);
+    clearInterval(every);
   };
 }
 

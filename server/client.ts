@@ -13,6 +13,8 @@ import { isLoopbackHost } from "../core/install/url.ts";
 import { MAX_API_ANSWER_BYTES, readCapped, Watchdog } from "../core/sys/bounded_http.ts";
 import type { Problem } from "../core/validate/problem.ts";
 import type {
+  AgentsFilter,
+  AgentsPage,
   AgentView,
   ArtifactView,
   GroupAction,
@@ -350,8 +352,12 @@ export class ApiClient {
 
   // ---- agents, releases, tokens ----
 
-  getAgents(): Promise<{ agents: AgentView[] }> {
-    return this.request("GET", "/v1/agents");
+  /** One page of agents matching the filters; a server older than pages answers every agent, no `total`. */
+  getAgents(q: AgentsFilter = {}): Promise<AgentsPage | { agents: AgentView[]; total?: undefined }> {
+    const params = new URLSearchParams();
+    for (const [k, v] of Object.entries(q)) if (v !== undefined) params.set(k, String(v));
+    const qs = params.toString();
+    return this.request("GET", `/v1/agents${qs ? `?${qs}` : ""}`);
   }
 
   getReleases(): Promise<ReleasesView> {

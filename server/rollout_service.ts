@@ -1,18 +1,16 @@
 /**
  * The server's live state: resources, server version, rollout, agents. Decisions come from the pure core
  * (core/rollout); this class loads and persists state, drives the reconciler and the operator actions.
+ * The agents are kept and counted by fleet.ts (the reconciler reads their counts, never walks them).
  * What it answers is built elsewhere from its state: the find/ping bodies (answers.ts, precomputed per group
  * by find_cache.ts, which every change invalidates), the API views (views.ts), /metrics
  * (rollout_metrics.ts); the published manifest is read by published_manifest.ts.
  */
-
 import { UpkeepError } from "../core/errors.ts";
 import {
   type AutoupdateConfig,
   type AutoupdateVersion,
-  BadResourceError,
   defaultAutoupdateConfig,
-  droppedSections,
   formatAutoupdateConfig,
   formatAutoupdateVersion,
   parseAutoupdateConfig,
@@ -20,9 +18,9 @@ import {
 } from "../core/resources/mod.ts";
 import * as engine from "../core/rollout/mod.ts";
 import { resolveGroup } from "../core/rollout/mod.ts";
-import type { AgentReport, Rollout, RolloutEvent } from "../core/rollout/types.ts";
+import type { Rollout, RolloutEvent } from "../core/rollout/types.ts";
 import type {
-  AgentView,
+  AgentsPage,
   GroupAction,
   ReleasesView,
   RolloutView,
@@ -31,13 +29,17 @@ import type {
 } from "../core/wire/mod.ts";
 import { groupAnswers, type RolloutState } from "./answers.ts";
 import { FindCache } from "./find_cache.ts";
+import { Fleet, type FleetOptions } from "./fleet.ts";
 import type { Metrics } from "./metrics.ts";
 import { PublishedManifest } from "./published_manifest.ts";
 import { exportRolloutMetrics } from "./rollout_metrics.ts";
+import { ACTIONS, recordEvents, refuseDropped } from "./rollout_writes.ts";
 import type { AgentRecord, Store } from "./store.ts";
-import { agentsView, rolloutView, serverView } from "./views.ts";
+import { rolloutView, serverView } from "./views.ts";
 
-export interface RolloutServiceOptions {
+/** Besides these: the agents' presence window, retention and reconciles per report (`FleetOptions`). */
+export interface RolloutServiceOptions
+  extends Pick<FleetOptions, "presenceMs" | "retentionMs" | "reconcileGapMs"> {
   store: Store;
   info: ServerInfo;
   /**
@@ -52,8 +54,6 @@ export interface RolloutServiceOptions {
   random?: () => number;
   /** Reads a stored artifact's text (the release manifest), or undefined when there is none. */
   readArtifact?: (name: string) => Promise<string | undefined>;
-  /** Agents not seen for this long stop counting as present. */
-  presenceMs: number;
   log: (msg: string, fields?: Record<string, unknown>) => void;
 }
 
@@ -63,7 +63,9 @@ export class RolloutService {
   #version: AutoupdateVersion | undefined;
   #serverVersion: string | undefined;
   #rollout: Rollout | undefined;
-  #agents = new Map<string, AgentRecord>();
+  readonly #fleet: Fleet;
+  /** Serializes reconciles: each reads the state the one before it left. */
+  #reconciling: Promise<void> = Promise.resolve();
   /** Versions an operator flagged critical (POST /v1/releases). */
   #critical = new Set<string>();
   readonly #manifest: PublishedManifest;
@@ -76,6 +78,14 @@ export class RolloutService {
     this.#o = o;
     this.#serverVersion = o.serverVersion;
     this.#manifest = new PublishedManifest(o.info.product, o.log);
+    this.#fleet = new Fleet(this.#config, {
+      ...o,
+      decides: (group) => {
+        const state = this.#rollout?.groups.find((g) => g.name === group)?.state;
+        return state === "canary" || state === "active";
+      },
+      reconcile: () => this.reconcile(),
+    });
     this.#finds = new FindCache((group, now) =>
       groupAnswers(this.#state(), o.info, group, now, (e) =>
         o.log("find: internal error, answering do-not-update", { group, error: String(e) }),
@@ -96,7 +106,7 @@ export class RolloutService {
     if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
     await this.#manifest.read(this.#o.readArtifact, this.#o.now());
     this.#rollout = (await store.getRollout()) as Rollout | undefined;
-    for (const a of await store.listAgents()) this.#agents.set(a.updater_id, a);
+    await this.#fleet.load(this.#config);
     await this.reconcile();
     this.#ready = true;
   }
@@ -123,6 +133,7 @@ export class RolloutService {
     if (doc !== undefined) refuseDropped("autoupdate_config", this.#config, doc);
     await this.#o.store.putResource("autoupdate_config", formatAutoupdateConfig(config));
     this.#config = config;
+    this.#fleet.setConfig(config);
     this.#o.log("autoupdate_config updated");
     this.#finds.invalidate();
     await this.reconcile();
@@ -202,45 +213,40 @@ export class RolloutService {
 
   // ---- agents ----
 
-  async report(r: AgentRecord): Promise<void> {
-    await this.#o.store.upsertAgent(r);
-    this.#agents.set(r.updater_id, r);
-    await this.reconcile();
+  /** Keeps and counts an agent's report; one that can change a decision asks for a reconcile (Fleet). */
+  report(r: AgentRecord): Promise<void> {
+    return this.#fleet.report(r);
   }
 
-  agents(): AgentView[] {
-    const now = this.#o.now().getTime();
-    return agentsView(this.#agents.values(), (a) => this.#isPresent(a, now));
+  /** `GET /v1/agents`: one page of agents, filtered by the store, and how many match. */
+  agents(params: Record<string, string | undefined>): Promise<AgentsPage> {
+    return this.#fleet.page(params);
   }
 
-  #isPresent(a: AgentRecord, now: number): boolean {
-    return now - Date.parse(a.last_seen) <= this.#o.presenceMs;
-  }
-
-  /** The agents that count in the rollout now (seen within `presenceMs`). */
-  #present(): AgentRecord[] {
-    const now = this.#o.now().getTime();
-    return [...this.#agents.values()].filter((a) => this.#isPresent(a, now));
-  }
-
-  #presentReports(): AgentReport[] {
-    return this.#present().map((a) => {
-      const failed = a.state === "failed" || a.state === "rolledback";
-      return {
-        updaterId: a.updater_id,
-        hostname: a.hostname,
-        group: a.group,
-        version: a.version,
-        healthy: a.state === "ok",
-        ...(failed ? { failedVersion: a.failed_version ?? a.version } : {}),
-      };
-    });
+  /** Deletes agents not seen for the retention from the store; answers how many. */
+  prune(): Promise<number> {
+    return this.#fleet.prune();
   }
 
   // ---- rollout ----
 
-  /** Runs the reconciler once: pure decisions from the core, then persistence and logging. */
-  async reconcile(): Promise<void> {
+  /**
+   * Runs the reconciler once, after any run in progress: pure decisions from the core (over the counts
+   * kept as reports came), then persistence and logging.
+   */
+  reconcile(): Promise<void> {
+    return this.#serial(() => this.#reconcileOnce());
+  }
+
+  /** Runs `fn` after every reconcile and action before it: each reads the rollout the one before left. */
+  #serial(fn: () => Promise<void>): Promise<void> {
+    const run = this.#reconciling.then(fn);
+    this.#reconciling = run.catch(() => {});
+    return run;
+  }
+
+  async #reconcileOnce(): Promise<void> {
+    await this.#fleet.beforeReconcile();
     const t0 = performance.now();
     const now = this.#o.now();
     const agents = this.#version?.spec.agents;
@@ -253,7 +259,7 @@ export class RolloutService {
         config: this.#config,
         version: this.#version,
         rollout: this.#rollout,
-        agents: this.#presentReports(),
+        counted: (g) => this.#fleet.group(g),
         serverVersion: this.#serverVersion,
         now,
         random: this.#o.random ?? Math.random,
@@ -270,27 +276,17 @@ export class RolloutService {
       this.#rollout = next;
       this.#finds.invalidate();
     }
-    await this.#record(events);
+    await recordEvents(this.#o.store, this.#o.log, events);
     this.#manifest.warnExpiry(now);
     this.#lastReconcileMs = performance.now() - t0;
     this.#reconcileCount++;
   }
 
-  async #record(events: RolloutEvent[]): Promise<void> {
-    if (events.length === 0) return;
-    await this.#o.store.appendEvents(
-      events.map((e) => ({
-        time: new Date(e.at).toISOString(),
-        group: e.group ?? "",
-        from: e.from ?? "",
-        to: e.to ?? "",
-        reason: e.message,
-      })),
-    );
-    for (const e of events) this.#o.log(`rollout: ${e.message}`, { group: e.group, from: e.from, to: e.to });
+  action(group: string, action: GroupAction): Promise<void> {
+    return this.#serial(() => this.#act(group, action));
   }
 
-  async action(group: string, action: GroupAction): Promise<void> {
+  async #act(group: string, action: GroupAction): Promise<void> {
     if (!this.#rollout) {
       throw new UpkeepError("E_CONFLICT", "no rollout in progress: set autoupdate_version spec.agents first");
     }
@@ -300,8 +296,8 @@ export class RolloutService {
     await this.#o.store.putRollout(rollout);
     this.#rollout = rollout;
     this.#finds.invalidate();
-    await this.#record([event]);
-    await this.reconcile();
+    await recordEvents(this.#o.store, this.#o.log, [event]);
+    await this.#reconcileOnce();
     const after = this.#rollout?.groups.find((g) => g.name === group);
     if (action === "start" && after?.state === "rolledback") {
       throw new UpkeepError("E_CONFLICT", `group ${group} rolled back again at once: ${after.reason}`, {
@@ -325,7 +321,7 @@ export class RolloutService {
       serverVersion: next.serverVersion ?? this.#serverVersion,
       published: this.#manifest.versions,
       rollout: this.#rollout,
-      agents: this.#presentReports(),
+      counted: (g) => this.#fleet.group(g),
       now: this.#o.now(),
       critical: this.#allCritical(),
     });
@@ -333,6 +329,9 @@ export class RolloutService {
 
   /** `GET /v1/rollout`: the stored rollout and what each group and client tools are told now. */
   async view(): Promise<RolloutView> {
+    // What an operator reads is the rollout as of now: counts and transitions not yet reconciled included.
+    // (Reads keep answering when the store refuses writes: the reconciler's timer logs that.)
+    await this.reconcile().catch(() => {});
     const events = await this.#o.store.listEvents(100);
     return rolloutView(this.#state(), this.#o.now().getTime(), events);
   }
@@ -360,30 +359,20 @@ export class RolloutService {
     return this.#finds.body(resolved, updaterId, this.#o.now().getTime());
   }
 
+  /** Stops the timers (a folded reconcile not yet run is dropped). */
+  close(): void {
+    this.#fleet.close();
+  }
+
   exportMetrics(m: Metrics): void {
     exportRolloutMetrics(m, {
       config: this.#config,
       rollout: this.#rollout,
-      present: this.#present(),
+      present: this.#fleet.counts(),
+      pruned: this.#fleet.pruned,
       lastReconcileMs: this.#lastReconcileMs,
       reconcileCount: this.#reconcileCount,
       finds: this.#finds.counts(),
     });
   }
 }
-
-function refuseDropped(
-  kind: "autoupdate_config" | "autoupdate_version",
-  stored: AutoupdateConfig | AutoupdateVersion | undefined,
-  doc: unknown,
-): void {
-  const problems = droppedSections(stored, doc);
-  if (problems.length > 0) throw new BadResourceError(kind, problems);
-}
-
-const ACTIONS: Record<GroupAction, (input: engine.StartGroupInput) => engine.ActionResult> = {
-  start: engine.startGroup,
-  force: engine.forceGroup,
-  done: engine.markGroupDone,
-  rollback: engine.rollbackGroup,
-};

@@ -24,6 +24,7 @@ export interface ServeOptions {
   fips?: boolean;
   reconcileInterval?: string;
   agentTimeout?: string;
+  agentRetention?: string;
   tlsCert?: string;
   tlsKey?: string;
   publicUrl?: string;
@@ -42,6 +43,7 @@ const FILE_KEYS: Record<string, keyof ServeOptions> = {
   fips: "fips",
   reconcile_interval: "reconcileInterval",
   agent_timeout: "agentTimeout",
+  agent_retention: "agentRetention",
   tls_cert: "tlsCert",
   tls_key: "tlsKey",
   public_url: "publicUrl",
@@ -66,6 +68,8 @@ export interface ResolvedOptions {
   reconcileMs: number;
   /** An agent not heard from for this long no longer counts in rollout decisions. */
   agentTimeoutMs: number;
+  /** An agent not heard from for this long is deleted from the store (default 30 days). */
+  agentRetentionMs: number;
   tls?: { cert: string; key: string };
   publicUrl: string;
   logFormat: "text" | "json";
@@ -129,6 +133,12 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
       hint: "and well above the agents' --interval (5m by default)",
     });
 
+  const agentRetentionMs = duration("--agent-retention", pick("agentRetention") ?? "30d");
+  if (agentRetentionMs < agentTimeoutMs)
+    throw new UsageError("--agent-retention: must be at least --agent-timeout", {
+      hint: "agents are deleted after the retention; they stop counting in rollouts after the timeout",
+    });
+
   const product = String(pick("product") ?? "hello");
   if (!isValidProduct(product))
     throw new UsageError(
@@ -161,6 +171,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     fips: Boolean(pick("fips") ?? false),
     reconcileMs,
     agentTimeoutMs,
+    agentRetentionMs,
     ...(cert && key ? { tls: { cert: String(cert), key: String(key) } } : {}),
     publicUrl,
     publicUrlDerived: pick("publicUrl") === undefined,

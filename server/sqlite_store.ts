@@ -11,7 +11,10 @@ import { statSync } from "node:fs";
 import { UpkeepError } from "../core/errors.ts";
 import { errorCodeOf } from "../core/sys/io_error.ts";
 import type { ResourceKind } from "../core/wire/mod.ts";
+import { AgentTable } from "./sqlite_agents.ts";
 import {
+  type AgentPage,
+  type AgentQuery,
   type AgentRecord,
   type ReleaseArtifact,
   type RolloutEvent,
@@ -36,9 +39,17 @@ const MIGRATIONS: string[] = [
                            uploaded TEXT NOT NULL);`,
   // 2: the version an agent's last update failed on survives a restart (failure counts, canary verdicts).
   "ALTER TABLE agents ADD COLUMN failed_version TEXT;",
+  // 3: GET /v1/agents filters and pages in SQL; pruning and presence look agents up by last_seen.
+  `CREATE INDEX agents_by_seen ON agents (last_seen);
+   CREATE INDEX agents_by_group ON agents (grp, updater_id);
+   CREATE INDEX agents_by_version ON agents (version, updater_id);
+   CREATE INDEX agents_by_state ON agents (state, updater_id);
+   CREATE INDEX agents_by_hostname ON agents (hostname);`,
 ];
 
 export interface SqliteStoreOptions {
+  /** How long a batch of reports stays open before its one transaction (ms). Default 5. */
+  reportBatchMs?: number;
   /**
    * Told when writes start being refused: once when the database file is first seen removed or replaced,
    * and at each write SQLite itself refuses (read-only, disk full). The server logs it.
@@ -100,6 +111,7 @@ export class SqliteStore implements Store {
   readonly #ids: { path: string; id: FileId }[] = [];
   /** Set once the database is seen removed or replaced: every later write is refused with it. */
   #gone: StoreUnavailableError | undefined;
+  readonly #agents: AgentTable;
 
   constructor(path: string, o: SqliteStoreOptions = {}) {
     this.#path = path;
@@ -113,6 +125,10 @@ export class SqliteStore implements Store {
       db.run("PRAGMA busy_timeout = 5000");
       this.#db = db;
       this.#migrate();
+      this.#agents = new AgentTable(db, {
+        write: (fn) => this.#write(fn),
+        ...(o.reportBatchMs !== undefined ? { batchMs: o.reportBatchMs } : {}),
+      });
       // SQLite opens a file it may not write read-only and says so only at the first write: write now.
       if (onDisk) this.#probe();
     } catch (e) {
@@ -256,37 +272,25 @@ export class SqliteStore implements Store {
     return rows.reverse();
   }
 
-  async upsertAgent(a: AgentRecord): Promise<void> {
-    return this.#write(() => {
-      this.#db
-        .query(
-          `INSERT OR REPLACE INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-        )
-        .run(
-          a.updater_id,
-          a.hostname,
-          a.group,
-          a.version,
-          a.state,
-          a.error ?? null,
-          a.last_seen,
-          a.failed_version ?? null,
-        );
-    });
+  upsertAgent(a: AgentRecord): Promise<void> {
+    return this.#agents.upsert(a);
   }
 
-  async listAgents(): Promise<AgentRecord[]> {
-    const rows = this.#db
-      .query(
-        "SELECT updater_id, hostname, grp AS 'group', version, state, error, last_seen, failed_version FROM agents ORDER BY updater_id",
-      )
-      .all() as (AgentRecord & { error: string | null; failed_version: string | null })[];
-    return rows.map(({ error, failed_version, ...rest }) => ({
-      ...rest,
-      ...(error === null ? {} : { error }),
-      ...(failed_version === null ? {} : { failed_version }),
-    }));
+  async listAgents(o: { seenSince?: string } = {}): Promise<AgentRecord[]> {
+    return this.#agents.list(o);
+  }
+
+  async queryAgents(q: AgentQuery): Promise<AgentPage> {
+    return this.#agents.page(q);
+  }
+
+  async pruneAgents(before: string, limit: number): Promise<number> {
+    return this.#agents.prune(before, limit);
+  }
+
+  /** Report batches committed since open, and the reports in them. */
+  reportBatches(): { batches: number; reports: number } {
+    return { ...this.#agents.stats };
   }
 
   async addToken(t: TokenRecord): Promise<void> {
@@ -337,6 +341,10 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
-    this.#db.close();
+    try {
+      this.#agents.flush();
+    } finally {
+      this.#db.close();
+    }
   }
 }

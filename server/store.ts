@@ -37,6 +37,32 @@ export type AgentRecord = ReceivedReport & {
   last_seen: string;
 };
 
+/** Which agents `GET /v1/agents` lists: one page, by updater id, filtered. */
+export interface AgentQuery {
+  /** At most this many agents. */
+  limit: number;
+  /** Agents after this updater id (where the page before ended). */
+  after?: string;
+  /** Agents counted in a group: that reported `is`, or (the last group) that reported none of `notIn`. */
+  group?: { is: string } | { notIn: string[] };
+  version?: string;
+  state?: string;
+  /** Host names starting with this (case-sensitive). */
+  hostnamePrefix?: string;
+  /** Last seen at or after this ISO time (present agents). */
+  seenSince?: string;
+  /** Last seen before this ISO time (agents that no longer count). */
+  seenBefore?: string;
+}
+
+export interface AgentPage {
+  agents: AgentRecord[];
+  /** How many agents the query's filters match in all (every page). */
+  total: number;
+  /** More agents after this page. */
+  more: boolean;
+}
+
 export interface ReleaseArtifact {
   name: string;
   size: number;
@@ -71,8 +97,17 @@ export interface Store {
   appendEvents(events: RolloutEvent[]): Promise<void>;
   listEvents(limit: number): Promise<RolloutEvent[]>;
 
+  /**
+   * Stores an agent's report. Reports may be written in batches (one transaction for many): the promise
+   * resolves only once this report is committed, so a report acknowledged after it survives a crash.
+   */
   upsertAgent(agent: AgentRecord): Promise<void>;
-  listAgents(): Promise<AgentRecord[]>;
+  /** Every agent, or those seen at or after `seenSince` (ISO), oldest report first. */
+  listAgents(o?: { seenSince?: string }): Promise<AgentRecord[]>;
+  /** One page of agents (filtered by the store, ordered by updater id) and how many match in all. */
+  queryAgents(q: AgentQuery): Promise<AgentPage>;
+  /** Deletes up to `limit` agents last seen before `before` (ISO); answers how many were deleted. */
+  pruneAgents(before: string, limit: number): Promise<number>;
 
   addToken(token: TokenRecord): Promise<void>;
   listTokens(kind: TokenKind): Promise<TokenRecord[]>;
@@ -83,5 +118,6 @@ export interface Store {
   listArtifacts(): Promise<ReleaseArtifact[]>;
   getArtifact(name: string): Promise<ReleaseArtifact | undefined>;
 
+  /** Writes what is pending (a batch of reports) and closes. */
   close(): void;
 }

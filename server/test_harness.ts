@@ -32,6 +32,7 @@ export async function harness(
     random?: () => number;
     db?: string;
     presenceMs?: number;
+    retentionMs?: number;
     /** Serve a small file as the running executable at /download/upkeep-linux-amd64. */
     self?: boolean;
     /** Overrides of the server's identity (default: hello, cluster test, oss, no FIPS, no jitter). */
@@ -61,6 +62,7 @@ export async function harness(
     now,
     random: opts.random ?? (() => 0),
     presenceMs: opts.presenceMs ?? 10 * 60_000,
+    ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
     readArtifact: async (name) => {
       const path = artifacts.path(name);
       const f = path ? Bun.file(path) : undefined;

@@ -10,10 +10,8 @@ export function hashToken(token: string): string {
   return new Bun.CryptoHasher("sha256").update(token).digest("hex");
 }
 
-/** Constant-time comparison of two hex hashes of equal length. */
-function sameHash(a: string, b: string): boolean {
-  const x = Buffer.from(a, "hex");
-  const y = Buffer.from(b, "hex");
+/** Constant-time comparison of two hashes of equal length. */
+function sameHash(x: Buffer, y: Buffer): boolean {
   return x.length === y.length && timingSafeEqual(x, y);
 }
 
@@ -30,23 +28,26 @@ export function bearer(header: string | undefined | null): string | undefined {
  */
 export class TokenChecker {
   readonly #store: Store;
-  readonly #cache = new Map<TokenKind, string[]>();
+  /** Every stored hash with its kind (decoded once: a check per request, the tables change rarely). */
+  #cache: { kind: TokenKind; hash: Buffer }[] | undefined;
 
   constructor(store: Store) {
     this.#store = store;
   }
 
-  async #hashes(kind: TokenKind): Promise<string[]> {
-    let hashes = this.#cache.get(kind);
-    if (!hashes) {
-      hashes = (await this.#store.listTokens(kind)).map((t) => t.hash);
-      this.#cache.set(kind, hashes);
+  async #hashes(): Promise<{ kind: TokenKind; hash: Buffer }[]> {
+    if (this.#cache === undefined) {
+      const all: { kind: TokenKind; hash: Buffer }[] = [];
+      for (const kind of TOKEN_KINDS)
+        for (const t of await this.#store.listTokens(kind))
+          all.push({ kind, hash: Buffer.from(t.hash, "hex") });
+      this.#cache = all;
     }
-    return hashes;
+    return this.#cache;
   }
 
   invalidate(): void {
-    this.#cache.clear();
+    this.#cache = undefined;
   }
 
   /** True when `token` is a valid token of one of `kinds`. */
@@ -58,10 +59,9 @@ export class TokenChecker {
   /** The kind of a valid token, or undefined. Every stored hash of every kind is compared. */
   async kindOf(token: string | undefined): Promise<TokenKind | undefined> {
     if (!token) return undefined;
-    const h = hashToken(token);
+    const h = new Bun.CryptoHasher("sha256").update(token).digest();
     let found: TokenKind | undefined;
-    for (const kind of TOKEN_KINDS)
-      for (const candidate of await this.#hashes(kind)) if (sameHash(h, candidate)) found ??= kind;
+    for (const candidate of await this.#hashes()) if (sameHash(h, candidate.hash)) found ??= candidate.kind;
     return found;
   }
 }

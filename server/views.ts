@@ -7,7 +7,6 @@ import type { GroupStatus } from "../core/rollout/types.ts";
 import { parseVersion } from "../core/version/parse_version.ts";
 import type {
   AdjustmentView,
-  AgentView,
   EventView,
   GroupView,
   RolloutView,
@@ -16,7 +15,6 @@ import type {
   ToolsView,
 } from "../core/wire/mod.ts";
 import { type RolloutState, tellAgent, tellTools } from "./answers.ts";
-import type { AgentRecord } from "./store.ts";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
@@ -117,14 +115,4 @@ export function serverView(info: ServerInfo, serverVersion: string | undefined):
     edition: info.edition,
     fips: info.fips,
   };
-}
-
-/** `GET /v1/agents`: every agent by id, and whether it still counts (`isPresent`). */
-export function agentsView(
-  agents: Iterable<AgentRecord>,
-  isPresent: (a: AgentRecord) => boolean,
-): AgentView[] {
-  return [...agents]
-    .sort((a, b) => a.updater_id.localeCompare(b.updater_id))
-    .map((a) => ({ ...a, present: isPresent(a) }));
 }

@@ -1,6 +1,9 @@
 /** `upkeep admin get ...`: a resource, the rollout, agents, releases or the server, as text or JSON. */
+
+import { UsageError } from "../../core/errors.ts";
 import { printable } from "../../core/text/printable.ts";
 import { manifestExpiry } from "../../core/trust/manifest_expiry.ts";
+import type { AgentsFilter } from "../../core/wire/mod.ts";
 import type { ApiClient, ReleasesView, RolloutView } from "../../server/client.ts";
 import { type JsonFlag, report } from "../output.ts";
 import { table, textWidth, wrap } from "./text.ts";
@@ -105,27 +108,66 @@ export async function showRollout(client: ApiClient, opts: JsonFlag): Promise<vo
   report(opts, view, (v) => rolloutText(v, width));
 }
 
-export async function showAgents(client: ApiClient, opts: JsonFlag): Promise<void> {
-  const body = await client.getAgents();
+/** `admin get agents` flags: the filters of `GET /v1/agents`, a page size and where to start. */
+export interface AgentsFlags extends JsonFlag {
+  group?: string;
+  version?: string;
+  state?: string;
+  hostname?: string;
+  limit?: string;
+  cursor?: string;
+}
+
+const FILTERS = ["group", "version", "state", "hostname"] as const;
+
+export async function showAgents(client: ApiClient, opts: AgentsFlags): Promise<void> {
+  const filter: AgentsFilter = {};
+  for (const k of FILTERS) if (opts[k] !== undefined) filter[k] = opts[k];
+  if (opts.limit !== undefined) {
+    if (!/^\d+$/.test(opts.limit))
+      throw new UsageError(`--limit ${JSON.stringify(opts.limit)}: not a number`);
+    filter.limit = Number(opts.limit);
+  }
+  if (opts.cursor !== undefined) filter.cursor = opts.cursor;
+  const body = await client.getAgents(filter);
   const width = await textWidth();
-  report(opts, body, (b) =>
-    b.agents.length === 0
+  report(opts, body, (b) => agentsText(b, opts, width));
+}
+
+function agentsText(
+  b: Awaited<ReturnType<ApiClient["getAgents"]>>,
+  opts: AgentsFlags,
+  width: number,
+): string {
+  const quote = (v: string) => (/^[\w.@:+/-]+$/.test(v) ? v : `'${v.replaceAll("'", `'\\''`)}'`);
+  const filters = FILTERS.filter((k) => opts[k] !== undefined).map((k) => `--${k} ${quote(String(opts[k]))}`);
+  if (b.agents.length === 0)
+    return filters.length === 0 && opts.cursor === undefined
       ? "no agents have reported yet"
-      : table(
-          ["UPDATER_ID", "HOSTNAME", "GROUP", "VERSION", "STATE", "LAST_SEEN", "PRESENT", "ERROR"],
-          b.agents.map((a) => [
-            a.updater_id,
-            a.hostname,
-            a.group || "-",
-            a.version,
-            a.state,
-            a.last_seen,
-            a.present ? "yes" : "no",
-            a.error ?? "",
-          ]),
-          width,
-        ),
+      : filters.length === 0
+        ? "no more agents after this cursor"
+        : `no agents match ${filters.join(" ")}`;
+  const rows = table(
+    ["UPDATER_ID", "HOSTNAME", "GROUP", "VERSION", "STATE", "LAST_SEEN", "PRESENT", "ERROR"],
+    b.agents.map((a) => [
+      a.updater_id,
+      a.hostname,
+      a.group || "-",
+      a.version,
+      a.state,
+      a.last_seen,
+      a.present ? "yes" : "no",
+      a.error ?? "",
+    ]),
+    width,
   );
+  // An older server lists every agent at once (no total, no pages).
+  if (b.total === undefined) return rows;
+  const what = filters.length === 0 ? "agents" : `agents matching ${filters.join(" ")}`;
+  const lines = [rows, `${b.agents.length} of ${b.total} ${what}`];
+  const again = [...filters, ...(opts.limit ? [`--limit ${quote(opts.limit)}`] : []), `--cursor ${b.next}`];
+  if (b.next) lines.push(`next page: upkeep admin get agents ${again.join(" ")}`);
+  return lines.join("\n");
 }
 
 export async function showReleases(client: ApiClient, opts: JsonFlag): Promise<void> {

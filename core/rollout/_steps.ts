@@ -73,10 +73,9 @@ function stepCanary(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig): GroupStatus
     const canaries = pickCanaries(ctx, g, t, gc);
     return { ...g, canaries, reason: `${plural(canaries.length, "canary", "canaries")} updating first` };
   }
-  const byId = new Map(t.members.map((a) => [a.updaterId, a]));
-  const failed = g.canaries.find((c) => hasFailed(byId.get(c.updaterId), ctx.target));
+  const failed = g.canaries.find((c) => hasFailed(t.member(c.updaterId), ctx.target));
   if (failed !== undefined) {
-    const a = byId.get(failed.updaterId) as AgentReport;
+    const a = t.member(failed.updaterId) as AgentReport;
     const how = sameVersion(a.failedVersion, ctx.target)
       ? "its update failed"
       : "it is unhealthy on the target";
@@ -88,7 +87,7 @@ function stepCanary(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig): GroupStatus
       { canaries: g.canaries.map((c) => ({ ...c, success: false })) },
     );
   }
-  const canaries = g.canaries.map((c) => ({ ...c, success: isUpToDate(byId.get(c.updaterId), ctx.target) }));
+  const canaries = g.canaries.map((c) => ({ ...c, success: isUpToDate(t.member(c.updaterId), ctx.target) }));
   const ok = canaries.filter((c) => c.success).length;
   if (ok === canaries.length) {
     return transition(
@@ -224,7 +223,7 @@ export function stepImmediate(ctx: Ctx, g: GroupStatus): GroupStatus {
 
 /** Chooses a group's canaries among its reporting agents, and records which. */
 function pickCanaries(ctx: Ctx, g: GroupStatus, t: Tally, gc: AgentGroupConfig): Canary[] {
-  const canaries = chooseCanaries(t.members, gc.canaryCount, ctx.random);
+  const canaries = chooseCanaries(t.members(), gc.canaryCount, ctx.random);
   ctx.events.push({
     at: ctx.now,
     kind: "canaries",

@@ -2,10 +2,19 @@
 import type { AutoupdateConfig } from "../resources/types.ts";
 import { sameVersion } from "../version/same_version.ts";
 import { resolveGroup } from "./resolve_group.ts";
-import type { AgentReport } from "./types.ts";
+import type { AgentKind, AgentReport, GroupAgents } from "./types.ts";
 
-/** A group's reporting agents, and how many run the target healthy or failed on it. */
-export type Tally = { members: AgentReport[]; present: number; upToDate: number; failed: number };
+/**
+ * A group's reporting agents: how many run the target healthy or failed on it, and the agents themselves
+ * (listed only to choose canaries, looked up by id for the canaries' verdicts).
+ */
+export type Tally = {
+  present: number;
+  upToDate: number;
+  failed: number;
+  members: () => readonly AgentReport[];
+  member: (updaterId: string) => AgentReport | undefined;
+};
 
 /** One tally per configured group; an agent counts once, in the group it resolves to. */
 export function tally(
@@ -13,27 +22,61 @@ export function tally(
   agents: readonly AgentReport[],
   target: string,
 ): Map<string, Tally> {
-  const out = new Map<string, Tally>();
-  for (const g of config.spec.agents.groups)
-    out.set(g.name, { members: [], present: 0, upToDate: 0, failed: 0 });
+  const lists = new Map<string, Map<string, AgentReport>>();
+  for (const g of config.spec.agents.groups) lists.set(g.name, new Map());
   const seen = new Set<string>();
   for (const a of agents) {
     if (seen.has(a.updaterId)) continue; // one report per agent
     seen.add(a.updaterId);
-    const t = out.get(resolveGroup(config, a.group).name) as Tally;
-    t.members.push(a);
-    t.present++;
-    if (isUpToDate(a, target)) t.upToDate++;
-    else if (hasFailed(a, target)) t.failed++;
+    lists.get(resolveGroup(config, a.group).name)?.set(a.updaterId, a);
+  }
+  const out = new Map<string, Tally>();
+  for (const [name, byId] of lists) {
+    const t = count(
+      [...byId.values()].map((kind) => ({ kind, count: 1 })),
+      target,
+    );
+    const members = [...byId.values()];
+    out.set(name, { ...t, members: () => members, member: (id) => byId.get(id) });
   }
   return out;
 }
 
-export function isUpToDate(a: AgentReport | undefined, target: string): boolean {
+/**
+ * One tally per configured group from counts a server keeps (`GroupAgents`): O(groups x kinds), whatever
+ * the number of agents.
+ */
+export function tallyCounted(
+  config: AutoupdateConfig,
+  fleet: (group: string) => GroupAgents,
+  target: string,
+): Map<string, Tally> {
+  const out = new Map<string, Tally>();
+  for (const g of config.spec.agents.groups) {
+    const agents = fleet(g.name);
+    out.set(g.name, { ...count(agents.kinds, target), members: agents.members, member: agents.member });
+  }
+  return out;
+}
+
+function count(
+  kinds: Iterable<{ kind: AgentKind; count: number }>,
+  target: string,
+): Pick<Tally, "present" | "upToDate" | "failed"> {
+  const t = { present: 0, upToDate: 0, failed: 0 };
+  for (const { kind, count } of kinds) {
+    t.present += count;
+    if (isUpToDate(kind, target)) t.upToDate += count;
+    else if (hasFailed(kind, target)) t.failed += count;
+  }
+  return t;
+}
+
+export function isUpToDate(a: AgentKind | undefined, target: string): boolean {
   return a?.healthy === true && sameVersion(a.version, target);
 }
 
-export function hasFailed(a: AgentReport | undefined, target: string): boolean {
+export function hasFailed(a: AgentKind | undefined, target: string): boolean {
   if (a === undefined || isUpToDate(a, target)) return false;
   return sameVersion(a.failedVersion, target) || (!a.healthy && sameVersion(a.version, target));
 }

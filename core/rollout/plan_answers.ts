@@ -12,7 +12,14 @@ import { decideTools } from "./decide_tools.ts";
 import { groupWindow } from "./group_window.ts";
 import { reconcile } from "./reconcile.ts";
 import { seededRandom } from "./seeded_random.ts";
-import type { AgentReport, GroupState, Rollout, RolloutEvent, VersionAdjustment } from "./types.ts";
+import type {
+  AgentReport,
+  GroupAgents,
+  GroupState,
+  Rollout,
+  RolloutEvent,
+  VersionAdjustment,
+} from "./types.ts";
 
 export type PlanAnswersInput = {
   config: AutoupdateConfig;
@@ -29,6 +36,8 @@ export type PlanAnswersInput = {
   rollout?: Rollout | undefined;
   /** The PRESENT agents' last reports (canary choice, counts, `done`). Default: none. */
   agents?: readonly AgentReport[];
+  /** Instead of `agents`: each group's present agents as the server counts them (see `reconcile`). */
+  counted?: (group: string) => GroupAgents;
   now: Date | number;
   /** Versions flagged critical (by an operator or the manifest). */
   critical?: readonly string[];
@@ -107,6 +116,7 @@ export function planAnswers(input: PlanAnswersInput): PlanAnswers {
     version,
     rollout: input.rollout,
     agents: input.agents ?? [],
+    ...(input.counted ? { counted: input.counted } : {}),
     serverVersion,
     now,
     random: input.random ?? seededRandom(1),

@@ -4,13 +4,14 @@ import type { AgentGroupConfig, AutoupdateConfig, AutoupdateVersion } from "../r
 import { formatVersion } from "../version/format_version.ts";
 import { parseVersion } from "../version/parse_version.ts";
 import { type Ctx, stepHaltOnError, stepImmediate, stepTimeBased } from "./_steps.ts";
-import { agentsSummary, type Tally, tally } from "./_tally.ts";
+import { agentsSummary, type Tally, tally, tallyCounted } from "./_tally.ts";
 import { iso, toMs, unstartedStatus } from "./_util.ts";
 import { createRollout } from "./create_rollout.ts";
 import { effectiveAgentMode } from "./effective_agent_mode.ts";
 import {
   type AgentReport,
   DEFAULT_MAX_FAILURE_RATIO,
+  type GroupAgents,
   type GroupStatus,
   type Rollout,
   type RolloutEvent,
@@ -22,7 +23,12 @@ export type ReconcileInput = {
   /** The stored rollout, or `undefined` before the first one. */
   rollout: Rollout | undefined;
   /** The PRESENT agents' last reports (the caller drops agents not seen recently). */
-  agents: readonly AgentReport[];
+  agents?: readonly AgentReport[];
+  /**
+   * Instead of `agents`: each configured group's present agents as counted by the caller (a server that
+   * keeps per-group counts as reports arrive), so a step costs the same whatever the fleet's size.
+   */
+  counted?: (group: string) => GroupAgents;
   /** The control plane's version (agents are capped at it), or `undefined`: no cap, no raise. */
   serverVersion: string | undefined;
   now: Date | number;
@@ -48,7 +54,7 @@ export type ReconcileResult = { rollout: Rollout | undefined; events: RolloutEve
  * - A new `start_version`/`target_version` pair, or a new strategy, starts a new rollout: every group
  *   `unstarted`. Groups added to the schedule join `unstarted`; removed groups are dropped; renaming a
  *   group is a removal plus an addition.
- * - Counts (`presentCount`, `upToDateCount`, `failedCount`) are refreshed from `agents`. An agent is up to
+ * - Counts (`presentCount`, `upToDateCount`, `failedCount`) are refreshed from `agents` (or `counted`). An agent is up to
  *   date when it runs the target (capped at the server version) and is healthy; failed when its last
  *   update to the target failed, or it runs the target unhealthy. Without a server version the target is
  *   taken as given (no cap, no raise).
@@ -90,7 +96,10 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
           capAgentVersion(parseVersion(av.targetVersion), parseVersion(input.serverVersion), input.policy)
             .version,
         );
-  const tallies = tally(config, input.agents, target);
+  const tallies =
+    input.counted === undefined
+      ? tally(config, input.agents ?? [], target)
+      : tallyCounted(config, input.counted, target);
   // A finished group whose reason counts agents (halt-on-error, immediate) keeps a reason that agrees with
   // its counts.
   const countedDone = config.spec.agents.strategy === "halt-on-error" || av.schedule === "immediate";

@@ -68,6 +68,21 @@ export type AgentReport = {
   failedVersion?: string;
 };
 
+/** What the rollout counts of an agent: what it runs, whether healthy, what its last failed update was. */
+export type AgentKind = Pick<AgentReport, "version" | "healthy" | "failedVersion">;
+
+/**
+ * One group's reporting (present) agents as a server keeps them counted, instead of a list to walk: how
+ * many agents of each kind (each kind once), and the agents themselves on demand. `reconcile` reads the
+ * counts at every step; it lists the members only to choose canaries, and looks canaries up by id.
+ */
+export type GroupAgents = {
+  kinds: Iterable<{ kind: AgentKind; count: number }>;
+  members: () => readonly AgentReport[];
+  /** A reporting agent of this group, or undefined (absent, or counted in another group). */
+  member: (updaterId: string) => AgentReport | undefined;
+};
+
 export type RolloutEventKind = "rollout" | "transition" | "canaries" | "group_added" | "group_removed";
 
 /** Something that changed, for the server's log and audit trail. */

@@ -104,6 +104,33 @@ export type AgentView = ReceivedReport & {
   present: boolean;
 };
 
+/**
+ * `GET /v1/agents`: one page of agents by updater id, filtered (`group`, `version`, `state`, `hostname`
+ * prefix, `present`), and how many match. Without parameters: the first 100 agents, and `next`.
+ */
+export interface AgentsPage {
+  agents: AgentView[];
+  /** How many agents match the filters, over every page. */
+  total: number;
+  /** The page size used (`limit`: 1..1000, default 100). */
+  limit: number;
+  /** The `cursor` of the next page (send the same filters with it), or null on the last page. */
+  next: string | null;
+}
+
+/** The query of `GET /v1/agents`, each part optional (`admin get agents` flags). */
+export interface AgentsFilter {
+  group?: string;
+  version?: string;
+  state?: string;
+  /** Host names starting with this. */
+  hostname?: string;
+  present?: boolean;
+  limit?: number;
+  /** The `next` of the page before. */
+  cursor?: string;
+}
+
 export interface ArtifactView {
   name: string;
   size: number;

@@ -1,0 +1,142 @@
+/**
+ * The server's side of the agents (issue 13: one serve for 100,000 of them): reports kept (the store writes
+ * them in batches and acknowledges each only once committed) and counted as they arrive (PresentAgents),
+ * the reconciler asked for only when a report can change a decision, the agent list paged by the store,
+ * and agents gone for longer than the retention pruned.
+ */
+import type { AutoupdateConfig } from "../core/resources/mod.ts";
+import type { GroupAgents } from "../core/rollout/types.ts";
+import type { AgentsPage } from "../core/wire/mod.ts";
+import { agentsPage, agentsQuery } from "./agents_query.ts";
+import { Coalesce } from "./coalesce.ts";
+import { type KindCount, PresentAgents } from "./present_agents.ts";
+import type { AgentRecord, Store } from "./store.ts";
+
+export const DEFAULT_RETENTION_MS = 30 * 24 * 3_600_000;
+
+export interface FleetOptions {
+  store: Store;
+  now: () => Date;
+  /** Agents not seen for this long stop counting as present. */
+  presenceMs: number;
+  /** Agents not seen for this long are deleted from the store (`prune`). Default 30 days. */
+  retentionMs?: number;
+  /** Reconciles asked for by reports: at most one per this many ms (default 250). */
+  reconcileGapMs?: number;
+  log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** A change to this group's counts can change a decision now (the group is in canary or active). */
+  decides: (group: string) => boolean;
+  reconcile: () => Promise<void>;
+}
+
+export class Fleet {
+  readonly #o: FleetOptions;
+  #config: AutoupdateConfig;
+  readonly #present: PresentAgents;
+  /** The clock at the last expiry: a clock that steps back re-reads the present agents from the store. */
+  #expiredAt = Number.NEGATIVE_INFINITY;
+  #reload = false;
+  readonly #soon: Coalesce;
+  #pruned = 0;
+
+  constructor(config: AutoupdateConfig, o: FleetOptions) {
+    this.#o = o;
+    this.#config = config;
+    this.#present = new PresentAgents(config, o.presenceMs);
+    this.#soon = new Coalesce(() => o.reconcile(), {
+      gapMs: o.reconcileGapMs ?? 250,
+      onError: (e) => o.log("reconcile failed", { error: String(e) }),
+    });
+  }
+
+  /** Reads the agents that count now from the store (at start). */
+  async load(config: AutoupdateConfig): Promise<void> {
+    this.setConfig(config);
+    const now = this.#o.now().getTime();
+    const since = new Date(now - this.#o.presenceMs).toISOString();
+    this.#present.reset(await this.#o.store.listAgents({ seenSince: since }), now);
+    this.#expiredAt = now;
+    this.#reload = false;
+  }
+
+  setConfig(config: AutoupdateConfig): void {
+    this.#config = config;
+    this.#present.setConfig(config);
+  }
+
+  /**
+   * Keeps an agent's report (committed before this resolves) and counts it. A report that changes the
+   * counts of a group where counts decide asks for a reconcile: at once after a quiet spell (awaited), else
+   * folded into one run at most every `reconcileGapMs`. Any other report waits for the next reconcile.
+   */
+  async report(r: AgentRecord): Promise<void> {
+    await this.#o.store.upsertAgent(r);
+    const changed = [...this.expire(), ...this.#present.add(r, Date.parse(r.last_seen))];
+    if (changed.some((g) => this.#o.decides(g))) await this.#soon.request();
+  }
+
+  /** `GET /v1/agents`: one page of agents, filtered by the store, and how many match. */
+  async page(params: Record<string, string | undefined>): Promise<AgentsPage> {
+    const cutoff = new Date(this.#o.now().getTime() - this.#o.presenceMs).toISOString();
+    const q = agentsQuery(params, { config: this.#config, presentSince: cutoff });
+    return agentsPage(await this.#o.store.queryAgents(q), q, cutoff);
+  }
+
+  /** Called as a reconcile begins: it covers every report so far; the counts are brought to now. */
+  async beforeReconcile(): Promise<void> {
+    this.#soon.started();
+    if (this.#reload) await this.load(this.#config);
+    this.expire();
+  }
+
+  /** Drops the agents no longer present; the groups whose counts changed. */
+  expire(): string[] {
+    const now = this.#o.now().getTime();
+    if (now < this.#expiredAt) {
+      // The clock stepped back: agents expired since may count again; re-read them at the next reconcile.
+      this.#reload = true;
+      return [];
+    }
+    this.#expiredAt = now;
+    return this.#present.expire(now);
+  }
+
+  /** A group's present agents, for `reconcile` and `planAnswers`. */
+  group(name: string): GroupAgents {
+    return this.#present.group(name);
+  }
+
+  /** Present agents by group and kind (for /metrics). */
+  counts(): ReadonlyMap<string, ReadonlyMap<string, KindCount>> {
+    this.expire();
+    return this.#present.counts();
+  }
+
+  /** Agents deleted by `prune` since start. */
+  get pruned(): number {
+    return this.#pruned;
+  }
+
+  /**
+   * Deletes agents not seen for the retention from the store, a batch at a time (other requests are served
+   * between batches). Answers how many; /metrics counts them (`upkeep_agents_pruned_total`).
+   */
+  async prune(batch = 1000): Promise<number> {
+    const keep = Math.max(this.#o.retentionMs ?? DEFAULT_RETENTION_MS, this.#o.presenceMs);
+    const before = new Date(this.#o.now().getTime() - keep).toISOString();
+    let total = 0;
+    for (;;) {
+      const n = await this.#o.store.pruneAgents(before, batch);
+      total += n;
+      if (n < batch) break;
+      await new Promise((res) => setTimeout(res, 0));
+    }
+    this.#pruned += total;
+    if (total > 0) this.#o.log("agents pruned", { count: total, not_seen_since: before });
+    return total;
+  }
+
+  close(): void {
+    this.#soon.stop();
+  }
+}
