@@ -12,7 +12,7 @@
  * The dashboard (/dashboard, server/dashboard/) takes no bearer token: its login form takes an admin or
  * viewer token once and keeps a session cookie; its actions need an admin session and a CSRF token.
  */
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import { isGroupAction, parseReport } from "../core/wire/mod.ts";
 import type { ArtifactStore } from "./artifact_store.ts";
 import { dashboard } from "./dashboard/mod.ts";
@@ -60,23 +60,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   const { store, tokens, rollout, metrics } = deps;
   const app = new Hono<Env>();
 
-  // Requests by route and status (each counter's cell found once).
-  const cells = new Map<string, { value: number }>();
-  app.use(async (c, next) => {
-    await next();
-    const labels = {
-      route: c.req.routePath || "unmatched",
-      method: c.req.method,
-      status: String(c.res.status),
-    };
-    const k = `${labels.method} ${labels.status} ${labels.route}`;
-    let cell = cells.get(k);
-    if (cell === undefined) {
-      cell = metrics.counter("upkeep_http_requests_total", "HTTP requests by route and status", labels);
-      cells.set(k, cell);
-    }
-    cell.value++;
-  });
+  app.use(countRequests(metrics));
 
   const g = guards(tokens, store);
   const { viewer, admin, reporter, writable } = g;
@@ -145,4 +129,24 @@ export function createApp(deps: AppDeps): Hono<Env> {
   tokenRoutes(app, deps, g);
   artifactRoutes(app, deps, g);
   return app;
+}
+
+/** Requests by route and status (each counter's cell found once). */
+function countRequests(metrics: AppDeps["metrics"]): MiddlewareHandler<Env> {
+  const cells = new Map<string, { value: number }>();
+  return async (c, next) => {
+    await next();
+    const labels = {
+      route: c.req.routePath || "unmatched",
+      method: c.req.method,
+      status: String(c.res.status),
+    };
+    const k = `${labels.method} ${labels.status} ${labels.route}`;
+    let cell = cells.get(k);
+    if (cell === undefined) {
+      cell = metrics.counter("upkeep_http_requests_total", "HTTP requests by route and status", labels);
+      cells.set(k, cell);
+    }
+    cell.value++;
+  };
 }

@@ -6,7 +6,7 @@
  */
 import type { AutoupdateConfig } from "../core/resources/mod.ts";
 import type { GroupAgents } from "../core/rollout/types.ts";
-import type { AgentsPage } from "../core/wire/mod.ts";
+import type { AgentsPage, AgentView } from "../core/wire/mod.ts";
 import { agentsPage, agentsQuery } from "./agents_query.ts";
 import { Coalesce } from "./coalesce.ts";
 import { type KindCount, PresentAgents } from "./present_agents.ts";
@@ -80,6 +80,12 @@ export class Fleet {
     const cutoff = new Date(this.#o.now().getTime() - this.#o.presenceMs).toISOString();
     const q = agentsQuery(params, { config: this.#config, presentSince: cutoff });
     return agentsPage(await this.#o.store.queryAgents(q), q, cutoff);
+  }
+
+  /** Every stored agent with whether it counts now (the dashboard's snapshot: one store read a page). */
+  async all(): Promise<AgentView[]> {
+    const cutoff = new Date(this.#o.now().getTime() - this.#o.presenceMs).toISOString();
+    return (await this.#o.store.listAgents()).map((a) => ({ ...a, present: a.last_seen >= cutoff }));
   }
 
   /** Called as a reconcile begins: it covers every report so far; the counts are brought to now. */

@@ -21,6 +21,7 @@ import { resolveGroup } from "../core/rollout/mod.ts";
 import type { Rollout, RolloutEvent } from "../core/rollout/types.ts";
 import type {
   AgentsPage,
+  AgentView,
   GroupAction,
   ReleasesView,
   RolloutView,
@@ -221,6 +222,11 @@ export class RolloutService {
   /** `GET /v1/agents`: one page of agents, filtered by the store, and how many match. */
   agents(params: Record<string, string | undefined>): Promise<AgentsPage> {
     return this.#fleet.page(params);
+  }
+
+  /** Every stored agent (the dashboard reads one snapshot a page; `agents()` pages for the API). */
+  allAgents(): Promise<AgentView[]> {
+    return this.#fleet.all();
   }
 
   /** Deletes agents not seen for the retention from the store; answers how many. */

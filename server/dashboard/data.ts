@@ -53,13 +53,17 @@ export async function readPageData(rollout: RolloutService, now: () => Date): Pr
     }
     return g;
   };
-  const [view, releases] = await Promise.all([rollout.view(), rollout.releases()]);
+  const [view, releases, agents] = await Promise.all([
+    rollout.view(),
+    rollout.releases(),
+    rollout.allAgents(),
+  ]);
   return {
     now: now().getTime(),
     view,
     config,
     releases,
     groupOf,
-    fleet: snapshotFleet(rollout.agents(), groupOf),
+    fleet: snapshotFleet(agents, groupOf),
   };
 }

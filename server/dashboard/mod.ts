@@ -47,10 +47,10 @@ export function dashboard(deps: AppDeps): Dashboard {
   const history = new ReportHistory();
   let seeded = false;
   // The history starts from each agent's stored last report, read once, when first needed.
-  const seededHistory = () => {
+  const seededHistory = async () => {
     if (!seeded) {
       seeded = true;
-      for (const a of deps.rollout.agents()) history.record(a, Date.parse(a.last_seen));
+      for (const a of await deps.rollout.allAgents()) history.record(a, Date.parse(a.last_seen));
     }
     return history;
   };
@@ -85,7 +85,7 @@ export function dashboard(deps: AppDeps): Dashboard {
   pageRoutes(app, d);
   actionRoutes(app, d);
   const recordReports: MiddlewareHandler = async (c, next) => {
-    seededHistory();
+    await seededHistory();
     await next();
     if (c.res.status !== 200) return;
     try {

@@ -23,7 +23,7 @@ import type { Session } from "./sessions.ts";
 
 export interface PageDeps extends AuthDeps {
   rollout: RolloutService;
-  history: () => ReportHistory;
+  history: () => Promise<ReportHistory>;
   clock: () => Date;
 }
 
@@ -41,7 +41,7 @@ export function pageRoutes(app: Hono, d: PageDeps): void {
     const q = parseQuery(c);
     if (q instanceof Response) return q;
     const data = await readPageData(d.rollout, d.clock);
-    return c.html(dashboardPage(sections(data, q, s, d.history()), q, s, d.product).value);
+    return c.html(dashboardPage(sections(data, q, s, await d.history()), q, s, d.product).value);
   });
   // Live refresh: every section's HTML and a stamp; 304 when nothing changed since the stamp sent.
   app.get("/live", async (c) => {
@@ -50,7 +50,7 @@ export function pageRoutes(app: Hono, d: PageDeps): void {
     const q = parseQuery(c);
     if (q instanceof Response) return q;
     const data = await readPageData(d.rollout, d.clock);
-    const { parts, stamp } = sections(data, q, s, d.history());
+    const { parts, stamp } = sections(data, q, s, await d.history());
     if (c.req.header("if-none-match") === stamp) return c.body(null, 304, { etag: stamp });
     const body = Object.fromEntries(SECTIONS.map((k) => [k, parts[k].value]));
     return c.json({ stamp, sections: body }, 200, { etag: stamp });
@@ -67,7 +67,7 @@ export function pageRoutes(app: Hono, d: PageDeps): void {
           .value,
         404,
       );
-    const body = hostDetail(a, data.groupOf(a.group), d.history().recent(id), data.now);
+    const body = hostDetail(a, data.groupOf(a.group), (await d.history()).recent(id), data.now);
     return c.html(page({ title: `upkeep: ${a.hostname}`, product: d.product, session: s, body }).value);
   });
 }
