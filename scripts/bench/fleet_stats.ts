@@ -65,6 +65,16 @@ export function cpuMs(pid: number): number {
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
 }
 
+/** Busy time of one CPU so far (user, nice, system, irq, softirq, steal), in ms (/proc/stat). */
+export function cpuBusyMs(cpu: number): number {
+  const line = readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  const f = (line ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const busy = [0, 1, 2, 5, 6, 7].reduce((sum, k) => sum + (f[k] ?? 0), 0);
+  return (busy * 1000) / CLK_TCK;
+}
+
 /** VmRSS and VmHWM (peak) of a process, in MiB. */
 export function memoryMiB(pid: number): { rss: number; hwm: number } {
   const s = readFileSync(`/proc/${pid}/status`, "utf8");
