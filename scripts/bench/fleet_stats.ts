@@ -45,12 +45,14 @@ export class PhaseStats {
   reportErrors = 0;
   /** How late the generator sent scheduled requests (ms): its own lag, to show it is not the bottleneck. */
   lag = new Samples();
-  /** Finds not sent: the agent's previous find was still waiting, or too many requests were in flight. */
+  /** Finds not sent: the agent's previous find was still waiting, or 1,024 finds were in flight. */
   findsSkipped = 0;
   /** Periodic reports folded into one still queued for the same agent (the server could not keep up). */
   reportsCoalesced = 0;
   /** Most reports waiting for a free connection at one time. */
   maxBacklog = 0;
+  /** Most requests (finds and reports) in flight at one time: Little's law, rate x latency. */
+  maxInFlight = 0;
   errorSample = "";
 }
 
