@@ -9,6 +9,7 @@
  * does not slow the generator down, so its latency is not hidden), over keep-alive connections. An agent
  * sends its reports one at a time (a report waits for the agent's previous one, as a real agent's do), so the
  * last report the server answered 2xx is the one it must keep: `compare` checks that for every agent.
+ * At most 1,024 finds and 1,024 reports are in flight (more wait: a find is not sent, a report queues).
  * State is kept in typed arrays (a 100,000-agent fleet is a few MiB).
  */
 import { PhaseStats } from "./fleet_stats.ts";
@@ -43,7 +44,10 @@ export interface FleetOptions {
   haltGroup: number;
   /** An update takes this many simulated seconds (uniform in [min, max]). */
   updateSeconds: [number, number];
-  /** Requests in flight at most, per kind (Bun's fetch runs 256 at once). */
+  /**
+   * Requests in flight at most, per kind (default 1,024 each: real agents are as many clients as there are
+   * hosts; Bun's fetch runs BUN_CONFIG_MAX_HTTP_REQUESTS at once, 256 unless set before Bun starts).
+   */
   maxFinds?: number;
   maxReports?: number;
 }
@@ -128,8 +132,8 @@ export class Fleet {
     this.failuresA = new Int32Array(o.groups.length);
     this.canaryFailuresB = new Int32Array(o.groups.length);
     this.#headers = { authorization: `Bearer ${o.agentToken}`, "content-type": "application/json" };
-    this.#maxFinds = o.maxFinds ?? 128;
-    this.#maxReports = o.maxReports ?? 64;
+    this.#maxFinds = o.maxFinds ?? 1024;
+    this.#maxReports = o.maxReports ?? 1024;
   }
 
   id(i: number): string {
@@ -183,8 +187,8 @@ export class Fleet {
     this.#reportQueued[i] = 1;
     this.#queue[(this.#qHead + this.#qLen) % this.#queue.length] = i;
     this.#qLen++;
-    if (this.#qLen > this.stats.maxBacklog) this.stats.maxBacklog = this.#qLen;
     this.#pump();
+    if (this.#qLen > this.stats.maxBacklog) this.stats.maxBacklog = this.#qLen;
   }
 
   #pump(): void {
@@ -205,6 +209,7 @@ export class Fleet {
   #send(i: number): void {
     this.#reportBusy[i] = 1;
     this.#reportsInFlight++;
+    this.#inFlightPeak();
     const b = this.#body(i);
     const body: Record<string, string> = {
       updater_id: this.id(i),
@@ -251,6 +256,16 @@ export class Fleet {
       });
   }
 
+  #inFlightPeak(): void {
+    const n = this.#findsInFlight + this.#reportsInFlight;
+    if (n > this.stats.maxInFlight) this.stats.maxInFlight = n;
+  }
+
+  /** Most requests of each kind in flight at once. */
+  get limits(): { finds: number; reports: number } {
+    return { finds: this.#maxFinds, reports: this.#maxReports };
+  }
+
   #refused(i: number, b: { state: number; ver: number; failed: number }, s: PhaseStats, why: string): void {
     s.reportErrors++;
     if (!s.errorSample) s.errorSample = why;
@@ -269,6 +284,7 @@ export class Fleet {
     }
     this.#findBusy[i] = 1;
     this.#findsInFlight++;
+    this.#inFlightPeak();
     const stats = this.stats;
     const g = this.o.groups[this.group[i] as number] as string;
     const t0 = performance.now();

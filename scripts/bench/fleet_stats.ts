@@ -45,12 +45,14 @@ export class PhaseStats {
   reportErrors = 0;
   /** How late the generator sent scheduled requests (ms): its own lag, to show it is not the bottleneck. */
   lag = new Samples();
-  /** Finds not sent: the agent's previous find was still waiting, or too many requests were in flight. */
+  /** Finds not sent: the agent's previous find was still waiting, or 1,024 finds were in flight. */
   findsSkipped = 0;
   /** Periodic reports folded into one still queued for the same agent (the server could not keep up). */
   reportsCoalesced = 0;
   /** Most reports waiting for a free connection at one time. */
   maxBacklog = 0;
+  /** Most requests (finds and reports) in flight at one time: Little's law, rate x latency. */
+  maxInFlight = 0;
   errorSample = "";
 }
 
@@ -63,6 +65,16 @@ const CLK_TCK = (() => {
 export function cpuMs(pid: number): number {
   const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+/** Busy time of one CPU so far (user, nice, system, irq, softirq, steal), in ms (/proc/stat). */
+export function cpuBusyMs(cpu: number): number {
+  const line = readFileSync("/proc/stat", "utf8")
+    .split("\n")
+    .find((l) => l.startsWith(`cpu${cpu} `));
+  const f = (line ?? "").trim().split(/\s+/).slice(1).map(Number);
+  const busy = [0, 1, 2, 5, 6, 7].reduce((sum, k) => sum + (f[k] ?? 0), 0);
+  return (busy * 1000) / CLK_TCK;
 }
 
 /** VmRSS and VmHWM (peak) of a process, in MiB. */

@@ -1,0 +1,91 @@
+/** The fleet simulator's check of lost reports (Fleet.compare), on records made up here. */
+import { describe, expect, test } from "bun:test";
+import { type AgentRecordView, Fleet, START_A, TARGET_A } from "./fleet_sim.ts";
+
+function fleet(n: number): Fleet {
+  const f = new Fleet({
+    url: "http://127.0.0.1:9",
+    agentToken: "t",
+    capacity: n,
+    groups: ["g1", "g2"],
+    compress: 1,
+    runId: "r",
+    failRatio: 0.1,
+    haltGroup: -1,
+    updateSeconds: [1, 2],
+  });
+  f.grow(n);
+  return f;
+}
+
+const SENT = Date.parse("2030-01-01T00:00:10.000Z");
+const rec = (i: number, o: Partial<AgentRecordView> = {}): AgentRecordView => ({
+  updater_id: `sim-r-${i}`,
+  version: "1.1.0",
+  state: "ok",
+  last_seen: "2030-01-01T00:00:10.005Z",
+  ...o,
+});
+
+/** Agent i's last report answered 2xx was `ok 1.1.0`, sent at SENT. */
+function acked(f: Fleet, i: number): void {
+  f.ackAt[i] = SENT;
+  f.ackState[i] = 1;
+  f.ackVer[i] = START_A;
+}
+
+describe("Fleet.compare", () => {
+  test("a record that is the last acknowledged report is kept; agents never acknowledged are not checked", () => {
+    const f = fleet(3);
+    acked(f, 0);
+    acked(f, 1);
+    const c = f.compare([rec(0), rec(1)]);
+    expect(c).toMatchObject({ lost: 0, missing: 0, checked: 2, unknown: 0 });
+  });
+
+  test("a missing agent, an older state, a record seen before the report was sent: each lost", () => {
+    const f = fleet(4);
+    for (const i of [0, 1, 2, 3]) acked(f, i);
+    f.ackState[2] = 4; // rolledback 1.1.0, failed 1.2.0
+    f.ackFailed[2] = TARGET_A;
+    const c = f.compare([
+      rec(1, { version: "1.0.0" }),
+      rec(2), // still ok: the rolledback report was lost
+      rec(3, { last_seen: "2030-01-01T00:00:08.000Z" }), // an identical report, but an older one
+    ]);
+    expect(c).toMatchObject({ lost: 4, missing: 1, checked: 4 });
+    expect(c.sample[0]).toContain("sim-r-0: acknowledged ok 1.1.0");
+  });
+
+  test("a later report that was not acknowledged may be the one kept; failed_version must match", () => {
+    const f = fleet(2);
+    acked(f, 0);
+    f.tryState[0] = 4;
+    f.tryVer[0] = START_A;
+    f.tryFailed[0] = TARGET_A;
+    acked(f, 1);
+    f.ackState[1] = 4;
+    f.ackFailed[1] = TARGET_A;
+    const kept = rec(0, { state: "rolledback", failed_version: "1.2.0" });
+    expect(f.compare([kept, rec(1, { state: "rolledback", failed_version: "1.2.0" })]).lost).toBe(0);
+    expect(f.compare([kept, rec(1, { state: "rolledback", failed_version: "1.3.0" })]).lost).toBe(1);
+  });
+
+  test("records of other runs are counted as unknown", () => {
+    const f = fleet(1);
+    acked(f, 0);
+    expect(f.compare([rec(0), { ...rec(0), updater_id: "someone-else" }]).unknown).toBe(1);
+  });
+});
+
+describe("Fleet.grow", () => {
+  test("agents spread over groups and start versions; failRatio of each group fails, evenly", () => {
+    const f = fleet(40);
+    expect([...f.group.slice(0, 4)]).toEqual([0, 1, 0, 1]);
+    expect(new Set(f.ver).size).toBe(3);
+    const perGroup = [0, 0];
+    for (let i = 0; i < 40; i++) if (f.failA[i]) (perGroup[f.group[i] as number] as number)++;
+    expect(perGroup).toEqual([2, 2]);
+    expect(f.groupSize(0) + f.groupSize(1)).toBe(40);
+  });
+});
