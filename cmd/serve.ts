@@ -1,8 +1,9 @@
 import type { Command } from "commander";
 import { print } from "./output.ts";
+import { registerMigrate } from "./serve_migrate.ts";
 
 export function register(program: Command): void {
-  program
+  const serve = program
     .command("serve")
     .description("run the version server (rollouts, find/ping API, artifact store, install.sh)")
     .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
@@ -31,6 +32,7 @@ export function register(program: Command): void {
     .option("--public-url <url>", "URL hosts use to reach this server (install.sh, agent enable)")
     .option("--log-format <format>", "text or json (default text)")
     .action(runServe);
+  registerMigrate(serve);
 }
 
 /** `upkeep serve`: boot, listen (the only Bun.serve), reconcile on a timer, drain on SIGTERM/SIGINT. */
