@@ -45,6 +45,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX agents_by_version ON agents (version, updater_id);
    CREATE INDEX agents_by_state ON agents (state, updater_id);
    CREATE INDEX agents_by_hostname ON agents (hostname);`,
+  // 4: host names are searched by prefix in any case (LIKE folds ASCII case; it uses a NOCASE index only).
+  `DROP INDEX agents_by_hostname;
+   CREATE INDEX agents_by_hostname_nocase ON agents (hostname COLLATE NOCASE);`,
 ];
 
 export interface SqliteStoreOptions {
