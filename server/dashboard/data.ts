@@ -37,7 +37,7 @@ export interface PageData {
  * not have). A group is the agents the rollout counts in it: those naming it, or for the last group also
  * those naming an unknown group or none (as `GET /v1/agents`).
  */
-export function storeQuery(q: AgentQuery, groups: readonly string[]): StoreQuery | undefined {
+function storeQuery(q: AgentQuery, groups: readonly string[]): StoreQuery | undefined {
   const s: StoreQuery = { limit: q.limit };
   if (q.group !== undefined) {
     if (!groups.includes(q.group)) return undefined;
