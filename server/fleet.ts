@@ -10,7 +10,16 @@ import type { AgentsPage, AgentView } from "../core/wire/mod.ts";
 import { agentsPage, agentsQuery } from "./agents_query.ts";
 import { Coalesce } from "./coalesce.ts";
 import { type KindCount, PresentAgents } from "./present_agents.ts";
-import type { AgentRecord, Store } from "./store.ts";
+import type { AgentQuery, AgentRecord, Store } from "./store.ts";
+
+/** A store page of agents, each with whether it counts now. */
+export interface AgentViewPage {
+  agents: AgentView[];
+  /** How many agents the query's filters match in all. */
+  total: number;
+  /** More agents after this page. */
+  more: boolean;
+}
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3_600_000;
 
@@ -82,7 +91,14 @@ export class Fleet {
     return agentsPage(await this.#o.store.queryAgents(q), q, cutoff);
   }
 
-  /** Every stored agent with whether it counts now (the dashboard's snapshot: one store read a page). */
+  /** One page of a store query (the dashboard's hosts, canaries, a host), each with whether it counts now. */
+  async query(q: AgentQuery): Promise<AgentViewPage> {
+    const cutoff = new Date(this.#o.now().getTime() - this.#o.presenceMs).toISOString();
+    const page = await this.#o.store.queryAgents(q);
+    return { ...page, agents: page.agents.map((a) => ({ ...a, present: a.last_seen >= cutoff })) };
+  }
+
+  /** Every stored agent with whether it counts now (read once: the dashboard's report history starts from it). */
   async all(): Promise<AgentView[]> {
     const cutoff = new Date(this.#o.now().getTime() - this.#o.presenceMs).toISOString();
     return (await this.#o.store.listAgents()).map((a) => ({ ...a, present: a.last_seen >= cutoff }));

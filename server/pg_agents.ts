@@ -47,7 +47,10 @@ function where(q: AgentQuery): { terms: string[]; params: string[] } {
     terms.push(`grp NOT IN (${q.group.notIn.map((g) => p(g)).join(", ")})`);
   if (q.version !== undefined) terms.push(`version = ${p(q.version)}`);
   if (q.state !== undefined) terms.push(`state = ${p(q.state)}`);
-  if (q.hostnamePrefix !== undefined) terms.push(`hostname LIKE ${p(likePrefix(q.hostnamePrefix))}`);
+  // ASCII letters in any case, as SQLite's NOCASE: lower() under the column's "C" collation folds ASCII only.
+  if (q.hostnamePrefix !== undefined)
+    terms.push(`lower(hostname) LIKE lower(${p(likePrefix(q.hostnamePrefix))})`);
+  if (q.updaterIds !== undefined) terms.push(`updater_id IN (${q.updaterIds.map((id) => p(id)).join(", ")})`);
   if (q.seenSince !== undefined) terms.push(`last_seen >= ${p(q.seenSince)}`);
   if (q.seenBefore !== undefined) terms.push(`last_seen < ${p(q.seenBefore)}`);
   return { terms, params };

@@ -13,7 +13,7 @@ import { UpkeepError } from "../core/errors.ts";
 
 /** Each entry moves the schema one version up; never edit a shipped entry, append a new one. */
 export const PG_MIGRATIONS: string[] = [
-  // 1: everything SQLite's migrations 1-4 made, at once.
+  // 1: everything SQLite's migrations 1-5 made, at once.
   `CREATE TABLE resources (kind text PRIMARY KEY, value text NOT NULL, updated text NOT NULL);
    CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL);
    CREATE TABLE rollout (id integer PRIMARY KEY CHECK (id = 1), value text NOT NULL, generation bigint NOT NULL);
@@ -27,7 +27,7 @@ export const PG_MIGRATIONS: string[] = [
    CREATE INDEX agents_by_group ON agents (grp, updater_id);
    CREATE INDEX agents_by_version ON agents (version, updater_id);
    CREATE INDEX agents_by_state ON agents (state, updater_id);
-   CREATE INDEX agents_by_hostname ON agents (hostname);
+   CREATE INDEX agents_by_hostname_lower ON agents (lower(hostname));
    CREATE TABLE tokens (id text PRIMARY KEY, kind text NOT NULL, hash text NOT NULL UNIQUE, name text NOT NULL,
                         created text COLLATE "C" NOT NULL);
    CREATE TABLE artifacts (name text COLLATE "C" PRIMARY KEY, size bigint NOT NULL, sha256 text NOT NULL,

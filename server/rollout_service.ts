@@ -21,7 +21,6 @@ import { resolveGroup } from "../core/rollout/mod.ts";
 import type { Rollout, RolloutEvent } from "../core/rollout/types.ts";
 import type {
   AgentsPage,
-  AgentView,
   GroupAction,
   ReleasesView,
   RolloutView,
@@ -224,9 +223,9 @@ export class RolloutService {
     return this.#fleet.page(params);
   }
 
-  /** Every stored agent (the dashboard reads one snapshot a page; `agents()` pages for the API). */
-  allAgents(): Promise<AgentView[]> {
-    return this.#fleet.all();
+  /** The dashboard's reads: pages of agents from the store, the present ones' counts, all agents once. */
+  fleetReads(): Pick<Fleet, "query" | "counts" | "all"> {
+    return this.#fleet;
   }
 
   /** Deletes agents not seen for the retention from the store; answers how many. */

@@ -128,3 +128,39 @@ test("a report that repeats the last one moves only last_seen; any other change 
   }
   s.close();
 });
+
+test("host name prefix: ASCII letters in any case, % and _ literal, answered from the NOCASE index", async () => {
+  const path = join(dir, "hostnames.db");
+  const s = new SqliteStore(path);
+  const names = ["WEB-1", "web-2", "Web_3", "webx3", "web%4", "db-1", "w\\eb"];
+  await Promise.all(names.map((hostname, i) => s.upsertAgent({ ...record(`u${i}`), hostname })));
+  const hosts = async (hostnamePrefix: string) =>
+    (await s.queryAgents({ limit: 100, hostnamePrefix })).agents.map((a) => a.hostname);
+  expect(await hosts("web-")).toEqual(["WEB-1", "web-2"]);
+  expect(await hosts("WEB")).toEqual(["WEB-1", "web-2", "Web_3", "webx3", "web%4"]);
+  expect(await hosts("web_")).toEqual(["Web_3"]);
+  expect(await hosts("web%")).toEqual(["web%4"]);
+  expect(await hosts("w\\")).toEqual(["w\\eb"]);
+  expect(await hosts("")).toHaveLength(names.length);
+  s.close();
+  const db = new Database(path, { readonly: true });
+  try {
+    const plan = db
+      .query("EXPLAIN QUERY PLAN SELECT count(*) FROM agents WHERE hostname LIKE ? ESCAPE '\\'")
+      .all("web-%") as { detail: string }[];
+    expect(plan.map((p) => p.detail).join("; ")).toContain("INDEX agents_by_hostname_nocase");
+  } finally {
+    db.close();
+  }
+});
+
+test("updaterIds: a by-id lookup of a few agents, with the other filters", async () => {
+  const s = new SqliteStore(":memory:");
+  await Promise.all(["u1", "u2", "u3"].map((id) => s.upsertAgent(record(id))));
+  const ids = async (q: { updaterIds: string[]; state?: string }) =>
+    (await s.queryAgents({ limit: 10, ...q })).agents.map((a) => a.updater_id);
+  expect(await ids({ updaterIds: ["u3", "u1", "nobody"] })).toEqual(["u1", "u3"]);
+  expect(await ids({ updaterIds: [] })).toEqual([]);
+  expect(await ids({ updaterIds: ["u1"], state: "failed" })).toEqual([]);
+  s.close();
+});

@@ -27,9 +27,12 @@ function fromRow(r: Row): AgentRecord {
   };
 }
 
-/** A GLOB pattern matching what starts with `prefix` (GLOB is case-sensitive and can use an index). */
-function globPrefix(prefix: string): string {
-  return `${prefix.replace(/[*?[]/g, (c) => `[${c}]`)}*`;
+/**
+ * A LIKE pattern (ESCAPE '\\') matching what starts with `prefix`, ASCII letters in any case: SQLite's LIKE
+ * folds ASCII case, and answers a prefix from the NOCASE index on hostname (migration 4).
+ */
+function likePrefix(prefix: string): string {
+  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
 /** The WHERE clause of a query's filters (not its cursor), and its parameters. */
@@ -53,8 +56,12 @@ function where(q: AgentQuery): { sql: string; params: string[] } {
     params.push(v);
   }
   if (q.hostnamePrefix !== undefined) {
-    terms.push("hostname GLOB ?");
-    params.push(globPrefix(q.hostnamePrefix));
+    terms.push("hostname LIKE ? ESCAPE '\\'");
+    params.push(likePrefix(q.hostnamePrefix));
+  }
+  if (q.updaterIds !== undefined) {
+    terms.push(`updater_id IN (${q.updaterIds.map(() => "?").join(", ")})`);
+    params.push(...q.updaterIds);
   }
   if (q.seenSince !== undefined) {
     terms.push("last_seen >= ?");

@@ -50,6 +50,9 @@ const MIGRATIONS: string[] = [
    CREATE INDEX agents_by_hostname ON agents (hostname);`,
   // 4: the rollout carries a generation, moved by every write: compare-and-swap fences a stale writer.
   "ALTER TABLE rollout ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;",
+  // 5: host names are searched by prefix in any case (LIKE folds ASCII case; it uses a NOCASE index only).
+  `DROP INDEX agents_by_hostname;
+   CREATE INDEX agents_by_hostname_nocase ON agents (hostname COLLATE NOCASE);`,
 ];
 
 export interface SqliteStoreOptions {

@@ -47,8 +47,10 @@ export interface AgentQuery {
   group?: { is: string } | { notIn: string[] };
   version?: string;
   state?: string;
-  /** Host names starting with this (case-sensitive). */
+  /** Host names starting with this, ASCII letters in any case (as DNS compares names). */
   hostnamePrefix?: string;
+  /** Only these agents (a by-id lookup: the dashboard's canaries, one host's page). */
+  updaterIds?: readonly string[];
   /** Last seen at or after this ISO time (present agents). */
   seenSince?: string;
   /** Last seen before this ISO time (agents that no longer count). */

@@ -269,7 +269,9 @@ export function storeContract(label: string, factory: StoreFactory): void {
       expect(await ids({ limit: 10, group: { notIn: [] } })).toEqual(["1", "2", "3", "4", "5", "6"]);
       expect(await ids({ limit: 10, version: "16.5.0" })).toEqual(["1", "4"]);
       expect(await ids({ limit: 10, state: "failed" })).toEqual(["2"]);
-      expect(await ids({ limit: 10, hostnamePrefix: "web" })).toEqual(["1", "2"]); // case-sensitive
+      expect(await ids({ limit: 10, hostnamePrefix: "web" })).toEqual(["1", "2", "3"]); // ASCII in any case
+      expect(await ids({ limit: 10, hostnamePrefix: "WEB-3" })).toEqual(["3"]);
+      expect(await ids({ limit: 10, updaterIds: ["6", "2", "9"] })).toEqual(["2", "6"]);
       expect(await ids({ limit: 10, hostnamePrefix: "db_" })).toEqual(["4"]); // _ and % are literal
       expect(await ids({ limit: 10, hostnamePrefix: "db%" })).toEqual([]);
       expect(await ids({ limit: 10, hostnamePrefix: "dbx%" })).toEqual(["5"]);

@@ -1,45 +1,33 @@
 /**
- * What the group rows need from the whole fleet, in one pass over the agents: per group, the versions its
- * present hosts run (a histogram, as `tctl autoupdate agents report`), and the canaries' own reports. Pure.
- * (Issue 13 keeps per-group version counts incrementally; they can replace `versions` here.)
+ * What the group rows need from the fleet: per group, the versions its present hosts run (a histogram, as
+ * `tctl autoupdate agents report`), and the canaries' own reports. Pure, and never a walk of the fleet: the
+ * histograms come from the per-group counts the server keeps as reports arrive (server/present_agents.ts:
+ * present hosts by kind, several kinds per version), the canaries from a lookup of those few hosts by id.
  */
 import type { AgentView } from "../wire/views.ts";
 
 export interface FleetStats {
   /** Per group the rollout counts agents in: version -> present hosts on it. */
   versions: Map<string, Map<string, number>>;
-  /** The canaries' reports, by updater id. */
+  /** The canaries' reports, by updater id (a canary that never reported is missing). */
   canaries: Map<string, AgentView>;
-  total: number;
-  present: number;
+}
+
+/** Present hosts of one kind (state, version, failed version) in a group; only the version matters here. */
+export interface VersionCount {
+  version: string;
+  count: number;
 }
 
 export function fleetStats(
-  agents: Iterable<AgentView>,
-  groupOf: (group: string) => string,
-  canaryIds: ReadonlySet<string>,
+  counts: Iterable<readonly [group: string, kinds: Iterable<VersionCount>]>,
+  canaries: Iterable<AgentView>,
 ): FleetStats {
   const versions = new Map<string, Map<string, number>>();
-  const canaries = new Map<string, AgentView>();
-  let total = 0;
-  let present = 0;
-  const groups = new Map<string, string>();
-  for (const a of agents) {
-    total++;
-    if (canaryIds.has(a.updater_id)) canaries.set(a.updater_id, a);
-    if (!a.present) continue;
-    present++;
-    let g = groups.get(a.group);
-    if (g === undefined) {
-      g = groupOf(a.group);
-      groups.set(a.group, g);
-    }
-    let h = versions.get(g);
-    if (!h) {
-      h = new Map();
-      versions.set(g, h);
-    }
-    h.set(a.version, (h.get(a.version) ?? 0) + 1);
+  for (const [group, kinds] of counts) {
+    const h = new Map<string, number>();
+    for (const k of kinds) if (k.count > 0) h.set(k.version, (h.get(k.version) ?? 0) + k.count);
+    if (h.size > 0) versions.set(group, h);
   }
-  return { versions, canaries, total, present };
+  return { versions, canaries: new Map([...canaries].map((a) => [a.updater_id, a])) };
 }

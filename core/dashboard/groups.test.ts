@@ -8,22 +8,32 @@ const cfg = config([
   { name: "staging", days: ["Tue", "Mon"], start_hour: 14, wait_hours: 4 },
   { name: "prod", days: ["Wed"], start_hour: 9, wait_hours: 2 },
 ]);
-const groupOf = (g: string) => (["canary", "staging"].includes(g) ? g : "prod");
+const none = fleetStats([], []);
 
 describe("groupRows", () => {
-  const agents = [
-    agent("c1", { group: "canary", version: "1.1.0", hostname: "canary-1" }),
-    agent("p1", { version: "1.1.0" }),
-    agent("p2"),
-    agent("p3", { group: "", version: "1.0.0" }),
-    agent("p4", { version: "0.9.0", present: false }),
-    agent("p5", { version: "1.1.0", state: "failed", failed_version: "1.1.0" }),
-  ];
+  // The present hosts as the server counts them, by kind: prod has two kinds on 1.1.0 (ok and failed).
+  const counts = new Map([
+    ["canary", [{ version: "1.1.0", count: 1 }]],
+    [
+      "prod",
+      [
+        { version: "1.1.0", count: 1 },
+        { version: "1.0.0", count: 2 },
+        { version: "1.1.0", count: 1 },
+        { version: "0.9.0", count: 0 },
+      ],
+    ],
+    ["staging", []],
+  ]);
+  const canaries = [agent("c1", { group: "canary", version: "1.1.0", hostname: "canary-1" })];
   const v = view([
     group("canary", {
       state: "active",
       start_time: iso(NOW - HOUR),
-      canaries: [{ updater_id: "c1", hostname: "canary-1", success: true }],
+      canaries: [
+        { updater_id: "c1", hostname: "canary-1", success: true },
+        { updater_id: "c2", hostname: "canary-2", success: false },
+      ],
       present_count: 1,
       up_to_date_count: 1,
       initial_count: 1,
@@ -37,7 +47,7 @@ describe("groupRows", () => {
       initial_count: 4,
     }),
   ]);
-  const rows = groupRows(v, cfg, fleetStats(agents, groupOf, new Set(["c1"])), NOW);
+  const rows = groupRows(v, cfg, fleetStats(counts, canaries), NOW);
   const [canary, staging, prod] = rows;
 
   test("state in words, progress with the rest counted as other", () => {
@@ -67,6 +77,7 @@ describe("groupRows", () => {
   test("canaries with their own reports; the version histogram of present hosts, newest first", () => {
     expect(canary?.canaries).toEqual([
       { updaterId: "c1", hostname: "canary-1", version: "1.1.0", healthy: true, success: true },
+      { updaterId: "c2", hostname: "canary-2", version: null, healthy: false, success: false },
     ]);
     expect(prod?.histogram).toEqual([
       { version: "1.1.0", count: 2, target: true },
@@ -88,7 +99,7 @@ describe("groupRows", () => {
         { name: "b", start_hour: 1 },
         { name: "c", start_hour: 1 },
       ]),
-      fleetStats([], groupOf, new Set()),
+      none,
       NOW,
     );
     expect(halted.map((r) => r.blocks)).toEqual([
@@ -96,17 +107,17 @@ describe("groupRows", () => {
       "1 later group waits for it: c",
       null,
     ]);
-    const timeBased = groupRows(v, cfg, fleetStats([], groupOf, new Set()), NOW);
-    expect(
-      groupRows({ ...v, strategy: "time-based" }, cfg, fleetStats([], groupOf, new Set()), NOW).map(
-        (r) => r.blocks,
-      ),
-    ).toEqual([null, null, null]);
+    const timeBased = groupRows(v, cfg, none, NOW);
+    expect(groupRows({ ...v, strategy: "time-based" }, cfg, none, NOW).map((r) => r.blocks)).toEqual([
+      null,
+      null,
+      null,
+    ]);
     expect(timeBased[0]?.blocks).not.toBeNull();
   });
 
   test("schedule immediate: windows do not apply; a group the config no longer has says so", () => {
-    const imm = groupRows({ ...v, schedule: "immediate" }, cfg, fleetStats([], groupOf, new Set()), NOW);
+    const imm = groupRows({ ...v, schedule: "immediate" }, cfg, none, NOW);
     expect(imm[0]?.window).toEqual({
       text: "schedule immediate: windows do not apply",
       open: true,
@@ -114,19 +125,14 @@ describe("groupRows", () => {
       nextOpenIn: null,
     });
     expect(imm.map((r) => r.blocks)).toEqual([null, null, null]);
-    const gone = groupRows(view([group("old")]), cfg, fleetStats([], groupOf, new Set()), NOW);
+    const gone = groupRows(view([group("old")]), cfg, none, NOW);
     expect(gone[0]?.window.text).toBe("not in autoupdate_config");
   });
 
   test("time-based windows say how long they stay open", () => {
     const tb = config([{ name: "prod", days: ["*"], start_hour: 9 }], "time-based");
-    expect(
-      groupRows(
-        view([group("prod")], { strategy: "time-based" }),
-        tb,
-        fleetStats([], groupOf, new Set()),
-        NOW,
-      )[0]?.window.text,
-    ).toBe("every day at 09:00 UTC for 60 min");
+    expect(groupRows(view([group("prod")], { strategy: "time-based" }), tb, none, NOW)[0]?.window.text).toBe(
+      "every day at 09:00 UTC for 60 min",
+    );
   });
 });

@@ -387,4 +387,54 @@ describe("what the page shows", () => {
     expect(await hosts("?group=prod&limit=1&cursor=p1")).toEqual(["host-p2"]);
     expect(await hosts("?hostname=HOST-C")).toEqual(["host-c1"]);
   });
+
+  test("a page reads one page of hosts and the canaries from the store, never every agent", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z" }); // canary's window is open: one canary
+    const many = Array.from({ length: 300 }, (_, i) => `q${String(i).padStart(3, "0")}`);
+    await Promise.all(
+      [["c1", "canary"], ["c2", "canary"], ...many.map((id) => [id, "prod"])].map(([id, group]) =>
+        report(h, { updater_id: id, hostname: `host-${id}`, group, version: "16.4.0", state: "ok" }),
+      ),
+    );
+    for (const [kind, yaml] of [
+      ["autoupdate_config", CONFIG_YAML],
+      ["autoupdate_version", VERSION_YAML],
+    ] as const)
+      expect(
+        (await h.req("PUT", `/v1/resources/${kind}?force=1`, yaml, ADMIN, "application/yaml")).status,
+      ).toBe(200);
+    const { cookie } = await login(h, ADMIN);
+    // The report history starts from every stored report, read once (here by the reports above).
+    expect((await get(h, "/dashboard", cookie)).status).toBe(200);
+    const reads = { all: 0, rows: 0 };
+    const { store } = h;
+    const list = store.listAgents.bind(store);
+    const query = store.queryAgents.bind(store);
+    store.listAgents = async (o) => {
+      const r = await list(o);
+      reads.all++;
+      reads.rows += r.length;
+      return r;
+    };
+    store.queryAgents = async (q) => {
+      const r = await query(q);
+      reads.rows += r.agents.length;
+      return r;
+    };
+    const shows = async (path: string, ...texts: string[]) => {
+      reads.all = 0;
+      reads.rows = 0;
+      const r = await get(h, path, cookie);
+      expect(r.status).toBe(200);
+      const body = await r.text();
+      for (const t of texts) expect(body).toContain(t);
+      // The page of hosts (at most 50) and the one canary; never the 302 agents.
+      expect(reads).toMatchObject({ all: 0 });
+      expect(reads.rows).toBeLessThanOrEqual(51);
+    };
+    await shows("/dashboard", "50 shown of 302 matching hosts", '<td class="num">300</td>', "host-c");
+    await shows("/dashboard/live?group=prod&hostname=HOST-Q1", "50 shown of 100 matching hosts");
+    await shows("/dashboard/live?limit=10&cursor=q100", "10 shown of 302 matching hosts", "host-q101");
+    await shows("/dashboard/hosts/q007", "host-q007");
+  });
 });

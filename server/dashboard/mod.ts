@@ -50,7 +50,7 @@ export function dashboard(deps: AppDeps): Dashboard {
   const seededHistory = async () => {
     if (!seeded) {
       seeded = true;
-      for (const a of await deps.rollout.allAgents()) history.record(a, Date.parse(a.last_seen));
+      for (const a of await deps.rollout.fleetReads().all()) history.record(a, Date.parse(a.last_seen));
     }
     return history;
   };

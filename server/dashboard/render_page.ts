@@ -28,11 +28,9 @@ export interface Sections {
 }
 
 export function sections(d: PageData, q: AgentQuery, session: Session, history: ReportHistory): Sections {
-  const canaryIds = new Set(d.view.groups.flatMap((g) => g.canaries.map((c) => c.updater_id)));
-  const stats = d.fleet.stats(canaryIds);
   const target = d.view.effective_target_version ?? d.view.target_version;
   const versions = new Set<string>();
-  for (const h of stats.versions.values()) for (const v of h.keys()) versions.add(v);
+  for (const h of d.stats.versions.values()) for (const v of h.keys()) versions.add(v);
   const hosts: HostsContext = {
     groups: d.config.spec.agents.groups.map((g) => g.name),
     versions: [...versions].sort(),
@@ -41,7 +39,7 @@ export function sections(d: PageData, q: AgentQuery, session: Session, history: 
   };
   const parts: Record<SectionName, Html> = {
     summary: summarySection(rolloutSummary(d.view, d.releases, d.now), session, d.now),
-    groups: groupsSection(groupRows(d.view, d.config, stats, d.now), session, d.now),
+    groups: groupsSection(groupRows(d.view, d.config, d.stats, d.now), session, d.now),
     chart: chartSection(
       progressChart({
         history: history.hosts(),
@@ -54,7 +52,7 @@ export function sections(d: PageData, q: AgentQuery, session: Session, history: 
       }),
       target,
     ),
-    hosts: hostsTable(q, d.fleet.page(q), hosts),
+    hosts: hostsTable(q, d.hosts, hosts),
     events: eventsSection(eventRows(d.view, d.now)),
   };
   const all = SECTIONS.map((k) => parts[k].value).join("\u0000");

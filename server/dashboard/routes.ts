@@ -14,7 +14,7 @@ import { isGroupAction } from "../../core/wire/mod.ts";
 import type { RolloutService } from "../rollout_service.ts";
 import { StoreUnavailableError } from "../store.ts";
 import { type AuthDeps, checkPost, refuse, sessionOf, wantsJson } from "./auth.ts";
-import { readPageData } from "./data.ts";
+import { readHost, readPageData } from "./data.ts";
 import { page } from "./layout.ts";
 import { hostDetail } from "./render_hosts.ts";
 import { confirmPage, messagePage } from "./render_login.ts";
@@ -40,7 +40,7 @@ export function pageRoutes(app: Hono, d: PageDeps): void {
     if (s instanceof Response) return s;
     const q = parseQuery(c);
     if (q instanceof Response) return q;
-    const data = await readPageData(d.rollout, d.clock);
+    const data = await readPageData(d.rollout, d.clock, q);
     return c.html(dashboardPage(sections(data, q, s, await d.history()), q, s, d.product).value);
   });
   // Live refresh: every section's HTML and a stamp; 304 when nothing changed since the stamp sent.
@@ -49,7 +49,7 @@ export function pageRoutes(app: Hono, d: PageDeps): void {
     if (!s) return c.json({ ok: false, error: "not logged in, or the session expired" }, 401);
     const q = parseQuery(c);
     if (q instanceof Response) return q;
-    const data = await readPageData(d.rollout, d.clock);
+    const data = await readPageData(d.rollout, d.clock, q);
     const { parts, stamp } = sections(data, q, s, await d.history());
     if (c.req.header("if-none-match") === stamp) return c.body(null, 304, { etag: stamp });
     const body = Object.fromEntries(SECTIONS.map((k) => [k, parts[k].value]));
@@ -59,15 +59,15 @@ export function pageRoutes(app: Hono, d: PageDeps): void {
     const s = await pageOr(c);
     if (s instanceof Response) return s;
     const id = c.req.param("id");
-    const data = await readPageData(d.rollout, d.clock);
-    const a = data.fleet.get(id);
-    if (!a)
+    const host = await readHost(d.rollout, id);
+    if (!host)
       return c.html(
         messagePage(d.product, "No such host", `no agent with id ${JSON.stringify(id)} has reported`, s)
           .value,
         404,
       );
-    const body = hostDetail(a, data.groupOf(a.group), (await d.history()).recent(id), data.now);
+    const { agent: a, group } = host;
+    const body = hostDetail(a, group, (await d.history()).recent(id), d.clock().getTime());
     return c.html(page({ title: `upkeep: ${a.hostname}`, product: d.product, session: s, body }).value);
   });
 }
