@@ -11,7 +11,7 @@ import { errorCodeOf } from "../core/sys/io_error.ts";
 import { acquireLock } from "../core/sys/lock.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
-import { LocalArtifactStore } from "./artifact_store.ts";
+import { type LocalArtifactStore, openArtifacts, storeTarget } from "./artifact_store.ts";
 import { hotRoutes } from "./hot_path.ts";
 import { createLogger, type LogFn } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -58,7 +58,13 @@ export async function boot(
   const o = resolveOptions(flags);
   const log = createLogger(o.logFormat, now);
   const { store, dirLock } = await openDataDir(o, log);
-  const artifacts = new LocalArtifactStore(join(o.dataDir, "artifacts"));
+  // The store target: i15store's option, read defensively until it lands.
+  const storeUrl = storeTarget(
+    (o as { store?: unknown }).store,
+    (flags as { store?: unknown }).store,
+    env.UPKEEP_STORE,
+  );
+  const artifacts = openArtifacts({ ...o, store: storeUrl }, log);
   const tokens = new TokenChecker(store);
 
   const preset = await presetTokens(store, env, now, log);
@@ -122,6 +128,7 @@ async function startRollout(
     fips: o.fips,
     jitterSeconds: o.jitterSeconds,
     toolsCacheSeconds: o.toolsCacheSeconds,
+    ...(o.artifactsUrl === undefined ? {} : { artifactsUrl: o.artifactsUrl }),
   };
   const rollout = new RolloutService({
     store,
@@ -131,11 +138,7 @@ async function startRollout(
     now,
     presenceMs: o.agentTimeoutMs,
     retentionMs: o.agentRetentionMs,
-    readArtifact: async (name) => {
-      const path = artifacts.path(name);
-      const f = path ? Bun.file(path) : undefined;
-      return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
-    },
+    readArtifact: (name) => artifacts.readText(name),
     log,
   });
   await rollout.load();
