@@ -3,7 +3,7 @@
  * computed on the way; and where hosts download them: this server's /artifacts, or `--artifacts-url` (a CDN,
  * nginx, a bucket's web endpoint), in which case uploads go there and not here.
  */
-import { mkdirSync, renameSync, rmSync } from "node:fs";
+import { mkdirSync, renameSync, rmSync, statSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { UpkeepError } from "../core/errors.ts";
@@ -100,6 +100,7 @@ export function openArtifacts(
     // With a shared dir the files are here too (the URL serves that dir): read them here.
     readFrom: l.artifactsUrl !== undefined && !l.artifactsShared ? l.artifactsUrl : undefined,
     log,
+    shared: l.artifactsShared,
   });
 }
 
@@ -109,7 +110,12 @@ export interface LocalArtifactOptions {
   /** Read artifacts' text (`readText`) from this base URL instead of the dir. */
   readFrom?: string | undefined;
   log?: (msg: string, fields?: Record<string, unknown>) => void;
+  /** The dir is shared with other replicas (their uploads in progress are left alone). */
+  shared?: boolean;
 }
+
+/** A partial upload in a shared dir not written to for this long is a crashed one. */
+const STALE_UPLOAD_MS = 60 * 60_000;
 
 export class LocalArtifactStore implements ArtifactStore {
   readonly dir: string;
@@ -123,9 +129,15 @@ export class LocalArtifactStore implements ArtifactStore {
     this.downloadUrl = o.downloadUrl;
     this.#o = o;
     mkdirSync(dir, { recursive: true });
-    // Partial uploads from a crash are never served: they live under a dot-name and are removed here.
-    for (const f of new Bun.Glob(".upload-*").scanSync({ cwd: dir, dot: true }))
-      rmSync(join(dir, f), { force: true });
+    // Partial uploads from a crash are never served: they live under a dot-name and are removed here. In a
+    // shared dir another replica may be writing one now: only those untouched for an hour are removed.
+    const staleBefore = o.shared ? Date.now() - STALE_UPLOAD_MS : Number.POSITIVE_INFINITY;
+    for (const f of new Bun.Glob(".upload-*").scanSync({ cwd: dir, dot: true })) {
+      const path = join(dir, f);
+      try {
+        if (statSync(path).mtimeMs < staleBefore) rmSync(path, { force: true });
+      } catch {}
+    }
   }
 
   path(name: string): string | undefined {
