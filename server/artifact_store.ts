@@ -51,15 +51,6 @@ export interface ArtifactLayout {
 /** At most this much of an artifact is read as text (the manifest; hosts cap it at 8 MiB). */
 const MAX_TEXT_BYTES = 16 * 1024 * 1024;
 
-/**
- * The store target serve runs on, from wherever it was given: resolved options, flags, UPKEEP_STORE
- * (undefined: the SQLite default).
- */
-export function storeTarget(...given: unknown[]): string | undefined {
-  for (const g of given) if (typeof g === "string" && g.trim() !== "") return g;
-  return undefined;
-}
-
 /** True for a `--store` that replicas share (PostgreSQL): the local artifacts dir is then one of several. */
 export function isSharedStore(store: string | undefined): boolean {
   return store !== undefined && /^postgres(ql)?:\/\//i.test(store.trim());
