@@ -83,6 +83,9 @@ async function runServe(flags: Record<string, unknown>): Promise<void> {
     public_url: o.publicUrl,
     ...(o.artifactsUrl ? { artifacts_url: o.artifactsUrl } : {}),
   });
+  const { artifactsUrlWarning } = await import("../server/serve_options.ts");
+  const insecure = artifactsUrlWarning(o);
+  if (insecure) b.log(`warning: ${insecure}`);
   const timer = setInterval(() => {
     b.rollout.reconcile().catch((e) => b.log("reconcile failed", { error: String(e) }));
     // Releases published elsewhere (the CDN, another replica's upload to the shared dir): their manifest is

@@ -7,6 +7,7 @@ import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
+import { isLoopbackHost } from "../core/install/url.ts";
 import { errorCodeOf } from "../core/sys/io_error.ts";
 import { isValidProduct } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
@@ -270,6 +271,14 @@ export function artifactsUrlOf(given: unknown): string {
   if (u.search !== "" || u.hash !== "" || given.includes("?") || given.includes("#"))
     throw refuse("must not have a query or fragment: artifact names are appended to it");
   return u.toString().replace(/\/+$/, "");
+}
+
+/** What to warn about `--artifacts-url` at start, or undefined: plain http to a host other than loopback. */
+export function artifactsUrlWarning(o: Pick<ResolvedOptions, "artifactsUrl">): string | undefined {
+  if (o.artifactsUrl === undefined) return undefined;
+  const u = new URL(o.artifactsUrl);
+  if (u.protocol !== "http:" || isLoopbackHost(u.hostname)) return undefined;
+  return `--artifacts-url ${o.artifactsUrl} is plain http: hosts refuse to download from it unless set up with --insecure (agent enable, tools login); serve it over https`;
 }
 
 function parseListen(listen: string): { hostname: string; port: number } {

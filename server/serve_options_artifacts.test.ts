@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { UsageError } from "../core/errors.ts";
 import { isSharedStore, uploadRefusal } from "./artifact_store.ts";
-import { resolveOptions } from "./serve_options.ts";
+import { artifactsUrlWarning, resolveOptions } from "./serve_options.ts";
 
 function refusal(f: () => unknown): UsageError {
   try {
@@ -66,6 +66,19 @@ describe("--artifacts-url", () => {
       expect(`${e.message} ${e.hint}`).not.toContain("s3cr3t");
       expect(`${e.message} ${e.hint}`).not.toContain("token@");
     }
+  });
+
+  test("plain http to a host other than loopback is warned about at start (hosts need --insecure)", () => {
+    expect(artifactsUrlWarning({ artifactsUrl: "http://cdn.example.com/r" })).toContain(
+      "hosts refuse to download from it unless set up with --insecure",
+    );
+    for (const ok of [
+      "https://cdn.example.com/r",
+      "http://127.0.0.1:8081/r",
+      "http://localhost/r",
+      undefined,
+    ])
+      expect(artifactsUrlWarning({ artifactsUrl: ok })).toBeUndefined();
   });
 
   test("the config file's artifacts_url, artifacts_dir and artifacts_shared; flags win", () => {
