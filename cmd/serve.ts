@@ -31,6 +31,12 @@ export function register(program: Command): void {
     .option("--tls-key <file>", "TLS private key (PEM)")
     .option("--public-url <url>", "URL hosts use to reach this server (install.sh, agent enable)")
     .option("--log-format <format>", "text or json (default text)")
+    .option(
+      "--artifacts-url <url>",
+      "where hosts download releases and upkeep (a CDN, nginx, a bucket's web endpoint); uploads then go there, not here",
+    )
+    .option("--artifacts-dir <dir>", "where uploaded artifacts are kept (default DATA_DIR/artifacts)")
+    .option("--artifacts-shared", "the artifacts dir is shared by every replica (NFS, a shared volume)")
     .action(runServe);
   registerMigrate(serve);
 }
@@ -75,9 +81,16 @@ async function runServe(flags: Record<string, unknown>): Promise<void> {
     store: b.store.kind === "postgres" ? b.store.where : `sqlite:${b.store.where}`,
     product: o.product,
     public_url: o.publicUrl,
+    ...(o.artifactsUrl ? { artifacts_url: o.artifactsUrl } : {}),
   });
+  const { artifactsUrlWarning } = await import("../server/serve_options.ts");
+  const insecure = artifactsUrlWarning(o);
+  if (insecure) b.log(`warning: ${insecure}`);
   const timer = setInterval(() => {
     b.rollout.reconcile().catch((e) => b.log("reconcile failed", { error: String(e) }));
+    // Releases published elsewhere (the CDN, another replica's upload to the shared dir): their manifest is
+    // re-read as often (a failed read keeps the last one and is named in the log).
+    if (o.artifactsUrl !== undefined || o.artifactsShared) b.rollout.artifactsChanged().catch(() => {});
   }, o.reconcileMs);
   b.log("shutting down: draining in-flight requests", { signal: await signal });
   clearInterval(timer);

@@ -67,7 +67,10 @@ function registerLogin(tools: Command): void {
     .description("remember the server for this user; the first time, ask to enroll into automatic updates")
     .requiredOption("--server <url>", "the upkeep (or Teleport) server")
     .requiredOption("--product <name>", "the product whose client tools to run")
-    .option("--base-url <url>", "where artifacts are downloaded from (default <server>/artifacts)")
+    .option(
+      "--base-url <url>",
+      "where artifacts are downloaded from (default: where the server says, serve --artifacts-url, else <server>/artifacts)",
+    )
     .option(
       "--trust-key <pubfile...>",
       "trusted minisign public key(s); default: UPKEEP_TOOLS_TRUST_KEY, else the key published at <base-url>/<product>.pub, pinned on first use",

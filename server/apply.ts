@@ -202,6 +202,8 @@ export async function applyDocs(
   now: () => Date,
 ): Promise<{ dry_run: boolean; forced: string[]; applied: unknown[]; plan: ReturnType<typeof planView> }> {
   checkDropped(rollout, docs);
+  // The manifest as published now (on a CDN or another replica's upload, it may be newer than the last read).
+  await rollout.artifactsChanged();
   const published = rollout.publishedVersions();
   const plan = rollout.plan(nextState(docs));
   let forced: string[] = [];

@@ -3,11 +3,10 @@
  * artifact store, tokens, rollout service, the Hono app and the find/ping hot path (hot_path.ts).
  * `cmd/serve.ts` puts it behind `Bun.serve`.
  */
-import { join } from "node:path";
 import { hashFile } from "../core/sys/hash.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
-import { LocalArtifactStore } from "./artifact_store.ts";
+import { type LocalArtifactStore, openArtifacts } from "./artifact_store.ts";
 import { hotRoutes } from "./hot_path.ts";
 import { createLogger, type LogFn } from "./log.ts";
 import { Metrics } from "./metrics.ts";
@@ -59,7 +58,7 @@ export async function boot(
     what: `upkeep serve --listen ${o.hostname}:${o.port}`,
   });
   const store = opened.store;
-  const artifacts = new LocalArtifactStore(join(o.dataDir, "artifacts"));
+  const artifacts = openArtifacts(o, log);
   const tokens = new TokenChecker(store);
 
   const preset = await presetTokens(store, env, now, log);
@@ -123,6 +122,7 @@ async function startRollout(
     fips: o.fips,
     jitterSeconds: o.jitterSeconds,
     toolsCacheSeconds: o.toolsCacheSeconds,
+    ...(o.artifactsUrl === undefined ? {} : { artifactsUrl: o.artifactsUrl }),
   };
   const rollout = new RolloutService({
     store,
@@ -132,11 +132,7 @@ async function startRollout(
     now,
     presenceMs: o.agentTimeoutMs,
     retentionMs: o.agentRetentionMs,
-    readArtifact: async (name) => {
-      const path = artifacts.path(name);
-      const f = path ? Bun.file(path) : undefined;
-      return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
-    },
+    readArtifact: (name) => artifacts.readText(name),
     log,
   });
   await rollout.load();

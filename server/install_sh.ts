@@ -3,7 +3,11 @@
  * sha256 from this server, refuses on a checksum mismatch, installs the binary, then runs
  * `upkeep agent enable --server <public URL> ARGS...` with the arguments given after `sh -s --`.
  *
- * The only value the server injects is its own public URL, shell-quoted.
+ * With `--artifacts-url` (a CDN) it downloads `upkeep-<os>-<arch>` and its `.sha256` from there instead, and
+ * passes `--base-url <artifacts URL>` to `agent enable` before the given arguments (a `--base-url` given
+ * there wins): neither the executable nor the releases come through this server.
+ *
+ * The only values the server injects are its own public URL and the artifacts URL, shell-quoted.
  */
 
 /** Single-quotes a string for POSIX sh. */
@@ -11,7 +15,8 @@ export function shQuote(s: string): string {
   return `'${s.replaceAll("'", `'"'"'`)}'`;
 }
 
-export function installScript(publicUrl: string): string {
+export function installScript(publicUrl: string, artifactsUrl?: string): string {
+  const cdn = artifactsUrl !== undefined;
   return `#!/bin/sh
 # upkeep agent installer, served by upkeep serve at ${publicUrl.replace(/[^\w:/.@-]/g, "_")}
 # Usage: curl -fsSL <server>/scripts/install.sh | sh -s -- --product NAME --base-url URL --trust-key KEY [--group G] ...
@@ -19,7 +24,12 @@ export function installScript(publicUrl: string): string {
 set -eu
 
 UPKEEP_SERVER=${shQuote(publicUrl)}
-BIN_DIR="\${UPKEEP_BIN_DIR:-/usr/local/bin}"
+${
+  cdn
+    ? `UPKEEP_ARTIFACTS=${shQuote(artifactsUrl)}
+`
+    : ""
+}BIN_DIR="\${UPKEEP_BIN_DIR:-/usr/local/bin}"
 
 fail() { echo "upkeep install: $*" >&2; exit 1; }
 
@@ -66,9 +76,15 @@ trap 'cleanup; trap - EXIT; exit 130' INT
 trap 'cleanup; trap - EXIT; exit 143' TERM
 
 name="upkeep-$os-$arch"
-echo "upkeep install: downloading $name from $UPKEEP_SERVER" >&2
+${
+  cdn
+    ? `echo "upkeep install: downloading $name from $UPKEEP_ARTIFACTS (the server's --artifacts-url)" >&2
+fetch "$UPKEEP_ARTIFACTS/$name" "$tmp/upkeep"
+fetch "$UPKEEP_ARTIFACTS/$name.sha256" "$tmp/upkeep.sha256"`
+    : `echo "upkeep install: downloading $name from $UPKEEP_SERVER" >&2
 fetch "$UPKEEP_SERVER/download/$name" "$tmp/upkeep"
-fetch "$UPKEEP_SERVER/download/$name.sha256" "$tmp/upkeep.sha256"
+fetch "$UPKEEP_SERVER/download/$name.sha256" "$tmp/upkeep.sha256"`
+}
 want="$(cut -d' ' -f1 <"$tmp/upkeep.sha256")"
 got="$(sha256_of "$tmp/upkeep")"
 case "$want" in
@@ -90,6 +106,6 @@ fi
 # exec replaces this shell, so the EXIT trap would never run: clean up first.
 cleanup
 trap - EXIT INT TERM
-exec "$BIN_DIR/upkeep" agent enable --server "$UPKEEP_SERVER" "$@"
+exec "$BIN_DIR/upkeep" agent enable --server "$UPKEEP_SERVER" ${cdn ? '--base-url "$UPKEEP_ARTIFACTS" ' : ""}"$@"
 `;
 }

@@ -3,6 +3,8 @@
  * server's own executable, and install.sh.
  */
 import type { Context, Hono } from "hono";
+import { joinUrl } from "../core/install/url.ts";
+import { isStoredName } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
 import type { AppDeps } from "./app.ts";
 import { checkArtifactName } from "./artifact_store.ts";
@@ -23,6 +25,11 @@ export function artifactRoutes(app: Hono<Env>, deps: AppDeps, { admin, viewer, w
   // Artifacts.
   app.put("/v1/artifacts/:name", admin, writable, async (c) => {
     const name = checkArtifactName(c.req.param("name") ?? "");
+    const refused = artifacts.uploadRefusal();
+    if (refused) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      throw refused;
+    }
     const length = Number(c.req.header("content-length") ?? "0");
     if (length > ARTIFACT_BODY_LIMIT)
       return problem(c, 413, `artifact is larger than the limit of ${ARTIFACT_BODY_LIMIT} bytes`);
@@ -51,6 +58,9 @@ export function artifactRoutes(app: Hono<Env>, deps: AppDeps, { admin, viewer, w
   });
   const serveArtifact = async (c: Context) => {
     const name = c.req.param("name") ?? "";
+    // Hosts set up with this server's /artifacts follow to where the files are (a redirect, no bytes).
+    if (artifacts.downloadUrl !== undefined && isStoredName(name))
+      return c.redirect(joinUrl(artifacts.downloadUrl, name), 302);
     const path = artifacts.path(name);
     const meta = path ? await store.getArtifact(name) : undefined;
     if (!path || !meta) return problem(c, 404, `no artifact named ${JSON.stringify(name)}`);
@@ -61,7 +71,9 @@ export function artifactRoutes(app: Hono<Env>, deps: AppDeps, { admin, viewer, w
 
   // Agent installation.
   app.get("/scripts/install.sh", (c) =>
-    c.body(installScript(deps.publicUrl()), 200, { "content-type": "text/x-shellscript; charset=utf-8" }),
+    c.body(installScript(deps.publicUrl(), artifacts.downloadUrl), 200, {
+      "content-type": "text/x-shellscript; charset=utf-8",
+    }),
   );
   app.get("/download/:file", async (c) => {
     const file = c.req.param("file");

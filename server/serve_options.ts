@@ -3,10 +3,11 @@
  * value is a UsageError naming the flag (exit 2).
  */
 import { readFileSync } from "node:fs";
-import { resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { parse as parseYaml } from "yaml";
 import { parseDuration } from "../core/duration.ts";
 import { UsageError } from "../core/errors.ts";
+import { isLoopbackHost } from "../core/install/url.ts";
 import { errorCodeOf } from "../core/sys/io_error.ts";
 import { isValidProduct } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
@@ -33,6 +34,12 @@ export interface ServeOptions {
   toolsCacheSeconds?: number;
   /** postgres://USER:PASSWORD@HOST:PORT/DB; absent: SQLite in the data dir. */
   store?: string;
+  /** Where hosts download releases (a CDN, nginx, a bucket's web endpoint) instead of serve's /artifacts. */
+  artifactsUrl?: string;
+  /** The local artifacts dir (default DATA_DIR/artifacts). */
+  artifactsDir?: string;
+  /** The artifacts dir is shared by every replica (NFS, a shared volume): uploads to any replica are seen by all. */
+  artifactsShared?: boolean;
 }
 
 const FILE_KEYS: Record<string, keyof ServeOptions> = {
@@ -53,6 +60,9 @@ const FILE_KEYS: Record<string, keyof ServeOptions> = {
   agent_update_jitter_seconds: "jitterSeconds",
   tools_cache_seconds: "toolsCacheSeconds",
   store: "store",
+  artifacts_url: "artifactsUrl",
+  artifacts_dir: "artifactsDir",
+  artifacts_shared: "artifactsShared",
 };
 
 export interface ResolvedOptions {
@@ -81,6 +91,12 @@ export interface ResolvedOptions {
   toolsCacheSeconds: number;
   /** A PostgreSQL URL (validated), or undefined: SQLite in the data dir. */
   store: string | undefined;
+  /** `--artifacts-url` without a trailing '/': where hosts download releases; undefined: this server's /artifacts. */
+  artifactsUrl: string | undefined;
+  /** Where uploaded artifacts are kept (absolute). */
+  artifactsDir: string;
+  /** `--artifacts-shared`: artifactsDir is the same storage on every replica. */
+  artifactsShared: boolean;
 }
 
 function readConfigFile(path: string): ServeOptions {
@@ -164,10 +180,19 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
   if (!Number.isInteger(toolsCache) || toolsCache < 10 || toolsCache > 3600)
     throw new UsageError("tools_cache_seconds: must be an integer 10..3600 (seconds)");
 
+  const dataDir = resolve(String(pick("dataDir") ?? "./.upkeep"));
+  const artifactsDir = pick("artifactsDir");
+  if (artifactsDir !== undefined && (typeof artifactsDir !== "string" || artifactsDir.trim() === ""))
+    throw new UsageError("--artifacts-dir: must name a directory");
+  const artifactsShared = pick("artifactsShared") ?? false;
+  if (typeof artifactsShared !== "boolean")
+    throw new UsageError(`artifacts_shared ${JSON.stringify(artifactsShared)}: use true or false`);
+  const artifactsUrl = pick("artifactsUrl");
+
   return {
     hostname,
     port,
-    dataDir: resolve(String(pick("dataDir") ?? "./.upkeep")),
+    dataDir,
     product,
     serverVersion: parsedSv ? formatVersion(parsedSv) : undefined,
     serverVersionFromFlag: parsedSv !== undefined,
@@ -184,6 +209,9 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     jitterSeconds: jitter,
     toolsCacheSeconds: toolsCache,
     store: storeUrl(pick("store")),
+    artifactsUrl: artifactsUrl === undefined ? undefined : artifactsUrlOf(artifactsUrl),
+    artifactsDir: artifactsDir === undefined ? join(dataDir, "artifacts") : resolve(artifactsDir),
+    artifactsShared,
   };
 }
 
@@ -208,6 +236,49 @@ function storeUrl(given: unknown): string | undefined {
       hint: "e.g. postgres://upkeep:PASSWORD@db.example.com:5432/upkeep",
     });
   return text;
+}
+
+/**
+ * `--artifacts-url`: an absolute http(s) base URL that hosts append artifact names to, so no query, no
+ * fragment, and no user or password (it is handed to every host, in install.sh and the find answers).
+ */
+export function artifactsUrlOf(given: unknown): string {
+  const shown = JSON.stringify(given);
+  const refuse = (why: string, hint?: string) =>
+    new UsageError(`--artifacts-url ${shown}: ${why}`, {
+      hint:
+        hint ?? "e.g. --artifacts-url https://cdn.example.com/releases (where the release files are served)",
+    });
+  if (typeof given !== "string" || given.trim() === "") throw refuse("must be an http(s) URL");
+  let u: URL;
+  try {
+    u = new URL(given);
+  } catch {
+    throw refuse("not a URL");
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw refuse("not an http(s) URL");
+  if (u.username !== "" || u.password !== "") {
+    // Not repeated in the message (logs, terminals): the URL without them.
+    u.username = "";
+    u.password = "";
+    throw new UsageError(
+      `--artifacts-url ${JSON.stringify(u.toString())}: must not hold a user or password (every host is told this URL)`,
+      {
+        hint: "serve the releases publicly (they are signed) or restrict by network, not by a password in the URL",
+      },
+    );
+  }
+  if (u.search !== "" || u.hash !== "" || given.includes("?") || given.includes("#"))
+    throw refuse("must not have a query or fragment: artifact names are appended to it");
+  return u.toString().replace(/\/+$/, "");
+}
+
+/** What to warn about `--artifacts-url` at start, or undefined: plain http to a host other than loopback. */
+export function artifactsUrlWarning(o: Pick<ResolvedOptions, "artifactsUrl">): string | undefined {
+  if (o.artifactsUrl === undefined) return undefined;
+  const u = new URL(o.artifactsUrl);
+  if (u.protocol !== "http:" || isLoopbackHost(u.hostname)) return undefined;
+  return `--artifacts-url ${o.artifactsUrl} is plain http: hosts refuse to download from it unless set up with --insecure (agent enable, tools login); serve it over https`;
 }
 
 function parseListen(listen: string): { hostname: string; port: number } {

@@ -4,7 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
-import { LocalArtifactStore } from "./artifact_store.ts";
+import { type ArtifactLayout, openArtifacts } from "./artifact_store.ts";
 import { Metrics } from "./metrics.ts";
 import { RolloutService } from "./rollout_service.ts";
 import { SqliteStore } from "./sqlite_store.ts";
@@ -37,6 +37,8 @@ export async function harness(
     self?: boolean;
     /** Overrides of the server's identity (default: hello, cluster test, oss, no FIPS, no jitter). */
     info?: Partial<ServerInfo>;
+    /** Where artifacts live (default: a temp dir, uploads taken, downloads from /artifacts). */
+    artifacts?: Partial<ArtifactLayout>;
   } = {},
 ): Promise<Harness> {
   const clock = fakeClock(opts.start ?? "2026-11-23T08:30:00Z"); // a Monday
@@ -47,7 +49,15 @@ export async function harness(
   const log = (msg: string, fields?: Record<string, unknown>) => {
     logs.push(`${msg} ${fields ? JSON.stringify(fields) : ""}`);
   };
-  const artifacts = new LocalArtifactStore(join(mkdtempSync(join(tmpdir(), "upkeep-art-")), "artifacts"));
+  const artifacts = openArtifacts(
+    {
+      artifactsDir: join(mkdtempSync(join(tmpdir(), "upkeep-art-")), "artifacts"),
+      artifactsUrl: undefined,
+      artifactsShared: false,
+      ...opts.artifacts,
+    },
+    log,
+  );
   const rollout = new RolloutService({
     store,
     info: {
@@ -63,11 +73,7 @@ export async function harness(
     random: opts.random ?? (() => 0),
     presenceMs: opts.presenceMs ?? 10 * 60_000,
     ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
-    readArtifact: async (name) => {
-      const path = artifacts.path(name);
-      const f = path ? Bun.file(path) : undefined;
-      return f && (await f.exists()) ? await f.text() : undefined;
-    },
+    readArtifact: (name) => artifacts.readText(name),
     log,
   });
   await rollout.load();
@@ -151,7 +157,17 @@ export async function publishManifest(
   serial = 1,
   o: { critical?: string[]; expires?: string } = {},
 ): Promise<void> {
-  const manifest = {
+  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifestDoc(versions, serial, o));
+  if (up.status !== 201) throw new Error(`manifest upload: ${up.status} ${await up.text()}`);
+}
+
+/** A release manifest of hello listing `versions` (unsigned: the server does not verify it). */
+export function manifestDoc(
+  versions: string[],
+  serial = 1,
+  o: { critical?: string[]; expires?: string } = {},
+): unknown {
+  return {
     schema: 1,
     product: "hello",
     serial,
@@ -174,6 +190,4 @@ export async function publishManifest(
       ],
     })),
   };
-  const up = await h.req("PUT", "/v1/artifacts/hello-releases.json", manifest);
-  if (up.status !== 201) throw new Error(`manifest upload: ${up.status} ${await up.text()}`);
 }

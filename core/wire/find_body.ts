@@ -28,6 +28,8 @@ export interface ServerInfo {
    * tools_cache_seconds): how soon a developer's shell follows a new tools version. Default 300.
    */
   toolsCacheSeconds?: number;
+  /** `--artifacts-url`: where hosts download releases (`upkeep.artifacts_url`); absent: the server's /artifacts. */
+  artifactsUrl?: string;
 }
 
 /** `auto_update`: what Teleport's clients read. */
@@ -55,6 +57,8 @@ export interface FindUpkeep {
   tools_reason: string;
   tools_adjusted: VersionAdjustment | null;
   cache_seconds: number;
+  /** Where releases are downloaded (`serve --artifacts-url`); absent: `<server>/artifacts`. */
+  artifacts_url?: string;
 }
 
 /** `upkeep` of the do-not-update answer given on an internal error. */
@@ -64,6 +68,7 @@ export interface FindUpkeepError {
   reason: typeof INTERNAL_ERROR_REASON;
   error: true;
   cache_seconds: number;
+  artifacts_url?: string;
 }
 
 export interface FindBody {
@@ -102,6 +107,7 @@ export function findBody(
     fips: info.fips,
   };
   const cacheSeconds = info.toolsCacheSeconds ?? DEFAULT_TOOLS_CACHE_SECONDS;
+  const artifactsUrl = info.artifactsUrl === undefined ? {} : { artifacts_url: info.artifactsUrl };
   if ("error" in verdict) {
     return {
       ...head,
@@ -112,6 +118,7 @@ export function findBody(
         reason: INTERNAL_ERROR_REASON,
         error: true,
         cache_seconds: cacheSeconds,
+        ...artifactsUrl,
       },
     };
   }
@@ -139,6 +146,7 @@ export function findBody(
       tools_reason: tools.reason,
       tools_adjusted: tools.adjusted,
       cache_seconds: cacheSeconds,
+      ...artifactsUrl,
     },
   };
 }

@@ -40,6 +40,8 @@ export interface NoToolsVersion {
 export interface FindParse {
   agent: FindAnswer | string;
   tools: ToolsAnswer | NoToolsVersion | string;
+  /** `upkeep.artifacts_url`: where the server says releases are downloaded (absent: it does not say). */
+  artifactsUrl?: string;
 }
 
 type Doc = Record<string, unknown>;
@@ -53,7 +55,13 @@ export function parseFind(doc: unknown): FindParse {
   const d = doc as Doc;
   const au = typeof d.auto_update === "object" && d.auto_update !== null ? (d.auto_update as Doc) : undefined;
   const up = (typeof d.upkeep === "object" && d.upkeep !== null ? d.upkeep : {}) as Doc;
-  return { agent: agentPart(d, au, up), tools: toolsPart(au, up) };
+  const artifactsUrl =
+    typeof up.artifacts_url === "string" && up.artifacts_url !== "" ? up.artifacts_url : undefined;
+  return {
+    agent: agentPart(d, au, up),
+    tools: toolsPart(au, up),
+    ...(artifactsUrl === undefined ? {} : { artifactsUrl }),
+  };
 }
 
 /** The agent's part of `parseFind`. */

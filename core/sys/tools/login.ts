@@ -5,12 +5,13 @@ import { sameServer } from "../../tools/same_server.ts";
 import type { ToolsState } from "../../tools/types.ts";
 import { isValidProduct } from "../../trust/artifact_name.ts";
 import { formatPublicKey, keyIdHex, parsePublicKey } from "../../trust/minisign.ts";
+import type { FindParse, ToolsAnswer } from "../../wire/parse_find.ts";
 import { fetchCapped } from "../install/download.ts";
 import { checkUrl } from "../install/mod.ts";
 import { loadTrustedKeys } from "../keys.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { statePath, toolsDir } from "./paths.ts";
-import { askServer } from "./server_answer.ts";
+import { fetchFind, toolsAnswerOf } from "./server_answer.ts";
 import { readToolsState, updateToolsState } from "./state_store.ts";
 
 type Env = Record<string, string | undefined>;
@@ -43,19 +44,24 @@ export async function login(input: LoginInput, env: Env, io: ExecIo): Promise<To
   // The same server (compared as URLs, not as strings) keeps what was set up for it: the pinned key, the
   // enrollment answer, a mirror base URL given before.
   const same = exists && sameServer(old.server, server);
-  const baseUrl = (input.baseUrl ?? (same && old.baseUrl ? old.baseUrl : `${server}/artifacts`)).replace(
-    /\/+$/,
-    "",
-  );
-  checkUrl(baseUrl, input.insecure === true);
-  let answer: Awaited<ReturnType<typeof askServer>> | undefined;
+  if (input.baseUrl !== undefined) checkUrl(input.baseUrl, input.insecure === true);
+  let found: FindParse | undefined;
+  let answer: ToolsAnswer | undefined;
   try {
-    answer = await askServer(server, 10_000);
+    found = await fetchFind(server, 10_000);
+    answer = toolsAnswerOf(found, server);
   } catch (e) {
     // A server not configured yet: the login is kept; the tools follow it once it names a version.
     if (!isUpkeepError(e) || e.code !== "E_NOT_READY") throw e;
     io.warn(`upkeep: ${e.message}; logged in anyway, the client tools follow it once it names one`);
   }
+  // The base URL: --base-url, else a mirror given at an earlier login to this server, else where the server
+  // says releases are downloaded (serve --artifacts-url), else its /artifacts.
+  const serverDefault = found?.artifactsUrl ?? `${server}/artifacts`;
+  const mirror =
+    same && old.baseUrl && !sameServer(old.baseUrl, `${server}/artifacts`) ? old.baseUrl : undefined;
+  const baseUrl = (input.baseUrl ?? mirror ?? serverDefault).replace(/\/+$/, "");
+  checkUrl(baseUrl, input.insecure === true);
 
   const trustKeys = await resolveTrustKeys(input, env, io, {
     baseUrl,

@@ -2,7 +2,7 @@
 import { UpkeepError } from "../../errors.ts";
 import { checkUrl } from "../../install/url.ts";
 import type { ToolsState } from "../../tools/types.ts";
-import { parseFind, type ToolsAnswer } from "../../wire/parse_find.ts";
+import { type FindParse, parseFind, type ToolsAnswer } from "../../wire/parse_find.ts";
 import { MAX_FIND_ANSWER_BYTES, readCapped, Watchdog } from "../bounded_http.ts";
 import { updateToolsState } from "./state_store.ts";
 
@@ -11,6 +11,11 @@ const HINT =
 
 /** Asks `<server>/v1/webapi/find`: the answer, body included, within `timeoutMs`, and at most 1 MiB. */
 export async function askServer(server: string, timeoutMs = 3000): Promise<ToolsAnswer> {
+  return toolsAnswerOf(await fetchFind(server, timeoutMs), server);
+}
+
+/** `<server>/v1/webapi/find`, read and parsed (a bad tools part is left to `toolsAnswerOf`). */
+export async function fetchFind(server: string, timeoutMs = 3000): Promise<FindParse> {
   const url = `${server.replace(/\/+$/, "")}/v1/webapi/find`;
   const watchdog = new Watchdog({ idleMs: timeoutMs, totalMs: timeoutMs });
   let bytes: Uint8Array;
@@ -50,7 +55,13 @@ export async function askServer(server: string, timeoutMs = 3000): Promise<Tools
   } catch (e) {
     throw new UpkeepError("E_SERVER", `${url} did not answer JSON`, { cause: e });
   }
-  const answer = parseFind(doc).tools;
+  return parseFind(doc);
+}
+
+/** The client tools' part of a find answer of `server`; E_SERVER when it is wrong, E_NOT_READY with none. */
+export function toolsAnswerOf(found: FindParse, server: string): ToolsAnswer {
+  const url = `${server.replace(/\/+$/, "")}/v1/webapi/find`;
+  const answer = found.tools;
   if (typeof answer === "string") throw new UpkeepError("E_SERVER", `${url}: ${answer}`);
   if ("noVersion" in answer) {
     // An upkeep server with no tools version yet: not an error of the server, nothing to run from it yet.
