@@ -22,15 +22,17 @@
  *   storm       every agent reports within 60 s (as after a restart) while finds go on: find p99 during it
  *
  * It prints serve's CPU (% of one core, /proc/PID/stat utime+stime), RSS (VmRSS, VmHWM), p50/p99 of find and
- * report, reports lost (must be 0), the rollout decisions, the generator's own CPU and lag (it must not be
- * the bottleneck), and the issue's targets. `--sweep` instead grows one fleet step by step (1k, 1.5k, 2k, 3k,
- * 5k, 7k, 10k, ...) and prints the largest N at which serve stays under 50% of one core.
+ * report, reports lost (must be 0; read over every page of `GET /v1/agents`, checked whole), the rollout
+ * decisions, the generator's own CPU and lag (it must not be the bottleneck), and the issue's targets.
+ * `--sweep` instead grows one fleet step by step (1k, 1.5k, 2k, 3k, 5k, 7k, 10k, ...) and prints the largest
+ * N at which serve stays under 50% of one core.
  *
  * Usage: npm run build && npx bun scripts/bench/fleet.ts --agents N [--groups G] [--duration S] [--compress X]
  *          [--ref-agents 1000] [--window S] [--fail-ratio 0.02] [--halt-group K] [--canaries 5]
  *          [--no-storm] [--no-restart] [--no-rollout] [--sweep] [--gen-check] [--no-pin]
- *          [--upkeep "PATH or command"] [--serve-arg ARG]... [--json FILE] [--keep]
- * Exit code: 0 no report lost and every decision right, 1 otherwise, 2 the benchmark could not run.
+ *          [--upkeep "PATH or command"] [--serve-arg ARG]... [--page-size 1000] [--json FILE] [--keep]
+ * Exit code: 0 no report lost (over a whole agent list) and every decision right, 1 otherwise, 2 the
+ * benchmark could not run.
  * See scripts/bench/README.md.
  */
 import { writeFileSync } from "node:fs";

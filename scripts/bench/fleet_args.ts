@@ -30,6 +30,8 @@ export interface FleetArgs {
   canaries: number;
   jitter: number;
   sweepWindowS: number;
+  /** Agents per page when the simulator reads `GET /v1/agents` (the server's most: 1,000). */
+  pageSize: number;
   updateSeconds: [number, number];
   noStorm: boolean;
   noRestart: boolean;
@@ -62,6 +64,7 @@ const OPTIONS = {
   sweep: { type: "boolean", default: false },
   "sweep-window": { type: "string", default: "30" },
   "gen-check": { type: "boolean", default: false },
+  "page-size": { type: "string", default: "1000" },
   "no-pin": { type: "boolean", default: false },
   upkeep: { type: "string" },
   "serve-arg": { type: "string", multiple: true, default: [] as string[] },
@@ -93,6 +96,7 @@ export function parseFleetArgs(args: string[]): FleetArgs {
     canaries: Math.floor(num("canaries", v.canaries, 0, 5)),
     jitter: Math.floor(num("jitter", v.jitter, 0, 86_400)),
     sweepWindowS: num("sweep-window", v["sweep-window"], 1),
+    pageSize: Math.floor(num("page-size", v["page-size"], 1, 1000)),
   };
   const upd = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v["update-seconds"] ?? "");
   if (!upd || Number(upd[1]) > Number(upd[2]))

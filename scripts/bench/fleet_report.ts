@@ -45,8 +45,8 @@ export function emptySummary(a: FleetArgs, pinned: boolean): Summary {
   };
 }
 
-/** No acknowledged report lost. */
-export const nothingLost = (s: Summary) => s.losses.every((l) => l.lost === 0);
+/** No acknowledged report lost, over listings that held every agent. */
+export const nothingLost = (s: Summary) => s.losses.every((l) => l.lost === 0 && !l.listProblem);
 
 export function machineLine(): string {
   const load = readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
@@ -58,6 +58,7 @@ function printLosses(s: Summary): void {
     out(
       `reports lost ${l.when}: ${l.lost} of ${fmt.int(l.checked)} agents' last acknowledged reports (${fmt.int(l.listed)} listed${l.missing ? `, ${l.missing} missing` : ""}${l.unknown ? `, ${l.unknown} unknown` : ""})`,
     );
+    if (l.listProblem) out(`    ! the agent list is not whole (${l.pages} pages): ${l.listProblem}`);
     for (const x of l.sample) out(`    ${x}`);
   }
 }

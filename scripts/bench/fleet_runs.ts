@@ -15,7 +15,7 @@ import { out, type World } from "./fleet_world.ts";
 
 /** Whether the server still lists every acknowledged report of `fleet`. */
 function losses(w: World, when: string, serve: ServeProc, fleet: Fleet): Promise<LossCheck> {
-  return lossCheck(when, (path) => w.apiJson(serve.url, "GET", path), fleet);
+  return lossCheck(when, (path) => w.apiJson(serve.url, "GET", path), fleet, w.a.pageSize);
 }
 
 async function referenceRun(w: World, release: string[], reportRate: number): Promise<PhaseResult> {
