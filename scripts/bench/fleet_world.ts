@@ -7,6 +7,7 @@ import { cpus, tmpdir } from "node:os";
 import { join } from "node:path";
 import { generateKeyPair } from "../../core/trust/minisign.ts";
 import { makeFakeRelease } from "../fake-release.ts";
+import { farHour, haltOnErrorConfig } from "./_util.ts";
 import { type FleetArgs, ROOT } from "./fleet_args.ts";
 import { START_A, TARGET_A, VERSIONS } from "./fleet_model.ts";
 import { pinSelf, ServeProc, type ServeSpec } from "./fleet_serve.ts";
@@ -80,27 +81,13 @@ export class World {
     return [...files, rel.manifestPath, `${rel.manifestPath}.minisig`];
   }
 
+  /** G halt-on-error groups, each started by an operator `start` in order (windows 12 hours away). */
   configDoc() {
-    // Windows 12 hours away: every group starts by an operator `start`, in order.
-    const hour = (new Date().getUTCHours() + 12) % 24;
-    return {
-      kind: "autoupdate_config",
-      spec: {
-        agents: {
-          mode: "enabled",
-          strategy: "halt-on-error",
-          schedules: {
-            regular: this.a.groups.map((name, i) => ({
-              name,
-              days: ["*"],
-              start_hour: hour,
-              canary_count: this.a.canaries,
-              ...(i > 0 ? { wait_hours: 0 } : {}),
-            })),
-          },
-        },
-      },
-    };
+    const { canaries } = this.a;
+    return haltOnErrorConfig(
+      farHour(),
+      this.a.groups.map((name, i) => ({ name, canary_count: canaries, ...(i > 0 ? { wait_hours: 0 } : {}) })),
+    );
   }
 
   /** A fresh serve (own data dir), releases published, the config and rollout A's versions applied. */
