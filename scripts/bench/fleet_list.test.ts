@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, test } from "bun:test";
 import { AGENT, harness, VIEWER } from "../../server/test_harness.ts";
 import { listAgents, lossCheck } from "./fleet_list.ts";
-import { Fleet } from "./fleet_sim.ts";
+import { smallFleet } from "./fleet_testing.ts";
 
 const N = 250;
 const servers: { stop: (force?: boolean) => unknown }[] = [];
@@ -20,18 +20,7 @@ async function world(rewrite: (answer: Record<string, unknown>, url: URL) => unk
   const h = await harness({ start: new Date(Date.now() + 60_000).toISOString() });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => h.app.fetch(req) });
   servers.push(server);
-  const fleet = new Fleet({
-    url: `http://127.0.0.1:${server.port}`,
-    agentToken: AGENT,
-    capacity: N,
-    groups: ["g1", "g2"],
-    compress: 1,
-    runId: "list",
-    failRatio: 0,
-    haltGroup: -1,
-    updateSeconds: [1, 2],
-  });
-  fleet.grow(N);
+  const fleet = smallFleet(N, { url: `http://127.0.0.1:${server.port}`, agentToken: AGENT, runId: "list" });
   await fleet.seed(0, N);
   expect(fleet.acked).toBe(N);
   const requested: string[] = [];

@@ -2,23 +2,10 @@
 import { describe, expect, test } from "bun:test";
 import { compareRecords } from "./fleet_compare.ts";
 import { type AgentRecordView, START_A, TARGET_A } from "./fleet_model.ts";
-import { Fleet } from "./fleet_sim.ts";
+import type { Fleet } from "./fleet_sim.ts";
+import { smallFleet } from "./fleet_testing.ts";
 
-function fleet(n: number): Fleet {
-  const f = new Fleet({
-    url: "http://127.0.0.1:9",
-    agentToken: "t",
-    capacity: n,
-    groups: ["g1", "g2"],
-    compress: 1,
-    runId: "r",
-    failRatio: 0.1,
-    haltGroup: -1,
-    updateSeconds: [1, 2],
-  });
-  f.grow(n);
-  return f;
-}
+const fleet = (n: number) => smallFleet(n);
 
 const SENT = Date.parse("2030-01-01T00:00:10.000Z");
 const rec = (i: number, o: Partial<AgentRecordView> = {}): AgentRecordView => ({
