@@ -4,7 +4,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseAutoupdateVersion } from "../core/resources/mod.ts";
 import { resolveOptions } from "./serve_options.ts";
-import { ADMIN, AGENT, CONFIG_YAML, type Harness, harness, publishManifest, VIEWER } from "./test_harness.ts";
+import type { Harness } from "./test_harness.ts";
+import { ADMIN, AGENT, CONFIG_YAML, harness, ONE_GROUP, publishManifest, VIEWER } from "./test_harness.ts";
 
 const VERSION = {
   kind: "autoupdate_version",
@@ -341,17 +342,9 @@ describe("halt-on-error rollout driven by reports", () => {
 
   test("after a rollback, start refuses while agents still fail (409); force keeps the group active through failures", async () => {
     const h = await harness({ start: "2026-11-23T08:30:00Z" });
-    const oneGroup = `kind: autoupdate_config
-spec:
-  agents:
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: prod, days: ["*"], start_hour: 8 }
-`;
     const ids = ["p1", "p2", "p3", "p4", "p5"];
     for (const id of ids) await report(h, id, "prod", "16.4.0");
-    await setup(h, oneGroup);
+    await setup(h, ONE_GROUP);
     expect((await groups(h)).prod?.state).toBe("active");
     // One host's update fails; it keeps reporting it (the version is on its skip list).
     await report(h, "p1", "prod", "16.4.0", "rolledback", { failed_version: "17.0.1" });

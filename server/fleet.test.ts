@@ -1,16 +1,9 @@
 // Issue 13: reports counted as they arrive (no reconcile per report), the agent list paged and filtered by
 // the store, agents gone for longer than the retention pruned, bounded per-group metrics.
 import { describe, expect, test } from "bun:test";
-import { AGENT, CONFIG_YAML, type Harness, harness, publishManifest, VIEWER } from "./test_harness.ts";
+import type { Harness } from "./test_harness.ts";
+import { AGENT, CONFIG_YAML, harness, ONE_GROUP, publishManifest, VIEWER } from "./test_harness.ts";
 
-const ONE_GROUP = `kind: autoupdate_config
-spec:
-  agents:
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: prod, days: ["*"], start_hour: 8 }
-`;
 const VERSION = {
   kind: "autoupdate_version",
   spec: {
@@ -71,7 +64,8 @@ const ids = (n: number, prefix = "a") =>
   Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(5, "0")}`);
 
 describe("reports are counted, not reconciled one by one", () => {
-  test("a report that changes no count runs no reconcile (the old server ran one per report, walking every agent)", async () => {
+  /** 2,000 agents of prod on 16.4.0, then the one-group rollout to 17.0.1 (prod active); the reconciles so far. */
+  async function activeProd(): Promise<{ h: Harness; fleet: string[]; before: number }> {
     const h = await harness({ start: "2026-11-23T08:30:00Z" });
     const fleet = ids(2000);
     await reportAll(
@@ -80,7 +74,11 @@ describe("reports are counted, not reconciled one by one", () => {
     );
     await setup(h, ONE_GROUP);
     expect((await prodGroup(h))?.state).toBe("active");
-    const before = await reconciles(h);
+    return { h, fleet, before: await reconciles(h) };
+  }
+
+  test("a report that changes no count runs no reconcile (the old server ran one per report, walking every agent)", async () => {
+    const { h, fleet, before } = await activeProd();
     await reportAll(
       h,
       fleet.map((id) => ({ id, group: "prod" })),
@@ -90,15 +88,7 @@ describe("reports are counted, not reconciled one by one", () => {
   });
 
   test("reports that change an active group's counts are folded into a few reconciles; the decision is the same", async () => {
-    const h = await harness({ start: "2026-11-23T08:30:00Z" });
-    const fleet = ids(2000);
-    await reportAll(
-      h,
-      fleet.map((id) => ({ id, group: "prod" })),
-    );
-    await setup(h, ONE_GROUP);
-    expect((await prodGroup(h))?.state).toBe("active");
-    const before = await reconciles(h);
+    const { h, fleet, before } = await activeProd();
     const t0 = performance.now();
     await reportAll(
       h,

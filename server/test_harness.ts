@@ -150,6 +150,16 @@ spec:
   tools: { mode: enabled }
 `;
 
+/** A halt-on-error schedule of one group, prod (window from 08:00 UTC). */
+export const ONE_GROUP = `kind: autoupdate_config
+spec:
+  agents:
+    strategy: halt-on-error
+    schedules:
+      regular:
+        - { name: prod, days: ["*"], start_hour: 8 }
+`;
+
 /** Uploads a release manifest listing `versions` (the server reads what it lists; hosts verify it). */
 export async function publishManifest(
   h: Harness,

@@ -14,6 +14,7 @@ test("fleet simulator: 60 agents through two rollouts, kill -9 and a storm; noth
   const json = join(mkdtempSync(join(tmpdir(), "upkeep-fleet-")), "summary.json");
   // compress 120: each agent asks every 0.5 s and reports every 2.5 s; 10% of each group of 20 fail on
   // 1.2.0 (2 agents: exactly at the threshold, which is "more than 10%": the group must still end done).
+  // The agent list is read 7 agents a page: 9 pages, every one followed.
   const proc = Bun.spawn(
     [
       process.execPath,
@@ -28,6 +29,8 @@ test("fleet simulator: 60 agents through two rollouts, kill -9 and a storm; noth
       "0.5",
       "--fail-ratio",
       "0.1",
+      "--page-size",
+      "7",
       "--no-pin",
       "--json",
       json,
@@ -44,11 +47,17 @@ test("fleet simulator: 60 agents through two rollouts, kill -9 and a storm; noth
   expect(s.ok).toBe(true);
   expect(s.rollouts.map((r: { right: boolean }) => r.right)).toEqual([true, true]);
   expect(s.rollouts[1].lines.join("\n")).toMatch(/start g3 \(after g2 rolled back\): 409/);
-  expect(
-    s.losses.map((l: { when: string; lost: number; checked: number }) => [l.when, l.lost, l.checked]),
-  ).toEqual([
-    ["after kill -9 and restart", 0, 60],
-    ["at the end (live)", 0, 60],
+  type Loss = {
+    when: string;
+    lost: number;
+    checked: number;
+    listed: number;
+    pages: number;
+    listProblem: string;
+  };
+  expect(s.losses.map((l: Loss) => [l.when, l.lost, l.checked, l.listed, l.pages, l.listProblem])).toEqual([
+    ["after kill -9 and restart", 0, 60, 60, 9, ""],
+    ["at the end (live)", 0, 60, 60, 9, ""],
   ]);
   const phases = Object.fromEntries(s.phases.map((p: { name: string }) => [p.name, p]));
   expect(phases["find only"].finds).toBeGreaterThan(0);

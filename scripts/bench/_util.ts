@@ -1,6 +1,6 @@
 /**
  * What the benchmarks share: the median, a free loopback port, stopping a process they started, an nginx
- * configuration.
+ * configuration, a halt-on-error schedule.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -71,3 +71,28 @@ ${o.http}
   );
   return [nginx, "-c", conf, "-p", work, "-e", errorLog];
 }
+
+/** A group of `haltOnErrorConfig`'s schedule. */
+export interface ScheduleGroup {
+  name: string;
+  canary_count?: number;
+  wait_hours?: number;
+}
+
+/**
+ * An `autoupdate_config` (agents and tools enabled) whose `regular` schedule is `groups`, halt-on-error,
+ * every group's window opening every day at `hour` UTC.
+ */
+export function haltOnErrorConfig(hour: number, groups: ScheduleGroup[]) {
+  const regular = groups.map((g) => ({ ...g, days: ["*"], start_hour: hour }));
+  return {
+    kind: "autoupdate_config",
+    spec: {
+      agents: { mode: "enabled", strategy: "halt-on-error", schedules: { regular } },
+      tools: { mode: "enabled" },
+    },
+  };
+}
+
+/** An hour 12 hours away (UTC): windows that are closed now, so that groups start only by an operator `start`. */
+export const farHour = () => (new Date().getUTCHours() + 12) % 24;

@@ -21,7 +21,7 @@ import { parseArgs } from "node:util";
 import { SqliteStore } from "../../server/sqlite_store.ts";
 import { launchChromium } from "../../test/dashboard_browser.ts";
 import { type ServeProcess, startServe } from "../../test/serve_process.ts";
-import { median } from "./_util.ts";
+import { farHour, haltOnErrorConfig, median } from "./_util.ts";
 
 const { values } = parseArgs({
   options: {
@@ -71,24 +71,8 @@ async function api(url: string, method: string, path: string, body: unknown): Pr
 }
 
 async function rollout(url: string): Promise<void> {
-  const hour = (new Date().getUTCHours() + 12) % 24;
-  await api(url, "PUT", "/v1/resources/autoupdate_config", {
-    kind: "autoupdate_config",
-    spec: {
-      agents: {
-        strategy: "halt-on-error",
-        schedules: {
-          regular: GROUPS.map((name, i) => ({
-            name,
-            days: ["*"],
-            start_hour: hour,
-            canary_count: i === 0 ? 2 : 0,
-          })),
-        },
-      },
-      tools: { mode: "enabled" },
-    },
-  });
+  const groups = GROUPS.map((name, i) => ({ name, canary_count: i === 0 ? 2 : 0 }));
+  await api(url, "PUT", "/v1/resources/autoupdate_config", haltOnErrorConfig(farHour(), groups));
   await api(url, "POST", "/v1/apply?force=1", {
     resources: [
       {

@@ -1,22 +1,11 @@
-/** The fleet simulator's check of lost reports (Fleet.compare), on records made up here. */
+/** The fleet simulator's check of lost reports (compareRecords), on records made up here. */
 import { describe, expect, test } from "bun:test";
-import { type AgentRecordView, Fleet, START_A, TARGET_A } from "./fleet_sim.ts";
+import { compareRecords } from "./fleet_compare.ts";
+import { type AgentRecordView, START_A, TARGET_A } from "./fleet_model.ts";
+import type { Fleet } from "./fleet_sim.ts";
+import { smallFleet } from "./fleet_testing.ts";
 
-function fleet(n: number): Fleet {
-  const f = new Fleet({
-    url: "http://127.0.0.1:9",
-    agentToken: "t",
-    capacity: n,
-    groups: ["g1", "g2"],
-    compress: 1,
-    runId: "r",
-    failRatio: 0.1,
-    haltGroup: -1,
-    updateSeconds: [1, 2],
-  });
-  f.grow(n);
-  return f;
-}
+const fleet = (n: number) => smallFleet(n);
 
 const SENT = Date.parse("2030-01-01T00:00:10.000Z");
 const rec = (i: number, o: Partial<AgentRecordView> = {}): AgentRecordView => ({
@@ -34,12 +23,12 @@ function acked(f: Fleet, i: number): void {
   f.ackVer[i] = START_A;
 }
 
-describe("Fleet.compare", () => {
+describe("compareRecords", () => {
   test("a record that is the last acknowledged report is kept; agents never acknowledged are not checked", () => {
     const f = fleet(3);
     acked(f, 0);
     acked(f, 1);
-    const c = f.compare([rec(0), rec(1)]);
+    const c = compareRecords(f, [rec(0), rec(1)]);
     expect(c).toMatchObject({ lost: 0, missing: 0, checked: 2, unknown: 0 });
   });
 
@@ -48,7 +37,7 @@ describe("Fleet.compare", () => {
     for (const i of [0, 1, 2, 3]) acked(f, i);
     f.ackState[2] = 4; // rolledback 1.1.0, failed 1.2.0
     f.ackFailed[2] = TARGET_A;
-    const c = f.compare([
+    const c = compareRecords(f, [
       rec(1, { version: "1.0.0" }),
       rec(2), // still ok: the rolledback report was lost
       rec(3, { last_seen: "2030-01-01T00:00:08.000Z" }), // an identical report, but an older one
@@ -67,14 +56,14 @@ describe("Fleet.compare", () => {
     f.ackState[1] = 4;
     f.ackFailed[1] = TARGET_A;
     const kept = rec(0, { state: "rolledback", failed_version: "1.2.0" });
-    expect(f.compare([kept, rec(1, { state: "rolledback", failed_version: "1.2.0" })]).lost).toBe(0);
-    expect(f.compare([kept, rec(1, { state: "rolledback", failed_version: "1.3.0" })]).lost).toBe(1);
+    expect(compareRecords(f, [kept, rec(1, { state: "rolledback", failed_version: "1.2.0" })]).lost).toBe(0);
+    expect(compareRecords(f, [kept, rec(1, { state: "rolledback", failed_version: "1.3.0" })]).lost).toBe(1);
   });
 
   test("records of other runs are counted as unknown", () => {
     const f = fleet(1);
     acked(f, 0);
-    expect(f.compare([rec(0), { ...rec(0), updater_id: "someone-else" }]).unknown).toBe(1);
+    expect(compareRecords(f, [rec(0), { ...rec(0), updater_id: "someone-else" }]).unknown).toBe(1);
   });
 });
 

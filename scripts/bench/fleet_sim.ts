@@ -8,25 +8,25 @@
  * Load is open-loop: requests leave at their scheduled times whatever the server's latency (a slow server
  * does not slow the generator down, so its latency is not hidden), over keep-alive connections. An agent
  * sends its reports one at a time (a report waits for the agent's previous one, as a real agent's do), so the
- * last report the server answered 2xx is the one it must keep: `compare` checks that for every agent.
+ * last report the server answered 2xx is the one it must keep: `compareRecords` (fleet_compare.ts) checks that for
+ * every agent. The schedules that drive the finds and reports are in fleet_load.ts.
  * At most 1,024 finds and 1,024 reports are in flight (more wait: a find is not sent, a report queues).
  * State is kept in typed arrays (a 100,000-agent fleet is a few MiB).
  */
+import {
+  NONE,
+  type ReportState,
+  S_OK,
+  S_ROLLEDBACK,
+  S_UPDATING,
+  START_A,
+  STATES,
+  TARGET_A,
+  TARGET_B,
+  VERSION_INDEX,
+  VERSIONS,
+} from "./fleet_model.ts";
 import { PhaseStats } from "./fleet_stats.ts";
-
-/** Versions of the run: agents start on the first three; rollout A goes 1.1.0 -> 1.2.0, B 1.2.0 -> 1.3.0. */
-export const VERSIONS = ["1.0.0", "1.0.1", "1.1.0", "1.2.0", "1.3.0"] as const;
-export const START_A = 2;
-export const TARGET_A = 3;
-export const TARGET_B = 4;
-const VERSION_INDEX = new Map<string, number>(VERSIONS.map((v, i) => [v, i]));
-const NONE = 255;
-
-const STATES = ["", "ok", "updating", "failed", "rolledback"] as const;
-type ReportState = (typeof STATES)[number];
-const S_OK = 1;
-const S_UPDATING = 2;
-const S_ROLLEDBACK = 4;
 
 export interface FleetOptions {
   url: string;
@@ -50,17 +50,6 @@ export interface FleetOptions {
    */
   maxFinds?: number;
   maxReports?: number;
-}
-
-/** What a server record of an agent must match (the last report answered 2xx). */
-export interface AgentRecordView {
-  updater_id: string;
-  hostname?: string;
-  group?: string;
-  version: string;
-  state: string;
-  failed_version?: string;
-  last_seen: string;
 }
 
 export class Fleet {
@@ -111,23 +100,12 @@ export class Fleet {
   constructor(o: FleetOptions) {
     this.o = o;
     const c = o.capacity;
-    this.group = new Uint8Array(c);
-    this.ver = new Uint8Array(c);
-    this.skip = new Uint8Array(c);
-    this.told = new Uint8Array(c).fill(NONE);
-    this.updating = new Uint8Array(c);
-    this.failA = new Uint8Array(c);
-    this.#findBusy = new Uint8Array(c);
-    this.#reportBusy = new Uint8Array(c);
-    this.#reportQueued = new Uint8Array(c);
-    this.#reportAgain = new Uint8Array(c);
-    this.ackAt = new Float64Array(c);
-    this.ackState = new Uint8Array(c);
-    this.ackVer = new Uint8Array(c);
-    this.ackFailed = new Uint8Array(c).fill(NONE);
-    this.tryState = new Uint8Array(c);
-    this.tryVer = new Uint8Array(c);
-    this.tryFailed = new Uint8Array(c).fill(NONE);
+    const b = () => new Uint8Array(c);
+    const none = () => new Uint8Array(c).fill(NONE);
+    [this.group, this.ver, this.skip, this.told, this.updating] = [b(), b(), b(), none(), b()];
+    [this.failA, this.ackState, this.ackVer, this.ackFailed] = [b(), b(), b(), none()];
+    [this.tryState, this.tryVer, this.tryFailed, this.ackAt] = [b(), b(), none(), new Float64Array(c)];
+    [this.#findBusy, this.#reportBusy, this.#reportQueued, this.#reportAgain] = [b(), b(), b(), b()];
     this.#queue = new Int32Array(c);
     this.failuresA = new Int32Array(o.groups.length);
     this.canaryFailuresB = new Int32Array(o.groups.length);
@@ -372,129 +350,10 @@ export class Fleet {
     return this.#qLen + this.#reportsInFlight;
   }
 
-  // ---- schedules ----
-
-  /**
-   * Runs the periodic load until `stop()`: finds at `findRate`/s and reports at `reportRate`/s over the
-   * agents in a fixed order (so each agent asks every n/findRate s and reports every n/reportRate s: the
-   * rates of n real agents with 60 s and 300 s periods at compress 1). Rates are read at every tick, so
-   * the caller may change them. The lag of each send behind its schedule goes to `stats.lag`.
-   */
-  startLoad(rates: { find: number; report: number }): { stop: () => void; rates: typeof rates } {
-    const ctl = { rates, stopped: false };
-    const t0 = performance.now();
-    let lastT = t0;
-    let findsDue = 0;
-    let reportsDue = 0;
-    let kf = 0;
-    let kr = Math.floor(this.n / 2); // reports start half a fleet away from the finds
-    const tick = () => {
-      if (ctl.stopped) return;
-      const now = performance.now();
-      const dt = now - lastT;
-      lastT = now;
-      findsDue += (dt * ctl.rates.find) / 1000;
-      reportsDue += (dt * ctl.rates.report) / 1000;
-      const n = this.n;
-      const lagF = findsDue >= 1 ? ((findsDue - 1) * 1000) / ctl.rates.find : 0;
-      const lagR = reportsDue >= 1 ? ((reportsDue - 1) * 1000) / ctl.rates.report : 0;
-      if (findsDue >= 1) this.stats.lag.add(lagF);
-      if (reportsDue >= 1) this.stats.lag.add(lagR);
-      while (findsDue >= 1) {
-        this.find(kf % n);
-        kf++;
-        findsDue--;
-      }
-      while (reportsDue >= 1) {
-        this.requestReport(kr % n, true);
-        kr++;
-        reportsDue--;
-      }
-      setTimeout(tick, 2);
-    };
-    setTimeout(tick, 2);
-    return {
-      rates,
-      stop: () => {
-        ctl.stopped = true;
-      },
-    };
-  }
-
   /** Every agent in [from, to) reports once, as fast as the server answers (up to maxReports at once). */
   async seed(from: number, to: number): Promise<void> {
     for (let i = from; i < to; i++) this.requestReport(i);
     await this.drain();
-  }
-
-  /** A storm: every agent reports once, spread evenly over `seconds` of wall time. */
-  async storm(seconds: number): Promise<void> {
-    const n = this.n;
-    const t0 = performance.now();
-    let k = 0;
-    await new Promise<void>((res) => {
-      const tick = () => {
-        const due = Math.min(n, Math.floor(((performance.now() - t0) / 1000 / seconds) * n));
-        for (; k < due; k++) this.requestReport(k);
-        if (k >= n) res();
-        else setTimeout(tick, 2);
-      };
-      tick();
-    });
-  }
-
-  /**
-   * Compares the server's agent list with what it answered 2xx: for every agent, the record must be its
-   * last acknowledged report (state, version, failed version, seen no earlier than that report was sent),
-   * or a later report the server did not acknowledge (it may have kept it). Returns the agents that differ.
-   */
-  compare(records: AgentRecordView[]): {
-    lost: number;
-    missing: number;
-    checked: number;
-    unknown: number;
-    sample: string[];
-  } {
-    const byId = new Map<string, AgentRecordView>();
-    let unknown = 0;
-    const prefix = `sim-${this.o.runId}-`;
-    for (const r of records) {
-      if (!r.updater_id.startsWith(prefix)) unknown++;
-      byId.set(r.updater_id, r);
-    }
-    let lost = 0;
-    let missing = 0;
-    let checked = 0;
-    const sample: string[] = [];
-    // last_seen is the server's clock when it took the report: never before the simulator sent it. A
-    // second of slack, in case a server keeps last_seen to the second.
-    const SLACK_MS = 1000;
-    for (let i = 0; i < this.n; i++) {
-      if (this.ackState[i] === 0) continue;
-      checked++;
-      const r = byId.get(this.id(i));
-      const is = (state: number, ver: number, failed: number) =>
-        r !== undefined &&
-        r.state === STATES[state] &&
-        r.version === VERSIONS[ver] &&
-        (r.failed_version ?? "") === (failed === NONE ? "" : VERSIONS[failed]);
-      const acked =
-        is(this.ackState[i] as number, this.ackVer[i] as number, this.ackFailed[i] as number) &&
-        Date.parse(r?.last_seen ?? "") >= (this.ackAt[i] as number) - SLACK_MS;
-      const tried =
-        this.tryState[i] !== 0 &&
-        is(this.tryState[i] as number, this.tryVer[i] as number, this.tryFailed[i] as number);
-      if (acked || tried) continue;
-      if (r === undefined) missing++;
-      lost++;
-      if (sample.length < 3) {
-        const want = `${STATES[this.ackState[i] as number]} ${VERSIONS[this.ackVer[i] as number]} sent ${new Date(this.ackAt[i] as number).toISOString()}`;
-        sample.push(
-          `${this.id(i)}: acknowledged ${want}; server has ${r ? `${r.state} ${r.version} seen ${r.last_seen}` : "nothing"}`,
-        );
-      }
-    }
-    return { lost, missing, checked, unknown, sample };
   }
 
   /** Stops pending update timers (the end of a run). */

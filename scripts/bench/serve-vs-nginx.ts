@@ -16,7 +16,7 @@ import { cpus, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import type { Subprocess } from "bun";
-import { freePort, median, nginxCommand, stop } from "./_util.ts";
+import { freePort, haltOnErrorConfig, median, nginxCommand, stop } from "./_util.ts";
 
 const { values } = parseArgs({
   options: {
@@ -245,24 +245,11 @@ async function startUpkeep(dir: string): Promise<{ up: Subprocess; upBase: strin
   started.push(up);
   const upBase = `http://127.0.0.1:${upPort}`;
   await waitFor(`${upBase}/readyz`, up, "upkeep serve");
-  await api(upBase, "PUT", "/v1/resources/autoupdate_config", {
-    kind: "autoupdate_config",
-    version: "v1",
-    metadata: { name: "autoupdate-config" },
-    spec: {
-      tools: { mode: "enabled" },
-      agents: {
-        mode: "enabled",
-        strategy: "halt-on-error",
-        schedules: {
-          regular: [
-            { name: "canary", days: ["*"], start_hour: 0, canary_count: 1 },
-            { name: "prod", days: ["*"], start_hour: 0, wait_hours: 24 },
-          ],
-        },
-      },
-    },
-  });
+  const groups = [
+    { name: "canary", canary_count: 1 },
+    { name: "prod", wait_hours: 24 },
+  ];
+  await api(upBase, "PUT", "/v1/resources/autoupdate_config", haltOnErrorConfig(0, groups));
   await api(upBase, "PUT", "/v1/resources/autoupdate_version?force=1", {
     kind: "autoupdate_version",
     version: "v1",
