@@ -32,6 +32,12 @@ export const PG_MIGRATIONS: string[] = [
                         created text COLLATE "C" NOT NULL);
    CREATE TABLE artifacts (name text COLLATE "C" PRIMARY KEY, size bigint NOT NULL, sha256 text NOT NULL,
                            uploaded text NOT NULL);`,
+  // 2: dashboard login sessions, shared by the replicas (pg_sessions.ts): by the sha256 of their id.
+  `CREATE TABLE sessions (id_hash text PRIMARY KEY, token_id text NOT NULL, kind text NOT NULL,
+                          csrf text NOT NULL, created text COLLATE "C" NOT NULL,
+                          last_used text COLLATE "C" NOT NULL, expires text COLLATE "C" NOT NULL, flash text);
+   CREATE INDEX sessions_by_expires ON sessions (expires);
+   CREATE INDEX sessions_by_last_used ON sessions (last_used);`,
 ];
 
 /** The session advisory lock key taken while migrating (other upkeep locks use other keys). */

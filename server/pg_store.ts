@@ -16,6 +16,7 @@ import { UpkeepError } from "../core/errors.ts";
 import type { ResourceKind } from "../core/wire/mod.ts";
 import { PgAgentTable } from "./pg_agents.ts";
 import { migrate } from "./pg_migrations.ts";
+import { PgSessionTable } from "./pg_sessions.ts";
 import {
   type AgentPage,
   type AgentQuery,
@@ -23,6 +24,7 @@ import {
   type ReleaseArtifact,
   type RolloutEvent,
   type RolloutState,
+  type SessionRecord,
   type Store,
   type StoreChange,
   type StoreHealth,
@@ -80,6 +82,7 @@ export class PgStore implements Store {
   readonly where: string;
   readonly #o: PgStoreOptions;
   readonly #agents: PgAgentTable;
+  readonly #sessions: PgSessionTable;
   #down: { reason: string; since: string; error: StoreUnavailableError } | undefined;
   #probing = false;
   #closed = false;
@@ -93,6 +96,7 @@ export class PgStore implements Store {
       run: (fn, write) => this.#run(fn, write),
       ...(o.reportBatchMs !== undefined ? { batchMs: o.reportBatchMs } : {}),
     });
+    this.#sessions = new PgSessionTable((fn, write) => this.#run(fn, write));
   }
 
   /**
@@ -389,6 +393,30 @@ export class PgStore implements Store {
       if (n > 0) await tx`SELECT pg_notify(${CHANGES_CHANNEL}, ${"tokens"})`;
       return n;
     });
+  }
+
+  addSession(session: SessionRecord): Promise<void> {
+    return this.#sessions.add(session);
+  }
+
+  getSession(idHash: string, now: string): Promise<SessionRecord | undefined> {
+    return this.#sessions.get(idHash, now);
+  }
+
+  touchSession(idHash: string, lastUsed: string, expires: string): Promise<void> {
+    return this.#sessions.touch(idHash, lastUsed, expires);
+  }
+
+  setSessionFlash(idHash: string, flash: SessionRecord["flash"]): Promise<void> {
+    return this.#sessions.setFlash(idHash, flash);
+  }
+
+  endSession(idHash: string): Promise<boolean> {
+    return this.#sessions.end(idHash);
+  }
+
+  pruneSessions(now: string, keep: number): Promise<number> {
+    return this.#sessions.prune(now, keep);
   }
 
   async putArtifact(a: ReleaseArtifact): Promise<void> {

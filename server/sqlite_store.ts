@@ -12,6 +12,7 @@ import { UpkeepError } from "../core/errors.ts";
 import { errorCodeOf } from "../core/sys/io_error.ts";
 import type { ResourceKind } from "../core/wire/mod.ts";
 import { AgentTable } from "./sqlite_agents.ts";
+import { SqliteSessionTable } from "./sqlite_sessions.ts";
 import {
   type AgentPage,
   type AgentQuery,
@@ -19,6 +20,7 @@ import {
   type ReleaseArtifact,
   type RolloutEvent,
   type RolloutState,
+  type SessionRecord,
   type Store,
   type StoreChange,
   type StoreHealth,
@@ -53,6 +55,12 @@ const MIGRATIONS: string[] = [
   // 5: host names are searched by prefix in any case (LIKE folds ASCII case; it uses a NOCASE index only).
   `DROP INDEX agents_by_hostname;
    CREATE INDEX agents_by_hostname_nocase ON agents (hostname COLLATE NOCASE);`,
+  // 6: dashboard login sessions, kept in the store (sqlite_sessions.ts): by the sha256 of their id.
+  `CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, kind TEXT NOT NULL,
+                          csrf TEXT NOT NULL, created TEXT NOT NULL, last_used TEXT NOT NULL,
+                          expires TEXT NOT NULL, flash TEXT);
+   CREATE INDEX sessions_by_expires ON sessions (expires);
+   CREATE INDEX sessions_by_last_used ON sessions (last_used);`,
 ];
 
 export interface SqliteStoreOptions {
@@ -121,6 +129,7 @@ export class SqliteStore implements Store {
   #gone: StoreUnavailableError | undefined;
   #goneSince: string | undefined;
   readonly #agents: AgentTable;
+  readonly #sessions: SqliteSessionTable;
   /** subscribe() listeners, told after each committed write. */
   readonly #listeners = new Set<(what: StoreChange) => void>();
 
@@ -140,6 +149,7 @@ export class SqliteStore implements Store {
         write: (fn) => this.#write(fn),
         ...(o.reportBatchMs !== undefined ? { batchMs: o.reportBatchMs } : {}),
       });
+      this.#sessions = new SqliteSessionTable(db, (fn) => this.#write(fn));
       // SQLite opens a file it may not write read-only and says so only at the first write: write now.
       if (onDisk) this.#probe();
     } catch (e) {
@@ -394,6 +404,30 @@ export class SqliteStore implements Store {
     });
     if (removed > 0) this.#tell("tokens");
     return removed;
+  }
+
+  async addSession(session: SessionRecord): Promise<void> {
+    this.#sessions.add(session);
+  }
+
+  async getSession(idHash: string, now: string): Promise<SessionRecord | undefined> {
+    return this.#sessions.get(idHash, now);
+  }
+
+  async touchSession(idHash: string, lastUsed: string, expires: string): Promise<void> {
+    this.#sessions.touch(idHash, lastUsed, expires);
+  }
+
+  async setSessionFlash(idHash: string, flash: SessionRecord["flash"]): Promise<void> {
+    this.#sessions.setFlash(idHash, flash);
+  }
+
+  async endSession(idHash: string): Promise<boolean> {
+    return this.#sessions.end(idHash);
+  }
+
+  async pruneSessions(now: string, keep: number): Promise<number> {
+    return this.#sessions.prune(now, keep);
   }
 
   async putArtifact(a: ReleaseArtifact): Promise<void> {

@@ -87,6 +87,26 @@ export interface RolloutState {
   generation: number;
 }
 
+/**
+ * A dashboard login session (server/dashboard/sessions.ts), kept in the store so that every replica knows
+ * it. Times are ISO.
+ */
+export interface SessionRecord {
+  /** sha256 hex of the session id (the cookie's value): the id itself is never stored. */
+  idHash: string;
+  /** The token the session was opened with: once that token is removed, the session is no more. */
+  tokenId: string;
+  kind: "admin" | "viewer";
+  csrf: string;
+  created: string;
+  /** The last request seen (written at most once a minute, so it may lag by that much). */
+  lastUsed: string;
+  /** When the session ends unless used again (idle limit), never later than its maximum age. */
+  expires: string;
+  /** One message for the next page (the result of a form posted without the script). */
+  flash?: { ok: boolean; text: string };
+}
+
 /** Whether the store can be used now (PostgreSQL: the database answers; SQLite: its file is still in place). */
 export interface StoreHealth {
   ok: boolean;
@@ -146,6 +166,22 @@ export interface Store {
   listTokens(kind: TokenKind): Promise<TokenRecord[]>;
   /** Removes tokens by id; answers how many were removed. */
   removeTokens(ids: string[]): Promise<number>;
+
+  /** Stores a new dashboard session (sessions are not told to `subscribe` listeners). */
+  addSession(session: SessionRecord): Promise<void>;
+  /** The session with this id hash when it is live: `expires` after `now` (ISO) and its token still stored. */
+  getSession(idHash: string, now: string): Promise<SessionRecord | undefined>;
+  /** Records a session's use: its last use and its new end. Nothing when there is no such session. */
+  touchSession(idHash: string, lastUsed: string, expires: string): Promise<void>;
+  /** Sets (or, with undefined, clears) a session's message for the next page. */
+  setSessionFlash(idHash: string, flash: SessionRecord["flash"]): Promise<void>;
+  /** Ends a session (logout); answers whether there was one. */
+  endSession(idHash: string): Promise<boolean>;
+  /**
+   * Deletes the sessions that ended (`expires` at or before `now`), those whose token was removed, and, past
+   * the `keep` most recently used, the least recently used; answers how many were deleted.
+   */
+  pruneSessions(now: string, keep: number): Promise<number>;
 
   putArtifact(artifact: ReleaseArtifact): Promise<void>;
   listArtifacts(): Promise<ReleaseArtifact[]>;

@@ -1,11 +1,13 @@
 /**
  * Who is logged in: the login form (an admin or viewer token, checked once), the session cookie, logout,
- * and the checks in front of every page and action: a live session whose token is still valid; for a
- * POST, the same origin and the session's CSRF token; for an action, an admin session.
+ * and the checks in front of every page and action: a live session whose token is still stored (the store
+ * answers only those: sessions.ts); for a POST, the same origin and the session's CSRF token; for an action,
+ * an admin session. A session's message for the next page (flash) is written back after the request that
+ * set or showed it, so the next page finds it whichever replica serves it.
  */
 import type { Context, Hono } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
-import type { Store } from "../store.ts";
+import { type Store, StoreUnavailableError } from "../store.ts";
 import { hashToken, type TokenChecker } from "../tokens.ts";
 import { escapeHtml } from "./html.ts";
 import { loginPage } from "./render_login.ts";
@@ -22,15 +24,13 @@ export interface AuthDeps {
 const COOKIE_PATH = "/dashboard";
 const isTls = (c: Context) => new URL(c.req.url).protocol === "https:";
 
-/** The request's live session, or undefined (no cookie, expired, or its token was revoked). */
+/** The session each request read (its flash is written back after the request). */
+const readSessions = new WeakMap<Request, Session>();
+
+/** The request's live session, or undefined (no cookie, expired, logged out, or its token was revoked). */
 export async function sessionOf(c: Context, d: AuthDeps): Promise<Session | undefined> {
-  const id = getCookie(c, SESSION_COOKIE);
-  const s = d.sessions.get(id);
-  if (!s) return undefined;
-  if (!(await d.store.listTokens(s.kind)).some((t) => t.hash === s.tokenHash)) {
-    d.sessions.end(id);
-    return undefined;
-  }
+  const s = await d.sessions.get(getCookie(c, SESSION_COOKIE));
+  if (s) readSessions.set(c.req.raw, s);
   return s;
 }
 
@@ -85,6 +85,18 @@ export async function checkPost(
 }
 
 export function authRoutes(app: Hono, d: AuthDeps): void {
+  // After every request (registered before the pages and actions): the session's flash, when changed.
+  app.use(async (c, next) => {
+    await next();
+    const s = readSessions.get(c.req.raw);
+    if (!s) return;
+    try {
+      await d.sessions.saveFlash(s);
+    } catch (e) {
+      // The database went away: the message is lost, what the request did stands.
+      if (!(e instanceof StoreUnavailableError)) throw e;
+    }
+  });
   app.get("/login", async (c) => {
     if (await sessionOf(c, d)) return c.redirect("/dashboard", 303);
     const expired = c.req.query("expired") !== undefined;
@@ -103,7 +115,10 @@ export function authRoutes(app: Hono, d: AuthDeps): void {
         loginPage(d.product, "an agent token only sends reports: log in with an admin or viewer token").value,
         403,
       );
-    const { id, session } = d.sessions.create(kind, hashToken(token));
+    const hash = hashToken(token);
+    const record = (await d.store.listTokens(kind)).find((t) => t.hash === hash);
+    if (!record) return c.html(loginPage(d.product, "this token is not valid on this server").value, 401);
+    const { id, session } = await d.sessions.create(kind, record.id);
     setCookie(c, SESSION_COOKIE, id, {
       httpOnly: true,
       sameSite: "Strict",
@@ -117,7 +132,7 @@ export function authRoutes(app: Hono, d: AuthDeps): void {
     const form = await c.req.parseBody();
     const s = await checkPost(c, d, form, false);
     if (s instanceof Response && s.status !== 401) return s;
-    d.sessions.end(getCookie(c, SESSION_COOKIE));
+    await d.sessions.end(getCookie(c, SESSION_COOKIE));
     deleteCookie(c, SESSION_COOKIE, {
       path: COOKIE_PATH,
       secure: isTls(c),

@@ -43,7 +43,7 @@ export interface Dashboard {
 
 export function dashboard(deps: AppDeps): Dashboard {
   const now = () => deps.now().getTime();
-  const sessions = new Sessions(now);
+  const sessions = new Sessions(deps.store, now);
   const history = new ReportHistory();
   let seeded = false;
   // The history starts from each agent's stored last report, read once, when first needed.
