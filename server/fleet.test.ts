@@ -269,7 +269,7 @@ describe("pruning and metrics", () => {
         reports.push({ id: `u${k}-${j}`, group: "prod", updater_version: `0.1.${k}` });
     reports.push({ id: "old1" }, { id: "old2" }, { id: "old3" });
     await reportAll(h, reports);
-    const rows = () =>
+    const rows = (): Promise<Record<string, number>> =>
       metrics(h).then((text) =>
         Object.fromEntries(
           [...text.matchAll(/^upkeep_agents_updater_version\{version="([^"]+)"\} (\d+)$/gm)].map((m) => [
