@@ -38,6 +38,9 @@ export const PG_MIGRATIONS: string[] = [
                           last_used text COLLATE "C" NOT NULL, expires text COLLATE "C" NOT NULL, flash text);
    CREATE INDEX sessions_by_expires ON sessions (expires);
    CREATE INDEX sessions_by_last_used ON sessions (last_used);`,
+  // 3: the upkeep version each agent's updater runs, and a self-update of it that failed (SQLite's 7).
+  `ALTER TABLE agents ADD COLUMN updater_version text COLLATE "C",
+                     ADD COLUMN updater_failed_version text;`,
 ];
 
 /** The session advisory lock key taken while migrating (other upkeep locks use other keys). */

@@ -61,6 +61,9 @@ const MIGRATIONS: string[] = [
                           expires TEXT NOT NULL, flash TEXT);
    CREATE INDEX sessions_by_expires ON sessions (expires);
    CREATE INDEX sessions_by_last_used ON sessions (last_used);`,
+  // 7: the upkeep version each agent's updater runs, and a self-update of it that failed (DESIGN §9).
+  `ALTER TABLE agents ADD COLUMN updater_version TEXT;
+   ALTER TABLE agents ADD COLUMN updater_failed_version TEXT;`,
 ];
 
 export interface SqliteStoreOptions {
