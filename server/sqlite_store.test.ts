@@ -46,9 +46,13 @@ test("a data dir from the first schema is migrated in place, its rows kept", asy
   const db = new Database(path, { create: true });
   db.run(`CREATE TABLE agents (updater_id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL,
           version TEXT NOT NULL, state TEXT NOT NULL, error TEXT, last_seen TEXT NOT NULL)`);
-  for (const t of ["resources (kind TEXT PRIMARY KEY, value TEXT NOT NULL, updated TEXT NOT NULL)"])
+  for (const t of [
+    "resources (kind TEXT PRIMARY KEY, value TEXT NOT NULL, updated TEXT NOT NULL)",
+    "rollout (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL)",
+  ])
     db.run(`CREATE TABLE ${t}`);
   db.run("INSERT INTO agents VALUES ('u1', 'h1', 'prod', '16.4.0', 'ok', NULL, '2026-11-23T08:30:00.000Z')");
+  db.run(`INSERT INTO rollout VALUES (1, '{"groups":[]}')`);
   db.run("PRAGMA user_version = 1");
   db.close();
   const s = new SqliteStore(path);
@@ -62,6 +66,8 @@ test("a data dir from the first schema is migrated in place, its rows kept", asy
       last_seen: "2026-11-23T08:30:00.000Z",
     },
   ]);
+  // Migration 4: a rollout written before generations existed is generation 1 (0 means none).
+  expect(await s.getRolloutState()).toEqual({ value: { groups: [] }, generation: 1 });
   s.close();
 });
 

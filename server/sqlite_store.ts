@@ -18,7 +18,10 @@ import {
   type AgentRecord,
   type ReleaseArtifact,
   type RolloutEvent,
+  type RolloutState,
   type Store,
+  type StoreChange,
+  type StoreHealth,
   StoreUnavailableError,
   type TokenKind,
   type TokenRecord,
@@ -45,6 +48,8 @@ const MIGRATIONS: string[] = [
    CREATE INDEX agents_by_version ON agents (version, updater_id);
    CREATE INDEX agents_by_state ON agents (state, updater_id);
    CREATE INDEX agents_by_hostname ON agents (hostname);`,
+  // 4: the rollout carries a generation, moved by every write: compare-and-swap fences a stale writer.
+  "ALTER TABLE rollout ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;",
 ];
 
 export interface SqliteStoreOptions {
@@ -111,7 +116,10 @@ export class SqliteStore implements Store {
   readonly #ids: { path: string; id: FileId }[] = [];
   /** Set once the database is seen removed or replaced: every later write is refused with it. */
   #gone: StoreUnavailableError | undefined;
+  #goneSince: string | undefined;
   readonly #agents: AgentTable;
+  /** subscribe() listeners, told after each committed write. */
+  readonly #listeners = new Set<(what: StoreChange) => void>();
 
   constructor(path: string, o: SqliteStoreOptions = {}) {
     this.#path = path;
@@ -180,8 +188,34 @@ export class SqliteStore implements Store {
         hint: `restore ${this.#path} and restart upkeep serve (a restart without it starts from an empty state); reads still answer from the state held in memory`,
       },
     );
+    this.#goneSince = new Date().toISOString();
     this.#o.onUnavailable?.(this.#gone);
     throw this.#gone;
+  }
+
+  health(): StoreHealth {
+    if (this.#gone === undefined) return { ok: true };
+    return { ok: false, reason: this.#gone.message, ...(this.#goneSince ? { since: this.#goneSince } : {}) };
+  }
+
+  async subscribe(onChange: (what: StoreChange) => void): Promise<() => Promise<void>> {
+    // Each subscription its own entry, even for the same function twice.
+    const entry = (what: StoreChange) => onChange(what);
+    this.#listeners.add(entry);
+    return async () => {
+      this.#listeners.delete(entry);
+    };
+  }
+
+  /** Tells the listeners what a committed write changed (a listener that throws does not fail the write). */
+  #tell(what: StoreChange): void {
+    for (const l of this.#listeners) {
+      try {
+        l(what);
+      } catch {
+        // the listener's own problem
+      }
+    }
   }
 
   /** Every write: the file must still be ours, and a write SQLite refuses (read-only, full) is a 503. */
@@ -220,11 +254,12 @@ export class SqliteStore implements Store {
   }
 
   async putResource(kind: ResourceKind, value: unknown): Promise<void> {
-    return this.#write(() => {
+    this.#write(() => {
       this.#db
         .query("INSERT OR REPLACE INTO resources (kind, value, updated) VALUES (?, ?, ?)")
         .run(kind, JSON.stringify(value), new Date().toISOString());
     });
+    this.#tell(`resource:${kind}`);
   }
 
   async getSetting(key: string): Promise<string | undefined> {
@@ -235,9 +270,10 @@ export class SqliteStore implements Store {
   }
 
   async putSetting(key: string, value: string): Promise<void> {
-    return this.#write(() => {
+    this.#write(() => {
       this.#db.query("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)").run(key, value);
     });
+    this.#tell(`setting:${key}`);
   }
 
   async getRollout(): Promise<unknown | undefined> {
@@ -247,20 +283,56 @@ export class SqliteStore implements Store {
   }
 
   async putRollout(value: unknown): Promise<void> {
-    return this.#write(() => {
-      this.#db.query("INSERT OR REPLACE INTO rollout (id, value) VALUES (1, ?)").run(JSON.stringify(value));
+    this.#write(() => {
+      this.#db
+        .query(
+          `INSERT INTO rollout (id, value, generation) VALUES (1, ?, 1)
+           ON CONFLICT (id) DO UPDATE SET value = excluded.value, generation = rollout.generation + 1`,
+        )
+        .run(JSON.stringify(value));
     });
+    this.#tell("rollout");
+  }
+
+  async getRolloutState(): Promise<RolloutState | undefined> {
+    const row = this.#db.query("SELECT value, generation FROM rollout WHERE id = 1").get() as {
+      value: string;
+      generation: number;
+    } | null;
+    if (!row) return undefined;
+    return { value: JSON.parse(row.value) ?? undefined, generation: Number(row.generation) };
+  }
+
+  async casRollout(expectedGeneration: number, value: unknown, events: RolloutEvent[]): Promise<boolean> {
+    const swapped = this.#write(() =>
+      this.#db.transaction(() => {
+        const row = this.#db.query("SELECT generation FROM rollout WHERE id = 1").get() as {
+          generation: number;
+        } | null;
+        if ((row ? Number(row.generation) : 0) !== expectedGeneration) return false;
+        this.#db
+          .query("INSERT OR REPLACE INTO rollout (id, value, generation) VALUES (1, ?, ?)")
+          .run(JSON.stringify(value), expectedGeneration + 1);
+        this.#insertEvents(events);
+        return true;
+      })(),
+    );
+    if (swapped) this.#tell("rollout");
+    return swapped;
+  }
+
+  #insertEvents(events: RolloutEvent[]): void {
+    const insert = this.#db.query(
+      "INSERT INTO events (time, grp, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)",
+    );
+    for (const e of events) insert.run(e.time, e.group, e.from, e.to, e.reason);
   }
 
   async appendEvents(events: RolloutEvent[]): Promise<void> {
-    return this.#write(() => {
-      const insert = this.#db.query(
-        "INSERT INTO events (time, grp, from_state, to_state, reason) VALUES (?, ?, ?, ?, ?)",
-      );
-      this.#db.transaction(() => {
-        for (const e of events) insert.run(e.time, e.group, e.from, e.to, e.reason);
-      })();
+    this.#write(() => {
+      this.#db.transaction(() => this.#insertEvents(events))();
     });
+    if (events.length > 0) this.#tell("rollout");
   }
 
   async listEvents(limit: number): Promise<RolloutEvent[]> {
@@ -294,11 +366,12 @@ export class SqliteStore implements Store {
   }
 
   async addToken(t: TokenRecord): Promise<void> {
-    return this.#write(() => {
+    this.#write(() => {
       this.#db
         .query("INSERT OR IGNORE INTO tokens (id, kind, hash, name, created) VALUES (?, ?, ?, ?, ?)")
         .run(t.id, t.kind, t.hash, t.name, t.created);
     });
+    this.#tell("tokens");
   }
 
   async listTokens(kind: TokenKind): Promise<TokenRecord[]> {
@@ -308,7 +381,7 @@ export class SqliteStore implements Store {
   }
 
   async removeTokens(ids: string[]): Promise<number> {
-    return this.#write(() => {
+    const removed = this.#write(() => {
       const del = this.#db.query("DELETE FROM tokens WHERE id = ?");
       let n = 0;
       this.#db.transaction(() => {
@@ -316,14 +389,17 @@ export class SqliteStore implements Store {
       })();
       return n;
     });
+    if (removed > 0) this.#tell("tokens");
+    return removed;
   }
 
   async putArtifact(a: ReleaseArtifact): Promise<void> {
-    return this.#write(() => {
+    this.#write(() => {
       this.#db
         .query("INSERT OR REPLACE INTO artifacts (name, size, sha256, uploaded) VALUES (?, ?, ?, ?)")
         .run(a.name, a.size, a.sha256, a.uploaded);
     });
+    this.#tell("artifacts");
   }
 
   async listArtifacts(): Promise<ReleaseArtifact[]> {
@@ -341,6 +417,7 @@ export class SqliteStore implements Store {
   }
 
   close(): void {
+    this.#listeners.clear();
     try {
       this.#agents.flush();
     } finally {

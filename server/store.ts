@@ -13,7 +13,7 @@ export const TOKEN_KINDS: readonly TokenKind[] = ["admin", "viewer", "agent"];
  * writes): the server answers 503 to writes and keeps answering reads from what it holds.
  */
 export class StoreUnavailableError extends UpkeepError {
-  /** The database file concerned. */
+  /** The database concerned: its file (SQLite), or its URL with the password masked (PostgreSQL). */
   readonly file: string;
   constructor(file: string, message: string, options: { cause?: unknown; hint?: string } = {}) {
     super("E_IO", message, options);
@@ -78,6 +78,28 @@ export interface RolloutEvent {
   reason: string;
 }
 
+/** The rollout document and its generation: +1 at every write, 0 when none was ever written. */
+export interface RolloutState {
+  /** The document (undefined for a cleared rollout). */
+  value: unknown;
+  generation: number;
+}
+
+/** Whether the store can be used now (PostgreSQL: the database answers; SQLite: its file is still in place). */
+export interface StoreHealth {
+  ok: boolean;
+  /** Why not, when not. */
+  reason?: string;
+  /** ISO time since when it is in this state (set when not ok). */
+  since?: string;
+}
+
+/**
+ * What a write changed, as told to `subscribe` listeners: "resource:KIND", "setting:KEY", "rollout"
+ * (document or events), "tokens", "artifacts". Reports (agents) are not told: they are too many.
+ */
+export type StoreChange = string;
+
 export interface Store {
   /**
    * Throws StoreUnavailableError when a write would not be kept (checked before every write, and by the
@@ -93,7 +115,16 @@ export interface Store {
 
   /** The rollout's group states, as one JSON document (the reconciler owns its shape). */
   getRollout(): Promise<unknown | undefined>;
+  /** Writes the rollout whatever its generation (which moves up by one). */
   putRollout(value: unknown): Promise<void>;
+  /** The rollout and its generation, or undefined when none was ever written. */
+  getRolloutState(): Promise<RolloutState | undefined>;
+  /**
+   * Compare-and-swap, in one transaction: when the stored generation is `expectedGeneration` (0: none yet),
+   * writes `value` with generation + 1 and appends `events`, and answers true; otherwise writes nothing and
+   * answers false (another writer moved it: a replica that lost its lease).
+   */
+  casRollout(expectedGeneration: number, value: unknown, events: RolloutEvent[]): Promise<boolean>;
   appendEvents(events: RolloutEvent[]): Promise<void>;
   listEvents(limit: number): Promise<RolloutEvent[]>;
 
@@ -118,6 +149,15 @@ export interface Store {
   listArtifacts(): Promise<ReleaseArtifact[]>;
   getArtifact(name: string): Promise<ReleaseArtifact | undefined>;
 
+  /**
+   * Calls `onChange` after each committed write (see StoreChange). PostgreSQL: every replica's writes
+   * (LISTEN upkeep_changes); SQLite: this process's own writes. Answers how to stop listening.
+   */
+  subscribe(onChange: (what: StoreChange) => void): Promise<() => Promise<void>>;
+
+  /** Whether the store answers now (for /healthz and logs). */
+  health(): StoreHealth;
+
   /** Writes what is pending (a batch of reports) and closes. */
-  close(): void;
+  close(): void | Promise<void>;
 }
