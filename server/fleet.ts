@@ -3,6 +3,12 @@
  * them in batches and acknowledges each only once committed) and counted as they arrive (PresentAgents),
  * the reconciler asked for only when a report can change a decision, the agent list paged by the store,
  * and agents gone for longer than the retention pruned.
+ *
+ * Replicas (issue 15, `shared`): each replica counts the reports it receives as they come, and every second
+ * (`sync`) the ones the others received: the agents the store has seen since its last sync, less
+ * `SYNC_OVERLAP_MS` (a report is stamped before its batch commits, and replicas' clocks differ a little), so
+ * a report committed late is still read once; one already counted is skipped (`addNewer`). One indexed query
+ * of the last seconds' reports a second, whatever the fleet's size. A server alone never syncs.
  */
 import type { AutoupdateConfig } from "../core/resources/mod.ts";
 import type { GroupAgents } from "../core/rollout/types.ts";
@@ -13,6 +19,9 @@ import { type KindCount, PresentAgents } from "./present_agents.ts";
 import type { AgentRecord, Store } from "./store.ts";
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3_600_000;
+
+/** How far back before its last sync a replica reads the reports again (commit lag, clock differences). */
+export const SYNC_OVERLAP_MS = 3000;
 
 export interface FleetOptions {
   store: Store;
@@ -27,6 +36,8 @@ export interface FleetOptions {
   /** A change to this group's counts can change a decision now (the group is in canary or active). */
   decides: (group: string) => boolean;
   reconcile: () => Promise<void>;
+  /** Several replicas share the store: `sync` counts the reports the others received. */
+  shared?: boolean;
 }
 
 export class Fleet {
@@ -38,11 +49,14 @@ export class Fleet {
   #reload = false;
   readonly #soon: Coalesce;
   #pruned = 0;
+  /** When the last sync (or load) began (ms): the next one reads from there, less SYNC_OVERLAP_MS. */
+  #syncedAt = Number.NEGATIVE_INFINITY;
 
   constructor(config: AutoupdateConfig, o: FleetOptions) {
     this.#o = o;
     this.#config = config;
-    this.#present = new PresentAgents(config, o.presenceMs);
+    // Reports read back by `sync` come up to the overlap (and a second between syncs) out of order.
+    this.#present = new PresentAgents(config, o.presenceMs, o.shared ? SYNC_OVERLAP_MS + 2000 : 0);
     this.#soon = new Coalesce(() => o.reconcile(), {
       gapMs: o.reconcileGapMs ?? 250,
       onError: (e) => o.log("reconcile failed", { error: String(e) }),
@@ -56,7 +70,25 @@ export class Fleet {
     const since = new Date(now - this.#o.presenceMs).toISOString();
     this.#present.reset(await this.#o.store.listAgents({ seenSince: since }), now);
     this.#expiredAt = now;
+    this.#syncedAt = now;
     this.#reload = false;
+  }
+
+  /**
+   * Replicas: counts the reports other replicas received since the last sync (see the top of this file).
+   * One that changes the counts of a group where counts decide asks for a reconcile, as a report does
+   * (only the lease holder runs it). A server alone (not `shared`) has nothing to read.
+   */
+  async sync(): Promise<void> {
+    if (!this.#o.shared) return;
+    const began = this.#o.now().getTime();
+    const from = Math.max(this.#syncedAt - SYNC_OVERLAP_MS, began - this.#o.presenceMs);
+    const records = await this.#o.store.listAgents({ seenSince: new Date(from).toISOString() });
+    const changed = new Set(this.expire());
+    for (const r of records)
+      for (const g of this.#present.addNewer(r, Date.parse(r.last_seen))) changed.add(g);
+    this.#syncedAt = Math.max(this.#syncedAt, began);
+    if ([...changed].some((g) => this.#o.decides(g))) await this.#soon.request();
   }
 
   setConfig(config: AutoupdateConfig): void {
