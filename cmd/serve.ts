@@ -1,12 +1,17 @@
 import type { Command } from "commander";
 import { print } from "./output.ts";
+import { registerMigrate } from "./serve_migrate.ts";
 
 export function register(program: Command): void {
-  program
+  const serve = program
     .command("serve")
     .description("run the version server (rollouts, find/ping API, artifact store, install.sh)")
     .option("--listen <host:port>", "address to listen on (default 127.0.0.1:8080)")
     .option("--data-dir <dir>", "state (SQLite) and artifacts directory (default ./.upkeep)")
+    .option(
+      "--store <url>",
+      "keep the state in PostgreSQL (postgres://USER:PASSWORD@HOST:PORT/DB; or UPKEEP_STORE), shared by replicas",
+    )
     .option("--config <file>", "server configuration file (YAML, snake_case keys); flags override it")
     .option("--product <name>", "the product this server distributes (default hello)")
     .option("--server-version <version>", "the control plane's version; caps agent targets")
@@ -27,6 +32,7 @@ export function register(program: Command): void {
     .option("--public-url <url>", "URL hosts use to reach this server (install.sh, agent enable)")
     .option("--log-format <format>", "text or json (default text)")
     .action(runServe);
+  registerMigrate(serve);
 }
 
 /** `upkeep serve`: boot, listen (the only Bun.serve), reconcile on a timer, drain on SIGTERM/SIGINT. */
@@ -55,7 +61,7 @@ async function runServe(flags: Record<string, unknown>): Promise<void> {
       error: () => new Response('{"error":"internal error"}', { status: 500 }),
     });
   } catch (e) {
-    b.close();
+    await b.close();
     throw listenError(e, o);
   }
   await b.listening(server.port ?? o.port);
@@ -66,6 +72,7 @@ async function runServe(flags: Record<string, unknown>): Promise<void> {
   b.log("upkeep serve listening", {
     url,
     data_dir: o.dataDir,
+    store: b.store.kind === "postgres" ? b.store.where : `sqlite:${b.store.where}`,
     product: o.product,
     public_url: o.publicUrl,
   });
@@ -75,7 +82,7 @@ async function runServe(flags: Record<string, unknown>): Promise<void> {
   b.log("shutting down: draining in-flight requests", { signal: await signal });
   clearInterval(timer);
   await server.stop(false);
-  b.close();
+  await b.close();
   b.log("stopped");
 }
 

@@ -3,21 +3,18 @@
  * artifact store, tokens, rollout service, the Hono app and the find/ping hot path (hot_path.ts).
  * `cmd/serve.ts` puts it behind `Bun.serve`.
  */
-import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { UpkeepError } from "../core/errors.ts";
 import { hashFile } from "../core/sys/hash.ts";
-import { errorCodeOf } from "../core/sys/io_error.ts";
-import { acquireLock } from "../core/sys/lock.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { hotRoutes } from "./hot_path.ts";
 import { createLogger, type LogFn } from "./log.ts";
 import { Metrics } from "./metrics.ts";
+import { type OpenedStore, openStore } from "./open_store.ts";
 import { RolloutService } from "./rollout_service.ts";
 import { type ResolvedOptions, resolveOptions, type ServeOptions } from "./serve_options.ts";
-import { SqliteStore } from "./sqlite_store.ts";
+import type { Store } from "./store.ts";
 import { presetTokens, TokenChecker } from "./tokens.ts";
 
 export interface Booted {
@@ -26,6 +23,8 @@ export interface Booted {
   rollout: RolloutService;
   metrics: Metrics;
   log: LogFn;
+  /** The store in use: SQLite in the data dir, or PostgreSQL (shown with its password masked). */
+  store: Pick<OpenedStore, "store" | "kind" | "where">;
   /** The admin token when this start created it (printed once), else undefined. */
   newAdminToken?: string;
   /** `Bun.serve` routes answering find/ping without the router: precomputed body per group. */
@@ -35,7 +34,8 @@ export interface Booted {
    * stores the first-start admin token.
    */
   listening: (port: number) => Promise<void>;
-  close: () => void;
+  /** Stops the timers and closes the store (pending reports committed). */
+  close: () => Promise<void>;
 }
 
 function platformName(): string {
@@ -44,20 +44,21 @@ function platformName(): string {
   return `upkeep-${os}-${arch}`;
 }
 
-/** A file system refusal: permission, immutable file, read-only mount. */
-function isDenied(e: unknown): boolean {
-  return /^(EACCES|EPERM|EROFS)$/.test(errorCodeOf(e) ?? "");
-}
-
-/** Opens the data dir and builds the server. */
+/** Opens the store (PostgreSQL, or SQLite in the data dir) and builds the server. */
 export async function boot(
   flags: ServeOptions,
   env: Record<string, string | undefined>,
   now: () => Date = () => new Date(),
 ): Promise<Booted> {
-  const o = resolveOptions(flags);
+  // The store: --store, else UPKEEP_STORE, else store: in the config file, else SQLite in the data dir.
+  const o = resolveOptions({ ...flags, store: flags.store ?? (env.UPKEEP_STORE || undefined) });
   const log = createLogger(o.logFormat, now);
-  const { store, dirLock } = await openDataDir(o, log);
+  const opened = await openStore(o.store, {
+    dataDir: o.dataDir,
+    log,
+    what: `upkeep serve --listen ${o.hostname}:${o.port}`,
+  });
+  const store = opened.store;
   const artifacts = new LocalArtifactStore(join(o.dataDir, "artifacts"));
   const tokens = new TokenChecker(store);
 
@@ -86,6 +87,7 @@ export async function boot(
     rollout,
     metrics,
     log,
+    store: { store, kind: opened.kind, where: opened.where },
     ...(preset.newAdminToken ? { newAdminToken: preset.newAdminToken } : {}),
     hotRoutes: hotRoutes(rollout, metrics),
     listening: async (port: number) => {
@@ -98,11 +100,10 @@ export async function boot(
       }
       o.port = port;
     },
-    close: () => {
+    close: async () => {
       stopPruning();
       rollout.close();
-      store.close();
-      dirLock.release();
+      await opened.close();
     },
   };
 }
@@ -110,7 +111,7 @@ export async function boot(
 /** The rollout service over the store, loaded (resources, rollout, the agents that count now). */
 async function startRollout(
   o: ResolvedOptions,
-  store: SqliteStore,
+  store: Store,
   artifacts: LocalArtifactStore,
   log: LogFn,
   now: () => Date,
@@ -163,51 +164,6 @@ function prunePeriodically(rollout: RolloutService, retentionMs: number, log: Lo
     clearTimeout(first);
     clearInterval(every);
   };
-}
-
-/** Creates and locks the data dir (one server per data dir), and opens its database. */
-async function openDataDir(
-  o: ResolvedOptions,
-  log: LogFn,
-): Promise<{ store: SqliteStore; dirLock: { release(): void } }> {
-  try {
-    mkdirSync(o.dataDir, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    throw new UpkeepError("E_IO", `cannot create data dir ${o.dataDir}: ${(e as Error).message}`, {
-      cause: e,
-      ...(isDenied(e) ? { exitCode: 2, hint: "give --data-dir a directory this user may write" } : {}),
-    });
-  }
-  // One server per data dir: two would each run their own reconciler and overwrite each other's rollout.
-  let dirLock: Awaited<ReturnType<typeof acquireLock>>;
-  try {
-    dirLock = await acquireLock(join(o.dataDir, "serve.lock"), {
-      waitMs: 0,
-      what: `upkeep serve --listen ${o.hostname}:${o.port}`,
-      busy: {
-        who: "another upkeep serve",
-        hint: "one server per --data-dir: stop the other one, or give this one its own data dir",
-      },
-    });
-  } catch (e) {
-    // A data dir this user may not write is the operator's to fix, like a bad flag (exit 2).
-    if (e instanceof UpkeepError && e.code === "E_IO" && isDenied(e.cause))
-      throw new UpkeepError("E_IO", `cannot write the data dir ${o.dataDir}: ${e.message}`, {
-        cause: e,
-        exitCode: 2,
-        hint: "serve keeps its lock, database and artifacts there: make it writable by this user (owner, mode, lsattr, read-only mount)",
-      });
-    throw e;
-  }
-  try {
-    const store = new SqliteStore(join(o.dataDir, "upkeep.db"), {
-      onUnavailable: (e) => log(`database unavailable: ${e.message}`, { file: e.file, hint: e.hint }),
-    });
-    return { store, dirLock };
-  } catch (e) {
-    dirLock.release();
-    throw e;
-  }
 }
 
 /** This executable, served at /download for install.sh; its sha256 computed once (a failed read is retried). */

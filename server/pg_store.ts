@@ -45,7 +45,7 @@ export function maskUrl(url: string): string {
     return u.toString();
   } catch {
     // Not parseable: show nothing that could be a password.
-    return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+    return url.replace(/\/\/([^:/@]*):.*@/, "//$1:***@");
   }
 }
 

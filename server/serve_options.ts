@@ -31,6 +31,8 @@ export interface ServeOptions {
   logFormat?: string;
   jitterSeconds?: number;
   toolsCacheSeconds?: number;
+  /** postgres://USER:PASSWORD@HOST:PORT/DB; absent: SQLite in the data dir. */
+  store?: string;
 }
 
 const FILE_KEYS: Record<string, keyof ServeOptions> = {
@@ -50,6 +52,7 @@ const FILE_KEYS: Record<string, keyof ServeOptions> = {
   log_format: "logFormat",
   agent_update_jitter_seconds: "jitterSeconds",
   tools_cache_seconds: "toolsCacheSeconds",
+  store: "store",
 };
 
 export interface ResolvedOptions {
@@ -76,6 +79,8 @@ export interface ResolvedOptions {
   jitterSeconds: number;
   /** How long client tools may cache the find answer (`upkeep.cache_seconds`). */
   toolsCacheSeconds: number;
+  /** A PostgreSQL URL (validated), or undefined: SQLite in the data dir. */
+  store: string | undefined;
 }
 
 function readConfigFile(path: string): ServeOptions {
@@ -178,7 +183,31 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     logFormat,
     jitterSeconds: jitter,
     toolsCacheSeconds: toolsCache,
+    store: storeUrl(pick("store")),
   };
+}
+
+/** `--store`: a PostgreSQL URL with a host and a database, or nothing (SQLite in the data dir). */
+function storeUrl(given: unknown): string | undefined {
+  if (given === undefined || given === null || given === "") return undefined;
+  const text = String(given);
+  let u: URL | undefined;
+  try {
+    u = new URL(text);
+  } catch {
+    u = undefined;
+  }
+  // Never echo what may hold a password: name the scheme only.
+  const shown = u ? `${u.protocol}//${u.host}${u.pathname}` : "the value given";
+  if (!u || (u.protocol !== "postgres:" && u.protocol !== "postgresql:"))
+    throw new UsageError(`--store: ${shown} is not a postgres:// URL`, {
+      hint: "use --store postgres://USER:PASSWORD@HOST:5432/DATABASE (UPKEEP_STORE, or store: in the config file); leave it out for SQLite in --data-dir",
+    });
+  if ((u.hostname === "" && !u.searchParams.get("host")) || u.pathname.replace(/^\//, "") === "")
+    throw new UsageError(`--store: ${shown} needs a host and a database name`, {
+      hint: "e.g. postgres://upkeep:PASSWORD@db.example.com:5432/upkeep",
+    });
+  return text;
 }
 
 function parseListen(listen: string): { hostname: string; port: number } {
