@@ -9,9 +9,12 @@ import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { LocalArtifactStore } from "./artifact_store.ts";
 import { hotRoutes } from "./hot_path.ts";
+import { type Lease, soleLease } from "./lease.ts";
 import { createLogger, type LogFn } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { type OpenedStore, openStore } from "./open_store.ts";
+import { PgLease } from "./pg_lease.ts";
+import { Replica } from "./replica.ts";
 import { RolloutService } from "./rollout_service.ts";
 import { type ResolvedOptions, resolveOptions, type ServeOptions } from "./serve_options.ts";
 import type { Store } from "./store.ts";
@@ -65,7 +68,12 @@ export async function boot(
   const preset = await presetTokens(store, env, now, log);
   tokens.invalidate();
 
-  const rollout = await startRollout(o, store, artifacts, log, now);
+  // Replicas on PostgreSQL: one reconciles at a time (the lease, tried before the first reconcile, so a
+  // replica alone leads at once), each follows the others' changes (Replica). SQLite: alone, always leads.
+  const shared = opened.kind === "postgres";
+  const lease: Lease = shared && o.store ? await PgLease.start({ url: o.store, log }) : soleLease;
+  const rollout = await startRollout(o, store, artifacts, log, now, { lease, shared });
+  const replica = shared ? await Replica.start({ store, rollout, tokens, lease, log }) : undefined;
   const metrics = new Metrics();
   const stopPruning = prunePeriodically(rollout, o.agentRetentionMs, log);
 
@@ -103,6 +111,8 @@ export async function boot(
     close: async () => {
       stopPruning();
       rollout.close();
+      await replica?.close();
+      await lease.close();
       await opened.close();
     },
   };
@@ -115,6 +125,7 @@ async function startRollout(
   artifacts: LocalArtifactStore,
   log: LogFn,
   now: () => Date,
+  cluster: { lease: Lease; shared: boolean },
 ): Promise<RolloutService> {
   const info: ServerInfo = {
     product: o.product,
@@ -132,6 +143,8 @@ async function startRollout(
     now,
     presenceMs: o.agentTimeoutMs,
     retentionMs: o.agentRetentionMs,
+    lease: cluster.lease,
+    shared: cluster.shared,
     readArtifact: async (name) => {
       const path = artifacts.path(name);
       const f = path ? Bun.file(path) : undefined;

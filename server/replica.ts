@@ -10,8 +10,9 @@
  *   between a change and its reconcile).
  * - The database away: find/ping keep answering from the state held (nothing held is dropped or changed
  *   because a read failed: agents are never told to update or downgrade because of it), writes answer 503
- *   (the store throws StoreUnavailableError), reads of the store are retried with a growing delay (0.5 s,
- *   doubling, at most `maxBackoffMs`), and the log says so once when it goes and once when it is back.
+ *   (the store throws StoreUnavailableError), this replica's reads of the store are retried with a growing
+ *   delay (0.5 s, doubling, at most `maxBackoffMs`) and log nothing (the store logs once when it goes and
+ *   once when it is back); back, everything is re-read at once.
  */
 import type { LogFn } from "./log.ts";
 import type { RolloutService } from "./rollout_service.ts";
@@ -49,9 +50,8 @@ export class Replica {
   /** Store reads that failed in a row; the next try waits `#backoff()`. */
   #failures = 0;
   #nextTry = 0;
-  /** Whether the store was up at the last look, and since when (for the log). */
+  /** Whether the store was up at the last look. */
   #up = true;
-  #downSince = 0;
   #closed = false;
   /** The lease was just taken: reconcile once the state is re-read. */
   #tookLease = false;
@@ -85,7 +85,7 @@ export class Replica {
     };
     every(r.#o.rereadMs, () => r.#changed("all"));
     every(r.#o.agentsMs, () => void r.#syncAgents());
-    every(r.#o.healthMs, () => void r.#watchHealth());
+    every(r.#o.healthMs, () => r.#watchHealth());
     return r;
   }
 
@@ -94,10 +94,8 @@ export class Replica {
     return this.#o.store.health();
   }
 
+  /** Listens for every replica's changes (the store listens again after a dropped connection, and says "*"). */
   async #subscribe(): Promise<void> {
-    const old = this.#unsubscribe;
-    this.#unsubscribe = undefined;
-    await old?.().catch(() => {});
     this.#unsubscribe = await this.#o.store.subscribe((what) => this.#changed(what));
   }
 
@@ -172,30 +170,13 @@ export class Replica {
     this.#nextTry = this.#o.clock() + Math.min(this.#o.maxBackoffMs, 250 * 2 ** this.#failures);
   }
 
-  /** Logs the store going and coming back, once each; back: subscribes again and re-reads everything. */
-  async #watchHealth(): Promise<void> {
-    const h = this.#o.store.health();
-    if (h.ok === this.#up) return;
-    this.#up = h.ok;
-    if (!h.ok) {
-      this.#downSince = this.#o.clock();
-      this.#o.log(
-        `store unavailable: ${h.reason ?? "the database does not answer"}; find/ping answer from the last known state, writes answer 503; retrying`,
-        { since: h.since },
-      );
-      return;
-    }
-    const seconds = Math.round((this.#o.clock() - this.#downSince) / 100) / 10;
-    this.#o.log("store available again: re-reading the state", { after_seconds: seconds });
+  /** The store back after being away: everything is re-read at once (what was missed meanwhile). */
+  #watchHealth(): void {
+    const { ok } = this.#o.store.health();
+    if (ok === this.#up) return;
+    this.#up = ok;
+    if (!ok) return;
     this.#succeeded();
-    try {
-      await this.#subscribe();
-    } catch (e) {
-      // Not listening: the periodic re-read keeps the state in step; the next recovery tries again.
-      this.#o.log("store notifications not restored: changes are re-read every few seconds", {
-        error: String(e),
-      });
-    }
     this.#changed("all");
   }
 
