@@ -54,7 +54,12 @@ interface Node {
   logs: string[];
 }
 
-async function node(name: string, store: Store, held: boolean): Promise<Node> {
+async function node(
+  name: string,
+  store: Store,
+  held: boolean,
+  readArtifact?: (name: string) => Promise<string | undefined>,
+): Promise<Node> {
   const logs: string[] = [];
   const lease = new ManualLease(held);
   const rollout = new RolloutService({
@@ -66,6 +71,7 @@ async function node(name: string, store: Store, held: boolean): Promise<Node> {
     presenceMs: 10 * 60_000,
     shared: true,
     lease,
+    ...(readArtifact ? { readArtifact } : {}),
     log: (m, f) => logs.push(`${m}${f ? ` ${JSON.stringify(f)}` : ""}`),
   });
   await rollout.load();
@@ -282,6 +288,62 @@ describe("every replica follows the others' changes", () => {
       created: "",
     });
     await until("b takes a's token", async () => (await b.tokens.kindOf("new-agent-token")) === "agent");
+  });
+
+  test("a release manifest another replica published (shared artifacts dir): its versions and flags", async () => {
+    const store = await sharedStore();
+    const dir = mkdtempSync(join(tmpdir(), "upkeep-artifacts-"));
+    const read = async (name: string) => {
+      const f = Bun.file(join(dir, name));
+      return (await f.exists()) ? await f.text() : undefined;
+    };
+    const a = await node("a", store, true, read);
+    let reads = 0;
+    const b = await node("b", store, false, (name) => {
+      reads++;
+      return read(name);
+    });
+    await replica(b, store);
+    expect(b.rollout.publishedVersions()).toBeUndefined();
+    const manifest = JSON.stringify({
+      schema: 1,
+      product: "hello",
+      serial: 1,
+      issued: "2026-11-23T00:00:00Z",
+      expires: "2026-12-23T00:00:00Z",
+      floor: null,
+      releases: ["16.4.0", "17.0.1"].map((version) => ({
+        version,
+        ...(version === "17.0.1" ? { critical: true } : {}),
+        artifacts: [
+          {
+            name: `hello-v${version}-linux-amd64-bin.tar.gz`,
+            os: "linux",
+            arch: "amd64",
+            edition: "oss",
+            fips: false,
+            size: 1,
+            sha256: "a".repeat(64),
+          },
+        ],
+      })),
+    });
+    // What a's upload does: the file into the shared dir, then its record (which notifies).
+    await Bun.write(join(dir, "hello-releases.json"), manifest);
+    await store.putArtifact({
+      name: "hello-releases.json",
+      size: manifest.length,
+      sha256: "1".repeat(64),
+      uploaded: "",
+    });
+    await a.rollout.artifactsChanged();
+    expect(a.rollout.publishedVersions()).toEqual(["16.4.0", "17.0.1"]);
+    await until("b reads the manifest", () => b.rollout.publishedVersions()?.join() === "16.4.0,17.0.1");
+    expect((await b.rollout.releases()).critical).toEqual(["17.0.1"]);
+    // Read once per publication, not at every periodic re-read (300 ms here).
+    const after = reads;
+    await Bun.sleep(700);
+    expect(reads).toBe(after);
   });
 
   test("a missed notification is caught up by the periodic re-read", async () => {

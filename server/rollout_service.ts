@@ -27,6 +27,7 @@ import {
 import * as engine from "../core/rollout/mod.ts";
 import { resolveGroup } from "../core/rollout/mod.ts";
 import type { Rollout, RolloutEvent } from "../core/rollout/types.ts";
+import { manifestFileName } from "../core/trust/manifest.ts";
 import type {
   AgentsPage,
   AgentView,
@@ -95,6 +96,8 @@ export class RolloutService {
   /** Versions an operator flagged critical (POST /v1/releases). */
   #critical = new Set<string>();
   readonly #manifest: PublishedManifest;
+  /** Replicas: the sha256 of the stored release manifest as last read (`refresh` reads it again when it moves). */
+  #manifestSha: string | undefined;
   #ready = false;
   readonly #finds: FindCache;
   #lastReconcileMs = 0;
@@ -133,6 +136,7 @@ export class RolloutService {
     else if (this.#serverVersion !== undefined) await store.putSetting("server_version", this.#serverVersion);
     const critical = await store.getSetting("critical_versions");
     if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
+    if (this.#o.shared) this.#manifestSha = await this.#manifestStored();
     await this.#manifest.read(this.#o.readArtifact, this.#o.now());
     await this.#readRollout();
     await this.#fleet.load(this.#config);
@@ -204,10 +208,19 @@ export class RolloutService {
         changed = true;
       }
     }
-    if (has("artifacts") && (await this.#manifest.read(this.#o.readArtifact, this.#o.now()))) changed = true;
+    if (has("artifacts") && (await this.#manifestStored()) !== this.#manifestSha) {
+      // Another replica published a manifest (the stored sha256 moved): read it (once per publication).
+      this.#manifestSha = await this.#manifestStored();
+      if (await this.#manifest.read(this.#o.readArtifact, this.#o.now())) changed = true;
+    }
     if (changed) this.#finds.invalidate();
     if (has("rollout") && (await this.#readRollout())) changed = true;
     return changed;
+  }
+
+  /** The sha256 of the release manifest the store lists, or undefined when none is published. */
+  async #manifestStored(): Promise<string | undefined> {
+    return (await this.#o.store.getArtifact(manifestFileName(this.#o.info.product)))?.sha256;
   }
 
   /** Replicas: counts the reports the other replicas received (Fleet.sync); a server alone has none. */
