@@ -81,6 +81,12 @@ export class Fleet {
    */
   async sync(): Promise<void> {
     if (!this.#o.shared) return;
+    const changed = await this.#pull();
+    if (changed.some((g) => this.#o.decides(g))) await this.#soon.request();
+  }
+
+  /** Reads and counts the reports stored since the last sync; the groups whose counts changed. */
+  async #pull(): Promise<string[]> {
     const began = this.#o.now().getTime();
     const from = Math.max(this.#syncedAt - SYNC_OVERLAP_MS, began - this.#o.presenceMs);
     const records = await this.#o.store.listAgents({ seenSince: new Date(from).toISOString() });
@@ -88,7 +94,7 @@ export class Fleet {
     for (const r of records)
       for (const g of this.#present.addNewer(r, Date.parse(r.last_seen))) changed.add(g);
     this.#syncedAt = Math.max(this.#syncedAt, began);
-    if ([...changed].some((g) => this.#o.decides(g))) await this.#soon.request();
+    return [...changed];
   }
 
   setConfig(config: AutoupdateConfig): void {
@@ -120,10 +126,14 @@ export class Fleet {
     return (await this.#o.store.listAgents()).map((a) => ({ ...a, present: a.last_seen >= cutoff }));
   }
 
-  /** Called as a reconcile begins: it covers every report so far; the counts are brought to now. */
+  /**
+   * Called as a reconcile begins: it covers every report so far; the counts are brought to now (replicas:
+   * with the reports the others received, read first, so that no decision is taken over older counts).
+   */
   async beforeReconcile(): Promise<void> {
     this.#soon.started();
     if (this.#reload) await this.load(this.#config);
+    else if (this.#o.shared) await this.#pull();
     this.expire();
   }
 
