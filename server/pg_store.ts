@@ -42,6 +42,7 @@ export function maskUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = "***";
+    if (u.searchParams.has("password")) u.searchParams.set("password", "***");
     return u.toString();
   } catch {
     // Not parseable: show nothing that could be a password.
@@ -132,7 +133,9 @@ export class PgStore implements Store {
         `cannot use the database ${where}: ${msg}${code && code !== "ERR_POSTGRES_SERVER_ERROR" ? ` (${code})` : ""}`,
         {
           cause: e,
-          exitCode: 2,
+          // Unreachable may pass (a restart of the database: systemd starts serve again); the rest is the
+          // operator's to fix, like a bad flag.
+          exitCode: isUnreachable(e) ? 1 : 2,
           hint: isUnreachable(e)
             ? "check that PostgreSQL runs and answers at that host and port (pg_isready), and the URL's user, password and database"
             : "check the URL's user, password and database, and that this user may create tables in it",
