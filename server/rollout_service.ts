@@ -494,10 +494,11 @@ export class RolloutService {
   /** `GET /v1/rollout`: the stored rollout and what each group and client tools are told now. */
   async view(): Promise<RolloutView> {
     // What an operator reads is the rollout as of now: counts and transitions not yet reconciled included
-    // (on a replica without the lease: as the lease holder last stored it). Reads keep answering when the
-    // store refuses writes, or cannot be read: the reconciler's timer and the replica's health log that.
+    // (on a replica without the lease: as the lease holder last stored it). Replicas: the stored rollout
+    // is read first, so a write just answered by another replica shows here too, notification or not.
+    // Reads keep answering when the store refuses writes, or cannot be read (the store logs that).
+    if (this.#o.shared) await this.#serial(async () => void (await this.#readRollout())).catch(() => {});
     if (this.#lease.held()) await this.reconcile().catch(() => {});
-    else await this.#serial(async () => void (await this.#readRollout())).catch(() => {});
     try {
       this.#events = await this.#o.store.listEvents(100);
     } catch (e) {
