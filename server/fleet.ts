@@ -22,6 +22,8 @@ export const DEFAULT_RETENTION_MS = 30 * 24 * 3_600_000;
 
 /** How far back before its last sync a replica reads the reports again (commit lag, clock differences). */
 export const SYNC_OVERLAP_MS = 3000;
+/** A reconcile reads the other replicas' reports first unless they were read this recently (ms). */
+const PULL_GAP_MS = 500;
 
 export interface FleetOptions {
   store: Store;
@@ -128,12 +130,14 @@ export class Fleet {
 
   /**
    * Called as a reconcile begins: it covers every report so far; the counts are brought to now (replicas:
-   * with the reports the others received, read first, so that no decision is taken over older counts).
+   * with the reports the others received, read first unless read in the last half second, or always for
+   * an operator's write (`fresh`): no decision is taken over counts a second old).
    */
-  async beforeReconcile(): Promise<void> {
+  async beforeReconcile(fresh = false): Promise<void> {
     this.#soon.started();
     if (this.#reload) await this.load(this.#config);
-    else if (this.#o.shared) await this.#pull();
+    else if (this.#o.shared && (fresh || this.#o.now().getTime() - this.#syncedAt >= PULL_GAP_MS))
+      await this.#pull();
     this.expire();
   }
 

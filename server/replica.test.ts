@@ -240,8 +240,8 @@ describe("reports received by other replicas count in the lease holder's decisio
     await a.rollout.putConfig(CONFIG);
     await a.rollout.putVersion(VERSION);
     const b = await node("b", store, false);
-    tick();
-    await a.rollout.report(agent("c9", "canary")); // b has not synced since
+    // Not a millisecond later (on b's clock): b read the reports just before, and reads them again.
+    await a.rollout.report(agent("c9", "canary"));
     await b.rollout.action("canary", "start");
     const g = group((await stored(store)).rollout, "canary");
     expect(g?.state).toBe("canary"); // over b's own counts (none), the empty group was done at once

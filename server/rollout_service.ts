@@ -368,7 +368,7 @@ export class RolloutService {
 
   /** An operator's write reconciles where it was taken, lease or not (compare-and-swap all the same). */
   #reconcileNow(): Promise<void> {
-    return this.#serial(() => this.#reconcileOnce());
+    return this.#serial(() => this.#reconcileOnce(true));
   }
 
   /** Runs `fn` after every reconcile and action before it: each reads the rollout the one before left. */
@@ -378,8 +378,9 @@ export class RolloutService {
     return run;
   }
 
-  async #reconcileOnce(): Promise<void> {
-    await this.#fleet.beforeReconcile();
+  /** `fresh`: an operator's write: the counts read again first, whenever they last were (replicas). */
+  async #reconcileOnce(fresh = false): Promise<void> {
+    await this.#fleet.beforeReconcile(fresh);
     const t0 = performance.now();
     const now = this.#o.now();
     for (let tries = 1; ; tries++) {
@@ -461,7 +462,7 @@ export class RolloutService {
           { hint: "try again" },
         );
     }
-    await this.#reconcileOnce();
+    await this.#reconcileOnce(true);
     const after = this.#rollout?.groups.find((g) => g.name === group);
     if (action === "start" && after?.state === "rolledback") {
       throw new UpkeepError("E_CONFLICT", `group ${group} rolled back again at once: ${after.reason}`, {
