@@ -5,6 +5,8 @@
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import type { FleetArgs } from "./fleet_args.ts";
+import type { MemoryPart } from "./fleet_cluster.ts";
+import type { Failover } from "./fleet_failover.ts";
 import type { LossCheck } from "./fleet_list.ts";
 import type { PhaseResult } from "./fleet_phases.ts";
 import type { RolloutCheck } from "./fleet_rollouts.ts";
@@ -16,11 +18,20 @@ export interface Summary {
   groups: number;
   compress: number;
   pinned: boolean;
+  store: "sqlite" | "pg";
+  replicas: number;
+  /** --store pg: the server's version and settings. */
+  postgres?: { version: string; settings: string };
   seed?: PhaseResult & { agentsPerS: number };
   reference?: PhaseResult;
   phases: PhaseResult[];
+  /** The largest of one serve (the per-process target). */
   rss: { rss: number; hwm: number };
+  /** Each part of the server side (each replica, PostgreSQL), at the same time as `rss`. */
+  memory: MemoryPart[];
   serveSockets: number;
+  /** Replicas: the kill -9 of the reconciling one. */
+  failover?: Failover;
   rollouts: RolloutCheck[];
   losses: LossCheck[];
   restartSeconds?: number;
@@ -36,8 +47,11 @@ export function emptySummary(a: FleetArgs, pinned: boolean): Summary {
     groups: a.groups.length,
     compress: a.compress,
     pinned,
+    store: a.store,
+    replicas: a.replicas,
     phases: [],
     rss: { rss: 0, hwm: 0 },
+    memory: [],
     serveSockets: 0,
     rollouts: [],
     losses: [],
@@ -90,9 +104,14 @@ export function printSummary(a: FleetArgs, s: Summary): void {
   const mixed = s.phases.find((p) => p.name === "mixed");
   const reportOnly = s.phases.find((p) => p.name === "report only");
   out();
-  out(
-    `serve memory: VmRSS ${fmt.mib(s.rss.rss)}, VmHWM (peak) ${fmt.mib(s.rss.hwm)}; ${s.serveSockets} open sockets`,
-  );
+  if (s.memory.length > 1)
+    out(
+      `memory: ${s.memory.map((m) => `${m.name} ${m.name === "pg" ? `Pss ${fmt.mib(m.rss)}` : `VmRSS ${fmt.mib(m.rss)}, VmHWM ${fmt.mib(m.hwm)}`}`).join("; ")}; ${s.serveSockets} open sockets (serves)`,
+    );
+  else
+    out(
+      `serve memory: VmRSS ${fmt.mib(s.rss.rss)}, VmHWM (peak) ${fmt.mib(s.rss.hwm)}; ${s.serveSockets} open sockets`,
+    );
   if (s.restartSeconds !== undefined) out(`restart after kill -9: ready in ${s.restartSeconds.toFixed(1)} s`);
   if (s.storm)
     out(

@@ -60,6 +60,20 @@ describe("compareRecords", () => {
     expect(compareRecords(f, [kept, rec(1, { state: "rolledback", failed_version: "1.3.0" })]).lost).toBe(1);
   });
 
+  test("a list read while the fleet reports: only agents quiet since the mark are checked", () => {
+    const f = fleet(3);
+    for (const i of [0, 1, 2]) acked(f, i);
+    f.seq = 10;
+    f.touched[0] = 9; // its report answered before the list was read: checked
+    f.touched[1] = 11; // reported while the list was read: its record may be older, or newer
+    f.touched[2] = 12;
+    const stale = [rec(0), rec(1, { version: "1.0.0" }), rec(2, { last_seen: "2030-01-01T00:00:01.000Z" })];
+    expect(compareRecords(f, stale, 10)).toMatchObject({ lost: 0, busy: 2, checked: 1 });
+    expect(compareRecords(f, [rec(1), rec(2)], 10)).toMatchObject({ lost: 1, missing: 1, checked: 1 });
+    // The load stopped (no mark): every agent is checked.
+    expect(compareRecords(f, stale)).toMatchObject({ lost: 2, busy: 0, checked: 3 });
+  });
+
   test("records of other runs are counted as unknown", () => {
     const f = fleet(1);
     acked(f, 0);
