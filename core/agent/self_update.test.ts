@@ -8,6 +8,7 @@ import {
   parseSelfState,
   planSelfStart,
   type SelfDecideInput,
+  type SelfDecision,
   type SelfState,
   TRIAL_MS,
 } from "./self_update.ts";
@@ -21,7 +22,7 @@ const base: SelfDecideInput = {
 };
 
 describe("decideSelfUpdate", () => {
-  const cases: [string, Partial<SelfDecideInput>, string, RegExp][] = [
+  const cases: [string, Partial<SelfDecideInput>, SelfDecision["action"], RegExp][] = [
     ["the server wants a newer updater", {}, "install", /names updater 1\.1\.0/],
     ["the server wants an older one (the admin set it)", { wanted: "0.9.0" }, "install", /going back/],
     ["a leading v is accepted", { wanted: "v1.1.0" }, "install", /1\.1\.0/],

@@ -45,6 +45,10 @@ export interface AgentSpec {
   pinned: boolean;
   /** A random UUID made at enable; how the server tells this updater from others. */
   updaterId: string;
+  /** The agent updates its own executable when the server names an updater version (default true). */
+  selfUpdate?: boolean;
+  /** The operator's own keys for upkeep's releases (`--self-trust-key`), beside the built-in ones. */
+  selfTrustKeys?: string[];
 }
 
 /** An update in progress: written before `current` is switched, cleared once health is settled. */
