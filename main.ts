@@ -9,9 +9,9 @@
 import { isUpkeepError } from "./core/errors.ts";
 // Static on purpose: the shim path is the hot one, and a separate chunk costs a load (~0.4 ms measured).
 // It imports only Bun-native I/O and the small pure tools/version modules.
+import { UPKEEP_VERSION as version } from "./core/sys/self/build_info.ts";
 import { execTool } from "./core/sys/tools/exec_tool.ts";
 import { printable } from "./core/text/printable.ts";
-import { version } from "./package.json" with { type: "json" };
 
 /** The name upkeep was started under: a shim link's name (`tsh`, `hello`) makes it run that tool. */
 function invokedAs(argv0: string): string {

@@ -3,10 +3,19 @@
  * baseline program is built exactly as upkeep is, apart from what it runs).
  */
 
-/** `Bun.build` options for a start-up-sensitive, hardened standalone executable. */
-export function compileOptions(entry: string, outfile: string, target?: Bun.Build.CompileTarget) {
+/**
+ * `Bun.build` options for a start-up-sensitive, hardened standalone executable. `define`: what the build
+ * stamps in (scripts/build.ts: version, release keys; core/sys/self/build_info.ts reads them).
+ */
+export function compileOptions(
+  entry: string,
+  outfile: string,
+  target?: Bun.Build.CompileTarget,
+  define: Record<string, string> = {},
+) {
   return {
     entrypoints: [entry],
+    define,
     minify: true,
     bytecode: true, // precompiled: start-up ~7 ms instead of ~13 ms
     // Each lazily imported command becomes its own chunk inside the executable, so start-up loads only

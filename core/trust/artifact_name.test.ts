@@ -3,7 +3,10 @@ import fc from "fast-check";
 import {
   type ArtifactName,
   formatArtifactName,
+  formatSelfArtifactName,
+  isSelfExecutableName,
   isStoredName,
+  SELF_PRODUCT,
   tryParseArtifactName,
 } from "./artifact_name.ts";
 
@@ -98,4 +101,32 @@ test.each([
   ["a b", false],
 ] as const)("isStoredName(%p) is %p", (name, want) => {
   expect(isStoredName(name)).toBe(want);
+});
+
+describe("upkeep's own executables (product upkeep)", () => {
+  test("upkeep-v{version}-{os}-{arch}: no archive suffix, parsed back", () => {
+    expect(formatSelfArtifactName("1.2.3", "linux", "amd64")).toBe("upkeep-v1.2.3-linux-amd64");
+    expect(tryParseArtifactName(SELF_PRODUCT, "upkeep-v1.2.3-rc.1-darwin-arm64")).toEqual({
+      product: "upkeep",
+      edition: "oss",
+      version: "1.2.3-rc.1",
+      os: "darwin",
+      arch: "arm64",
+      fips: false,
+    });
+    expect(isSelfExecutableName("upkeep-v1.2.3-linux-amd64")).toBe(true);
+  });
+
+  test("only for product upkeep, never ent or FIPS, sidecars and the manifest are not executables", () => {
+    expect(tryParseArtifactName("hello", "hello-v1.2.3-linux-amd64")).toBeUndefined();
+    for (const name of [
+      "upkeep-ent-v1.2.3-linux-amd64",
+      "upkeep-v1.2.3-linux-amd64-fips",
+      "upkeep-v1.2.3-linux-amd64.minisig",
+      "upkeep-v1.2.3-linux-amd64.sha256",
+      "upkeep-releases.json",
+    ]) {
+      expect(isSelfExecutableName(name)).toBe(false);
+    }
+  });
 });

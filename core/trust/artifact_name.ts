@@ -2,6 +2,10 @@
  * Artifact file names (DESIGN §5): `{product}[-{edition}]-v{version}-{os}-{arch}[-fips]-bin.tar.gz`.
  * The edition appears only for "ent" (oss is omitted); `-fips` marks FIPS builds. Pure.
  *
+ * upkeep's own releases (product `upkeep`, DESIGN §9) are bare executables, `upkeep-v{version}-{os}-{arch}`
+ * (no archive suffix, no edition, no FIPS): `formatSelfArtifactName`; `tryParseArtifactName("upkeep", ...)`
+ * reads both forms, so the manifest of upkeep's releases is a product manifest like any other.
+ *
  * A name is parsed against a known product (product names may contain `-`), from the right: os and arch
  * are single `[a-z0-9_]` words, so a version's pre-release part may contain `-` and still round-trips.
  */
@@ -59,12 +63,31 @@ export function formatArtifactName(a: ArtifactName): string {
   return name;
 }
 
+/** The product name of upkeep's own releases (the self-update: `upkeep-releases.json`). */
+export const SELF_PRODUCT = "upkeep";
+
+/** upkeep's own executable for a platform: `upkeep-v{version}-{os}-{arch}` (E_MALFORMED on a bad field). */
+export function formatSelfArtifactName(version: string, os: string, arch: string): string {
+  const name = formatArtifactName({ product: SELF_PRODUCT, edition: "oss", fips: false, version, os, arch });
+  return name.slice(0, name.length - ARTIFACT_SUFFIX.length);
+}
+
+/** Whether `name` is a bare executable of upkeep's own (no archive suffix). */
+export function isSelfExecutableName(name: string): boolean {
+  const a = tryParseArtifactName(SELF_PRODUCT, name);
+  return a !== undefined && !name.endsWith(ARTIFACT_SUFFIX);
+}
+
 /** Parses `name` as an artifact of `product`; undefined when it does not follow the template. */
 export function tryParseArtifactName(product: string, name: string): ArtifactName | undefined {
   if (typeof name !== "string" || name.length > MAX_ARTIFACT_NAME || !isValidProduct(product))
     return undefined;
-  if (!name.startsWith(`${product}-`) || !name.endsWith(ARTIFACT_SUFFIX)) return undefined;
-  let rest = name.slice(product.length + 1, name.length - ARTIFACT_SUFFIX.length);
+  if (!name.startsWith(`${product}-`)) return undefined;
+  // upkeep's own executables carry no archive suffix (and are never ent or FIPS builds).
+  const bare = product === SELF_PRODUCT && !name.endsWith(ARTIFACT_SUFFIX);
+  if (!bare && !name.endsWith(ARTIFACT_SUFFIX)) return undefined;
+  let rest = name.slice(product.length + 1, name.length - (bare ? 0 : ARTIFACT_SUFFIX.length));
+  if (bare && (rest.startsWith("ent-") || rest.endsWith("-fips"))) return undefined;
   let edition: Edition = "oss";
   if (rest.startsWith("ent-")) {
     edition = "ent";
