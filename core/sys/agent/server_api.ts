@@ -24,7 +24,18 @@ function cancelled(): UpkeepError {
   return new UpkeepError("E_CANCELLED", "the pass was stopped before the server answered");
 }
 
-export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<FindAnswer> {
+/** The find answer with `upkeep.updater_version`: the updater version the server wants ("" none). */
+export type AgentFindAnswer = FindAnswer & { updaterVersion?: string };
+
+/** `upkeep.updater_version`, read defensively (older servers do not send it; anything odd is "none"). */
+export function updaterVersionOf(doc: unknown): string {
+  const up = (doc as { upkeep?: unknown } | null)?.upkeep;
+  const v =
+    typeof up === "object" && up !== null ? (up as { updater_version?: unknown }).updater_version : "";
+  return typeof v === "string" && v.length <= 64 ? v : "";
+}
+
+export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<AgentFindAnswer> {
   const url = `${base(spec.server)}/v1/webapi/find?group=${encodeURIComponent(spec.group)}&updater_id=${encodeURIComponent(spec.updaterId)}`;
   checkUrl(spec.server, spec.insecure);
   const watchdog = new Watchdog({
@@ -70,7 +81,7 @@ export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<FindA
     }
     const answer = parseFindAnswer(doc);
     if (typeof answer === "string") throw new UpkeepError("E_SERVER", `${url}: ${answer}`);
-    return answer;
+    return { ...answer, updaterVersion: updaterVersionOf(doc) };
   } finally {
     watchdog.dispose();
   }
