@@ -101,7 +101,7 @@ class AgentLoop {
   });
 
   readonly #self: SelfLoop;
-  #control: { stop(): void } | undefined;
+  #control: { stop(why?: string): void } | undefined;
   #handlers: [NodeJS.Signals, () => void][] = [];
   readonly #trialMs: number | undefined;
 
@@ -125,7 +125,7 @@ class AgentLoop {
         release: async () => {
           if (this.#timer) clearTimeout(this.#timer);
           this.#gate.cancel();
-          this.#control?.stop();
+          this.#control?.stop("the agent run loop is handing over to a new updater");
           for (const [sig, h] of this.#handlers) process.off(sig, h);
           releaseRunLock();
         },

@@ -1,0 +1,244 @@
+/**
+ * The updater updates itself (issue 16), end to end with two builds of upkeep stamped 11.50.0 and 11.51.0
+ * (scripts/build.ts --version, trusting a test key for upkeep's own releases), signed with that key
+ * (upkeep-releases.json + .minisig), hosted beside the product's artifacts by a mirror of serve that names
+ * `upkeep.updater_version` in its find answers. Each host runs the old build from its bin dir
+ * (`<bin>/upkeep`, as install.sh leaves it) under supervise:
+ * - it updates itself in place: same PID, the daemon's PID the same and still its child, `current` and the
+ *   bin link on the new build, state.json committed after the new one's first pass;
+ * - a new updater that exits at start is rolled back at the next start and skipped;
+ * - a tampered or unsigned updater is refused; --no-self-update keeps the old one.
+ */
+import { describe, expect, setDefaultTimeout, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { writeSelfRelease } from "../core/sys/self/self_release.ts";
+import {
+  agent,
+  alive,
+  buildUpkeep,
+  daemonPid,
+  enableArgs,
+  type Host,
+  host,
+  type Loop,
+  publish,
+  type SelfMirror,
+  setTarget,
+  startLoop,
+  startSelfMirror,
+  useWorld,
+  type World,
+  waitFor,
+} from "./agent_helpers.ts";
+import { collect } from "./cli.ts";
+
+/** Runs `exe ARGS` (a host's own upkeep, not dist/upkeep). */
+function runExe(exe: string, args: string[]) {
+  return collect(Bun.spawn([exe, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+}
+
+setDefaultTimeout(120_000);
+
+const OLD = "11.50.0";
+const NEW = "11.51.0";
+
+let w: World;
+let mirror: SelfMirror;
+let builds: string;
+let releases: string;
+
+useWorld("agent-self", async (world) => {
+  w = world;
+  await publish(w, ["11.0.0"]);
+  await setTarget(w, "11.0.0");
+  builds = join(w.dir, "builds");
+  await Promise.all([
+    buildUpkeep(OLD, join(builds, OLD, "upkeep"), w.pub),
+    buildUpkeep(NEW, join(builds, NEW, "upkeep"), w.pub),
+  ]);
+  releases = join(w.dir, "self-release");
+  await writeSelfRelease({
+    out: releases,
+    key: w.key,
+    serial: 1,
+    executables: [
+      { path: join(builds, OLD, "upkeep"), version: OLD },
+      { path: join(builds, NEW, "upkeep"), version: NEW },
+    ],
+  });
+  mirror = startSelfMirror(w, releases);
+});
+
+/** A host whose upkeep is the old build at `<bin>/upkeep`, enabled with it against the mirror. */
+async function oldHost(name: string, extra: string[] = []): Promise<Host & { exe: string }> {
+  const h = host(w, name);
+  mkdirSync(h.binDir, { recursive: true });
+  const exe = join(h.binDir, "upkeep");
+  writeFileSync(exe, readFileSync(join(builds, OLD, "upkeep")), { mode: 0o755 });
+  const r = await runExe(
+    exe,
+    enableArgs(w, h, ["--server", mirror.url, "--base-url", `${mirror.url}/artifacts`, ...extra]),
+  );
+  if (r.code !== 0) throw new Error(r.stderr);
+  return { ...h, exe };
+}
+
+const selfState = (h: Host) =>
+  JSON.parse(readFileSync(join(h.installDir, "updater", "state.json"), "utf8")) as {
+    active: string;
+    backup: string;
+    skip: string[];
+    updating?: unknown;
+    failed?: { version: string; reason: string };
+    last_error: string;
+  };
+const exeOf = (pid: number) => readlinkSync(`/proc/${pid}/exe`);
+const parentOf = (pid: number) => {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+};
+const versionVia = async (exe: string) => (await runExe(exe, ["--version"])).stdout.trim();
+
+/** Asks the loop for a pass (through its control socket). */
+async function passNow(h: Host): Promise<void> {
+  const r = await agent(h, ["update", "--now", "--json"]);
+  if (r.code !== 0 && !r.stdout) throw new Error(r.stderr);
+}
+
+async function loopOn(h: Host & { exe: string }, env: Record<string, string> = {}): Promise<Loop> {
+  const loop = await startLoop(h, [], { HELLO_STATE: join(w.dir, h.name, "hello.json"), ...env }, h.exe);
+  await waitFor("the daemon", () => alive(daemonPid(h)));
+  await waitFor("the first pass", () => loop.log().includes("pass: "));
+  return loop;
+}
+
+describe("supervise: the updater updates itself", () => {
+  test("same PID, the daemon untouched and still its child, committed after its first pass", async () => {
+    const h = await oldHost("good");
+    const off = await oldHost("off", ["--no-self-update"]);
+    const loop = await loopOn(h);
+    const offLoop = await loopOn(off);
+    const daemon = daemonPid(h);
+    expect(parentOf(daemon)).toBe(loop.pid);
+    mirror.updater.version = NEW;
+    const published = Date.now();
+    await passNow(h);
+    await waitFor(
+      "the new updater committed",
+      () =>
+        existsSync(join(h.installDir, "updater", "state.json")) &&
+        selfState(h).active === NEW &&
+        !selfState(h).updating,
+      60_000,
+    );
+    console.log(`self-update of one host: ${Date.now() - published} ms from the pass to the commit`);
+    expect(loop.proc.exitCode).toBeNull();
+    expect(exeOf(loop.pid)).toBe(join(h.installDir, "updater", "versions", NEW, "upkeep"));
+    expect(daemonPid(h)).toBe(daemon);
+    expect(alive(daemon)).toBe(true);
+    expect(parentOf(daemon)).toBe(loop.pid);
+    expect(readlinkSync(join(h.installDir, "updater", "current"))).toBe(join("versions", NEW));
+    expect(readlinkSync(h.exe)).toBe(join(h.installDir, "updater", "current", "upkeep"));
+    expect(await versionVia(h.exe)).toBe(`upkeep ${NEW}`);
+    expect(selfState(h).backup).toBe(OLD);
+    expect(loop.log()).toContain("kept running across the hand-over");
+    // The new image supervises the adopted daemon: a pass runs, and a stop stops it.
+    await passNow(h);
+    expect(await loop.stop()).toBe(0);
+    expect(alive(daemon)).toBe(false);
+
+    // --no-self-update: the same answers leave the old updater in place.
+    await passNow(off);
+    await Bun.sleep(500);
+    expect(exeOf(offLoop.pid)).toBe(off.exe);
+    expect(await versionVia(off.exe)).toBe(`upkeep ${OLD}`);
+    expect(offLoop.log()).toContain("self-update is off");
+    await offLoop.stop();
+    mirror.updater.version = "";
+  });
+
+  test("a new updater that exits at start is rolled back at the next start, skipped and not tried again", async () => {
+    const h = await oldHost("broken");
+    // The new build kills itself as `agent run` starts (after its trial check): it exits at start.
+    const env = { UPKEEP_FAULT: `self:run-start@${NEW}` };
+    const first = await loopOn(h, env);
+    mirror.updater.version = NEW;
+    await passNow(h);
+    await Promise.race([first.proc.exited, Bun.sleep(60_000)]);
+    expect(first.proc.signalCode).toBe("SIGKILL");
+    // The next start (a supervisor, the operator) runs the bin link, which points at the new updater: its
+    // second start without a pass restores the old one, which takes over in place.
+    const second = await loopOn(h, env);
+    await waitFor("the old updater back", async () => (await versionVia(h.exe)) === `upkeep ${OLD}`, 30_000);
+    await waitFor(
+      "the old image running",
+      () => exeOf(second.pid).endsWith(`/versions/${OLD}/upkeep`),
+      30_000,
+    );
+    const st = selfState(h);
+    expect(st.skip).toEqual([NEW]);
+    expect(st.failed?.version).toBe(NEW);
+    expect(st.updating).toBeUndefined();
+    expect(second.log()).toMatch(/restored updater 11\.50\.0: updater 11\.51\.0 started again/);
+    // Not tried again.
+    await passNow(h);
+    await Bun.sleep(500);
+    expect(exeOf(second.pid)).toEndWith(`/versions/${OLD}/upkeep`);
+    expect(second.log()).toContain(`updater ${NEW} failed on this host before and is skipped`);
+    await second.stop();
+    mirror.updater.version = "";
+  });
+
+  test("a tampered or unsigned updater is refused; the old one keeps running", async () => {
+    const h = await oldHost("tampered");
+    const loop = await loopOn(h);
+    mirror.updater.version = NEW;
+    mirror.updater.tamper = (name, bytes) => {
+      if (!name.endsWith(`-v${NEW}-linux-amd64`)) return bytes;
+      const b = new Uint8Array(bytes);
+      b[b.length - 100] = (b[b.length - 100] as number) ^ 0xff;
+      return b;
+    };
+    await passNow(h);
+    await waitFor(
+      "the refusal",
+      () => /updater 11\.51\.0: .*E_CHECKSUM|E_SIGNATURE/.test(loop.log()),
+      30_000,
+    );
+    mirror.updater.tamper = undefined;
+    expect(exeOf(loop.pid)).toBe(h.exe);
+    expect(await versionVia(h.exe)).toBe(`upkeep ${OLD}`);
+    expect(existsSync(join(h.installDir, "updater", "versions", NEW))).toBe(false);
+
+    // Unsigned: a release whose executable has no .minisig.
+    const unsigned = join(w.dir, "self-unsigned");
+    await writeSelfRelease({
+      out: unsigned,
+      key: w.key,
+      serial: 2,
+      executables: [{ path: join(builds, NEW, "upkeep"), version: NEW, unsigned: true }],
+    });
+    const m2 = startSelfMirror(w, unsigned);
+    m2.updater.version = NEW;
+    const h2 = await oldHost("unsigned");
+    // Pointed at the mirror hosting the unsigned release.
+    const r = await runExe(h2.exe, [
+      "agent",
+      "enable",
+      ...h2.where,
+      "--server",
+      m2.url,
+      "--base-url",
+      `${m2.url}/artifacts`,
+    ]);
+    expect(r.code).toBe(0);
+    const loop2 = await loopOn(h2);
+    await passNow(h2);
+    await waitFor("the refusal", () => /not signed/.test(loop2.log()), 30_000);
+    expect(exeOf(loop2.pid)).toBe(h2.exe);
+    await loop2.stop();
+    await loop.stop();
+    mirror.updater.version = "";
+  });
+});
