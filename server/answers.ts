@@ -18,6 +18,8 @@ export interface RolloutState {
   serverVersion: string | undefined;
   /** Flagged critical by an operator or by the published manifest. */
   isCritical: (version: string) => boolean;
+  /** The upkeep version agents' updaters are told to run (`""`: do not self-update). */
+  updaterVersion: string;
 }
 
 /** What an agent of `group` (unknown: the last group) with `updaterId` is told. Throws on a broken state. */
@@ -56,7 +58,7 @@ export function groupAnswers(
       const tools = tellTools(s);
       const agent = tellAgent(s, group, updaterId, now);
       const critical = agent.agent_version !== "" && s.isCritical(agent.agent_version);
-      return findBody(info, s.serverVersion, { agent, tools, critical });
+      return findBody(info, s.serverVersion, { agent, tools, critical }, s.updaterVersion);
     } catch (e) {
       onError(e);
       return findBody(info, s.serverVersion, { error: true, group });

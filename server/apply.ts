@@ -15,9 +15,10 @@ import {
   parseAutoupdateVersion,
 } from "../core/resources/mod.ts";
 import type { AnswerPlan, PlanAnswers } from "../core/rollout/mod.ts";
+import { SELF_PRODUCT } from "../core/trust/artifact_name.ts";
 import { manifestFileName } from "../core/trust/manifest.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
-import type { RolloutService } from "./rollout_service.ts";
+import { type RolloutService, UPDATER_AUTO, UPDATER_OFF } from "./rollout_service.ts";
 
 export const APPLY_KINDS = ["autoupdate_config", "autoupdate_version", "server"] as const;
 export type ApplyKind = (typeof APPLY_KINDS)[number];
@@ -28,7 +29,13 @@ export const MAX_APPLY_DOCUMENTS = 20;
 export type ParsedDoc = (
   | { kind: "autoupdate_config"; config: AutoupdateConfig }
   | { kind: "autoupdate_version"; version: AutoupdateVersion }
-  | { kind: "server"; serverVersion: string }
+  | {
+      kind: "server";
+      /** Absent: unchanged. */
+      serverVersion?: string;
+      /** `auto`, `off` or a canonical version; absent: unchanged. */
+      updaterVersion?: string;
+    }
 ) & {
   /** The document as sent (to see which sections it leaves out). */
   raw: unknown;
@@ -42,7 +49,8 @@ export interface ApplyOptions {
 }
 
 /**
- * Validates one document of a known kind (`kind: server` takes `server_version` at the top or under `spec`).
+ * Validates one document of a known kind. `kind: server` takes `server_version` and/or `updater_version`
+ * (a version, `off`, or `auto`: this server's own version when published), at the top or under `spec`.
  *
  * @throws {BadResourceError} naming the field.
  */
@@ -51,14 +59,44 @@ export function parseDoc(kind: ApplyKind, doc: unknown): ParsedDoc {
   if (kind === "autoupdate_version") return { kind, version: parseAutoupdateVersion(doc), raw: doc };
   const d = (doc && typeof doc === "object" ? doc : {}) as Record<string, unknown>;
   const spec = d.spec && typeof d.spec === "object" ? (d.spec as Record<string, unknown>) : {};
-  const raw = d.server_version ?? spec.server_version;
+  const rawServer = d.server_version ?? spec.server_version;
+  const rawUpdater = d.updater_version ?? spec.updater_version;
+  if (rawServer === undefined && rawUpdater === undefined) {
+    throw new BadResourceError("server", [
+      {
+        path: "server_version",
+        message:
+          "set server_version (a version such as 17.0.1) and/or updater_version (a version, off or auto)",
+      },
+    ]);
+  }
+  const parsed: ParsedDoc & { kind: "server" } = { kind, raw: doc };
+  if (rawServer !== undefined) {
+    const v = typeof rawServer === "string" ? tryParseVersion(rawServer) : undefined;
+    if (!v) {
+      throw new BadResourceError("server", [
+        { path: "server_version", message: "must be a semver version such as 17.0.1" },
+      ]);
+    }
+    parsed.serverVersion = formatVersion(v);
+  }
+  if (rawUpdater !== undefined) parsed.updaterVersion = updaterSetting(rawUpdater);
+  return parsed;
+}
+
+/** `updater_version`: `auto`, `off` or a version (canonical). */
+function updaterSetting(raw: unknown): string {
+  if (raw === UPDATER_AUTO || raw === UPDATER_OFF) return raw;
   const v = typeof raw === "string" ? tryParseVersion(raw) : undefined;
   if (!v) {
     throw new BadResourceError("server", [
-      { path: "server_version", message: "must be a semver version such as 17.0.1" },
+      {
+        path: "updater_version",
+        message: `must be an upkeep version such as 1.2.3, "${UPDATER_OFF}" (no self-update) or "${UPDATER_AUTO}" (this server's own version)`,
+      },
     ]);
   }
-  return { kind, serverVersion: formatVersion(v), raw: doc };
+  return formatVersion(v);
 }
 
 /** Reads `{resources: [...]}`: each a mapping with a known `kind`, validated. */
@@ -120,7 +158,7 @@ function nextState(docs: readonly ParsedDoc[]) {
   for (const d of docs) {
     if (d.kind === "autoupdate_config") next.config = d.config;
     else if (d.kind === "autoupdate_version") next.version = d.version;
-    else next.serverVersion = d.serverVersion;
+    else if (d.serverVersion !== undefined) next.serverVersion = d.serverVersion;
   }
   return next;
 }
@@ -138,7 +176,10 @@ export function checkPublished(
   published: string[] | undefined,
   manifestName: string,
 ) {
-  if (!docs.some((d) => d.kind !== "autoupdate_config") || plan.versions.length === 0) return;
+  const namesVersions = docs.some(
+    (d) => d.kind === "autoupdate_version" || (d.kind === "server" && d.serverVersion !== undefined),
+  );
+  if (!namesVersions || plan.versions.length === 0) return;
   const force = "or, when hosts download the artifacts from elsewhere, apply with --force (?force=1)";
   if (published === undefined) {
     const named = plan.versions.map((v) => v.version).join(", ");
@@ -160,6 +201,40 @@ export function checkPublished(
     }; nothing was applied`,
     {
       hint: `publish those releases (upkeep release manifest --add ..., then upkeep admin publish), name a published version, ${force}`,
+      exitCode: 1,
+    },
+  );
+}
+
+/** The updater versions a set pins (not `auto` or `off`). */
+function pinnedUpdaters(docs: readonly ParsedDoc[]): string[] {
+  return docs.flatMap((d) =>
+    d.kind === "server" &&
+    d.updaterVersion !== undefined &&
+    d.updaterVersion !== UPDATER_AUTO &&
+    d.updaterVersion !== UPDATER_OFF
+      ? [d.updaterVersion]
+      : [],
+  );
+}
+
+/**
+ * Refuses an updater version hosts cannot install from this server: one the published upkeep-releases.json
+ * does not list (or any, when none is published). `auto` and `off` are always accepted.
+ *
+ * @throws {UpkeepError} E_NOT_IN_MANIFEST (409).
+ */
+export function checkUpdaterPublished(docs: readonly ParsedDoc[], published: string[] | undefined): void {
+  const missing = pinnedUpdaters(docs).filter((v) => !published?.includes(v));
+  if (missing.length === 0) return;
+  const name = manifestFileName(SELF_PRODUCT);
+  throw new UpkeepError(
+    "E_NOT_IN_MANIFEST",
+    published === undefined
+      ? `no ${name} is published on this server, so agents cannot install upkeep ${missing.join(", ")}: nothing was applied`
+      : `updater_version ${missing.join(", ")} is not in the ${name} published on this server (published: ${published.length === 0 ? "none" : published.join(", ")}); nothing was applied`,
+    {
+      hint: `publish upkeep's release first (upkeep release manifest --product upkeep, then upkeep admin publish), or, when hosts download it from elsewhere, apply with --force (?force=1)`,
       exitCode: 1,
     },
   );
@@ -214,6 +289,12 @@ export async function applyDocs(
     forced =
       published === undefined ? plan.versions.map((v) => v.version) : plan.unpublished.map((v) => v.version);
   }
+  try {
+    checkUpdaterPublished(docs, rollout.publishedUpdaterVersions());
+  } catch (e) {
+    if (!o.force) throw e;
+    forced = [...forced, ...pinnedUpdaters(docs)];
+  }
   if (o.dryRun) return { dry_run: true, forced, applied: [], plan: planView(plan, published, now()) };
   const applied: unknown[] = [];
   for (const d of docs) {
@@ -224,7 +305,8 @@ export async function applyDocs(
       await rollout.putVersion(d.version);
       applied.push(rollout.getVersion());
     } else {
-      await rollout.setServerVersion(d.serverVersion);
+      if (d.serverVersion !== undefined) await rollout.setServerVersion(d.serverVersion);
+      if (d.updaterVersion !== undefined) await rollout.setUpdaterVersion(d.updaterVersion);
       applied.push(rollout.serverInfo());
     }
   }

@@ -3,7 +3,9 @@
  * artifact store, tokens, rollout service, the Hono app and the find/ping hot path (hot_path.ts).
  * `cmd/serve.ts` puts it behind `Bun.serve`.
  */
+
 import { hashFile } from "../core/sys/hash.ts";
+import { UPKEEP_VERSION } from "../core/sys/self/build_info.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { type LocalArtifactStore, openArtifacts } from "./artifact_store.ts";
@@ -129,6 +131,7 @@ async function startRollout(
     info,
     serverVersion: o.serverVersion,
     serverVersionFromFlag: o.serverVersionFromFlag,
+    ownVersion: UPKEEP_VERSION,
     now,
     presenceMs: o.agentTimeoutMs,
     retentionMs: o.agentRetentionMs,

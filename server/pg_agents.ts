@@ -11,9 +11,15 @@
 import type { SQL } from "bun";
 import type { AgentPage, AgentQuery, AgentRecord } from "./store.ts";
 
-const COLUMNS = `updater_id, hostname, grp AS "group", version, state, error, last_seen, failed_version`;
+const COLUMNS = `updater_id, hostname, grp AS "group", version, state, error, last_seen, failed_version,
+  updater_version, updater_failed_version`;
 
-type Row = AgentRecord & { error: string | null; failed_version: string | null };
+type Row = AgentRecord & {
+  error: string | null;
+  failed_version: string | null;
+  updater_version: string | null;
+  updater_failed_version: string | null;
+};
 
 /** A row as the report that made it: its fields in the report's order, absent ones left out. */
 function fromRow(r: Row): AgentRecord {
@@ -25,6 +31,8 @@ function fromRow(r: Row): AgentRecord {
     state: r.state,
     ...(r.error === null ? {} : { error: r.error }),
     ...(r.failed_version === null ? {} : { failed_version: r.failed_version }),
+    ...(r.updater_version === null ? {} : { updater_version: r.updater_version }),
+    ...(r.updater_failed_version === null ? {} : { updater_failed_version: r.updater_failed_version }),
     last_seen: r.last_seen,
   };
 }
@@ -73,14 +81,18 @@ interface Waiter {
 }
 
 /** One statement upserting a batch given as a JSON array of rows. */
-const UPSERT = `INSERT INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
-  SELECT updater_id, hostname, grp, version, state, error, last_seen, failed_version
+const UPSERT = `INSERT INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version,
+                                   updater_version, updater_failed_version)
+  SELECT updater_id, hostname, grp, version, state, error, last_seen, failed_version, updater_version,
+         updater_failed_version
     FROM jsonb_to_recordset($1::text::jsonb) AS r(updater_id text, hostname text, grp text, version text, state text,
-                                             error text, last_seen text, failed_version text)
+                                             error text, last_seen text, failed_version text,
+                                             updater_version text, updater_failed_version text)
     ORDER BY updater_id COLLATE "C"
   ON CONFLICT (updater_id) DO UPDATE SET hostname = excluded.hostname, grp = excluded.grp,
     version = excluded.version, state = excluded.state, error = excluded.error,
-    last_seen = excluded.last_seen, failed_version = excluded.failed_version`;
+    last_seen = excluded.last_seen, failed_version = excluded.failed_version,
+    updater_version = excluded.updater_version, updater_failed_version = excluded.updater_failed_version`;
 
 export class PgAgentTable {
   readonly #o: Required<PgAgentTableOptions>;
@@ -124,6 +136,8 @@ export class PgAgentTable {
       error: a.error ?? null,
       last_seen: a.last_seen,
       failed_version: a.failed_version ?? null,
+      updater_version: a.updater_version ?? null,
+      updater_failed_version: a.updater_failed_version ?? null,
     }));
     const writing = this.#o
       .run((sql) => sql.unsafe(UPSERT, [JSON.stringify(rows)]), true)

@@ -90,7 +90,7 @@ export async function importSqlite(o: { from: string; to: string; force?: boolea
         events: rowsOf(db, "SELECT time, grp, from_state, to_state, reason FROM events ORDER BY seq"),
         agents: rowsOf(
           db,
-          "SELECT updater_id, hostname, grp, version, state, error, last_seen, failed_version FROM agents ORDER BY updater_id",
+          "SELECT updater_id, hostname, grp, version, state, error, last_seen, failed_version, updater_version, updater_failed_version FROM agents ORDER BY updater_id",
         ),
         tokens: rowsOf(db, "SELECT id, kind, hash, name, created FROM tokens ORDER BY created"),
         artifacts: rowsOf(db, "SELECT name, size, sha256, uploaded FROM artifacts ORDER BY name"),
@@ -164,7 +164,18 @@ async function writeSnapshot(
       await copy("events", text("time", "grp", "from_state", "to_state", "reason"), s.events);
       await copy(
         "agents",
-        text("updater_id", "hostname", "grp", "version", "state", "error", "last_seen", "failed_version"),
+        text(
+          "updater_id",
+          "hostname",
+          "grp",
+          "version",
+          "state",
+          "error",
+          "last_seen",
+          "failed_version",
+          "updater_version",
+          "updater_failed_version",
+        ),
         s.agents,
       );
       await copy("tokens", text("id", "kind", "hash", "name", "created"), s.tokens);

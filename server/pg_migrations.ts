@@ -32,6 +32,9 @@ export const PG_MIGRATIONS: string[] = [
                         created text COLLATE "C" NOT NULL);
    CREATE TABLE artifacts (name text COLLATE "C" PRIMARY KEY, size bigint NOT NULL, sha256 text NOT NULL,
                            uploaded text NOT NULL);`,
+  // 2: the upkeep version each agent's updater runs, and a self-update of it that failed (SQLite's 6).
+  `ALTER TABLE agents ADD COLUMN updater_version text COLLATE "C",
+                     ADD COLUMN updater_failed_version text;`,
 ];
 
 /** The session advisory lock key taken while migrating (other upkeep locks use other keys). */

@@ -19,6 +19,7 @@ import {
 import * as engine from "../core/rollout/mod.ts";
 import { resolveGroup } from "../core/rollout/mod.ts";
 import type { Rollout, RolloutEvent } from "../core/rollout/types.ts";
+import { SELF_PRODUCT } from "../core/trust/artifact_name.ts";
 import type {
   AgentsPage,
   GroupAction,
@@ -35,7 +36,11 @@ import { PublishedManifest } from "./published_manifest.ts";
 import { exportRolloutMetrics } from "./rollout_metrics.ts";
 import { ACTIONS, recordEvents, refuseDropped } from "./rollout_writes.ts";
 import type { AgentRecord, Store } from "./store.ts";
-import { rolloutView, serverView } from "./views.ts";
+import { rolloutView, serverView, type UpdaterAnswer } from "./views.ts";
+
+/** The `updater_version` setting: `auto` (default), `off`, or a pinned version. */
+export const UPDATER_AUTO = "auto";
+export const UPDATER_OFF = "off";
 
 /** Besides these: the agents' presence window, retention and reconciles per report (`FleetOptions`). */
 export interface RolloutServiceOptions
@@ -50,6 +55,11 @@ export interface RolloutServiceOptions
   serverVersion: string | undefined;
   /** A flag given at start-up wins over the stored value. */
   serverVersionFromFlag?: boolean;
+  /**
+   * This server's own upkeep version: by default agents' updaters are told to run it once the published
+   * upkeep-releases.json lists it (DESIGN §9). undefined: no default (an admin may still pin one).
+   */
+  ownVersion?: string;
   now: () => Date;
   random?: () => number;
   /** Reads a stored artifact's text (the release manifest), or undefined when there is none. */
@@ -69,6 +79,10 @@ export class RolloutService {
   /** Versions an operator flagged critical (POST /v1/releases). */
   #critical = new Set<string>();
   readonly #manifest: PublishedManifest;
+  /** upkeep's own published manifest (upkeep-releases.json): the updater versions hosts can install. */
+  readonly #selfManifest: PublishedManifest;
+  /** `kind: server` `updater_version`: auto, off or a version. */
+  #updaterSetting = UPDATER_AUTO;
   #ready = false;
   readonly #finds: FindCache;
   #lastReconcileMs = 0;
@@ -78,6 +92,7 @@ export class RolloutService {
     this.#o = o;
     this.#serverVersion = o.serverVersion;
     this.#manifest = new PublishedManifest(o.info.product, o.log);
+    this.#selfManifest = new PublishedManifest(SELF_PRODUCT, o.log);
     this.#fleet = new Fleet(this.#config, {
       ...o,
       decides: (group) => {
@@ -105,6 +120,9 @@ export class RolloutService {
     const critical = await store.getSetting("critical_versions");
     if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
     await this.#manifest.read(this.#o.readArtifact, this.#o.now());
+    this.#updaterSetting = (await store.getSetting("updater_version")) ?? UPDATER_AUTO;
+    if (this.#o.info.product !== SELF_PRODUCT)
+      await this.#selfManifest.read(this.#o.readArtifact, this.#o.now());
     this.#rollout = (await store.getRollout()) as Rollout | undefined;
     await this.#fleet.load(this.#config);
     await this.reconcile();
@@ -158,7 +176,54 @@ export class RolloutService {
   }
 
   serverInfo(): ServerView {
-    return serverView(this.#o.info, this.#serverVersion);
+    return serverView(this.#o.info, this.#serverVersion, this.#o.ownVersion, this.updater());
+  }
+
+  /**
+   * The upkeep version agents' updaters are told to run (find `upkeep.updater_version`), and why: `off`
+   * none; a pinned version; `auto` this server's own version once the published upkeep-releases.json lists
+   * it (the server hosts that release), else none.
+   */
+  updater(): UpdaterAnswer {
+    const setting = this.#updaterSetting;
+    if (setting === UPDATER_OFF)
+      return { setting, version: "", reason: "off: the admin turned the updaters' self-update off" };
+    if (setting !== UPDATER_AUTO)
+      return { setting, version: setting, reason: `pinned by the admin to ${setting}` };
+    const own = this.#o.ownVersion;
+    const listed = this.#selfManifest.versions;
+    if (own === undefined)
+      return {
+        setting,
+        version: "",
+        reason: "this server's own version is not known: pin one to self-update",
+      };
+    if (listed === undefined)
+      return {
+        setting,
+        version: "",
+        reason: `no upkeep-releases.json is published on this server: agents keep their updater (publish upkeep ${own} to have them follow this server)`,
+      };
+    if (!listed.includes(own))
+      return {
+        setting,
+        version: "",
+        reason: `the published upkeep-releases.json does not list this server's version ${own}: agents keep their updater`,
+      };
+    return { setting, version: own, reason: `this server's own version, published in upkeep-releases.json` };
+  }
+
+  /** The upkeep versions the published upkeep-releases.json lists, or undefined when none is published. */
+  publishedUpdaterVersions(): string[] | undefined {
+    return this.#selfManifest.versions;
+  }
+
+  /** Stores the `updater_version` setting: `auto`, `off` or a version. */
+  async setUpdaterVersion(v: string): Promise<void> {
+    await this.#o.store.putSetting("updater_version", v);
+    this.#updaterSetting = v;
+    this.#o.log("updater_version updated", { updater_version: v, now: this.updater().version || "none" });
+    this.#finds.invalidate();
   }
 
   async setServerVersion(v: string): Promise<void> {
@@ -182,6 +247,10 @@ export class RolloutService {
 
   /** A release or manifest was uploaded: re-read the manifest's critical flags. */
   async artifactsChanged(): Promise<void> {
+    const updater = this.updater().version;
+    if (this.#o.info.product !== SELF_PRODUCT)
+      await this.#selfManifest.read(this.#o.readArtifact, this.#o.now());
+    if (this.updater().version !== updater) this.#finds.invalidate();
     if (await this.#manifest.read(this.#o.readArtifact, this.#o.now())) {
       this.#finds.invalidate();
       await this.reconcile();
@@ -283,6 +352,7 @@ export class RolloutService {
     }
     await recordEvents(this.#o.store, this.#o.log, events);
     this.#manifest.warnExpiry(now);
+    this.#selfManifest.warnExpiry(now);
     this.#lastReconcileMs = performance.now() - t0;
     this.#reconcileCount++;
   }
@@ -348,6 +418,7 @@ export class RolloutService {
       rollout: this.#rollout,
       serverVersion: this.#serverVersion,
       isCritical: (v) => this.#isCritical(v),
+      updaterVersion: this.updater().version,
     };
   }
 

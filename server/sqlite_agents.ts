@@ -9,9 +9,15 @@
 import type { Database } from "bun:sqlite";
 import type { AgentPage, AgentQuery, AgentRecord } from "./store.ts";
 
-const COLUMNS = "updater_id, hostname, grp AS 'group', version, state, error, last_seen, failed_version";
+const COLUMNS =
+  "updater_id, hostname, grp AS 'group', version, state, error, last_seen, failed_version, updater_version, updater_failed_version";
 
-type Row = AgentRecord & { error: string | null; failed_version: string | null };
+type Row = AgentRecord & {
+  error: string | null;
+  failed_version: string | null;
+  updater_version: string | null;
+  updater_failed_version: string | null;
+};
 
 /** A row as the report that made it: its fields in the report's order, absent ones left out. */
 function fromRow(r: Row): AgentRecord {
@@ -23,6 +29,8 @@ function fromRow(r: Row): AgentRecord {
     state: r.state,
     ...(r.error === null ? {} : { error: r.error }),
     ...(r.failed_version === null ? {} : { failed_version: r.failed_version }),
+    ...(r.updater_version === null ? {} : { updater_version: r.updater_version }),
+    ...(r.updater_failed_version === null ? {} : { updater_failed_version: r.updater_failed_version }),
     last_seen: r.last_seen,
   };
 }
@@ -136,22 +144,38 @@ export class AgentTable {
     // sets it touches the row and one index, not all five (a third of the cost).
     const touch = this.#db.query(
       `UPDATE agents SET last_seen = ? WHERE updater_id = ? AND hostname = ? AND grp = ? AND version = ?
-         AND state = ? AND error IS ? AND failed_version IS ?`,
+         AND state = ? AND error IS ? AND failed_version IS ? AND updater_version IS ?
+         AND updater_failed_version IS ?`,
     );
     const upsert = this.#db.query(
-      `INSERT INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+      `INSERT INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version,
+                           updater_version, updater_failed_version)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (updater_id) DO UPDATE SET hostname = excluded.hostname, grp = excluded.grp,
          version = excluded.version, state = excluded.state, error = excluded.error,
-         last_seen = excluded.last_seen, failed_version = excluded.failed_version`,
+         last_seen = excluded.last_seen, failed_version = excluded.failed_version,
+         updater_version = excluded.updater_version, updater_failed_version = excluded.updater_failed_version`,
     );
     this.#db.transaction(() => {
       for (const a of batch) {
         const error = a.error ?? null;
         const failed = a.failed_version ?? null;
+        const updater = a.updater_version ?? null;
+        const updaterFailed = a.updater_failed_version ?? null;
         const same = [a.updater_id, a.hostname, a.group, a.version, a.state, error, failed] as const;
-        if (touch.run(a.last_seen, ...same).changes > 0) continue;
-        upsert.run(a.updater_id, a.hostname, a.group, a.version, a.state, error, a.last_seen, failed);
+        if (touch.run(a.last_seen, ...same, updater, updaterFailed).changes > 0) continue;
+        upsert.run(
+          a.updater_id,
+          a.hostname,
+          a.group,
+          a.version,
+          a.state,
+          error,
+          a.last_seen,
+          failed,
+          updater,
+          updaterFailed,
+        );
       }
     })();
   }

@@ -53,6 +53,9 @@ const MIGRATIONS: string[] = [
   // 5: host names are searched by prefix in any case (LIKE folds ASCII case; it uses a NOCASE index only).
   `DROP INDEX agents_by_hostname;
    CREATE INDEX agents_by_hostname_nocase ON agents (hostname COLLATE NOCASE);`,
+  // 6: the upkeep version each agent's updater runs, and a self-update of it that failed (DESIGN §9).
+  `ALTER TABLE agents ADD COLUMN updater_version TEXT;
+   ALTER TABLE agents ADD COLUMN updater_failed_version TEXT;`,
 ];
 
 export interface SqliteStoreOptions {

@@ -155,6 +155,30 @@ export function storeContract(label: string, factory: StoreFactory): void {
       expect(await s.listEvents(2)).toEqual([event(2), event(3)]);
     });
 
+    test("agents: the updater's version and failed self-update are kept, and a change of them alone too", async () => {
+      const { s } = await fresh();
+      await s.upsertAgent(agent("u", { last_seen: at(1), updater_version: "0.1.0" }));
+      // Only the updater moved (the product did not): the new report is stored, not just its time.
+      await s.upsertAgent(
+        agent("u", { last_seen: at(2), updater_version: "0.2.0", updater_failed_version: "0.3.0" }),
+      );
+      const [u] = await s.listAgents();
+      expect(u).toEqual({
+        updater_id: "u",
+        hostname: "u.local",
+        group: "prod",
+        version: "16.4.0",
+        state: "ok",
+        updater_version: "0.2.0",
+        updater_failed_version: "0.3.0",
+        last_seen: at(2),
+      });
+      await s.upsertAgent(agent("u", { last_seen: at(3), updater_version: "0.2.0" }));
+      expect((await s.queryAgents({ limit: 10 })).agents[0]).toEqual({
+        ...agent("u", { last_seen: at(3), updater_version: "0.2.0" }),
+      });
+    });
+
     test("agents: a report as sent (optional fields absent or kept); listed oldest report first", async () => {
       const { s } = await fresh();
       await s.upsertAgent(agent("b", { last_seen: at(2) }));

@@ -39,6 +39,8 @@ export async function harness(
     info?: Partial<ServerInfo>;
     /** Where artifacts live (default: a temp dir, uploads taken, downloads from /artifacts). */
     artifacts?: Partial<ArtifactLayout>;
+    /** The server's own upkeep version (default: none known). */
+    ownVersion?: string;
   } = {},
 ): Promise<Harness> {
   const clock = fakeClock(opts.start ?? "2026-11-23T08:30:00Z"); // a Monday
@@ -73,6 +75,7 @@ export async function harness(
     random: opts.random ?? (() => 0),
     presenceMs: opts.presenceMs ?? 10 * 60_000,
     ...(opts.retentionMs !== undefined ? { retentionMs: opts.retentionMs } : {}),
+    ...(opts.ownVersion !== undefined ? { ownVersion: opts.ownVersion } : {}),
     readArtifact: (name) => artifacts.readText(name),
     log,
   });
@@ -190,4 +193,27 @@ export function manifestDoc(
       ],
     })),
   };
+}
+
+/** Uploads upkeep's own release manifest (upkeep-releases.json) listing `versions` for linux/amd64. */
+export async function publishSelfManifest(h: Harness, versions: string[], serial = 1): Promise<void> {
+  const doc = {
+    schema: 1,
+    product: "upkeep",
+    serial,
+    issued: "2026-11-23T00:00:00Z",
+    expires: "2026-12-23T00:00:00Z",
+    floor: null,
+    releases: versions.map((version) => ({
+      version,
+      artifacts: [
+        {
+          name: `upkeep-v${version}-linux-amd64`,
+          ...{ os: "linux", arch: "amd64", edition: "oss", fips: false, size: 1, sha256: "b".repeat(64) },
+        },
+      ],
+    })),
+  };
+  const up = await h.req("PUT", "/v1/artifacts/upkeep-releases.json", doc);
+  if (up.status !== 201) throw new Error(`upkeep manifest upload: ${up.status} ${await up.text()}`);
 }

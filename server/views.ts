@@ -106,13 +106,29 @@ function adjust(version: string, server: string | undefined) {
   return adjustAgentVersion(parseVersion(version), server === undefined ? undefined : parseVersion(server));
 }
 
+/** What agents' updaters are told to run (DESIGN §9): the setting, the version (`""`: none) and why. */
+export interface UpdaterAnswer {
+  setting: string;
+  version: string;
+  reason: string;
+}
+
 /** `GET /v1/server`. */
-export function serverView(info: ServerInfo, serverVersion: string | undefined): ServerView {
+export function serverView(
+  info: ServerInfo,
+  serverVersion: string | undefined,
+  ownVersion: string | undefined,
+  updater: UpdaterAnswer,
+): ServerView {
   return {
     server_version: serverVersion ?? null,
     product: info.product,
     cluster_name: info.clusterName,
     edition: info.edition,
     fips: info.fips,
+    upkeep_version: ownVersion ?? null,
+    updater_version_setting: updater.setting,
+    updater_version: updater.version === "" ? null : updater.version,
+    updater_version_reason: updater.reason,
   };
 }

@@ -7,7 +7,15 @@
 import { describe, expect, test } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { AGENT, CONFIG_YAML, type Harness, harness, publishManifest, VIEWER } from "./test_harness.ts";
+import {
+  AGENT,
+  CONFIG_YAML,
+  type Harness,
+  harness,
+  publishManifest,
+  publishSelfManifest,
+  VIEWER,
+} from "./test_harness.ts";
 
 const GOLDEN = join(import.meta.dir, "golden", "wire");
 
@@ -92,6 +100,15 @@ describe("find/ping bodies", () => {
     await publish(raised, ["14.0.0", "17.0.1"], ["17.0.1"]);
     await apply(raised, versionDoc("14.0.0", "17.0.1"));
     golden("find_raised.golden", await findText(raised, "prod"));
+  });
+
+  test("the updater version: the server's own once upkeep-releases.json lists it", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z", ownVersion: "0.3.0" });
+    await publish(h, ["16.4.0", "17.0.1"]);
+    await publishSelfManifest(h, ["0.2.0", "0.3.0"]);
+    await apply(h, versionDoc("16.4.0", "17.0.1", "17.0.1"));
+    golden("find_updater.golden", await findText(h, "prod"));
+    golden("view_server_updater.golden", await ok(h.req("GET", "/v1/server", undefined, VIEWER)));
   });
 
   test("an internal error answers do-not-update", async () => {

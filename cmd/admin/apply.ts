@@ -72,11 +72,18 @@ export async function readDocuments(files: string[]): Promise<ApplyDoc[]> {
           { code: "E_BAD_RESOURCE", hint: "nothing was applied" },
         );
       }
-      if (kind === "server" && typeof serverVersionOf(v) !== "string") {
-        throw new UsageError(`${where(at)}: server_version: must be a version such as 17.0.1`, {
-          code: "E_BAD_RESOURCE",
-          hint: "nothing was applied",
-        });
+      if (
+        kind === "server" &&
+        typeof serverVersionOf(v) !== "string" &&
+        typeof fieldOf(v, "updater_version") !== "string"
+      ) {
+        throw new UsageError(
+          `${where(at)}: server_version: must be a version such as 17.0.1 (or set updater_version)`,
+          {
+            code: "E_BAD_RESOURCE",
+            hint: "nothing was applied",
+          },
+        );
       }
       out.push({ ...at, kind: kind as ApplyKind, value: v });
     }
@@ -89,8 +96,13 @@ export async function readDocuments(files: string[]): Promise<ApplyDoc[]> {
 
 /** `kind: server` takes `server_version` at the top or under `spec`. */
 function serverVersionOf(v: Record<string, unknown>): unknown {
+  return fieldOf(v, "server_version");
+}
+
+/** A field of `kind: server` (`server_version`, `updater_version`), at the top or under `spec`. */
+function fieldOf(v: Record<string, unknown>, field: string): unknown {
   const spec = v.spec as Record<string, unknown> | undefined;
-  return v.server_version ?? (spec && typeof spec === "object" ? spec.server_version : undefined);
+  return v[field] ?? (spec && typeof spec === "object" ? spec[field] : undefined);
 }
 
 export interface ApplyFlags extends JsonFlag {

@@ -147,14 +147,27 @@ function agentsText(
       : filters.length === 0
         ? "no more agents after this cursor"
         : `no agents match ${filters.join(" ")}`;
+  // The updater's own version (DESIGN §9), once any agent of the page reports it (older agents do not).
+  const updaters = b.agents.some((a) => a.updater_version || a.updater_failed_version);
   const rows = table(
-    ["UPDATER_ID", "HOSTNAME", "GROUP", "VERSION", "STATE", "LAST_SEEN", "PRESENT", "ERROR"],
+    [
+      "UPDATER_ID",
+      "HOSTNAME",
+      "GROUP",
+      "VERSION",
+      "STATE",
+      ...(updaters ? ["UPDATER"] : []),
+      "LAST_SEEN",
+      "PRESENT",
+      "ERROR",
+    ],
     b.agents.map((a) => [
       a.updater_id,
       a.hostname,
       a.group || "-",
       a.version,
       a.state,
+      ...(updaters ? [updaterText(a)] : []),
       a.last_seen,
       a.present ? "yes" : "no",
       a.error ?? "",
@@ -168,6 +181,12 @@ function agentsText(
   const again = [...filters, ...(opts.limit ? [`--limit ${quote(opts.limit)}`] : []), `--cursor ${b.next}`];
   if (b.next) lines.push(`next page: upkeep admin get agents ${again.join(" ")}`);
   return lines.join("\n");
+}
+
+/** The agent's updater version (`-`: an agent too old to say), and a self-update of it that failed. */
+function updaterText(a: { updater_version?: string; updater_failed_version?: string }): string {
+  const v = a.updater_version ?? "-";
+  return a.updater_failed_version ? `${v} (${a.updater_failed_version} failed)` : v;
 }
 
 export async function showReleases(client: ApiClient, opts: JsonFlag): Promise<void> {
@@ -211,6 +230,13 @@ export async function showServer(client: ApiClient, opts: JsonFlag): Promise<voi
       `product        ${i.product}`,
       `cluster_name   ${i.cluster_name}`,
       `edition        ${i.edition}${i.fips ? " (fips)" : ""}`,
+      // An older server says nothing of the updaters.
+      ...(i.updater_version_setting === undefined
+        ? []
+        : [
+            `upkeep_version ${i.upkeep_version ?? "unknown"}`,
+            `updater        ${i.updater_version ?? "none"} (${i.updater_version_setting}: ${i.updater_version_reason})`,
+          ]),
     ].join("\n"),
   );
 }

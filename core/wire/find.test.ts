@@ -248,3 +248,36 @@ describe("the artifact template and the oldest client", () => {
     ["0.4.0", "0.0.0"],
   ])("min_client_version of %s is %s", (server, want) => expect(minClientVersion(server)).toBe(want));
 });
+
+describe("upkeep.updater_version: the updater version the server wants (DESIGN §9)", () => {
+  const update = { agent: AGENT, tools: TOOLS, critical: false };
+  test("named by the server, read back canonical; the internal-error answer names none", () => {
+    const body = findBody(INFO, "17.0.1", update, "0.2.0");
+    expect(body.upkeep.updater_version).toBe("0.2.0");
+    expect(parseFind(JSON.parse(JSON.stringify(body))).updaterVersion).toBe("0.2.0");
+    const error = findBody(INFO, "17.0.1", { error: true, group: "prod" });
+    expect(error.upkeep.updater_version).toBe("");
+    expect(parseFind(JSON.parse(JSON.stringify(error))).updaterVersion).toBeUndefined();
+  });
+
+  test.each([
+    ["empty: do not self-update", ""],
+    ["an older server (no field)", undefined],
+    ["not a version", "latest"],
+    ["not a string", 2],
+  ])("%s: no updater version", (_name, value) => {
+    const body = JSON.parse(JSON.stringify(findBody(INFO, "17.0.1", update)));
+    if (value === undefined) delete body.upkeep.updater_version;
+    else body.upkeep.updater_version = value;
+    const parsed = parseFind(body);
+    expect(parsed.updaterVersion).toBeUndefined();
+    expect(typeof parsed.agent).toBe("object"); // the product's part is read as before
+  });
+
+  test("the default is empty, and the field comes after cache_seconds (goldens only gain it)", () => {
+    const body = findBody(INFO, "17.0.1", update);
+    expect(body.upkeep.updater_version).toBe("");
+    const keys = Object.keys(body.upkeep);
+    expect(keys.indexOf("updater_version")).toBe(keys.indexOf("cache_seconds") + 1);
+  });
+});

@@ -57,6 +57,12 @@ export interface FindUpkeep {
   tools_reason: string;
   tools_adjusted: VersionAdjustment | null;
   cache_seconds: number;
+  /**
+   * The upkeep version this server wants agents' updaters to run (DESIGN §9): set by the admin (`kind:
+   * server` `updater_version`), by default the server's own version when it hosts that release; `""`: do
+   * not self-update. Older agents ignore it.
+   */
+  updater_version: string;
   /** Where releases are downloaded (`serve --artifacts-url`); absent: `<server>/artifacts`. */
   artifacts_url?: string;
 }
@@ -68,6 +74,8 @@ export interface FindUpkeepError {
   reason: typeof INTERNAL_ERROR_REASON;
   error: true;
   cache_seconds: number;
+  /** Always `""`: on an internal error, no self-update either. */
+  updater_version: "";
   artifacts_url?: string;
 }
 
@@ -91,13 +99,15 @@ export type FindVerdict =
   | { error: true; group: string };
 
 /**
- * The find body `info` answers with the server version `serverVersion` (undefined: none) and `verdict`.
+ * The find body `info` answers with the server version `serverVersion` (undefined: none) and `verdict`;
+ * `updaterVersion`: the upkeep version agents' updaters should run (`""`, the default: do not self-update).
  * Throws only on an unusable product or version (the server then answers `{ error: true }`, which does not).
  */
 export function findBody(
   info: ServerInfo,
   serverVersion: string | undefined,
   verdict: FindVerdict,
+  updaterVersion = "",
 ): FindBody {
   const head = {
     server_version: serverVersion ?? "",
@@ -118,6 +128,7 @@ export function findBody(
         reason: INTERNAL_ERROR_REASON,
         error: true,
         cache_seconds: cacheSeconds,
+        updater_version: "",
         ...artifactsUrl,
       },
     };
@@ -146,6 +157,7 @@ export function findBody(
       tools_reason: tools.reason,
       tools_adjusted: tools.adjusted,
       cache_seconds: cacheSeconds,
+      updater_version: updaterVersion,
       ...artifactsUrl,
     },
   };

@@ -42,6 +42,11 @@ export interface FindParse {
   tools: ToolsAnswer | NoToolsVersion | string;
   /** `upkeep.artifacts_url`: where the server says releases are downloaded (absent: it does not say). */
   artifactsUrl?: string;
+  /**
+   * `upkeep.updater_version`: the upkeep version the server wants the agent's updater to run, canonical;
+   * absent when the server names none (`""`, an older server, not a version): do not self-update.
+   */
+  updaterVersion?: string;
 }
 
 type Doc = Record<string, unknown>;
@@ -57,10 +62,12 @@ export function parseFind(doc: unknown): FindParse {
   const up = (typeof d.upkeep === "object" && d.upkeep !== null ? d.upkeep : {}) as Doc;
   const artifactsUrl =
     typeof up.artifacts_url === "string" && up.artifacts_url !== "" ? up.artifacts_url : undefined;
+  const updaterVersion = version(up.updater_version);
   return {
     agent: agentPart(d, au, up),
     tools: toolsPart(au, up),
     ...(artifactsUrl === undefined ? {} : { artifactsUrl }),
+    ...(updaterVersion === undefined ? {} : { updaterVersion }),
   };
 }
 

@@ -87,3 +87,33 @@ describe("parseReport refuses, naming every field at fault", () => {
     [ok, []],
   ])("%j", (doc, want) => expect(problems(doc)).toEqual(want));
 });
+
+describe("the updater's own version in reports (DESIGN §9)", () => {
+  test("sent when known, kept canonical; an older agent's report without them still parses", () => {
+    const body = reportBody({ ...base, updaterVersion: "0.2.0", updaterFailedVersion: "0.3.0" });
+    expect(Object.keys(body).slice(-2)).toEqual(["updater_version", "updater_failed_version"]);
+    expect(parseReport(JSON.parse(JSON.stringify({ ...body, updater_version: "v0.2.0" })))).toMatchObject({
+      updater_version: "0.2.0",
+      updater_failed_version: "0.3.0",
+    });
+    const old = parseReport(JSON.parse(JSON.stringify(reportBody(base))));
+    expect("updater_version" in old).toBe(false);
+    expect("updater_failed_version" in old).toBe(false);
+  });
+
+  test("a bad updater version is refused naming the field", () => {
+    for (const field of ["updater_version", "updater_failed_version"]) {
+      const doc = { ...reportBody(base), [field]: "newest" };
+      let error: unknown;
+      try {
+        parseReport(doc);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(BadResourceError);
+      expect((error as BadResourceError).problems).toEqual([
+        { path: field, message: "must be a semver version" },
+      ]);
+    }
+  });
+});

@@ -11,9 +11,28 @@ export const REPORT_STATES = ["ok", "updating", "failed", "rolledback"] as const
 /** ok: healthy on `version`; failed / rolledback: the update to `failed_version` failed. */
 export type ReportState = (typeof REPORT_STATES)[number];
 
-const FIELDS = ["updater_id", "hostname", "group", "version", "state", "error", "failed_version"] as const;
+const FIELDS = [
+  "updater_id",
+  "hostname",
+  "group",
+  "version",
+  "state",
+  "error",
+  "failed_version",
+  "updater_version",
+  "updater_failed_version",
+] as const;
 /** Longest values kept; a longer error is cut, a longer id or name refused. */
-const MAX = { updater_id: 128, hostname: 255, group: 64, version: 64, failed_version: 64, error: 2000 };
+const MAX = {
+  updater_id: 128,
+  hostname: 255,
+  group: 64,
+  version: 64,
+  failed_version: 64,
+  error: 2000,
+  updater_version: 64,
+  updater_failed_version: 64,
+};
 
 export interface ReportBody {
   updater_id: string;
@@ -25,6 +44,10 @@ export interface ReportBody {
   error?: string;
   /** The version whose update failed (state failed or rolledback), when the agent names it. */
   failed_version?: string;
+  /** The upkeep version the agent's updater runs (DESIGN §9); absent from older agents. */
+  updater_version?: string;
+  /** An upkeep version the updater's self-update to failed (rolled back, skipped), when there is one. */
+  updater_failed_version?: string;
 }
 
 /** A report as the server keeps it: every field checked, versions canonical, `group` `""` when none. */
@@ -39,6 +62,8 @@ export function reportBody(r: {
   state: ReportState;
   error?: string | undefined;
   failedVersion?: string | undefined;
+  updaterVersion?: string | undefined;
+  updaterFailedVersion?: string | undefined;
 }): ReportBody {
   return {
     updater_id: r.updaterId,
@@ -48,6 +73,8 @@ export function reportBody(r: {
     state: r.state,
     ...(r.error ? { error: r.error.slice(0, MAX.error) } : {}),
     ...(r.failedVersion ? { failed_version: r.failedVersion } : {}),
+    ...(r.updaterVersion ? { updater_version: r.updaterVersion } : {}),
+    ...(r.updaterFailedVersion ? { updater_failed_version: r.updaterFailedVersion } : {}),
   };
 }
 
@@ -65,7 +92,10 @@ export function parseReport(doc: unknown): ReceivedReport {
     }
     return v;
   };
-  const semver = (k: "version" | "failed_version", required: boolean): string => {
+  const semver = (
+    k: "version" | "failed_version" | "updater_version" | "updater_failed_version",
+    required: boolean,
+  ): string => {
     const text = str(k, required);
     const v = text ? tryParseVersion(text) : undefined;
     if (text && !v) problems.push({ path: k, message: "must be a semver version" });
@@ -77,6 +107,8 @@ export function parseReport(doc: unknown): ReceivedReport {
   const group = str("group", false);
   const version = semver("version", true);
   const failed = semver("failed_version", false);
+  const updater = semver("updater_version", false);
+  const updaterFailed = semver("updater_failed_version", false);
   const state = d.state;
   if (typeof state !== "string" || !(REPORT_STATES as readonly string[]).includes(state)) {
     problems.push({ path: "state", message: `must be one of ${REPORT_STATES.join(", ")}` });
@@ -93,5 +125,7 @@ export function parseReport(doc: unknown): ReceivedReport {
     state: state as ReportState,
     ...(error ? { error } : {}),
     ...(failed ? { failed_version: failed } : {}),
+    ...(updater ? { updater_version: updater } : {}),
+    ...(updaterFailed ? { updater_failed_version: updaterFailed } : {}),
   };
 }

@@ -27,6 +27,17 @@ export interface ServerView {
   cluster_name: string;
   edition: string;
   fips: boolean;
+  /** This server's own upkeep version (null when not known). */
+  upkeep_version: string | null;
+  /**
+   * What the admin set (`kind: server` `updater_version`): `auto` (the default: this server's own version
+   * when the published upkeep-releases.json lists it), `off`, or a pinned version.
+   */
+  updater_version_setting: string;
+  /** The upkeep version agents' updaters are told to run now (find `upkeep.updater_version`), or null: none. */
+  updater_version: string | null;
+  /** Why that one (or none). */
+  updater_version_reason: string;
 }
 
 export interface CanaryView {
