@@ -14,6 +14,7 @@ import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from
 import { join } from "node:path";
 import { writeSelfRelease } from "../core/sys/self/self_release.ts";
 import {
+  adminOk,
   agent,
   alive,
   buildUpkeep,
@@ -23,6 +24,7 @@ import {
   host,
   type Loop,
   publish,
+  readStateFile,
   type SelfMirror,
   setTarget,
   startLoop,
@@ -100,6 +102,16 @@ const parentOf = (pid: number) => {
 };
 const versionVia = async (exe: string) => (await runExe(exe, ["--version"])).stdout.trim();
 
+/** What the server knows of a host's updater (`admin get agents --json`). */
+async function reported(h: Host): Promise<{ updater_version?: string; updater_failed_version?: string }> {
+  const id = readStateFile(h).spec.updater_id;
+  const r = await adminOk(w, ["get", "agents", "--json"]);
+  const { agents } = JSON.parse(r.stdout) as {
+    agents: { updater_id: string; updater_version?: string; updater_failed_version?: string }[];
+  };
+  return agents.find((a) => a.updater_id === id) ?? {};
+}
+
 /** Asks the loop for a pass (through its control socket). */
 async function passNow(h: Host): Promise<void> {
   const r = await agent(h, ["update", "--now", "--json"]);
@@ -143,8 +155,9 @@ describe("supervise: the updater updates itself", () => {
     expect(await versionVia(h.exe)).toBe(`upkeep ${NEW}`);
     expect(selfState(h).backup).toBe(OLD);
     expect(loop.log()).toContain("kept running across the hand-over");
-    // The new image supervises the adopted daemon: a pass runs, and a stop stops it.
+    // The new image supervises the adopted daemon: a pass runs (and reports the new updater), a stop stops it.
     await passNow(h);
+    expect((await reported(h)).updater_version).toBe(NEW);
     expect(await loop.stop()).toBe(0);
     expect(alive(daemon)).toBe(false);
 
@@ -186,6 +199,7 @@ describe("supervise: the updater updates itself", () => {
     await Bun.sleep(500);
     expect(exeOf(second.pid)).toEndWith(`/versions/${OLD}/upkeep`);
     expect(second.log()).toContain(`updater ${NEW} failed on this host before and is skipped`);
+    expect(await reported(h)).toMatchObject({ updater_version: OLD, updater_failed_version: NEW });
     await second.stop();
     mirror.updater.version = "";
   });
