@@ -8,8 +8,6 @@ import type { AgentState, PassReport } from "../../agent/mod.ts";
 import type { ServerPort } from "./ports.ts";
 
 export interface ReportContext {
-  /** The namespace (its install dir holds the updater's state.json: a failed self-update is reported). */
-  layout?: { installDir: string };
   server: ServerPort;
   state: AgentState;
   /** update.yaml is written (false for `enable` before its first install succeeded). */
@@ -24,22 +22,11 @@ const NO_TOKEN =
 export async function sendPassReport(c: ReportContext, r: PassReport): Promise<void> {
   if (!c.persist) return;
   const token = c.state.spec.token !== "";
-  const err = token ? await c.server.report(c.state.spec, { ...r, ...(await updaterFields(c)) }) : NO_TOKEN;
+  const err = token ? await c.server.report(c.state.spec, r) : NO_TOKEN;
   if (err && token) c.log(`report not sent (the update is not affected): ${err}`);
   const st = c.state.status;
   if ((err ?? "") !== st.lastReportError) {
     st.lastReportError = err ?? "";
     await c.save().catch(() => {});
   }
-}
-
-/** The updater's part of every report: the version it runs, a version whose self-update failed here. */
-async function updaterFields(
-  c: ReportContext,
-): Promise<{ updaterVersion: string; updaterFailedVersion?: string }> {
-  const { UPKEEP_VERSION } = await import("../self/build_info.ts");
-  if (!c.layout) return { updaterVersion: UPKEEP_VERSION };
-  const { readSelfState, selfLayout } = await import("./self_update.ts");
-  const failed = (await readSelfState(selfLayout(c.layout.installDir))).failed?.version;
-  return { updaterVersion: UPKEEP_VERSION, ...(failed ? { updaterFailedVersion: failed } : {}) };
 }
