@@ -149,6 +149,16 @@ describe("planSelfStart", () => {
       expect(p.state.failed?.version).toBe("1.1.0");
       expect(p.state.active).toBe("1.0.0");
     });
+  for (const [running, current] of [
+    ["1.1.0", "1.1.0"],
+    ["1.0.0", "1.0.0"],
+  ] as const)
+    test(`a restore cut short is finished whichever updater starts (${running}, current ${current})`, () => {
+      const s = onTrial({ default: 1 });
+      s.updating = { ...(s.updating as NonNullable<SelfState["updating"]>), restoring: "it hangs" };
+      const p = planSelfStart({ state: s, running, namespace: "default", current, now: at(1000) });
+      expect(p).toMatchObject({ action: "restore", to: "1.0.0", failed: "1.1.0", reason: "it hangs" });
+    });
   test("killed between the intent and the switch: undone, nothing skipped", () => {
     const p = planSelfStart({
       state: onTrial(),

@@ -28,6 +28,8 @@ export interface SelfIntent {
   started: string;
   /** Starts of `to` per namespace loop since the switch (the hand-over's start is the first). */
   starts: Record<string, number>;
+  /** Set before `current` is pointed back: the trial failed for this reason (a start finishes the restore). */
+  restoring?: string;
 }
 
 export interface SelfState {
@@ -76,6 +78,7 @@ export function formatSelfState(s: SelfState): string {
             to: s.updating.to,
             started: s.updating.started,
             starts: s.updating.starts,
+            ...(s.updating.restoring ? { restoring: s.updating.restoring } : {}),
           },
         }
       : {}),
@@ -133,8 +136,15 @@ export function parseSelfState(text: string): { state: SelfState; problems: stri
     if (typeof x.starts === "object" && x.starts !== null)
       for (const [ns, n] of Object.entries(x.starts as Record<string, unknown>))
         if (typeof n === "number" && Number.isInteger(n) && n >= 0) starts[ns] = n;
+    const restoring = str("updating.restoring", x.restoring);
     if (to && !Number.isNaN(Date.parse(started)))
-      state.updating = { from: ver("updating.from", x.from), to, started, starts };
+      state.updating = {
+        from: ver("updating.from", x.from),
+        to,
+        started,
+        starts,
+        ...(restoring ? { restoring } : {}),
+      };
     else problems.push("updating: incomplete");
   } else if (u !== undefined) problems.push("updating: not an object");
   const f = d.failed;
@@ -224,6 +234,8 @@ export function planSelfStart(i: SelfStartInput): SelfStartPlan {
   const u = i.state.updating;
   if (!u) return { action: "none" };
   const trialMs = i.trialMs ?? TRIAL_MS;
+  // A restore cut short (killed on the way back): finished, whichever updater starts.
+  if (u.restoring) return restorePlan(i.state, u.restoring);
   const switched = i.current !== undefined && sameVersion(i.current, u.to);
   if (!switched) {
     const { updating: _, ...rest } = i.state;

@@ -93,6 +93,13 @@ async function restore(
   plan: ReturnType<typeof restorePlan>,
   log: (m: string) => void,
 ): Promise<void> {
+  // The verdict first (a restore cut short is finished by the next start, whichever updater that is), then
+  // `current` back, then the state without the intent.
+  const before = await readSelfState(sl);
+  if (before.updating && !before.updating.restoring) {
+    await writeSelfState(sl, { ...before, updating: { ...before.updating, restoring: plan.reason } });
+    faultPoint("self:after-restore-intent");
+  }
   if (plan.to && existsSync(selfBinary(sl, plan.to))) {
     await switchSymlink(sl.current, join("versions", plan.to));
     faultPoint("self:after-restore-switch");
