@@ -10,7 +10,7 @@
  * - a tampered or unsigned updater is refused; --no-self-update keeps the old one.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSelfRelease } from "../core/sys/self/self_release.ts";
 import {
@@ -33,7 +33,14 @@ import {
   type World,
   waitFor,
 } from "./agent_helpers.ts";
-import { collect } from "./cli.ts";
+import { collect, ROOT } from "./cli.ts";
+
+/** Compares with test/golden/agent/NAME (written when missing or with UPDATE_GOLDEN=1). */
+function golden(name: string, actual: string): void {
+  const path = join(ROOT, "test", "golden", "agent", name);
+  if (process.env.UPDATE_GOLDEN === "1" || !existsSync(path)) writeFileSync(path, actual);
+  expect(actual).toBe(readFileSync(path, "utf8"));
+}
 
 /** Runs `exe ARGS` (a host's own upkeep, not dist/upkeep). */
 function runExe(exe: string, args: string[]) {
@@ -253,6 +260,79 @@ describe("supervise: the updater updates itself", () => {
     expect(exeOf(loop2.pid)).toBe(h2.exe);
     await loop2.stop();
     await loop.stop();
+    mirror.updater.version = "";
+  });
+});
+
+describe("systemd: the agent's own unit is restarted, the daemon's is not", () => {
+  test("the unit runs updater/current/upkeep; daemon-reload, restart --no-block upkeep-agent.service (golden)", async () => {
+    const calls = join(w.dir, "sd", "systemctl.calls");
+    const fake = join(w.dir, "sd", "systemctl");
+    mkdirSync(join(w.dir, "sd"), { recursive: true });
+    writeFileSync(
+      fake,
+      `#!/bin/sh\necho "$*" >> '${calls}'\ncase "$1" in\n  show) printf 'MainPID=4242\\nNRestarts=0\\nActiveState=active\\n' ;;\nesac\nexit 0\n`,
+    );
+    chmodSync(fake, 0o755);
+    const env = { UPKEEP_SYSTEMCTL: fake };
+    const units = join(w.dir, "sd", "units");
+    const h = host(w, "sd-host");
+    mkdirSync(h.binDir, { recursive: true });
+    const exe = join(h.binDir, "upkeep");
+    writeFileSync(exe, readFileSync(join(builds, OLD, "upkeep")), { mode: 0o755 });
+    const r = await collect(
+      Bun.spawn(
+        [
+          exe,
+          ...enableArgs(w, h, [
+            "--server",
+            mirror.url,
+            "--base-url",
+            `${mirror.url}/artifacts`,
+            "--service",
+            "systemd",
+            "--systemd-dir",
+            units,
+            "--health-wait",
+            "300ms",
+          ]),
+        ],
+        { env: { ...process.env, ...env }, stdin: "ignore", stdout: "pipe", stderr: "pipe" },
+      ),
+    );
+    expect(r.stderr).not.toContain("internal error");
+    expect(r.code).toBe(0);
+    const sd = { ...h, exe };
+    const loop = await startLoop(sd, [], env, exe);
+    await waitFor("the first pass", () => loop.log().includes("pass: "));
+    const before = readFileSync(calls, "utf8").split("\n").length - 1;
+    mirror.updater.version = NEW;
+    await passNow(h);
+    await waitFor(
+      "the restart of the agent's unit",
+      () => readFileSync(calls, "utf8").includes("--no-block"),
+      60_000,
+    );
+    const after = readFileSync(calls, "utf8")
+      .trim()
+      .split("\n")
+      .slice(before)
+      .filter((c) => !c.startsWith("show "));
+    golden("self-update-systemctl.calls", `${after.join("\n")}\n`);
+    expect(after.some((c) => c.includes("hello.service") && !c.startsWith("show"))).toBe(false);
+    const unit = readFileSync(join(units, "upkeep-agent.service"), "utf8");
+    golden("upkeep-agent.self-update.service", unit.replaceAll(h.installDir, "/opt/upkeep"));
+    expect(readlinkSync(exe)).toBe(join(h.installDir, "updater", "current", "upkeep"));
+    // systemd would now stop the old loop and start the unit's ExecStart: the new updater, on trial.
+    await loop.stop();
+    const started = await startLoop(sd, [], env, join(h.installDir, "updater", "current", "upkeep"));
+    await waitFor(
+      "the new updater committed",
+      () => selfState(h).active === NEW && !selfState(h).updating,
+      60_000,
+    );
+    expect(exeOf(started.pid)).toBe(join(h.installDir, "updater", "versions", NEW, "upkeep"));
+    await started.stop();
     mirror.updater.version = "";
   });
 });
