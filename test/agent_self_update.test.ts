@@ -211,6 +211,27 @@ describe("supervise: the updater updates itself", () => {
     mirror.updater.version = "";
   });
 
+  test("a new updater that hangs in its first pass is restored after 60 s, in place, and skipped", async () => {
+    const h = await oldHost("hangs");
+    const loop = await loopOn(h, { UPKEEP_FAULT_PAUSE: `self:first-pass@${NEW}=600000` });
+    const daemon = daemonPid(h);
+    mirror.updater.version = NEW;
+    const switched = Date.now();
+    await passNow(h);
+    await waitFor("the new image", () => exeOf(loop.pid).endsWith(`/versions/${NEW}/upkeep`), 30_000);
+    await waitFor("the old image back", () => exeOf(loop.pid).endsWith(`/versions/${OLD}/upkeep`), 90_000);
+    const took = Date.now() - switched;
+    expect(took).toBeGreaterThan(55_000);
+    expect(loop.proc.exitCode).toBeNull();
+    expect(daemonPid(h)).toBe(daemon);
+    expect(alive(daemon)).toBe(true);
+    expect(selfState(h)).toMatchObject({ active: OLD, skip: [NEW] });
+    expect(selfState(h).failed?.reason).toContain("did not complete a pass within 60s");
+    expect(await versionVia(h.exe)).toBe(`upkeep ${OLD}`);
+    await loop.stop();
+    mirror.updater.version = "";
+  });
+
   test("a tampered or unsigned updater is refused; the old one keeps running", async () => {
     const h = await oldHost("tampered");
     const loop = await loopOn(h);

@@ -16,7 +16,7 @@ import { jitterMs, planSelfStart, restorePlan, type SelfDecision } from "../../a
 import { agentUnit, agentUnitName } from "../../agent/systemd.ts";
 import type { AgentSpec } from "../../agent/types.ts";
 import { sameVersion } from "../../version/same_version.ts";
-import { faultPoint } from "../fault.ts";
+import { faultPause, faultPoint } from "../fault.ts";
 import { switchSymlink } from "../install/mod.ts";
 import { execInPlace, ownArgs } from "./exec.ts";
 import type { Layout } from "./layout.ts";
@@ -170,6 +170,8 @@ export class SelfLoop {
 
   /** After a pass: the heartbeat, then the self-update the server's answer asks for. */
   async afterPass(find: AgentFindAnswer | undefined, now: boolean): Promise<void> {
+    // Tests: a new updater whose first pass never completes (a hang).
+    if (this.#passes === 0) await faultPause(`self:first-pass@${this.running}`);
     const sl = selfLayout(this.#h.layout.installDir);
     if (existsSync(sl.stateFile) && (this.#passes === 0 || this.#trialTimer)) {
       const s = await writeHeartbeat({
