@@ -81,13 +81,22 @@ useWorld("agent-self", async (world) => {
 
 /** A host whose upkeep is the old build at `<bin>/upkeep`, enabled with it against the mirror. */
 async function oldHost(name: string, extra: string[] = []): Promise<Host & { exe: string }> {
+  return oldHostOn(name, mirror.url, extra);
+}
+
+/** The same against `server` (the mirror, or serve itself). */
+async function oldHostOn(
+  name: string,
+  server: string,
+  extra: string[] = [],
+): Promise<Host & { exe: string }> {
   const h = host(w, name);
   mkdirSync(h.binDir, { recursive: true });
   const exe = join(h.binDir, "upkeep");
   writeFileSync(exe, readFileSync(join(builds, OLD, "upkeep")), { mode: 0o755 });
   const r = await runExe(
     exe,
-    enableArgs(w, h, ["--server", mirror.url, "--base-url", `${mirror.url}/artifacts`, ...extra]),
+    enableArgs(w, h, ["--server", server, "--base-url", `${server}/artifacts`, ...extra]),
   );
   if (r.code !== 0) throw new Error(r.stderr);
   return { ...h, exe };
@@ -125,8 +134,12 @@ async function passNow(h: Host): Promise<void> {
   if (r.code !== 0 && !r.stdout) throw new Error(r.stderr);
 }
 
-async function loopOn(h: Host & { exe: string }, env: Record<string, string> = {}): Promise<Loop> {
-  const loop = await startLoop(h, [], { HELLO_STATE: join(w.dir, h.name, "hello.json"), ...env }, h.exe);
+async function loopOn(
+  h: Host & { exe: string },
+  env: Record<string, string> = {},
+  extra: string[] = [],
+): Promise<Loop> {
+  const loop = await startLoop(h, extra, { HELLO_STATE: join(w.dir, h.name, "hello.json"), ...env }, h.exe);
   await waitFor("the daemon", () => alive(daemonPid(h)));
   await waitFor("the first pass", () => loop.log().includes("pass: "));
   return loop;
@@ -355,5 +368,40 @@ describe("systemd: the agent's own unit is restarted, the daemon's is not", () =
     expect(exeOf(started.pid)).toBe(join(h.installDir, "updater", "versions", NEW, "upkeep"));
     await started.stop();
     mirror.updater.version = "";
+  });
+});
+
+describe("a fleet follows the server: publish, then every updater switched", () => {
+  test("5 hosts, loops every 2 s, no jitter: the time from `admin apply updater_version` to all committed", async () => {
+    const hosts = await Promise.all([1, 2, 3, 4, 5].map((i) => oldHostOn(`fleet-${i}`, w.url)));
+    const loops = await Promise.all(hosts.map((h) => loopOn(h, {}, ["--interval", "2s"])));
+    // Published through serve as an operator would: the executables, their .minisig, upkeep-releases.json.
+    await adminOk(w, [
+      "publish",
+      join(releases, `upkeep-v${NEW}-linux-amd64`),
+      join(releases, `upkeep-v${OLD}-linux-amd64`),
+    ]);
+    const t0 = Date.now();
+    await adminOk(w, ["apply", "-f", "-"], `kind: server\nupdater_version: ${NEW}\n`);
+    await waitFor(
+      "every updater committed",
+      () =>
+        hosts.every(
+          (h) =>
+            existsSync(join(h.installDir, "updater", "state.json")) &&
+            selfState(h).active === NEW &&
+            !selfState(h).updating,
+        ),
+      90_000,
+    );
+    const ms = Date.now() - t0;
+    console.log(
+      `fleet of ${hosts.length}: every updater switched and committed ${ms} ms after admin apply updater_version ${NEW}`,
+    );
+    for (const [i, loop] of loops.entries()) {
+      expect(exeOf(loop.pid)).toBe(join((hosts[i] as Host).installDir, "updater", "versions", NEW, "upkeep"));
+      expect(await loop.stop()).toBe(0);
+    }
+    await adminOk(w, ["apply", "-f", "-"], "kind: server\nupdater_version: off\n");
   });
 });
