@@ -21,6 +21,27 @@ const base: SelfDecideInput = {
   current: "1.0.0",
 };
 
+describe("decideSelfUpdate: the server's jitter", () => {
+  const jitter = { seconds: 600, random: 0.5 };
+  test("an install waits its share of the jitter", () => {
+    expect(decideSelfUpdate({ ...base, jitter })).toMatchObject({ action: "install", waitMs: 300_000 });
+  });
+  test("no jitter from the server: at once", () => {
+    expect(decideSelfUpdate({ ...base, jitter: { seconds: 0, random: 0.5 } })).toMatchObject({ waitMs: 0 });
+  });
+  test("a pinned agent waits the same", () => {
+    const pinned = { enabled: true, pinned: true, selfUpdate: true };
+    expect(decideSelfUpdate({ ...base, spec: pinned, jitter })).toMatchObject({ waitMs: 300_000 });
+  });
+  test("a hand-over to what another loop switched does not wait", () => {
+    expect(decideSelfUpdate({ ...base, current: "1.1.0", jitter })).toEqual({
+      action: "handover",
+      target: "1.1.0",
+      reason: "the updater 1.1.0 is installed: handing over to it",
+    });
+  });
+});
+
 describe("decideSelfUpdate", () => {
   const cases: [string, Partial<SelfDecideInput>, SelfDecision["action"], RegExp][] = [
     ["the server wants a newer updater", {}, "install", /names updater 1\.1\.0/],

@@ -16,6 +16,7 @@
  *     previous executable by its own path).
  */
 import { compareVersions, formatVersion, sameVersion, tryParseVersion } from "../version/mod.ts";
+import { jitterMs } from "./decide.ts";
 
 /** How long a new updater has to complete its first pass. */
 export const TRIAL_MS = 60_000;
@@ -168,12 +169,17 @@ export interface SelfDecideInput {
   state: Pick<SelfState, "skip" | "updating">;
   /** The version `updater/current` points at (complete), undefined when none. */
   current: string | undefined;
+  /** The server's jitter (find `agent_update_jitter_seconds`) and a random number in [0, 1). */
+  jitter?: { seconds: number; random: number };
 }
 
 export type SelfDecision =
   | { action: "none"; reason: string }
-  /** Download, check, switch and hand over (after the server's jitter). */
-  | { action: "install"; target: string; reason: string }
+  /**
+   * Download, check, switch and hand over, after `waitMs` of the server's jitter (a fleet's updaters do not
+   * all download at once; not bound to the product's window: the daemon is not restarted).
+   */
+  | { action: "install"; target: string; reason: string; waitMs: number }
   /** `current` already is the wanted version (another namespace's loop switched it): only hand over. */
   | { action: "handover"; target: string; reason: string };
 
@@ -204,6 +210,7 @@ export function decideSelfUpdate(i: SelfDecideInput): SelfDecision {
     action: "install",
     target,
     reason: `the server names updater ${target} (this one is ${i.running})${older ? ": going back" : ""}`,
+    waitMs: i.jitter ? jitterMs(i.jitter.seconds, i.jitter.random) : 0,
   };
 }
 

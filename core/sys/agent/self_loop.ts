@@ -12,7 +12,7 @@
  */
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { jitterMs, planSelfStart, restorePlan, type SelfDecision } from "../../agent/mod.ts";
+import { planSelfStart, restorePlan, type SelfDecision } from "../../agent/mod.ts";
 import { agentUnit, agentUnitName } from "../../agent/systemd.ts";
 import type { AgentSpec } from "../../agent/types.ts";
 import { sameVersion } from "../../version/same_version.ts";
@@ -187,17 +187,20 @@ export class SelfLoop {
     }
     this.#passes++;
     if (!find || this.#h.stopping()) return;
-    const d = await decideSelf(this.#context(), find.updaterVersion);
+    const d = await decideSelf(this.#context(), find.updaterVersion, {
+      seconds: now ? 0 : find.jitterSeconds,
+      random: this.random(),
+    });
     if (d.action === "none") {
       if (d.reason !== this.#lastReason && find.updaterVersion) this.#h.log(`updater: ${d.reason}`);
       this.#lastReason = d.reason;
       return;
     }
     this.#lastReason = "";
-    if (d.action === "install" && !now && find.jitterSeconds > 0) {
+    if (d.action === "install" && d.waitMs > 0) {
       if (this.#jitter?.target === d.target) return;
       if (this.#jitter) clearTimeout(this.#jitter.timer);
-      const ms = jitterMs(find.jitterSeconds, this.random());
+      const ms = d.waitMs;
       this.#h.log(`updater: ${d.reason}; waiting ${Math.round(ms / 1000)}s of jitter first`);
       this.#jitter = {
         target: d.target,
@@ -208,6 +211,9 @@ export class SelfLoop {
       };
       return;
     }
+    // At once (no jitter, `agent update --now`): a jitter wait in progress is dropped.
+    if (this.#jitter) clearTimeout(this.#jitter.timer);
+    this.#jitter = undefined;
     await this.#run(d);
   }
 

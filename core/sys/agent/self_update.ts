@@ -143,7 +143,11 @@ export type SelfPassResult =
   | { outcome: "handover"; target: string; binary: string; reason: string };
 
 /** The decision for this pass (no lock: reads state.json and `current`). */
-export async function decideSelf(c: SelfContext, wanted: string | undefined): Promise<SelfDecision> {
+export async function decideSelf(
+  c: SelfContext,
+  wanted: string | undefined,
+  jitter?: { seconds: number; random: number },
+): Promise<SelfDecision> {
   const l = selfLayout(c.installDir);
   const state = await readSelfState(l);
   return decideSelfUpdate({
@@ -152,6 +156,7 @@ export async function decideSelf(c: SelfContext, wanted: string | undefined): Pr
     spec: { enabled: c.spec.enabled, pinned: c.spec.pinned, selfUpdate: c.spec.selfUpdate !== false },
     state,
     current: currentSelfVersion(l),
+    ...(jitter ? { jitter } : {}),
   });
 }
 
