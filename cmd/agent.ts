@@ -134,7 +134,14 @@ function registerStatus(agent: Command): void {
         state = await readState(l);
       }
       const { report } = await import("./output.ts");
-      report(o, statusView(state, l.namespace), formatStatusText);
+      const { existsSync } = await import("node:fs");
+      const { readSelfState, selfLayout } = await import("../core/sys/agent/self_update.ts");
+      const { UPKEEP_VERSION } = await import("../core/sys/self/build_info.ts");
+      const sl = selfLayout(l.installDir);
+      const self = existsSync(sl.stateFile)
+        ? { running: UPKEEP_VERSION, state: await readSelfState(sl) }
+        : undefined;
+      report(o, statusView(state, l.namespace, self), formatStatusText);
     });
 }
 

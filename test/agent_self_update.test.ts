@@ -220,6 +220,16 @@ describe("supervise: the updater updates itself", () => {
     expect(exeOf(second.pid)).toEndWith(`/versions/${OLD}/upkeep`);
     expect(second.log()).toContain(`updater ${NEW} failed on this host before and is skipped`);
     expect(await reported(h)).toMatchObject({ updater_version: OLD, updater_failed_version: NEW });
+    const status = JSON.parse((await agent(h, ["status", "--json"])).stdout) as { updater: unknown };
+    expect(status.updater).toMatchObject({
+      active: OLD,
+      skip: [NEW],
+      updating: null,
+      failed: { version: NEW },
+    });
+    expect((await agent(h, ["status"])).stdout).toMatch(
+      /updater:\s+11\.50\.0 \(this is .*; skip 11\.51\.0\)/,
+    );
     await second.stop();
     mirror.updater.version = "";
   });

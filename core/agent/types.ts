@@ -107,4 +107,20 @@ export interface StatusView {
   namespace: string;
   service: ServiceKind;
   updating: { from: string; to: string } | null;
+  /** The agent's own executable (issue 16): absent before the updater's folder exists. */
+  updater?: UpdaterView;
+}
+
+/** `agent status`: the updater itself. */
+export interface UpdaterView {
+  /** The upkeep version this command runs as. */
+  running: string;
+  /** The committed updater version (state.json), null before any. */
+  active: string | null;
+  backup: string | null;
+  skip: string[];
+  /** A switch on trial (not yet committed by a pass of the new updater). */
+  updating: { from: string; to: string } | null;
+  failed: { version: string; reason: string } | null;
+  self_update: boolean;
 }

@@ -405,6 +405,12 @@ export async function checkUpdater(
       throw new UpkeepError("E_SMOKE", `cannot run ${binary}: ${errorCodeOf(e) ?? String(e)}`);
     }
     if (r.timedOut) throw new UpkeepError("E_SMOKE", `${binary} ${args.join(" ")} did not finish in 30 s`);
+    // The server out of reach during the self-test says nothing about the new updater: tried again later.
+    if (r.code !== 0 && /\((E_NETWORK|E_SERVER)\)/.test(r.stderr))
+      throw new UpkeepError(
+        "E_NETWORK",
+        `${binary} ${args.join(" ")} could not reach the server: ${r.stderr.trim().slice(0, 300)}`,
+      );
     if (r.code !== 0)
       throw new UpkeepError(
         "E_SMOKE",
