@@ -8,6 +8,7 @@ import { register as registerAgent } from "./agent.ts";
 import { takeExitCode } from "./context.ts";
 import { writeFd } from "./output.ts";
 import { register as registerRelease } from "./release.ts";
+import { register as registerSelfUpdate } from "./self_update.ts";
 import { register as registerServe } from "./serve.ts";
 import { register as registerTools } from "./tools.ts";
 import { register as registerVersion } from "./version.ts";
@@ -30,6 +31,7 @@ export function buildProgram(version: string): Command {
   registerRelease(program);
   registerAdmin(program);
   registerVersion(program);
+  registerSelfUpdate(program, version);
   // Program options (-V/--version) only before the command: `release pack --version 1.2.3` is pack's. Set
   // after the commands are made, so they do not inherit it: `admin get config --server URL` keeps working.
   program.enablePositionalOptions();

@@ -10,6 +10,8 @@
  *     upkeep release manifest --key KEY --product NAME --out DIR [--add [--replace]] [--floor V]
  *                             [--expires 720h] [--serial N] [--critical V]... [--no-unpacked-size] ARTIFACT...
  *                             # DIR/NAME-releases.json + .minisig; --add keeps the releases already listed
+ *                             # --product upkeep: upkeep's own releases (upkeep-v{version}-{os}-{arch}, the
+ *                             # self-update), signed with upkeep's release key, never a product's
  *
  * verify exits 0 when valid, 1 when not (with the reason), 2 on bad usage. Encrypted keys take their
  * password from UPKEEP_KEY_PASSWORD or a terminal prompt. Only flags are declared here: the work is in
@@ -99,7 +101,7 @@ function registerManifest(release: Command): void {
     .requiredOption("--key <file>", "the secret key to sign the manifest with")
     .requiredOption(
       "--product <name>",
-      "the product; artifact names must be NAME[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz",
+      "the product; artifact names must be NAME[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz (product upkeep: upkeep's own executables, upkeep-v{version}-{os}-{arch})",
     )
     .requiredOption("--out <dir>", "where to write the manifest and its signature")
     .option(

@@ -259,4 +259,42 @@ describe("pruning and metrics", () => {
     expect(text).toContain('upkeep_agents_state{group="prod",state="ok"} 120');
     expect(text).not.toMatch(/upkeep_agents\{[^}]*version="1\.0\.0"/);
   });
+  test("hosts per updater version: the 10 most common, the rest as other, unknown for older agents", async () => {
+    const h = await harness({ start: "2026-11-23T08:30:00Z" });
+    await setup(h);
+    const reports: Report[] = [];
+    // 12 updater versions, 0.1.k run by k+1 agents; 3 agents too old to report one.
+    for (let k = 0; k < 12; k++)
+      for (let j = 0; j <= k; j++)
+        reports.push({ id: `u${k}-${j}`, group: "prod", updater_version: `0.1.${k}` });
+    reports.push({ id: "old1" }, { id: "old2" }, { id: "old3" });
+    await reportAll(h, reports);
+    const rows = (): Promise<Record<string, number>> =>
+      metrics(h).then((text) =>
+        Object.fromEntries(
+          [...text.matchAll(/^upkeep_agents_updater_version\{version="([^"]+)"\} (\d+)$/gm)].map((m) => [
+            m[1],
+            Number(m[2]),
+          ]),
+        ),
+      );
+    const before = await rows();
+    // 0.1.2..0.1.11 (3..12 agents) are the ten most common; unknown is a row of its own.
+    expect(Object.keys(before).sort()).toEqual(
+      ["other", "unknown", ...Array.from({ length: 10 }, (_, i) => `0.1.${i + 2}`)].sort(),
+    );
+    expect(before.other).toBe(1 + 2);
+    expect(before.unknown).toBe(3);
+    // An agent's updater moves: counted under its new version, no longer under the old one.
+    await reportAll(h, [
+      { id: "u11-0", group: "prod", updater_version: "0.2.0" },
+      { id: "old1", updater_version: "0.2.0" },
+    ]);
+    const after = await rows();
+    expect(after["0.1.11"]).toBe(11);
+    expect(after.unknown).toBe(2);
+    // 0.1.2 (3 agents) is still the tenth: 0.2.0 (2) joins 0.1.0 (1) and 0.1.1 (2) as other.
+    expect(after.other).toBe(1 + 2 + 2);
+    expect(Object.values(after).reduce((a, b) => a + b, 0)).toBe(78 + 3);
+  });
 });

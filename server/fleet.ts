@@ -134,6 +134,12 @@ export class Fleet {
     return this.#present.counts();
   }
 
+  /** Present agents by the upkeep version their updater runs (for /metrics). */
+  updaters(): ReadonlyMap<string, number> {
+    this.expire();
+    return this.#present.updaters();
+  }
+
   /** Agents deleted by `prune` since start. */
   get pruned(): number {
     return this.#pruned;

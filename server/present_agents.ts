@@ -35,6 +35,11 @@ export interface KindCount {
 
 const NONE: readonly KindCount[] = [];
 
+/** The updater version label of an agent too old to report one. */
+export const UNKNOWN_UPDATER = "unknown";
+
+const updaterOf = (a: AgentRecord): string => a.updater_version ?? UNKNOWN_UPDATER;
+
 /** What the rollout counts of an agent's report: failed or rolled back names the version that failed. */
 function kindOf(a: AgentRecord): { key: string; count: KindCount } {
   const failed = a.state === "failed" || a.state === "rolledback";
@@ -68,6 +73,8 @@ export class PresentAgents {
   /** Oldest report first, while `#ordered`. */
   #byId = new Map<string, Present>();
   readonly #groups = new Map<string, Map<string, KindCount>>();
+  /** Present agents by the upkeep version their updater runs (DESIGN §9; `unknown`: not reported). */
+  readonly #updaters = new Map<string, number>();
   #newest = Number.NEGATIVE_INFINITY;
   #ordered = true;
 
@@ -89,6 +96,8 @@ export class PresentAgents {
     const { key } = kindOf(record);
     const prev = this.#byId.get(record.updater_id);
     if (prev !== undefined) this.#byId.delete(record.updater_id);
+    if (prev !== undefined) this.#countUpdater(prev.record, -1);
+    this.#countUpdater(record, 1);
     const next: Present = { record, seen, group, key };
     this.#byId.set(record.updater_id, next);
     if (seen < this.#newest) this.#ordered = false;
@@ -108,6 +117,7 @@ export class PresentAgents {
       if (p.seen >= cutoff) break;
       this.#byId.delete(id);
       this.#uncount(p);
+      this.#countUpdater(p.record, -1);
       changed.add(p.group);
     }
     return [...changed];
@@ -117,6 +127,7 @@ export class PresentAgents {
   reset(records: Iterable<AgentRecord>, now: number): void {
     this.#byId = new Map();
     this.#groups.clear();
+    this.#updaters.clear();
     this.#newest = Number.NEGATIVE_INFINITY;
     this.#ordered = true;
     for (const r of records) this.add(r, Date.parse(r.last_seen));
@@ -147,6 +158,18 @@ export class PresentAgents {
         return p !== undefined && p.group === name ? reportOf(p.record) : undefined;
       },
     };
+  }
+
+  /** Present agents by updater version (for /metrics). */
+  updaters(): ReadonlyMap<string, number> {
+    return this.#updaters;
+  }
+
+  #countUpdater(r: AgentRecord, delta: 1 | -1): void {
+    const v = updaterOf(r);
+    const n = (this.#updaters.get(v) ?? 0) + delta;
+    if (n <= 0) this.#updaters.delete(v);
+    else this.#updaters.set(v, n);
   }
 
   /** Every group's counts by kind (for /metrics). */

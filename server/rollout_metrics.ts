@@ -4,7 +4,7 @@ import type { Rollout } from "../core/rollout/types.ts";
 import { REPORT_STATES } from "../core/wire/mod.ts";
 import type { FindCount } from "./find_cache.ts";
 import type { Metrics } from "./metrics.ts";
-import type { KindCount } from "./present_agents.ts";
+import { type KindCount, UNKNOWN_UPDATER } from "./present_agents.ts";
 
 type Row = { labels: Record<string, string>; value: number };
 
@@ -21,6 +21,8 @@ export function exportRolloutMetrics(
      * is the agent's word, any string an agent token sends, so label values stay the configured groups).
      */
     present: ReadonlyMap<string, ReadonlyMap<string, KindCount>>;
+    /** Present agents by the upkeep version their updater runs (`unknown`: an agent too old to say). */
+    updaters: ReadonlyMap<string, number>;
     pruned: number;
     lastReconcileMs: number;
     reconcileCount: number;
@@ -48,6 +50,11 @@ export function exportRolloutMetrics(
     byVersion,
   );
   m.setGauge("upkeep_agents_state", "present agents by group and state", byState);
+  m.setGauge(
+    "upkeep_agents_updater_version",
+    `present agents by the upkeep version their updater runs (the ${TOP_VERSIONS} most common; the rest: other; unknown: not reported)`,
+    updaterRows(s.updaters),
+  );
   m.counter("upkeep_agents_pruned_total", "agents deleted after --agent-retention without a report").value =
     s.pruned;
   m.setGauge(
@@ -64,6 +71,24 @@ export function exportRolloutMetrics(
     "find/ping answers served since start, by group, version and should-update",
     s.finds.filter((c) => c.n > 0).map((c) => ({ labels: c.labels, value: c.n })),
   );
+}
+
+/**
+ * One row per updater version: the TOP_VERSIONS most common keep their label, the rest add up to `other`;
+ * agents too old to report one are `unknown`, always a row of its own.
+ */
+function updaterRows(updaters: ReadonlyMap<string, number>): Row[] {
+  const sorted = [...updaters]
+    .filter(([v]) => v !== UNKNOWN_UPDATER)
+    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const rows: Row[] = sorted
+    .slice(0, TOP_VERSIONS)
+    .map(([version, value]) => ({ labels: { version }, value }));
+  const rest = sorted.slice(TOP_VERSIONS).reduce((n, [, c]) => n + c, 0);
+  if (rest > 0) rows.push({ labels: { version: "other" }, value: rest });
+  const unknown = updaters.get(UNKNOWN_UPDATER) ?? 0;
+  if (unknown > 0) rows.push({ labels: { version: UNKNOWN_UPDATER }, value: unknown });
+  return rows;
 }
 
 /** The group's TOP_VERSIONS most common versions (ties: the higher count first, then by name). */

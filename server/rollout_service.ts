@@ -445,6 +445,7 @@ export class RolloutService {
       config: this.#config,
       rollout: this.#rollout,
       present: this.#fleet.counts(),
+      updaters: this.#fleet.updaters(),
       pruned: this.#fleet.pruned,
       lastReconcileMs: this.#lastReconcileMs,
       reconcileCount: this.#reconcileCount,

@@ -11,7 +11,7 @@ import { hashFile } from "../../core/sys/hash.ts";
 import { gunzippedSize } from "../../core/sys/install/extract.ts";
 import { loadSecretKey } from "../../core/sys/keys.ts";
 import { readSignatureFile } from "../../core/sys/signing.ts";
-import { tryParseArtifactName } from "../../core/trust/artifact_name.ts";
+import { isSelfExecutableName, SELF_PRODUCT, tryParseArtifactName } from "../../core/trust/artifact_name.ts";
 import { buildManifest, nextSerial } from "../../core/trust/build_manifest.ts";
 import { encodeUtf8 } from "../../core/trust/encoding.ts";
 import {
@@ -126,12 +126,14 @@ async function checkedFacts(artifacts: string[], opts: ManifestFlags): Promise<F
   for (const f of facts) {
     if (!tryParseArtifactName(opts.product, f.name)) {
       throw new UsageError(
-        `"${f.name}" is not an artifact of ${opts.product}: expected ${opts.product}[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz`,
+        `"${f.name}" is not an artifact of ${opts.product}: expected ${opts.product}[-ent]-v{version}-{os}-{arch}[-fips]-bin.tar.gz${opts.product === SELF_PRODUCT ? ` (upkeep's own executables: ${SELF_PRODUCT}-v{version}-{os}-{arch})` : ""}`,
       );
     }
   }
   if (opts.unpackedSize) {
     for (const f of facts) {
+      // upkeep's own releases are bare executables: nothing to unpack.
+      if (isSelfExecutableName(f.name)) continue;
       try {
         f.unpacked_size = await gunzippedSize(f.path);
       } catch (e) {

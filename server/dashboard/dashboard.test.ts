@@ -352,6 +352,26 @@ describe("what the page shows", () => {
     expect((await get(h, "/dashboard/hosts/nobody", cookie)).status).toBe(404);
   });
 
+  test("the Hosts table and a host's page show the updater's version and a failed self-update", async () => {
+    const h = await world();
+    const { cookie } = await login(h, VIEWER);
+    await report(h, {
+      ...{ updater_id: "p1", hostname: "host-p1", group: "prod", version: "16.4.0", state: "ok" },
+      ...{ updater_version: "0.2.0", updater_failed_version: "0.3.0" },
+    });
+    const page = await (await get(h, "/dashboard", cookie)).text();
+    expect(page).toContain('<th scope="col">Updater</th>');
+    const row = /<tr class="[^"]*" data-host="host-p1">[\s\S]*?<\/tr>/.exec(page)?.[0] ?? "";
+    expect(row).toContain('<td class="updater">0.2.0 <span class="error">(0.3.0 failed)</span></td>');
+    // An agent too old to say: an empty cell.
+    const old = /<tr class="[^"]*" data-host="host-p2">[\s\S]*?<\/tr>/.exec(page)?.[0] ?? "";
+    expect(old).toContain('<td class="updater"></td>');
+    const host = await (await get(h, "/dashboard/hosts/p1", cookie)).text();
+    expect(host).toContain(
+      '<dt>Updater (upkeep)</dt><dd>0.2.0 <span class="error">(0.3.0 failed)</span></dd>',
+    );
+  });
+
   test("text from agents is escaped (markup, control and bidi characters); a bad filter is refused", async () => {
     const h = await world();
     const { cookie } = await login(h, ADMIN);

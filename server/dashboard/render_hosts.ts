@@ -57,7 +57,7 @@ export function hostsTable(q: AgentQuery, page: AgentPage, o: HostsContext): Htm
   return html`<div data-live-section="hosts">
 <p class="muted" id="hosts-count">${shown} shown of ${page.total.toLocaleString("en-US")} matching ${page.total === 1 ? "host" : "hosts"}${q.cursor ? " (after the first page)" : ""}</p>
 <div class="scroll"><table class="hosts">
-<thead><tr><th scope="col">Hostname</th><th scope="col">Group</th><th scope="col">Version</th><th scope="col">State</th><th scope="col">Failed version</th><th scope="col">Last error</th><th scope="col">Last seen</th></tr></thead>
+<thead><tr><th scope="col">Hostname</th><th scope="col">Group</th><th scope="col">Version</th><th scope="col">State</th><th scope="col">Failed version</th><th scope="col">Updater</th><th scope="col">Last error</th><th scope="col">Last seen</th></tr></thead>
 <tbody>${page.agents.map((a) => hostRow(a, o.groupOf, o.now))}</tbody>
 </table></div>
 <nav class="pager" aria-label="Hosts pages">${q.cursor ? html`<a href="/dashboard${hostsQueryString(q)}#hosts">First page</a>` : ""}${page.next ? html`<a rel="next" href="/dashboard${hostsQueryString(q, page.next)}#hosts">Next page</a>` : ""}</nav>
@@ -72,9 +72,20 @@ function hostRow(a: AgentView, groupOf: (g: string) => string, now: number): Htm
 <td>${a.version}</td>
 <td><span class="badge host-${a.state}">${a.state}</span>${a.present ? "" : html` <span class="muted">not present</span>`}</td>
 <td>${a.failed_version ?? ""}</td>
+<td class="updater">${updaterCell(a)}</td>
 <td class="error">${a.error ?? ""}</td>
 <td><time datetime="${a.last_seen}" title="${a.last_seen}">${relative(a.last_seen, now)}</time></td>
 </tr>`;
+}
+
+/**
+ * The upkeep version the host's updater runs (DESIGN §9), and a self-update of it that failed; empty for an
+ * agent too old to report it.
+ */
+function updaterCell(a: AgentView): Html | string {
+  const v = a.updater_version ?? "";
+  if (!a.updater_failed_version) return v;
+  return html`${v} <span class="error">(${a.updater_failed_version} failed)</span>`;
 }
 
 /** One host's page: its last report and its recent reports. */
@@ -89,6 +100,7 @@ ${fact("Group", `${group}${a.group !== group ? ` (reported ${a.group ? `"${a.gro
 ${fact("Version", a.version)}
 ${fact("State", `${a.state}${a.present ? "" : " (not present: not heard from within the agent timeout)"}`)}
 ${a.failed_version ? fact("Failed version", a.failed_version) : ""}
+${a.updater_version || a.updater_failed_version ? fact("Updater (upkeep)", updaterCell(a)) : ""}
 ${a.error ? fact("Last error", html`<span class="error">${a.error}</span>`) : ""}
 ${fact("Last seen", time(a.last_seen, now))}
 </dl>
