@@ -377,6 +377,19 @@ describe("systemd: the agent's own unit is restarted, the daemon's is not", () =
     );
     expect(exeOf(started.pid)).toBe(join(h.installDir, "updater", "versions", NEW, "upkeep"));
     await started.stop();
+    // A later enable through the bin link (the new updater's own file) keeps the unit on current/upkeep.
+    const again = await collect(
+      Bun.spawn([exe, "agent", "enable", ...h.where, "--group", "g2"], {
+        env: { ...process.env, ...env },
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    expect(again.code).toBe(0);
+    expect(readFileSync(join(units, "upkeep-agent.service"), "utf8")).toContain(
+      `ExecStart=${join(h.installDir, "updater", "current", "upkeep")} agent run`,
+    );
     mirror.updater.version = "";
   });
 });

@@ -124,7 +124,7 @@ export async function enable(
       );
     const done = { state: updater.state, result, existing: previous !== undefined, changed, warnings };
     if (input.service === "systemd") {
-      const started = await startUnits(l, updater, input, enableInput.upkeepPath, ctl);
+      const started = await startUnits(l, updater, input, unitUpkeepPath(l, enableInput.upkeepPath), ctl);
       // Not healthy: nothing reported (the operator is told what to check first).
       if (started.healthy) await updater.reportActive();
       return { ...done, ...started };
@@ -300,4 +300,15 @@ async function startUnits(
     healthy: false,
     check: `the configuration is kept; check \`systemctl status ${unit}\`, \`journalctl -u ${unit}\`${probe}, then \`upkeep agent status\``,
   };
+}
+
+/**
+ * The upkeep the agent's unit runs: an updater version's own file (a self-updated upkeep started through its
+ * bin link sees that path) is run as `<install-dir>/updater/current/upkeep`, which follows later switches.
+ */
+export function unitUpkeepPath(l: Layout, upkeepPath: string): string {
+  const versions = join(l.installDir, "updater", "versions");
+  return upkeepPath.startsWith(`${versions}/`)
+    ? join(l.installDir, "updater", "current", "upkeep")
+    : upkeepPath;
 }
