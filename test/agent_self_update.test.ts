@@ -103,7 +103,11 @@ async function oldHostOn(
 }
 
 const selfState = (h: Host) =>
-  JSON.parse(readFileSync(join(h.installDir, "updater", "state.json"), "utf8")) as {
+  JSON.parse(
+    existsSync(join(h.installDir, "updater", "state.json"))
+      ? readFileSync(join(h.installDir, "updater", "state.json"), "utf8")
+      : "{}",
+  ) as {
     active: string;
     backup: string;
     skip: string[];
@@ -252,6 +256,44 @@ describe("supervise: the updater updates itself", () => {
     expect(selfState(h).failed?.reason).toContain("did not complete a pass within 60s");
     expect(await versionVia(h.exe)).toBe(`upkeep ${OLD}`);
     await loop.stop();
+    mirror.updater.version = "";
+  });
+
+  test("two namespaces share one updater: one downloads and switches, the other only hands over", async () => {
+    const h = await oldHost("two-ns");
+    const r = await runExe(
+      h.exe,
+      enableArgs(w, h, [
+        "--server",
+        mirror.url,
+        "--base-url",
+        `${mirror.url}/artifacts`,
+        "--namespace",
+        "edge",
+        "--bin-dir",
+        join(w.dir, "two-ns", "bin-edge"),
+      ]),
+    );
+    expect(r.code).toBe(0);
+    const edge: Host & { exe: string } = {
+      ...h,
+      root: join(h.installDir, "edge"),
+      where: [...h.where, "--namespace", "edge"],
+      log: join(w.dir, "two-ns", "edge.log"),
+      stateFile: join(h.installDir, "edge", "update.yaml"),
+    };
+    const a = await loopOn(h);
+    const b = await loopOn(edge, {}, ["--namespace", "edge"]);
+    mirror.updater.version = NEW;
+    await passNow(h);
+    await waitFor("the first namespace on the new updater", () => selfState(h).active === NEW, 60_000);
+    await passNow(edge);
+    await waitFor("the second one too", () => exeOf(b.pid).endsWith(`/versions/${NEW}/upkeep`), 60_000);
+    expect(exeOf(a.pid)).toEndWith(`/versions/${NEW}/upkeep`);
+    expect(b.log()).toContain(`the updater ${NEW} is installed: handing over to it`);
+    expect(b.log()).not.toContain("downloading upkeep");
+    await a.stop();
+    await b.stop();
     mirror.updater.version = "";
   });
 
