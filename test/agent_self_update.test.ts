@@ -259,6 +259,49 @@ describe("supervise: the updater updates itself", () => {
     mirror.updater.version = "";
   });
 
+  test("an updater signed by the operator's own key: refused, then accepted with --self-trust-key", async () => {
+    const keys = join(w.dir, "operator-keys");
+    const kg = await runExe(join(builds, OLD, "upkeep"), [
+      "release",
+      "keygen",
+      "--out-dir",
+      keys,
+      "--unencrypted",
+    ]);
+    expect(kg.code).toBe(0);
+    const signed = join(w.dir, "self-operator");
+    await writeSelfRelease({
+      out: signed,
+      key: join(keys, "upkeep.key"),
+      serial: 1,
+      executables: [{ path: join(builds, NEW, "upkeep"), version: NEW }],
+    });
+    const m = startSelfMirror(w, signed);
+    m.updater.version = NEW;
+    const h = await oldHostOn("operator-key", m.url);
+    const loop = await loopOn(h);
+    await passNow(h);
+    await waitFor("the refusal", () => /updater 11\.51\.0: .*E_SIGNATURE/.test(loop.log()), 30_000);
+    expect(exeOf(loop.pid)).toBe(h.exe);
+    await loop.stop();
+    const r = await runExe(h.exe, [
+      "agent",
+      "enable",
+      ...h.where,
+      "--self-trust-key",
+      join(keys, "upkeep.pub"),
+    ]);
+    expect(r.code).toBe(0);
+    expect(readStateFile(h).spec.self_trust_keys).toHaveLength(1);
+    const again = await loopOn(h);
+    await waitFor(
+      "the operator-signed updater",
+      () => exeOf(again.pid).endsWith(`/versions/${NEW}/upkeep`),
+      60_000,
+    );
+    await again.stop();
+  });
+
   test("two namespaces share one updater: one downloads and switches, the other only hands over", async () => {
     const h = await oldHost("two-ns");
     const r = await runExe(
