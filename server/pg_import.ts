@@ -144,45 +144,31 @@ async function writeSnapshot(
           },
         );
       if (nonEmpty) await tx.unsafe(`TRUNCATE ${TABLES.map(([t]) => t).join(", ")}`);
-      const insert = async (sqlText: string, rows: Record<string, unknown>[]) => {
+      /** Rows into `table`, in the array's order (events keep their sequence): column -> SQL type. */
+      const copy = async (table: string, cols: Record<string, string>, rows: Record<string, unknown>[]) => {
+        const names = Object.keys(cols);
+        const values = names.map((c) => `(e->>'${c}')::${cols[c]}`).join(", ");
+        const text = `INSERT INTO ${table} (${names.map((c) => `"${c}"`).join(", ")})
+          SELECT ${values} FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n`;
         for (let i = 0; i < rows.length; i += CHUNK)
-          await tx.unsafe(sqlText, [JSON.stringify(rows.slice(i, i + CHUNK))]);
+          await tx.unsafe(text, [JSON.stringify(rows.slice(i, i + CHUNK))]);
       };
-      const from = (cols: string) =>
-        `FROM jsonb_to_recordset($1::text::jsonb) WITH ORDINALITY AS r(${cols}, n) ORDER BY n`;
-      await insert(
-        `INSERT INTO resources (kind, value, updated) SELECT kind, value, updated ${from("kind text, value text, updated text")}`,
-        s.resources,
+      const text = (...cols: string[]) => Object.fromEntries(cols.map((c) => [c, "text"]));
+      await copy("resources", text("kind", "value", "updated"), s.resources);
+      await copy("settings", text("key", "value"), s.settings);
+      await copy(
+        "rollout",
+        { id: "integer", value: "text", generation: "bigint" },
+        s.rollout.map((r) => ({ id: 1, ...r })),
       );
-      await insert(
-        `INSERT INTO settings (key, value) SELECT key, value ${from("key text, value text")}`,
-        s.settings,
-      );
-      await insert(
-        `INSERT INTO rollout (id, value, generation) SELECT 1, value, generation ${from("value text, generation bigint")}`,
-        s.rollout,
-      );
-      await insert(
-        `INSERT INTO events ("time", grp, from_state, to_state, reason) SELECT "time", grp, from_state, to_state, reason
-         ${from('"time" text, grp text, from_state text, to_state text, reason text')}`,
-        s.events,
-      );
-      await insert(
-        `INSERT INTO agents (updater_id, hostname, grp, version, state, error, last_seen, failed_version)
-         SELECT updater_id, hostname, grp, version, state, error, last_seen, failed_version
-         ${from("updater_id text, hostname text, grp text, version text, state text, error text, last_seen text, failed_version text")}`,
+      await copy("events", text("time", "grp", "from_state", "to_state", "reason"), s.events);
+      await copy(
+        "agents",
+        text("updater_id", "hostname", "grp", "version", "state", "error", "last_seen", "failed_version"),
         s.agents,
       );
-      await insert(
-        `INSERT INTO tokens (id, kind, hash, name, created) SELECT id, kind, hash, name, created
-         ${from("id text, kind text, hash text, name text, created text")}`,
-        s.tokens,
-      );
-      await insert(
-        `INSERT INTO artifacts (name, size, sha256, uploaded) SELECT name, size, sha256, uploaded
-         ${from("name text, size bigint, sha256 text, uploaded text")}`,
-        s.artifacts,
-      );
+      await copy("tokens", text("id", "kind", "hash", "name", "created"), s.tokens);
+      await copy("artifacts", { ...text("name", "sha256", "uploaded"), size: "bigint" }, s.artifacts);
       // Replicas already listening re-read everything.
       await tx`SELECT pg_notify(${CHANGES_CHANNEL}, ${"*"})`;
       const counts = {} as ImportCounts;

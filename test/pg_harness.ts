@@ -82,6 +82,8 @@ function postgresUser(): { uid: number; gid: number } | undefined {
 /** Undefined when a throwaway PostgreSQL can be started here, else why not and how to enable it. */
 export function pgAvailable(): string | undefined {
   const bin = pgBinDir();
+  if (!bin && process.env.UPKEEP_PG_BIN)
+    return `UPKEEP_PG_BIN=${process.env.UPKEEP_PG_BIN} holds no initdb and postgres: point it at PostgreSQL's bin directory, or unset it to use /usr/lib/postgresql/*/bin`;
   if (!bin) return `PostgreSQL is not installed (no initdb in /usr/lib/postgresql/*/bin or on PATH): ${HOW}`;
   if (isRoot()) {
     if (!postgresUser())
