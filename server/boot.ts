@@ -143,14 +143,14 @@ async function startRollout(
     now,
     presenceMs: o.agentTimeoutMs,
     retentionMs: o.agentRetentionMs,
-    lease: cluster.lease,
-    shared: cluster.shared,
     readArtifact: async (name) => {
       const path = artifacts.path(name);
       const f = path ? Bun.file(path) : undefined;
       return f && (await f.exists()) && f.size <= 16 * 1024 * 1024 ? await f.text() : undefined;
     },
     log,
+    lease: cluster.lease,
+    shared: cluster.shared,
   });
   await rollout.load();
   if (rollout.serverVersion() === undefined)
