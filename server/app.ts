@@ -74,7 +74,14 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.use("/v1/agents/report", ui.recordReports);
 
   // Health and metrics.
-  app.get("/healthz", (c) => c.text("ok\n"));
+  // Process health (200 whenever this process answers: find/ping answer even with the database away, so a
+  // load balancer must not drop every replica when the database blips), the store's health beside it, and
+  // whether this replica runs the rollout reconciler (holds the lease). /readyz: 503 while writes are refused.
+  app.get("/healthz", (c) =>
+    c.json({ status: "ok", reconciler: rollout.leads(), store: store.health() }, 200, {
+      "cache-control": "no-store",
+    }),
+  );
   app.get("/readyz", (c) => {
     if (!rollout.ready()) return c.text("not ready\n", 503);
     try {

@@ -10,9 +10,12 @@ import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { type LocalArtifactStore, openArtifacts } from "./artifact_store.ts";
 import { hotRoutes } from "./hot_path.ts";
+import { type Lease, soleLease } from "./lease.ts";
 import { createLogger, type LogFn } from "./log.ts";
 import { Metrics } from "./metrics.ts";
 import { type OpenedStore, openStore } from "./open_store.ts";
+import { PgLease } from "./pg_lease.ts";
+import { Replica } from "./replica.ts";
 import { RolloutService } from "./rollout_service.ts";
 import { type ResolvedOptions, resolveOptions, type ServeOptions } from "./serve_options.ts";
 import type { Store } from "./store.ts";
@@ -66,7 +69,12 @@ export async function boot(
   const preset = await presetTokens(store, env, now, log);
   tokens.invalidate();
 
-  const rollout = await startRollout(o, store, artifacts, log, now);
+  // Replicas on PostgreSQL: one reconciles at a time (the lease, tried before the first reconcile, so a
+  // replica alone leads at once), each follows the others' changes (Replica). SQLite: alone, always leads.
+  const shared = opened.kind === "postgres";
+  const lease: Lease = shared && o.store ? await PgLease.start({ url: o.store, log }) : soleLease;
+  const rollout = await startRollout(o, store, artifacts, log, now, { lease, shared });
+  const replica = shared ? await Replica.start({ store, rollout, tokens, lease, log }) : undefined;
   const metrics = new Metrics();
   const stopPruning = prunePeriodically(rollout, o.agentRetentionMs, log);
 
@@ -104,6 +112,8 @@ export async function boot(
     close: async () => {
       stopPruning();
       rollout.close();
+      await replica?.close();
+      await lease.close();
       await opened.close();
     },
   };
@@ -116,6 +126,7 @@ async function startRollout(
   artifacts: LocalArtifactStore,
   log: LogFn,
   now: () => Date,
+  cluster: { lease: Lease; shared: boolean },
 ): Promise<RolloutService> {
   const info: ServerInfo = {
     product: o.product,
@@ -137,6 +148,8 @@ async function startRollout(
     retentionMs: o.agentRetentionMs,
     readArtifact: (name) => artifacts.readText(name),
     log,
+    lease: cluster.lease,
+    shared: cluster.shared,
   });
   await rollout.load();
   if (rollout.serverVersion() === undefined)

@@ -3,6 +3,12 @@
  * them in batches and acknowledges each only once committed) and counted as they arrive (PresentAgents),
  * the reconciler asked for only when a report can change a decision, the agent list paged by the store,
  * and agents gone for longer than the retention pruned.
+ *
+ * Replicas (issue 15, `shared`): each replica counts the reports it receives as they come, and every second
+ * (`sync`) the ones the others received: the agents the store has seen since its last sync, less
+ * `SYNC_OVERLAP_MS` (a report is stamped before its batch commits, and replicas' clocks differ a little), so
+ * a report committed late is still read once; one already counted is skipped (`addNewer`). One indexed query
+ * of the last seconds' reports a second, whatever the fleet's size. A server alone never syncs.
  */
 import type { AutoupdateConfig } from "../core/resources/mod.ts";
 import type { GroupAgents } from "../core/rollout/types.ts";
@@ -23,6 +29,11 @@ export interface AgentViewPage {
 
 export const DEFAULT_RETENTION_MS = 30 * 24 * 3_600_000;
 
+/** How far back before its last sync a replica reads the reports again (commit lag, clock differences). */
+export const SYNC_OVERLAP_MS = 3000;
+/** A reconcile reads the other replicas' reports first unless they were read this recently (ms). */
+const PULL_GAP_MS = 500;
+
 export interface FleetOptions {
   store: Store;
   now: () => Date;
@@ -36,6 +47,8 @@ export interface FleetOptions {
   /** A change to this group's counts can change a decision now (the group is in canary or active). */
   decides: (group: string) => boolean;
   reconcile: () => Promise<void>;
+  /** Several replicas share the store: `sync` counts the reports the others received. */
+  shared?: boolean;
 }
 
 export class Fleet {
@@ -47,11 +60,14 @@ export class Fleet {
   #reload = false;
   readonly #soon: Coalesce;
   #pruned = 0;
+  /** When the last sync (or load) began (ms): the next one reads from there, less SYNC_OVERLAP_MS. */
+  #syncedAt = Number.NEGATIVE_INFINITY;
 
   constructor(config: AutoupdateConfig, o: FleetOptions) {
     this.#o = o;
     this.#config = config;
-    this.#present = new PresentAgents(config, o.presenceMs);
+    // Reports read back by `sync` come up to the overlap (and a second between syncs) out of order.
+    this.#present = new PresentAgents(config, o.presenceMs, o.shared ? SYNC_OVERLAP_MS + 2000 : 0);
     this.#soon = new Coalesce(() => o.reconcile(), {
       gapMs: o.reconcileGapMs ?? 250,
       onError: (e) => o.log("reconcile failed", { error: String(e) }),
@@ -65,7 +81,31 @@ export class Fleet {
     const since = new Date(now - this.#o.presenceMs).toISOString();
     this.#present.reset(await this.#o.store.listAgents({ seenSince: since }), now);
     this.#expiredAt = now;
+    this.#syncedAt = now;
     this.#reload = false;
+  }
+
+  /**
+   * Replicas: counts the reports other replicas received since the last sync (see the top of this file).
+   * One that changes the counts of a group where counts decide asks for a reconcile, as a report does
+   * (only the lease holder runs it). A server alone (not `shared`) has nothing to read.
+   */
+  async sync(): Promise<void> {
+    if (!this.#o.shared) return;
+    const changed = await this.#pull();
+    if (changed.some((g) => this.#o.decides(g))) await this.#soon.request();
+  }
+
+  /** Reads and counts the reports stored since the last sync; the groups whose counts changed. */
+  async #pull(): Promise<string[]> {
+    const began = this.#o.now().getTime();
+    const from = Math.max(this.#syncedAt - SYNC_OVERLAP_MS, began - this.#o.presenceMs);
+    const records = await this.#o.store.listAgents({ seenSince: new Date(from).toISOString() });
+    const changed = new Set(this.expire());
+    for (const r of records)
+      for (const g of this.#present.addNewer(r, Date.parse(r.last_seen))) changed.add(g);
+    this.#syncedAt = Math.max(this.#syncedAt, began);
+    return [...changed];
   }
 
   setConfig(config: AutoupdateConfig): void {
@@ -104,10 +144,16 @@ export class Fleet {
     return (await this.#o.store.listAgents()).map((a) => ({ ...a, present: a.last_seen >= cutoff }));
   }
 
-  /** Called as a reconcile begins: it covers every report so far; the counts are brought to now. */
-  async beforeReconcile(): Promise<void> {
+  /**
+   * Called as a reconcile begins: it covers every report so far; the counts are brought to now (replicas:
+   * with the reports the others received, read first unless read in the last half second, or always for
+   * an operator's write (`fresh`): no decision is taken over counts a second old).
+   */
+  async beforeReconcile(fresh = false): Promise<void> {
     this.#soon.started();
     if (this.#reload) await this.load(this.#config);
+    else if (this.#o.shared && (fresh || this.#o.now().getTime() - this.#syncedAt >= PULL_GAP_MS))
+      await this.#pull();
     this.expire();
   }
 

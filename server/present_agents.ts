@@ -7,7 +7,9 @@
  *   (state, version, failed version): what `reconcile` counts (`GroupAgents`) and what /metrics shows.
  * - Expiry: agents are kept in the order of their last report (a report moves its agent to the end), so
  *   expiring walks only the agents that expire. A report older than the newest one (the clock stepped
- *   back) breaks that order; the next expiry then sorts once.
+ *   back) breaks that order; the next expiry then sorts once. With replicas, reports other replicas
+ *   received come a little out of order (`slackMs`): that much disorder is kept as it is (no sort), and an
+ *   agent then stops counting at most `slackMs` late.
  * - Only present agents are held; the store keeps the others (`GET /v1/agents` reads the store).
  */
 import type { AutoupdateConfig } from "../core/resources/mod.ts";
@@ -69,6 +71,7 @@ function reportOf(a: AgentRecord): AgentReport {
 
 export class PresentAgents {
   readonly #presenceMs: number;
+  readonly #slackMs: number;
   #config: AutoupdateConfig;
   /** Oldest report first, while `#ordered`. */
   #byId = new Map<string, Present>();
@@ -78,9 +81,11 @@ export class PresentAgents {
   #newest = Number.NEGATIVE_INFINITY;
   #ordered = true;
 
-  constructor(config: AutoupdateConfig, presenceMs: number) {
+  /** `slackMs`: how much older than the newest report a report may be and still keep the order (0: none). */
+  constructor(config: AutoupdateConfig, presenceMs: number, slackMs = 0) {
     this.#config = config;
     this.#presenceMs = presenceMs;
+    this.#slackMs = slackMs;
   }
 
   get size(): number {
@@ -100,12 +105,23 @@ export class PresentAgents {
     this.#countUpdater(record, 1);
     const next: Present = { record, seen, group, key };
     this.#byId.set(record.updater_id, next);
-    if (seen < this.#newest) this.#ordered = false;
-    else this.#newest = seen;
+    if (seen < this.#newest - this.#slackMs) this.#ordered = false;
+    else if (seen > this.#newest) this.#newest = seen;
     if (prev !== undefined && prev.group === group && prev.key === key) return [];
     if (prev !== undefined) this.#uncount(prev);
     this.#count(next);
     return prev !== undefined && prev.group !== group ? [prev.group, group] : [group];
+  }
+
+  /**
+   * Counts a report read back from the store (replicas: one another replica received) unless a more recent
+   * report of that agent is already counted (one of the same instant: the store's, the last committed).
+   * Answers the groups whose counts changed.
+   */
+  addNewer(record: AgentRecord, seen: number): string[] {
+    const prev = this.#byId.get(record.updater_id);
+    if (prev !== undefined && prev.seen > seen) return [];
+    return this.add(record, seen);
   }
 
   /** Drops the agents not seen within the presence window at `now` (ms); answers the groups that changed. */

@@ -5,6 +5,14 @@
  * What it answers is built elsewhere from its state: the find/ping bodies (answers.ts, precomputed per group
  * by find_cache.ts, which every change invalidates), the API views (views.ts), /metrics
  * (rollout_metrics.ts); the published manifest is read by published_manifest.ts.
+ *
+ * Replicas (issue 15): several servers share one store. Every write of the rollout is a compare-and-swap on
+ * its generation (`Store.casRollout`, events in the same transaction): a write over a rollout another
+ * replica moved is refused, and this one re-reads it and decides again over it, never overwriting. The
+ * reconciler of the timer, of reports and of other replicas' changes runs only on the replica holding the
+ * lease (`Lease`); an operator's write (resource, action, flag) reconciles on the replica that took it, as a
+ * server alone does, through the same compare-and-swap. What other replicas change reaches this one by
+ * `refresh` (server/replica.ts calls it on each notification, and every few seconds).
  */
 import { UpkeepError } from "../core/errors.ts";
 import {
@@ -20,6 +28,7 @@ import * as engine from "../core/rollout/mod.ts";
 import { resolveGroup } from "../core/rollout/mod.ts";
 import type { Rollout, RolloutEvent } from "../core/rollout/types.ts";
 import { SELF_PRODUCT } from "../core/trust/artifact_name.ts";
+import { manifestFileName } from "../core/trust/manifest.ts";
 import type {
   AgentsPage,
   GroupAction,
@@ -31,11 +40,17 @@ import type {
 import { groupAnswers, type RolloutState } from "./answers.ts";
 import { FindCache } from "./find_cache.ts";
 import { Fleet, type FleetOptions } from "./fleet.ts";
+import { type Lease, soleLease } from "./lease.ts";
 import type { Metrics } from "./metrics.ts";
 import { PublishedManifest } from "./published_manifest.ts";
 import { exportRolloutMetrics } from "./rollout_metrics.ts";
-import { ACTIONS, recordEvents, refuseDropped } from "./rollout_writes.ts";
-import type { AgentRecord, Store } from "./store.ts";
+import { ACTIONS, logEvents, refuseDropped, storedEvents } from "./rollout_writes.ts";
+import {
+  type AgentRecord,
+  type Store,
+  type RolloutEvent as StoredEvent,
+  StoreUnavailableError,
+} from "./store.ts";
 import { rolloutView, serverView, type UpdaterAnswer } from "./views.ts";
 
 /** The `updater_version` setting: `auto` (default), `off`, or a pinned version. */
@@ -44,7 +59,7 @@ export const UPDATER_OFF = "off";
 
 /** Besides these: the agents' presence window, retention and reconciles per report (`FleetOptions`). */
 export interface RolloutServiceOptions
-  extends Pick<FleetOptions, "presenceMs" | "retentionMs" | "reconcileGapMs"> {
+  extends Pick<FleetOptions, "presenceMs" | "retentionMs" | "reconcileGapMs" | "shared"> {
   store: Store;
   info: ServerInfo;
   /**
@@ -65,7 +80,15 @@ export interface RolloutServiceOptions
   /** Reads a stored artifact's text (the release manifest), or undefined when there is none. */
   readArtifact?: (name: string) => Promise<string | undefined>;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Who runs the reconciler and pruning: one replica at a time. Default: this server alone, always. */
+  lease?: Lease;
 }
+
+/** What `refresh` re-reads: everything, or what a store notification named ("resource:KIND", ...). */
+export type RefreshWhat = "all" | ReadonlySet<string>;
+
+/** A write the rollout refused this many times in a row (other replicas writing): given up, said so. */
+const CAS_TRIES = 5;
 
 export class RolloutService {
   readonly #o: RolloutServiceOptions;
@@ -73,6 +96,9 @@ export class RolloutService {
   #version: AutoupdateVersion | undefined;
   #serverVersion: string | undefined;
   #rollout: Rollout | undefined;
+  /** The stored rollout's generation this one was read at or written as (0: none stored yet). */
+  #generation = 0;
+  readonly #lease: Lease;
   readonly #fleet: Fleet;
   /** Serializes reconciles: each reads the state the one before it left. */
   #reconciling: Promise<void> = Promise.resolve();
@@ -83,13 +109,18 @@ export class RolloutService {
   readonly #selfManifest: PublishedManifest;
   /** `kind: server` `updater_version`: auto, off or a version. */
   #updaterSetting = UPDATER_AUTO;
+  /** Replicas: the sha256 of the stored release manifest as last read (`refresh` reads it again when it moves). */
+  #manifestSha: string | undefined;
   #ready = false;
   readonly #finds: FindCache;
   #lastReconcileMs = 0;
+  /** The events as last read (what `view` answers while the database is away). */
+  #events: StoredEvent[] = [];
   #reconcileCount = 0;
 
   constructor(o: RolloutServiceOptions) {
     this.#o = o;
+    this.#lease = o.lease ?? soleLease;
     this.#serverVersion = o.serverVersion;
     this.#manifest = new PublishedManifest(o.info.product, o.log);
     this.#selfManifest = new PublishedManifest(SELF_PRODUCT, o.log);
@@ -119,14 +150,104 @@ export class RolloutService {
     else if (this.#serverVersion !== undefined) await store.putSetting("server_version", this.#serverVersion);
     const critical = await store.getSetting("critical_versions");
     if (critical) for (const v of JSON.parse(critical) as string[]) this.#critical.add(v);
+    if (this.#o.shared) this.#manifestSha = await this.#manifestStored();
     await this.#manifest.read(this.#o.readArtifact, this.#o.now());
     this.#updaterSetting = (await store.getSetting("updater_version")) ?? UPDATER_AUTO;
     if (this.#o.info.product !== SELF_PRODUCT)
       await this.#selfManifest.read(this.#o.readArtifact, this.#o.now());
-    this.#rollout = (await store.getRollout()) as Rollout | undefined;
+    await this.#readRollout();
     await this.#fleet.load(this.#config);
     await this.reconcile();
     this.#ready = true;
+  }
+
+  /** Reads the stored rollout and its generation (what another replica wrote, or a refused write's winner). */
+  async #readRollout(): Promise<boolean> {
+    const st = await this.#o.store.getRolloutState();
+    const generation = st?.generation ?? 0;
+    if (generation === this.#generation) return false;
+    this.#rollout = (st?.value ?? undefined) as Rollout | undefined;
+    this.#generation = generation;
+    this.#finds.invalidate();
+    return true;
+  }
+
+  /**
+   * Re-reads what other replicas may have changed (`what`: all, or what a notification named), after any
+   * reconcile or action in progress. Anything changed: the find answers are computed again, and the lease
+   * holder reconciles over it. A store that cannot be read throws, and nothing held changes.
+   */
+  async refresh(what: RefreshWhat): Promise<void> {
+    let changed = false;
+    await this.#serial(async () => {
+      changed = await this.#refreshOnce(what);
+    });
+    if (changed && this.#lease.held()) await this.reconcile();
+  }
+
+  async #refreshOnce(what: RefreshWhat): Promise<boolean> {
+    const { store } = this.#o;
+    const has = (k: string) => what === "all" || what.has(k);
+    let changed = false;
+    if (has("resource:autoupdate_config")) {
+      const stored = await store.getResource("autoupdate_config");
+      const next = stored === undefined ? defaultAutoupdateConfig() : parseAutoupdateConfig(stored);
+      if (
+        JSON.stringify(formatAutoupdateConfig(next)) !== JSON.stringify(formatAutoupdateConfig(this.#config))
+      ) {
+        this.#config = next;
+        this.#fleet.setConfig(next);
+        changed = true;
+      }
+    }
+    if (has("resource:autoupdate_version")) {
+      const stored = await store.getResource("autoupdate_version");
+      const next = stored === undefined ? undefined : parseAutoupdateVersion(stored);
+      const same = (v: AutoupdateVersion | undefined) =>
+        v ? JSON.stringify(formatAutoupdateVersion(v)) : "";
+      if (same(next) !== same(this.#version)) {
+        this.#version = next;
+        changed = true;
+      }
+    }
+    if (has("setting:server_version")) {
+      const sv = await store.getSetting("server_version");
+      if (sv && sv !== this.#serverVersion) {
+        this.#serverVersion = sv;
+        changed = true;
+      }
+    }
+    if (has("setting:critical_versions")) {
+      const stored = await store.getSetting("critical_versions");
+      const next = new Set(stored ? (JSON.parse(stored) as string[]) : []);
+      if ([...next].sort().join() !== [...this.#critical].sort().join()) {
+        this.#critical = next;
+        changed = true;
+      }
+    }
+    if (has("artifacts") && (await this.#manifestStored()) !== this.#manifestSha) {
+      // Another replica published a manifest (the stored sha256 moved): read it (once per publication).
+      this.#manifestSha = await this.#manifestStored();
+      if (await this.#manifest.read(this.#o.readArtifact, this.#o.now())) changed = true;
+    }
+    if (changed) this.#finds.invalidate();
+    if (has("rollout") && (await this.#readRollout())) changed = true;
+    return changed;
+  }
+
+  /** The sha256 of the release manifest the store lists, or undefined when none is published. */
+  async #manifestStored(): Promise<string | undefined> {
+    return (await this.#o.store.getArtifact(manifestFileName(this.#o.info.product)))?.sha256;
+  }
+
+  /** Replicas: counts the reports the other replicas received (Fleet.sync); a server alone has none. */
+  syncAgents(): Promise<void> {
+    return this.#fleet.sync();
+  }
+
+  /** Whether this replica runs the reconciler now. */
+  leads(): boolean {
+    return this.#lease.held();
   }
 
   ready(): boolean {
@@ -154,7 +275,7 @@ export class RolloutService {
     this.#fleet.setConfig(config);
     this.#o.log("autoupdate_config updated");
     this.#finds.invalidate();
-    await this.reconcile();
+    await this.#reconcileNow();
   }
 
   /** Stores a new `autoupdate_version`; `doc` as for `putConfig`. */
@@ -167,7 +288,7 @@ export class RolloutService {
       target: version.spec.agents?.targetVersion,
     });
     this.#finds.invalidate();
-    await this.reconcile();
+    await this.#reconcileNow();
   }
 
   /** The control plane's version, or undefined while nobody has set it. */
@@ -231,7 +352,7 @@ export class RolloutService {
     this.#serverVersion = v;
     this.#o.log("server_version updated", { server_version: v });
     this.#finds.invalidate();
-    await this.reconcile();
+    await this.#reconcileNow();
   }
 
   async setCritical(version: string, critical: boolean): Promise<void> {
@@ -242,7 +363,7 @@ export class RolloutService {
     await this.#o.store.putSetting("critical_versions", JSON.stringify([...next].sort()));
     this.#critical = next;
     this.#finds.invalidate();
-    await this.reconcile();
+    await this.#reconcileNow();
   }
 
   /** A release or manifest was uploaded: re-read the manifest's critical flags. */
@@ -253,7 +374,7 @@ export class RolloutService {
     if (this.updater().version !== updater) this.#finds.invalidate();
     if (await this.#manifest.read(this.#o.readArtifact, this.#o.now())) {
       this.#finds.invalidate();
-      await this.reconcile();
+      await this.#reconcileNow();
     }
   }
 
@@ -297,19 +418,25 @@ export class RolloutService {
     return this.#fleet;
   }
 
-  /** Deletes agents not seen for the retention from the store; answers how many. */
-  prune(): Promise<number> {
-    return this.#fleet.prune();
+  /** Deletes agents not seen for the retention from the store; answers how many (only the lease holder). */
+  async prune(): Promise<number> {
+    return this.#lease.held() ? await this.#fleet.prune() : 0;
   }
 
   // ---- rollout ----
 
   /**
    * Runs the reconciler once, after any run in progress: pure decisions from the core (over the counts
-   * kept as reports came), then persistence and logging.
+   * kept as reports came), then persistence and logging. Only while this replica holds the lease (a
+   * server alone always does); else it does nothing.
    */
   reconcile(): Promise<void> {
-    return this.#serial(() => this.#reconcileOnce());
+    return this.#serial(() => (this.#lease.held() ? this.#reconcileOnce() : Promise.resolve()));
+  }
+
+  /** An operator's write reconciles where it was taken, lease or not (compare-and-swap all the same). */
+  #reconcileNow(): Promise<void> {
+    return this.#serial(() => this.#reconcileOnce(true));
   }
 
   /** Runs `fn` after every reconcile and action before it: each reads the rollout the one before left. */
@@ -319,42 +446,62 @@ export class RolloutService {
     return run;
   }
 
-  async #reconcileOnce(): Promise<void> {
-    await this.#fleet.beforeReconcile();
+  /** `fresh`: an operator's write: the counts read again first, whenever they last were (replicas). */
+  async #reconcileOnce(fresh = false): Promise<void> {
+    await this.#fleet.beforeReconcile(fresh);
     const t0 = performance.now();
     const now = this.#o.now();
-    const agents = this.#version?.spec.agents;
-    let next = this.#rollout;
-    let events: RolloutEvent[] = [];
-    if (!agents) {
-      next = undefined;
-    } else {
-      const r = engine.reconcile({
-        config: this.#config,
-        version: this.#version,
-        rollout: this.#rollout,
-        counted: (g) => this.#fleet.group(g),
-        serverVersion: this.#serverVersion,
-        now,
-        random: this.#o.random ?? Math.random,
-        critical: this.#isCritical(agents.targetVersion),
-      });
-      next = r.rollout;
-      events = r.events;
+    for (let tries = 1; ; tries++) {
+      const { next, events } = this.#decide(now);
+      // The core returns the same rollout object when nothing changed: the precomputed answers stay valid
+      // (clock-dependent ones expire on their own). Callers that change other inputs invalidate first.
+      if (next === this.#rollout && events.length === 0) break;
+      if (await this.#write(next, events)) break;
+      // Another replica wrote the rollout since this one read it: decide again over what it wrote.
+      await this.#readRollout();
+      if (tries >= CAS_TRIES) {
+        this.#o.log("reconcile: the rollout kept changing under this replica; trying again later", {
+          tries,
+        });
+        break;
+      }
     }
-    // The core returns the same rollout object when nothing changed: the precomputed answers stay valid
-    // (clock-dependent ones expire on their own). Callers that change other inputs invalidate first.
-    if (next !== this.#rollout) {
-      // Stored first: when the store refuses, the rollout does not move (answers stay what is on disk).
-      await this.#o.store.putRollout(next ?? null);
-      this.#rollout = next;
-      this.#finds.invalidate();
-    }
-    await recordEvents(this.#o.store, this.#o.log, events);
     this.#manifest.warnExpiry(now);
     this.#selfManifest.warnExpiry(now);
     this.#lastReconcileMs = performance.now() - t0;
     this.#reconcileCount++;
+  }
+
+  /** The core's decision over the state held now. */
+  #decide(now: Date): { next: Rollout | undefined; events: RolloutEvent[] } {
+    const agents = this.#version?.spec.agents;
+    if (!agents) return { next: undefined, events: [] };
+    const r = engine.reconcile({
+      config: this.#config,
+      version: this.#version,
+      rollout: this.#rollout,
+      counted: (g) => this.#fleet.group(g),
+      serverVersion: this.#serverVersion,
+      now,
+      random: this.#o.random ?? Math.random,
+      critical: this.#isCritical(agents.targetVersion),
+    });
+    return { next: r.rollout, events: r.events };
+  }
+
+  /**
+   * Stores `next` with its events over the generation this replica read (one transaction), then holds it.
+   * False: another replica wrote first, nothing was written. Stored first: when the store refuses, the
+   * rollout does not move (answers stay what is stored).
+   */
+  async #write(next: Rollout | undefined, events: RolloutEvent[]): Promise<boolean> {
+    const ok = await this.#o.store.casRollout(this.#generation, next ?? null, storedEvents(events));
+    if (!ok) return false;
+    this.#rollout = next;
+    this.#generation++;
+    this.#finds.invalidate();
+    logEvents(this.#o.log, events);
+    return true;
   }
 
   action(group: string, action: GroupAction): Promise<void> {
@@ -362,17 +509,29 @@ export class RolloutService {
   }
 
   async #act(group: string, action: GroupAction): Promise<void> {
-    if (!this.#rollout) {
-      throw new UpkeepError("E_CONFLICT", "no rollout in progress: set autoupdate_version spec.agents first");
-    }
     const now = this.#o.now();
-    const input = { rollout: this.#rollout, group, now, config: this.#config };
-    const { rollout, event } = ACTIONS[action](input);
-    await this.#o.store.putRollout(rollout);
-    this.#rollout = rollout;
-    this.#finds.invalidate();
-    await recordEvents(this.#o.store, this.#o.log, [event]);
-    await this.#reconcileOnce();
+    // Replicas: the action applies to the rollout as stored now, not as last heard of.
+    if (this.#o.shared) await this.#readRollout();
+    for (let tries = 1; ; tries++) {
+      if (!this.#rollout) {
+        throw new UpkeepError(
+          "E_CONFLICT",
+          "no rollout in progress: set autoupdate_version spec.agents first",
+        );
+      }
+      const input = { rollout: this.#rollout, group, now, config: this.#config };
+      const { rollout, event } = ACTIONS[action](input);
+      if (await this.#write(rollout, [event])) break;
+      // Another replica moved the rollout: the action again, over what it wrote (it may now be refused).
+      await this.#readRollout();
+      if (tries >= CAS_TRIES)
+        throw new UpkeepError(
+          "E_CONFLICT",
+          `the rollout kept changing while ${action} ${group} was applied (other replicas writing): nothing was changed`,
+          { hint: "try again" },
+        );
+    }
+    await this.#reconcileOnce(true);
     const after = this.#rollout?.groups.find((g) => g.name === group);
     if (action === "start" && after?.state === "rolledback") {
       throw new UpkeepError("E_CONFLICT", `group ${group} rolled back again at once: ${after.reason}`, {
@@ -404,11 +563,19 @@ export class RolloutService {
 
   /** `GET /v1/rollout`: the stored rollout and what each group and client tools are told now. */
   async view(): Promise<RolloutView> {
-    // What an operator reads is the rollout as of now: counts and transitions not yet reconciled included.
-    // (Reads keep answering when the store refuses writes: the reconciler's timer logs that.)
-    await this.reconcile().catch(() => {});
-    const events = await this.#o.store.listEvents(100);
-    return rolloutView(this.#state(), this.#o.now().getTime(), events);
+    // What an operator reads is the rollout as of now: counts and transitions not yet reconciled included
+    // (on a replica without the lease: as the lease holder last stored it). Replicas: the stored rollout
+    // is read first, so a write just answered by another replica shows here too, notification or not.
+    // Reads keep answering when the store refuses writes, or cannot be read (the store logs that).
+    if (this.#o.shared) await this.#serial(async () => void (await this.#readRollout())).catch(() => {});
+    if (this.#lease.held()) await this.reconcile().catch(() => {});
+    try {
+      this.#events = await this.#o.store.listEvents(100);
+    } catch (e) {
+      // The database away (replicas): the events as last read; anything else is a failure to say.
+      if (!(e instanceof StoreUnavailableError)) throw e;
+    }
+    return rolloutView(this.#state(), this.#o.now().getTime(), this.#events);
   }
 
   #state(): RolloutState {

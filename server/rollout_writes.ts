@@ -8,7 +8,7 @@ import {
 import * as engine from "../core/rollout/mod.ts";
 import type { RolloutEvent } from "../core/rollout/types.ts";
 import type { GroupAction } from "../core/wire/mod.ts";
-import type { Store } from "./store.ts";
+import type { RolloutEvent as StoredEvent } from "./store.ts";
 
 /** A document that leaves out a section the stored resource sets: E_BAD_RESOURCE naming it. */
 export function refuseDropped(
@@ -27,21 +27,21 @@ export const ACTIONS: Record<GroupAction, (input: engine.StartGroupInput) => eng
   rollback: engine.rollbackGroup,
 };
 
-/** Stores the rollout's events (each with its time and reason) and logs them. */
-export async function recordEvents(
-  store: Store,
+/** The rollout's events as the store keeps them (each with its time and reason). */
+export function storedEvents(events: readonly RolloutEvent[]): StoredEvent[] {
+  return events.map((e) => ({
+    time: new Date(e.at).toISOString(),
+    group: e.group ?? "",
+    from: e.from ?? "",
+    to: e.to ?? "",
+    reason: e.message,
+  }));
+}
+
+/** Logs the rollout's events (once they are stored). */
+export function logEvents(
   log: (msg: string, fields?: Record<string, unknown>) => void,
-  events: RolloutEvent[],
-): Promise<void> {
-  if (events.length === 0) return;
-  await store.appendEvents(
-    events.map((e) => ({
-      time: new Date(e.at).toISOString(),
-      group: e.group ?? "",
-      from: e.from ?? "",
-      to: e.to ?? "",
-      reason: e.message,
-    })),
-  );
+  events: readonly RolloutEvent[],
+): void {
   for (const e of events) log(`rollout: ${e.message}`, { group: e.group, from: e.from, to: e.to });
 }
