@@ -7,6 +7,7 @@
  *     upkeep agent run [--interval 5m]          # the loop (supervise: runs the daemon as its child)
  *     upkeep agent update [--now]               # one pass; asks a running loop when there is one
  *     upkeep agent status [--json] | pin [VERSION] | unpin | disable | rollback | uninstall [--force]
+ *     upkeep agent self-test                    # this upkeep can be the updater: update.yaml, the server
  *
  * Every subcommand takes --install-dir (default /opt/upkeep, or UPKEEP_INSTALL_DIR) and --namespace
  * (default `default`). Only flags are declared here; the work loads inside the actions.
@@ -31,6 +32,37 @@ export function register(program: Command): void {
   registerUnpinDisable(agent);
   registerRollback(agent);
   registerUninstall(agent);
+  registerSelfTest(agent);
+}
+
+function registerSelfTest(agent: Command): void {
+  where(agent.command("self-test"))
+    .description(
+      "check that this upkeep can be the updater: it reads update.yaml and reaches the server (the self-update runs it with a new updater before switching to it)",
+    )
+    .option("--json", "print the result as JSON")
+    .action(async (o: Where) => {
+      const { layout } = await import("../core/sys/agent/layout.ts");
+      const { readState } = await import("../core/sys/agent/state_store.ts");
+      const { find } = await import("../core/sys/agent/server_api.ts");
+      const { UPKEEP_VERSION } = await import("../core/sys/self/build_info.ts");
+      const l = layout(o.installDir, o.namespace);
+      const state = await readState(l); // no lock: the loop holds it while it self-updates
+      const answer = await find(state.spec);
+      const { report } = await import("./output.ts");
+      report(
+        o,
+        {
+          version: UPKEEP_VERSION,
+          namespace: l.namespace,
+          server: state.spec.server,
+          agent_version: answer.agentVersion || null,
+          updater_version: answer.updaterVersion || null,
+        },
+        (d) =>
+          `self-test: upkeep ${d.version}: ${l.stateFile} read; ${d.server} answered (agent version ${d.agent_version ?? "none"}, updater version ${d.updater_version ?? "none"})`,
+      );
+    });
 }
 
 function registerRun(agent: Command): void {
@@ -102,7 +134,14 @@ function registerStatus(agent: Command): void {
         state = await readState(l);
       }
       const { report } = await import("./output.ts");
-      report(o, statusView(state, l.namespace), formatStatusText);
+      const { existsSync } = await import("node:fs");
+      const { readSelfState, selfLayout } = await import("../core/sys/agent/self_update.ts");
+      const { UPKEEP_VERSION } = await import("../core/sys/self/build_info.ts");
+      const sl = selfLayout(l.installDir);
+      const self = existsSync(sl.stateFile)
+        ? { running: UPKEEP_VERSION, state: await readSelfState(sl) }
+        : undefined;
+      report(o, statusView(state, l.namespace, self), formatStatusText);
     });
 }
 

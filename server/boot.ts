@@ -146,10 +146,10 @@ async function startRollout(
     now,
     presenceMs: o.agentTimeoutMs,
     retentionMs: o.agentRetentionMs,
-    lease: cluster.lease,
-    shared: cluster.shared,
     readArtifact: (name) => artifacts.readText(name),
     log,
+    lease: cluster.lease,
+    shared: cluster.shared,
   });
   await rollout.load();
   if (rollout.serverVersion() === undefined)

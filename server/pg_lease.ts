@@ -1,8 +1,11 @@
 /**
  * The reconciler lease of replicas on PostgreSQL: a session-level advisory lock (`pg_try_advisory_lock`) on a
  * connection of its own that does nothing else, so the lock lives exactly as long as that session. A replica
- * killed (kill -9, a crash, a lost network) loses its session, PostgreSQL releases the lock at once, and
- * the next replica to try (every `everyMs`, 2 s) takes it: a handover within a few seconds.
+ * killed (kill -9, a crash) loses its session, PostgreSQL releases the lock at once, and the next replica to
+ * try (every `everyMs`, 2 s) takes it: a handover within a few seconds. A holder that stops checking while
+ * its connection stays open (frozen, SIGSTOP, its host gone without a word, a network partition) is cut off
+ * by PostgreSQL itself: the session sets `idle_session_timeout` to 3 x `everyMs` (PostgreSQL 14+), so a
+ * session silent for 6 s is closed and its lock released.
  *
  * The holder checks every `everyMs` that its session still holds the lock (pg_locks): Bun's client
  * reconnects on its own after a dropped connection, and a new session holds nothing. A dropped session is
@@ -104,12 +107,7 @@ export class PgLease implements Lease {
             ),
             this.#o.timeoutMs,
           )
-        : withTimeout(
-            sql`SELECT pg_try_advisory_lock(${k1}::int, ${k2}::int) AS ok`.then(
-              (rows: { ok: boolean }[]) => rows[0]?.ok === true,
-            ),
-            this.#o.timeoutMs,
-          );
+        : withTimeout(this.#tryLock(sql), this.#o.timeoutMs);
       const now = await holds;
       if (this.#closed) return;
       if (epoch !== this.#epoch) return this.#lose("its database session was replaced during a check");
@@ -123,6 +121,16 @@ export class PgLease implements Lease {
       }
       this.#lose(`the database does not answer (${(e as Error).message})`);
     }
+  }
+
+  /** Tries the lock on this session, which is first told to close itself when silent (a frozen holder). */
+  async #tryLock(sql: SQL): Promise<boolean> {
+    const [k1, k2] = LEASE_KEYS;
+    const idle = `${3 * this.#o.everyMs}ms`;
+    // PostgreSQL before 14 does not know the setting: the lease then holds until the session is closed.
+    await sql`SELECT set_config('idle_session_timeout', ${idle}, false)`.catch(() => {});
+    const rows = (await sql`SELECT pg_try_advisory_lock(${k1}::int, ${k2}::int) AS ok`) as { ok: boolean }[];
+    return rows[0]?.ok === true;
   }
 
   #take(): void {

@@ -369,13 +369,17 @@ export interface Loop {
   log(): string;
 }
 
-/** Starts `agent run` with its output in the host's log file; waits for its control socket. */
+/**
+ * Starts `agent run` with its output in the host's log file; waits for its control socket. `exe`: the upkeep
+ * executable to run (default dist/upkeep; the self-update tests start the host's bin link).
+ */
 export async function startLoop(
   h: Host,
   extra: string[] = [],
   env: Record<string, string> = {},
+  exe = UPKEEP,
 ): Promise<Loop> {
-  const proc = Bun.spawn([UPKEEP, "agent", "run", ...h.where, "--interval", "1h", ...extra], {
+  const proc = Bun.spawn([exe, "agent", "run", ...h.where, "--interval", "1h", ...extra], {
     env: { ...process.env, ...env },
     stdin: "ignore",
     stdout: Bun.file(`${h.log}.out`),
@@ -498,4 +502,55 @@ export function killDaemon(h: Host): void {
 export function cleanup(dir: string): void {
   if (process.env.UPKEEP_TEST_KEEP === "1") return void console.log(`kept ${dir}`);
   rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * Builds upkeep stamped with `version` at `outfile`, trusting `testSelfKey` (a .pub) for upkeep's own
+ * releases (scripts/build.ts --version --test-self-key): two of them tell an updater from its successor.
+ */
+export async function buildUpkeep(version: string, outfile: string, testSelfKey: string): Promise<string> {
+  const p = Bun.spawn(
+    [
+      process.execPath,
+      join(import.meta.dir, "..", "scripts", "build.ts"),
+      "--version",
+      version,
+      "--outfile",
+      outfile,
+      "--test-self-key",
+      testSelfKey,
+    ],
+    { stdout: "pipe", stderr: "pipe" },
+  );
+  const [code, err] = await Promise.all([p.exited, new Response(p.stderr).text()]);
+  if (code !== 0) throw new Error(`build of ${version} failed: ${err}`);
+  return outfile;
+}
+
+/**
+ * A mirror of the world's server that also hosts upkeep's own releases from `dir` (under /artifacts/, as
+ * serve would once they are published) and names `updater.version` in its find answers
+ * (`upkeep.updater_version`); `tamper` changes an executable's bytes on the way.
+ */
+export interface SelfMirror extends Mirror {
+  updater: { version: string; tamper?: (name: string, bytes: Uint8Array) => Uint8Array };
+}
+
+export function startSelfMirror(w: World, dir: string): SelfMirror {
+  const updater: SelfMirror["updater"] = { version: "" };
+  const m = startMirror(w, {
+    before: (path) => {
+      const name = path.startsWith("/artifacts/upkeep-") ? path.slice("/artifacts/".length) : "";
+      if (!name || name.includes("/") || !existsSync(join(dir, name))) return undefined;
+      const bytes = new Uint8Array(readFileSync(join(dir, name)));
+      return new Response(updater.tamper ? updater.tamper(name, bytes) : bytes);
+    },
+    after: async (path, r) => {
+      if (path !== "/v1/webapi/find" || !r.ok) return r;
+      const doc = (await r.json()) as { upkeep?: Record<string, unknown> };
+      if (updater.version) doc.upkeep = { ...doc.upkeep, updater_version: updater.version };
+      return Response.json(doc);
+    },
+  });
+  return { ...m, updater };
 }

@@ -299,6 +299,57 @@ describe.skipIf(skip)("three serve replicas on one PostgreSQL", () => {
     expect([(await health(b)).reconciler, (await health(c)).reconciler].filter(Boolean)).toHaveLength(1);
   }, 90_000);
 
+  test("the reconciling replica frozen (SIGSTOP): another takes over within 10 s; thawed, it writes nothing stale", async () => {
+    const {
+      url,
+      servers: [a, b, c],
+    } = await replicas();
+    if (!a || !b || !c) throw new Error("three replicas");
+    await setRollout(a);
+    for (const id of ["c1", "c2"]) await report(b, id, "canary", "1.0.0");
+    await within("A counts them", 5000, async () => (await rollout(a)).groups.canary?.present_count === 2);
+
+    // Frozen with its connections open: PostgreSQL closes its silent lease session, which frees the lock.
+    process.kill(a.proc.pid, "SIGSTOP");
+    const t0 = performance.now();
+    try {
+      await within(
+        "B or C takes over",
+        10_000,
+        async () => (await health(b)).reconciler || (await health(c)).reconciler,
+      );
+      console.error(
+        `[figure] the reconciling replica frozen: another took over after ${(performance.now() - t0).toFixed(0)} ms`,
+      );
+      await ok(call(b, "POST", "/v1/rollout/groups/canary/start"));
+    } finally {
+      process.kill(a.proc.pid, "SIGCONT");
+    }
+    const canary = (await rollout(b)).groups.canary?.canaries[0]?.updater_id as string;
+    // At once, to the thawed replica, which may still believe it leads: a report that decides.
+    await report(a, canary, "canary", "1.1.0");
+    await within("A knows it lost the lease", 5000, async () => !(await health(a)).reconciler);
+    await within(
+      "the canary group goes active",
+      5000,
+      async () => (await rollout(c)).groups.canary?.state === "active",
+    );
+    await report(c, canary === "c1" ? "c2" : "c1", "canary", "1.1.0");
+    await within(
+      "the canary group is done",
+      5000,
+      async () => (await rollout(a)).groups.canary?.state === "done",
+    );
+    expect(await transitions(url)).toEqual([
+      "canary: unstarted->canary",
+      "canary: canary->active",
+      "canary: active->done",
+    ]);
+    const leaders = await Promise.all([a, b, c].map(async (s) => (await health(s)).reconciler));
+    expect(leaders.filter(Boolean)).toHaveLength(1);
+    expect(a.stderr()).toContain("reconciler lease lost");
+  }, 90_000);
+
   test("PostgreSQL stopped and started: find never fails, writes answer 503 with the reason, then recover", async () => {
     const {
       servers: [a, b, c],

@@ -55,6 +55,16 @@ export function registerEnable(agent: Command): void {
     )
     .option("--insecure", "allow plain http to hosts that are not loopback (stored)")
     .option("--no-insecure", "https only again, after an earlier --insecure")
+    .option(
+      "--no-self-update",
+      "do not update the agent's own executable when the server names an updater version (stored)",
+    )
+    .option("--self-update", "update the agent's own executable again, after an earlier --no-self-update")
+    .option(
+      "--self-trust-key <pubfile>",
+      "a key upkeep's own releases may be signed by, beside the built-in ones (a fork, an internal build); repeatable",
+      collect,
+    )
     .option("--json", "print the result as JSON")
     .action(enableAction);
 }
@@ -130,6 +140,8 @@ async function enableFlags(o: EnableOptions): Promise<EnableFlags> {
     ...given("insecure", o.insecure === undefined ? undefined : o.insecure === true),
     ...given("systemdDir", systemdDir === undefined ? undefined : resolve(systemdDir)),
     ...given("interval", str("interval")),
+    ...given("selfUpdate", o.selfUpdate === undefined ? undefined : o.selfUpdate === true),
+    ...given("selfTrustKeys", o.selfTrustKey),
   };
 }
 

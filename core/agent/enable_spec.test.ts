@@ -57,7 +57,22 @@ describe("mergeEnableFlags", () => {
       insecure: false,
       systemdDir: "/etc/systemd/system",
       interval: "1m",
+      selfUpdate: true,
+      selfTrustKeys: [],
     });
+  });
+  test("self-update: on by default, --no-self-update stored, kept by a bare enable, --self-update back on", () => {
+    const first = { server: "https://s", product: "hello", baseUrl: "https://b", trustKeys: ["k.pub"] };
+    expect(mergeEnableFlags(undefined, first, DEFAULTS).selfUpdate).toBe(true);
+    const off = mergeEnableFlags(STORED, { selfUpdate: false }, DEFAULTS);
+    expect(off.selfUpdate).toBe(false);
+    expect(mergeEnableFlags({ ...STORED, selfUpdate: false }, {}, DEFAULTS).selfUpdate).toBe(false);
+    expect(
+      mergeEnableFlags({ ...STORED, selfUpdate: false }, { selfUpdate: true }, DEFAULTS).selfUpdate,
+    ).toBe(true);
+    expect(changedSettings(STORED, { ...STORED, selfUpdate: false })).toEqual([
+      "self-update (true -> false)",
+    ]);
   });
   test("existing namespace: a flag given replaces its stored value only", () => {
     const s = mergeEnableFlags(STORED, { group: "prod", daemonArgs: [], interval: "30s" }, DEFAULTS);

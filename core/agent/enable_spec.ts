@@ -30,6 +30,10 @@ export interface EnableFlags {
   insecure?: boolean;
   systemdDir?: string;
   interval?: string;
+  /** `--self-update` / `--no-self-update`. */
+  selfUpdate?: boolean;
+  /** `--self-trust-key`: key files or `RW...` keys. */
+  selfTrustKeys?: string[];
 }
 
 export type EnableSettings = Required<EnableFlags>;
@@ -99,6 +103,8 @@ export function mergeEnableFlags(
     insecure: flags.insecure ?? p?.insecure ?? false,
     systemdDir: flags.systemdDir ?? (p?.systemdDir || defaults.systemdDir),
     interval: flags.interval ?? p?.interval ?? DEFAULT_INTERVAL,
+    selfUpdate: flags.selfUpdate ?? p?.selfUpdate ?? true,
+    selfTrustKeys: flags.selfTrustKeys?.length ? flags.selfTrustKeys : (p?.selfTrustKeys ?? []),
   };
 }
 
@@ -122,14 +128,17 @@ export function changedSettings(before: AgentSpec, after: AgentSpec): string[] {
     ["insecure", "insecure"],
     ["systemdDir", "systemd-dir"],
     ["interval", "interval"],
+    ["selfUpdate", "self-update"],
+    ["selfTrustKeys", "self-trust-key"],
   ];
   const out: string[] = [];
   for (const [k, flag] of fields) {
-    const a = before[k];
-    const b = after[k];
+    const a = before[k] ?? (k === "selfUpdate" ? true : k === "selfTrustKeys" ? [] : undefined);
+    const b = after[k] ?? (k === "selfUpdate" ? true : k === "selfTrustKeys" ? [] : undefined);
     if (JSON.stringify(a) === JSON.stringify(b)) continue;
     if (k === "token") out.push(`token (${a ? "set" : "none"} -> ${b ? "set" : "none"})`);
-    else if (k === "trustKeys") out.push(`trust-key (${(b as string[]).length} key(s))`);
+    else if (k === "trustKeys" || k === "selfTrustKeys")
+      out.push(`${flag} (${(b as string[]).length} key(s))`);
     else if (typeof a === "number") out.push(`${flag} (${a}ms -> ${b}ms)`);
     else out.push(`${flag} (${show(a)} -> ${show(b)})`);
   }

@@ -10,6 +10,7 @@ export * from "./health.ts";
 export * from "./pass_report.ts";
 export * from "./pass_result.ts";
 export * from "./recover.ts";
+export * from "./self_update.ts";
 export * from "./settle.ts";
 export * from "./state_file.ts";
 export * from "./status_view.ts";

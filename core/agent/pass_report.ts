@@ -15,6 +15,9 @@ export interface PassReport {
   version: string;
   error?: string;
   failedVersion?: string;
+  /** The upkeep version the updater runs; one whose self-update failed here (added by the reporter). */
+  updaterVersion?: string;
+  updaterFailedVersion?: string;
 }
 
 export interface PassEnd {

@@ -144,6 +144,8 @@ const SPEC_KEYS = [
   "enabled",
   "pinned",
   "updater_id",
+  "self_update",
+  "self_trust_keys",
 ] as const;
 const STATUS_KEYS = [
   "active",
@@ -231,6 +233,14 @@ function readSpec(s: Reader, given: boolean): AgentSpec {
     pinned: s.bool("pinned", false),
     updaterId: s.str("updater_id", { required: true, max: 128 }),
   };
+  // Written only when not the default (files of older upkeeps, and golden files, stay as they were).
+  if (s.bool("self_update", true) === false) spec.selfUpdate = false;
+  const selfKeys = s.strList(
+    "self_trust_keys",
+    (v) => /^RW[A-Za-z0-9+/]{54}$/.test(v),
+    "a minisign public key (RW...)",
+  );
+  if (selfKeys.length > 0) spec.selfTrustKeys = selfKeys;
   if (given && spec.trustKeys.length === 0 && !s.problems.some((p) => p.path.startsWith("spec.trust_keys")))
     report(s, "spec.trust_keys", "must list at least one key");
   if (given) s.unknown(SPEC_KEYS);
@@ -319,6 +329,8 @@ export function stateDocument(state: AgentState): Obj {
     pinned: s.pinned,
     updater_id: s.updaterId,
   };
+  if (s.selfUpdate === false) spec.self_update = false;
+  if (s.selfTrustKeys?.length) spec.self_trust_keys = [...s.selfTrustKeys];
   const status: Obj = {
     active: t.active,
     backup: t.backup,

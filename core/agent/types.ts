@@ -45,6 +45,10 @@ export interface AgentSpec {
   pinned: boolean;
   /** A random UUID made at enable; how the server tells this updater from others. */
   updaterId: string;
+  /** The agent updates its own executable when the server names an updater version (default true). */
+  selfUpdate?: boolean;
+  /** The operator's own keys for upkeep's releases (`--self-trust-key`), beside the built-in ones. */
+  selfTrustKeys?: string[];
 }
 
 /** An update in progress: written before `current` is switched, cleared once health is settled. */
@@ -103,4 +107,20 @@ export interface StatusView {
   namespace: string;
   service: ServiceKind;
   updating: { from: string; to: string } | null;
+  /** The agent's own executable (issue 16): absent before the updater's folder exists. */
+  updater?: UpdaterView;
+}
+
+/** `agent status`: the updater itself. */
+export interface UpdaterView {
+  /** The upkeep version this command runs as. */
+  running: string;
+  /** The committed updater version (state.json), null before any. */
+  active: string | null;
+  backup: string | null;
+  skip: string[];
+  /** A switch on trial (not yet committed by a pass of the new updater). */
+  updating: { from: string; to: string } | null;
+  failed: { version: string; reason: string } | null;
+  self_update: boolean;
 }

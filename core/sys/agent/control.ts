@@ -105,7 +105,8 @@ function refusedConnect(socket: string, e: unknown): UpkeepError | undefined {
 }
 
 export interface ControlServer {
-  stop(): void;
+  /** Stops listening; a request still waiting for its answer gets `why` (E_CANCELLED) when given. */
+  stop(why?: string): void;
 }
 
 /** Reads the uid of the process at the other end of a connected unix socket; undefined if it cannot. */
@@ -201,6 +202,7 @@ export async function listenControl(
   try {
     unlinkSync(socket);
   } catch {}
+  const waiting = new Set<{ end(data: string): void }>();
   const server = Bun.listen<{ buf: string; refused: string }>({
     unix: socket,
     socket: {
@@ -236,9 +238,14 @@ export async function listenControl(
           return;
         }
         s.data.buf = "";
+        waiting.add(s);
         handle(req).then(
-          (r) => s.end(`${JSON.stringify(r)}\n`),
+          (r) => {
+            waiting.delete(s);
+            s.end(`${JSON.stringify(r)}\n`);
+          },
           (e) =>
+            waiting.delete(s) &&
             s.end(
               isUpkeepError(e)
                 ? refusal(e.code, e.message, e.hint)
@@ -251,7 +258,11 @@ export async function listenControl(
   // 0600 as well (the folder already keeps others out).
   chmodSync(socket, 0o600);
   return {
-    stop: () => {
+    stop: (why?: string) => {
+      if (why)
+        for (const s of waiting)
+          s.end(refusal("E_CANCELLED", why, "ask again: the loop is back in a moment"));
+      waiting.clear();
       server.stop(true);
       try {
         unlinkSync(socket);

@@ -82,6 +82,8 @@ export async function enable(
   const input = mergeEnableFlags(stored?.spec, enableInput.flags, enableInput.defaults, l.root);
   checkSettings(input);
   const keys = await loadTrustedKeys(input.trustKeys);
+  // The operator's keys for upkeep's own releases (a fork, an internal build): checked now, stored as RW...
+  const selfKeys = input.selfTrustKeys.length ? await loadTrustedKeys(input.selfTrustKeys) : [];
 
   const createdRoot = !existsSync(l.root);
   // 0755 whatever the umask: a daemon running as another user must traverse into current/bin.
@@ -94,7 +96,7 @@ export async function enable(
   let written = false;
   try {
     const previous = (await stateExists(l)) ? await readState(l).catch(() => undefined) : undefined;
-    const spec = specOf(input, keys.map(encodePublicKey), previous?.spec);
+    const spec = specOf(input, keys.map(encodePublicKey), previous?.spec, selfKeys.map(encodePublicKey));
     const { updater, result } = await firstInstall(
       l,
       { spec, status: previous?.status ?? emptyStatus() },
@@ -122,7 +124,7 @@ export async function enable(
       );
     const done = { state: updater.state, result, existing: previous !== undefined, changed, warnings };
     if (input.service === "systemd") {
-      const started = await startUnits(l, updater, input, enableInput.upkeepPath, ctl);
+      const started = await startUnits(l, updater, input, unitUpkeepPath(l, enableInput.upkeepPath), ctl);
       // Not healthy: nothing reported (the operator is told what to check first).
       if (started.healthy) await updater.reportActive();
       return { ...done, ...started };
@@ -174,7 +176,12 @@ function checkSettings(input: EnableSettings): void {
 }
 
 /** The spec enable writes: the settings, the keys as `RW...` text, and what a previous enable kept. */
-function specOf(input: EnableSettings, trustKeys: string[], previous: AgentSpec | undefined): AgentSpec {
+function specOf(
+  input: EnableSettings,
+  trustKeys: string[],
+  previous: AgentSpec | undefined,
+  selfTrustKeys: string[] = [],
+): AgentSpec {
   return {
     server: input.server.replace(/\/+$/, ""),
     product: input.product,
@@ -198,6 +205,8 @@ function specOf(input: EnableSettings, trustKeys: string[], previous: AgentSpec 
     enabled: true,
     pinned: previous?.pinned ?? false,
     updaterId: previous?.updaterId ?? randomUUID(),
+    ...(input.selfUpdate === false ? { selfUpdate: false } : {}),
+    ...(selfTrustKeys.length ? { selfTrustKeys } : {}),
   };
 }
 
@@ -291,4 +300,15 @@ async function startUnits(
     healthy: false,
     check: `the configuration is kept; check \`systemctl status ${unit}\`, \`journalctl -u ${unit}\`${probe}, then \`upkeep agent status\``,
   };
+}
+
+/**
+ * The upkeep the agent's unit runs: an updater version's own file (a self-updated upkeep started through its
+ * bin link sees that path) is run as `<install-dir>/updater/current/upkeep`, which follows later switches.
+ */
+export function unitUpkeepPath(l: Layout, upkeepPath: string): string {
+  const versions = join(l.installDir, "updater", "versions");
+  return upkeepPath.startsWith(`${versions}/`)
+    ? join(l.installDir, "updater", "current", "upkeep")
+    : upkeepPath;
 }

@@ -11,15 +11,18 @@ import { join } from "node:path";
 import { type AgentState, DEFAULT_INTERVAL, formatPassResult, type PassResult } from "../../agent/mod.ts";
 import { MAX_TIMER_MS, tryParseDuration } from "../../duration.ts";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
-import { faultPause } from "../fault.ts";
+import { faultPause, faultPoint } from "../fault.ts";
 import { acquireLock } from "../lock.ts";
 import { askLoop, type ControlRequest, type ControlResponse, listenControl } from "./control.ts";
 import { JitterGate } from "./jitter_gate.ts";
 import type { Layout } from "./layout.ts";
 import { defaultBackend, openSession, opPin, opRollback } from "./ops.ts";
+import { SelfLoop, selfStart } from "./self_loop.ts";
+import type { SelfPorts } from "./self_update.ts";
+import type { AgentFindAnswer } from "./server_api.ts";
 import type { ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
-import { Supervisor, stopOrphan } from "./supervise.ts";
+import { ownDaemon, Supervisor, stopOrphan } from "./supervise.ts";
 
 export interface LoopOptions {
   layout: Layout;
@@ -28,6 +31,8 @@ export interface LoopOptions {
   log: (msg: string) => void;
   /** Graceful stop timeout of the daemon before SIGKILL. */
   graceMs?: number;
+  /** The self-update's build and network (default: the real ones, self_ports.ts). */
+  selfPorts?: SelfPorts;
 }
 
 const ONE_LOOP_HINT =
@@ -51,10 +56,19 @@ export async function runLoop(o: LoopOptions): Promise<void> {
     what: "agent run",
     busy: { who: "another `upkeep agent run` loop", hint: ONE_LOOP_HINT },
   });
+  let released = false;
+  const releaseRun = () => {
+    if (!released) runLock.release();
+    released = true;
+  };
   try {
-    await new AgentLoop(o, await readState(l)).run();
+    const ports = o.selfPorts ?? (await import("./self_ports.ts")).realSelfPorts();
+    // A switch of the updater on trial is judged first (this may hand back to the previous updater).
+    const { trialMs } = await selfStart(l, ports, o.log, releaseRun);
+    faultPoint(`self:run-start@${ports.running}`);
+    await new AgentLoop(o, await readState(l), ports, releaseRun, trialMs).run();
   } finally {
-    runLock.release();
+    releaseRun();
   }
 }
 
@@ -86,9 +100,38 @@ class AgentLoop {
     },
   });
 
-  constructor(o: LoopOptions, state: AgentState) {
+  readonly #self: SelfLoop;
+  #control: { stop(why?: string): void } | undefined;
+  #handlers: [NodeJS.Signals, () => void][] = [];
+  readonly #trialMs: number | undefined;
+
+  constructor(
+    o: LoopOptions,
+    state: AgentState,
+    ports: SelfPorts,
+    releaseRunLock: () => void,
+    trialMs: number | undefined,
+  ) {
     this.#o = o;
     this.#state = state;
+    this.#trialMs = trialMs;
+    this.#self = new SelfLoop(
+      {
+        layout: o.layout,
+        spec: () => this.#state.spec,
+        log: (m) => this.#log(m),
+        stopping: () => this.#ac.signal.aborted,
+        // Before re-executing in place: nothing of this image may linger (the daemon runs on).
+        release: async () => {
+          if (this.#timer) clearTimeout(this.#timer);
+          this.#gate.cancel();
+          this.#control?.stop("the agent run loop is handing over to a new updater");
+          for (const [sig, h] of this.#handlers) process.off(sig, h);
+          releaseRunLock();
+        },
+      },
+      ports,
+    );
     if (state.spec.service === "supervise") {
       const l = o.layout;
       this.#supervisor = new Supervisor({
@@ -113,6 +156,8 @@ class AgentLoop {
     await this.#start();
     await faultPause("agent:loop-before-listen");
     const control = await listenControl(this.#o.layout.socket, (req) => this.#handle(req));
+    this.#control = control;
+    if (this.#trialMs !== undefined) this.#self.armTrial(this.#trialMs);
     this.#log(
       `agent run: pid ${process.pid}, namespace ${this.#o.layout.root}, service ${this.#state.spec.service}, every ${this.#intervalMs() / 1000}s${this.#o.intervalMs === undefined ? ` (update.yaml: interval ${this.#state.spec.interval})` : ""}`,
     );
@@ -122,6 +167,7 @@ class AgentLoop {
       ["SIGUSR1", () => void this.#passNow("SIGUSR1").catch((e) => this.#log(`pass failed: ${String(e)}`))],
       ["SIGHUP", () => this.#supervisor?.signal("SIGHUP")],
     ];
+    this.#handlers = handlers;
     for (const [sig, h] of handlers) process.on(sig, h);
     void this.#tick();
 
@@ -138,13 +184,16 @@ class AgentLoop {
   /** Start: stop a daemon orphaned by a killed agent, recovery under the lock, start ours. */
   async #start(): Promise<void> {
     const sv = this.#supervisor;
-    if (sv) {
+    // The daemon this very process started before it re-executed itself (the updater's hand-over) is kept.
+    const own = sv ? await ownDaemon(this.#o.layout.daemonPid) : 0;
+    if (sv && !own) {
       const orphan = await stopOrphan(this.#o.layout.daemonPid, this.#o.graceMs ?? 10_000);
       if (orphan) this.#log(`stopped daemon pid ${orphan} left by a previous agent`);
     }
     await this.#withSession("agent run (start)", async () => {
       if (!sv) return;
-      if (existsSync(this.#daemonPath())) sv.start();
+      if (own) sv.adopt(own);
+      else if (existsSync(this.#daemonPath())) sv.start();
       else this.#log(`nothing to run yet: ${this.#daemonPath()} does not exist`);
     });
   }
@@ -172,8 +221,10 @@ class AgentLoop {
   }
 
   #pass(now: boolean): Promise<PassResult> {
-    return this.#withSession("agent run (pass)", async (s) => {
+    let find: AgentFindAnswer | undefined;
+    const p = this.#withSession("agent run (pass)", async (s) => {
       const r = await s.updater.pass({ now, waitJitter: this.#gate.defer });
+      find = s.updater.lastFind;
       this.#log(`pass: ${formatPassResult(r)}`);
       const sv = this.#supervisor;
       // The first install of a daemon that was not running: start it.
@@ -181,6 +232,13 @@ class AgentLoop {
         sv.start();
       return r;
     });
+    // Then the updater itself (outside the namespace lock; queued like a pass, so a hand-over never cuts one).
+    const after = p.then(
+      () => this.#self.afterPass(find, now),
+      () => {},
+    );
+    this.#chain = after.catch((e) => this.#log(`updater: ${messageOf(e)}`));
+    return p;
   }
 
   /** `agent update --now`, SIGUSR1: the jitter wait in progress is dropped, the pass runs at once. */
@@ -195,6 +253,7 @@ class AgentLoop {
     this.#log(`stopping (${why})`);
     this.#ac.abort();
     this.#gate.cancel();
+    this.#self.stop();
     this.#stop();
   }
 

@@ -11,7 +11,7 @@ import { UpkeepError } from "../../errors.ts";
 import { acquireLock, type Lock } from "../lock.ts";
 import type { Layout } from "./layout.ts";
 import { removeLinks } from "./links.ts";
-import { realPorts } from "./ports.ts";
+import { realPorts, withUpdaterFields } from "./ports.ts";
 import { DetachedBackend, type ServiceBackend } from "./service.ts";
 import { readState } from "./state_store.ts";
 import { stopOrphan } from "./supervise.ts";
@@ -63,6 +63,7 @@ export async function openSession(l: Layout, o: SessionOptions): Promise<Session
       layout: l,
       state,
       ...realPorts,
+      server: withUpdaterFields(realPorts.server, l.installDir),
       service: (o.service ?? ((s) => defaultBackend(s)))(state),
       log: o.log,
       ...(o.signal ? { signal: o.signal } : {}),

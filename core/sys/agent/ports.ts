@@ -68,3 +68,23 @@ export const realPorts: AgentPorts = {
   },
   probe: { smokeTest, health: probe },
 };
+
+/**
+ * The server port with the updater's part added to every report: the upkeep version this updater runs and a
+ * version whose self-update failed here (state.json under `installDir`).
+ */
+export function withUpdaterFields(server: ServerPort, installDir: string): ServerPort {
+  return {
+    find: server.find,
+    report: async (spec, r) => {
+      const { UPKEEP_VERSION } = await import("../self/build_info.ts");
+      const { readSelfState, selfLayout } = await import("./self_update.ts");
+      const failed = (await readSelfState(selfLayout(installDir))).failed?.version;
+      return server.report(spec, {
+        ...r,
+        updaterVersion: UPKEEP_VERSION,
+        ...(failed ? { updaterFailedVersion: failed } : {}),
+      });
+    },
+  };
+}

@@ -5,7 +5,7 @@
 import { hostname } from "node:os";
 import type { AgentSpec } from "../../agent/types.ts";
 import { UpkeepError } from "../../errors.ts";
-import { type FindAnswer, parseFindAnswer } from "../../wire/parse_find.ts";
+import { type FindAnswer, parseFind } from "../../wire/parse_find.ts";
 import { type ReportState, reportBody } from "../../wire/report.ts";
 import { MAX_FIND_ANSWER_BYTES, readCapped, readPrefix, Watchdog } from "../bounded_http.ts";
 import { checkUrl } from "../install/mod.ts";
@@ -24,7 +24,10 @@ function cancelled(): UpkeepError {
   return new UpkeepError("E_CANCELLED", "the pass was stopped before the server answered");
 }
 
-export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<FindAnswer> {
+/** The find answer with `upkeep.updater_version`: the updater version the server wants ("" none). */
+export type AgentFindAnswer = FindAnswer & { updaterVersion?: string };
+
+export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<AgentFindAnswer> {
   const url = `${base(spec.server)}/v1/webapi/find?group=${encodeURIComponent(spec.group)}&updater_id=${encodeURIComponent(spec.updaterId)}`;
   checkUrl(spec.server, spec.insecure);
   const watchdog = new Watchdog({
@@ -68,9 +71,10 @@ export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<FindA
     } catch (e) {
       throw new UpkeepError("E_SERVER", `${url}: the answer is not JSON`, { cause: e, hint: HINT });
     }
-    const answer = parseFindAnswer(doc);
+    const parsed = parseFind(doc);
+    const answer = parsed.agent;
     if (typeof answer === "string") throw new UpkeepError("E_SERVER", `${url}: ${answer}`);
-    return answer;
+    return { ...answer, updaterVersion: parsed.updaterVersion ?? "" };
   } finally {
     watchdog.dispose();
   }
@@ -83,6 +87,9 @@ export interface ReportBody {
   version: string;
   error?: string;
   failedVersion?: string;
+  /** The upkeep version this updater runs, and one whose self-update failed here (issue 16). */
+  updaterVersion?: string;
+  updaterFailedVersion?: string;
 }
 
 /**

@@ -6,7 +6,6 @@
  */
 
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from "node:fs";
-import type { Subprocess } from "bun";
 import { restartDelayMs } from "../../agent/health.ts";
 import { pidAlive } from "../lock.ts";
 import type { DaemonSample, ServiceBackend } from "./service.ts";
@@ -90,11 +89,103 @@ function unlinkSilently(p: string) {
   } catch {}
 }
 
+/** What the supervisor needs of its child: a Bun subprocess, or one adopted across a re-exec. */
+interface Child {
+  readonly pid: number;
+  readonly exited: Promise<number>;
+  readonly exitCode: number | null;
+  readonly signalCode: string | number | null;
+  kill(signal?: NodeJS.Signals | number): void;
+}
+
+/**
+ * The daemon started by this process before it re-executed itself (same PID, so the daemon is still its
+ * child, but no longer a Bun subprocess): watched through /proc, reaped with waitpid(2) when libc is there.
+ */
+class AdoptedChild implements Child {
+  readonly pid: number;
+  exitCode: number | null = null;
+  signalCode: string | null = null;
+  readonly exited: Promise<number>;
+  #timer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(pid: number) {
+    this.pid = pid;
+    this.exited = new Promise<number>((resolve) => {
+      this.#timer = setInterval(() => {
+        const status = reap(pid);
+        if (status === undefined && pidAlive(pid) && !/^Z/.test(stateOf(pid))) return;
+        clearInterval(this.#timer);
+        if (status !== undefined && (status & 0x7f) !== 0) this.signalCode = `signal ${status & 0x7f}`;
+        this.exitCode = status === undefined ? 0 : (status >> 8) & 0xff;
+        resolve(this.exitCode);
+      }, 100);
+    });
+  }
+
+  kill(signal: NodeJS.Signals | number = "SIGTERM"): void {
+    if (this.exitCode === null) process.kill(this.pid, signal);
+  }
+}
+
+type WaitPid = (pid: number, status: Int32Array) => number;
+let waitpidFn: WaitPid | null | undefined;
+
+/** Loads waitpid(2) once (adoption is rare); null where there is no libc. */
+async function loadWaitpid(): Promise<void> {
+  if (waitpidFn !== undefined) return;
+  const { openLibc } = await import("../libc.ts");
+  const { FFIType, ptr } = await import("bun:ffi");
+  const lib = await openLibc({
+    waitpid: { args: [FFIType.i32, FFIType.ptr, FFIType.i32], returns: FFIType.i32 },
+  });
+  waitpidFn = lib ? (pid, status) => lib.symbols.waitpid(pid, ptr(status), 1 /* WNOHANG */) as number : null;
+}
+
+/** The wait status of an exited child (reaped now), or undefined while it runs (or cannot be reaped). */
+function reap(pid: number): number | undefined {
+  if (!waitpidFn) return undefined;
+  const status = new Int32Array(1);
+  return waitpidFn(pid, status) === pid ? (status[0] as number) : undefined;
+}
+
+/**
+ * A daemon left running by this very process before it re-executed itself (the updater's hand-over): its
+ * PID from `pidFile`, checked by start time and by being our child. Returns the PID, or 0 when there is none
+ * (then the caller stops an orphan as usual).
+ */
+export async function ownDaemon(pidFile: string): Promise<number> {
+  let text = "";
+  try {
+    text = readFileSync(pidFile, "utf8");
+  } catch {
+    return 0;
+  }
+  const [pidText, start = ""] = text.trim().split(/\s+/);
+  const pid = Number(pidText);
+  if (!Number.isInteger(pid) || pid <= 1 || !pidAlive(pid)) return 0;
+  if (start && startTimeOf(pid) !== start) return 0;
+  if (parentOf(pid) !== process.pid) return 0;
+  await loadWaitpid().catch(() => {
+    waitpidFn = null;
+  });
+  return pid;
+}
+
+function parentOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+  } catch {
+    return 0;
+  }
+}
+
 export class Supervisor implements ServiceBackend {
   readonly kind = "supervise" as const;
   readonly manages = true;
   #o: SupervisorOptions;
-  #child: Subprocess | undefined;
+  #child: Child | undefined;
   #stopping = false;
   #running = false;
   #restarts = 0;
@@ -121,11 +212,21 @@ export class Supervisor implements ServiceBackend {
     this.#spawn();
   }
 
+  /**
+   * Supervises the daemon `pid` this process started before it re-executed itself (ownDaemon): it is not
+   * restarted, only watched (and restarted when it exits, as any child).
+   */
+  adopt(pid: number): void {
+    this.#running = true;
+    this.#stopping = false;
+    this.#watch(new AdoptedChild(pid), `daemon pid ${pid} kept running across the hand-over`);
+  }
+
   #spawn(): void {
     this.#timer = undefined;
     if (!this.#running) return;
     const argv = this.#o.command();
-    let child: Subprocess;
+    let child: Child;
     try {
       child = Bun.spawn(argv, { stdin: "ignore", stdout: "inherit", stderr: "inherit" });
     } catch (e) {
@@ -133,12 +234,16 @@ export class Supervisor implements ServiceBackend {
       this.#scheduleRestart();
       return;
     }
-    this.#child = child;
-    this.#startedAt = Date.now();
     try {
       writeFileSync(this.#o.pidFile, `${child.pid} ${startTimeOf(child.pid)}\n`, { mode: 0o600 });
     } catch {}
-    this.#o.log(`daemon started: pid ${child.pid} (${argv.join(" ")})`);
+    this.#watch(child, `daemon started: pid ${child.pid} (${argv.join(" ")})`);
+  }
+
+  #watch(child: Child, started: string): void {
+    this.#child = child;
+    this.#startedAt = Date.now();
+    this.#o.log(started);
     void child.exited.then((code) => {
       if (this.#child !== child) return;
       this.#lastExit = child.signalCode ? `signal ${child.signalCode}` : `exit code ${code}`;

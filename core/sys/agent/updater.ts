@@ -92,6 +92,8 @@ export class Updater implements SettleContext {
   readonly now: () => Date;
   readonly signal: AbortSignal | undefined;
   #random: () => number;
+  /** The server's last answer in this session (the loop's self-update reads `updaterVersion`). */
+  lastFind: (FindAnswer & { updaterVersion?: string }) | undefined;
   /** `current` was switched during this pass (an error from here on is not "before the switch"). */
   #switched = false;
   persist: boolean;
@@ -211,6 +213,7 @@ export class Updater implements SettleContext {
         ...(isUpkeepError(e) ? { code: e.code } : {}),
       };
     }
+    this.lastFind = answer;
     faultPoint("agent:after-find");
     st.status.lastCheck = this.now().toISOString();
     const healthy = await this.service.healthyNow().catch(() => undefined);
