@@ -92,9 +92,17 @@ async function drive(
   c: Cluster,
   timeoutS: number,
   mid?: MidRollout,
-): Promise<{ groups: GroupView[]; lines: string[]; finished: boolean; seconds: number; right: boolean }> {
+): Promise<{
+  groups: GroupView[];
+  lines: string[];
+  finished: boolean;
+  seconds: number;
+  right: boolean;
+  startedAt: Map<string, number>;
+}> {
   const t0 = performance.now();
   const since = Date.now();
+  const startedAt = new Map<string, number>();
   const seen = new Map<string, string>();
   const timeline: string[] = [];
   const started = new Set<string>();
@@ -105,7 +113,7 @@ async function drive(
     const twice = duplicated(events, since);
     const lines = [`timeline: ${timeline.join(", ")}`, ...m.lines, ...twice];
     if (!finished) lines.push(`not finished after ${seconds.toFixed(0)} s`);
-    return { groups, lines, finished, seconds, right: finished && m.right && twice.length === 0 };
+    return { groups, lines, finished, seconds, right: finished && m.right && twice.length === 0, startedAt };
   };
   for (;;) {
     const { groups, events } = await rolloutView(w, c);
@@ -122,6 +130,7 @@ async function drive(
     const next = groups.find((g) => g.state !== "done");
     if (next?.state === "unstarted" && !started.has(next.name)) {
       started.add(next.name);
+      startedAt.set(next.name, Date.now());
       const r = await startGroup(w, c, next.name);
       if (r.status < 200 || r.status > 299) timeline.push(`start ${next.name}: ${r.status} ${r.text}`);
       else timeline.push(`start ${next.name} +${at.toFixed(1)}s`);
@@ -133,6 +142,32 @@ async function drive(
     }
     await Bun.sleep(pollMs);
   }
+}
+
+/**
+ * Lines for the groups some of whose agents were told to update to `target` before the operator started the
+ * group (or when it never was: halted): a wrong answer, whichever replica gave it. None when there were none.
+ */
+export function toldEarly(
+  replica: (k: number) => string,
+  fleet: Fleet,
+  groups: string[],
+  target: number,
+  startedAt: Map<string, number>,
+): string[] {
+  const lines: string[] = [];
+  groups.forEach((name, g) => {
+    const k = g * VERSIONS.length + target;
+    const first = fleet.firstToldAt[k] as number;
+    const start = startedAt.get(name);
+    if (first === 0 || (start !== undefined && first >= start)) return;
+    const when =
+      start === undefined ? "never started" : `started ${((start - first) / 1000).toFixed(2)} s later`;
+    lines.push(
+      `WRONG ${name}: ${fleet.toldCount[k]} agents told to update to ${VERSIONS[target]} before the group started (${when}); the first by ${replica(fleet.firstToldBy[k] as number)}`,
+    );
+  });
+  return lines;
 }
 
 /** Time for a rollout through k groups: two find periods and an update per group, twice over, + 60 s. */
@@ -148,7 +183,9 @@ function groupLine(g: GroupView, ok: boolean, expected: string): string {
 
 export async function rolloutA(w: World, c: Cluster, fleet: Fleet, mid?: MidRollout): Promise<RolloutCheck> {
   const r = await drive(w, c, rolloutTimeout(w.a, w.a.groups.length), mid);
-  let right = r.right;
+  const early = toldEarly((k) => c.name(k), fleet, w.a.groups, TARGET_A, r.startedAt);
+  r.lines.push(...early);
+  let right = r.right && early.length === 0;
   r.groups.forEach((g, i) => {
     const size = fleet.groupSize(i);
     const failed = fleet.failuresA[i] as number;
@@ -210,15 +247,23 @@ export async function rolloutB(w: World, c: Cluster, fleet: Fleet): Promise<Roll
       want = "done";
       ok = g.state === "done" && g.up_to_date_count === size;
     } else if (i === HALT) {
-      want = "rolledback by a canary";
-      ok = g.state === "rolledback" && /canary/.test(g.reason) && (fleet.canaryFailuresB[i] as number) > 0;
+      // Its canaries all fail, and no other agent of it may be told to update.
+      want = "rolledback by a canary, none up to date";
+      ok =
+        g.state === "rolledback" &&
+        /canary/.test(g.reason) &&
+        (fleet.canaryFailuresB[i] as number) > 0 &&
+        g.up_to_date_count === 0;
     } else {
-      want = "unstarted, halted";
-      ok = g.state === "unstarted" && /halted/.test(g.reason);
+      want = "unstarted, halted, none up to date";
+      ok = g.state === "unstarted" && /halted/.test(g.reason) && g.up_to_date_count === 0;
     }
     if (!ok) right = false;
     r.lines.push(groupLine(g, ok, want));
   });
+  const early = toldEarly((k) => c.name(k), fleet, w.a.groups, TARGET_B, r.startedAt);
+  r.lines.push(...early);
+  if (early.length > 0) right = false;
   const B = `B ${VERSIONS[TARGET_A]} -> ${VERSIONS[TARGET_B]}`;
   return {
     name:

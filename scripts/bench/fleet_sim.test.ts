@@ -1,7 +1,8 @@
 /** The fleet simulator's check of lost reports (compareRecords), on records made up here. */
 import { describe, expect, test } from "bun:test";
 import { compareRecords } from "./fleet_compare.ts";
-import { type AgentRecordView, START_A, TARGET_A } from "./fleet_model.ts";
+import { type AgentRecordView, START_A, TARGET_A, TARGET_B, VERSIONS } from "./fleet_model.ts";
+import { toldEarly } from "./fleet_rollouts.ts";
 import type { Fleet } from "./fleet_sim.ts";
 import { smallFleet } from "./fleet_testing.ts";
 
@@ -90,5 +91,29 @@ describe("Fleet.grow", () => {
     for (let i = 0; i < 40; i++) if (f.failA[i]) (perGroup[f.group[i] as number] as number)++;
     expect(perGroup).toEqual([2, 2]);
     expect(f.groupSize(0) + f.groupSize(1)).toBe(40);
+  });
+});
+
+describe("toldEarly", () => {
+  test("an agent told to update before its group started, or in a group never started: WRONG, naming the replica", () => {
+    const f = smallFleet(4, { groups: ["g1", "g2", "g3"], urls: ["http://a", "http://b"] });
+    const at = (g: number, v: number) => g * VERSIONS.length + v;
+    const started = new Map([
+      ["g1", 1000],
+      ["g2", 5000],
+    ]);
+    const name = (k: number) => `r${k + 1}`;
+    f.firstToldAt[at(0, TARGET_B)] = 1000; // g1: at its start, right
+    f.firstToldAt[at(1, TARGET_A)] = 4000; // another version: not this rollout's
+    expect(toldEarly(name, f, ["g1", "g2", "g3"], TARGET_B, started)).toEqual([]);
+    f.firstToldAt[at(1, TARGET_B)] = 4000; // g2: a second before its start
+    f.toldCount[at(1, TARGET_B)] = 3;
+    f.firstToldAt[at(2, TARGET_B)] = 7000; // g3: never started (halted)
+    f.toldCount[at(2, TARGET_B)] = 7;
+    f.firstToldBy[at(2, TARGET_B)] = 1;
+    expect(toldEarly(name, f, ["g1", "g2", "g3"], TARGET_B, started)).toEqual([
+      "WRONG g2: 3 agents told to update to 1.3.0 before the group started (started 1.00 s later); the first by r1",
+      "WRONG g3: 7 agents told to update to 1.3.0 before the group started (never started); the first by r2",
+    ]);
   });
 });

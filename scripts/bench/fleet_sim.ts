@@ -98,6 +98,11 @@ export class Fleet {
   /** Failed updates so far, per group: to 1.2.0 (rollout A), and canaries on 1.3.0 (rollout B). */
   readonly failuresA: Int32Array;
   readonly canaryFailuresB: Int32Array;
+  /** Per group g and version v (at g * VERSIONS.length + v): when an agent was first told to update to it
+   * (Date.now(), 0: never), how many were, and the replica that told the first (its index). */
+  readonly firstToldAt: Float64Array;
+  readonly toldCount: Int32Array;
+  readonly firstToldBy: Int8Array;
   readonly #headers: Record<string, string>;
   readonly #maxFinds: number;
   readonly #maxReports: number;
@@ -115,6 +120,9 @@ export class Fleet {
     this.#queue = new Int32Array(c);
     this.failuresA = new Int32Array(o.groups.length);
     this.canaryFailuresB = new Int32Array(o.groups.length);
+    const gv = o.groups.length * VERSIONS.length;
+    this.firstToldAt = new Float64Array(gv);
+    [this.toldCount, this.firstToldBy] = [new Int32Array(gv), new Int8Array(gv)];
     this.#headers = { authorization: `Bearer ${o.agentToken}`, "content-type": "application/json" };
     this.#maxFinds = o.maxFinds ?? 1024;
     this.#maxReports = o.maxReports ?? 1024;
@@ -323,6 +331,7 @@ export class Fleet {
     if (this.updating[i] || a.auto_update?.agent_auto_update !== true || v === this.ver[i]) return;
     if (((this.skip[i] as number) & (1 << v)) !== 0) return;
     const canary = a.upkeep?.canary === true;
+    this.#told(i, v);
     this.updating[i] = 1;
     this.requestReport(i);
     const [lo, hi] = this.o.updateSeconds;
@@ -333,6 +342,14 @@ export class Fleet {
       this.#finishUpdate(i, v, canary);
     }, ms);
     this.#timers.add(t);
+  }
+
+  /** Agent i was told to update to version v (and does). */
+  #told(i: number, v: number): void {
+    const k = (this.group[i] as number) * VERSIONS.length + v;
+    if (this.firstToldAt[k] === 0)
+      [this.firstToldAt[k], this.firstToldBy[k]] = [Date.now(), i % this.o.urls.length];
+    (this.toldCount[k] as number)++;
   }
 
   #finishUpdate(i: number, v: number, canary: boolean): void {
