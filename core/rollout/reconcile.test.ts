@@ -580,6 +580,55 @@ describe("reconcile: details", () => {
     expect(states(r)).toEqual(["unstarted", "unstarted"]);
     expect(r.events[0]?.message).toMatch(/strategy changed from time-based/);
   });
+  test("a new schedule (immediate -> regular) resets: no group stays done from the immediate rollout", () => {
+    // Under immediate every group went done; back on regular, an operator rolled stage back: prod must not
+    // stay done behind it (Teleport resets the rollout status on a schedule change).
+    const stored = {
+      ...rollout(PLAIN, [status("stage", "done"), status("prod", "done")]),
+      schedule: "immediate" as const,
+    };
+    const r = reconcile({
+      config: PLAIN,
+      version: version({ schedule: "regular" }),
+      rollout: stored,
+      agents: [],
+      serverVersion: SERVER,
+      now: OUT,
+      random: first,
+    });
+    expect(states(r)).toEqual(["unstarted", "unstarted"]);
+    expect(r.rollout?.schedule).toBe("regular");
+    expect(r.rollout?.startedAt).toBe(OUT);
+    expect(r.events[0]?.message).toMatch(/schedule changed from immediate/);
+    // regular -> immediate resets too (then every group goes active at once).
+    const back = reconcile({
+      config: PLAIN,
+      version: version({ schedule: "immediate" }),
+      rollout: r.rollout,
+      agents: onStart(["s1"], "stage"),
+      serverVersion: SERVER,
+      now: OUT + MINUTE,
+      random: first,
+    });
+    expect(back.events[0]?.message).toMatch(/schedule changed from regular/);
+    expect(back.rollout?.schedule).toBe("immediate");
+  });
+  test("a mode change does not reset; a rollout stored without a schedule adopts the current one", () => {
+    const before = rollout(PLAIN, [status("stage", "done"), status("prod", "active")]);
+    const r = reconcile({
+      config: PLAIN,
+      version: version({ mode: "suspended" }),
+      rollout: before,
+      agents: onStart(["p1"], "prod"),
+      serverVersion: SERVER,
+      now: OUT,
+      random: first,
+    });
+    expect(states(r)).toEqual(["done", "active"]);
+    expect(r.events.filter((e) => e.kind === "rollout")).toEqual([]);
+    expect(r.rollout?.schedule).toBe("regular");
+    expect(r.rollout?.startedAt).toBe(MON);
+  });
   test("a changed schedule keeps the groups it still has", () => {
     const cfg = config({
       schedules: {

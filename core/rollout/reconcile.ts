@@ -126,7 +126,10 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   return { rollout: { ...rollout, groups }, events };
 }
 
-/** The stored rollout, or a new one (every group unstarted) when the versions or the strategy changed. */
+/**
+ * The stored rollout, or a new one (every group unstarted) when `rolloutResetReason` says so. A stored
+ * rollout from before upkeep kept the schedule adopts the current one.
+ */
 function currentRollout(
   stored: Rollout | undefined,
   config: AutoupdateConfig,
@@ -135,25 +138,44 @@ function currentRollout(
   events: RolloutEvent[],
 ): Rollout {
   const strategy = config.spec.agents.strategy;
-  if (
-    stored !== undefined &&
-    stored.startVersion === av.startVersion &&
-    stored.targetVersion === av.targetVersion &&
-    stored.strategy === strategy
-  )
-    return stored;
-  const why =
-    stored === undefined
-      ? "first rollout"
-      : stored.strategy !== strategy
-        ? `strategy changed from ${stored.strategy}`
-        : `versions changed from ${stored.startVersion} -> ${stored.targetVersion}`;
+  const why = rolloutResetReason(stored, config, av);
+  if (stored !== undefined && why === undefined)
+    return stored.schedule === undefined ? { ...stored, schedule: av.schedule } : stored;
   events.push({
     at: now,
     kind: "rollout",
-    message: `new rollout ${av.startVersion} -> ${av.targetVersion} (${strategy}; ${why}): every group unstarted`,
+    message: `new rollout ${av.startVersion} -> ${av.targetVersion} (${strategy}; ${why ?? "first rollout"}): every group unstarted`,
   });
-  return createRollout({ config, startVersion: av.startVersion, targetVersion: av.targetVersion, now });
+  return createRollout({
+    config,
+    startVersion: av.startVersion,
+    targetVersion: av.targetVersion,
+    schedule: av.schedule,
+    now,
+  });
+}
+
+/**
+ * Why `stored` must give way to a new rollout (every group `unstarted`) under these resources, or
+ * `undefined` when it goes on. As Teleport's reconciler resets `autoupdate_agent_rollout`'s status: a new
+ * `start_version` or `target_version`, a new `strategy`, or a new `schedule` (`regular` <-> `immediate`:
+ * groups done under `immediate` say nothing of a regular rollout). A mode change does not reset. A
+ * rollout stored without a schedule (older upkeep) is not reset for it. Pure: the server needs no call of
+ * its own, `reconcile` (run after every apply) applies it.
+ */
+export function rolloutResetReason(
+  stored: Rollout | undefined,
+  config: AutoupdateConfig,
+  av: AgentsVersion,
+): string | undefined {
+  if (stored === undefined) return "first rollout";
+  const strategy = config.spec.agents.strategy;
+  if (stored.startVersion !== av.startVersion || stored.targetVersion !== av.targetVersion)
+    return `versions changed from ${stored.startVersion} -> ${stored.targetVersion}`;
+  if (stored.strategy !== strategy) return `strategy changed from ${stored.strategy}`;
+  if (stored.schedule !== undefined && stored.schedule !== av.schedule)
+    return `schedule changed from ${stored.schedule}`;
+  return undefined;
 }
 
 /** The statuses in schedule order: new groups unstarted, removed groups dropped (each an event). */

@@ -2,7 +2,7 @@
  * Rollout state and decisions (DESIGN §3), as plain JSON-serializable data. Instants are epoch
  * milliseconds (numbers) so the server can store them as they are.
  */
-import type { AgentMode, Strategy } from "../resources/types.ts";
+import type { AgentMode, AgentSchedule, Strategy } from "../resources/types.ts";
 
 export type GroupState = "unstarted" | "canary" | "active" | "done" | "rolledback";
 export const GROUP_STATES: readonly GroupState[] = ["unstarted", "canary", "active", "done", "rolledback"];
@@ -41,11 +41,16 @@ export type GroupStatus = {
   forced?: boolean;
 };
 
-/** One rollout: a pair of versions under one strategy. A new pair (or strategy) starts a new rollout. */
+/**
+ * One rollout: a pair of versions under one strategy and schedule. A new pair, strategy or schedule starts a
+ * new rollout (as Teleport resets `autoupdate_agent_rollout`'s status; a mode change does not).
+ */
 export type Rollout = {
   startVersion: string;
   targetVersion: string;
   strategy: Strategy;
+  /** `spec.agents.schedule` it was made for (absent in a rollout stored before upkeep kept it: any). */
+  schedule?: AgentSchedule;
   /** When this rollout began. */
   startedAt: number;
   groups: GroupStatus[];
