@@ -114,12 +114,47 @@ function stepActive(ctx: Ctx, g: GroupStatus, rollbackOnFailures: boolean): Grou
       `${failed} of ${present} reporting agents failed on ${ctx.target} (more than ${pct}%): later groups halted`,
     );
   }
-  if (upToDate + failed === present) {
-    const t = ctx.tallies.get(g.name) as Tally;
+  const t = ctx.tallies.get(g.name) as Tally;
+  if (g.initialCount === 0) {
+    // Teleport's isDoneHaltOnError: no agent reported when the group started: it is done once its window's
+    // duration (an hour) has passed, whatever joined since.
+    const since = g.startTime ?? g.lastTransition;
+    const until = since + EMPTY_GROUP_WAIT_MS;
+    if (ctx.now > until) {
+      const now = present === 0 ? "" : `; now ${agentsSummary(t, ctx.target, rollbackOnFailures)}`;
+      return transition(ctx, g, "done", `no agent reported when it started, its hour is over${now}`);
+    }
+    return because(
+      g,
+      `no agent reported when it started: done after ${iso(until)} (an hour after its start)`,
+    );
+  }
+  if (isDone(g.initialCount, present, upToDate + failed)) {
     return transition(ctx, g, "done", agentsSummary(t, ctx.target, rollbackOnFailures));
+  }
+  if (present * 10 < g.initialCount * 9) {
+    return because(
+      g,
+      `updating: ${present} of the ${g.initialCount} agents there at its start report (90% needed), ${upToDate} run ${ctx.target}`,
+    );
   }
   return because(g, `updating: ${upToDate} of ${present} reporting agents run ${ctx.target}`);
 }
+
+/**
+ * Teleport's halt-on-error done rule (`isDoneHaltOnError`, `doneThreshold` 0.9) for a group that had
+ * agents when it started: at least 90% of them still report (a host that vanished mid-update holds the
+ * group), and at least 90% of those reporting are `settled`. Teleport counts the agents up to date; upkeep
+ * also counts those whose update failed (rolled back on the host, the version on its skip list: they will
+ * not try again). Without force, failures above the threshold roll the group back first, so this differs
+ * only for a forced group or under `schedule: immediate`. Integer arithmetic: exactly 90% counts.
+ */
+export function isDone(initial: number, present: number, settled: number): boolean {
+  return present > 0 && present * 10 >= initial * 9 && settled * 10 >= present * 9;
+}
+
+/** How long a group with no agent at its start stays active (Teleport's `haltOnErrorWindowDuration`). */
+export const EMPTY_GROUP_WAIT_MS = HOUR_MS;
 
 export function stepHaltOnError(
   ctx: Ctx,

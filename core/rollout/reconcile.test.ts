@@ -150,13 +150,58 @@ const CASES: Case[] = [
     after: ["canary", "unstarted"],
   },
   {
-    name: "halt: unstarted -> active -> done at once for a group with no agents",
+    // Teleport's isDoneHaltOnError: initial_count 0 waits the window's hour (upkeep was done at once).
+    name: "halt: unstarted -> active for a group with no agents: it waits an hour, not done at once",
     cfg: HALT,
     before: [["unstarted"], ["unstarted"]],
     now: IN,
     agents: [],
+    after: ["active", "unstarted"],
+    reason: ["stage", /no agent reported when it started: done after 2024-01-01T10:05:00.000Z/],
+  },
+  {
+    name: "halt: active with no agent at its start -> done once its hour is over",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 0, startTime: IN - HOUR - MINUTE }], ["unstarted"]],
+    now: IN,
+    after: ["done", "active"],
+    reason: ["stage", /^no agent reported when it started, its hour is over$/],
+  },
+  {
+    name: "halt: active with no agent at its start stays within its hour, even when agents joined and updated",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 0, startTime: IN - HOUR }], ["unstarted"]],
+    now: IN,
+    agents: onTarget(["s1"], "stage"),
+    after: ["active", "unstarted"],
+  },
+  {
+    // Teleport's done rule: present/initial >= 90% and up-to-date/present >= 90%.
+    name: "halt: active -> done with 90% of the reporting agents on the target (one straggler of 10)",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 10 }], ["unstarted"]],
+    now: OUT,
+    agents: [...onTarget(["a", "b", "c", "d", "e", "f", "g", "h", "i"], "stage"), agent("j", "stage", START)],
     after: ["done", "unstarted"],
-    reason: ["stage", /no agent reports/],
+    reason: ["stage", /^9 of 10 reporting agents run 17\.0\.1; 1 on another version$/],
+  },
+  {
+    name: "halt: active stays below 90% on the target (8 of 10)",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 10 }], ["unstarted"]],
+    now: OUT,
+    agents: [...onTarget(["a", "b", "c", "d", "e", "f", "g", "h"], "stage"), ...onStart(["i", "j"], "stage")],
+    after: ["active", "unstarted"],
+    reason: ["stage", /^updating: 8 of 10 reporting agents run 17.0.1$/],
+  },
+  {
+    name: "halt: active stays while fewer than 90% of the agents there at its start report",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 10 }], ["unstarted"]],
+    now: OUT,
+    agents: onTarget(["a", "b", "c", "d", "e", "f", "g", "h"], "stage"),
+    after: ["active", "unstarted"],
+    reason: ["stage", /updating: 8 of the 10 agents there at its start report \(90% needed\)/],
   },
   {
     name: "halt: unstarted waits for an earlier group that is not done",
@@ -263,12 +308,12 @@ const CASES: Case[] = [
     after: ["canary", "unstarted"],
   },
   {
-    name: "halt: canary without canaries and no agents -> active -> done",
+    name: "halt: canary without canaries and no agents -> active (an empty group waits its hour)",
     cfg: HALT,
     before: [["canary"], ["unstarted"]],
     now: OUT,
     agents: [],
-    after: ["done", "unstarted"],
+    after: ["active", "unstarted"],
   },
   // halt-on-error: active
   {
@@ -478,13 +523,13 @@ const CASES: Case[] = [
     after: ["active", "active"],
   },
   {
-    name: "immediate: active -> done when complete; empty groups are done",
+    name: "immediate: active -> done when complete; an empty group waits its hour",
     cfg: PLAIN,
     before: [["active"], ["unstarted"]],
     now: OUT,
     agents: onTarget(["s1"], "stage"),
     extra: { version: version({ schedule: "immediate" }) },
-    after: ["done", "done"],
+    after: ["done", "active"],
   },
   {
     name: "immediate: rolledback stays rolledback",
@@ -492,7 +537,7 @@ const CASES: Case[] = [
     before: [["rolledback"], ["unstarted"]],
     now: OUT,
     extra: { version: version({ schedule: "immediate" }) },
-    after: ["rolledback", "done"],
+    after: ["rolledback", "active"],
   },
   {
     name: "immediate: no automatic rollback",
@@ -508,7 +553,14 @@ const CASES: Case[] = [
 describe("reconcile: every transition", () => {
   test.each(CASES)("$name", (c) => {
     const names = c.cfg.spec.agents.groups.map((g) => g.name);
-    const before = c.before?.map(([s, extra], i) => status(names[i] as string, s, extra));
+    // A started group had its reporting agents when it started (initialCount), unless the case says.
+    const initial = (name: string) => (c.agents ?? []).filter((a) => a.group === name).length;
+    const before = c.before?.map(([s, extra], i) =>
+      status(names[i] as string, s, {
+        ...(s === "active" ? { initialCount: initial(names[i] as string) } : {}),
+        ...extra,
+      }),
+    );
     const r = run(c.cfg, before, c.now, c.agents, c.extra);
     expect(states(r)).toEqual(c.after);
     if (c.reason) expect(group(r, c.reason[0]).reason).toMatch(c.reason[1]);
@@ -638,7 +690,12 @@ describe("reconcile: details", () => {
         ],
       },
     });
-    const r = run(cfg, [status("stage", "done"), status("prod", "active")], OUT, onStart(["p1"], "prod"));
+    const r = run(
+      cfg,
+      [status("stage", "done"), status("prod", "active", { initialCount: 1 })],
+      OUT,
+      onStart(["p1"], "prod"),
+    );
     expect(r.rollout?.groups.map((g) => [g.name, g.state])).toEqual([
       ["new", "unstarted"],
       ["prod", "active"],
@@ -708,9 +765,10 @@ describe("reconcile: details", () => {
   });
 
   test("schedule immediate: a group done with a failed host says 0 of 1 run the target, not all", () => {
+    // A failed update counts as settled for done (it will not try again), unlike Teleport.
     const r = run(
       PLAIN,
-      [status("stage", "active"), status("prod", "active")],
+      [status("stage", "active", { initialCount: 1 }), status("prod", "active", { initialCount: 1 })],
       OUT,
       [agent("s1", "stage", START, true, TARGET)],
       { version: version({ schedule: "immediate" }) },
@@ -749,7 +807,7 @@ describe("reconcile: details", () => {
     expect(group(r, "stage").state).toBe("done");
   });
   test("without a server version the target is taken as given (no cap): done only on the real target", () => {
-    const before = [status("stage", "active"), status("prod", "unstarted")];
+    const before = [status("stage", "active", { initialCount: 1 }), status("prod", "unstarted")];
     const extra = {
       version: version({ target_version: "18.0.0" }),
       rollout: { ...rollout(PLAIN, before), targetVersion: "18.0.0" },
@@ -884,7 +942,10 @@ test("halt-on-error: an earlier group rolled back halts a later group that had s
   );
   const forced = run(
     PLAIN,
-    [status("stage", "rolledback"), status("prod", "active", { startTime: MON, forced: true })],
+    [
+      status("stage", "rolledback"),
+      status("prod", "active", { startTime: MON, forced: true, initialCount: 2 }),
+    ],
     IN,
     agents,
   );
