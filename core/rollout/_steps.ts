@@ -19,7 +19,24 @@ export type Ctx = {
   maxFailureRatio: number;
   tallies: Map<string, Tally>;
   events: RolloutEvent[];
+  /**
+   * When a rollout that replaced another began (`Rollout.startedAt`): a window open since before then is
+   * not used. `-Infinity` for the first rollout (no earlier rollout used any window).
+   */
+  rolloutStart: number;
 };
+
+/**
+ * Teleport's `rolloutChangedInWindow`: the window occurrence `span` opened before the rollout began, so it
+ * belongs to the previous rollout (e.g. a group that updates 13:00-14:00 and a new target set at 13:30
+ * would update twice in one window). The group waits for its next window. Teleport asks whether the
+ * rollout's start fell in a window of the same day (within 24 hours); upkeep asks of the occurrence open
+ * now, so a rollout made during yesterday's window does not also skip today's; and only of a rollout that
+ * replaced another (the first one has no earlier rollout that could have used the window).
+ */
+export function rolloutChangedInWindow(span: { start: Date }, rolloutStart: number): boolean {
+  return span.start.getTime() < rolloutStart;
+}
 
 function transition(
   ctx: Ctx,
@@ -181,9 +198,13 @@ export function stepHaltOnError(
         }
       }
       const w = groupWindow(ctx.config, gc);
-      if (currentWindow(w, ctx.now) !== undefined) return begin(ctx, g, gc, "its window is open");
+      const span = currentWindow(w, ctx.now);
+      const changed = span !== undefined && rolloutChangedInWindow(span, ctx.rolloutStart);
+      if (span !== undefined && !changed) return begin(ctx, g, gc, "its window is open");
       if (ctx.critical) return begin(ctx, g, gc, "critical release: started outside its window");
-      return because(g, `waiting for its window: next opens ${iso(nextWindowOpen(w, ctx.now).getTime())}`);
+      const next = iso(nextWindowOpen(w, ctx.now).getTime());
+      if (changed) return because(g, windowTaken(span, ctx.rolloutStart, next));
+      return because(g, `waiting for its window: next opens ${next}`);
     }
     case "canary":
     case "active": {
@@ -213,6 +234,9 @@ export function stepTimeBased(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig): G
   const duration = ctx.config.spec.agents.maintenanceWindowMinutes * MINUTE_MS;
   const t = ctx.tallies.get(g.name) as Tally;
   const active = g.state === "active" || g.state === "canary";
+  if (span !== undefined && !active && rolloutChangedInWindow(span, ctx.rolloutStart) && !ctx.critical) {
+    return because(g, windowTaken(span, ctx.rolloutStart, iso(nextWindowOpen(w, ctx.now).getTime())));
+  }
   if (span !== undefined) {
     const start = span.start.getTime();
     const reason = `window open until ${iso(span.end.getTime())}`;
@@ -254,6 +278,11 @@ export function stepImmediate(ctx: Ctx, g: GroupStatus): GroupStatus {
     default:
       return g;
   }
+}
+
+/** The reason of a group whose open window began before the rollout. */
+function windowTaken(span: { start: Date }, rolloutStart: number, next: string): string {
+  return `the rollout began at ${iso(rolloutStart)}, after its window opened at ${iso(span.start.getTime())}: waiting for its next window (${next})`;
 }
 
 /** Chooses a group's canaries among its reporting agents, and records which. */

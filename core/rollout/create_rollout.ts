@@ -8,6 +8,8 @@ export type CreateRolloutInput = {
   targetVersion: string;
   /** The version resource's `spec.agents.schedule` (default `regular`). */
   schedule?: AgentSchedule;
+  /** It replaces an earlier rollout (see `Rollout.replaced`). */
+  replaced?: boolean;
   now: Date | number;
 };
 
@@ -17,6 +19,7 @@ export function createRollout({
   startVersion,
   targetVersion,
   schedule = "regular",
+  replaced = false,
   now,
 }: CreateRolloutInput): Rollout {
   const at = toMs(now);
@@ -25,6 +28,7 @@ export function createRollout({
     targetVersion,
     strategy: config.spec.agents.strategy,
     schedule,
+    ...(replaced ? { replaced } : {}),
     startedAt: at,
     groups: config.spec.agents.groups.map((g) => unstartedStatus(g.name, at, "new rollout: not started yet")),
   };

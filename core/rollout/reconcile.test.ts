@@ -610,6 +610,65 @@ describe("reconcile: details", () => {
       /new rollout 16.4.0 -> 17.0.2 .*versions changed from 16.4.0 -> 17.0.1/,
     );
   });
+  test("rolloutChangedInWindow: a new target set inside an open window waits for the next window", () => {
+    // stage updates every day at 09:00; the target changes at 09:05 (IN): stage already used this window for
+    // the previous rollout, so it waits for tomorrow's 09:00 (Teleport's rolloutChangedInWindow).
+    const r = run(PLAIN, [status("stage", "done"), status("prod", "done")], IN, onStart(["s1"], "stage"), {
+      version: version({ target_version: "17.0.2" }),
+      serverVersion: "17.0.2",
+    });
+    expect(r.rollout?.replaced).toBe(true);
+    expect(states(r)).toEqual(["unstarted", "unstarted"]);
+    expect(group(r, "stage").reason).toBe(
+      "the rollout began at 2024-01-01T09:05:00.000Z, after its window opened at 2024-01-01T09:00:00.000Z: waiting for its next window (2024-01-02T09:00:00.000Z)",
+    );
+    const step = (rollout: Rollout | undefined, now: number, extra: Partial<ReconcileInput> = {}) =>
+      reconcile({
+        config: PLAIN,
+        version: version({ target_version: "17.0.2" }),
+        rollout,
+        agents: onStart(["s1"], "stage"),
+        serverVersion: "17.0.2",
+        now,
+        random: first,
+        ...extra,
+      });
+    // Still waiting later in the same window; a critical release starts it all the same.
+    expect(states(step(r.rollout, IN + 30 * MINUTE))).toEqual(["unstarted", "unstarted"]);
+    expect(states(step(r.rollout, IN + 30 * MINUTE, { critical: true }))).toEqual(["active", "unstarted"]);
+    // The next day's window is the new rollout's own.
+    expect(states(step(r.rollout, IN + 24 * HOUR))).toEqual(["active", "unstarted"]);
+  });
+  test("rolloutChangedInWindow: the first rollout may use the window open now (nothing used it before)", () => {
+    const r = run(PLAIN, undefined, IN, onStart(["s1"], "stage"));
+    expect(r.rollout?.replaced).toBeUndefined();
+    expect(states(r)).toEqual(["active", "unstarted"]);
+  });
+  test("rolloutChangedInWindow, time-based: a replaced rollout does not activate a group in a window open before it", () => {
+    const before = rollout(TIME, [status("a", "done"), status("b", "done")]);
+    const r = reconcile({
+      config: TIME,
+      version: version({ start_version: "16.5.0" }),
+      rollout: before,
+      agents: [],
+      serverVersion: SERVER,
+      now: IN,
+      random: first,
+    });
+    expect(states(r)).toEqual(["unstarted", "unstarted"]);
+    expect(group(r, "a").reason).toMatch(/after its window opened at 2024-01-01T09:00:00.000Z/);
+    // a's next window is next Monday; b's (20:00) opens after the rollout began: b activates there.
+    const evening = reconcile({
+      config: TIME,
+      version: version({ start_version: "16.5.0" }),
+      rollout: r.rollout,
+      agents: [],
+      serverVersion: SERVER,
+      now: MON + 20 * HOUR + MINUTE,
+      random: first,
+    });
+    expect(states(evening)).toEqual(["unstarted", "active"]);
+  });
   test("a new start version resets too", () => {
     const r = run(PLAIN, [status("stage", "done"), status("prod", "active")], OUT, [], {
       version: version({ start_version: "16.5.0" }),

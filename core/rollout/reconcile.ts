@@ -116,6 +116,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       maxFailureRatio: input.maxFailureRatio ?? DEFAULT_MAX_FAILURE_RATIO,
       tallies,
       events,
+      rolloutStart: rollout.replaced === true ? rollout.startedAt : Number.NEGATIVE_INFINITY,
     };
     advance(ctx, groups, av.schedule);
   }
@@ -151,6 +152,7 @@ function currentRollout(
     startVersion: av.startVersion,
     targetVersion: av.targetVersion,
     schedule: av.schedule,
+    replaced: stored !== undefined,
     now,
   });
 }

@@ -53,6 +53,11 @@ export type Rollout = {
   schedule?: AgentSchedule;
   /** When this rollout began. */
   startedAt: number;
+  /**
+   * True when it replaced an earlier rollout (new versions, strategy or schedule): its groups do not start
+   * in a window that opened before `startedAt` (Teleport's `rolloutChangedInWindow`).
+   */
+  replaced?: boolean;
   groups: GroupStatus[];
 };
 
