@@ -669,6 +669,21 @@ describe("reconcile: details", () => {
     });
     expect(states(evening)).toEqual(["unstarted", "active"]);
   });
+  test("an operator start seen with stale counts takes the initial count at the next step", () => {
+    // The stored counts say 0 (the reports came after the last step): the group is not "empty at its start".
+    const r = run(
+      PLAIN,
+      [
+        status("stage", "active", { initialCount: 0, initialPending: true, startTime: OUT }),
+        status("prod", "unstarted"),
+      ],
+      OUT + MINUTE,
+      onStart(["s1", "s2"], "stage"),
+    );
+    expect(group(r, "stage")).toMatchObject({ state: "active", initialCount: 2 });
+    expect(group(r, "stage").initialPending).toBeUndefined();
+    expect(group(r, "stage").reason).toBe("updating: 0 of 2 reporting agents run 17.0.1");
+  });
   test("a new start version resets too", () => {
     const r = run(PLAIN, [status("stage", "done"), status("prod", "active")], OUT, [], {
       version: version({ start_version: "16.5.0" }),

@@ -218,6 +218,11 @@ function alignGroups(
  */
 function recount(g: GroupStatus, t: Tally, target: string, countedDone: boolean): GroupStatus {
   const next = { ...g, presentCount: t.present, upToDateCount: t.upToDate, failedCount: t.failed };
+  if (g.initialPending === true) {
+    // Started by an operator since the last step: the agents there at its start are those counted now.
+    const { initialPending: _done, ...rest } = next;
+    return { ...rest, initialCount: t.present };
+  }
   const moved = g.presentCount !== t.present || g.upToDateCount !== t.upToDate || g.failedCount !== t.failed;
   if (g.state !== "done" || !countedDone || !moved) return next;
   return { ...next, reason: `done since ${iso(g.lastTransition)}; now ${agentsSummary(t, target)}` };

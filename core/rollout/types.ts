@@ -28,6 +28,11 @@ export type GroupStatus = {
   canaries: Canary[];
   /** Agents reporting when the group started. */
   initialCount: number;
+  /**
+   * Set by an operator start or force: the counts the action saw may be older than the last reports, so
+   * the next reconcile takes `initialCount` from its own count (then clears this).
+   */
+  initialPending?: boolean;
   /** Agents of the group reporting now (as of the last reconcile). */
   presentCount: number;
   /** Of those, running the (capped) target version and healthy. */
