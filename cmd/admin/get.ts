@@ -41,7 +41,6 @@ function rolloutText(v: RolloutAnswer, width: number): string {
   }
   const head = [
     `rollout ${v.start_version ?? "?"} -> ${v.target_version ?? "?"}`,
-    ...(v.state ? [`state ${v.state}`] : []),
     `strategy ${v.strategy}`,
     `schedule ${v.schedule ?? "-"}`,
     `mode ${v.effective_mode ?? v.mode ?? "-"}`,
@@ -60,17 +59,17 @@ function rolloutText(v: RolloutAnswer, width: number): string {
     ),
   );
   const rows = v.groups.map((g) => {
-    // As `tctl autoupdate agents status`: canary successes of the group's canary_count; the catch-all.
+    // As `tctl autoupdate agents status`: the canaries that succeeded, of the group's canary_count.
     const ok = g.canary_success_count ?? g.canaries.filter((c) => c.success).length;
-    const want = g.canary_count || g.canaries.length;
+    const want = Math.max(g.canary_count ?? 0, g.canaries.length);
     return [
-      g.catch_all ? `${g.name} (catch-all)` : g.name,
+      g.name,
       g.state,
       String(g.present_count),
       String(g.up_to_date_count),
       String(g.failed_count),
       String(g.initial_count),
-      want === 0 ? "-" : `${ok}/${want} ok`,
+      g.canaries.length === 0 ? "-" : `${ok}/${want} ok`,
       g.start_time ?? "-",
       g.reason,
     ];
@@ -84,6 +83,15 @@ function rolloutText(v: RolloutAnswer, width: number): string {
       width,
     ),
   ];
+  // What `tctl autoupdate agents status` adds: the rollout's state and the catch-all group.
+  const catchAll = v.groups.find((g) => g.catch_all);
+  if (v.state)
+    out.push(
+      ...wrap(
+        `rollout state ${v.state}${catchAll ? `; catch-all group ${printable(catchAll.name)} (agents with an unknown or no group)` : ""}`,
+        width,
+      ),
+    );
   // The server lists the events oldest first (up to 100): the last ones, like a log's tail.
   const events = v.events.slice(-EVENTS_SHOWN);
   if (events.length > 0) {
