@@ -130,12 +130,14 @@ describe("decideAgent: schedule, modes, groups, cap", () => {
     expect([d.agent_version, d.agent_auto_update]).toEqual([START, true]);
   });
 
+  // Teleport's getVersionFromRollout: disabled answers the target version to every group.
   test.each<[GroupState, string]>([
-    ["unstarted", START],
+    ["unstarted", TARGET],
+    ["canary", TARGET],
     ["active", TARGET],
     ["done", TARGET],
-    ["rolledback", START],
-  ])("mode disabled: %s -> state's version, no update", (state, want) => {
+    ["rolledback", TARGET],
+  ])("mode disabled: %s -> the target version, no update", (state, want) => {
     const d = decideAgent({ ...base, version: version({ mode: "disabled" }), groups: [status("g", state)] });
     expect([d.agent_version, d.agent_auto_update]).toEqual([want, false]);
     expect(d.mode).toBe("disabled");
@@ -145,7 +147,8 @@ describe("decideAgent: schedule, modes, groups, cap", () => {
     ["unstarted", START, false],
     ["active", TARGET, false],
     ["done", TARGET, false],
-    ["rolledback", START, true],
+    // Teleport's getTriggerFromRollout: suspended never says update, a rolled-back group included.
+    ["rolledback", START, false],
   ])("mode suspended: %s -> %s, %p", (state, want, auto) => {
     const d = decideAgent({ ...base, version: version({ mode: "suspended" }), groups: [status("g", state)] });
     expect([d.agent_version, d.agent_auto_update]).toEqual([want, auto]);
