@@ -64,7 +64,11 @@ async function runServe(flags: Record<string, unknown>): Promise<void> {
       // The hot path (find/ping) bypasses the router; everything else goes through Hono.
       routes: b.hotRoutes,
       fetch: (req) => b.app.fetch(req),
-      error: () => new Response('{"error":"internal error"}', { status: 500 }),
+      error: () =>
+        new Response('{"error":{"message":"internal error"},"code":"E_INTERNAL"}', {
+          status: 500,
+          headers: { "content-type": "application/json" },
+        }),
     });
   } catch (e) {
     await b.close();
