@@ -93,11 +93,14 @@ describe("find/ping (Teleport-compatible)", () => {
       const body = await find(h, "prod", "", path);
       expect(Object.keys(body).sort()).toEqual(
         [
+          "auth",
           "auto_update",
+          "automatic_upgrades",
           "cluster_name",
           "edition",
           "fips",
           "min_client_version",
+          "proxy",
           "server_version",
           "upkeep",
         ].sort(),
@@ -112,7 +115,7 @@ describe("find/ping (Teleport-compatible)", () => {
         ].sort(),
       );
       expect(body.server_version).toBe("17.0.1");
-      expect(body.min_client_version).toBe("16.0.0");
+      expect(body.min_client_version).toBe("16.0.0-aa");
       expect(body.auto_update.agent_auto_update).toBe(false);
     }
   });
