@@ -16,8 +16,8 @@ export function register(program: Command): void {
     .option("--product <name>", "the product this server distributes (default hello)")
     .option("--server-version <version>", "the control plane's version; caps agent targets")
     .option("--cluster-name <name>", "cluster name reported by /webapi/ping (default upkeep)")
-    .option("--edition <edition>", "oss or ent (default oss)")
-    .option("--fips", "the cluster runs FIPS builds")
+    .option("--edition <edition>", "oss, community or ent, as Teleport's (default oss)")
+    .option("--fips", "the cluster runs FIPS builds (with --edition ent: -ent-...-fips artifacts)")
     .option("--reconcile-interval <duration>", "how often the rollout reconciler runs (default 30s)")
     .option(
       "--agent-timeout <duration>",

@@ -76,7 +76,8 @@ export interface ResolvedOptions {
   serverVersion: string | undefined;
   serverVersionFromFlag: boolean;
   clusterName: string;
-  edition: "oss" | "ent";
+  /** Teleport's names: `community` builds are named like `oss` ones. */
+  edition: "oss" | "community" | "ent";
   fips: boolean;
   reconcileMs: number;
   /** An agent not heard from for this long no longer counts in rollout decisions. */
@@ -137,8 +138,15 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     throw new UsageError(`--server-version ${JSON.stringify(sv)}: not a semver version`);
 
   const edition = String(pick("edition") ?? "oss");
-  if (edition !== "oss" && edition !== "ent")
-    throw new UsageError(`--edition ${JSON.stringify(edition)}: use oss or ent`);
+  if (edition !== "oss" && edition !== "community" && edition !== "ent")
+    throw new UsageError(`--edition ${JSON.stringify(edition)}: use oss, community or ent`);
+  const fips = Boolean(pick("fips") ?? false);
+  // Teleport's FIPS builds are Enterprise builds (teleport-ent-v{version}-{os}-{arch}-fips-bin.tar.gz): a
+  // Teleport updater told `fips` with another edition would look for a name that is never published.
+  if (fips && edition !== "ent")
+    throw new UsageError(`--fips needs --edition ent (this is --edition ${edition})`, {
+      hint: "FIPS builds are Enterprise builds, named {product}-ent-v{version}-{os}-{arch}-fips-bin.tar.gz as Teleport's",
+    });
   const logFormat = String(pick("logFormat") ?? "text");
   if (logFormat !== "text" && logFormat !== "json")
     throw new UsageError(`--log-format ${JSON.stringify(logFormat)}: use text or json`);
@@ -198,7 +206,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     serverVersionFromFlag: parsedSv !== undefined,
     clusterName: String(pick("clusterName") ?? "upkeep"),
     edition,
-    fips: Boolean(pick("fips") ?? false),
+    fips,
     reconcileMs,
     agentTimeoutMs,
     agentRetentionMs,
