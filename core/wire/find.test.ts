@@ -144,7 +144,8 @@ describe("findBody -> parseFind round trip", () => {
     expect(body.min_client_version).toBe("16.0.0-aa");
     expect(body.automatic_upgrades).toBe(true);
     expect(JSON.stringify([body.auth, body.proxy])).toBe(
-      '[{"type":"local","second_factor":"off","private_key_policy":"none","piv_slot":"","has_motd":false},' +
+      '[{"type":"local","second_factor":"off","private_key_policy":"none","piv_slot":"","piv_pin_cache_duration":0,' +
+        '"device_trust":{"disabled":true},"has_motd":false,"default_session_ttl":"0s"},' +
         '{"kube":{},"ssh":{},"db":{},"tls_routing_enabled":false}]',
     );
     expect(JSON.stringify([error.auth, error.proxy])).toBe(JSON.stringify([body.auth, body.proxy]));

@@ -94,16 +94,22 @@ export interface FindUpkeepError {
 }
 
 /**
- * `auth` (Teleport's `AuthenticationSettings`): minimal, the same in every answer. upkeep logs nobody in:
- * `local` with no second factor, no hardware key policy, no message of the day. It is there so that
- * clients that decode a ping answer whole find what they expect.
+ * `auth` (Teleport's `AuthenticationSettings`): minimal, the same in every answer, with every field
+ * Teleport always writes. upkeep logs nobody in: `local` with no second factor, no hardware key policy, no
+ * device trust, no message of the day, no session TTL of its own (`0s`). It is there so that clients that
+ * decode a ping answer whole find what they expect.
  */
 export interface FindAuth {
   type: "local";
   second_factor: "off";
   private_key_policy: "none";
   piv_slot: "";
+  /** Go's time.Duration: nanoseconds. */
+  piv_pin_cache_duration: 0;
+  device_trust: { disabled: true };
   has_motd: false;
+  /** Teleport's types.Duration: a Go duration string. */
+  default_session_ttl: "0s";
 }
 
 /**
@@ -140,7 +146,10 @@ export const FIND_AUTH: FindAuth = {
   second_factor: "off",
   private_key_policy: "none",
   piv_slot: "",
+  piv_pin_cache_duration: 0,
+  device_trust: { disabled: true },
   has_motd: false,
+  default_session_ttl: "0s",
 };
 
 /** `proxy` of every answer. */
@@ -166,7 +175,7 @@ export function findBody(
   updaterVersion = "",
 ): FindBody {
   const head = {
-    auth: { ...FIND_AUTH },
+    auth: { ...FIND_AUTH, device_trust: { disabled: true as const } },
     proxy: { ...FIND_PROXY, kube: {}, ssh: {}, db: {} },
     server_version: serverVersion ?? "",
     min_client_version: serverVersion === undefined ? "" : minClientVersion(serverVersion),
