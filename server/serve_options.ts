@@ -76,7 +76,8 @@ export interface ResolvedOptions {
   serverVersion: string | undefined;
   serverVersionFromFlag: boolean;
   clusterName: string;
-  edition: "oss" | "ent";
+  /** Teleport's names: `community` builds are named like `oss` ones. */
+  edition: "oss" | "community" | "ent";
   fips: boolean;
   reconcileMs: number;
   /** An agent not heard from for this long no longer counts in rollout decisions. */
@@ -123,6 +124,26 @@ function readConfigFile(path: string): ServeOptions {
   return out as ServeOptions;
 }
 
+/**
+ * `--edition` (Teleport's: oss, community, ent; default oss) and `--fips`. Teleport's FIPS builds are
+ * Enterprise builds (teleport-ent-v{version}-{os}-{arch}-fips-bin.tar.gz): a Teleport updater told `fips`
+ * with another edition would look for a name that is never published, so that pair is refused.
+ */
+function editionOf(
+  given: unknown,
+  givenFips: unknown,
+): { edition: ResolvedOptions["edition"]; fips: boolean } {
+  const edition = String(given ?? "oss");
+  if (edition !== "oss" && edition !== "community" && edition !== "ent")
+    throw new UsageError(`--edition ${JSON.stringify(edition)}: use oss, community or ent`);
+  const fips = Boolean(givenFips ?? false);
+  if (fips && edition !== "ent")
+    throw new UsageError(`--fips needs --edition ent (this is --edition ${edition})`, {
+      hint: "FIPS builds are Enterprise builds, named {product}-ent-v{version}-{os}-{arch}-fips-bin.tar.gz as Teleport's",
+    });
+  return { edition, fips };
+}
+
 /** Merges flags over the config file over defaults, and validates every value (UsageError naming it). */
 export function resolveOptions(flags: ServeOptions): ResolvedOptions {
   const file = flags.config ? readConfigFile(flags.config) : {};
@@ -136,9 +157,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
   if (sv !== undefined && !parsedSv)
     throw new UsageError(`--server-version ${JSON.stringify(sv)}: not a semver version`);
 
-  const edition = String(pick("edition") ?? "oss");
-  if (edition !== "oss" && edition !== "ent")
-    throw new UsageError(`--edition ${JSON.stringify(edition)}: use oss or ent`);
+  const { edition, fips } = editionOf(pick("edition"), pick("fips"));
   const logFormat = String(pick("logFormat") ?? "text");
   if (logFormat !== "text" && logFormat !== "json")
     throw new UsageError(`--log-format ${JSON.stringify(logFormat)}: use text or json`);
@@ -198,7 +217,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     serverVersionFromFlag: parsedSv !== undefined,
     clusterName: String(pick("clusterName") ?? "upkeep"),
     edition,
-    fips: Boolean(pick("fips") ?? false),
+    fips,
     reconcileMs,
     agentTimeoutMs,
     agentRetentionMs,

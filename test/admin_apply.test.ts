@@ -17,6 +17,7 @@ const farHour = (new Date().getUTCHours() + 12) % 24;
 
 const CONFIG = `kind: autoupdate_config
 spec:
+  tools: { mode: enabled }
   agents:
     strategy: halt-on-error
     schedules:

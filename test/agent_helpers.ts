@@ -55,7 +55,10 @@ export interface WorldOptions {
   config?: Record<string, number>;
 }
 
-/** A temp folder, a key pair and a running serve. */
+/** The autoupdate_config section that turns client tools updates on (every world's config has it). */
+export const TOOLS_ON = "kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n";
+
+/** A temp folder, a key pair and a running serve (client tools updates on: TOOLS_ON). */
 export async function startWorld(prefix: string, o: WorldOptions = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), `upkeep-${prefix}-`));
   const keys = join(dir, "keys");
@@ -78,6 +81,13 @@ export async function startWorld(prefix: string, o: WorldOptions = {}): Promise<
     },
   );
   const env = { UPKEEP_SERVER: serve.url, UPKEEP_TOKEN: ADMIN };
+  // Client tools follow the server's tools version only when the autoupdate_config says so (Teleport's
+  // default is off): the worlds' developers are enrolled.
+  const tools = await upkeep(["admin", "apply", "-f", "-"], { env, stdin: TOOLS_ON });
+  if (tools.code !== 0) {
+    await serve.stop();
+    throw new Error(`apply failed: ${tools.stderr}`);
+  }
   return {
     dir,
     serve,
@@ -228,7 +238,7 @@ export async function setRollout(
   await adminOk(
     w,
     ["apply", "-f", "-"],
-    `kind: autoupdate_config\nspec:\n  agents:\n    mode: enabled\n    strategy: halt-on-error\n    schedules:\n      regular:\n${lines}---\nkind: server\nserver_version: 11.9.0\n---\nkind: autoupdate_version\nspec:\n  agents: { start_version: ${start}, target_version: ${target}, schedule: regular, mode: enabled }\n`,
+    `kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n  agents:\n    mode: enabled\n    strategy: halt-on-error\n    schedules:\n      regular:\n${lines}---\nkind: server\nserver_version: 11.9.0\n---\nkind: autoupdate_version\nspec:\n  agents: { start_version: ${start}, target_version: ${target}, schedule: regular, mode: enabled }\n`,
   );
 }
 

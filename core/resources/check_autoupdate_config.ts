@@ -32,7 +32,8 @@ export function checkAutoupdateConfig(input: unknown): CheckResult<AutoupdateCon
   const env = envelope(ctx, input, "autoupdate_config");
   if (env === undefined) return { ok: false, problems: ctx.problems };
 
-  let toolsMode: ToolsMode = "enabled";
+  // Teleport's default: client tools are told to update only when `spec.tools.mode` says `enabled`.
+  let toolsMode: ToolsMode = "disabled";
   let agents: AgentsConfig = {
     mode: "enabled",
     strategy: "halt-on-error",
@@ -45,7 +46,7 @@ export function checkAutoupdateConfig(input: unknown): CheckResult<AutoupdateCon
       // `null` is a section removed on purpose (see droppedSections): its defaults.
       if (spec.tools !== undefined && spec.tools !== null) {
         const tools = mapping(ctx, spec.tools, "spec.tools", ["mode"]);
-        if (tools !== undefined) toolsMode = oneOf(ctx, tools, "mode", "spec.tools", TOOLS_MODES, "enabled");
+        if (tools !== undefined) toolsMode = oneOf(ctx, tools, "mode", "spec.tools", TOOLS_MODES, "disabled");
       }
       if (spec.agents !== undefined && spec.agents !== null) agents = checkAgents(ctx, spec.agents) ?? agents;
     }

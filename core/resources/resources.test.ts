@@ -86,7 +86,7 @@ describe("autoupdate_config: the DESIGN §2 example", () => {
       kind: "autoupdate_config",
       metadata: { name: "autoupdate-config" },
       spec: {
-        tools: { mode: "enabled" },
+        tools: { mode: "disabled" }, // no spec.tools: Teleport's default
         agents: {
           mode: "enabled",
           strategy: "time-based",
@@ -156,7 +156,8 @@ describe("autoupdate_config defaults", () => {
   test("the empty resource", () => {
     expect(parseAutoupdateConfig("kind: autoupdate_config")).toEqual(defaultAutoupdateConfig());
     expect(defaultAutoupdateConfig().spec).toEqual({
-      tools: { mode: "enabled" },
+      // Teleport's default: client tools are not told to update until spec.tools.mode says enabled.
+      tools: { mode: "disabled" },
       agents: {
         mode: "enabled",
         strategy: "halt-on-error",

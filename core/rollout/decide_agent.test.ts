@@ -287,6 +287,9 @@ describe("effectiveAgentMode / resolveGroup", () => {
   });
 });
 
+/** spec.tools of an autoupdate_config that turns client tools updates on. */
+const ON = { mode: "enabled" };
+
 describe("decideTools", () => {
   test.each<
     [
@@ -300,7 +303,7 @@ describe("decideTools", () => {
   >([
     [
       "no server version: the target as given, even a newer major",
-      undefined,
+      ON,
       "18.0.0",
       undefined,
       ["18.0.0", true],
@@ -314,20 +317,16 @@ describe("decideTools", () => {
       ["", false],
       /no tools version yet/,
     ],
-    ["the tools target", undefined, "17.0.1", "17.0.1", ["17.0.1", true], /tools target/],
-    ["no target: the server version", undefined, undefined, "17.0.1", ["17.0.1", true], /no tools target/],
+    ["the tools target", ON, "17.0.1", "17.0.1", ["17.0.1", true], /tools target/],
+    ["no target: the server version", ON, undefined, "17.0.1", ["17.0.1", true], /no tools target/],
     ["tools disabled", { mode: "disabled" }, "17.0.1", "17.0.1", ["17.0.1", false], /disabled/],
-    [
-      "a newer minor of the server's major is fine",
-      undefined,
-      "17.2.0",
-      "17.0.1",
-      ["17.2.0", true],
-      /tools target/,
-    ],
-    ["an older supported major is fine", undefined, "16.4.0", "17.0.1", ["16.4.0", true], /tools target/],
-    ["a newer major is never chosen", undefined, "18.0.0", "17.0.1", ["17.0.1", true], /not served/],
-    ["a too-old major is not served", undefined, "15.0.0", "17.0.1", ["17.0.1", true], /not served/],
+    // Teleport's default (getToolsAutoUpdate): no spec.tools, or no mode in it, is no update.
+    ["no spec.tools: the target, no update", undefined, "17.0.1", "17.0.1", ["17.0.1", false], /disabled/],
+    ["spec.tools without a mode: no update", {}, "17.0.1", "17.0.1", ["17.0.1", false], /disabled/],
+    ["a newer minor of the server's major is fine", ON, "17.2.0", "17.0.1", ["17.2.0", true], /tools target/],
+    ["an older supported major is fine", ON, "16.4.0", "17.0.1", ["16.4.0", true], /tools target/],
+    ["a newer major is never chosen", ON, "18.0.0", "17.0.1", ["17.0.1", true], /not served/],
+    ["a too-old major is not served", ON, "15.0.0", "17.0.1", ["17.0.1", true], /not served/],
   ])("%s", (_name, tools, target, server, want, reason) => {
     const c = config({}, tools);
     const v = target === undefined ? version() : version({}, { target_version: target });
