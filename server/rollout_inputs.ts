@@ -100,7 +100,7 @@ export class RolloutInputs {
     await this.updater.load();
   }
 
-  /** Re-reads what `has` names (another replica may have changed it). True when a decision input changed. */
+  /** Re-reads what `has` names (another replica may have changed it). True when anything changed. */
   async refresh(has: Has): Promise<boolean> {
     const { store } = this.#o;
     let changed = false;
@@ -125,7 +125,10 @@ export class RolloutInputs {
         changed = true;
       }
     }
-    return (await this.#refreshSettings(has)) || changed;
+    if (await this.#refreshSettings(has)) changed = true;
+    // What updaters are told (find answers; no decision depends on it).
+    if (await this.updater.refresh(has)) changed = true;
+    return changed;
   }
 
   async #refreshSettings(has: Has): Promise<boolean> {

@@ -207,7 +207,13 @@ export function manifestDoc(
 
 /** Uploads upkeep's own release manifest (upkeep-releases.json) listing `versions` for linux/amd64. */
 export async function publishSelfManifest(h: Harness, versions: string[], serial = 1): Promise<void> {
-  const doc = {
+  const up = await h.req("PUT", "/v1/artifacts/upkeep-releases.json", selfManifestDoc(versions, serial));
+  if (up.status !== 201) throw new Error(`upkeep manifest upload: ${up.status} ${await up.text()}`);
+}
+
+/** upkeep's own release manifest listing `versions` for linux/amd64 (unsigned, as `manifestDoc`). */
+export function selfManifestDoc(versions: string[], serial = 1): unknown {
+  return {
     schema: 1,
     product: "upkeep",
     serial,
@@ -224,6 +230,4 @@ export async function publishSelfManifest(h: Harness, versions: string[], serial
       ],
     })),
   };
-  const up = await h.req("PUT", "/v1/artifacts/upkeep-releases.json", doc);
-  if (up.status !== 201) throw new Error(`upkeep manifest upload: ${up.status} ${await up.text()}`);
 }

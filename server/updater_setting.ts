@@ -4,6 +4,7 @@
  * updater versions hosts can install from this server.
  */
 import { SELF_PRODUCT } from "../core/trust/artifact_name.ts";
+import { manifestFileName } from "../core/trust/manifest.ts";
 import { PublishedManifest } from "./published_manifest.ts";
 import type { Store } from "./store.ts";
 import type { UpdaterAnswer } from "./views.ts";
@@ -21,6 +22,8 @@ export interface UpdaterSettingOptions {
   readArtifact?: (name: string) => Promise<string | undefined>;
   now: () => Date;
   log: (msg: string, fields?: Record<string, unknown>) => void;
+  /** Replicas: several servers share the store (`refresh` follows what the others change). */
+  shared?: boolean;
 }
 
 export class UpdaterSetting {
@@ -38,12 +41,37 @@ export class UpdaterSetting {
   /** Reads the stored setting (default `auto`) and upkeep-releases.json (at start). */
   async load(): Promise<void> {
     this.#setting = (await this.#o.store.getSetting("updater_version")) ?? UPDATER_AUTO;
+    if (this.#o.shared && this.#hosted()) this.#manifest.readAt(await this.#manifestStored());
     await this.readManifest();
   }
 
   /** Reads upkeep-releases.json again (at start, and when an artifact was uploaded here). */
   async readManifest(): Promise<void> {
-    if (this.#o.product !== SELF_PRODUCT) await this.#manifest.read(this.#o.readArtifact, this.#o.now());
+    if (this.#hosted()) await this.#manifest.read(this.#o.readArtifact, this.#o.now());
+  }
+
+  /**
+   * Replicas: re-reads what `has` names that another replica changed: the setting
+   * ("setting:updater_version"), and upkeep-releases.json when the sha256 the store lists for it moved
+   * ("artifacts": read once per publication). True when the answer changed.
+   */
+  async refresh(has: (what: string) => boolean): Promise<boolean> {
+    const before = JSON.stringify(this.answer());
+    if (has("setting:updater_version"))
+      this.#setting = (await this.#o.store.getSetting("updater_version")) ?? UPDATER_AUTO;
+    if (has("artifacts") && this.#hosted())
+      await this.#manifest.follow(await this.#manifestStored(), this.#o.readArtifact, this.#o.now());
+    return JSON.stringify(this.answer()) !== before;
+  }
+
+  /** Whether upkeep-releases.json is a manifest of its own (a server of upkeep itself has just its product's). */
+  #hosted(): boolean {
+    return this.#o.product !== SELF_PRODUCT;
+  }
+
+  /** The sha256 of upkeep-releases.json the store lists, or undefined when none is published. */
+  async #manifestStored(): Promise<string | undefined> {
+    return (await this.#o.store.getArtifact(manifestFileName(SELF_PRODUCT)))?.sha256;
   }
 
   /** Stores the setting: `auto`, `off` or a version. */
