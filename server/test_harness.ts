@@ -92,7 +92,12 @@ export async function harness(
     now,
     log,
   });
-  const req = (method: string, path: string, body?: unknown, token = ADMIN, type = "application/json") => {
+  return { app, rollout, store, clock, logs, req: requester(app) };
+}
+
+/** `Harness.req` over `app`: a JSON body (or text as given), the bearer token (default ADMIN). */
+function requester(app: Harness["app"]): Harness["req"] {
+  return (method: string, path: string, body?: unknown, token = ADMIN, type = "application/json") => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     let payload: string | undefined;
     if (body !== undefined) {
@@ -103,7 +108,6 @@ export async function harness(
       app.request(path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) }),
     );
   };
-  return { app, rollout, store, clock, logs, req };
 }
 
 function fakeClock(start: string): Harness["clock"] {
