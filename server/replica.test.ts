@@ -111,6 +111,14 @@ async function sharedStore(): Promise<SqliteStore> {
   return store;
 }
 
+/** `a`, the lease holder, puts the config and version (the rollout is made); then `b`, reading it. */
+async function rolloutOn(store: Store): Promise<{ a: Node; b: Node }> {
+  const a = await node("a", store, true);
+  await a.rollout.putConfig(CONFIG);
+  await a.rollout.putVersion(VERSION);
+  return { a, b: await node("b", store, false) };
+}
+
 /** The clock moves on by `ms` (reports are stamped with it). */
 const tick = (ms = 1000) => {
   clock.now = new Date(clock.now.getTime() + ms);
@@ -170,10 +178,7 @@ async function viewGroup(n: Node, name: string) {
 describe("fencing: the rollout is written with compare-and-swap on its generation", () => {
   test("a replica that missed another's write does not overwrite it: refused, re-read, decided again", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false); // reads the rollout a created
+    const { a, b } = await rolloutOn(store); // b reads the rollout a created
     expect(group((await stored(store)).rollout, "canary")?.state).toBe("unstarted");
 
     // The operator starts the canary group on b; a does not hear of it (no notifications in this test).
@@ -193,10 +198,7 @@ describe("fencing: the rollout is written with compare-and-swap on its generatio
 
   test("an action over a rollout another replica moved is applied to what it wrote", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     await a.rollout.action("canary", "start");
     // b still holds "unstarted": done on it must not write its stale copy; over a's, the group is done.
     await b.rollout.action("canary", "done");
@@ -210,10 +212,7 @@ describe("fencing: the rollout is written with compare-and-swap on its generatio
 describe("the lease: only its holder runs the reconciler", () => {
   test("a replica without it writes nothing when reports or its timer ask; given the lease, it does", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { b } = await rolloutOn(store);
     const before = await stored(store);
 
     tick();
@@ -233,10 +232,7 @@ describe("the lease: only its holder runs the reconciler", () => {
 describe("reports received by other replicas count in the lease holder's decisions", () => {
   test("reports to b move a's counts after a sync; a canary's failure reported to c rolls its group back", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     const c = await node("c", store, false);
     tick();
     for (const id of ["c3", "c4"]) await b.rollout.report(agent(id, "canary"));
@@ -259,10 +255,7 @@ describe("reports received by other replicas count in the lease holder's decisio
   test("an operator's action reconciles over the reports other replicas received, read first", async () => {
     const store = new SqliteStore(":memory:", { reportBatchMs: 1 });
     closers.push(() => store.close());
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     // Not a millisecond later (on b's clock): b read the reports just before, and reads them again.
     await a.rollout.report(agent("c9", "canary"));
     await b.rollout.action("canary", "start");
@@ -273,10 +266,7 @@ describe("reports received by other replicas count in the lease holder's decisio
 
   test("a report read back is not counted twice, and an older one does not replace a newer one", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     tick();
     await b.rollout.report(agent("p3", "prod"));
     const older = agent("p1", "prod", "16.4.0", "rolledback");
@@ -408,10 +398,7 @@ describe("every replica follows the others' changes", () => {
 
   test("the replica that takes the lease re-reads and reconciles at once", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { b } = await rolloutOn(store);
     await replica(b, store);
     tick();
     await b.rollout.report(agent("p3", "prod"));
