@@ -74,30 +74,7 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route("/dashboard", ui.app);
   app.use("/v1/agents/report", ui.recordReports);
 
-  // Health and metrics.
-  // Process health (200 whenever this process answers: find/ping answer even with the database away, so a
-  // load balancer must not drop every replica when the database blips), the store's health beside it, and
-  // whether this replica runs the rollout reconciler (holds the lease). /readyz: 503 while writes are refused.
-  app.get("/healthz", (c) =>
-    c.json({ status: "ok", reconciler: rollout.leads(), store: store.health() }, 200, {
-      "cache-control": "no-store",
-    }),
-  );
-  app.get("/readyz", (c) => {
-    if (!rollout.ready()) return c.text("not ready\n", 503);
-    try {
-      store.assertWritable();
-    } catch (e) {
-      // Reads still answer, but nothing given to this server is kept: not ready, and why.
-      if (e instanceof StoreUnavailableError) return c.text(`not ready: ${e.message}\n`, 503);
-      throw e;
-    }
-    return c.text("ready\n");
-  });
-  app.get("/metrics", viewer, (c) => {
-    rollout.exportMetrics(metrics);
-    return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });
-  });
+  healthRoutes(app, deps, viewer);
 
   // Teleport-compatible find/ping (cmd/serve also answers these before the router, same bodies), and
   // RFD 109's channel answers for Teleport's v1 updaters (server/hot_path.ts).
@@ -139,6 +116,36 @@ export function createApp(deps: AppDeps): Hono<Env> {
   tokenRoutes(app, deps, g);
   artifactRoutes(app, deps, g);
   return app;
+}
+
+/**
+ * Health and metrics. Process health (200 whenever this process answers: find/ping answer even with the
+ * database away, so a load balancer must not drop every replica when the database blips), the store's health
+ * beside it, and whether this replica runs the rollout reconciler (holds the lease). /readyz: 503 while
+ * writes are refused.
+ */
+function healthRoutes(app: Hono<Env>, deps: AppDeps, viewer: MiddlewareHandler<Env>): void {
+  const { store, rollout, metrics } = deps;
+  app.get("/healthz", (c) =>
+    c.json({ status: "ok", reconciler: rollout.leads(), store: store.health() }, 200, {
+      "cache-control": "no-store",
+    }),
+  );
+  app.get("/readyz", (c) => {
+    if (!rollout.ready()) return c.text("not ready\n", 503);
+    try {
+      store.assertWritable();
+    } catch (e) {
+      // Reads still answer, but nothing given to this server is kept: not ready, and why.
+      if (e instanceof StoreUnavailableError) return c.text(`not ready: ${e.message}\n`, 503);
+      throw e;
+    }
+    return c.text("ready\n");
+  });
+  app.get("/metrics", viewer, (c) => {
+    rollout.exportMetrics(metrics);
+    return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+  });
 }
 
 /** Requests by route and status (each counter's cell found once). */

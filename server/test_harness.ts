@@ -92,7 +92,12 @@ export async function harness(
     now,
     log,
   });
-  const req = (method: string, path: string, body?: unknown, token = ADMIN, type = "application/json") => {
+  return { app, rollout, store, clock, logs, req: requester(app) };
+}
+
+/** `Harness.req` over `app`: a JSON body (or text as given), the bearer token (default ADMIN). */
+function requester(app: Harness["app"]): Harness["req"] {
+  return (method: string, path: string, body?: unknown, token = ADMIN, type = "application/json") => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     let payload: string | undefined;
     if (body !== undefined) {
@@ -103,7 +108,6 @@ export async function harness(
       app.request(path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) }),
     );
   };
-  return { app, rollout, store, clock, logs, req };
 }
 
 function fakeClock(start: string): Harness["clock"] {
@@ -207,7 +211,13 @@ export function manifestDoc(
 
 /** Uploads upkeep's own release manifest (upkeep-releases.json) listing `versions` for linux/amd64. */
 export async function publishSelfManifest(h: Harness, versions: string[], serial = 1): Promise<void> {
-  const doc = {
+  const up = await h.req("PUT", "/v1/artifacts/upkeep-releases.json", selfManifestDoc(versions, serial));
+  if (up.status !== 201) throw new Error(`upkeep manifest upload: ${up.status} ${await up.text()}`);
+}
+
+/** upkeep's own release manifest listing `versions` for linux/amd64 (unsigned, as `manifestDoc`). */
+export function selfManifestDoc(versions: string[], serial = 1): unknown {
+  return {
     schema: 1,
     product: "upkeep",
     serial,
@@ -224,6 +234,4 @@ export async function publishSelfManifest(h: Harness, versions: string[], serial
       ],
     })),
   };
-  const up = await h.req("PUT", "/v1/artifacts/upkeep-releases.json", doc);
-  if (up.status !== 201) throw new Error(`upkeep manifest upload: ${up.status} ${await up.text()}`);
 }
