@@ -109,7 +109,9 @@ test("get agents: the whole state and the whole error, wrapped, nothing cut", as
   expect(r.code).toBe(0);
   const lines = r.stdout.trimEnd().split("\n");
   // A real agent reports its updater's version (issue 16): the UPDATER column shows it.
-  expect(lines[0]).toMatch(/^UPDATER_ID\s+HOSTNAME\s+GROUP\s+VERSION\s+STATE\s+UPDATER\s+LAST_SEEN\s+PRESENT$/);
+  expect(lines[0]).toMatch(
+    /^UPDATER_ID\s+HOSTNAME\s+GROUP\s+VERSION\s+STATE\s+UPDATER\s+LAST_SEEN\s+PRESENT$/,
+  );
   expect(lines[1]).toMatch(/\s11\.0\.0\s+ok\s+\S+\s+\S+Z\s+yes$/);
   // The columns are as wide as their values; the error under them wraps to the width.
   for (const l of lines.slice(2)) expect(l.length).toBeLessThanOrEqual(WIDTH);
