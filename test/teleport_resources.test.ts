@@ -334,7 +334,7 @@ describe("find answers of every group state and mode, as Teleport's rfd_184.go d
     ).join("");
     const r = await apply(
       w,
-      `kind: server\nserver_version: ${TARGET}\n---\nkind: autoupdate_config\nspec:\n  agents:\n    strategy: halt-on-error\n    schedules:\n      regular:\n${groups}---\n${versionDoc("enabled", "regular")}`,
+      `kind: server\nserver_version: ${TARGET}\n---\nkind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n  agents:\n    strategy: halt-on-error\n    schedules:\n      regular:\n${groups}---\n${versionDoc("enabled", "regular")}`,
     );
     if (r.code !== 0) throw new Error(r.stderr);
     await report(w, "c1", "cn", START);

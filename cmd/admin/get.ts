@@ -31,6 +31,24 @@ type RolloutAnswer = RolloutView & {
   adjusted?: { field: string; kind: string; from: string; to: string; why: string }[];
 };
 
+/** One row of the group table. */
+function groupRow(g: RolloutAnswer["groups"][number]): string[] {
+  // As `tctl autoupdate agents status`: the canaries that succeeded, of the group's canary_count.
+  const ok = g.canary_success_count ?? g.canaries.filter((c) => c.success).length;
+  const want = Math.max(g.canary_count ?? 0, g.canaries.length);
+  return [
+    g.name,
+    g.state,
+    String(g.present_count),
+    String(g.up_to_date_count),
+    String(g.failed_count),
+    String(g.initial_count),
+    g.canaries.length === 0 ? "-" : `${ok}/${want} ok`,
+    g.start_time ?? "-",
+    g.reason,
+  ];
+}
+
 function rolloutText(v: RolloutAnswer, width: number): string {
   const server = v.server_version ?? "not set (no cap, no raise)";
   if (v.groups.length === 0 && v.target_version === null) {
@@ -58,22 +76,7 @@ function rolloutText(v: RolloutAnswer, width: number): string {
       i === 0 ? l : `    ${l}`,
     ),
   );
-  const rows = v.groups.map((g) => {
-    // As `tctl autoupdate agents status`: the canaries that succeeded, of the group's canary_count.
-    const ok = g.canary_success_count ?? g.canaries.filter((c) => c.success).length;
-    const want = Math.max(g.canary_count ?? 0, g.canaries.length);
-    return [
-      g.name,
-      g.state,
-      String(g.present_count),
-      String(g.up_to_date_count),
-      String(g.failed_count),
-      String(g.initial_count),
-      g.canaries.length === 0 ? "-" : `${ok}/${want} ok`,
-      g.start_time ?? "-",
-      g.reason,
-    ];
-  });
+  const rows = v.groups.map(groupRow);
   const out = [
     ...head,
     ...adjusted,
