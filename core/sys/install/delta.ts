@@ -53,6 +53,8 @@ export interface DeltaInput {
   part: string;
   /** Version folder names in order of preference as bases (the active one first). */
   prefer?: readonly string[];
+  /** The bases to patch from, instead of the version folders' kept artifacts (the self-update's executable). */
+  bases?: readonly (Base & { file: string })[];
   signal?: AbortSignal;
   idleMs?: number;
   log?: (line: string) => void;
@@ -106,7 +108,7 @@ export function installedBases(
 export async function tryDelta(
   i: DeltaInput,
 ): Promise<{ downloaded: Downloaded; facts: DownloadFacts } | undefined> {
-  const bases = installedBases(i.versionsDir, i.prefer);
+  const bases = i.bases ?? installedBases(i.versionsDir, i.prefer);
   const chosen = choosePatch(i.artifact.patches, bases, i.artifact.size);
   if (!chosen) return undefined;
   const { patch } = chosen;
