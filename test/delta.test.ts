@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { KEPT_ARTIFACT } from "../core/sys/install/mod.ts";
 import { helloScript } from "../scripts/fake-release.ts";
 import {
+  ADMIN,
   agent,
   currentDir,
   enabledHost,
@@ -200,6 +201,13 @@ describe("delta downloads (compiled binary, real serve)", () => {
     expect(new Bun.CryptoHasher("sha256").update(kept).digest("hex")).toBe(facts.get("11.1.0")?.sha256 ?? "");
     expect(currentDir(h)).toBe("11.1.0");
     expect(readdirSync(join(h.root, "versions")).filter((n) => n.startsWith("."))).toEqual([]);
+    // serve's /metrics counts the patch served and the bytes it saved.
+    const metrics = await (
+      await fetch(`${w.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).text();
+    const saved = Number(/^upkeep_delta_bytes_saved_total (\d+)$/m.exec(metrics)?.[1] ?? "0");
+    expect(saved).toBeGreaterThanOrEqual((facts.get("11.1.0")?.size ?? 0) - patchSize);
+    expect(metrics).toMatch(/^upkeep_artifact_downloads_total\{kind="delta"\} [1-9]/m);
   });
 
   test("a corrupted patch falls back to the full artifact in the same pass, said once", async () => {

@@ -17,7 +17,7 @@ import { lstatSync, readdirSync, renameSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Base, choosePatch, type ListedPatch } from "../../delta/patch.ts";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
-import { PART_PREFIX, PART_SUFFIX, partFileName } from "../../install/layout.ts";
+import { PART_PREFIX, PART_SUFFIX, partFileName, sortVersionDirNames } from "../../install/layout.ts";
 import { joinUrl } from "../../install/url.ts";
 import type { ManifestArtifact } from "../../trust/manifest.ts";
 import { applyPatch } from "../delta/apply.ts";
@@ -80,9 +80,8 @@ export function installedBases(
   const dirs = names.filter((n) => !n.startsWith("."));
   const ordered = [
     ...prefer.filter((p) => dirs.includes(p)),
-    ...dirs
-      .filter((d) => !prefer.includes(d))
-      .sort()
+    ...sortVersionDirNames(dirs.filter((d) => !prefer.includes(d)).map((name) => ({ name })))
+      .map((d) => d.name)
       .reverse(),
   ];
   const out: (Base & { file: string })[] = [];
