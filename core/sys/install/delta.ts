@@ -5,8 +5,9 @@
  * install that verified it). The rebuilt file becomes the `.part` only once its size and sha256 are the
  * manifest's for the full artifact; then the installer verifies it (signature included) and extracts it like
  * a download. Anything wrong (no usable base, a base changed on disk, a patch with other bytes than listed,
- * a patch that does not apply, a rebuild that is not the artifact) returns undefined, said once through
- * `log`: the caller downloads the full artifact in the same pass. Only E_CANCELLED goes through.
+ * a patch that does not apply, a rebuild that is not the artifact, a rebuild slower than the full download
+ * would be at the slowest rate allowed) returns undefined, said once through `log`: the caller downloads the
+ * full artifact in the same pass. Only the caller's cancel (E_CANCELLED) goes through.
  *
  * Files (all `.download-*.part`: swept after a day like any partial download, never taken for a version):
  *   .download-<patch name>.part       the patch being downloaded (resumable), removed at the end
@@ -20,6 +21,7 @@ import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import { PART_PREFIX, PART_SUFFIX, partFileName, sortVersionDirNames } from "../../install/layout.ts";
 import { joinUrl } from "../../install/url.ts";
 import type { ManifestArtifact } from "../../trust/manifest.ts";
+import { artifactDeadlineMs } from "../bounded_http.ts";
 import { applyPatch } from "../delta/apply.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, hashFile } from "../hash.ts";
@@ -124,6 +126,9 @@ export async function tryDelta(
     );
     return undefined;
   }
+  // The rebuild may take as long as the full download would at the slowest rate allowed, no longer.
+  const deadlineMs = artifactDeadlineMs(i.artifact.size);
+  const deadline = AbortSignal.timeout(deadlineMs);
   try {
     const fetched = await fetchPatch(i, patch, patchPart);
     step("patch-downloaded", i);
@@ -132,7 +137,7 @@ export async function tryDelta(
       base: base.file,
       out: rebuilt,
       baseSha256: patch.base_sha256,
-      ...(i.signal ? { signal: i.signal } : {}),
+      signal: i.signal ? AbortSignal.any([i.signal, deadline]) : deadline,
       onFirstChunk: () => step("mid-rebuild", i),
     });
     const d = await digestFile(rebuilt);
@@ -150,10 +155,11 @@ export async function tryDelta(
       facts: { kind: "delta", bytes: fetched, full_bytes: i.artifact.size, from: base.version },
     };
   } catch (e) {
-    if (isUpkeepError(e) && e.code === "E_CANCELLED") throw e;
-    i.log?.(
-      `patch ${patch.name} from ${base.version} not used (${isUpkeepError(e) ? `${e.code}: ` : ""}${e instanceof Error ? e.message : String(e)}); downloading the full ${i.name}`,
-    );
+    if (isUpkeepError(e) && e.code === "E_CANCELLED" && i.signal?.aborted) throw e;
+    const why = deadline.aborted
+      ? `the rebuild took longer than ${Math.round(deadlineMs / 1000)} s`
+      : `${isUpkeepError(e) ? `${e.code}: ` : ""}${e instanceof Error ? e.message : String(e)}`;
+    i.log?.(`patch ${patch.name} from ${base.version} not used (${why}); downloading the full ${i.name}`);
     return undefined;
   } finally {
     remove(patchPart);
