@@ -178,6 +178,66 @@ describe("delta downloads (compiled binary, real serve)", () => {
     expect(r110.artifacts[0].patches[0].size).toBeLessThan((facts.get("11.1.0")?.size ?? 0) / 20);
   });
 
+  test("release manifest --add keeps the listed patches; a patch to other bytes or to an unlisted artifact is refused", async () => {
+    const out = join(w.dir, "rel-add");
+    mkdirSync(out);
+    for (const f of [
+      "hello-releases.json",
+      "hello-releases.json.minisig",
+      A("11.0.0"),
+      A("11.2.0"),
+      P("11.2.0", "11.0.0"),
+    ])
+      writeFileSync(join(out, f), readFileSync(join(w.dir, "rel", f)));
+    await ok([
+      "release",
+      "manifest",
+      "--add",
+      "--key",
+      w.key,
+      "--product",
+      "hello",
+      "--out",
+      out,
+      join(out, P("11.2.0", "11.0.0")),
+    ]);
+    const m = JSON.parse(readFileSync(join(out, "hello-releases.json"), "utf8"));
+    const patches = (v: string) =>
+      m.releases.find((r: { version: string }) => r.version === v).artifacts[0].patches;
+    expect(patches("11.1.0").map((p: { name: string }) => p.name)).toEqual([P("11.1.0", "11.0.0")]);
+    expect(patches("11.2.0").map((p: { name: string }) => p.name)).toEqual([P("11.2.0", "11.0.0")]);
+    // A patch renamed to claim another artifact: its header says what it rebuilds.
+    writeFileSync(join(out, P("11.1.0", "11.2.0")), readFileSync(join(out, P("11.2.0", "11.0.0"))));
+    const bad = await upkeep([
+      "release",
+      "manifest",
+      "--add",
+      "--key",
+      w.key,
+      "--product",
+      "hello",
+      "--out",
+      out,
+      join(out, P("11.1.0", "11.2.0")),
+    ]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain(`must be named ${P("11.2.0", "11.0.0")}`);
+    const alone = await upkeep([
+      "release",
+      "manifest",
+      "--key",
+      w.key,
+      "--product",
+      "hello",
+      "--out",
+      out,
+      join(out, A("11.0.0")),
+      join(out, P("11.2.0", "11.0.0")),
+    ]);
+    expect(alone.code).toBe(2);
+    expect(alone.stderr).toContain("which this manifest does not list");
+  });
+
   test("an agent updates through the patch: only the patch is fetched, the bytes are the signed ones", async () => {
     const h = await hostOn1100("agent-delta", mirror);
     await setTarget(w, "11.1.0");
