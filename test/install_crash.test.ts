@@ -71,7 +71,15 @@ function checkNoFalseVersion(versionsDir: string, committed: boolean): void {
   const listed = listInstalledVersions(versionsDir);
   for (const v of listed) {
     expect(v.complete).toBe(true);
-    expect(walk(v.dir)).toEqual([".upkeep-artifact", ".upkeep-complete", "README", "bin", "bin/hello", "share", "share/pad.bin"]);
+    expect(walk(v.dir)).toEqual([
+      ".upkeep-artifact",
+      ".upkeep-complete",
+      "README",
+      "bin",
+      "bin/hello",
+      "share",
+      "share/pad.bin",
+    ]);
     expect(statSync(join(v.dir, "share/pad.bin")).size).toBe(3 * 1024 * 1024);
   }
   expect(listed.map((v) => v.name)).toEqual(committed ? ["1.0.0"] : []);
