@@ -5,13 +5,22 @@
  * patched from the running executable when its bytes are the patch's base, the full executable otherwise.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadTrustedKeys } from "../core/sys/keys.ts";
 import { fetchVerifiedUpdater } from "../core/sys/self/fetch_updater.ts";
 import type { PublicKey } from "../core/trust/minisign.ts";
-import { keygenIn, upkeep } from "./cli.ts";
+import { ADMIN, adminOk, useWorld, type World } from "./agent_helpers.ts";
+import { collect, keygenIn, ROOT, upkeep } from "./cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "upkeep-delta-self-"));
 const rel = join(dir, "rel");
@@ -157,5 +166,102 @@ describe.if(HAS_ZSTD)("self-update through a patch", () => {
     expect(r.download).toMatchObject({ kind: "full" });
     expect(requests.slice(before)).not.toContain(`/${PATCH}`);
     expect(sha(readFileSync(dest))).toBe(sha(readFileSync(join(rel, E("0.2.0")))));
+  });
+});
+
+describe.if(HAS_ZSTD)("upkeep self-update through a patch (two compiled builds, real serve)", () => {
+  let world: World;
+  let oldBuild: string;
+  let newBuild: string;
+  let patchSize = 0;
+  useWorld("delta-selfupd", async (w) => {
+    world = w;
+    const testKey = await keygenIn(join(w.dir, "upkeep-test-key"));
+    const out = join(w.dir, "upkeep-release");
+    mkdirSync(out);
+    oldBuild = join(out, E("0.9.0"));
+    newBuild = join(out, E("1.0.0"));
+    for (const [version, path] of [
+      ["0.9.0", oldBuild],
+      ["1.0.0", newBuild],
+    ] as const) {
+      const r = await collect(
+        Bun.spawn(
+          [
+            process.execPath,
+            join(ROOT, "scripts/build.ts"),
+            "--version",
+            version,
+            "--outfile",
+            path,
+            "--test-self-key",
+            testKey.pub,
+          ],
+          { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
+        ),
+      );
+      if (r.code !== 0) throw new Error(`build ${version}: ${r.stderr}`);
+    }
+    const patch = join(out, `${E("1.0.0")}.from-0.9.0.patch`);
+    await ok([
+      "release",
+      "delta",
+      "--key",
+      testKey.key,
+      "--from",
+      oldBuild,
+      "--to",
+      newBuild,
+      "--out",
+      out,
+      "--level",
+      "3",
+    ]);
+    patchSize = readFileSync(patch).length;
+    await ok(["release", "sign", "--key", testKey.key, oldBuild, newBuild]);
+    await ok([
+      "release",
+      "manifest",
+      "--key",
+      testKey.key,
+      "--product",
+      "upkeep",
+      "--out",
+      out,
+      oldBuild,
+      newBuild,
+      patch,
+    ]);
+    await adminOk(w, ["publish", ...readdirSync(out).map((f) => join(out, f))]);
+    await adminOk(w, ["apply", "-f", "-"], "kind: server\nupdater_version: 1.0.0\n");
+  });
+
+  test("the running 0.9.0 is replaced by 1.0.0 rebuilt from the patch; only the patch is downloaded", async () => {
+    const dir = join(world.dir, "ws");
+    mkdirSync(dir, { recursive: true });
+    const exe = join(dir, "upkeep");
+    writeFileSync(exe, readFileSync(oldBuild), { mode: 0o755 });
+    const r = await collect(
+      Bun.spawn([exe, "self-update", "--server", world.url, "--json"], {
+        cwd: "/",
+        env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: join(world.dir, "home") },
+        stdout: "pipe",
+        stderr: "pipe",
+      }),
+    );
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({
+      from: "0.9.0",
+      to: "1.0.0",
+      updated: true,
+      download: { kind: "delta", bytes: patchSize, full_bytes: readFileSync(newBuild).length, from: "0.9.0" },
+    });
+    expect(sha(readFileSync(exe))).toBe(sha(readFileSync(newBuild)));
+    expect(patchSize).toBeLessThan(readFileSync(newBuild).length / 20);
+    const metrics = await (
+      await fetch(`${world.url}/metrics`, { headers: { authorization: `Bearer ${ADMIN}` } })
+    ).text();
+    expect(metrics).toMatch(/^upkeep_artifact_downloads_total\{kind="delta"\} 1$/m);
+    expect(metrics).not.toMatch(/^upkeep_artifact_downloads_total\{kind="full"\}/m);
   });
 });
