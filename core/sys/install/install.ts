@@ -17,8 +17,23 @@
  *   done             the `.part` removed
  * A kill before "renamed" leaves only `.tmp-*` and `.part` files, which are never taken for a version;
  * the next run resumes the download and starts the extraction again.
+ *
+ * Delta downloads (./delta.ts): when the manifest lists a patch to the artifact from an installed version
+ * (active first), the patch replaces the download ("mid-download") and the artifact is rebuilt from the
+ * artifact that version's install kept (`.upkeep-artifact` in its folder, a hard link of the verified
+ * `.part`), checked against the manifest's size and sha256 before it becomes the `.part`; from "downloaded"
+ * on, nothing differs. Any failure there falls back to the full download in the same run.
  */
-import { existsSync, lstatSync, statfsSync, statSync, unlinkSync } from "node:fs";
+import {
+  constants,
+  copyFileSync,
+  existsSync,
+  linkSync,
+  lstatSync,
+  statfsSync,
+  statSync,
+  unlinkSync,
+} from "node:fs";
 import { join } from "node:path";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import type { ExtractLimits } from "../../install/extract_policy.ts";
@@ -31,6 +46,7 @@ import { formatVersion, tryParseVersion } from "../../version/mod.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize } from "../hash.ts";
 import { ioError } from "../io_error.ts";
+import { type DownloadFacts, KEPT_ARTIFACT, removeDeltaLeftovers, tryDelta } from "./delta.ts";
 import { readMarker, sweepLeftovers } from "./dirs.ts";
 import { type Downloaded, downloadArtifact } from "./download.ts";
 import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, makeDir } from "./extract.ts";
@@ -85,6 +101,18 @@ export interface InstallOptions {
    * installed afresh, replacing it, unless it is one of these: then E_CONFLICT and the folder is left alone.
    */
   inUse?: readonly string[];
+  /** Says, once, why a listed patch was not used (the full artifact is downloaded instead). */
+  log?: (line: string) => void;
+  /** Try a listed patch before the full download (default true). */
+  delta?: boolean;
+}
+
+export interface InstallResult {
+  dir: string;
+  /** The version's complete folder was there already: nothing was fetched. */
+  reused: boolean;
+  /** What was fetched (absent when reused). */
+  download?: DownloadFacts;
 }
 
 function step(name: InstallStep, opts: InstallOptions): void {
@@ -128,7 +156,7 @@ function refusesRelease(e: unknown): boolean {
  * the `.part` too when the bytes were refused or the install cancelled; a verified `.part` is kept when the
  * failure was local, e.g. E_IO, for the next run to extract without downloading again).
  */
-export async function installVersion(opts: InstallOptions): Promise<{ dir: string; reused: boolean }> {
+export async function installVersion(opts: InstallOptions): Promise<InstallResult> {
   const t = target(opts);
   try {
     sweepLeftovers(opts.versionsDir);
@@ -156,6 +184,36 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   step("start", opts);
   checkSpace(opts.versionsDir, t);
   step("space-checked", opts);
+  const { downloaded, download } = await fetchArtifact(opts, t);
+  step("downloaded", opts);
+  await unpack(opts, t, downloaded);
+  step("done", opts);
+  return { dir: t.dir, reused: false, download };
+}
+
+/** The artifact into its `.part`: rebuilt from a listed patch when one applies here, else downloaded. */
+async function fetchArtifact(
+  opts: InstallOptions,
+  t: Target,
+): Promise<{ downloaded: Downloaded; download: DownloadFacts }> {
+  const had = partBytes(t.part, t.artifact.size);
+  // A complete `.part` left by a kill after the download (or a rebuild) needs no patch.
+  if (opts.delta !== false && had < t.artifact.size && t.artifact.patches?.length) {
+    const delta = await tryDelta({
+      versionsDir: opts.versionsDir,
+      baseUrl: opts.source.baseUrl,
+      insecure: opts.source.insecure ?? false,
+      artifact: t.artifact,
+      name: t.name,
+      part: t.part,
+      ...(opts.inUse ? { prefer: opts.inUse } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    if (delta) return { downloaded: delta.downloaded, download: delta.facts };
+  }
+  removeDeltaLeftovers(opts.versionsDir, t.name, t.artifact.patches);
   const downloaded = await downloadArtifact({
     url: t.url,
     path: t.part,
@@ -166,10 +224,35 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
     ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
     onFirstChunk: () => step("mid-download", opts),
   });
-  step("downloaded", opts);
-  await unpack(opts, t, downloaded);
-  step("done", opts);
-  return { dir: t.dir, reused: false };
+  const resumed = downloaded.requests.length === 0 ? downloaded.size : had;
+  return {
+    downloaded,
+    download: { kind: "full", bytes: Math.max(0, downloaded.size - resumed), full_bytes: t.artifact.size },
+  };
+}
+
+/**
+ * The verified artifact kept in the stage (a hard link of the `.part`, a copy across filesystems): the base
+ * a later patch is applied to. Not kept (no delta from this version later) when that fails or the release
+ * itself has a file of that name.
+ */
+function keepArtifact(part: string, stage: string): void {
+  const kept = join(stage, KEPT_ARTIFACT);
+  try {
+    lstatSync(kept);
+    return; // the release's own file (or link) of that name: left alone
+  } catch {
+    // not there: kept below
+  }
+  try {
+    linkSync(part, kept);
+  } catch {
+    try {
+      copyFileSync(part, kept, constants.COPYFILE_EXCL);
+    } catch {
+      // no base kept: a later update downloads the full artifact
+    }
+  }
 }
 
 /** What installVersion installs: the version and its artifact as the manifest lists them, and where. */
@@ -265,6 +348,7 @@ async function unpack(opts: InstallOptions, t: Target, downloaded: Downloaded): 
     step("extracted", opts);
     const stage = normalizeLayout(tmp, newTemp);
     step("layout", opts);
+    keepArtifact(t.part, stage);
     const installedAt = new Date().toISOString();
     writeMarker(stage, {
       version: t.version,
