@@ -30,7 +30,6 @@ import {
   existsSync,
   linkSync,
   lstatSync,
-  statfsSync,
   statSync,
   unlinkSync,
 } from "node:fs";
@@ -51,7 +50,10 @@ import { readMarker, sweepLeftovers } from "./dirs.ts";
 import { type Downloaded, downloadArtifact } from "./download.ts";
 import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, makeDir } from "./extract.ts";
 import { fetchSignature, type InstallSource, refusalError, type VerifiedManifest } from "./manifest.ts";
+import { checkSpace, partBytes } from "./space.ts";
 import { commit, normalizeLayout, remove, tempName, writeMarker } from "./stage.ts";
+
+export { SPACE_MARGIN, UNPACKED_FACTOR } from "./space.ts";
 
 /** The fault points installVersion passes, in order. */
 export const INSTALL_STEPS = [
@@ -69,16 +71,6 @@ export const INSTALL_STEPS = [
   "done",
 ] as const;
 export type InstallStep = (typeof INSTALL_STEPS)[number];
-
-/** Free space asked for beyond the download and the unpacked files. */
-export const SPACE_MARGIN = 64 * 1024 * 1024;
-
-/**
- * Without the manifest's `unpacked_size`, the unpacked files are taken as this many times the artifact: gzip
- * packs executables 2-3x (Go and Rust binaries about 3x), so 4x covers the releases this installs, with room.
- * A release that packs tighter carries `unpacked_size` (`upkeep release manifest` writes it).
- */
-export const UNPACKED_FACTOR = 4;
 
 export interface InstallOptions {
   source: InstallSource;
@@ -118,25 +110,6 @@ export interface InstallResult {
 function step(name: InstallStep, opts: InstallOptions): void {
   faultPoint(`install:${name}`);
   opts.onStep?.(name);
-}
-
-function freeBytes(dir: string): number {
-  try {
-    const s = statfsSync(dir);
-    return Number(s.bavail) * Number(s.bsize);
-  } catch {
-    return Number.POSITIVE_INFINITY; // no statfs here: let the writes tell
-  }
-}
-
-/** Bytes a `.part` already holds (a download to resume), 0 when there is none. */
-function partBytes(part: string, max: number): number {
-  try {
-    const st = lstatSync(part);
-    return st.isFile() && st.size <= max ? st.size : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** Codes by which the installer judges verified bytes: a release that will be refused again, on any host. */
@@ -292,24 +265,6 @@ function target(opts: InstallOptions): Target {
     dir: join(versionsDir, dirName),
     part: join(versionsDir, partFileName(name)),
   };
-}
-
-/** Free space >= what is left to download + the unpacked files + SPACE_MARGIN, else E_NO_SPACE. */
-function checkSpace(versionsDir: string, t: Target): void {
-  const { artifact } = t;
-  const toDownload = artifact.size - partBytes(t.part, artifact.size);
-  const unpacked = artifact.unpacked_size ?? artifact.size * UNPACKED_FACTOR;
-  const need = toDownload + unpacked + SPACE_MARGIN;
-  const free = freeBytes(versionsDir);
-  if (free >= need) return;
-  const how =
-    artifact.unpacked_size === undefined
-      ? `${unpacked} unpacked (${UNPACKED_FACTOR} x its size: the manifest gives no unpacked_size)`
-      : `${unpacked} unpacked (the manifest's unpacked_size)`;
-  throw new UpkeepError(
-    "E_NO_SPACE",
-    `${versionsDir} has ${free} bytes free; installing ${t.name} needs ${need}: ${toDownload} to download, ${how} and a ${SPACE_MARGIN}-byte margin`,
-  );
 }
 
 /**
