@@ -24,15 +24,7 @@
  * `.part`), checked against the manifest's size and sha256 before it becomes the `.part`; from "downloaded"
  * on, nothing differs. Any failure there falls back to the full download in the same run.
  */
-import {
-  constants,
-  copyFileSync,
-  existsSync,
-  linkSync,
-  lstatSync,
-  statSync,
-  unlinkSync,
-} from "node:fs";
+import { constants, copyFileSync, existsSync, linkSync, lstatSync, statSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import type { ExtractLimits } from "../../install/extract_policy.ts";
