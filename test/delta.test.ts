@@ -9,6 +9,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEPT_ARTIFACT } from "../core/sys/install/mod.ts";
+import { noise } from "../scripts/fake_bytes.ts";
 import { helloScript } from "../scripts/fake-release.ts";
 import {
   ADMIN,
@@ -36,19 +37,6 @@ let mirror: Mirror;
 let corrupting: Mirror;
 const facts = new Map<string, { size: number; sha256: string }>();
 
-/** Pseudo-random bytes, the same for every version: a large file a release leaves unchanged. */
-function noise(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = 12345;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 async function ok(args: string[], env: Record<string, string> = {}, stdin?: string) {
   const r = await upkeep(args, { env, ...(stdin === undefined ? {} : { stdin }) });
   if (r.code !== 0) throw new Error(`upkeep ${args.join(" ")}: ${r.stderr}`);
@@ -58,7 +46,7 @@ async function ok(args: string[], env: Record<string, string> = {}, stdin?: stri
 /** `hello` releases packed from folders: bin/hello (the version's script) and 3 MiB of shared data. */
 async function releases(world: World, versions: string[]): Promise<string> {
   const out = join(world.dir, "rel");
-  const pad = noise(3 * 1024 * 1024);
+  const pad = noise(3 * 1024 * 1024, 12345);
   for (const v of versions) {
     const src = join(world.dir, "src", v);
     mkdirSync(join(src, "bin"), { recursive: true });

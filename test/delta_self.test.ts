@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { loadTrustedKeys } from "../core/sys/keys.ts";
 import { fetchVerifiedUpdater } from "../core/sys/self/fetch_updater.ts";
 import type { PublicKey } from "../core/trust/minisign.ts";
+import { noise } from "../scripts/fake_bytes.ts";
 import { ADMIN, adminOk, useWorld, type World } from "./agent_helpers.ts";
 import { collect, keygenIn, ROOT, upkeep } from "./cli.ts";
 
@@ -30,18 +31,6 @@ let keys: PublicKey[];
 let server: ReturnType<typeof Bun.serve>;
 const requests: string[] = [];
 const sha = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
-
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 async function ok(args: string[]) {
   const r = await upkeep(args);
