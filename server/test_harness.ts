@@ -1,8 +1,10 @@
 /** Builds an in-process server (in-memory SQLite, temp artifact dir, fake clock) for route tests. */
+import { expect } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
+import { UsageError } from "../core/errors.ts";
 import { parseAutoupdateConfig, parseAutoupdateVersion } from "../core/resources/mod.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
@@ -260,4 +262,15 @@ export function selfManifestDoc(versions: string[], serial = 1): unknown {
       ],
     })),
   };
+}
+
+/** The UsageError `f` throws (the test fails when it throws anything else or nothing). */
+export function usageRefusal(f: () => unknown): UsageError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return e as UsageError;
+  }
+  throw new Error("not refused");
 }
