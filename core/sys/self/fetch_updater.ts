@@ -27,7 +27,6 @@ import {
   mkdirSync,
   openSync,
   renameSync,
-  statSync,
   unlinkSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
@@ -47,7 +46,7 @@ import { formatVersion, tryParseVersion } from "../../version/mod.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize, hashFile } from "../hash.ts";
 import { type DownloadFacts, tryDelta } from "../install/delta.ts";
-import { type Downloaded, downloadArtifact } from "../install/download.ts";
+import { type Downloaded, downloadArtifact, sameFile } from "../install/download.ts";
 import { fsyncDir } from "../install/extract.ts";
 import { fetchManifestAndSignature, fetchSignature, refusalError } from "../install/manifest.ts";
 import { ioError } from "../io_error.ts";
@@ -329,15 +328,6 @@ function install(part: string, dest: string): void {
     throw ioError("write", dest, e);
   }
   fsyncDir(dirname(dest));
-}
-
-function sameFile(path: string, d: Downloaded): boolean {
-  try {
-    const st = statSync(path);
-    return st.ino === d.ino && st.size === d.size && st.mtimeMs === d.mtimeMs;
-  } catch {
-    return false;
-  }
 }
 
 function remove(path: string): void {
