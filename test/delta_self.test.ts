@@ -20,8 +20,8 @@ import { loadTrustedKeys } from "../core/sys/keys.ts";
 import { fetchVerifiedUpdater } from "../core/sys/self/fetch_updater.ts";
 import type { PublicKey } from "../core/trust/minisign.ts";
 import { noise } from "../scripts/fake_bytes.ts";
-import { ADMIN, adminOk, useWorld, type World } from "./agent_helpers.ts";
-import { collect, keygenIn, ROOT, upkeep } from "./cli.ts";
+import { ADMIN, adminOk, buildUpkeep, useWorld, type World } from "./agent_helpers.ts";
+import { collect, keygenIn, upkeep } from "./cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "upkeep-delta-self-"));
 const rel = join(dir, "rel");
@@ -170,27 +170,8 @@ describe.if(HAS_ZSTD)("upkeep self-update through a patch (two compiled builds, 
     mkdirSync(out);
     oldBuild = join(out, E("0.9.0"));
     newBuild = join(out, E("1.0.0"));
-    for (const [version, path] of [
-      ["0.9.0", oldBuild],
-      ["1.0.0", newBuild],
-    ] as const) {
-      const r = await collect(
-        Bun.spawn(
-          [
-            process.execPath,
-            join(ROOT, "scripts/build.ts"),
-            "--version",
-            version,
-            "--outfile",
-            path,
-            "--test-self-key",
-            testKey.pub,
-          ],
-          { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
-        ),
-      );
-      if (r.code !== 0) throw new Error(`build ${version}: ${r.stderr}`);
-    }
+    await buildUpkeep("0.9.0", oldBuild, testKey.pub);
+    await buildUpkeep("1.0.0", newBuild, testKey.pub);
     const patch = join(out, `${E("1.0.0")}.from-0.9.0.patch`);
     await ok([
       "release",
