@@ -29,6 +29,10 @@ async function database(): Promise<string> {
 
 const serve = world.serve;
 
+/** `upkeep serve --store STORE` in a new data dir, to its exit (for the refusals). */
+const serveOnStore = (store: string) =>
+  upkeep(["serve", "--data-dir", tmp(), "--listen", "127.0.0.1:0", "--store", store]);
+
 const admin = { authorization: `Bearer ${ADMIN}` };
 
 async function put(s: ServeProcess, kind: string, body: string): Promise<void> {
@@ -108,15 +112,7 @@ describe.skipIf(skip)("serve on PostgreSQL", () => {
   }, 60_000);
 
   test("a bad --store is refused with exit 2 without echoing the password", async () => {
-    const r = await upkeep([
-      "serve",
-      "--data-dir",
-      tmp(),
-      "--listen",
-      "127.0.0.1:0",
-      "--store",
-      `mysql://u:${PASSWORD}@h/db`,
-    ]);
+    const r = await serveOnStore(`mysql://u:${PASSWORD}@h/db`);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--store");
     expect(r.stderr).not.toContain(PASSWORD);
@@ -124,15 +120,7 @@ describe.skipIf(skip)("serve on PostgreSQL", () => {
     const missing = new URL(world.pg().url);
     missing.password = PASSWORD;
     missing.pathname = "/no_such_db";
-    const m = await upkeep([
-      "serve",
-      "--data-dir",
-      tmp(),
-      "--listen",
-      "127.0.0.1:0",
-      "--store",
-      missing.toString(),
-    ]);
+    const m = await serveOnStore(missing.toString());
     expect(m.code).toBe(2);
     expect(m.stderr).toContain("no_such_db");
     expect(m.stderr).toContain(":***@");
