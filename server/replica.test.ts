@@ -9,35 +9,17 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { parseAutoupdateConfig, parseAutoupdateVersion } from "../core/resources/mod.ts";
 import type { Rollout } from "../core/rollout/types.ts";
 import { ManualLease } from "./lease.ts";
 import { Replica } from "./replica.ts";
 import { RolloutService } from "./rollout_service.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { type AgentRecord, type Store, StoreUnavailableError } from "./store.ts";
-import { harness, manifestDoc, selfManifestDoc } from "./test_harness.ts";
+import { harness, manifestDoc, replicaResources, selfManifestDoc } from "./test_harness.ts";
 import { hashToken, TokenChecker } from "./tokens.ts";
 
 const FAR = 20; // 08:30 on the fake clock: windows from 20:00 are closed, the operator starts groups
-const CONFIG = parseAutoupdateConfig(
-  parseYaml(`kind: autoupdate_config
-spec:
-  agents:
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: canary, days: ["*"], start_hour: ${FAR}, canary_count: 1 }
-        - { name: prod, days: ["*"], start_hour: ${FAR}, wait_hours: 0 }
-`),
-);
-const VERSION = parseAutoupdateVersion({
-  kind: "autoupdate_version",
-  spec: {
-    agents: { start_version: "16.4.0", target_version: "17.0.1", schedule: "regular", mode: "enabled" },
-  },
-});
+const { config: CONFIG, version: VERSION } = replicaResources(FAR, "16.4.0", "17.0.1");
 
 const clock = { now: new Date("2026-11-23T08:30:00Z") };
 const now = () => clock.now;

@@ -1,17 +1,7 @@
 /** `--edition` and `--fips` (and their config keys), as Teleport names and pairs them. */
 import { describe, expect, test } from "bun:test";
-import { UsageError } from "../core/errors.ts";
 import { resolveOptions } from "./serve_options.ts";
-
-function refusal(f: () => unknown): UsageError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return e as UsageError;
-  }
-  throw new Error("not refused");
-}
+import { usageRefusal } from "./test_harness.ts";
 
 describe("--edition and --fips", () => {
   test.each(["oss", "community", "ent"])("%s is one of Teleport's editions", (edition) => {
@@ -19,7 +9,7 @@ describe("--edition and --fips", () => {
   });
 
   test("an unknown edition is refused, naming the three", () => {
-    expect(refusal(() => resolveOptions({ edition: "gold" })).message).toBe(
+    expect(usageRefusal(() => resolveOptions({ edition: "gold" })).message).toBe(
       '--edition "gold": use oss, community or ent',
     );
   });
@@ -27,7 +17,7 @@ describe("--edition and --fips", () => {
   test("FIPS is an Enterprise build, as Teleport's: --fips with ent; refused with oss or community", () => {
     expect(resolveOptions({ edition: "ent", fips: true })).toMatchObject({ edition: "ent", fips: true });
     for (const edition of [undefined, "oss", "community"]) {
-      const e = refusal(() => resolveOptions({ ...(edition ? { edition } : {}), fips: true }));
+      const e = usageRefusal(() => resolveOptions({ ...(edition ? { edition } : {}), fips: true }));
       expect(e.message).toBe(`--fips needs --edition ent (this is --edition ${edition ?? "oss"})`);
       expect(e.hint).toContain("-ent-v{version}-{os}-{arch}-fips-bin.tar.gz");
     }

@@ -1,7 +1,11 @@
 /** Builds an in-process server (in-memory SQLite, temp artifact dir, fake clock) for route tests. */
+import { expect } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { UsageError } from "../core/errors.ts";
+import { parseAutoupdateConfig, parseAutoupdateVersion } from "../core/resources/mod.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { type ArtifactLayout, openArtifacts } from "./artifact_store.ts";
@@ -157,6 +161,30 @@ spec:
   tools: { mode: enabled }
 `;
 
+/**
+ * What the replica tests put (server/replica.test.ts, server/replica_pg.test.ts): a halt-on-error schedule,
+ * group canary (one canary) then prod, both opening at `startHour` UTC, and agents from `from` to `to`.
+ */
+export function replicaResources(startHour: number, from: string, to: string) {
+  return {
+    config: parseAutoupdateConfig(
+      parseYaml(`kind: autoupdate_config
+spec:
+  agents:
+    strategy: halt-on-error
+    schedules:
+      regular:
+        - { name: canary, days: ["*"], start_hour: ${startHour}, canary_count: 1 }
+        - { name: prod, days: ["*"], start_hour: ${startHour}, wait_hours: 0 }
+`),
+    ),
+    version: parseAutoupdateVersion({
+      kind: "autoupdate_version",
+      spec: { agents: { start_version: from, target_version: to, schedule: "regular", mode: "enabled" } },
+    }),
+  };
+}
+
 /** A halt-on-error schedule of one group, prod (window from 08:00 UTC). */
 export const ONE_GROUP = `kind: autoupdate_config
 spec:
@@ -234,4 +262,15 @@ export function selfManifestDoc(versions: string[], serial = 1): unknown {
       ],
     })),
   };
+}
+
+/** The UsageError `f` throws (the test fails when it throws anything else or nothing). */
+export function usageRefusal(f: () => unknown): UsageError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return e as UsageError;
+  }
+  throw new Error("not refused");
 }

@@ -9,6 +9,7 @@ import { describe, expect, setDefaultTimeout, test } from "bun:test";
 import { chmodSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { KEPT_ARTIFACT } from "../core/sys/install/mod.ts";
+import { noise } from "../scripts/fake_bytes.ts";
 import { helloScript } from "../scripts/fake-release.ts";
 import {
   ADMIN,
@@ -36,29 +37,29 @@ let mirror: Mirror;
 let corrupting: Mirror;
 const facts = new Map<string, { size: number; sha256: string }>();
 
-/** Pseudo-random bytes, the same for every version: a large file a release leaves unchanged. */
-function noise(n: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = 12345;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
-
 async function ok(args: string[], env: Record<string, string> = {}, stdin?: string) {
   const r = await upkeep(args, { env, ...(stdin === undefined ? {} : { stdin }) });
   if (r.code !== 0) throw new Error(`upkeep ${args.join(" ")}: ${r.stderr}`);
   return r;
 }
 
+/** `release manifest` of hello, signed with the world's key, written to `out`, with `rest` (flags, files). */
+const manifestArgs = (out: string, ...rest: string[]) => [
+  "release",
+  "manifest",
+  "--key",
+  w.key,
+  "--product",
+  "hello",
+  "--out",
+  out,
+  ...rest,
+];
+
 /** `hello` releases packed from folders: bin/hello (the version's script) and 3 MiB of shared data. */
 async function releases(world: World, versions: string[]): Promise<string> {
   const out = join(world.dir, "rel");
-  const pad = noise(3 * 1024 * 1024);
+  const pad = noise(3 * 1024 * 1024, 12345);
   for (const v of versions) {
     const src = join(world.dir, "src", v);
     mkdirSync(join(src, "bin"), { recursive: true });
@@ -109,18 +110,7 @@ async function setupWorld(world: World): Promise<void> {
   // Made and published, but never listed: no host may fetch it.
   await delta("11.0.0", "11.2.0");
   const artifacts = ["11.0.0", "11.1.0", "11.2.0"].map((v) => join(out, A(v)));
-  await ok([
-    "release",
-    "manifest",
-    "--key",
-    w.key,
-    "--product",
-    "hello",
-    "--out",
-    out,
-    ...artifacts,
-    join(out, P("11.1.0", "11.0.0")),
-  ]);
+  await ok(manifestArgs(out, ...artifacts, join(out, P("11.1.0", "11.0.0"))));
   await ok(["release", "sign", "--key", w.key, "--sha256", ...artifacts]);
   await ok(
     ["admin", "publish", ...artifacts, join(out, P("11.1.0", "11.0.0")), join(out, P("11.2.0", "11.0.0"))],
@@ -194,18 +184,7 @@ describe.if(HAS_ZSTD)("delta downloads (compiled binary, real serve)", () => {
       P("11.2.0", "11.0.0"),
     ])
       writeFileSync(join(out, f), readFileSync(join(w.dir, "rel", f)));
-    await ok([
-      "release",
-      "manifest",
-      "--add",
-      "--key",
-      w.key,
-      "--product",
-      "hello",
-      "--out",
-      out,
-      join(out, P("11.2.0", "11.0.0")),
-    ]);
+    await ok(manifestArgs(out, "--add", join(out, P("11.2.0", "11.0.0"))));
     const m = JSON.parse(readFileSync(join(out, "hello-releases.json"), "utf8"));
     const patches = (v: string) =>
       m.releases.find((r: { version: string }) => r.version === v).artifacts[0].patches;
@@ -213,32 +192,10 @@ describe.if(HAS_ZSTD)("delta downloads (compiled binary, real serve)", () => {
     expect(patches("11.2.0").map((p: { name: string }) => p.name)).toEqual([P("11.2.0", "11.0.0")]);
     // A patch renamed to claim another artifact: its header says what it rebuilds.
     writeFileSync(join(out, P("11.1.0", "11.2.0")), readFileSync(join(out, P("11.2.0", "11.0.0"))));
-    const bad = await upkeep([
-      "release",
-      "manifest",
-      "--add",
-      "--key",
-      w.key,
-      "--product",
-      "hello",
-      "--out",
-      out,
-      join(out, P("11.1.0", "11.2.0")),
-    ]);
+    const bad = await upkeep(manifestArgs(out, "--add", join(out, P("11.1.0", "11.2.0"))));
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain(`must be named ${P("11.2.0", "11.0.0")}`);
-    const alone = await upkeep([
-      "release",
-      "manifest",
-      "--key",
-      w.key,
-      "--product",
-      "hello",
-      "--out",
-      out,
-      join(out, A("11.0.0")),
-      join(out, P("11.2.0", "11.0.0")),
-    ]);
+    const alone = await upkeep(manifestArgs(out, join(out, A("11.0.0")), join(out, P("11.2.0", "11.0.0"))));
     expect(alone.code).toBe(2);
     expect(alone.stderr).toContain("which this manifest does not list");
   });

@@ -19,8 +19,9 @@ import { join } from "node:path";
 import { loadTrustedKeys } from "../core/sys/keys.ts";
 import { fetchVerifiedUpdater } from "../core/sys/self/fetch_updater.ts";
 import type { PublicKey } from "../core/trust/minisign.ts";
-import { ADMIN, adminOk, useWorld, type World } from "./agent_helpers.ts";
-import { collect, keygenIn, ROOT, upkeep } from "./cli.ts";
+import { noise } from "../scripts/fake_bytes.ts";
+import { ADMIN, adminOk, buildUpkeep, useWorld, type World } from "./agent_helpers.ts";
+import { collect, keygenIn, upkeep } from "./cli.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "upkeep-delta-self-"));
 const rel = join(dir, "rel");
@@ -30,18 +31,6 @@ let keys: PublicKey[];
 let server: ReturnType<typeof Bun.serve>;
 const requests: string[] = [];
 const sha = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
-
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 async function ok(args: string[]) {
   const r = await upkeep(args);
@@ -181,27 +170,8 @@ describe.if(HAS_ZSTD)("upkeep self-update through a patch (two compiled builds, 
     mkdirSync(out);
     oldBuild = join(out, E("0.9.0"));
     newBuild = join(out, E("1.0.0"));
-    for (const [version, path] of [
-      ["0.9.0", oldBuild],
-      ["1.0.0", newBuild],
-    ] as const) {
-      const r = await collect(
-        Bun.spawn(
-          [
-            process.execPath,
-            join(ROOT, "scripts/build.ts"),
-            "--version",
-            version,
-            "--outfile",
-            path,
-            "--test-self-key",
-            testKey.pub,
-          ],
-          { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
-        ),
-      );
-      if (r.code !== 0) throw new Error(`build ${version}: ${r.stderr}`);
-    }
+    await buildUpkeep("0.9.0", oldBuild, testKey.pub);
+    await buildUpkeep("1.0.0", newBuild, testKey.pub);
     const patch = join(out, `${E("1.0.0")}.from-0.9.0.patch`);
     await ok([
       "release",

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { cleanup, waitFor } from "./agent_helpers.ts";
-import { ROOT, upkeep } from "./cli.ts";
+import { ROOT, stopGroup, upkeep } from "./cli.ts";
 import { type ServeProcess, startServe } from "./serve_process.ts";
 
 type Kind = "string" | "bool" | "int" | "semver" | "duration" | Shape;
@@ -296,23 +296,4 @@ async function freePort(): Promise<number> {
   const port = s.port;
   s.stop(true);
   return port;
-}
-
-/** SIGTERM to a process group, then SIGKILL if some of it is still there after 20 s. */
-async function stopGroup(pgid: number): Promise<void> {
-  const any = () => {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!any()) return;
-  try {
-    process.kill(-pgid, "SIGTERM");
-  } catch {}
-  const end = Date.now() + 20_000;
-  while (any() && Date.now() < end) await Bun.sleep(100);
-  if (any()) process.kill(-pgid, "SIGKILL");
 }

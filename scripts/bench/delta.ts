@@ -34,6 +34,7 @@ import { digestFile, hashFile } from "../../core/sys/hash.ts";
 import { downloadArtifact } from "../../core/sys/install/download.ts";
 import { writeGzip } from "../../core/sys/release/gzip.ts";
 import { startNginx } from "../../test/nginx_cdn.ts";
+import { noise } from "../fake_bytes.ts";
 import { median } from "./_util.ts";
 
 const ROOT = resolve(import.meta.dir, "..", "..");
@@ -75,18 +76,6 @@ async function runChild(args: string[]): Promise<{ ms: number; maxRssKb: number 
 }
 
 // ---- inputs ----------------------------------------------------------------------------------------------
-
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 function text(n: number, seed: number): Uint8Array {
   const words = [

@@ -16,14 +16,18 @@ import { writeGzip } from "../release/gzip.ts";
 /** Bytes between two garbage collections while streaming (each chunk is a fresh buffer). */
 const GC_EVERY = 16 * 1024 * 1024;
 
-/** The header of the patch file at `path` and where its zstd frame starts. */
-export function readPatchHeader(path: string): { header: PatchHeader; offset: number } {
-  let fd: number;
+/** Opens `path` for reading, refusing a symlink; a failure as the read's UpkeepError. */
+function openNoFollow(path: string): number {
   try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    return openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch (e) {
     throw ioError("read", path, e);
   }
+}
+
+/** The header of the patch file at `path` and where its zstd frame starts. */
+export function readPatchHeader(path: string): { header: PatchHeader; offset: number } {
+  const fd = openNoFollow(path);
   try {
     const head = new Uint8Array(MAX_PATCH_HEADER);
     const n = readSync(fd, head, 0, head.length, 0);
@@ -35,12 +39,7 @@ export function readPatchHeader(path: string): { header: PatchHeader; offset: nu
 
 /** Reads a whole file (the base: at most MAX_DELTA_BYTES, checked by the caller through the header). */
 function readAll(path: string, size: number): Uint8Array {
-  let fd: number;
-  try {
-    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
-  } catch (e) {
-    throw ioError("read", path, e);
-  }
+  const fd = openNoFollow(path);
   try {
     const buf = new Uint8Array(size);
     let off = 0;

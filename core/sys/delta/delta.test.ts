@@ -2,6 +2,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { noise } from "../../../scripts/fake_bytes.ts";
 import { isUpkeepError } from "../../errors.ts";
 import { writeGzip } from "../release/gzip.ts";
 import { applyPatch, readPatchHeader } from "./apply.ts";
@@ -13,19 +14,6 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 // Needs Debian's zstd (the release side only); under CI a missing one fails instead of skipping.
 const hasZstd = Bun.which("zstd") !== null || Boolean(process.env.CI);
 const sha = (b: Uint8Array) => new Bun.CryptoHasher("sha256").update(b).digest("hex");
-
-/** Pseudo-random but repeatable bytes (a stand-in for an executable: does not compress). */
-function noise(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    out[i] = x & 0xff;
-  }
-  return out;
-}
 
 /** Compressible text, like a script or a bundle: words picked pseudo-randomly. */
 function words(n: number, seed: number): Uint8Array {

@@ -24,7 +24,7 @@
  * `.part`), checked against the manifest's size and sha256 before it becomes the `.part`; from "downloaded"
  * on, nothing differs. Any failure there falls back to the full download in the same run.
  */
-import { constants, copyFileSync, existsSync, linkSync, lstatSync, statSync, unlinkSync } from "node:fs";
+import { constants, copyFileSync, existsSync, linkSync, lstatSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import type { ExtractLimits } from "../../install/extract_policy.ts";
@@ -39,7 +39,7 @@ import { digestFile, fileSize } from "../hash.ts";
 import { ioError } from "../io_error.ts";
 import { type DownloadFacts, KEPT_ARTIFACT, removeDeltaLeftovers, tryDelta } from "./delta.ts";
 import { readMarker, sweepLeftovers } from "./dirs.ts";
-import { type Downloaded, downloadArtifact } from "./download.ts";
+import { type Downloaded, downloadArtifact, sameFile } from "./download.ts";
 import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, makeDir } from "./extract.ts";
 import { fetchSignature, type InstallSource, refusalError, type VerifiedManifest } from "./manifest.ts";
 import { checkSpace, partBytes } from "./space.ts";
@@ -360,13 +360,4 @@ async function verify(opts: InstallOptions, t: Target, downloaded: Downloaded): 
 function signatureProblem(e: unknown, name: string): unknown {
   if (!isUpkeepError(e) || e.code !== "E_MALFORMED") return e;
   return new UpkeepError("E_SIGNATURE", `unusable signature for ${name}: ${e.message}`, { cause: e });
-}
-
-function sameFile(path: string, d: Downloaded): boolean {
-  try {
-    const st = statSync(path);
-    return st.ino === d.ino && st.size === d.size && st.mtimeMs === d.mtimeMs;
-  } catch {
-    return false;
-  }
 }

@@ -27,7 +27,6 @@ import {
   mkdirSync,
   openSync,
   renameSync,
-  statSync,
   unlinkSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
@@ -37,7 +36,6 @@ import { formatSelfArtifactName, SELF_PRODUCT } from "../../trust/artifact_name.
 import {
   findArtifact,
   findRelease,
-  MAX_MANIFEST_BYTES,
   type Manifest,
   type ManifestArtifact,
   manifestFileName,
@@ -45,13 +43,12 @@ import {
 import type { PublicKey } from "../../trust/minisign.ts";
 import { verifyArtifact, verifyManifest } from "../../trust/verify_release.ts";
 import { formatVersion, tryParseVersion } from "../../version/mod.ts";
-import { MANIFEST_DEADLINE_MS } from "../bounded_http.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize, hashFile } from "../hash.ts";
 import { type DownloadFacts, tryDelta } from "../install/delta.ts";
-import { type Downloaded, downloadArtifact, fetchCapped } from "../install/download.ts";
+import { type Downloaded, downloadArtifact, sameFile } from "../install/download.ts";
 import { fsyncDir } from "../install/extract.ts";
-import { fetchSignature, refusalError } from "../install/manifest.ts";
+import { fetchManifestAndSignature, fetchSignature, refusalError } from "../install/manifest.ts";
 import { ioError } from "../io_error.ts";
 import { UPKEEP_VERSION } from "./build_info.ts";
 
@@ -216,20 +213,11 @@ async function fetchSelfManifest(
 ): Promise<{ manifest: Manifest; keyId: string }> {
   const insecure = o.insecure ?? false;
   const url = joinUrl(o.baseUrl, manifestFileName(SELF_PRODUCT));
-  // One failing stops the other (a stalled signature does not leave the manifest download running).
-  const either = new AbortController();
-  const signal = o.signal ? AbortSignal.any([o.signal, either.signal]) : either.signal;
-  const get = { insecure, signal, ...(o.idleTimeoutMs === undefined ? {} : { idleMs: o.idleTimeoutMs }) };
-  const stopBoth = (e: unknown): never => {
-    either.abort();
-    throw e;
-  };
-  const [bytes, signature] = await Promise.all([
-    fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", { ...get, totalMs: MANIFEST_DEADLINE_MS }).catch(
-      stopBoth,
-    ),
-    fetchSignature(`${url}.minisig`, get).catch(stopBoth),
-  ]);
+  const [bytes, signature] = await fetchManifestAndSignature(url, {
+    insecure,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.idleTimeoutMs === undefined ? {} : { idleMs: o.idleTimeoutMs }),
+  });
   const v = await verifyManifest({
     bytes,
     signature: new TextDecoder().decode(signature),
@@ -340,15 +328,6 @@ function install(part: string, dest: string): void {
     throw ioError("write", dest, e);
   }
   fsyncDir(dirname(dest));
-}
-
-function sameFile(path: string, d: Downloaded): boolean {
-  try {
-    const st = statSync(path);
-    return st.ino === d.ino && st.size === d.size && st.mtimeMs === d.mtimeMs;
-  } catch {
-    return false;
-  }
 }
 
 function remove(path: string): void {
