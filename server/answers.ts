@@ -5,7 +5,7 @@
  */
 import type { AutoupdateConfig, AutoupdateVersion } from "../core/resources/mod.ts";
 import { decideAgent, decideTools } from "../core/rollout/mod.ts";
-import type { AgentDecision, Rollout, ToolsDecision } from "../core/rollout/types.ts";
+import type { AgentDecision, GroupStatus, Rollout, ToolsDecision } from "../core/rollout/types.ts";
 import { type FindBody, findBody, type ServerInfo } from "../core/wire/mod.ts";
 import type { GroupAnswers } from "./find_cache.ts";
 
@@ -22,13 +22,30 @@ export interface RolloutState {
   updaterVersion: string;
 }
 
+/**
+ * The group states of the rollout held when it is the rollout of the versions and strategy held, else none
+ * (every group unstarted, as the new rollout starts). Between a change of versions and the new rollout (its
+ * reconcile, and with replicas the read of what the reconciling replica wrote), the old rollout's done groups
+ * must not send their agents to the new target.
+ */
+function currentGroups(s: RolloutState): GroupStatus[] {
+  const r = s.rollout;
+  const av = s.version?.spec.agents;
+  if (!r || !av) return r?.groups ?? [];
+  const same =
+    r.startVersion === av.startVersion &&
+    r.targetVersion === av.targetVersion &&
+    r.strategy === s.config.spec.agents.strategy;
+  return same ? r.groups : [];
+}
+
 /** What an agent of `group` (unknown: the last group) with `updaterId` is told. Throws on a broken state. */
 export function tellAgent(s: RolloutState, group: string, updaterId: string, now: number): AgentDecision {
   const target = s.version?.spec.agents?.targetVersion;
   return decideAgent({
     config: s.config,
     version: s.version,
-    groups: s.rollout?.groups ?? [],
+    groups: currentGroups(s),
     serverVersion: s.serverVersion,
     agentGroup: group,
     updaterId,
@@ -64,7 +81,7 @@ export function groupAnswers(
       return findBody(info, s.serverVersion, { error: true, group });
     }
   };
-  const status = s.rollout?.groups.find((g) => g.name === group);
+  const status = currentGroups(s).find((g) => g.name === group);
   return {
     all: answer(""),
     canaries: (status?.canaries ?? []).map((c) => [c.updaterId, answer(c.updaterId)]),

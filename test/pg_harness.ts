@@ -154,8 +154,11 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Starts a throwaway PostgreSQL server with an empty database `upkeep`. */
-export async function startPostgres(): Promise<Postgres> {
+/**
+ * Starts a throwaway PostgreSQL server with an empty database `upkeep`. `settings` (name: value) are passed as
+ * `-c name=value` after the test defaults below, so they override them (the fleet benchmark keeps fsync on).
+ */
+export async function startPostgres(settings: Record<string, string> = {}): Promise<Postgres> {
   const why = pgAvailable();
   if (why) throw new Error(why);
   const bin = pgBinDir() as string;
@@ -225,6 +228,7 @@ export async function startPostgres(): Promise<Postgres> {
           "full_page_writes=off",
           "-c",
           "max_connections=200",
+          ...Object.entries(settings).flatMap(([k, v]) => ["-c", `${k}=${v}`]),
         ]),
         { cwd: dir, stdin: "ignore", stdout: "pipe", stderr: "pipe", env: { ...process.env, LC_ALL: "C" } },
       );

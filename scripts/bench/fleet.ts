@@ -19,17 +19,23 @@
  *               10% threshold: every group must end done), then B 1.2.0 -> 1.3.0 where the canaries of
  *               --halt-group fail (it must roll back and halt every later group; `start` of the next is 409)
  *   kill -9     serve is killed and restarted on the same data dir: every report answered 2xx must be there
+ *               (with replicas: the one holding the reconciler lease, in the middle of rollout A; another
+ *               must take over and the rollout end right: fleet_failover.ts)
  *   storm       every agent reports within 60 s (as after a restart) while finds go on: find p99 during it
  *
  * It prints serve's CPU (% of one core, /proc/PID/stat utime+stime), RSS (VmRSS, VmHWM), p50/p99 of find and
  * report, reports lost (must be 0; read over every page of `GET /v1/agents`, checked whole), the rollout
  * decisions, the generator's own CPU and lag (it must not be the bottleneck), and the issue's targets.
+ * `--store pg` runs serve on a throwaway PostgreSQL (fleet_pg.ts: production settings, fsync on) and
+ * `--replicas N` runs N serves on it, each on its own port, agent i talking to replica i mod N; CPU is then
+ * shown per replica and for PostgreSQL (postmaster and children) and in total (fleet_cluster.ts).
  * `--sweep` instead grows one fleet step by step (1k, 1.5k, 2k, 3k, 5k, 7k, 10k, ...) and prints the largest
  * N at which serve stays under 50% of one core.
  *
  * Usage: npm run build && npx bun scripts/bench/fleet.ts --agents N [--groups G] [--duration S] [--compress X]
  *          [--ref-agents 1000] [--window S] [--fail-ratio 0.02] [--halt-group K] [--canaries 5]
  *          [--no-storm] [--no-restart] [--no-rollout] [--sweep] [--gen-check] [--no-pin]
+ *          [--store sqlite|pg] [--replicas N]
  *          [--upkeep "PATH or command"] [--serve-arg ARG]... [--page-size 1000] [--json FILE] [--keep]
  * Exit code: 0 no report lost (over a whole agent list) and every decision right, 1 otherwise, 2 the
  * benchmark could not run.

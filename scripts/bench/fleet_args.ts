@@ -39,6 +39,10 @@ export interface FleetArgs {
   sweep: boolean;
   genCheck: boolean;
   noPin: boolean;
+  /** Where serve keeps its state: its SQLite data dir, or a throwaway PostgreSQL (fleet_pg.ts). */
+  store: "sqlite" | "pg";
+  /** Serve processes on the one store (more than one: PostgreSQL only). */
+  replicas: number;
   /** The command that runs upkeep. */
   command: string[];
   serveArgs: string[];
@@ -66,6 +70,8 @@ const OPTIONS = {
   "gen-check": { type: "boolean", default: false },
   "page-size": { type: "string", default: "1000" },
   "no-pin": { type: "boolean", default: false },
+  store: { type: "string", default: "sqlite" },
+  replicas: { type: "string", default: "1" },
   upkeep: { type: "string" },
   "serve-arg": { type: "string", multiple: true, default: [] as string[] },
   json: { type: "string" },
@@ -101,6 +107,14 @@ export function parseFleetArgs(args: string[]): FleetArgs {
   const upd = /^(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)$/.exec(v["update-seconds"] ?? "");
   if (!upd || Number(upd[1]) > Number(upd[2]))
     throw new FleetUsageError("--update-seconds: MIN-MAX seconds, e.g. 5-15");
+  const store = v.store;
+  if (store !== "sqlite" && store !== "pg")
+    throw new FleetUsageError(`--store ${store}: sqlite (serve's data dir, the default) or pg (PostgreSQL)`);
+  const replicas = Math.floor(num("replicas", v.replicas, 1, 16));
+  if (replicas > 1 && store !== "pg")
+    throw new FleetUsageError(
+      `--replicas ${replicas} needs --store pg: on SQLite one serve owns its data dir (serve.lock)`,
+    );
   const command = v.upkeep ? v.upkeep.trim().split(/\s+/) : [join(ROOT, "dist/upkeep")];
   const c = command[0] as string;
   if (c.includes("/") ? !existsSync(c) : !Bun.which(c))
@@ -114,6 +128,8 @@ export function parseFleetArgs(args: string[]): FleetArgs {
     sweep: v.sweep,
     genCheck: v["gen-check"],
     noPin: v["no-pin"],
+    store,
+    replicas,
     command,
     serveArgs: v["serve-arg"] ?? [],
     json: v.json,

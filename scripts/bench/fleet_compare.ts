@@ -6,6 +6,8 @@ import type { Fleet } from "./fleet_sim.ts";
 
 export interface Comparison {
   lost: number;
+  /** Agents not checked: they sent or were answered a report after the mark (`quietSince`). */
+  busy: number;
   missing: number;
   checked: number;
   unknown: number;
@@ -20,8 +22,12 @@ const SLACK_MS = 1000;
  * Compares the server's agent list with what it answered 2xx: for every agent, the record must be its last
  * acknowledged report (state, version, failed version, seen no earlier than that report was sent), or a
  * later report the server did not acknowledge (it may have kept it). Returns the agents that differ.
+ *
+ * `quietSince` (a `Fleet.seq` read before the list was): only the agents that neither sent a report nor got
+ * an answer since are checked (a list read while the fleet goes on reporting: a report answered after its
+ * page was read is not a loss). Undefined: every agent (the load stopped).
  */
-export function compareRecords(f: Fleet, records: AgentRecordView[]): Comparison {
+export function compareRecords(f: Fleet, records: AgentRecordView[], quietSince?: number): Comparison {
   const byId = new Map<string, AgentRecordView>();
   let unknown = 0;
   const prefix = `sim-${f.o.runId}-`;
@@ -32,9 +38,14 @@ export function compareRecords(f: Fleet, records: AgentRecordView[]): Comparison
   let lost = 0;
   let missing = 0;
   let checked = 0;
+  let busy = 0;
   const sample: string[] = [];
   for (let i = 0; i < f.n; i++) {
     if (f.ackState[i] === 0) continue;
+    if (quietSince !== undefined && (f.touched[i] as number) > quietSince) {
+      busy++;
+      continue;
+    }
     checked++;
     const r = byId.get(f.id(i));
     const is = (state: number, ver: number, failed: number) =>
@@ -57,5 +68,5 @@ export function compareRecords(f: Fleet, records: AgentRecordView[]): Comparison
       );
     }
   }
-  return { lost, missing, checked, unknown, sample };
+  return { lost, busy, missing, checked, unknown, sample };
 }

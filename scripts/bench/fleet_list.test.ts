@@ -20,7 +20,11 @@ async function world(rewrite: (answer: Record<string, unknown>, url: URL) => unk
   const h = await harness({ start: new Date(Date.now() + 60_000).toISOString() });
   const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: (req) => h.app.fetch(req) });
   servers.push(server);
-  const fleet = smallFleet(N, { url: `http://127.0.0.1:${server.port}`, agentToken: AGENT, runId: "list" });
+  const fleet = smallFleet(N, {
+    urls: [`http://127.0.0.1:${server.port}`],
+    agentToken: AGENT,
+    runId: "list",
+  });
   await fleet.seed(0, N);
   expect(fleet.acked).toBe(N);
   const requested: string[] = [];

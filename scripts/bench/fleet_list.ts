@@ -59,13 +59,19 @@ export interface LossCheck extends Comparison {
   listProblem: string;
 }
 
+/**
+ * Whether the server lists every acknowledged report of `fleet`. `live`: the fleet goes on reporting while the
+ * list is read, so only the agents quiet from before the first page to after the last are checked.
+ */
 export async function lossCheck(
   when: string,
   get: (path: string) => Promise<unknown>,
   fleet: Fleet,
   pageSize?: number,
+  live = false,
 ): Promise<LossCheck> {
+  const mark = live ? fleet.seq : undefined;
   const list = await listAgents(get, pageSize);
-  const c = compareRecords(fleet, list.records);
+  const c = compareRecords(fleet, list.records, mark);
   return { when, listed: list.records.length, pages: list.pages, listProblem: list.problem, ...c };
 }

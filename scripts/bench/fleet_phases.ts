@@ -3,8 +3,8 @@
  * generator's CPU, latencies, what piled up), the table row that shows it, and the generator check.
  */
 import type { FleetArgs } from "./fleet_args.ts";
+import type { Cluster, CpuPart } from "./fleet_cluster.ts";
 import { type Rates, startLoad } from "./fleet_load.ts";
-import type { ServeProc } from "./fleet_serve.ts";
 import type { Fleet } from "./fleet_sim.ts";
 import { CpuWindow, cpuBusyMs, fmt, PhaseStats } from "./fleet_stats.ts";
 
@@ -13,8 +13,11 @@ export interface PhaseResult {
   seconds: number;
   finds: number;
   reports: number;
+  /** CPU of the whole server side: serve, or every replica and PostgreSQL. */
   serveCpuShare: number;
   serveCpuMs: number;
+  /** The same per part (each replica, PostgreSQL), when there is more than serve alone. */
+  cpuParts: { name: string; share: number; ms: number }[];
   cpuPerFindMs: number;
   cpuPerReportMs: number;
   find: { p50: number; p99: number; max: number };
@@ -37,22 +40,33 @@ const latency = (s: PhaseStats["find"]) => {
   return { p50, p99, max };
 };
 
-/** Runs `body` with fresh stats, measuring serve's and the generator's CPU over it (`pinned`: serve on CPU 0). */
+const totalMs = (parts: CpuPart[]) => parts.reduce((sum, p) => sum + p.ms, 0);
+
+/**
+ * Runs `body` with fresh stats, measuring the server side's CPU (each part and in total) and the generator's
+ * over it (`pinned`: the server side on CPU 0).
+ */
 export async function measure(
   name: string,
   pinned: boolean,
   fleet: Fleet,
-  serve: ServeProc,
+  servers: Cluster,
   body: () => Promise<void>,
 ): Promise<PhaseResult> {
   const stats = new PhaseStats();
   fleet.stats = stats;
-  const cpu = new CpuWindow(serve.pid);
+  const parts0 = servers.cpuParts();
+  const cpu = new CpuWindow(() => totalMs(servers.cpuParts()));
   const gen = new CpuWindow(process.pid);
   const busy0 = pinned ? cpuBusyMs(0) : Number.NaN;
   await body();
   const c = cpu.read();
   const g = gen.read();
+  const parts1 = servers.cpuParts();
+  const cpuParts = parts1.map((p, k) => {
+    const ms = p.ms - (parts0[k]?.ms ?? 0);
+    return { name: p.name, ms, share: ms / c.wallMs };
+  });
   // CPU 0 is serve's alone only on a quiet machine: what other processes took of it, in the same time.
   const others = pinned ? Math.max(0, cpuBusyMs(0) - busy0 - c.cpuMs) / c.wallMs : Number.NaN;
   const find = latency(stats.find);
@@ -66,6 +80,7 @@ export async function measure(
     reports,
     serveCpuShare: c.share,
     serveCpuMs: c.cpuMs,
+    cpuParts: cpuParts.length > 1 ? cpuParts : [],
     cpuPerFindMs: finds > 0 && reports === 0 ? c.cpuMs / finds : Number.NaN,
     cpuPerReportMs: reports > 0 && finds === 0 ? c.cpuMs / reports : Number.NaN,
     find,
@@ -117,6 +132,9 @@ export function row(p: PhaseResult): string {
     fmt.pct(p.genCpuShare).padStart(8),
     fmt.ms(p.lagP99).padStart(8),
     (Number.isNaN(p.othersCpu0Share) ? "-" : fmt.pct(p.othersCpu0Share)).padStart(12),
+    ...(p.cpuParts.length > 0
+      ? [` ${p.cpuParts.map((x) => `${x.name} ${fmt.pct(x.share)}`).join(" ")}`]
+      : []),
   ].join(" ");
 }
 
@@ -138,7 +156,7 @@ export function problems(p: PhaseResult): string {
  * Finds as fast as the generator can send them (serve answers finds at tens of thousands a second, so the
  * generator is the limit): a closed loop of 128 in flight for 5 s.
  */
-export async function genCheck(serve: ServeProc, fleet: Fleet): Promise<string> {
+export async function genCheck(fleet: Fleet): Promise<string> {
   const stats = new PhaseStats();
   fleet.stats = stats;
   const gen = new CpuWindow(process.pid);
@@ -150,7 +168,7 @@ export async function genCheck(serve: ServeProc, fleet: Fleet): Promise<string> 
       while (inFlight < 128 && performance.now() - t0 < 5000) {
         inFlight++;
         const i = k++ % fleet.n;
-        fetch(`${serve.url}/v1/webapi/find?group=g1&updater_id=${fleet.id(i)}`)
+        fetch(`${fleet.url(i)}/v1/webapi/find?group=g1&updater_id=${fleet.id(i)}`)
           .then(async (r) => {
             await r.arrayBuffer();
             if (r.ok) stats.find.add(0);

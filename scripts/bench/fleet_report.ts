@@ -5,6 +5,8 @@
 import { readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import type { FleetArgs } from "./fleet_args.ts";
+import type { MemoryPart } from "./fleet_cluster.ts";
+import { type Failover, TAKEOVER_TARGET_S } from "./fleet_failover.ts";
 import type { LossCheck } from "./fleet_list.ts";
 import type { PhaseResult } from "./fleet_phases.ts";
 import type { RolloutCheck } from "./fleet_rollouts.ts";
@@ -16,11 +18,20 @@ export interface Summary {
   groups: number;
   compress: number;
   pinned: boolean;
+  store: "sqlite" | "pg";
+  replicas: number;
+  /** --store pg: the server's version and settings. */
+  postgres?: { version: string; settings: string };
   seed?: PhaseResult & { agentsPerS: number };
   reference?: PhaseResult;
   phases: PhaseResult[];
+  /** The largest of one serve (the per-process target). */
   rss: { rss: number; hwm: number };
+  /** Each part of the server side (each replica, PostgreSQL), at the same time as `rss`. */
+  memory: MemoryPart[];
   serveSockets: number;
+  /** Replicas: the kill -9 of the reconciling one. */
+  failover?: Failover;
   rollouts: RolloutCheck[];
   losses: LossCheck[];
   restartSeconds?: number;
@@ -36,8 +47,11 @@ export function emptySummary(a: FleetArgs, pinned: boolean): Summary {
     groups: a.groups.length,
     compress: a.compress,
     pinned,
+    store: a.store,
+    replicas: a.replicas,
     phases: [],
     rss: { rss: 0, hwm: 0 },
+    memory: [],
     serveSockets: 0,
     rollouts: [],
     losses: [],
@@ -69,14 +83,21 @@ function printTargets(a: FleetArgs, s: Summary, mixed: PhaseResult): void {
   const duringName = during?.name === "rollouts" ? "during the rollouts" : "steady";
   const t = (ok: boolean) => (ok ? "met" : "NOT met");
   out();
-  out(`issue 13 targets at ${fmt.int(s.agents)} agents:`);
+  out(`issue 13${s.replicas > 1 ? " and 15" : ""} targets at ${fmt.int(s.agents)} agents:`);
+  const who = s.memory.length > 1 ? `serve (${s.memory.map((m) => m.name).join(" + ")})` : "serve";
   out(
-    `  serve under 50% of one core (mixed): ${fmt.pct(mixed.serveCpuShare)} ${t(mixed.serveCpuShare < 0.5)}${during ? `; ${duringName} ${fmt.pct(during.serveCpuShare)}` : ""}`,
+    `  ${who} under 50% of one core (mixed): ${fmt.pct(mixed.serveCpuShare)} ${t(mixed.serveCpuShare < 0.5)}${during ? `; ${duringName} ${fmt.pct(during.serveCpuShare)}` : ""}`,
   );
   out(
     `  p99 under 50 ms (mixed): find ${fmt.ms(mixed.find.p99)}, report ${fmt.ms(mixed.report.p99)} ${t(mixed.find.p99 < 50 && mixed.report.p99 < 50)}${during ? `; ${duringName} find ${fmt.ms(during.find.p99)}, report ${fmt.ms(during.report.p99)}` : ""}`,
   );
-  out(`  RSS under 300 MiB: peak ${fmt.mib(s.rss.hwm)} ${t(s.rss.hwm < 300)}`);
+  out(
+    `  RSS under 300 MiB: peak ${fmt.mib(s.rss.hwm)}${s.replicas > 1 ? " (the largest replica)" : ""} ${t(s.rss.hwm < 300)}`,
+  );
+  if (s.failover?.takeoverS !== undefined)
+    out(
+      `  another replica reconciles within ${TAKEOVER_TARGET_S} s of the kill: ${s.failover.takeoverS.toFixed(1)} s ${t(s.failover.takeoverS <= TAKEOVER_TARGET_S)}`,
+    );
   if (s.cpuPerReportRatio !== undefined)
     out(
       `  CPU per report within 1.5x of ${fmt.int(a.refAgents)} agents: ${s.cpuPerReportRatio.toFixed(2)}x ${t(s.cpuPerReportRatio <= 1.5)}`,
@@ -90,9 +111,14 @@ export function printSummary(a: FleetArgs, s: Summary): void {
   const mixed = s.phases.find((p) => p.name === "mixed");
   const reportOnly = s.phases.find((p) => p.name === "report only");
   out();
-  out(
-    `serve memory: VmRSS ${fmt.mib(s.rss.rss)}, VmHWM (peak) ${fmt.mib(s.rss.hwm)}; ${s.serveSockets} open sockets`,
-  );
+  if (s.memory.length > 1)
+    out(
+      `memory: ${s.memory.map((m) => `${m.name} ${m.name === "pg" ? `Pss ${fmt.mib(m.rss)}` : `VmRSS ${fmt.mib(m.rss)}, VmHWM ${fmt.mib(m.hwm)}`}`).join("; ")}; ${s.serveSockets} open sockets (serves)`,
+    );
+  else
+    out(
+      `serve memory: VmRSS ${fmt.mib(s.rss.rss)}, VmHWM (peak) ${fmt.mib(s.rss.hwm)}; ${s.serveSockets} open sockets`,
+    );
   if (s.restartSeconds !== undefined) out(`restart after kill -9: ready in ${s.restartSeconds.toFixed(1)} s`);
   if (s.storm)
     out(

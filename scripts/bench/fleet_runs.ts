@@ -3,33 +3,35 @@
  * windows, the rollouts, kill -9 and restart, the storm) and `--sweep`.
  */
 import { FIND_PERIOD_S, REPORT_PERIOD_S, rates, windowS } from "./fleet_args.ts";
+import type { Cluster } from "./fleet_cluster.ts";
+import { killLeader } from "./fleet_failover.ts";
 import { type LossCheck, lossCheck } from "./fleet_list.ts";
 import { type Rates, startLoad, storm } from "./fleet_load.ts";
+import { pgSettingsLine } from "./fleet_pg.ts";
 import { genCheck, HEAD, load, measure, type PhaseResult, problems, row, settle } from "./fleet_phases.ts";
 import { emptySummary, machineLine, printSummary, type Summary } from "./fleet_report.ts";
-import { rolloutA, rolloutB } from "./fleet_rollouts.ts";
-import type { ServeProc } from "./fleet_serve.ts";
+import { type MidRollout, rolloutA, rolloutB } from "./fleet_rollouts.ts";
 import type { Fleet } from "./fleet_sim.ts";
-import { fmt, memoryMiB, socketCount } from "./fleet_stats.ts";
+import { fmt } from "./fleet_stats.ts";
 import { out, type World } from "./fleet_world.ts";
 
 /** Whether the server still lists every acknowledged report of `fleet`. */
-function losses(w: World, when: string, serve: ServeProc, fleet: Fleet): Promise<LossCheck> {
-  return lossCheck(when, (path) => w.apiJson(serve.url, "GET", path), fleet, w.a.pageSize);
+function losses(w: World, when: string, c: Cluster, fleet: Fleet): Promise<LossCheck> {
+  return lossCheck(when, (path) => w.apiJson(c.adminUrl(), "GET", path), fleet, w.a.pageSize);
 }
 
 async function referenceRun(w: World, release: string[], reportRate: number): Promise<PhaseResult> {
   const REF = w.a.refAgents;
-  const serve = await w.newServe("reference", release);
-  const fleet = w.newFleet(serve.url, REF);
+  const c = await w.newCluster("reference", release);
+  const fleet = w.newFleet(c.urls(), REF);
   fleet.grow(REF);
   await fleet.seed(0, REF);
   const win = windowS(w.a, reportRate);
-  const p = await measure(`ref ${fmt.int(REF)} reports`, w.pinned, fleet, serve, () =>
+  const p = await measure(`ref ${fmt.int(REF)} reports`, w.pinned, fleet, c, () =>
     load(fleet, { find: 0, report: reportRate }, win),
   );
   await settle(w.a, fleet);
-  await w.stopServe(serve);
+  await w.stopCluster(c);
   return p;
 }
 
@@ -39,9 +41,19 @@ async function intro(w: World, release: string[], r: Rates, summary: Summary): P
   out(
     `fleet: ${fmt.int(N)} agents in ${groups.length} groups (${groups.join(", ")}), compress ${X}: find every ${fmt.ms(FIND_PERIOD_S / X)} s, report every ${fmt.ms(REPORT_PERIOD_S / X)} s per agent = ${fmt.int(r.find)} find/s + ${fmt.int(r.report)} report/s (the rates of ${fmt.int(N * X)} real agents)`,
   );
+  const { replicas, store } = w.a;
+  const servers =
+    store === "pg" ? `${replicas} serve replica${replicas > 1 ? "s" : ""} and PostgreSQL` : "serve";
   out(
-    `serve: ${w.a.command.join(" ")}${w.pinned ? " pinned to CPU 0 (taskset), this generator to CPU 1" : " (not pinned)"}; data in ${w.dir}`,
+    `serve: ${w.a.command.join(" ")}${w.pinned ? ` (${servers}) pinned to CPU 0 (taskset), this generator to CPU 1` : " (not pinned)"}; data in ${w.dir}`,
   );
+  if (store === "pg") {
+    const pg = await w.postgres();
+    summary.postgres = { version: pg.version, settings: pgSettingsLine() };
+    out(
+      `store: PostgreSQL ${pg.version} (throwaway, one database per run of serves; ${pgSettingsLine()}); ${replicas} replica${replicas > 1 ? "s" : ""} on their own ports, agent i talks to replica i mod ${replicas}`,
+    );
+  }
   out(machineLine());
   if (w.a.refAgents > 0 && w.a.refAgents !== N) {
     summary.reference = await referenceRun(w, release, r.report);
@@ -52,24 +64,24 @@ async function intro(w: World, release: string[], r: Rates, summary: Summary): P
 }
 
 /** Every agent reports once; then --gen-check. */
-async function seedPhase(w: World, summary: Summary, fleet: Fleet, serve: ServeProc): Promise<void> {
+async function seedPhase(w: World, summary: Summary, fleet: Fleet, c: Cluster): Promise<void> {
   const N = w.a.agents;
-  const seed = await measure("seed", w.pinned, fleet, serve, () => fleet.seed(0, N));
+  const seed = await measure("seed", w.pinned, fleet, c, () => fleet.seed(0, N));
   summary.seed = { ...seed, agentsPerS: N / seed.seconds };
   out(
     `seed: ${fmt.int(N)} agents reported once in ${seed.seconds.toFixed(1)} s (${fmt.int(N / seed.seconds)}/s, up to ${fleet.limits.reports} at once; serve CPU ${fmt.pct(seed.serveCpuShare)}, ${fmt.ms(seed.serveCpuMs / N)} ms per report)`,
   );
   if (w.a.genCheck) {
-    summary.genCheck = await genCheck(serve, fleet);
+    summary.genCheck = await genCheck(fleet);
     out(summary.genCheck);
   }
 }
 
 /** Idle, find only, report only, mixed: one window each; CPU per report against the reference. */
-async function windows(w: World, summary: Summary, fleet: Fleet, serve: ServeProc, r: Rates): Promise<void> {
+async function windows(w: World, summary: Summary, fleet: Fleet, c: Cluster, r: Rates): Promise<void> {
   const win = windowS(w.a, r.report);
   const phase = async (name: string, body: () => Promise<void>) => {
-    const p = await measure(name, w.pinned, fleet, serve, body);
+    const p = await measure(name, w.pinned, fleet, c, body);
     out(row(p));
     summary.phases.push(p);
     return p;
@@ -85,20 +97,39 @@ async function windows(w: World, summary: Summary, fleet: Fleet, serve: ServePro
   else if (w.a.refAgents === w.a.agents) summary.cpuPerReportRatio = 1;
 }
 
+/**
+ * With replicas, the kill -9 of the reconciling one in the middle of rollout A: a quarter of a find period after
+ * the start of the second group (the first when there is one).
+ */
+function midRollout(w: World, summary: Summary, fleet: Fleet, c: Cluster): MidRollout | undefined {
+  if (c.replicas.length < 2 || w.a.noRestart) return undefined;
+  return {
+    group: w.a.groups[Math.min(1, w.a.groups.length - 1)] as string,
+    delayS: FIND_PERIOD_S / 4 / w.a.compress,
+    run: () => killLeader(w, c, fleet, summary.losses, (f) => (summary.failover = f)),
+  };
+}
+
+/** Memory and sockets of the server side now. */
+function memoryNow(summary: Summary, c: Cluster): void {
+  summary.rss = c.serveMemory();
+  summary.memory = c.memory();
+  summary.serveSockets = c.sockets();
+}
+
 /** The same load while the rollouts run (their updates add reports), and at least --duration. */
-async function steadyPhase(w: World, summary: Summary, fleet: Fleet, serve: ServeProc, r: Rates) {
+async function steadyPhase(w: World, summary: Summary, fleet: Fleet, c: Cluster, r: Rates) {
   const rollout = !w.a.noRollout;
-  const steady = await measure(rollout ? "rollouts" : "steady", w.pinned, fleet, serve, async () => {
+  const steady = await measure(rollout ? "rollouts" : "steady", w.pinned, fleet, c, async () => {
     const l = startLoad(fleet, r);
     const t0 = performance.now();
     if (rollout) {
-      summary.rollouts.push(await rolloutA(w, serve.url, fleet));
-      summary.rollouts.push(await rolloutB(w, serve.url, fleet));
+      summary.rollouts.push(await rolloutA(w, c, fleet, midRollout(w, summary, fleet, c)));
+      summary.rollouts.push(await rolloutB(w, c, fleet));
     }
     const left = w.a.minDurationS * 1000 - (performance.now() - t0);
     if (left > 0) await Bun.sleep(left);
-    summary.rss = memoryMiB(serve.pid);
-    summary.serveSockets = socketCount(serve.pid);
+    memoryNow(summary, c);
     l.stop();
     await settle(w.a, fleet);
   });
@@ -106,23 +137,36 @@ async function steadyPhase(w: World, summary: Summary, fleet: Fleet, serve: Serv
   summary.phases.push(steady);
 }
 
-/** kill -9 and restart on the same data dir: every acknowledged report must be listed. Returns the new serve. */
-async function restartCheck(w: World, summary: Summary, fleet: Fleet, serve: ServeProc): Promise<ServeProc> {
-  await serve.kill();
+/**
+ * kill -9 and restart on the same data dir (and store): every acknowledged report must be listed. With
+ * replicas and rollouts, the reconciling replica was killed during rollout A instead (fleet_failover.ts);
+ * without rollouts it is killed here, the load stopped.
+ */
+async function restartCheck(w: World, summary: Summary, fleet: Fleet, c: Cluster): Promise<void> {
+  if (c.replicas.length > 1) {
+    if (!w.a.noRollout) return;
+    const f = await killLeader(w, c, fleet, summary.losses, (x) => (summary.failover = x));
+    for (const line of f.lines) out(line);
+    if (!f.right)
+      summary.rollouts.push({ name: "kill -9 of the reconciler", right: false, seconds: 0, lines: f.lines });
+    return;
+  }
+  const serve = c.replicas[0] as (typeof c.replicas)[0];
+  await c.kill(0);
   w.live.delete(serve);
   const t = performance.now();
-  const again = await serve.restart();
+  const again = await c.restart(0);
   w.live.add(again);
+  fleet.reroute(0, again.url);
   summary.restartSeconds = (performance.now() - t) / 1000;
-  summary.losses.push(await losses(w, "after kill -9 and restart", again, fleet));
-  return again;
+  summary.losses.push(await losses(w, "after kill -9 and restart", c, fleet));
 }
 
 /** Every agent reports within one find period while finds go on. */
-async function stormPhase(w: World, summary: Summary, fleet: Fleet, serve: ServeProc, findRate: number) {
+async function stormPhase(w: World, summary: Summary, fleet: Fleet, c: Cluster, findRate: number) {
   const spread = FIND_PERIOD_S / w.a.compress;
   let allAcked = 0;
-  const p = await measure("storm", w.pinned, fleet, serve, async () => {
+  const p = await measure("storm", w.pinned, fleet, c, async () => {
     const l = startLoad(fleet, { find: findRate, report: 0 });
     const t0 = performance.now();
     await storm(fleet, spread);
@@ -134,7 +178,7 @@ async function stormPhase(w: World, summary: Summary, fleet: Fleet, serve: Serve
   });
   summary.storm = { ...p, spreadS: spread, allAckedS: allAcked };
   out(row(p));
-  summary.rss = memoryMiB(serve.pid);
+  memoryNow(summary, c);
 }
 
 export async function mainRun(w: World, release: string[]): Promise<Summary> {
@@ -142,22 +186,22 @@ export async function mainRun(w: World, release: string[]): Promise<Summary> {
   const r = rates(w.a, N);
   const summary = emptySummary(w.a, w.pinned);
   await intro(w, release, r, summary);
-  let serve = await w.newServe("main", release);
-  const fleet = w.newFleet(serve.url, N);
+  const c = await w.newCluster("main", release);
+  const fleet = w.newFleet(c.urls(), N);
   fleet.grow(N);
-  await seedPhase(w, summary, fleet, serve);
+  await seedPhase(w, summary, fleet, c);
   out();
-  out(HEAD);
-  await windows(w, summary, fleet, serve, r);
-  await steadyPhase(w, summary, fleet, serve, r);
-  if (!w.a.noRestart) serve = await restartCheck(w, summary, fleet, serve);
-  if (!w.a.noStorm) await stormPhase(w, summary, fleet, serve, r.find);
+  out(`${HEAD}${c.cpuParts().length > 1 ? "  CPU per part" : ""}`);
+  await windows(w, summary, fleet, c, r);
+  await steadyPhase(w, summary, fleet, c, r);
+  if (!w.a.noRestart) await restartCheck(w, summary, fleet, c);
+  if (!w.a.noStorm) await stormPhase(w, summary, fleet, c, r.find);
   for (const p of [...summary.phases, ...(summary.storm ? [summary.storm] : [])]) {
     const line = problems(p);
     if (line) out(line);
   }
-  summary.losses.push(await losses(w, "at the end (live)", serve, fleet));
-  await w.stopServe(serve);
+  summary.losses.push(await losses(w, "at the end (live)", c, fleet));
+  await w.stopCluster(c);
   return summary;
 }
 
@@ -172,8 +216,8 @@ export async function sweep(w: World, release: string[]): Promise<Summary> {
   out(
     `sweep: up to ${fmt.int(N)} agents in ${w.a.groups.length} groups, compress ${w.a.compress}, ${sweepWindowS} s of steady load (find + report) at each size; serve ${w.pinned ? "pinned to CPU 0" : "not pinned"}`,
   );
-  const serve = await w.newServe("sweep", release);
-  const fleet = w.newFleet(serve.url, N);
+  const c = await w.newCluster("sweep", release);
+  const fleet = w.newFleet(c.urls(), N);
   out(machineLine());
   const summary = emptySummary(w.a, w.pinned);
   out(`${"agents".padStart(9)} ${"seed/s".padStart(8)}  ${HEAD.slice(17)}  VmRSS`);
@@ -181,12 +225,11 @@ export async function sweep(w: World, release: string[]): Promise<Summary> {
   for (const n of sizes) {
     const from = fleet.n;
     fleet.grow(n);
-    const seed = await measure("seed", w.pinned, fleet, serve, () => fleet.seed(from, n));
-    const p = await measure(`${n}`, w.pinned, fleet, serve, () => load(fleet, rates(w.a, n), sweepWindowS));
+    const seed = await measure("seed", w.pinned, fleet, c, () => fleet.seed(from, n));
+    const p = await measure(`${n}`, w.pinned, fleet, c, () => load(fleet, rates(w.a, n), sweepWindowS));
     summary.phases.push(p);
-    const mem = memoryMiB(serve.pid);
-    summary.rss = mem;
-    summary.serveSockets = socketCount(serve.pid);
+    memoryNow(summary, c);
+    const mem = summary.rss;
     out(
       `${fmt.int(n).padStart(9)} ${fmt.int((n - from) / seed.seconds).padStart(8)}  ${row(p).slice(17)}  ${fmt.mib(mem.rss)}`,
     );
@@ -200,8 +243,8 @@ export async function sweep(w: World, release: string[]): Promise<Summary> {
       ? "serve used 50% of one core or more at every size tried"
       : `largest fleet with serve under 50% of one core: ${fmt.int(best)} agents${best === N ? " (the largest tried: --agents sets it)" : ""}`,
   );
-  summary.losses.push(await losses(w, "at the end (live)", serve, fleet));
+  summary.losses.push(await losses(w, "at the end (live)", c, fleet));
   printSummary(w.a, { ...summary, phases: [] });
-  await w.stopServe(serve);
+  await w.stopCluster(c);
   return summary;
 }

@@ -29,7 +29,8 @@ import {
 import { PhaseStats } from "./fleet_stats.ts";
 
 export interface FleetOptions {
-  url: string;
+  /** The replicas' base URLs: agent i talks to `urls[i mod urls.length]` (`reroute` changes one). */
+  urls: string[];
   agentToken: string;
   /** Largest fleet (arrays are sized for it); `grow` adds agents up to it. */
   capacity: number;
@@ -78,6 +79,10 @@ export class Fleet {
   readonly tryState: Uint8Array;
   readonly tryVer: Uint8Array;
   readonly tryFailed: Uint8Array;
+  /** `seq` when agent i's last report was sent or answered: agents quiet since a mark (`quietSince`). */
+  readonly touched: Float64Array;
+  /** Moves at every report sent and every report answered (or failed). */
+  seq = 0;
   readonly #queue: Int32Array;
   #qHead = 0;
   #qLen = 0;
@@ -93,6 +98,11 @@ export class Fleet {
   /** Failed updates so far, per group: to 1.2.0 (rollout A), and canaries on 1.3.0 (rollout B). */
   readonly failuresA: Int32Array;
   readonly canaryFailuresB: Int32Array;
+  /** Per group g and version v (at g * VERSIONS.length + v): when an agent was first told to update to it
+   * (Date.now(), 0: never), how many were, and the replica that told the first (its index). */
+  readonly firstToldAt: Float64Array;
+  readonly toldCount: Int32Array;
+  readonly firstToldBy: Int8Array;
   readonly #headers: Record<string, string>;
   readonly #maxFinds: number;
   readonly #maxReports: number;
@@ -105,10 +115,14 @@ export class Fleet {
     [this.group, this.ver, this.skip, this.told, this.updating] = [b(), b(), b(), none(), b()];
     [this.failA, this.ackState, this.ackVer, this.ackFailed] = [b(), b(), b(), none()];
     [this.tryState, this.tryVer, this.tryFailed, this.ackAt] = [b(), b(), none(), new Float64Array(c)];
+    this.touched = new Float64Array(c);
     [this.#findBusy, this.#reportBusy, this.#reportQueued, this.#reportAgain] = [b(), b(), b(), b()];
     this.#queue = new Int32Array(c);
     this.failuresA = new Int32Array(o.groups.length);
     this.canaryFailuresB = new Int32Array(o.groups.length);
+    const gv = o.groups.length * VERSIONS.length;
+    this.firstToldAt = new Float64Array(gv);
+    [this.toldCount, this.firstToldBy] = [new Int32Array(gv), new Int8Array(gv)];
     this.#headers = { authorization: `Bearer ${o.agentToken}`, "content-type": "application/json" };
     this.#maxFinds = o.maxFinds ?? 1024;
     this.#maxReports = o.maxReports ?? 1024;
@@ -116,6 +130,16 @@ export class Fleet {
 
   id(i: number): string {
     return `sim-${this.o.runId}-${i}`;
+  }
+
+  /** The base URL agent i talks to now. */
+  url(i: number): string {
+    return this.o.urls[i % this.o.urls.length] as string;
+  }
+
+  /** The agents of replica `k` talk to `url` from now on (a load balancer's failover, and back). */
+  reroute(k: number, url: string): void {
+    this.o.urls[k] = url;
   }
 
   /**
@@ -186,6 +210,7 @@ export class Fleet {
 
   #send(i: number): void {
     this.#reportBusy[i] = 1;
+    this.touched[i] = ++this.seq;
     this.#reportsInFlight++;
     this.#inFlightPeak();
     const b = this.#body(i);
@@ -203,7 +228,7 @@ export class Fleet {
     const stats = this.stats;
     const sentAt = Date.now();
     const t0 = performance.now();
-    fetch(`${this.o.url}/v1/agents/report`, {
+    fetch(`${this.url(i)}/v1/agents/report`, {
       method: "POST",
       headers: this.#headers,
       body: JSON.stringify(body),
@@ -225,6 +250,7 @@ export class Fleet {
       .catch((e: unknown) => this.#refused(i, b, stats, `report: ${(e as Error).message}`))
       .finally(() => {
         this.#reportBusy[i] = 0;
+        this.touched[i] = ++this.seq;
         this.#reportsInFlight--;
         if (this.#reportAgain[i]) {
           this.#reportAgain[i] = 0;
@@ -266,7 +292,7 @@ export class Fleet {
     const stats = this.stats;
     const g = this.o.groups[this.group[i] as number] as string;
     const t0 = performance.now();
-    fetch(`${this.o.url}/v1/webapi/find?group=${g}&updater_id=${this.id(i)}`)
+    fetch(`${this.url(i)}/v1/webapi/find?group=${g}&updater_id=${this.id(i)}`)
       .then(async (r) => {
         const text = await r.text();
         stats.find.add(performance.now() - t0);
@@ -305,6 +331,7 @@ export class Fleet {
     if (this.updating[i] || a.auto_update?.agent_auto_update !== true || v === this.ver[i]) return;
     if (((this.skip[i] as number) & (1 << v)) !== 0) return;
     const canary = a.upkeep?.canary === true;
+    this.#told(i, v);
     this.updating[i] = 1;
     this.requestReport(i);
     const [lo, hi] = this.o.updateSeconds;
@@ -315,6 +342,14 @@ export class Fleet {
       this.#finishUpdate(i, v, canary);
     }, ms);
     this.#timers.add(t);
+  }
+
+  /** Agent i was told to update to version v (and does). */
+  #told(i: number, v: number): void {
+    const k = (this.group[i] as number) * VERSIONS.length + v;
+    if (this.firstToldAt[k] === 0)
+      [this.firstToldAt[k], this.firstToldBy[k]] = [Date.now(), i % this.o.urls.length];
+    (this.toldCount[k] as number)++;
   }
 
   #finishUpdate(i: number, v: number, canary: boolean): void {

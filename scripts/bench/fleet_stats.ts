@@ -61,10 +61,64 @@ const CLK_TCK = (() => {
   return Number(r.stdout.toString().trim()) || 100;
 })();
 
+/** The fields of /proc/PID/stat after the command (index 0: state, 1: ppid, 11..14: utime, stime, cutime, cstime). */
+function statFields(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+}
+
 /** CPU time (user + system, every thread) a process used so far, in ms (/proc/PID/stat, 10 ms ticks). */
 export function cpuMs(pid: number): number {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  const f = statFields(pid);
   return ((Number(f[11]) + Number(f[12])) * 1000) / CLK_TCK;
+}
+
+/** The PIDs whose parent is `pid` (read from /proc: the children alive now). */
+export function childPids(pid: number): number[] {
+  const kids: number[] = [];
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (Number(statFields(Number(name))[1]) === pid) kids.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return kids;
+}
+
+/**
+ * CPU time of a process and its children so far, in ms: its own, what its children that ended used (cutime and
+ * cstime: the parent reaped them) and what its children alive now used. For PostgreSQL's postmaster: every
+ * backend, the checkpointer, WAL writer, autovacuum, whether still running or gone.
+ */
+export function treeCpuMs(pid: number): number {
+  const f = statFields(pid);
+  let ticks = Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+  for (const kid of childPids(pid)) {
+    try {
+      const k = statFields(kid);
+      ticks += Number(k[11]) + Number(k[12]);
+    } catch {
+      // ended meanwhile (then counted in the parent's cutime at the next read)
+    }
+  }
+  return (ticks * 1000) / CLK_TCK;
+}
+
+/**
+ * Memory of a process and its children, in MiB: the sum of their Pss (/proc/PID/smaps_rollup: shared pages
+ * divided among the processes sharing them, so PostgreSQL's shared buffers count once).
+ */
+export function treePssMiB(pid: number): number {
+  let kb = 0;
+  for (const p of [pid, ...childPids(pid)]) {
+    try {
+      kb += Number(/^Pss:\s*(\d+)/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, "utf8"))?.[1] ?? 0);
+    } catch {
+      // ended meanwhile
+    }
+  }
+  return kb / 1024;
 }
 
 /** Busy time of one CPU so far (user, nice, system, irq, softirq, steal), in ms (/proc/stat). */
@@ -95,20 +149,21 @@ export function socketCount(pid: number): number {
   return n;
 }
 
-/** CPU use of a process over a stretch of time, as a share of one core. */
+/** CPU use of a process (or of what `read` counts) over a stretch of time, as a share of one core. */
 export class CpuWindow {
-  readonly #pid: number;
+  readonly #cpu: () => number;
   readonly #cpu0: number;
   readonly #t0 = performance.now();
 
-  constructor(pid: number) {
-    this.#pid = pid;
-    this.#cpu0 = cpuMs(pid);
+  /** `of`: a PID, or a function answering CPU ms used so far. */
+  constructor(of: number | (() => number)) {
+    this.#cpu = typeof of === "number" ? () => cpuMs(of) : of;
+    this.#cpu0 = this.#cpu();
   }
 
   /** CPU ms used since the start, and wall ms. */
   read(): { cpuMs: number; wallMs: number; share: number } {
-    const cpu = cpuMs(this.#pid) - this.#cpu0;
+    const cpu = this.#cpu() - this.#cpu0;
     const wall = performance.now() - this.#t0;
     return { cpuMs: cpu, wallMs: wall, share: cpu / wall };
   }

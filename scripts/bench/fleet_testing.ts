@@ -4,7 +4,7 @@ import { Fleet, type FleetOptions } from "./fleet_sim.ts";
 /** `n` agents (grown) in groups g1 and g2, compress 1, run id `r`; `o` overrides (the server's URL, ...). */
 export function smallFleet(n: number, o: Partial<FleetOptions> = {}): Fleet {
   const f = new Fleet({
-    url: "http://127.0.0.1:9",
+    urls: ["http://127.0.0.1:9"],
     agentToken: "t",
     capacity: n,
     groups: ["g1", "g2"],
