@@ -4,8 +4,10 @@
  *     upkeep admin [--server URL] [--token T] [--insecure] ...     # or UPKEEP_SERVER, UPKEEP_TOKEN
  *     upkeep admin apply -f resource.yaml [-f -] [--dry-run] [--force] [--json]  # config, version, server
  *     upkeep admin get config|version|rollout|releases|server [--json]
+ *     upkeep admin get rollout --format teleport [--json]            # kind autoupdate_agent_rollout
  *     upkeep admin get agents [--group G] [--version V] [--state S] [--hostname PREFIX] [--limit N]
  *         [--cursor C] [--json]                                      # one page, and how many match
+ *     upkeep admin get agents --report [--json]                      # versions by group (tctl report)
  *     upkeep admin rollout start|force|done|rollback GROUP [--json]
  *     upkeep admin publish FILE... [--key PUBFILE] [--json]         # + FILE.sha256, FILE.minisig, *-releases.json
  *     upkeep admin tokens add --type agent|viewer [--name N] [--json]
@@ -82,13 +84,15 @@ function registerGet(admin: Command): void {
     ["server", "the server's version, product, cluster name, edition", (v, c, o) => v.showServer(c, o)],
   ];
   for (const [name, description, show] of things) {
-    get
-      .command(name)
-      .description(description)
-      .option("--json", "print the server's JSON verbatim")
-      .action(async (opts: JsonFlag, cmd: Command) =>
-        show(await import("./admin/get.ts"), await connect(cmd), opts),
+    const c = get.command(name).description(description).option("--json", "print the server's JSON verbatim");
+    if (name === "rollout")
+      c.option(
+        "--format <format>",
+        "teleport: kind autoupdate_agent_rollout as tctl get prints it (YAML; JSON with --json)",
       );
+    c.action(async (opts: JsonFlag, cmd: Command) =>
+      show(await import("./admin/get.ts"), await connect(cmd), opts),
+    );
   }
   get
     .command("agents")
@@ -99,6 +103,7 @@ function registerGet(admin: Command): void {
     .option("--hostname <prefix>", "only agents whose host name starts with this")
     .option("--limit <n>", "agents per page, 1..1000 (default 100)")
     .option("--cursor <cursor>", "the page after the one that printed this cursor")
+    .option("--report", "present agents by version and group (as tctl autoupdate agents report)")
     .option("--json", "print the server's JSON verbatim")
     .action(async (opts: AgentsFlags, cmd: Command) => {
       const { showAgents } = await import("./admin/get.ts");

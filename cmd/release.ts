@@ -12,12 +12,16 @@
  *                             # DIR/NAME-releases.json + .minisig; --add keeps the releases already listed
  *                             # --product upkeep: upkeep's own releases (upkeep-v{version}-{os}-{arch}, the
  *                             # self-update), signed with upkeep's release key, never a product's
+ *                             # PATCH files (`.patch`, from `release delta`) are listed with their artifact
+ *     upkeep release delta --key KEY --from OLD --to NEW [--out DIR] [--level 19] [--json]
+ *                             # DIR/NEW.from-<old version>.patch + .minisig (needs Debian's zstd here only)
  *
  * verify exits 0 when valid, 1 when not (with the reason), 2 on bad usage. Encrypted keys take their
  * password from UPKEEP_KEY_PASSWORD or a terminal prompt. Only flags are declared here: the work is in
  * cmd/release/ (one file a command), loaded inside the actions.
  */
 import type { Command } from "commander";
+import type { DeltaFlags } from "./release/delta.ts";
 import type { KeygenFlags } from "./release/keygen.ts";
 import type { ManifestFlags } from "./release/manifest.ts";
 import type { PackFlags } from "./release/pack.ts";
@@ -37,6 +41,26 @@ export function register(program: Command): void {
   registerSign(release);
   registerVerify(release);
   registerManifest(release);
+  registerDelta(release);
+}
+
+/** `release delta`: a patch that rebuilds one artifact from an older one (core/sys/delta/make.ts). */
+function registerDelta(release: Command): void {
+  release
+    .command("delta")
+    .description(
+      "make a signed patch NEW.from-<old version>.patch that rebuilds NEW from OLD (hosts download it instead of NEW when they have OLD)",
+    )
+    .requiredOption("--key <file>", "the secret key to sign the patch with")
+    .requiredOption("--from <artifact>", "the older artifact (as hosts installed it)")
+    .requiredOption("--to <artifact>", "the new artifact")
+    .option("--out <dir>", "where to write the patch (default: the current folder)")
+    .option("--level <n>", "zstd level, 1..19 (default 19: smallest, slowest)")
+    .option("--json", "print the patch's path, size and sha256 as JSON")
+    .action(async (opts: DeltaFlags) => {
+      const { delta } = await import("./release/delta.ts");
+      await delta(opts);
+    });
 }
 
 function registerKeygen(release: Command): void {
@@ -122,7 +146,10 @@ function registerManifest(release: Command): void {
       "leave out each artifact's unpacked_size (for hosts running an upkeep older than the field)",
     )
     .option("--json", "print the manifest's path, serial and versions as JSON")
-    .argument("<artifact...>", "artifact files (their names give the versions)")
+    .argument(
+      "<artifact...>",
+      "artifact files (their names give the versions), and patches (`.patch`, from `release delta`) to list with them",
+    )
     .action(async (artifacts: string[], opts: ManifestFlags) => {
       const { writeManifest } = await import("./release/manifest.ts");
       await writeManifest(artifacts, opts);

@@ -16,8 +16,8 @@ export function register(program: Command): void {
     .option("--product <name>", "the product this server distributes (default hello)")
     .option("--server-version <version>", "the control plane's version; caps agent targets")
     .option("--cluster-name <name>", "cluster name reported by /webapi/ping (default upkeep)")
-    .option("--edition <edition>", "oss or ent (default oss)")
-    .option("--fips", "the cluster runs FIPS builds")
+    .option("--edition <edition>", "oss, community or ent, as Teleport's (default oss)")
+    .option("--fips", "the cluster runs FIPS builds (with --edition ent: -ent-...-fips artifacts)")
     .option("--reconcile-interval <duration>", "how often the rollout reconciler runs (default 30s)")
     .option(
       "--agent-timeout <duration>",
@@ -64,7 +64,11 @@ async function runServe(flags: Record<string, unknown>): Promise<void> {
       // The hot path (find/ping) bypasses the router; everything else goes through Hono.
       routes: b.hotRoutes,
       fetch: (req) => b.app.fetch(req),
-      error: () => new Response('{"error":"internal error"}', { status: 500 }),
+      error: () =>
+        new Response('{"error":{"message":"internal error"},"code":"E_INTERNAL"}', {
+          status: 500,
+          headers: { "content-type": "application/json" },
+        }),
     });
   } catch (e) {
     await b.close();

@@ -166,7 +166,10 @@ function registerUpdate(tools: Command): void {
       const { jsonFailure, report } = await import("./output.ts");
       const r = await jsonFailure(o, async () => update(env, await io()));
       report(o, r, (d) => {
-        const done = `client tools v${d.version} ${d.newly_installed ? "installed" : "already installed"}`;
+        const got = d.download
+          ? ` (${d.download.kind === "delta" ? `patch from v${d.download.from}` : "full download"}: ${d.download.bytes} of ${d.download.full_bytes} bytes)`
+          : "";
+        const done = `client tools v${d.version} ${d.newly_installed ? "installed" : "already installed"}${got}`;
         if (d.runs === d.version || d.runs === null) return done;
         const why =
           d.source === "pin"

@@ -93,11 +93,14 @@ describe("find/ping (Teleport-compatible)", () => {
       const body = await find(h, "prod", "", path);
       expect(Object.keys(body).sort()).toEqual(
         [
+          "auth",
           "auto_update",
+          "automatic_upgrades",
           "cluster_name",
           "edition",
           "fips",
           "min_client_version",
+          "proxy",
           "server_version",
           "upkeep",
         ].sort(),
@@ -112,7 +115,7 @@ describe("find/ping (Teleport-compatible)", () => {
         ].sort(),
       );
       expect(body.server_version).toBe("17.0.1");
-      expect(body.min_client_version).toBe("16.0.0");
+      expect(body.min_client_version).toBe("16.0.0-aa");
       expect(body.auto_update.agent_auto_update).toBe(false);
     }
   });
@@ -459,11 +462,11 @@ describe("bad input", () => {
     expect((await h.req("PUT", "/v1/resources/autoupdate_config", "{}", "nope")).status).toBe(401);
     const agent = await h.req("PUT", "/v1/resources/autoupdate_config", "{}", AGENT);
     expect(agent.status).toBe(403);
-    expect(((await agent.json()) as { error: string }).error).toBe(
+    expect(((await agent.json()) as { error: { message: string } }).error.message).toBe(
       "PUT /v1/resources/autoupdate_config needs an admin token; this is an agent token",
     );
     const viewer = await h.req("POST", "/v1/agents/report", {}, VIEWER);
-    expect(((await viewer.json()) as { error: string }).error).toBe(
+    expect(((await viewer.json()) as { error: { message: string } }).error.message).toBe(
       "POST /v1/agents/report needs an agent or an admin token; this is a viewer token",
     );
     expect((await h.app.request("/v1/agents")).status).toBe(401);
@@ -474,9 +477,9 @@ describe("bad input", () => {
     const bad = CONFIG_YAML.replace("start_hour: 8", "start_hour: 24");
     const r = await h.req("PUT", "/v1/resources/autoupdate_config", bad, undefined, "application/yaml");
     expect(r.status).toBe(400);
-    const body = (await r.json()) as { error: string; problems: { path: string }[] };
+    const body = (await r.json()) as { error: { message: string }; problems: { path: string }[] };
     expect(body.problems.map((p) => p.path)).toContain("spec.agents.schedules.regular[0].start_hour");
-    expect(body.error).toContain("spec.agents.schedules.regular[0].start_hour");
+    expect(body.error.message).toContain("spec.agents.schedules.regular[0].start_hour");
     const cur = (await (await h.req("GET", "/v1/resources/autoupdate_config", undefined, VIEWER)).json()) as {
       spec: { agents: { schedules: { regular: { name: string }[] } } };
     };
@@ -494,11 +497,15 @@ describe("bad input", () => {
     const partial = { kind: "autoupdate_version", spec: { agents: VERSION.spec.agents } };
     const r = await h.req("PUT", "/v1/resources/autoupdate_version", partial);
     expect(r.status).toBe(400);
-    const body = (await r.json()) as { error: string; code: string; problems: { path: string }[] };
+    const body = (await r.json()) as {
+      error: { message: string };
+      code: string;
+      problems: { path: string }[];
+    };
     expect(body.code).toBe("E_BAD_RESOURCE");
     expect(body.problems.map((p) => p.path)).toEqual(["spec.tools"]);
-    expect(body.error).toContain("target_version 17.0.1");
-    expect(body.error).toContain("tools: null");
+    expect(body.error.message).toContain("target_version 17.0.1");
+    expect(body.error.message).toContain("tools: null");
     expect(await get("autoupdate_version")).toEqual(before);
     // Removed on purpose: applied, and the tools target is gone.
     const removed = { kind: "autoupdate_version", spec: { tools: null, agents: VERSION.spec.agents } };
@@ -509,7 +516,9 @@ describe("bad input", () => {
       "kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n  agents: { mode: enabled }\n";
     const c = await h.req("PUT", "/v1/resources/autoupdate_config", noGroups, undefined, "application/yaml");
     expect(c.status).toBe(400);
-    expect(((await c.json()) as { error: string }).error).toContain("spec.agents.schedules: missing");
+    expect(((await c.json()) as { error: { message: string } }).error.message).toContain(
+      "spec.agents.schedules: missing",
+    );
     const cfg = (await get("autoupdate_config")) as {
       spec: { agents: { schedules: { regular: unknown[] } } };
     };
@@ -546,6 +555,10 @@ describe("bad input", () => {
     const routes = [
       "/webapi/find",
       "/v1/webapi/ping",
+      "/v1/webapi/ping/x",
+      "/v1/webapi/automaticupgrades/channel/x/version",
+      "/v1/webapi/automaticupgrades/channel/%ff/critical",
+      "/v1/webapi/automaticupgrades/channel//version",
       "/v1/resources/autoupdate_config",
       "/v1/resources/autoupdate_version",
       "/v1/rollout",
@@ -609,6 +622,22 @@ describe("who may call what", () => {
     ["GET", "/v1/webapi/find", "/v1/webapi/find?group=prod", undefined, PUBLIC],
     ["GET", "/webapi/ping", "/webapi/ping", undefined, PUBLIC],
     ["GET", "/v1/webapi/ping", "/v1/webapi/ping", undefined, PUBLIC],
+    ["GET", "/webapi/ping/:connector", "/webapi/ping/github", undefined, PUBLIC],
+    ["GET", "/v1/webapi/ping/:connector", "/v1/webapi/ping/saml", undefined, PUBLIC],
+    [
+      "GET",
+      "/webapi/automaticupgrades/channel/*",
+      "/webapi/automaticupgrades/channel/prod/version",
+      undefined,
+      PUBLIC,
+    ],
+    [
+      "GET",
+      "/v1/webapi/automaticupgrades/channel/*",
+      "/v1/webapi/automaticupgrades/channel/prod/critical",
+      undefined,
+      PUBLIC,
+    ],
     ["GET", "/scripts/install.sh", "/scripts/install.sh", undefined, PUBLIC],
     ["GET", "/download/:file", "/download/upkeep-linux-amd64", undefined, PUBLIC],
     ["GET", "/artifacts/:name", `/artifacts/${ART}`, undefined, PUBLIC],
@@ -910,7 +939,7 @@ describe("install.sh, tokens, metrics, state", () => {
     expect(text).not.toContain("made-up");
   });
 
-  test("agents unseen for longer than the presence window stop counting and no longer block done", async () => {
+  test("agents unseen for longer than the presence window stop counting; one gone mid-update holds done (Teleport's 90% present rule)", async () => {
     const h = await harness({ start: "2026-11-23T07:00:00Z" });
     await report(h, "p1", "prod", "16.4.0");
     await report(h, "p2", "prod", "16.4.0");
@@ -928,7 +957,8 @@ describe("install.sh, tokens, metrics, state", () => {
     h.clock.advance(11 * 60_000);
     await report(h, "p1", "prod", "17.0.1");
     view = (await (await h.req("GET", "/v1/rollout", undefined, VIEWER)).json()) as typeof view;
-    expect(view.groups.find((g) => g.name === "prod")).toMatchObject({ state: "done", present_count: 1 });
+    // Teleport's done rule: fewer than 90% of the agents there at the start still report: not done.
+    expect(view.groups.find((g) => g.name === "prod")).toMatchObject({ state: "active", present_count: 1 });
     const agents = (await (await h.req("GET", "/v1/agents")).json()) as {
       agents: { updater_id: string; present: boolean }[];
     };
@@ -1015,9 +1045,9 @@ describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", 
     await publishManifest(h, ["16.4.0", "17.0.1"]);
     const r = await h.req("PUT", "/v1/resources/autoupdate_version", target("16.5.0"));
     expect(r.status).toBe(409);
-    const body = (await r.json()) as { error: string; code: string; hint: string };
+    const body = (await r.json()) as { error: { message: string }; code: string; hint: string };
     expect(body.code).toBe("E_NOT_IN_MANIFEST");
-    expect(body.error).toBe(
+    expect(body.error.message).toBe(
       "not in the release manifest published on this server: 16.5.0 (spec.agents.target_version); published: 16.4.0, 17.0.1; nothing was applied",
     );
     expect(body.hint).toContain("--force");
@@ -1036,9 +1066,11 @@ describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", 
     const h = await harness();
     const r = await h.req("POST", "/v1/apply", { resources: [target("17.0.1")] });
     expect(r.status).toBe(409);
-    const body = (await r.json()) as { error: string; hint: string };
-    expect(body.error).toContain("no release manifest (hello-releases.json) is published on this server");
-    expect(body.error).toContain("16.4.0, 17.0.1");
+    const body = (await r.json()) as { error: { message: string }; hint: string };
+    expect(body.error.message).toContain(
+      "no release manifest (hello-releases.json) is published on this server",
+    );
+    expect(body.error.message).toContain("16.4.0, 17.0.1");
     expect(body.hint).toContain("upkeep admin publish");
     expect(await storedTarget(h)).toBeUndefined();
     const forced = await h.req("POST", "/v1/apply?force=1", { resources: [target("17.0.1")] });
@@ -1057,13 +1089,15 @@ describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", 
     // 19.0.0 raises both (too old for it) to 19.0.0, which is not published.
     const raise = await h.req("PUT", "/v1/server", { server_version: "19.0.0" });
     expect(raise.status).toBe(409);
-    const { error } = (await raise.json()) as { error: string };
-    expect(error).toContain("19.0.0 (spec.agents.start_version 16.4.0 raised to 19.0.0 (server_version)");
-    expect(error).toContain("published: 16.4.0, 17.0.1");
+    const { error } = (await raise.json()) as { error: { message: string } };
+    expect(error.message).toContain(
+      "19.0.0 (spec.agents.start_version 16.4.0 raised to 19.0.0 (server_version)",
+    );
+    expect(error.message).toContain("published: 16.4.0, 17.0.1");
     // 16.9.0 caps the target 17.0.1 at 16.9.0, not published either.
     const cap = await h.req("PUT", "/v1/server", { server_version: "16.9.0" });
     expect(cap.status).toBe(409);
-    expect(((await cap.json()) as { error: string }).error).toContain(
+    expect(((await cap.json()) as { error: { message: string } }).error.message).toContain(
       "16.9.0 (spec.agents.target_version 17.0.1 capped to 16.9.0 (server_version))",
     );
     expect(
@@ -1104,8 +1138,8 @@ describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", 
       ],
     });
     expect(r.status).toBe(400);
-    const body = (await r.json()) as { error: string; problems: { path: string }[] };
-    expect(body.error).toStartWith(
+    const body = (await r.json()) as { error: { message: string }; problems: { path: string }[] };
+    expect(body.error.message).toStartWith(
       "resources[1] autoupdate_config: spec.agents.schedules.regular[0].start_hour",
     );
     expect(body.problems[0]?.path).toBe("spec.agents.schedules.regular[0].start_hour");
@@ -1114,7 +1148,9 @@ describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", 
     ).toBe("17.0.1");
     const kindless = await h.req("POST", "/v1/apply", { resources: [{ spec: {} }] });
     expect(kindless.status).toBe(400);
-    expect(((await kindless.json()) as { error: string }).error).toContain("resources[0]: kind: missing");
+    expect(((await kindless.json()) as { error: { message: string } }).error.message).toContain(
+      "resources[0]: kind: missing",
+    );
   });
 
   test("a set whose later document drops a section an earlier one set: refused before anything is stored", async () => {
@@ -1129,7 +1165,7 @@ describe("apply: versions hosts cannot install are refused (issue 11, trap 2)", 
       resources: [{ kind: "server", server_version: "18.0.0" }, both, agentsOnly],
     });
     expect(r.status).toBe(400);
-    expect(((await r.json()) as { error: string }).error).toStartWith(
+    expect(((await r.json()) as { error: { message: string } }).error.message).toStartWith(
       "resources[2] autoupdate_version: spec.tools: missing, but the stored autoupdate_version sets it",
     );
     expect(await storedTarget(h)).toBeUndefined();

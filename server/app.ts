@@ -3,8 +3,8 @@
  * with no port; only `cmd/serve.ts` calls `Bun.serve`, with the find/ping hot path in front of the router.
  *
  * Who may call what (one rule, every route; server/app.test.ts checks each route in one table):
- * - public: what hosts need before they have any token, and health: find/ping, install.sh, /download,
- *   /artifacts, /healthz, /readyz;
+ * - public: what hosts need before they have any token, and health: find/ping (and ping/:connector,
+ *   RFD 109's automaticupgrades/channel/...), install.sh, /download, /artifacts, /healthz, /readyz;
  * - viewer or admin token: every other read (resources, server, rollout, agents, releases, /metrics);
  * - agent or admin token: reports;
  * - admin token: every write, and the token list.
@@ -16,6 +16,7 @@ import { Hono, type MiddlewareHandler } from "hono";
 import { isGroupAction, parseReport } from "../core/wire/mod.ts";
 import type { ArtifactStore } from "./artifact_store.ts";
 import { dashboard } from "./dashboard/mod.ts";
+import { FIND_PATHS, findQuery, PING_CONNECTOR_PATHS, RFD109_PATHS, rfd109Answer } from "./hot_path.ts";
 import {
   type Env,
   errorHandler,
@@ -34,7 +35,7 @@ import { type Store, StoreUnavailableError } from "./store.ts";
 import type { TokenChecker } from "./tokens.ts";
 
 /** Teleport's find/ping paths (cmd/serve also answers these before the router, with the same bodies). */
-export const FIND_PATHS = ["/webapi/find", "/v1/webapi/find", "/webapi/ping", "/v1/webapi/ping"] as const;
+export { FIND_PATHS } from "./hot_path.ts";
 
 export interface SelfBinary {
   /** `upkeep-<os>-<arch>` of the running executable. */
@@ -73,38 +74,17 @@ export function createApp(deps: AppDeps): Hono<Env> {
   app.route("/dashboard", ui.app);
   app.use("/v1/agents/report", ui.recordReports);
 
-  // Health and metrics.
-  // Process health (200 whenever this process answers: find/ping answer even with the database away, so a
-  // load balancer must not drop every replica when the database blips), the store's health beside it, and
-  // whether this replica runs the rollout reconciler (holds the lease). /readyz: 503 while writes are refused.
-  app.get("/healthz", (c) =>
-    c.json({ status: "ok", reconciler: rollout.leads(), store: store.health() }, 200, {
-      "cache-control": "no-store",
-    }),
-  );
-  app.get("/readyz", (c) => {
-    if (!rollout.ready()) return c.text("not ready\n", 503);
-    try {
-      store.assertWritable();
-    } catch (e) {
-      // Reads still answer, but nothing given to this server is kept: not ready, and why.
-      if (e instanceof StoreUnavailableError) return c.text(`not ready: ${e.message}\n`, 503);
-      throw e;
-    }
-    return c.text("ready\n");
-  });
-  app.get("/metrics", viewer, (c) => {
-    rollout.exportMetrics(metrics);
-    return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });
-  });
+  healthRoutes(app, deps, viewer);
 
-  // Teleport-compatible find/ping (cmd/serve also answers these before the router, same bodies).
-  for (const path of FIND_PATHS) {
+  // Teleport-compatible find/ping (cmd/serve also answers these before the router, same bodies), and
+  // RFD 109's channel answers for Teleport's v1 updaters (server/hot_path.ts).
+  for (const path of [...FIND_PATHS, ...PING_CONNECTOR_PATHS]) {
     app.get(path, (c) => {
-      const body = rollout.findBody(c.req.query("group") ?? "", c.req.query("updater_id") ?? "");
-      return c.body(body, 200, { "content-type": "application/json" });
+      const { group, updater } = findQuery(c.req.url);
+      return c.body(rollout.findBody(group, updater), 200, { "content-type": "application/json" });
     });
   }
+  for (const path of RFD109_PATHS) app.get(path, (c) => rfd109Answer(rollout, c.req.url));
 
   resourceRoutes(app, deps, g);
 
@@ -136,6 +116,36 @@ export function createApp(deps: AppDeps): Hono<Env> {
   tokenRoutes(app, deps, g);
   artifactRoutes(app, deps, g);
   return app;
+}
+
+/**
+ * Health and metrics. Process health (200 whenever this process answers: find/ping answer even with the
+ * database away, so a load balancer must not drop every replica when the database blips), the store's health
+ * beside it, and whether this replica runs the rollout reconciler (holds the lease). /readyz: 503 while
+ * writes are refused.
+ */
+function healthRoutes(app: Hono<Env>, deps: AppDeps, viewer: MiddlewareHandler<Env>): void {
+  const { store, rollout, metrics } = deps;
+  app.get("/healthz", (c) =>
+    c.json({ status: "ok", reconciler: rollout.leads(), store: store.health() }, 200, {
+      "cache-control": "no-store",
+    }),
+  );
+  app.get("/readyz", (c) => {
+    if (!rollout.ready()) return c.text("not ready\n", 503);
+    try {
+      store.assertWritable();
+    } catch (e) {
+      // Reads still answer, but nothing given to this server is kept: not ready, and why.
+      if (e instanceof StoreUnavailableError) return c.text(`not ready: ${e.message}\n`, 503);
+      throw e;
+    }
+    return c.text("ready\n");
+  });
+  app.get("/metrics", viewer, (c) => {
+    rollout.exportMetrics(metrics);
+    return c.text(metrics.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+  });
 }
 
 /** Requests by route and status (each counter's cell found once). */

@@ -43,3 +43,36 @@ test("a dripping answer ends at the call's time limit: 'timed out'", async () =>
   expect(f).toEqual({ code: "E_NETWORK", message: "GET /v1/rollout: timed out after 0.6 s" });
   expect(performance.now() - t0).toBeLessThan(10_000);
 });
+
+test("a refusal's message and code are read in Teleport's shape and in the flat one of older servers", async () => {
+  const bodies: Record<string, unknown> = {
+    "/v1/server": {
+      error: { message: "spec.agents.mode: must be enabled" },
+      code: "E_BAD_RESOURCE",
+      problems: [{ path: "spec.agents.mode", message: "must be enabled" }],
+    },
+    "/v1/rollout": { error: "no such group", code: "E_NOT_FOUND" },
+  };
+  const s = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    fetch: (req) => {
+      const path = new URL(req.url).pathname;
+      return Response.json(bodies[path], { status: path === "/v1/server" ? 400 : 404 });
+    },
+  });
+  try {
+    const c = new ApiClient({ server: `http://127.0.0.1:${s.port}`, token: "t" });
+    const nested = await c.getServer().catch((e: unknown) => e);
+    expect(nested).toMatchObject({
+      code: "E_BAD_RESOURCE",
+      message: "spec.agents.mode: must be enabled",
+      serverCode: "E_BAD_RESOURCE",
+      problems: [{ path: "spec.agents.mode", message: "must be enabled" }],
+    });
+    const flat = await c.getRollout().catch((e: unknown) => e);
+    expect(flat).toMatchObject({ code: "E_NOT_FOUND", message: "no such group", serverCode: "E_NOT_FOUND" });
+  } finally {
+    s.stop(true);
+  }
+});

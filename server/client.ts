@@ -12,6 +12,7 @@ import { type ErrorCode, UpkeepError, UsageError } from "../core/errors.ts";
 import { isLoopbackHost } from "../core/install/url.ts";
 import { MAX_API_ANSWER_BYTES, readCapped, Watchdog } from "../core/sys/bounded_http.ts";
 import type { Problem } from "../core/validate/problem.ts";
+import { readErrorBody } from "../core/wire/error_body.ts";
 import type {
   AgentsFilter,
   AgentsPage,
@@ -243,22 +244,12 @@ export class ApiClient {
   }
 
   #error(method: string, url: URL, status: number, body: unknown, text: string): ApiError {
-    const b = (body && typeof body === "object" ? body : {}) as {
-      error?: unknown;
-      code?: unknown;
-      problems?: unknown;
-      hint?: unknown;
-    };
-    const serverMessage =
-      typeof b.error === "string" ? b.error : text.trim().split("\n")[0]?.slice(0, 200) || `HTTP ${status}`;
-    const serverCode = typeof b.code === "string" ? b.code : undefined;
-    const problems = Array.isArray(b.problems)
-      ? (b.problems as unknown[]).filter(
-          (p): p is Problem =>
-            !!p && typeof (p as Problem).path === "string" && typeof (p as Problem).message === "string",
-        )
-      : [];
-    const serverHint = typeof b.hint === "string" && b.hint ? b.hint : undefined;
+    // Teleport's shape `{"error": {"message"}}` (this server's), or the flat `{"error": "..."}` of older ones.
+    const b = readErrorBody(body);
+    const serverMessage = b.message ?? (text.trim().split("\n")[0]?.slice(0, 200) || `HTTP ${status}`);
+    const serverCode = b.code;
+    const problems: Problem[] = b.problems;
+    const serverHint = b.hint;
     const common = {
       status,
       problems,

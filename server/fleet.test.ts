@@ -199,7 +199,7 @@ describe("GET /v1/agents: pages, filters, counts", () => {
     ] as const) {
       const r = await h.req("GET", `/v1/agents${query}`, undefined, VIEWER);
       expect(r.status).toBe(400);
-      expect(((await r.json()) as { error: string }).error).toContain(says);
+      expect(((await r.json()) as { error: { message: string } }).error.message).toContain(says);
     }
   });
 });

@@ -1,12 +1,14 @@
 /**
- * The HTTP plumbing every route uses: refusals as JSON (`{error, code, hint, problems}`, the status from the
- * error code), request bodies (JSON or YAML) and their size limits, and who may call what (`guards`).
+ * The HTTP plumbing every route uses: refusals as JSON (Teleport's `{"error": {"message"}}` with upkeep's
+ * `code`, `hint`, `problems` beside it: core/wire/error_body.ts; the status from the error code), request
+ * bodies (JSON or YAML) and their size limits, and who may call what (`guards`).
  */
 import type { Context, ErrorHandler, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { parse as parseYaml } from "yaml";
 import { isUpkeepError, UpkeepError } from "../core/errors.ts";
 import { BadResourceError } from "../core/resources/mod.ts";
+import { type ErrorExtra, errorBody } from "../core/wire/mod.ts";
 import { type Store, StoreUnavailableError, type TokenKind } from "./store.ts";
 import { bearer, type TokenChecker } from "./tokens.ts";
 
@@ -35,13 +37,14 @@ export const flag = (v: string | undefined) => v !== undefined && v !== "0" && v
 
 const withArticle = (kind: string) => `${/^[aeiou]/.test(kind) ? "an" : "a"} ${kind}`;
 
+/** A refusal: `status` with the body `{"error": {"message": error}, ...extra}` (core/wire errorBody). */
 export function problem(
   c: Context,
   status: 400 | 401 | 403 | 404 | 409 | 413 | 415 | 500 | 503,
   error: string,
-  extra = {},
+  extra: ErrorExtra = {},
 ) {
-  return c.json({ error, ...extra }, status);
+  return c.json(errorBody(error, extra), status);
 }
 
 /** Reads a JSON or YAML request body. Malformed -> 400 naming the problem. */

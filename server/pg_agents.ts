@@ -10,37 +10,10 @@
  */
 import type { SQL } from "bun";
 import type { AgentPage, AgentQuery, AgentRecord } from "./store.ts";
+import { type AgentRow, agentOfRow, likePrefix } from "./store_rows.ts";
 
 const COLUMNS = `updater_id, hostname, grp AS "group", version, state, error, last_seen, failed_version,
   updater_version, updater_failed_version`;
-
-type Row = AgentRecord & {
-  error: string | null;
-  failed_version: string | null;
-  updater_version: string | null;
-  updater_failed_version: string | null;
-};
-
-/** A row as the report that made it: its fields in the report's order, absent ones left out. */
-function fromRow(r: Row): AgentRecord {
-  return {
-    updater_id: r.updater_id,
-    hostname: r.hostname,
-    group: r.group,
-    version: r.version,
-    state: r.state,
-    ...(r.error === null ? {} : { error: r.error }),
-    ...(r.failed_version === null ? {} : { failed_version: r.failed_version }),
-    ...(r.updater_version === null ? {} : { updater_version: r.updater_version }),
-    ...(r.updater_failed_version === null ? {} : { updater_failed_version: r.updater_failed_version }),
-    last_seen: r.last_seen,
-  };
-}
-
-/** A LIKE pattern matching what starts with `prefix` (backslash is LIKE's escape character). */
-function likePrefix(prefix: string): string {
-  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
 
 /** The WHERE terms of a query's filters (not its cursor), numbered from $1, and their parameters. */
 function where(q: AgentQuery): { terms: string[]; params: string[] } {
@@ -169,7 +142,7 @@ export class PgAgentTable {
             ]),
       false,
     );
-    return (rows as Row[]).map(fromRow);
+    return (rows as AgentRow[]).map(agentOfRow);
   }
 
   /** One page of the agents a query matches, by updater id, and how many match in all. */
@@ -193,9 +166,9 @@ export class PgAgentTable {
           params,
         ),
       false,
-    )) as Row[];
+    )) as AgentRow[];
     return {
-      agents: rows.slice(0, q.limit).map(fromRow),
+      agents: rows.slice(0, q.limit).map(agentOfRow),
       total: Number(count?.n ?? 0),
       more: rows.length > q.limit,
     };

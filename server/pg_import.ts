@@ -126,68 +126,72 @@ async function writeSnapshot(
       });
     }
     return await sql.begin(async (tx) => {
-      // Nobody writes these tables while we look and copy (replicas already on the target wait).
-      await tx.unsafe(`LOCK TABLE ${TABLES.map(([t]) => t).join(", ")} IN EXCLUSIVE MODE`);
-      const there = {} as ImportCounts;
-      for (const [t] of TABLES) {
-        const [row] = await tx.unsafe(`SELECT count(*)::integer AS n FROM ${t}`);
-        there[t] = Number(row?.n ?? 0);
-      }
-      const nonEmpty = TABLES.some(([t]) => there[t] > 0);
-      if (nonEmpty && !force)
-        throw new UpkeepError(
-          "E_CONFLICT",
-          `the database ${to} is not empty: it holds ${describeCounts(there)}`,
-          {
-            exitCode: 2,
-            hint: "migrate into an empty database, or add --force to replace what it holds with the SQLite state",
-          },
-        );
-      if (nonEmpty) await tx.unsafe(`TRUNCATE ${TABLES.map(([t]) => t).join(", ")}`);
-      /** Rows into `table`, in the array's order (events keep their sequence): column -> SQL type. */
-      const copy = async (table: string, cols: Record<string, string>, rows: Record<string, unknown>[]) => {
-        const names = Object.keys(cols);
-        const values = names.map((c) => `(e->>'${c}')::${cols[c]}`).join(", ");
-        const text = `INSERT INTO ${table} (${names.map((c) => `"${c}"`).join(", ")})
-          SELECT ${values} FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n`;
-        for (let i = 0; i < rows.length; i += CHUNK)
-          await tx.unsafe(text, [JSON.stringify(rows.slice(i, i + CHUNK))]);
-      };
-      const text = (...cols: string[]) => Object.fromEntries(cols.map((c) => [c, "text"]));
-      await copy("resources", text("kind", "value", "updated"), s.resources);
-      await copy("settings", text("key", "value"), s.settings);
-      await copy(
-        "rollout",
-        { id: "integer", value: "text", generation: "bigint" },
-        s.rollout.map((r) => ({ id: 1, ...r })),
-      );
-      await copy("events", text("time", "grp", "from_state", "to_state", "reason"), s.events);
-      await copy(
-        "agents",
-        text(
-          "updater_id",
-          "hostname",
-          "grp",
-          "version",
-          "state",
-          "error",
-          "last_seen",
-          "failed_version",
-          "updater_version",
-          "updater_failed_version",
-        ),
-        s.agents,
-      );
-      await copy("tokens", text("id", "kind", "hash", "name", "created"), s.tokens);
-      await copy("artifacts", { ...text("name", "sha256", "uploaded"), size: "bigint" }, s.artifacts);
+      const there = await clearTarget(tx, to, force);
+      await copySnapshot(tx, s);
       // Replicas already listening re-read everything.
       await tx`SELECT pg_notify(${CHANGES_CHANNEL}, ${"*"})`;
       const counts = {} as ImportCounts;
       for (const [t] of TABLES) counts[t] = s[t].length;
       const generation = Number((s.rollout[0] as { generation?: unknown } | undefined)?.generation ?? 0);
-      return { to, counts, generation, ...(nonEmpty ? { replaced: there } : {}) };
+      return { to, counts, generation, ...(there ? { replaced: there } : {}) };
     });
   } finally {
     await sql.close().catch(() => {});
   }
+}
+
+/**
+ * Locks the target's tables (nobody writes them while we look and copy: replicas already on the target
+ * wait) and empties them when `force`; one that holds anything without `force` is refused. Answers what
+ * it held, or undefined when it was empty.
+ */
+async function clearTarget(tx: SQL, to: string, force: boolean): Promise<ImportCounts | undefined> {
+  await tx.unsafe(`LOCK TABLE ${TABLES.map(([t]) => t).join(", ")} IN EXCLUSIVE MODE`);
+  const there = {} as ImportCounts;
+  for (const [t] of TABLES) {
+    const [row] = await tx.unsafe(`SELECT count(*)::integer AS n FROM ${t}`);
+    there[t] = Number(row?.n ?? 0);
+  }
+  if (!TABLES.some(([t]) => there[t] > 0)) return undefined;
+  if (!force)
+    throw new UpkeepError(
+      "E_CONFLICT",
+      `the database ${to} is not empty: it holds ${describeCounts(there)}`,
+      {
+        exitCode: 2,
+        hint: "migrate into an empty database, or add --force to replace what it holds with the SQLite state",
+      },
+    );
+  await tx.unsafe(`TRUNCATE ${TABLES.map(([t]) => t).join(", ")}`);
+  return there;
+}
+
+/** Rows into `table`, in the array's order (events keep their sequence): column -> SQL type. */
+async function copyRows(
+  tx: SQL,
+  table: Table,
+  cols: Record<string, string>,
+  rows: Record<string, unknown>[],
+): Promise<void> {
+  const names = Object.keys(cols);
+  const values = names.map((c) => `(e->>'${c}')::${cols[c]}`).join(", ");
+  const text = `INSERT INTO ${table} (${names.map((c) => `"${c}"`).join(", ")})
+          SELECT ${values} FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(e, n) ORDER BY n`;
+  for (let i = 0; i < rows.length; i += CHUNK)
+    await tx.unsafe(text, [JSON.stringify(rows.slice(i, i + CHUNK))]);
+}
+
+/** Every table of the snapshot into the (empty) target. */
+async function copySnapshot(tx: SQL, s: Record<Table, Record<string, unknown>[]>): Promise<void> {
+  const text = (...cols: string[]) => Object.fromEntries(cols.map((c) => [c, "text"]));
+  await copyRows(tx, "resources", text("kind", "value", "updated"), s.resources);
+  await copyRows(tx, "settings", text("key", "value"), s.settings);
+  const rollout = s.rollout.map((r) => ({ id: 1, ...r }));
+  await copyRows(tx, "rollout", { id: "integer", value: "text", generation: "bigint" }, rollout);
+  await copyRows(tx, "events", text("time", "grp", "from_state", "to_state", "reason"), s.events);
+  const agentCols = ["updater_id", "hostname", "grp", "version", "state", "error", "last_seen"];
+  const updaterCols = ["failed_version", "updater_version", "updater_failed_version"];
+  await copyRows(tx, "agents", text(...agentCols, ...updaterCols), s.agents);
+  await copyRows(tx, "tokens", text("id", "kind", "hash", "name", "created"), s.tokens);
+  await copyRows(tx, "artifacts", { ...text("name", "sha256", "uploaded"), size: "bigint" }, s.artifacts);
 }

@@ -7,30 +7,7 @@
  */
 import type { SQL } from "bun";
 import type { SessionRecord } from "./store.ts";
-
-interface Row {
-  id_hash: string;
-  token_id: string;
-  kind: SessionRecord["kind"];
-  csrf: string;
-  created: string;
-  last_used: string;
-  expires: string;
-  flash: string | null;
-}
-
-function sessionOfRow(r: Row): SessionRecord {
-  return {
-    idHash: r.id_hash,
-    tokenId: r.token_id,
-    kind: r.kind,
-    csrf: r.csrf,
-    created: r.created,
-    lastUsed: r.last_used,
-    expires: r.expires,
-    ...(r.flash === null ? {} : { flash: JSON.parse(r.flash) as NonNullable<SessionRecord["flash"]> }),
-  };
-}
+import { type SessionRow, sessionOfRow } from "./store_rows.ts";
 
 /** The store's way to run one operation (refused at once while the database is down, when a write). */
 export type PgRun = <T>(fn: (sql: SQL) => Promise<T>, write: boolean) => Promise<T>;
@@ -60,7 +37,7 @@ export class PgSessionTable {
             WHERE s.id_hash = ${idHash} AND s.expires > ${now}`,
       false,
     );
-    return row ? sessionOfRow(row as Row) : undefined;
+    return row ? sessionOfRow(row as SessionRow) : undefined;
   }
 
   async touch(idHash: string, lastUsed: string, expires: string): Promise<void> {

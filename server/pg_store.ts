@@ -2,7 +2,8 @@
  * The PostgreSQL store, for several `serve` replicas on one database: the same `Store` semantics as the
  * SQLite store (sqlite_store.ts), through Bun's built-in client (`Bun.SQL`: a pool, transactions, LISTEN).
  *
- * - Schema: numbered migrations applied once under an advisory lock (pg_migrations.ts).
+ * - Schema: numbered migrations applied once under an advisory lock (pg_migrations.ts), at `open`
+ *   (pg_connect.ts, which also says which errors mean the database cannot be reached).
  * - Every write of a resource, setting, rollout, token or artifact notifies channel `upkeep_changes` in its
  *   own transaction (delivered at commit) with what changed; `subscribe` listens there, so every replica
  *   hears every replica's writes. After the listening connection came back from a drop, listeners are told
@@ -11,11 +12,10 @@
  *   answer 503), `health()` turns false and says why and since when, and a probe retries with backoff
  *   (0.25 s doubling up to 5 s) until the database answers again. Meanwhile writes are refused at once.
  */
-import { SQL } from "bun";
-import { UpkeepError } from "../core/errors.ts";
+import type { SQL } from "bun";
 import type { ResourceKind } from "../core/wire/mod.ts";
 import { PgAgentTable } from "./pg_agents.ts";
-import { migrate } from "./pg_migrations.ts";
+import { connect, isUnreachable, unreachableError } from "./pg_connect.ts";
 import { PgSessionTable } from "./pg_sessions.ts";
 import {
   type AgentPage,
@@ -33,35 +33,13 @@ import {
   type TokenRecord,
 } from "./store.ts";
 
+export { isUnreachable, maskUrl } from "./pg_connect.ts";
+
 /** The channel every write notifies, and `subscribe` listens on. */
 export const CHANGES_CHANNEL = "upkeep_changes";
 
 /** Told to listeners when notifications may have been missed (the listening connection dropped). */
 export const ANY_CHANGE: StoreChange = "*";
-
-/** A PostgreSQL URL as it may be shown: the password replaced by `***`. */
-export function maskUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = "***";
-    if (u.searchParams.has("password")) u.searchParams.set("password", "***");
-    return u.toString();
-  } catch {
-    // Not parseable: show nothing that could be a password.
-    return url.replace(/\/\/([^:/@]*):.*@/, "//$1:***@");
-  }
-}
-
-/** Errors that mean "the database cannot be reached now" (not "this statement is wrong"). */
-export function isUnreachable(e: unknown): boolean {
-  const err = e as { code?: unknown; errno?: unknown };
-  const code = typeof err?.code === "string" ? err.code : "";
-  const sqlstate = typeof err?.errno === "string" ? err.errno : "";
-  if (/CONNECTION|TIMEOUT|ECONNREFUSED|ECONNRESET|EHOSTUNREACH|ENETUNREACH|ETIMEDOUT|EPIPE/.test(code))
-    return true;
-  // 08: connection exception; 57P01-57P03: admin/crash shutdown, cannot connect now; 53300: too many connections.
-  return /^08|^57P0[1-3]$|^53300$/.test(sqlstate);
-}
 
 export interface PgStoreOptions {
   /** How long a batch of reports stays open before its one transaction (ms). Default 5. */
@@ -104,48 +82,7 @@ export class PgStore implements Store {
    * A database that cannot be reached or used is a refusal naming it (password masked) and why.
    */
   static async open(url: string, o: PgStoreOptions = {}): Promise<PgStore> {
-    const where = maskUrl(url);
-    let sql: SQL;
-    try {
-      sql = new SQL(url, {
-        max: o.maxConnections ?? 10,
-        connectionTimeout: o.connectTimeoutSeconds ?? 5,
-        idleTimeout: 60,
-        // Notices (e.g. "relation already exists, skipping") are not news.
-        connection: { client_min_messages: "warning", application_name: "upkeep serve" },
-      });
-    } catch (e) {
-      throw new UpkeepError(
-        "E_USAGE",
-        `--store ${where}: not a usable PostgreSQL URL: ${(e as Error).message}`,
-        {
-          cause: e,
-          exitCode: 2,
-          hint: "e.g. postgres://upkeep:PASSWORD@db.example.com:5432/upkeep",
-        },
-      );
-    }
-    try {
-      await migrate(sql, where);
-    } catch (e) {
-      await sql.close().catch(() => {});
-      if (e instanceof UpkeepError) throw e;
-      const msg = (e as Error).message ?? String(e);
-      const code = (e as { code?: string }).code;
-      throw new UpkeepError(
-        "E_IO",
-        `cannot use the database ${where}: ${msg}${code && code !== "ERR_POSTGRES_SERVER_ERROR" ? ` (${code})` : ""}`,
-        {
-          cause: e,
-          // Unreachable may pass (a restart of the database: systemd starts serve again); the rest is the
-          // operator's to fix, like a bad flag.
-          exitCode: isUnreachable(e) ? 1 : 2,
-          hint: isUnreachable(e)
-            ? "check that PostgreSQL runs and answers at that host and port (pg_isready), and the URL's user, password and database"
-            : "check the URL's user, password and database, and that this user may create tables in it",
-        },
-      );
-    }
+    const { sql, where } = await connect(url, o);
     return new PgStore(sql, where, o);
   }
 
@@ -164,16 +101,7 @@ export class PgStore implements Store {
   /** An operation failed: when the database is unreachable, marks it down and answers a 503 error. */
   #failed(e: unknown): unknown {
     if (!isUnreachable(e) || this.#closed) return e;
-    const msg = (e as Error).message ?? String(e);
-    const code = (e as { code?: string }).code;
-    const error = new StoreUnavailableError(
-      this.where,
-      `the database ${this.where} cannot be reached: ${msg}${code ? ` (${code})` : ""}; writes are refused until it answers`,
-      {
-        cause: e,
-        hint: "serve retries on its own; reads answer from what it holds. Check PostgreSQL (pg_isready) and the network",
-      },
-    );
+    const error = unreachableError(this.where, e);
     if (!this.#down) {
       this.#down = { reason: error.message, since: new Date().toISOString(), error };
       this.#o.onUnavailable?.(error);

@@ -24,6 +24,8 @@ export class PublishedManifest {
   #manifest: Summary | undefined;
   /** The expiry last warned about in the log, and when (at most one warning a day for it). */
   #warned: { expires: string; at: number } | undefined;
+  /** Replicas: the sha256 of the stored manifest's record as last read (`follow` reads it again when it moves). */
+  #sha: string | undefined;
 
   constructor(product: string, log: Log) {
     this.#product = product;
@@ -65,6 +67,25 @@ export class PublishedManifest {
       this.#log("release manifest ignored: it does not parse", { error: (e as Error).message });
     }
     return JSON.stringify([...this.critical]) !== before;
+  }
+
+  /** Replicas: the stored record's sha256 (undefined: none stored) it is read at now. */
+  readAt(sha256: string | undefined): void {
+    this.#sha = sha256;
+  }
+
+  /**
+   * Replicas: reads it again when the stored record's sha256 moved since `readAt` or the last `follow` (another
+   * replica published one): once per publication. True as for `read`; false when it did not move.
+   */
+  async follow(
+    sha256: string | undefined,
+    readArtifact: ((name: string) => Promise<string | undefined>) | undefined,
+    now: Date,
+  ): Promise<boolean> {
+    if (sha256 === this.#sha) return false;
+    this.#sha = sha256;
+    return await this.read(readArtifact, now);
   }
 
   /**

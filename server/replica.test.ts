@@ -9,35 +9,17 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, readdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parse as parseYaml } from "yaml";
-import { parseAutoupdateConfig, parseAutoupdateVersion } from "../core/resources/mod.ts";
 import type { Rollout } from "../core/rollout/types.ts";
 import { ManualLease } from "./lease.ts";
 import { Replica } from "./replica.ts";
 import { RolloutService } from "./rollout_service.ts";
 import { SqliteStore } from "./sqlite_store.ts";
 import { type AgentRecord, type Store, StoreUnavailableError } from "./store.ts";
-import { harness } from "./test_harness.ts";
+import { harness, manifestDoc, replicaResources, selfManifestDoc } from "./test_harness.ts";
 import { hashToken, TokenChecker } from "./tokens.ts";
 
 const FAR = 20; // 08:30 on the fake clock: windows from 20:00 are closed, the operator starts groups
-const CONFIG = parseAutoupdateConfig(
-  parseYaml(`kind: autoupdate_config
-spec:
-  agents:
-    strategy: halt-on-error
-    schedules:
-      regular:
-        - { name: canary, days: ["*"], start_hour: ${FAR}, canary_count: 1 }
-        - { name: prod, days: ["*"], start_hour: ${FAR}, wait_hours: 0 }
-`),
-);
-const VERSION = parseAutoupdateVersion({
-  kind: "autoupdate_version",
-  spec: {
-    agents: { start_version: "16.4.0", target_version: "17.0.1", schedule: "regular", mode: "enabled" },
-  },
-});
+const { config: CONFIG, version: VERSION } = replicaResources(FAR, "16.4.0", "17.0.1");
 
 const clock = { now: new Date("2026-11-23T08:30:00Z") };
 const now = () => clock.now;
@@ -59,6 +41,7 @@ async function node(
   store: Store,
   held: boolean,
   readArtifact?: (name: string) => Promise<string | undefined>,
+  ownVersion?: string,
 ): Promise<Node> {
   const logs: string[] = [];
   const lease = new ManualLease(held);
@@ -72,6 +55,7 @@ async function node(
     shared: true,
     lease,
     ...(readArtifact ? { readArtifact } : {}),
+    ...(ownVersion ? { ownVersion } : {}),
     log: (m, f) => logs.push(`${m}${f ? ` ${JSON.stringify(f)}` : ""}`),
   });
   await rollout.load();
@@ -109,6 +93,14 @@ async function sharedStore(): Promise<SqliteStore> {
   return store;
 }
 
+/** `a`, the lease holder, puts the config and version (the rollout is made); then `b`, reading it. */
+async function rolloutOn(store: Store): Promise<{ a: Node; b: Node }> {
+  const a = await node("a", store, true);
+  await a.rollout.putConfig(CONFIG);
+  await a.rollout.putVersion(VERSION);
+  return { a, b: await node("b", store, false) };
+}
+
 /** The clock moves on by `ms` (reports are stamped with it). */
 const tick = (ms = 1000) => {
   clock.now = new Date(clock.now.getTime() + ms);
@@ -140,6 +132,27 @@ async function until(what: string, ok: () => boolean | Promise<boolean>, ms = 10
   return performance.now() - t0;
 }
 
+/**
+ * An artifacts dir every replica reads (`--artifacts-shared`): `publish` does what an upload on another
+ * replica does, the file into the dir, then its record (which notifies), with a new sha256 each time.
+ */
+function sharedArtifacts(store: Store) {
+  const dir = mkdtempSync(join(tmpdir(), "upkeep-artifacts-"));
+  let published = 0;
+  return {
+    read: async (name: string) => {
+      const f = Bun.file(join(dir, name));
+      return (await f.exists()) ? await f.text() : undefined;
+    },
+    publish: async (name: string, doc: unknown) => {
+      const text = JSON.stringify(doc);
+      await Bun.write(join(dir, name), text);
+      const sha256 = String(++published).repeat(64);
+      await store.putArtifact({ name, size: text.length, sha256, uploaded: "" });
+    },
+  };
+}
+
 async function viewGroup(n: Node, name: string) {
   return (await n.rollout.view()).groups.find((g) => g.name === name);
 }
@@ -147,10 +160,7 @@ async function viewGroup(n: Node, name: string) {
 describe("fencing: the rollout is written with compare-and-swap on its generation", () => {
   test("a replica that missed another's write does not overwrite it: refused, re-read, decided again", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false); // reads the rollout a created
+    const { a, b } = await rolloutOn(store); // b reads the rollout a created
     expect(group((await stored(store)).rollout, "canary")?.state).toBe("unstarted");
 
     // The operator starts the canary group on b; a does not hear of it (no notifications in this test).
@@ -170,10 +180,7 @@ describe("fencing: the rollout is written with compare-and-swap on its generatio
 
   test("an action over a rollout another replica moved is applied to what it wrote", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     await a.rollout.action("canary", "start");
     // b still holds "unstarted": done on it must not write its stale copy; over a's, the group is done.
     await b.rollout.action("canary", "done");
@@ -187,10 +194,7 @@ describe("fencing: the rollout is written with compare-and-swap on its generatio
 describe("the lease: only its holder runs the reconciler", () => {
   test("a replica without it writes nothing when reports or its timer ask; given the lease, it does", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { b } = await rolloutOn(store);
     const before = await stored(store);
 
     tick();
@@ -210,10 +214,7 @@ describe("the lease: only its holder runs the reconciler", () => {
 describe("reports received by other replicas count in the lease holder's decisions", () => {
   test("reports to b move a's counts after a sync; a canary's failure reported to c rolls its group back", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     const c = await node("c", store, false);
     tick();
     for (const id of ["c3", "c4"]) await b.rollout.report(agent(id, "canary"));
@@ -236,10 +237,7 @@ describe("reports received by other replicas count in the lease holder's decisio
   test("an operator's action reconciles over the reports other replicas received, read first", async () => {
     const store = new SqliteStore(":memory:", { reportBatchMs: 1 });
     closers.push(() => store.close());
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     // Not a millisecond later (on b's clock): b read the reports just before, and reads them again.
     await a.rollout.report(agent("c9", "canary"));
     await b.rollout.action("canary", "start");
@@ -250,10 +248,7 @@ describe("reports received by other replicas count in the lease holder's decisio
 
   test("a report read back is not counted twice, and an older one does not replace a newer one", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { a, b } = await rolloutOn(store);
     tick();
     await b.rollout.report(agent("p3", "prod"));
     const older = agent("p1", "prod", "16.4.0", "rolledback");
@@ -306,50 +301,19 @@ describe("every replica follows the others' changes", () => {
 
   test("a release manifest another replica published (shared artifacts dir): its versions and flags", async () => {
     const store = await sharedStore();
-    const dir = mkdtempSync(join(tmpdir(), "upkeep-artifacts-"));
-    const read = async (name: string) => {
-      const f = Bun.file(join(dir, name));
-      return (await f.exists()) ? await f.text() : undefined;
-    };
-    const a = await node("a", store, true, read);
+    const shared = sharedArtifacts(store);
+    const a = await node("a", store, true, shared.read);
     let reads = 0;
     const b = await node("b", store, false, (name) => {
       reads++;
-      return read(name);
+      return shared.read(name);
     });
     await replica(b, store);
     expect(b.rollout.publishedVersions()).toBeUndefined();
-    const manifest = JSON.stringify({
-      schema: 1,
-      product: "hello",
-      serial: 1,
-      issued: "2026-11-23T00:00:00Z",
-      expires: "2026-12-23T00:00:00Z",
-      floor: null,
-      releases: ["16.4.0", "17.0.1"].map((version) => ({
-        version,
-        ...(version === "17.0.1" ? { critical: true } : {}),
-        artifacts: [
-          {
-            name: `hello-v${version}-linux-amd64-bin.tar.gz`,
-            os: "linux",
-            arch: "amd64",
-            edition: "oss",
-            fips: false,
-            size: 1,
-            sha256: "a".repeat(64),
-          },
-        ],
-      })),
-    });
-    // What a's upload does: the file into the shared dir, then its record (which notifies).
-    await Bun.write(join(dir, "hello-releases.json"), manifest);
-    await store.putArtifact({
-      name: "hello-releases.json",
-      size: manifest.length,
-      sha256: "1".repeat(64),
-      uploaded: "",
-    });
+    await shared.publish(
+      "hello-releases.json",
+      manifestDoc(["16.4.0", "17.0.1"], 1, { critical: ["17.0.1"] }),
+    );
     await a.rollout.artifactsChanged();
     expect(a.rollout.publishedVersions()).toEqual(["16.4.0", "17.0.1"]);
     await until("b reads the manifest", () => b.rollout.publishedVersions()?.join() === "16.4.0,17.0.1");
@@ -358,6 +322,42 @@ describe("every replica follows the others' changes", () => {
     const after = reads;
     await Bun.sleep(700);
     expect(reads).toBe(after);
+  });
+
+  test("the updater: updater_version set on one replica, upkeep-releases.json published on another", async () => {
+    const store = await sharedStore();
+    const shared = sharedArtifacts(store);
+    const a = await node("a", store, true, shared.read, "0.3.0");
+    let reads = 0;
+    const b = await node(
+      "b",
+      store,
+      false,
+      (name) => {
+        if (name === "upkeep-releases.json") reads++;
+        return shared.read(name);
+      },
+      "0.3.0",
+    );
+    await replica(b, store);
+    const updaterB = () => JSON.parse(b.rollout.findBody("prod", "p1")).upkeep.updater_version as string;
+    expect(updaterB()).toBe("");
+
+    await shared.publish("upkeep-releases.json", selfManifestDoc(["0.2.0", "0.3.0"]));
+    await a.rollout.artifactsChanged();
+    expect(a.rollout.updater().version).toBe("0.3.0");
+    await until("b reads upkeep-releases.json", () => updaterB() === "0.3.0", 5000); // the old code: never
+    expect(b.rollout.publishedUpdaterVersions()).toEqual(["0.2.0", "0.3.0"]);
+    const after = reads; // once per publication, not at every periodic re-read
+    await Bun.sleep(700);
+    expect(reads).toBe(after);
+
+    await a.rollout.setUpdaterVersion("0.2.0");
+    await until("b has a's pinned updater", () => updaterB() === "0.2.0", 5000); // the old code: never
+    expect(b.rollout.updater().setting).toBe("0.2.0");
+    await a.rollout.setUpdaterVersion("off");
+    await until("b has the updaters turned off", () => b.rollout.updater().setting === "off", 5000);
+    expect(updaterB()).toBe("");
   });
 
   test("a missed notification is caught up by the periodic re-read", async () => {
@@ -380,10 +380,7 @@ describe("every replica follows the others' changes", () => {
 
   test("the replica that takes the lease re-reads and reconciles at once", async () => {
     const store = await sharedStore();
-    const a = await node("a", store, true);
-    await a.rollout.putConfig(CONFIG);
-    await a.rollout.putVersion(VERSION);
-    const b = await node("b", store, false);
+    const { b } = await rolloutOn(store);
     await replica(b, store);
     tick();
     await b.rollout.report(agent("p3", "prod"));

@@ -17,7 +17,10 @@ async function upload(h: Awaited<ReturnType<typeof harness>>, name = ART) {
     undefined,
     "application/octet-stream",
   );
-  return { status: r.status, body: (await r.json()) as { error?: string; code?: string; hint?: string } };
+  return {
+    status: r.status,
+    body: (await r.json()) as { error?: { message: string }; code?: string; hint?: string },
+  };
 }
 
 async function storedArtifacts(h: Awaited<ReturnType<typeof harness>>): Promise<unknown[]> {
@@ -31,7 +34,7 @@ describe("uploads refused where hosts would not get them", () => {
     const r = await upload(h);
     expect(r.status).toBe(409);
     expect(r.body.code).toBe("E_CONFLICT");
-    expect(r.body.error).toContain(`hosts download them from --artifacts-url ${CDN}`);
+    expect(r.body.error?.message).toContain(`hosts download them from --artifacts-url ${CDN}`);
     expect(r.body.hint).toContain("--artifacts-shared");
     expect(await storedArtifacts(h)).toEqual([]);
   });
@@ -40,7 +43,7 @@ describe("uploads refused where hosts would not get them", () => {
     const h = await harness({ artifacts: { store: "postgres://upkeep@127.0.0.1:5432/upkeep" } });
     const r = await upload(h);
     expect(r.status).toBe(409);
-    expect(r.body.error).toContain("is not declared shared");
+    expect(r.body.error?.message).toContain("is not declared shared");
     expect(r.body.hint).toContain("--artifacts-url URL");
     expect(await storedArtifacts(h)).toEqual([]);
   });
@@ -140,7 +143,9 @@ describe("the release manifest is read from --artifacts-url", () => {
     expect(requests).toContain("/r/hello-releases.json");
     const refused = await h.req("POST", "/v1/apply", { resources: [target("17.0.1")] });
     expect(refused.status).toBe(409);
-    expect(((await refused.json()) as { error: string }).error).toContain("published: 16.4.0;");
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toContain(
+      "published: 16.4.0;",
+    );
 
     // A release engineer adds 17.0.1 to the manifest on the CDN: the next apply sees it, no upload here.
     manifest = manifestDoc(["16.4.0", "17.0.1"], 2);

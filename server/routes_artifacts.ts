@@ -3,8 +3,9 @@
  * server's own executable, and install.sh.
  */
 import type { Context, Hono } from "hono";
+import { parsePatchFileName } from "../core/delta/patch.ts";
 import { joinUrl } from "../core/install/url.ts";
-import { isStoredName } from "../core/trust/artifact_name.ts";
+import { isSelfExecutableName, isStoredName } from "../core/trust/artifact_name.ts";
 import { formatVersion, tryParseVersion } from "../core/version/mod.ts";
 import type { AppDeps } from "./app.ts";
 import { checkArtifactName } from "./artifact_store.ts";
@@ -56,6 +57,12 @@ export function artifactRoutes(app: Hono<Env>, deps: AppDeps, { admin, viewer, w
     await rollout.setCritical(formatVersion(v), doc.critical);
     return c.json(await rollout.releases());
   });
+  publicDownloadRoutes(app, deps);
+}
+
+/** What hosts download without a token: artifacts, install.sh and this server's own executable. */
+function publicDownloadRoutes(app: Hono<Env>, deps: AppDeps): void {
+  const { store, artifacts } = deps;
   const serveArtifact = async (c: Context) => {
     const name = c.req.param("name") ?? "";
     // Hosts set up with this server's /artifacts follow to where the files are (a redirect, no bytes).
@@ -64,7 +71,9 @@ export function artifactRoutes(app: Hono<Env>, deps: AppDeps, { admin, viewer, w
     const path = artifacts.path(name);
     const meta = path ? await store.getArtifact(name) : undefined;
     if (!path || !meta) return problem(c, 404, `no artifact named ${JSON.stringify(name)}`);
-    return fileResponse(c, path, meta.size, `"${meta.sha256}"`);
+    const res = await fileResponse(c, path, meta.size, `"${meta.sha256}"`);
+    if (c.req.method === "GET" && res.status === 200) await countDownload(deps, name, meta.size);
+    return res;
   };
   app.get("/artifacts/:name", serveArtifact);
   app.on("HEAD", "/artifacts/:name", serveArtifact);
@@ -90,4 +99,33 @@ export function artifactRoutes(app: Hono<Env>, deps: AppDeps, { admin, viewer, w
     const size = Bun.file(self.path).size;
     return fileResponse(c, self.path, size, `"${sha}"`);
   });
+}
+
+/**
+ * Whole downloads served from here (delta downloads, issue 18): artifacts (`full`) and patches (`delta`),
+ * and for each patch the bytes it saved (its artifact's size less its own). Resumed ranges are not counted.
+ */
+async function countDownload(deps: AppDeps, name: string, size: number): Promise<void> {
+  const { store } = deps;
+  const patch = parsePatchFileName(name);
+  if (!patch && !name.endsWith(".tar.gz") && !isSelfExecutableName(name)) return;
+  const kind = patch ? "delta" : "full";
+  deps.metrics.inc("upkeep_artifact_downloads_total", "Whole artifact and patch downloads served", {
+    kind,
+  });
+  deps.metrics.inc(
+    "upkeep_artifact_download_bytes_total",
+    "Bytes of whole artifact and patch downloads served",
+    { kind },
+    size,
+  );
+  if (!patch) return;
+  const full = await store.getArtifact(patch.artifact).catch(() => undefined);
+  if (full && full.size > size)
+    deps.metrics.inc(
+      "upkeep_delta_bytes_saved_total",
+      "Bytes patches saved against the full artifacts they rebuild",
+      {},
+      full.size - size,
+    );
 }

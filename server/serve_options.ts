@@ -76,7 +76,8 @@ export interface ResolvedOptions {
   serverVersion: string | undefined;
   serverVersionFromFlag: boolean;
   clusterName: string;
-  edition: "oss" | "ent";
+  /** Teleport's names: `community` builds are named like `oss` ones. */
+  edition: "oss" | "community" | "ent";
   fips: boolean;
   reconcileMs: number;
   /** An agent not heard from for this long no longer counts in rollout decisions. */
@@ -123,10 +124,30 @@ function readConfigFile(path: string): ServeOptions {
   return out as ServeOptions;
 }
 
+/**
+ * `--edition` (Teleport's: oss, community, ent; default oss) and `--fips`. Teleport's FIPS builds are
+ * Enterprise builds (teleport-ent-v{version}-{os}-{arch}-fips-bin.tar.gz): a Teleport updater told `fips`
+ * with another edition would look for a name that is never published, so that pair is refused.
+ */
+function editionOf(
+  given: unknown,
+  givenFips: unknown,
+): { edition: ResolvedOptions["edition"]; fips: boolean } {
+  const edition = String(given ?? "oss");
+  if (edition !== "oss" && edition !== "community" && edition !== "ent")
+    throw new UsageError(`--edition ${JSON.stringify(edition)}: use oss, community or ent`);
+  const fips = Boolean(givenFips ?? false);
+  if (fips && edition !== "ent")
+    throw new UsageError(`--fips needs --edition ent (this is --edition ${edition})`, {
+      hint: "FIPS builds are Enterprise builds, named {product}-ent-v{version}-{os}-{arch}-fips-bin.tar.gz as Teleport's",
+    });
+  return { edition, fips };
+}
+
 /** Merges flags over the config file over defaults, and validates every value (UsageError naming it). */
 export function resolveOptions(flags: ServeOptions): ResolvedOptions {
   const file = flags.config ? readConfigFile(flags.config) : {};
-  const pick = <K extends keyof ServeOptions>(k: K): ServeOptions[K] => flags[k] ?? file[k];
+  const pick: Picker = (k) => flags[k] ?? file[k];
 
   const listen = String(pick("listen") ?? "127.0.0.1:8080");
   const { hostname, port } = parseListen(listen);
@@ -136,29 +157,12 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
   if (sv !== undefined && !parsedSv)
     throw new UsageError(`--server-version ${JSON.stringify(sv)}: not a semver version`);
 
-  const edition = String(pick("edition") ?? "oss");
-  if (edition !== "oss" && edition !== "ent")
-    throw new UsageError(`--edition ${JSON.stringify(edition)}: use oss or ent`);
+  const { edition, fips } = editionOf(pick("edition"), pick("fips"));
   const logFormat = String(pick("logFormat") ?? "text");
   if (logFormat !== "text" && logFormat !== "json")
     throw new UsageError(`--log-format ${JSON.stringify(logFormat)}: use text or json`);
 
-  const reconcileMs = duration("--reconcile-interval", pick("reconcileInterval") ?? "30s");
-  if (reconcileMs < 100) throw new UsageError("--reconcile-interval: must be at least 100ms");
-  // Agents report every 5 minutes (plus up to agent_update_jitter_seconds before an update, plus the
-  // download): an agent between two reports must still count, or a halt-on-error group could go `done`
-  // without it (or skip its canaries). 20 minutes is four report intervals.
-  const agentTimeoutMs = duration("--agent-timeout", pick("agentTimeout") ?? "20m");
-  if (agentTimeoutMs < 3 * reconcileMs)
-    throw new UsageError("--agent-timeout: must be at least three reconcile intervals", {
-      hint: "and well above the agents' --interval (5m by default)",
-    });
-
-  const agentRetentionMs = duration("--agent-retention", pick("agentRetention") ?? "30d");
-  if (agentRetentionMs < agentTimeoutMs)
-    throw new UsageError("--agent-retention: must be at least --agent-timeout", {
-      hint: "agents are deleted after the retention; they stop counting in rollouts after the timeout",
-    });
+  const { reconcileMs, agentTimeoutMs, agentRetentionMs } = timings(pick);
 
   const product = String(pick("product") ?? "hello");
   if (!isValidProduct(product))
@@ -181,13 +185,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     throw new UsageError("tools_cache_seconds: must be an integer 10..3600 (seconds)");
 
   const dataDir = resolve(String(pick("dataDir") ?? "./.upkeep"));
-  const artifactsDir = pick("artifactsDir");
-  if (artifactsDir !== undefined && (typeof artifactsDir !== "string" || artifactsDir.trim() === ""))
-    throw new UsageError("--artifacts-dir: must name a directory");
-  const artifactsShared = pick("artifactsShared") ?? false;
-  if (typeof artifactsShared !== "boolean")
-    throw new UsageError(`artifacts_shared ${JSON.stringify(artifactsShared)}: use true or false`);
-  const artifactsUrl = pick("artifactsUrl");
+  const artifacts = artifactsOptions(pick, dataDir);
 
   return {
     hostname,
@@ -198,7 +196,7 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     serverVersionFromFlag: parsedSv !== undefined,
     clusterName: String(pick("clusterName") ?? "upkeep"),
     edition,
-    fips: Boolean(pick("fips") ?? false),
+    fips,
     reconcileMs,
     agentTimeoutMs,
     agentRetentionMs,
@@ -209,10 +207,46 @@ export function resolveOptions(flags: ServeOptions): ResolvedOptions {
     jitterSeconds: jitter,
     toolsCacheSeconds: toolsCache,
     store: storeUrl(pick("store")),
-    artifactsUrl: artifactsUrl === undefined ? undefined : artifactsUrlOf(artifactsUrl),
-    artifactsDir: artifactsDir === undefined ? join(dataDir, "artifacts") : resolve(artifactsDir),
-    artifactsShared,
+    artifactsUrl: artifacts.url === undefined ? undefined : artifactsUrlOf(artifacts.url),
+    artifactsDir: artifacts.dir,
+    artifactsShared: artifacts.shared,
   };
+}
+
+/** How a setting is read: the flag, else the config file. */
+type Picker = <K extends keyof ServeOptions>(k: K) => ServeOptions[K];
+
+/** The reconcile interval, and how long agents count and are kept after their last report. */
+function timings(pick: Picker): { reconcileMs: number; agentTimeoutMs: number; agentRetentionMs: number } {
+  const reconcileMs = duration("--reconcile-interval", pick("reconcileInterval") ?? "30s");
+  if (reconcileMs < 100) throw new UsageError("--reconcile-interval: must be at least 100ms");
+  // Agents report every 5 minutes (plus up to agent_update_jitter_seconds before an update, plus the
+  // download): an agent between two reports must still count, or a halt-on-error group could go `done`
+  // without it (or skip its canaries). 20 minutes is four report intervals.
+  const agentTimeoutMs = duration("--agent-timeout", pick("agentTimeout") ?? "20m");
+  if (agentTimeoutMs < 3 * reconcileMs)
+    throw new UsageError("--agent-timeout: must be at least three reconcile intervals", {
+      hint: "and well above the agents' --interval (5m by default)",
+    });
+
+  const agentRetentionMs = duration("--agent-retention", pick("agentRetention") ?? "30d");
+  if (agentRetentionMs < agentTimeoutMs)
+    throw new UsageError("--agent-retention: must be at least --agent-timeout", {
+      hint: "agents are deleted after the retention; they stop counting in rollouts after the timeout",
+    });
+  return { reconcileMs, agentTimeoutMs, agentRetentionMs };
+}
+
+/** Where artifacts are kept (checked here) and served from (`url`: as given, checked by artifactsUrlOf). */
+function artifactsOptions(pick: Picker, dataDir: string): { dir: string; shared: boolean; url: unknown } {
+  const artifactsDir = pick("artifactsDir");
+  if (artifactsDir !== undefined && (typeof artifactsDir !== "string" || artifactsDir.trim() === ""))
+    throw new UsageError("--artifacts-dir: must name a directory");
+  const shared = pick("artifactsShared") ?? false;
+  if (typeof shared !== "boolean")
+    throw new UsageError(`artifacts_shared ${JSON.stringify(shared)}: use true or false`);
+  const dir = artifactsDir === undefined ? join(dataDir, "artifacts") : resolve(artifactsDir);
+  return { dir, shared, url: pick("artifactsUrl") };
 }
 
 /** `--store`: a PostgreSQL URL with a host and a database, or nothing (SQLite in the data dir). */

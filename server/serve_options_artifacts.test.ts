@@ -3,19 +3,9 @@ import { describe, expect, test } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { UsageError } from "../core/errors.ts";
 import { isSharedStore, uploadRefusal } from "./artifact_store.ts";
 import { artifactsUrlWarning, resolveOptions } from "./serve_options.ts";
-
-function refusal(f: () => unknown): UsageError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(UsageError);
-    return e as UsageError;
-  }
-  throw new Error("not refused");
-}
+import { usageRefusal } from "./test_harness.ts";
 
 function configFile(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), "upkeep-opts-")), "serve.yaml");
@@ -52,7 +42,7 @@ describe("--artifacts-url", () => {
     ["https://cdn.example.com/r#x", "must not have a query or fragment"],
     ["https://cdn.example.com/r?", "must not have a query or fragment"],
   ])("%p is refused: %s", (url, why) => {
-    const e = refusal(() => resolveOptions({ artifactsUrl: url }));
+    const e = usageRefusal(() => resolveOptions({ artifactsUrl: url }));
     expect(e.message).toContain("--artifacts-url");
     expect(e.message).toContain(why);
     expect(e.exitCode).toBe(2);
@@ -60,7 +50,7 @@ describe("--artifacts-url", () => {
 
   test("a user or password in it is refused, and not repeated in the message", () => {
     for (const url of ["https://deploy:s3cr3t@cdn.example.com/r", "https://token@cdn.example.com/r"]) {
-      const e = refusal(() => resolveOptions({ artifactsUrl: url }));
+      const e = usageRefusal(() => resolveOptions({ artifactsUrl: url }));
       expect(e.message).toContain("must not hold a user or password");
       expect(e.message).toContain("https://cdn.example.com/r");
       expect(`${e.message} ${e.hint}`).not.toContain("s3cr3t");
@@ -92,17 +82,17 @@ describe("--artifacts-url", () => {
     expect(resolveOptions({ config: file, artifactsUrl: "https://b.example.com" }).artifactsUrl).toBe(
       "https://b.example.com",
     );
-    const bad = refusal(() => resolveOptions({ config: configFile("artifacts_url: 42\n") }));
+    const bad = usageRefusal(() => resolveOptions({ config: configFile("artifacts_url: 42\n") }));
     expect(bad.message).toContain("--artifacts-url 42");
   });
 
   test("artifacts_shared takes true or false only; artifacts_dir a directory name, resolved", () => {
     expect(
-      refusal(() => resolveOptions({ config: configFile("artifacts_shared: yes please\n") })).message,
+      usageRefusal(() => resolveOptions({ config: configFile("artifacts_shared: yes please\n") })).message,
     ).toBe('artifacts_shared "yes please": use true or false');
-    expect(refusal(() => resolveOptions({ config: configFile("artifacts_dir: ''\n") })).message).toContain(
-      "--artifacts-dir",
-    );
+    expect(
+      usageRefusal(() => resolveOptions({ config: configFile("artifacts_dir: ''\n") })).message,
+    ).toContain("--artifacts-dir");
     expect(resolveOptions({ artifactsDir: "rel/arts" }).artifactsDir).toBe(resolve("rel/arts"));
   });
 });

@@ -8,40 +8,10 @@
  */
 import type { Database } from "bun:sqlite";
 import type { AgentPage, AgentQuery, AgentRecord } from "./store.ts";
+import { type AgentRow, agentOfRow, likePrefix } from "./store_rows.ts";
 
 const COLUMNS =
   "updater_id, hostname, grp AS 'group', version, state, error, last_seen, failed_version, updater_version, updater_failed_version";
-
-type Row = AgentRecord & {
-  error: string | null;
-  failed_version: string | null;
-  updater_version: string | null;
-  updater_failed_version: string | null;
-};
-
-/** A row as the report that made it: its fields in the report's order, absent ones left out. */
-function fromRow(r: Row): AgentRecord {
-  return {
-    updater_id: r.updater_id,
-    hostname: r.hostname,
-    group: r.group,
-    version: r.version,
-    state: r.state,
-    ...(r.error === null ? {} : { error: r.error }),
-    ...(r.failed_version === null ? {} : { failed_version: r.failed_version }),
-    ...(r.updater_version === null ? {} : { updater_version: r.updater_version }),
-    ...(r.updater_failed_version === null ? {} : { updater_failed_version: r.updater_failed_version }),
-    last_seen: r.last_seen,
-  };
-}
-
-/**
- * A LIKE pattern (ESCAPE '\\') matching what starts with `prefix`, ASCII letters in any case: SQLite's LIKE
- * folds ASCII case, and answers a prefix from the NOCASE index on hostname (migration 4).
- */
-function likePrefix(prefix: string): string {
-  return `${prefix.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-}
 
 /** The WHERE clause of a query's filters (not its cursor), and its parameters. */
 function where(q: AgentQuery): { sql: string; params: string[] } {
@@ -188,7 +158,7 @@ export class AgentTable {
         : this.#db
             .query(`SELECT ${COLUMNS} FROM agents WHERE last_seen >= ? ORDER BY last_seen, updater_id`)
             .all(o.seenSince);
-    return (rows as Row[]).map(fromRow);
+    return (rows as AgentRow[]).map(agentOfRow);
   }
 
   /** One page of the agents a query matches, by updater id, and how many match in all. */
@@ -207,8 +177,8 @@ export class AgentTable {
       .query(
         `SELECT ${COLUMNS} FROM agents${terms.length ? ` WHERE ${terms.join(" AND ")}` : ""} ORDER BY updater_id LIMIT ?`,
       )
-      .all(...params, q.limit + 1) as Row[];
-    return { agents: rows.slice(0, q.limit).map(fromRow), total, more: rows.length > q.limit };
+      .all(...params, q.limit + 1) as AgentRow[];
+    return { agents: rows.slice(0, q.limit).map(agentOfRow), total, more: rows.length > q.limit };
   }
 
   /** Deletes up to `limit` agents last seen before `before` (ISO time); answers how many. */

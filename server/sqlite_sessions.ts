@@ -5,30 +5,7 @@
  */
 import type { Database } from "bun:sqlite";
 import type { SessionRecord } from "./store.ts";
-
-interface Row {
-  id_hash: string;
-  token_id: string;
-  kind: SessionRecord["kind"];
-  csrf: string;
-  created: string;
-  last_used: string;
-  expires: string;
-  flash: string | null;
-}
-
-function sessionOfRow(r: Row): SessionRecord {
-  return {
-    idHash: r.id_hash,
-    tokenId: r.token_id,
-    kind: r.kind,
-    csrf: r.csrf,
-    created: r.created,
-    lastUsed: r.last_used,
-    expires: r.expires,
-    ...(r.flash === null ? {} : { flash: JSON.parse(r.flash) as NonNullable<SessionRecord["flash"]> }),
-  };
-}
+import { type SessionRow, sessionOfRow } from "./store_rows.ts";
 
 export class SqliteSessionTable {
   readonly #db: Database;
@@ -66,7 +43,7 @@ export class SqliteSessionTable {
         `SELECT s.* FROM sessions s JOIN tokens t ON t.id = s.token_id
          WHERE s.id_hash = ? AND s.expires > ?`,
       )
-      .get(idHash, now) as Row | null;
+      .get(idHash, now) as SessionRow | null;
     return row ? sessionOfRow(row) : undefined;
   }
 

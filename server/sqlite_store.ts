@@ -4,14 +4,15 @@
  * The database is proved writable when it opens (a write that is committed), and before every write the
  * file at the path must still be the one that was opened: a database deleted or replaced under a running
  * server would otherwise take every later write into an unlinked file, lost at the next start. Once that
- * is seen, writes are refused until a restart (reads keep answering from the open file).
+ * is seen, writes are refused until a restart (reads keep answering from the open file). The schema:
+ * sqlite_migrations.ts; the file's identity and refusals: sqlite_file.ts.
  */
 import { Database } from "bun:sqlite";
-import { statSync } from "node:fs";
-import { UpkeepError } from "../core/errors.ts";
 import { errorCodeOf } from "../core/sys/io_error.ts";
 import type { ResourceKind } from "../core/wire/mod.ts";
 import { AgentTable } from "./sqlite_agents.ts";
+import { type FileId, fileId, filesChanged, openError, WRITE_FAILED } from "./sqlite_file.ts";
+import { migrate } from "./sqlite_migrations.ts";
 import { SqliteSessionTable } from "./sqlite_sessions.ts";
 import {
   type AgentPage,
@@ -29,43 +30,6 @@ import {
   type TokenRecord,
 } from "./store.ts";
 
-/** Each entry moves the schema one version up; never edit a shipped entry, append a new one. */
-const MIGRATIONS: string[] = [
-  `CREATE TABLE resources (kind TEXT PRIMARY KEY, value TEXT NOT NULL, updated TEXT NOT NULL);
-   CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-   CREATE TABLE rollout (id INTEGER PRIMARY KEY CHECK (id = 1), value TEXT NOT NULL);
-   CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, time TEXT NOT NULL, grp TEXT NOT NULL,
-                        from_state TEXT NOT NULL, to_state TEXT NOT NULL, reason TEXT NOT NULL);
-   CREATE TABLE agents (updater_id TEXT PRIMARY KEY, hostname TEXT NOT NULL, grp TEXT NOT NULL,
-                        version TEXT NOT NULL, state TEXT NOT NULL, error TEXT, last_seen TEXT NOT NULL);
-   CREATE TABLE tokens (id TEXT PRIMARY KEY, kind TEXT NOT NULL, hash TEXT NOT NULL UNIQUE, name TEXT NOT NULL,
-                        created TEXT NOT NULL);
-   CREATE TABLE artifacts (name TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL,
-                           uploaded TEXT NOT NULL);`,
-  // 2: the version an agent's last update failed on survives a restart (failure counts, canary verdicts).
-  "ALTER TABLE agents ADD COLUMN failed_version TEXT;",
-  // 3: GET /v1/agents filters and pages in SQL; pruning and presence look agents up by last_seen.
-  `CREATE INDEX agents_by_seen ON agents (last_seen);
-   CREATE INDEX agents_by_group ON agents (grp, updater_id);
-   CREATE INDEX agents_by_version ON agents (version, updater_id);
-   CREATE INDEX agents_by_state ON agents (state, updater_id);
-   CREATE INDEX agents_by_hostname ON agents (hostname);`,
-  // 4: the rollout carries a generation, moved by every write: compare-and-swap fences a stale writer.
-  "ALTER TABLE rollout ADD COLUMN generation INTEGER NOT NULL DEFAULT 1;",
-  // 5: host names are searched by prefix in any case (LIKE folds ASCII case; it uses a NOCASE index only).
-  `DROP INDEX agents_by_hostname;
-   CREATE INDEX agents_by_hostname_nocase ON agents (hostname COLLATE NOCASE);`,
-  // 6: dashboard login sessions, kept in the store (sqlite_sessions.ts): by the sha256 of their id.
-  `CREATE TABLE sessions (id_hash TEXT PRIMARY KEY, token_id TEXT NOT NULL, kind TEXT NOT NULL,
-                          csrf TEXT NOT NULL, created TEXT NOT NULL, last_used TEXT NOT NULL,
-                          expires TEXT NOT NULL, flash TEXT);
-   CREATE INDEX sessions_by_expires ON sessions (expires);
-   CREATE INDEX sessions_by_last_used ON sessions (last_used);`,
-  // 7: the upkeep version each agent's updater runs, and a self-update of it that failed (DESIGN §9).
-  `ALTER TABLE agents ADD COLUMN updater_version TEXT;
-   ALTER TABLE agents ADD COLUMN updater_failed_version TEXT;`,
-];
-
 export interface SqliteStoreOptions {
   /** How long a batch of reports stays open before its one transaction (ms). Default 5. */
   reportBatchMs?: number;
@@ -74,52 +38,6 @@ export interface SqliteStoreOptions {
    * and at each write SQLite itself refuses (read-only, disk full). The server logs it.
    */
   onUnavailable?: (e: StoreUnavailableError) => void;
-}
-
-interface FileId {
-  dev: number;
-  ino: number;
-}
-
-/** SQLite and system error codes that mean "this process may not write there". */
-const DENIED = /READONLY|CANTOPEN|SQLITE_PERM|SQLITE_AUTH|EACCES|EPERM|EROFS/;
-/** Codes that mean the write did not reach the disk (full, I/O error). */
-const WRITE_FAILED = /READONLY|CANTOPEN|SQLITE_PERM|SQLITE_IOERR|SQLITE_FULL|EACCES|EPERM|EROFS|ENOSPC|EIO/;
-
-function fileId(path: string): FileId | undefined {
-  try {
-    const st = statSync(path);
-    return { dev: st.dev, ino: st.ino };
-  } catch {
-    return undefined;
-  }
-}
-
-/** Why the database cannot be used at start, as a refusal naming the file (exit 2: the operator fixes it). */
-function openError(path: string, e: unknown): UpkeepError {
-  const code = errorCodeOf(e) ?? "";
-  const msg = (e as Error).message ?? String(e);
-  if (DENIED.test(code) || /readonly|read-only|permission|unable to open/i.test(msg)) {
-    return new UpkeepError(
-      "E_IO",
-      `cannot write the database ${path}: permission denied or read-only (${msg}${code ? `, ${code}` : ""})`,
-      {
-        cause: e,
-        exitCode: 2,
-        hint: `serve must write ${path} and create ${path}-wal and ${path}-shm beside it: check the owner and mode (ls -l), immutable flags (lsattr) and that the file system is not mounted read-only`,
-      },
-    );
-  }
-  if (/NOTADB|CORRUPT/.test(code)) {
-    return new UpkeepError("E_IO", `${path} is not a usable SQLite database: ${msg}`, {
-      cause: e,
-      exitCode: 2,
-      hint: "restore it from a backup, or move it away to start with an empty state",
-    });
-  }
-  return new UpkeepError("E_IO", `cannot open the database ${path}: ${msg}${code ? ` (${code})` : ""}`, {
-    cause: e,
-  });
 }
 
 export class SqliteStore implements Store {
@@ -147,7 +65,7 @@ export class SqliteStore implements Store {
       db.run("PRAGMA synchronous = NORMAL");
       db.run("PRAGMA busy_timeout = 5000");
       this.#db = db;
-      this.#migrate();
+      migrate(db);
       this.#agents = new AgentTable(db, {
         write: (fn) => this.#write(fn),
         ...(o.reportBatchMs !== undefined ? { batchMs: o.reportBatchMs } : {}),
@@ -175,27 +93,9 @@ export class SqliteStore implements Store {
     })();
   }
 
-  /** What changed about the opened files, or undefined when they are still in place. */
-  #changed(): string | undefined {
-    for (const { path, id } of this.#ids) {
-      let now: FileId;
-      try {
-        const st = statSync(path);
-        now = { dev: st.dev, ino: st.ino };
-      } catch (e) {
-        return errorCodeOf(e) === "ENOENT"
-          ? `${path} was removed while serve runs`
-          : `${path} cannot be checked (${errorCodeOf(e) ?? String(e)})`;
-      }
-      if (now.dev !== id.dev || now.ino !== id.ino)
-        return `${path} was replaced by another file while serve runs`;
-    }
-    return undefined;
-  }
-
   assertWritable(): void {
     if (this.#gone) throw this.#gone;
-    const why = this.#changed();
+    const why = filesChanged(this.#ids);
     if (why === undefined) return;
     this.#gone = new StoreUnavailableError(
       this.#path,
@@ -249,16 +149,6 @@ export class SqliteStore implements Store {
       );
       this.#o.onUnavailable?.(refused);
       throw refused;
-    }
-  }
-
-  #migrate(): void {
-    const row = this.#db.query("PRAGMA user_version").get() as { user_version: number };
-    for (let v = row.user_version; v < MIGRATIONS.length; v++) {
-      this.#db.transaction(() => {
-        this.#db.run(MIGRATIONS[v] as string);
-        this.#db.run(`PRAGMA user_version = ${v + 1}`);
-      })();
     }
   }
 

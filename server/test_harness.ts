@@ -1,7 +1,11 @@
 /** Builds an in-process server (in-memory SQLite, temp artifact dir, fake clock) for route tests. */
+import { expect } from "bun:test";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { UsageError } from "../core/errors.ts";
+import { parseAutoupdateConfig, parseAutoupdateVersion } from "../core/resources/mod.ts";
 import type { ServerInfo } from "../core/wire/mod.ts";
 import { createApp, type SelfBinary } from "./app.ts";
 import { type ArtifactLayout, openArtifacts } from "./artifact_store.ts";
@@ -92,7 +96,12 @@ export async function harness(
     now,
     log,
   });
-  const req = (method: string, path: string, body?: unknown, token = ADMIN, type = "application/json") => {
+  return { app, rollout, store, clock, logs, req: requester(app) };
+}
+
+/** `Harness.req` over `app`: a JSON body (or text as given), the bearer token (default ADMIN). */
+function requester(app: Harness["app"]): Harness["req"] {
+  return (method: string, path: string, body?: unknown, token = ADMIN, type = "application/json") => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` };
     let payload: string | undefined;
     if (body !== undefined) {
@@ -103,7 +112,6 @@ export async function harness(
       app.request(path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) }),
     );
   };
-  return { app, rollout, store, clock, logs, req };
 }
 
 function fakeClock(start: string): Harness["clock"] {
@@ -152,6 +160,30 @@ spec:
     mode: enabled
   tools: { mode: enabled }
 `;
+
+/**
+ * What the replica tests put (server/replica.test.ts, server/replica_pg.test.ts): a halt-on-error schedule,
+ * group canary (one canary) then prod, both opening at `startHour` UTC, and agents from `from` to `to`.
+ */
+export function replicaResources(startHour: number, from: string, to: string) {
+  return {
+    config: parseAutoupdateConfig(
+      parseYaml(`kind: autoupdate_config
+spec:
+  agents:
+    strategy: halt-on-error
+    schedules:
+      regular:
+        - { name: canary, days: ["*"], start_hour: ${startHour}, canary_count: 1 }
+        - { name: prod, days: ["*"], start_hour: ${startHour}, wait_hours: 0 }
+`),
+    ),
+    version: parseAutoupdateVersion({
+      kind: "autoupdate_version",
+      spec: { agents: { start_version: from, target_version: to, schedule: "regular", mode: "enabled" } },
+    }),
+  };
+}
 
 /** A halt-on-error schedule of one group, prod (window from 08:00 UTC). */
 export const ONE_GROUP = `kind: autoupdate_config
@@ -207,7 +239,13 @@ export function manifestDoc(
 
 /** Uploads upkeep's own release manifest (upkeep-releases.json) listing `versions` for linux/amd64. */
 export async function publishSelfManifest(h: Harness, versions: string[], serial = 1): Promise<void> {
-  const doc = {
+  const up = await h.req("PUT", "/v1/artifacts/upkeep-releases.json", selfManifestDoc(versions, serial));
+  if (up.status !== 201) throw new Error(`upkeep manifest upload: ${up.status} ${await up.text()}`);
+}
+
+/** upkeep's own release manifest listing `versions` for linux/amd64 (unsigned, as `manifestDoc`). */
+export function selfManifestDoc(versions: string[], serial = 1): unknown {
+  return {
     schema: 1,
     product: "upkeep",
     serial,
@@ -224,6 +262,15 @@ export async function publishSelfManifest(h: Harness, versions: string[], serial
       ],
     })),
   };
-  const up = await h.req("PUT", "/v1/artifacts/upkeep-releases.json", doc);
-  if (up.status !== 201) throw new Error(`upkeep manifest upload: ${up.status} ${await up.text()}`);
+}
+
+/** The UsageError `f` throws (the test fails when it throws anything else or nothing). */
+export function usageRefusal(f: () => unknown): UsageError {
+  try {
+    f();
+  } catch (e) {
+    expect(e).toBeInstanceOf(UsageError);
+    return e as UsageError;
+  }
+  throw new Error("not refused");
 }

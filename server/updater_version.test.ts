@@ -78,11 +78,15 @@ describe("kind: server updater_version", () => {
     const none = await apply(h, { kind: "server", updater_version: "0.4.0" });
     expect(none.status).toBe(409);
     expect(none.body.code).toBe("E_NOT_IN_MANIFEST");
-    expect(String(none.body.error)).toContain("no upkeep-releases.json is published");
+    expect(String((none.body.error as { message: string }).message)).toContain(
+      "no upkeep-releases.json is published",
+    );
     await publishSelfManifest(h, ["0.3.0"]);
     const missing = await apply(h, { kind: "server", updater_version: "0.4.0" });
     expect(missing.status).toBe(409);
-    expect(String(missing.body.error)).toContain("updater_version 0.4.0 is not in the upkeep-releases.json");
+    expect(String((missing.body.error as { message: string }).message)).toContain(
+      "updater_version 0.4.0 is not in the upkeep-releases.json",
+    );
     expect(await updaterOf(h)).toBe("0.3.0");
     const forced = await apply(h, { kind: "server", updater_version: "0.4.0" }, "?force=1");
     expect(forced.status).toBe(200);

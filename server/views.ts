@@ -2,7 +2,7 @@
  * The API views of the server's state (`GET /v1/rollout`, `/v1/server`, `/v1/agents`), typed in core/wire.
  * Pure functions of the state RolloutService holds.
  */
-import { adjustAgentVersion } from "../core/rollout/mod.ts";
+import { adjustAgentVersion, effectiveAgentMode, rolloutState } from "../core/rollout/mod.ts";
 import type { GroupStatus } from "../core/rollout/types.ts";
 import { parseVersion } from "../core/version/parse_version.ts";
 import type {
@@ -47,6 +47,8 @@ export function rolloutView(s: RolloutState, now: number, events: EventView[]): 
     strategy: r?.strategy ?? s.config.spec.agents.strategy,
     schedule: s.version?.spec.agents?.schedule ?? null,
     mode: s.version?.spec.agents?.mode ?? null,
+    effective_mode: r === undefined ? null : effectiveAgentMode(s.config, s.version),
+    state: rolloutState(r?.groups ?? []) ?? null,
     server_version: server ?? null,
     server_cap:
       server === undefined
@@ -54,13 +56,13 @@ export function rolloutView(s: RolloutState, now: number, events: EventView[]): 
         : `agents are capped at server_version ${server} and raised to it when too old to work with it`,
     started_at: r ? iso(r.startedAt) : null,
     tools,
-    groups: (r?.groups ?? []).map((g) => groupView(s, g, now)),
+    groups: (r?.groups ?? []).map((g, i, all) => groupView(s, g, now, i === all.length - 1)),
     events,
     adjusted: adjustments(s, tools),
   };
 }
 
-function groupView(s: RolloutState, g: GroupStatus, now: number): GroupView {
+function groupView(s: RolloutState, g: GroupStatus, now: number, catchAll: boolean): GroupView {
   let d: ReturnType<typeof tellAgent> | undefined;
   try {
     d = tellAgent(s, g.name, "", now);
@@ -83,6 +85,9 @@ function groupView(s: RolloutState, g: GroupStatus, now: number): GroupView {
     up_to_date_count: g.upToDateCount,
     failed_count: g.failedCount,
     forced: g.forced === true,
+    catch_all: catchAll,
+    canary_count: s.config.spec.agents.groups.find((c) => c.name === g.name)?.canaryCount ?? 0,
+    canary_success_count: g.canaries.filter((c) => c.success).length,
   };
 }
 

@@ -108,8 +108,11 @@ test("get agents: the whole state and the whole error, wrapped, nothing cut", as
   const r = await admin(["get", "agents"]);
   expect(r.code).toBe(0);
   const lines = r.stdout.trimEnd().split("\n");
-  expect(lines[0]).toMatch(/^UPDATER_ID\s+HOSTNAME\s+GROUP\s+VERSION\s+STATE\s+LAST_SEEN\s+PRESENT$/);
-  expect(lines[1]).toMatch(/\s11\.0\.0\s+ok\s+\S+Z\s+yes$/);
+  // A real agent reports its updater's version (issue 16): the UPDATER column shows it.
+  expect(lines[0]).toMatch(
+    /^UPDATER_ID\s+HOSTNAME\s+GROUP\s+VERSION\s+STATE\s+UPDATER\s+LAST_SEEN\s+PRESENT$/,
+  );
+  expect(lines[1]).toMatch(/\s11\.0\.0\s+ok\s+\S+\s+\S+Z\s+yes$/);
   // The columns are as wide as their values; the error under them wraps to the width.
   for (const l of lines.slice(2)) expect(l.length).toBeLessThanOrEqual(WIDTH);
   expect(unwrap(r.stdout)).toContain(`error: ${a?.error}`);
@@ -118,6 +121,6 @@ test("get agents: the whole state and the whole error, wrapped, nothing cut", as
   const [head, row] = wide.stdout.trimEnd().split("\n");
   expect(head).toMatch(/\sPRESENT\s+ERROR$/);
   expect(row).toMatch(
-    /\s11\.0\.0\s+ok\s+\S+Z\s+yes\s+11\.1\.0 is skipped on this host by the operator \(upkeep agent rollback\)$/,
+    /\s11\.0\.0\s+ok\s+\S+\s+\S+Z\s+yes\s+11\.1\.0 is skipped on this host by the operator \(upkeep agent rollback\)$/,
   );
 });

@@ -20,13 +20,14 @@ import { basename, join } from "node:path";
 import type { Subprocess } from "bun";
 import { parse as parseYaml } from "yaml";
 import { isCompleteVersionDir } from "../core/sys/install/mod.ts";
+import { writeSelfRelease } from "../core/sys/self/self_release.ts";
 import {
   type FakeRelease,
   type FakeReleaseOptions,
   makeFakeRelease,
   type VersionSpec,
 } from "../scripts/fake-release.ts";
-import { UPKEEP, upkeep } from "./cli.ts";
+import { collect, UPKEEP, upkeep } from "./cli.ts";
 import { type ServeProcess, startServe } from "./serve_process.ts";
 
 export const ADMIN = `admin-${crypto.randomUUID()}`;
@@ -55,7 +56,10 @@ export interface WorldOptions {
   config?: Record<string, number>;
 }
 
-/** A temp folder, a key pair and a running serve. */
+/** The autoupdate_config section that turns client tools updates on (every world's config has it). */
+export const TOOLS_ON = "kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n";
+
+/** A temp folder, a key pair and a running serve (client tools updates on: TOOLS_ON). */
 export async function startWorld(prefix: string, o: WorldOptions = {}): Promise<World> {
   const dir = mkdtempSync(join(tmpdir(), `upkeep-${prefix}-`));
   const keys = join(dir, "keys");
@@ -78,6 +82,13 @@ export async function startWorld(prefix: string, o: WorldOptions = {}): Promise<
     },
   );
   const env = { UPKEEP_SERVER: serve.url, UPKEEP_TOKEN: ADMIN };
+  // Client tools follow the server's tools version only when the autoupdate_config says so (Teleport's
+  // default is off): the worlds' developers are enrolled.
+  const tools = await upkeep(["admin", "apply", "-f", "-"], { env, stdin: TOOLS_ON });
+  if (tools.code !== 0) {
+    await serve.stop();
+    throw new Error(`apply failed: ${tools.stderr}`);
+  }
   return {
     dir,
     serve,
@@ -228,7 +239,7 @@ export async function setRollout(
   await adminOk(
     w,
     ["apply", "-f", "-"],
-    `kind: autoupdate_config\nspec:\n  agents:\n    mode: enabled\n    strategy: halt-on-error\n    schedules:\n      regular:\n${lines}---\nkind: server\nserver_version: 11.9.0\n---\nkind: autoupdate_version\nspec:\n  agents: { start_version: ${start}, target_version: ${target}, schedule: regular, mode: enabled }\n`,
+    `kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n  agents:\n    mode: enabled\n    strategy: halt-on-error\n    schedules:\n      regular:\n${lines}---\nkind: server\nserver_version: 11.9.0\n---\nkind: autoupdate_version\nspec:\n  agents: { start_version: ${start}, target_version: ${target}, schedule: regular, mode: enabled }\n`,
   );
 }
 
@@ -553,4 +564,63 @@ export function startSelfMirror(w: World, dir: string): SelfMirror {
     },
   });
   return { ...m, updater };
+}
+
+/** What stampedBuilds made: the builds' folder, upkeep's signed release folder and the mirror hosting it. */
+export interface SelfBuilds {
+  /** `<builds>/<version>/upkeep`. */
+  builds: string;
+  releases: string;
+  mirror: SelfMirror;
+}
+
+/**
+ * The self-update world (test/agent_self_update*.test.ts): hello 11.0.0 published and targeted, two builds of
+ * upkeep stamped `old` and `next` (trusting the world's key), signed as upkeep's own release (serial 1) and
+ * hosted by a SelfMirror.
+ */
+export async function stampedBuilds(w: World, old: string, next: string): Promise<SelfBuilds> {
+  await publish(w, ["11.0.0"]);
+  await setTarget(w, "11.0.0");
+  const builds = join(w.dir, "builds");
+  await Promise.all([
+    buildUpkeep(old, join(builds, old, "upkeep"), w.pub),
+    buildUpkeep(next, join(builds, next, "upkeep"), w.pub),
+  ]);
+  const releases = join(w.dir, "self-release");
+  await writeSelfRelease({
+    out: releases,
+    key: w.key,
+    serial: 1,
+    executables: [
+      { path: join(builds, old, "upkeep"), version: old },
+      { path: join(builds, next, "upkeep"), version: next },
+    ],
+  });
+  return { builds, releases, mirror: startSelfMirror(w, releases) };
+}
+
+/** Runs `exe ARGS` (a host's own upkeep, not dist/upkeep). */
+export function runExe(exe: string, args: string[]) {
+  return collect(Bun.spawn([exe, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
+}
+
+/** A host whose upkeep is a copy of `build` at `<bin>/upkeep` (as install.sh leaves it), enabled with it against `server`. */
+export async function hostOnBuild(
+  w: World,
+  name: string,
+  build: string,
+  server: string,
+  extra: string[] = [],
+): Promise<Host & { exe: string }> {
+  const h = host(w, name);
+  mkdirSync(h.binDir, { recursive: true });
+  const exe = join(h.binDir, "upkeep");
+  writeFileSync(exe, readFileSync(build), { mode: 0o755 });
+  const r = await runExe(
+    exe,
+    enableArgs(w, h, ["--server", server, "--base-url", `${server}/artifacts`, ...extra]),
+  );
+  if (r.code !== 0) throw new Error(r.stderr);
+  return { ...h, exe };
 }

@@ -17,16 +17,16 @@ import {
   adminOk,
   agent,
   alive,
-  buildUpkeep,
   daemonPid,
   enableArgs,
   type Host,
   host,
+  hostOnBuild,
   type Loop,
-  publish,
   readStateFile,
+  runExe,
   type SelfMirror,
-  setTarget,
+  stampedBuilds,
   startLoop,
   startSelfMirror,
   useWorld,
@@ -42,11 +42,6 @@ function golden(name: string, actual: string): void {
   expect(actual).toBe(readFileSync(path, "utf8"));
 }
 
-/** Runs `exe ARGS` (a host's own upkeep, not dist/upkeep). */
-function runExe(exe: string, args: string[]) {
-  return collect(Bun.spawn([exe, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
-}
-
 setDefaultTimeout(120_000);
 
 const OLD = "11.50.0";
@@ -59,24 +54,7 @@ let releases: string;
 
 useWorld("agent-self", async (world) => {
   w = world;
-  await publish(w, ["11.0.0"]);
-  await setTarget(w, "11.0.0");
-  builds = join(w.dir, "builds");
-  await Promise.all([
-    buildUpkeep(OLD, join(builds, OLD, "upkeep"), w.pub),
-    buildUpkeep(NEW, join(builds, NEW, "upkeep"), w.pub),
-  ]);
-  releases = join(w.dir, "self-release");
-  await writeSelfRelease({
-    out: releases,
-    key: w.key,
-    serial: 1,
-    executables: [
-      { path: join(builds, OLD, "upkeep"), version: OLD },
-      { path: join(builds, NEW, "upkeep"), version: NEW },
-    ],
-  });
-  mirror = startSelfMirror(w, releases);
+  ({ builds, releases, mirror } = await stampedBuilds(w, OLD, NEW));
 });
 
 /** A host whose upkeep is the old build at `<bin>/upkeep`, enabled with it against the mirror. */
@@ -85,21 +63,8 @@ async function oldHost(name: string, extra: string[] = []): Promise<Host & { exe
 }
 
 /** The same against `server` (the mirror, or serve itself). */
-async function oldHostOn(
-  name: string,
-  server: string,
-  extra: string[] = [],
-): Promise<Host & { exe: string }> {
-  const h = host(w, name);
-  mkdirSync(h.binDir, { recursive: true });
-  const exe = join(h.binDir, "upkeep");
-  writeFileSync(exe, readFileSync(join(builds, OLD, "upkeep")), { mode: 0o755 });
-  const r = await runExe(
-    exe,
-    enableArgs(w, h, ["--server", server, "--base-url", `${server}/artifacts`, ...extra]),
-  );
-  if (r.code !== 0) throw new Error(r.stderr);
-  return { ...h, exe };
+function oldHostOn(name: string, server: string, extra: string[] = []): Promise<Host & { exe: string }> {
+  return hostOnBuild(w, name, join(builds, OLD, "upkeep"), server, extra);
 }
 
 const selfState = (h: Host) =>

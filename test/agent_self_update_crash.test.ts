@@ -6,28 +6,23 @@
  * supervisor would) ends on a committed updater with the daemon running.
  */
 import { describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
 import { SELF_FAULT_POINTS } from "../core/sys/agent/self_update.ts";
 import { UPDATER_FETCH_STEPS } from "../core/sys/self/fetch_updater.ts";
-import { writeSelfRelease } from "../core/sys/self/self_release.ts";
 import {
   alive,
-  buildUpkeep,
   daemonPid,
-  enableArgs,
   type Host,
-  host,
-  publish,
+  hostOnBuild,
+  runExe,
   type SelfMirror,
-  setTarget,
+  stampedBuilds,
   startLoop,
-  startSelfMirror,
   useWorld,
   type World,
   waitFor,
 } from "./agent_helpers.ts";
-import { collect } from "./cli.ts";
 
 setDefaultTimeout(180_000);
 
@@ -44,42 +39,12 @@ let builds: string;
 
 useWorld("agent-self-crash", async (world) => {
   w = world;
-  await publish(w, ["11.0.0"]);
-  await setTarget(w, "11.0.0");
-  builds = join(w.dir, "builds");
-  await Promise.all([
-    buildUpkeep(OLD, join(builds, OLD, "upkeep"), w.pub),
-    buildUpkeep(NEW, join(builds, NEW, "upkeep"), w.pub),
-  ]);
-  const releases = join(w.dir, "self-release");
-  await writeSelfRelease({
-    out: releases,
-    key: w.key,
-    serial: 1,
-    executables: [
-      { path: join(builds, OLD, "upkeep"), version: OLD },
-      { path: join(builds, NEW, "upkeep"), version: NEW },
-    ],
-  });
-  mirror = startSelfMirror(w, releases);
+  ({ builds, mirror } = await stampedBuilds(w, OLD, NEW));
   mirror.updater.version = NEW;
 });
 
-const runExe = (exe: string, args: string[]) =>
-  collect(Bun.spawn([exe, ...args], { stdin: "ignore", stdout: "pipe", stderr: "pipe" }));
-
-async function oldHost(name: string): Promise<Host & { exe: string }> {
-  const h = host(w, name);
-  mkdirSync(h.binDir, { recursive: true });
-  const exe = join(h.binDir, "upkeep");
-  writeFileSync(exe, readFileSync(join(builds, OLD, "upkeep")), { mode: 0o755 });
-  const r = await runExe(
-    exe,
-    enableArgs(w, h, ["--server", mirror.url, "--base-url", `${mirror.url}/artifacts`]),
-  );
-  if (r.code !== 0) throw new Error(r.stderr);
-  return { ...h, exe };
-}
+const oldHost = (name: string): Promise<Host & { exe: string }> =>
+  hostOnBuild(w, name, join(builds, OLD, "upkeep"), mirror.url);
 
 const selfState = (h: Host) =>
   JSON.parse(readFileSync(join(h.installDir, "updater", "state.json"), "utf8")) as {

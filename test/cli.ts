@@ -81,3 +81,22 @@ export async function keygenIn(dir: string): Promise<{ key: string; pub: string;
   if (r.code !== 0) throw new Error(`keygen failed: ${r.stderr}`);
   return { key: join(dir, "upkeep.key"), pub: join(dir, "upkeep.pub"), dir };
 }
+
+/** SIGTERM to a process group, then SIGKILL if some of it is still there after 20 s. */
+export async function stopGroup(pgid: number): Promise<void> {
+  const any = () => {
+    try {
+      process.kill(-pgid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (!any()) return;
+  try {
+    process.kill(-pgid, "SIGTERM");
+  } catch {}
+  const end = Date.now() + 20_000;
+  while (any() && Date.now() < end) await Bun.sleep(100);
+  if (any()) process.kill(-pgid, "SIGKILL");
+}

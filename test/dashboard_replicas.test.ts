@@ -6,38 +6,21 @@
  * the sha256 of the session id, never the id or the token, and polling writes nothing. Skipped with a
  * message without PostgreSQL; under CI it must run.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { describe, expect, test } from "bun:test";
 import { SQL } from "bun";
-import { type Postgres, pgSkip, startPostgres } from "./pg_harness.ts";
-import { type ServeProcess, startServe } from "./serve_process.ts";
+import { type ServeProcess, usePgServes } from "./serve_process.ts";
 
 const ADMIN = "admin-token-dashboard-replicas";
 const AGENT = "agent-token-dashboard-replicas";
 const ENV = { UPKEEP_ADMIN_TOKEN: ADMIN, UPKEEP_AGENT_TOKEN: AGENT };
 
-const skip = pgSkip("test/dashboard_replicas.test.ts");
-const started: ServeProcess[] = [];
-const dirs: string[] = [];
-let pg: Postgres | undefined;
-
-beforeAll(async () => {
-  if (!skip) pg = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  for (const s of started) if (s.proc.exitCode === null) await s.stop();
-  await pg?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
+const world = usePgServes("test/dashboard_replicas.test.ts", ENV);
+const skip = world.skip;
 
 /** A replica on the database, in a data dir of its own (or `dir`: a restart). */
 async function serve(url: string, dir?: string): Promise<ServeProcess & { dir: string }> {
-  const d = dir ?? mkdtempSync(join(tmpdir(), "upkeep-dash-replica-"));
-  if (!dir) dirs.push(d);
-  const s = await startServe(d, ["--store", url], ENV);
-  started.push(s);
+  const d = dir ?? world.tmp("upkeep-dash-replica-");
+  const s = await world.serve(d, ["--store", url]);
   return { ...s, dir: d };
 }
 
@@ -87,7 +70,7 @@ const sha256 = (s: string) => new Bun.CryptoHasher("sha256").update(s).digest("h
 
 describe.skipIf(skip)("dashboard sessions on two replicas (PostgreSQL)", () => {
   test("log in on A, use it on B; logout on B ends it on A; a removed token ends it on both; restarts keep it", async () => {
-    const url = await (pg as Postgres).createDatabase();
+    const url = await world.pg().createDatabase();
     const a = await serve(url);
     const b = await serve(url);
 

@@ -71,7 +71,15 @@ function checkNoFalseVersion(versionsDir: string, committed: boolean): void {
   const listed = listInstalledVersions(versionsDir);
   for (const v of listed) {
     expect(v.complete).toBe(true);
-    expect(walk(v.dir)).toEqual([".upkeep-complete", "README", "bin", "bin/hello", "share", "share/pad.bin"]);
+    expect(walk(v.dir)).toEqual([
+      ".upkeep-artifact",
+      ".upkeep-complete",
+      "README",
+      "bin",
+      "bin/hello",
+      "share",
+      "share/pad.bin",
+    ]);
     expect(statSync(join(v.dir, "share/pad.bin")).size).toBe(3 * 1024 * 1024);
   }
   expect(listed.map((v) => v.name)).toEqual(committed ? ["1.0.0"] : []);
@@ -105,7 +113,7 @@ describe("SIGKILL at each install step, then a rerun", () => {
       const rerun = await child(versionsDir);
       expect(rerun.signal).toBeNull();
       const r = JSON.parse(rerun.out);
-      expect(r).toEqual({ ok: true, dir: join(versionsDir, "1.0.0"), reused: committed });
+      expect(r).toMatchObject({ ok: true, dir: join(versionsDir, "1.0.0"), reused: committed });
       checkNoFalseVersion(versionsDir, true);
       const artifactRequests = host.requests.slice(before).filter((q) => q.path === `/r/${NAME}`);
       if (step === "mid-download") expect(artifactRequests[0]?.range).toMatch(/^bytes=\d+-$/);

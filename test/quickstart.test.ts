@@ -30,7 +30,7 @@ import { basename, join } from "node:path";
 import type { Subprocess } from "bun";
 import { parse as parseYaml } from "yaml";
 import { alive, cleanup, waitFor } from "./agent_helpers.ts";
-import { ROOT, upkeep } from "./cli.ts";
+import { ROOT, stopGroup, upkeep } from "./cli.ts";
 
 const README = join(ROOT, "README.md");
 
@@ -87,25 +87,6 @@ function spawnGroup(argv: string[], env: Record<string, string>, cwd = ROOT): Pr
   const drained = Promise.all([pump(proc.stdout), pump(proc.stderr)]);
   const done = proc.exited.then((code) => Promise.race([drained, Bun.sleep(5000)]).then(() => code));
   return { proc, out, done };
-}
-
-/** SIGTERM to a process group, then SIGKILL if some of it is still there after 20 s. */
-async function stopGroup(pgid: number): Promise<void> {
-  const any = () => {
-    try {
-      process.kill(-pgid, 0);
-      return true;
-    } catch {
-      return false;
-    }
-  };
-  if (!any()) return;
-  try {
-    process.kill(-pgid, "SIGTERM");
-  } catch {}
-  const end = Date.now() + 20_000;
-  while (any() && Date.now() < end) await Bun.sleep(100);
-  if (any()) process.kill(-pgid, "SIGKILL");
 }
 
 /** The environment of a fresh shell: none of the caller's UPKEEP_* settings leak in. */

@@ -9,8 +9,8 @@ import { beforeAll, describe, expect, test } from "bun:test";
 import { chmodSync, copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { writeSelfRelease } from "../core/sys/self/self_release.ts";
-import { adminOk, STACK, useWorld, type World } from "./agent_helpers.ts";
-import { collect, keygenIn, ROOT, UPKEEP } from "./cli.ts";
+import { adminOk, buildUpkeep, STACK, useWorld, type World } from "./agent_helpers.ts";
+import { collect, keygenIn, UPKEEP } from "./cli.ts";
 
 let w: World;
 useWorld("selfupd", async (world) => {
@@ -21,30 +21,12 @@ let testKey: { key: string; pub: string };
 let oldBuild: string;
 let newBuild: string;
 
-async function build(version: string, out: string, testPub?: string): Promise<void> {
-  const r = await collect(
-    Bun.spawn(
-      [
-        process.execPath,
-        join(ROOT, "scripts/build.ts"),
-        "--version",
-        version,
-        "--outfile",
-        out,
-        ...(testPub ? ["--test-self-key", testPub] : []),
-      ],
-      { cwd: ROOT, stdout: "pipe", stderr: "pipe" },
-    ),
-  );
-  if (r.code !== 0) throw new Error(`build ${version}: ${r.stderr}`);
-}
-
 beforeAll(async () => {
   testKey = await keygenIn(join(w.dir, "upkeep-test-key"));
   oldBuild = join(w.dir, "builds", "old", "upkeep");
   newBuild = join(w.dir, "builds", "new", "upkeep");
-  await build("0.9.0", oldBuild, testKey.pub);
-  await build("1.0.0", newBuild, testKey.pub);
+  await buildUpkeep("0.9.0", oldBuild, testKey.pub);
+  await buildUpkeep("1.0.0", newBuild, testKey.pub);
   const out = join(w.dir, "upkeep-release");
   await writeSelfRelease({
     out,

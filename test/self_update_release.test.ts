@@ -27,6 +27,19 @@ async function ok(args: string[]) {
   return r;
 }
 
+/** `release manifest` of `product`, signed with the release key, written to `out`, with `rest` (flags, files). */
+const manifestArgs = (product: string, out: string, ...rest: string[]) => [
+  "release",
+  "manifest",
+  "--key",
+  key.key,
+  "--product",
+  product,
+  "--out",
+  out,
+  ...rest,
+];
+
 test("release sign + release manifest --product upkeep + admin publish: hosts fetch and verify it", async () => {
   const out = join(w.dir, "out");
   const v1 = join(out, "upkeep-v1.0.0-linux-amd64");
@@ -34,18 +47,7 @@ test("release sign + release manifest --product upkeep + admin publish: hosts fe
   mkdirSync(out, { recursive: true });
   copyFileSync(UPKEEP, v1);
   await ok(["release", "sign", "--key", key.key, "--sha256", v1]);
-  const m1 = await ok([
-    "release",
-    "manifest",
-    "--key",
-    key.key,
-    "--product",
-    "upkeep",
-    "--out",
-    out,
-    "--json",
-    v1,
-  ]);
+  const m1 = await ok(manifestArgs("upkeep", out, "--json", v1));
   expect(JSON.parse(m1.stdout)).toMatchObject({ versions: ["1.0.0"] });
   const manifest = JSON.parse(readFileSync(join(out, "upkeep-releases.json"), "utf8"));
   expect(manifest.product).toBe("upkeep");
@@ -53,21 +55,7 @@ test("release sign + release manifest --product upkeep + admin publish: hosts fe
   // The next release is added to the same manifest, with a higher serial.
   copyFileSync(UPKEEP, v2);
   await ok(["release", "sign", "--key", key.key, v2]);
-  const m2 = await ok([
-    "release",
-    "manifest",
-    "--key",
-    key.key,
-    "--product",
-    "upkeep",
-    "--out",
-    out,
-    "--add",
-    "--floor",
-    "1.1.0",
-    "--json",
-    v2,
-  ]);
+  const m2 = await ok(manifestArgs("upkeep", out, "--add", "--floor", "1.1.0", "--json", v2));
   const second = JSON.parse(m2.stdout);
   expect(second.versions).toEqual(["1.1.0", "1.0.0"]);
   expect(second.serial).toBeGreaterThan(JSON.parse(m1.stdout).serial);
@@ -91,7 +79,7 @@ test("a product's tarball name under --product upkeep, or an executable under an
   mkdirSync(out, { recursive: true });
   const exe = join(out, "hello-v1.0.0-linux-amd64");
   copyFileSync(UPKEEP, exe);
-  const r = await upkeep(["release", "manifest", "--key", key.key, "--product", "hello", "--out", out, exe]);
+  const r = await upkeep(manifestArgs("hello", out, exe));
   expect(r.code).toBe(2);
   expect(r.stderr).toContain('"hello-v1.0.0-linux-amd64" is not an artifact of hello');
   expect(existsSync(join(out, "hello-releases.json"))).toBe(false);

@@ -5,55 +5,33 @@
  * state into PostgreSQL, where serve then gives the same answers. Skipped with a message without
  * PostgreSQL; under CI it must run.
  */
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { upkeep } from "./cli.ts";
-import { type Postgres, pgSkip, startPostgres } from "./pg_harness.ts";
-import { type ServeProcess, startServe } from "./serve_process.ts";
+import { type ServeProcess, usePgServes } from "./serve_process.ts";
 
 const ADMIN = "admin-token-pg-test";
 const AGENT = "agent-token-pg-test";
 const ENV = { UPKEEP_ADMIN_TOKEN: ADMIN, UPKEEP_AGENT_TOKEN: AGENT };
 const PASSWORD = "s3cret-pw-never-printed";
 
-const skip = pgSkip("test/serve_postgres.test.ts");
-const started: ServeProcess[] = [];
-const dirs: string[] = [];
-let pg: Postgres | undefined;
-
-beforeAll(async () => {
-  if (!skip) pg = await startPostgres();
-}, 60_000);
-afterAll(async () => {
-  for (const s of started) if (s.proc.exitCode === null) await s.stop();
-  await pg?.stop();
-  for (const d of dirs) rmSync(d, { recursive: true, force: true });
-});
-
-function tmp(): string {
-  const d = mkdtempSync(join(tmpdir(), "upkeep-pg-e2e-"));
-  dirs.push(d);
-  return d;
-}
+const world = usePgServes("test/serve_postgres.test.ts", ENV);
+const skip = world.skip;
+const tmp = () => world.tmp("upkeep-pg-e2e-");
 
 /** A new empty database, as a URL with a password (trust authentication accepts it). */
 async function database(): Promise<string> {
-  const u = new URL(await (pg as Postgres).createDatabase());
+  const u = new URL(await world.pg().createDatabase());
   u.password = PASSWORD;
   return u.toString();
 }
 
-async function serve(
-  dir: string,
-  args: string[] = [],
-  env: Record<string, string> = {},
-): Promise<ServeProcess> {
-  const s = await startServe(dir, args, { ...ENV, ...env });
-  started.push(s);
-  return s;
-}
+const serve = world.serve;
+
+/** `upkeep serve --store STORE` in a new data dir, to its exit (for the refusals). */
+const serveOnStore = (store: string) =>
+  upkeep(["serve", "--data-dir", tmp(), "--listen", "127.0.0.1:0", "--store", store]);
 
 const admin = { authorization: `Bearer ${ADMIN}` };
 
@@ -134,31 +112,15 @@ describe.skipIf(skip)("serve on PostgreSQL", () => {
   }, 60_000);
 
   test("a bad --store is refused with exit 2 without echoing the password", async () => {
-    const r = await upkeep([
-      "serve",
-      "--data-dir",
-      tmp(),
-      "--listen",
-      "127.0.0.1:0",
-      "--store",
-      `mysql://u:${PASSWORD}@h/db`,
-    ]);
+    const r = await serveOnStore(`mysql://u:${PASSWORD}@h/db`);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("--store");
     expect(r.stderr).not.toContain(PASSWORD);
     // A database that does not exist: refused at start, naming it with the password masked.
-    const missing = new URL((pg as Postgres).url);
+    const missing = new URL(world.pg().url);
     missing.password = PASSWORD;
     missing.pathname = "/no_such_db";
-    const m = await upkeep([
-      "serve",
-      "--data-dir",
-      tmp(),
-      "--listen",
-      "127.0.0.1:0",
-      "--store",
-      missing.toString(),
-    ]);
+    const m = await serveOnStore(missing.toString());
     expect(m.code).toBe(2);
     expect(m.stderr).toContain("no_such_db");
     expect(m.stderr).toContain(":***@");

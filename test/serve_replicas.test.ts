@@ -58,6 +58,16 @@ async function replicas(n = 3): Promise<{ url: string; servers: ServeProcess[] }
   return { url, servers };
 }
 
+/** Three replicas, named. */
+async function threeReplicas(): Promise<{ url: string; a: ServeProcess; b: ServeProcess; c: ServeProcess }> {
+  const {
+    url,
+    servers: [a, b, c],
+  } = await replicas();
+  if (!a || !b || !c) throw new Error("three replicas");
+  return { url, a, b, c };
+}
+
 const call = (s: ServeProcess, method: string, path: string, body?: string, token = ADMIN) =>
   fetch(`${s.url}${path}`, {
     method,
@@ -168,10 +178,7 @@ async function transitions(url: string): Promise<string[]> {
 
 describe.skipIf(skip)("three serve replicas on one PostgreSQL", () => {
   test("a change applied on A is answered by B and C within 1 s; a token made on A works on B", async () => {
-    const {
-      servers: [a, b, c],
-    } = await replicas();
-    if (!a || !b || !c) throw new Error("three replicas");
+    const { a, b, c } = await threeReplicas();
     expect(await find(b, "prod")).toMatchObject({ agent_version: "" });
     await setRollout(a);
     const tb = within(
@@ -210,10 +217,7 @@ describe.skipIf(skip)("three serve replicas on one PostgreSQL", () => {
   }, 60_000);
 
   test("reports sent to B and C count in A's rollout view; a canary's failure reported to C halts the rollout", async () => {
-    const {
-      servers: [a, b, c],
-    } = await replicas();
-    if (!a || !b || !c) throw new Error("three replicas");
+    const { a, b, c } = await threeReplicas();
     expect((await health(a)).reconciler).toBe(true);
     expect([(await health(b)).reconciler, (await health(c)).reconciler]).toEqual([false, false]);
     await setRollout(a);
@@ -251,11 +255,7 @@ describe.skipIf(skip)("three serve replicas on one PostgreSQL", () => {
   }, 60_000);
 
   test("kill -9 of the reconciling replica mid-rollout: another takes over within 10 s; every transition once", async () => {
-    const {
-      url,
-      servers: [a, b, c],
-    } = await replicas();
-    if (!a || !b || !c) throw new Error("three replicas");
+    const { url, a, b, c } = await threeReplicas();
     await setRollout(a);
     for (const id of ["c1", "c2"]) await report(b, id, "canary", "1.0.0");
     for (const id of ["p1", "p2"]) await report(c, id, "prod", "1.0.0");
@@ -300,11 +300,7 @@ describe.skipIf(skip)("three serve replicas on one PostgreSQL", () => {
   }, 90_000);
 
   test("the reconciling replica frozen (SIGSTOP): another takes over within 10 s; thawed, it writes nothing stale", async () => {
-    const {
-      url,
-      servers: [a, b, c],
-    } = await replicas();
-    if (!a || !b || !c) throw new Error("three replicas");
+    const { url, a, b, c } = await threeReplicas();
     await setRollout(a);
     for (const id of ["c1", "c2"]) await report(b, id, "canary", "1.0.0");
     await within("A counts them", 5000, async () => (await rollout(a)).groups.canary?.present_count === 2);
@@ -351,10 +347,7 @@ describe.skipIf(skip)("three serve replicas on one PostgreSQL", () => {
   }, 90_000);
 
   test("PostgreSQL stopped and started: find never fails, writes answer 503 with the reason, then recover", async () => {
-    const {
-      servers: [a, b, c],
-    } = await replicas();
-    if (!a || !b || !c) throw new Error("three replicas");
+    const { a, b, c } = await threeReplicas();
     await setRollout(a);
     await report(a, "c1", "canary", "1.0.0");
     await ok(call(a, "POST", "/v1/rollout/groups/canary/start"));

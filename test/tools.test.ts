@@ -264,6 +264,7 @@ describe("upkeep tools (compiled binary, real serve)", () => {
       newly_installed: true,
       runs: "6.2.0",
       source: "server",
+      download: { kind: "full", bytes: expect.any(Number), full_bytes: expect.any(Number) },
     });
     expect((await shim(u, ["version"])).stdout.trim()).toBe("hello v6.2.0");
 

@@ -1,6 +1,6 @@
 /** `upkeep admin get ...`: a resource, the rollout, agents, releases or the server, as text or JSON. */
 
-import { UsageError } from "../../core/errors.ts";
+import { UpkeepError, UsageError } from "../../core/errors.ts";
 import { printable } from "../../core/text/printable.ts";
 import { manifestExpiry } from "../../core/trust/manifest_expiry.ts";
 import type { AgentsFilter } from "../../core/wire/mod.ts";
@@ -31,6 +31,24 @@ type RolloutAnswer = RolloutView & {
   adjusted?: { field: string; kind: string; from: string; to: string; why: string }[];
 };
 
+/** One row of the group table. */
+function groupRow(g: RolloutAnswer["groups"][number]): string[] {
+  // As `tctl autoupdate agents status`: the canaries that succeeded, of the group's canary_count.
+  const ok = g.canary_success_count ?? g.canaries.filter((c) => c.success).length;
+  const want = Math.max(g.canary_count ?? 0, g.canaries.length);
+  return [
+    g.name,
+    g.state,
+    String(g.present_count),
+    String(g.up_to_date_count),
+    String(g.failed_count),
+    String(g.initial_count),
+    g.canaries.length === 0 ? "-" : `${ok}/${want} ok`,
+    g.start_time ?? "-",
+    g.reason,
+  ];
+}
+
 function rolloutText(v: RolloutAnswer, width: number): string {
   const server = v.server_version ?? "not set (no cap, no raise)";
   if (v.groups.length === 0 && v.target_version === null) {
@@ -43,7 +61,7 @@ function rolloutText(v: RolloutAnswer, width: number): string {
     `rollout ${v.start_version ?? "?"} -> ${v.target_version ?? "?"}`,
     `strategy ${v.strategy}`,
     `schedule ${v.schedule ?? "-"}`,
-    `mode ${v.mode ?? "-"}`,
+    `mode ${v.effective_mode ?? v.mode ?? "-"}`,
     `server_version ${server}`,
   ].reduce((lines: string[], item) => {
     const last = lines[lines.length - 1];
@@ -58,20 +76,7 @@ function rolloutText(v: RolloutAnswer, width: number): string {
       i === 0 ? l : `    ${l}`,
     ),
   );
-  const rows = v.groups.map((g) => {
-    const ok = g.canaries.filter((c) => c.success).length;
-    return [
-      g.name,
-      g.state,
-      String(g.present_count),
-      String(g.up_to_date_count),
-      String(g.failed_count),
-      String(g.initial_count),
-      g.canaries.length === 0 ? "-" : `${ok}/${g.canaries.length} ok`,
-      g.start_time ?? "-",
-      g.reason,
-    ];
-  });
+  const rows = v.groups.map(groupRow);
   const out = [
     ...head,
     ...adjusted,
@@ -81,6 +86,15 @@ function rolloutText(v: RolloutAnswer, width: number): string {
       width,
     ),
   ];
+  // What `tctl autoupdate agents status` adds: the rollout's state and the catch-all group.
+  const catchAll = v.groups.find((g) => g.catch_all);
+  if (v.state)
+    out.push(
+      ...wrap(
+        `rollout state ${v.state}${catchAll ? `; catch-all group ${printable(catchAll.name)} (agents with an unknown or no group)` : ""}`,
+        width,
+      ),
+    );
   // The server lists the events oldest first (up to 100): the last ones, like a log's tail.
   const events = v.events.slice(-EVENTS_SHOWN);
   if (events.length > 0) {
@@ -102,8 +116,28 @@ function rolloutText(v: RolloutAnswer, width: number): string {
   return out.join("\n");
 }
 
-export async function showRollout(client: ApiClient, opts: JsonFlag): Promise<void> {
+/** `admin get rollout` flags: `--format teleport` prints kind autoupdate_agent_rollout. */
+export interface RolloutFlags extends JsonFlag {
+  format?: string;
+}
+
+export async function showRollout(client: ApiClient, opts: RolloutFlags): Promise<void> {
+  if (opts.format !== undefined && opts.format !== "teleport" && opts.format !== "text")
+    throw new UsageError(`--format ${JSON.stringify(opts.format)}: use text (the default) or teleport`);
   const view = (await client.getRollout()) as RolloutAnswer;
+  if (opts.format === "teleport") {
+    const { teleportRollout } = await import("./get_teleport.ts");
+    const resource = teleportRollout(view, await client.getResource("autoupdate_config"));
+    if (resource === undefined)
+      throw new UpkeepError(
+        "E_NOT_FOUND",
+        "no autoupdate_agent_rollout: autoupdate_version has no spec.agents (start_version, target_version)",
+        { hint: "upkeep admin apply -f version.yaml" },
+      );
+    const { stringify } = await import("yaml");
+    report(opts, resource, (r) => stringify(r).trimEnd());
+    return;
+  }
   const width = await textWidth();
   report(opts, view, (v) => rolloutText(v, width));
 }
@@ -116,11 +150,14 @@ export interface AgentsFlags extends JsonFlag {
   hostname?: string;
   limit?: string;
   cursor?: string;
+  /** The per-group version histogram of the present agents (`tctl autoupdate agents report`). */
+  report?: boolean;
 }
 
 const FILTERS = ["group", "version", "state", "hostname"] as const;
 
 export async function showAgents(client: ApiClient, opts: AgentsFlags): Promise<void> {
+  if (opts.report) return showAgentsReport(client, opts);
   const filter: AgentsFilter = {};
   for (const k of FILTERS) if (opts[k] !== undefined) filter[k] = opts[k];
   if (opts.limit !== undefined) {
@@ -132,6 +169,62 @@ export async function showAgents(client: ApiClient, opts: AgentsFlags): Promise<
   const body = await client.getAgents(filter);
   const width = await textWidth();
   report(opts, body, (b) => agentsText(b, opts, width));
+}
+
+/**
+ * `admin get agents --report`: how many present agents run each version, per group, as `tctl autoupdate
+ * agents report` prints it. Each group's agents are counted by the server's own placement (an unknown or
+ * no group: the last group, the catch-all), page by page.
+ */
+async function showAgentsReport(client: ApiClient, opts: AgentsFlags): Promise<void> {
+  const other = FILTERS.filter((k) => opts[k] !== undefined);
+  if (other.length > 0 || opts.limit !== undefined || opts.cursor !== undefined)
+    throw new UsageError(
+      `--report counts every present agent of every group: it takes no ${[...other, ...(opts.limit ? ["limit"] : []), ...(opts.cursor ? ["cursor"] : [])].map((k) => `--${k}`).join(", ")}`,
+    );
+  const config = (await client.getResource("autoupdate_config")) as {
+    spec?: { agents?: { schedules?: { regular?: { name: string }[] } } };
+  };
+  const names = (config.spec?.agents?.schedules?.regular ?? []).map((g) => g.name);
+  const byGroup: [string, string[]][] = [];
+  for (const group of names.length === 0 ? ["default"] : names) {
+    const versions: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await client.getAgents({
+        group,
+        present: true,
+        limit: 1000,
+        ...(cursor ? { cursor } : {}),
+      });
+      for (const a of page.agents) versions.push(a.version);
+      cursor = "next" in page && page.next ? page.next : undefined;
+    } while (cursor);
+    byGroup.push([group, versions]);
+  }
+  const { agentReport } = await import("./get_teleport.ts");
+  const { compareVersions } = await import("../../core/version/compare_versions.ts");
+  const { tryParseVersion } = await import("../../core/version/try_parse_version.ts");
+  const compare = (a: string, b: string) => {
+    const [x, y] = [tryParseVersion(a), tryParseVersion(b)];
+    return x && y ? compareVersions(x, y) : a.localeCompare(b);
+  };
+  const summary = agentReport(byGroup, compare);
+  const width = await textWidth();
+  report(opts, summary, (r) => {
+    if (r.agent_count === 0) return "no present agents: none reported within the presence window";
+    const last = r.groups.length - 1;
+    const header = ["VERSION", ...r.groups.map((g, i) => (i === last ? `${g} (catch-all)` : g))];
+    const rows = r.versions.map((v) => [
+      v,
+      ...r.groups.map((g) => String(r.counts.find((c) => c.group === g && c.version === v)?.count ?? 0)),
+    ]);
+    return [
+      `${r.agent_count} present agents by version and group (an unknown or no group counts in the last)`,
+      "",
+      table(header, rows, width),
+    ].join("\n");
+  });
 }
 
 function agentsText(

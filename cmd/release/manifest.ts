@@ -4,8 +4,10 @@
  * versions it no longer lists are named).
  */
 import { basename, join } from "node:path";
+import { type ListedPatch, parsePatchFileName, patchFileName } from "../../core/delta/patch.ts";
 import { parseDuration } from "../../core/duration.ts";
 import { isUpkeepError, UpkeepError, UsageError } from "../../core/errors.ts";
+import { readPatchHeader } from "../../core/sys/delta/apply.ts";
 import { writeFileAtomic } from "../../core/sys/files.ts";
 import { hashFile } from "../../core/sys/hash.ts";
 import { gunzippedSize } from "../../core/sys/install/extract.ts";
@@ -47,8 +49,10 @@ export interface ManifestFlags extends JsonFlag {
 
 type Facts = { path: string; name: string; size: number; sha256: string; unpacked_size?: number };
 
-export async function writeManifest(artifacts: string[], opts: ManifestFlags): Promise<void> {
+export async function writeManifest(files: string[], opts: ManifestFlags): Promise<void> {
   if (opts.replace && !opts.add) throw new UsageError("--replace goes with --add");
+  const patchFiles = files.filter((f) => parsePatchFileName(basename(f)) !== undefined);
+  const artifacts = files.filter((f) => !patchFiles.includes(f));
   const ttl = validity(opts.expires);
   const now = new Date();
   const name = manifestFileName(opts.product);
@@ -57,8 +61,9 @@ export async function writeManifest(artifacts: string[], opts: ManifestFlags): P
   // manifest already in --out, if any, is the one to beat (and, with --add, the one to extend).
   const previous = await readPreviousManifest(path, opts.product, opts.add === true);
   const serial = nextSerial(now, previous?.manifest.serial, opts.serial, opts.out);
-  await requireFiles(artifacts);
+  await requireFiles(files);
   const facts = await checkedFacts(artifacts, opts);
+  const patches = await patchFacts(patchFiles);
   const sk = await loadSecretKey(opts.key, deriveNotice());
   // --add builds on the manifest in --out only once it verifies with this key: a manifest someone else
   // wrote (or signed with another key) is never extended and re-signed.
@@ -85,6 +90,11 @@ export async function writeManifest(artifacts: string[], opts: ManifestFlags): P
       })
     : undefined;
   const floor = plan ? plan.floor : opts.floor;
+  const listed = withPatches(
+    plan ? plan.artifacts : given,
+    patches,
+    previous?.add ? previous.manifest : undefined,
+  );
   const manifest = buildManifest({
     product: opts.product,
     serial,
@@ -92,13 +102,82 @@ export async function writeManifest(artifacts: string[], opts: ManifestFlags): P
     expires: new Date(now.getTime() + ttl),
     ...(floor === undefined ? {} : { floor }),
     critical: plan ? plan.critical : (opts.critical ?? []),
-    artifacts: plan ? plan.artifacts : given,
+    artifacts: listed,
   });
   const bytes = encodeUtf8(serializeManifest(manifest));
   const sig = await signBytes(sk, bytes, name, now.getTime() / 1000);
   await writeFileAtomic(path, bytes, { overwrite: true });
   await writeFileAtomic(`${path}.minisig`, sig, { overwrite: true });
   reportManifest(opts, { path, manifest, keyId: keyIdHex(sk.keyId), plan, previous, now });
+}
+
+/** A patch given to list: what it is listed as, and the artifact bytes it rebuilds. */
+type PatchFacts = { path: string; listed: ListedPatch; artifact: string; sha256: string };
+
+/** Each patch's header read (it names the artifact it rebuilds and the base it starts from), and hashed. */
+async function patchFacts(paths: string[]): Promise<PatchFacts[]> {
+  const out: PatchFacts[] = [];
+  for (const path of paths) {
+    let h: ReturnType<typeof readPatchHeader>["header"];
+    try {
+      h = readPatchHeader(path).header;
+    } catch (e) {
+      throw new UsageError(`${path} is not a patch written by upkeep release delta: ${(e as Error).message}`);
+    }
+    const name = basename(path);
+    if (name !== patchFileName(h.to.name, h.from.version))
+      throw new UsageError(
+        `${path}: the patch is from ${h.from.version} to ${h.to.name}, so it must be named ${patchFileName(h.to.name, h.from.version)}`,
+      );
+    const r = await hashFile(path, ["sha256"]);
+    out.push({
+      path,
+      artifact: h.to.name,
+      sha256: h.to.sha256,
+      listed: {
+        from: h.from.version,
+        name,
+        size: r.size,
+        sha256: r.sha256 ?? "",
+        base_sha256: h.from.sha256,
+      },
+    });
+  }
+  return out;
+}
+
+/**
+ * Each artifact with its patches: those the previous manifest listed for the same bytes (--add), then the
+ * patches given (one from a version replaces the listed one). A patch must rebuild an artifact listed with
+ * the bytes it was made to.
+ */
+function withPatches<T extends { name: string; sha256: string; patches?: ListedPatch[] }>(
+  artifacts: T[],
+  given: PatchFacts[],
+  previous: Manifest | undefined,
+): T[] {
+  const old = new Map<string, { sha256: string; patches: ListedPatch[] }>();
+  for (const r of previous?.releases ?? [])
+    for (const a of r.artifacts) if (a.patches) old.set(a.name, { sha256: a.sha256, patches: a.patches });
+  for (const p of given) {
+    const a = artifacts.find((x) => x.name === p.artifact);
+    if (!a)
+      throw new UsageError(
+        `${p.path} rebuilds ${p.artifact}, which this manifest does not list: name that artifact too`,
+      );
+    if (a.sha256 !== p.sha256)
+      throw new UsageError(
+        `${p.path} rebuilds ${p.artifact} with sha256 ${p.sha256}, but the manifest lists it with ${a.sha256}: make the patch again`,
+      );
+  }
+  return artifacts.map((a) => {
+    const prev = old.get(a.name);
+    const byFrom = new Map<string, ListedPatch>();
+    if (prev && prev.sha256 === a.sha256) for (const p of prev.patches) byFrom.set(p.from, p);
+    for (const p of given) if (p.artifact === a.name) byFrom.set(p.listed.from, p.listed);
+    const patches = [...byFrom.values()];
+    return patches.length === 0 ? { ...a, patches: undefined } : { ...a, patches };
+  });
 }
 
 /** --expires as milliseconds: at least an hour, at most 100 years. */
@@ -177,6 +256,9 @@ function reportManifest(
       expires: manifest.expires,
       floor: manifest.floor,
       versions: manifest.releases.map((r) => r.version),
+      patches: manifest.releases.flatMap((r) =>
+        r.artifacts.flatMap((a) => (a.patches ?? []).map((p) => p.name)),
+      ),
       ...(plan
         ? {
             added: plan.newNames,
@@ -188,7 +270,7 @@ function reportManifest(
     },
     (d) =>
       [
-        `wrote ${d.manifest} and its .minisig: serial ${d.serial}, floor ${d.floor ?? "none"}, versions ${d.versions.join(", ")}`,
+        `wrote ${d.manifest} and its .minisig: serial ${d.serial}, floor ${d.floor ?? "none"}, versions ${d.versions.join(", ")}${d.patches.length ? `; patches ${d.patches.join(", ")}` : ""}`,
         ...(plan
           ? [
               `added ${plan.newNames.length ? plan.newNames.join(", ") : "nothing new"}${plan.replacedNames.length ? `; replaced ${plan.replacedNames.join(", ")}` : ""}${plan.unchangedNames.length ? `; already listed: ${plan.unchangedNames.join(", ")}` : ""}`,

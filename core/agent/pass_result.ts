@@ -24,6 +24,8 @@ export interface PassResult {
   /** Health watch and rollback timings of a rolled-back update (ms). */
   detect_ms?: number;
   rollback_ms?: number;
+  /** What the pass fetched: a patch (`delta`) or the whole artifact (`full`), bytes over the network. */
+  download?: { kind: "delta" | "full"; bytes: number; full_bytes: number; from?: string };
 }
 
 /** The result as one line: `outcome: message (CODE)`. */

@@ -136,15 +136,26 @@ export function envelope(
     report(ctx, "kind", `must be ${kind} (got ${show(value.kind)})`);
     return undefined;
   }
-  mapping(ctx, value, "", ["kind", "version", "metadata", "spec"]);
+  // What `tctl get` prints is accepted (sub_kind, metadata.revision, metadata.expires, metadata.namespace):
+  // a resource round-trips between Teleport and upkeep. Those are checked for their type and not kept.
+  mapping(ctx, value, "", ["kind", "sub_kind", "version", "metadata", "spec"]);
   if (value.version !== undefined && value.version !== "v1") {
     report(ctx, "version", `must be v1, the only resource version (got ${show(value.version)})`);
   }
+  optString(ctx, value, "sub_kind", "");
   const singleton = kind.replace("_", "-");
   const metadata: ResourceMetadata = { name: singleton };
   if (value.metadata !== undefined) {
-    const m = mapping(ctx, value.metadata, "metadata", ["name", "description", "labels"]);
+    const m = mapping(ctx, value.metadata, "metadata", [
+      "name",
+      "description",
+      "labels",
+      "namespace",
+      "revision",
+      "expires",
+    ]);
     if (m !== undefined) {
+      for (const ignored of ["namespace", "revision", "expires"]) optString(ctx, m, ignored, "metadata");
       const name = optString(ctx, m, "name", "metadata");
       if (name !== undefined && name !== singleton) {
         report(ctx, "metadata.name", `must be ${singleton}: there is only one ${kind} (got ${show(name)})`);

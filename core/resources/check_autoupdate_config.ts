@@ -1,3 +1,4 @@
+import { tryParseDuration } from "../duration.ts";
 import { fieldPath, type ProblemList, report } from "../validate/mod.ts";
 import { tryParseWeekday } from "../window/parse_weekday.ts";
 import type { DaySpec } from "../window/types.ts";
@@ -31,7 +32,8 @@ export function checkAutoupdateConfig(input: unknown): CheckResult<AutoupdateCon
   const env = envelope(ctx, input, "autoupdate_config");
   if (env === undefined) return { ok: false, problems: ctx.problems };
 
-  let toolsMode: ToolsMode = "enabled";
+  // Teleport's default: client tools are told to update only when `spec.tools.mode` says `enabled`.
+  let toolsMode: ToolsMode = "disabled";
   let agents: AgentsConfig = {
     mode: "enabled",
     strategy: "halt-on-error",
@@ -44,7 +46,7 @@ export function checkAutoupdateConfig(input: unknown): CheckResult<AutoupdateCon
       // `null` is a section removed on purpose (see droppedSections): its defaults.
       if (spec.tools !== undefined && spec.tools !== null) {
         const tools = mapping(ctx, spec.tools, "spec.tools", ["mode"]);
-        if (tools !== undefined) toolsMode = oneOf(ctx, tools, "mode", "spec.tools", TOOLS_MODES, "enabled");
+        if (tools !== undefined) toolsMode = oneOf(ctx, tools, "mode", "spec.tools", TOOLS_MODES, "disabled");
       }
       if (spec.agents !== undefined && spec.agents !== null) agents = checkAgents(ctx, spec.agents) ?? agents;
     }
@@ -72,22 +74,17 @@ function defaultGroup(): AgentGroupConfig {
 
 function checkAgents(ctx: ProblemList, v: unknown): AgentsConfig | undefined {
   const path = "spec.agents";
-  const o = mapping(ctx, v, path, ["mode", "strategy", "maintenance_window_minutes", "schedules"]);
+  const o = mapping(ctx, v, path, [
+    "mode",
+    "strategy",
+    "maintenance_window_duration",
+    "maintenance_window_minutes",
+    "schedules",
+  ]);
   if (o === undefined) return undefined;
   const mode = oneOf(ctx, o, "mode", path, AGENT_MODES, "enabled");
   const strategy = oneOf(ctx, o, "strategy", path, STRATEGIES, "halt-on-error");
-  let maintenanceWindowMinutes = DEFAULT_MAINTENANCE_WINDOW_MINUTES;
-  if (o.maintenance_window_minutes !== undefined) {
-    if (strategy !== "time-based") {
-      report(
-        ctx,
-        fieldPath(path, "maintenance_window_minutes"),
-        `only for strategy time-based (strategy is ${strategy}: a group's window is its start hour)`,
-      );
-    } else {
-      maintenanceWindowMinutes = integer(ctx, o, "maintenance_window_minutes", path, 1, 1440) ?? 0;
-    }
-  }
+  const maintenanceWindowMinutes = checkWindowLength(ctx, o, path, strategy);
   let groups = [defaultGroup()];
   if (o.schedules !== undefined && o.schedules !== null) {
     const schedules = mapping(ctx, o.schedules, fieldPath(path, "schedules"), ["regular"]);
@@ -97,6 +94,68 @@ function checkAgents(ctx: ProblemList, v: unknown): AgentsConfig | undefined {
   }
   return { mode, strategy, maintenanceWindowMinutes, groups };
 }
+
+/**
+ * The time-based window length: Teleport's `maintenance_window_duration` (a duration: `1h`, `90m`, or
+ * protobuf JSON's `5400s`), or upkeep's alias `maintenance_window_minutes` (an integer), not both. Whole
+ * minutes, 10 minutes to 24 hours (Teleport's minimum). Under halt-on-error a group's window is its start
+ * hour: the duration may only be zero there (as Teleport requires), the minutes not given at all.
+ */
+function checkWindowLength(
+  ctx: ProblemList,
+  o: Record<string, unknown>,
+  path: string,
+  strategy: string,
+): number {
+  const durationPath = fieldPath(path, "maintenance_window_duration");
+  const minutesPath = fieldPath(path, "maintenance_window_minutes");
+  const bounds = `${MIN_WINDOW_MINUTES} minutes to 24 hours`;
+  if (o.maintenance_window_duration !== undefined && o.maintenance_window_minutes !== undefined) {
+    report(
+      ctx,
+      minutesPath,
+      "give the window once: maintenance_window_duration (Teleport's name) or maintenance_window_minutes, not both",
+    );
+    return DEFAULT_MAINTENANCE_WINDOW_MINUTES;
+  }
+  if (o.maintenance_window_duration !== undefined) {
+    const raw = o.maintenance_window_duration;
+    const ms = typeof raw === "string" ? (raw.trim() === "0" ? 0 : tryParseDuration(raw)) : undefined;
+    if (ms === undefined) {
+      report(ctx, durationPath, `must be a duration such as 1h, 90m or 3600s (got ${show(raw)})`);
+      return DEFAULT_MAINTENANCE_WINDOW_MINUTES;
+    }
+    if (strategy !== "time-based") {
+      if (ms !== 0)
+        report(
+          ctx,
+          durationPath,
+          `must be zero for strategy ${strategy} (a group's window is its start hour); only time-based has a window length (got ${show(raw)})`,
+        );
+      return DEFAULT_MAINTENANCE_WINDOW_MINUTES;
+    }
+    if (ms % 60_000 !== 0 || ms < MIN_WINDOW_MINUTES * 60_000 || ms > 1440 * 60_000) {
+      report(ctx, durationPath, `must be whole minutes, ${bounds} (got ${show(raw)})`);
+      return DEFAULT_MAINTENANCE_WINDOW_MINUTES;
+    }
+    return ms / 60_000;
+  }
+  if (o.maintenance_window_minutes !== undefined) {
+    if (strategy !== "time-based") {
+      report(
+        ctx,
+        minutesPath,
+        `only for strategy time-based (strategy is ${strategy}: a group's window is its start hour)`,
+      );
+      return DEFAULT_MAINTENANCE_WINDOW_MINUTES;
+    }
+    return integer(ctx, o, "maintenance_window_minutes", path, MIN_WINDOW_MINUTES, 1440) ?? 0;
+  }
+  return DEFAULT_MAINTENANCE_WINDOW_MINUTES;
+}
+
+/** Teleport refuses a time-based window shorter than 10 minutes. */
+const MIN_WINDOW_MINUTES = 10;
 
 function checkGroups(ctx: ProblemList, v: unknown, path: string, strategy: string): AgentGroupConfig[] {
   if (!Array.isArray(v)) {

@@ -11,7 +11,7 @@ const BOTH = parseAutoupdateVersion(
   "kind: autoupdate_version\nspec:\n  tools: { target_version: 1.1.0 }\n  agents: { start_version: 1.0.0, target_version: 1.1.0 }\n",
 );
 const CONFIG = parseAutoupdateConfig(
-  "kind: autoupdate_config\nspec:\n  tools: { mode: disabled }\n  agents:\n    strategy: time-based\n    schedules:\n      regular:\n        - { name: canary, days: ['*'], start_hour: 9 }\n        - { name: prod, days: ['*'], start_hour: 20 }\n",
+  "kind: autoupdate_config\nspec:\n  tools: { mode: enabled }\n  agents:\n    strategy: time-based\n    schedules:\n      regular:\n        - { name: canary, days: ['*'], start_hour: 9 }\n        - { name: prod, days: ['*'], start_hour: 20 }\n",
 );
 
 describe("droppedSections: a partial apply never silently removes a section that is set now", () => {

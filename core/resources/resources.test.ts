@@ -86,11 +86,11 @@ describe("autoupdate_config: the DESIGN §2 example", () => {
       kind: "autoupdate_config",
       metadata: { name: "autoupdate-config" },
       spec: {
-        tools: { mode: "enabled" },
+        tools: { mode: "disabled" }, // no spec.tools: Teleport's default
         agents: {
           mode: "enabled",
           strategy: "time-based",
-          maintenance_window_minutes: 90,
+          maintenance_window_duration: "5400s",
           schedules: { regular: [{ name: "g", days: ["Mon"], start_hour: 1 }] },
         },
       },
@@ -98,11 +98,66 @@ describe("autoupdate_config: the DESIGN §2 example", () => {
   });
 });
 
+describe("what tctl get prints is accepted (Teleport's field names)", () => {
+  test("sub_kind, metadata.revision, metadata.expires, metadata.namespace, version: v1 are read and not kept", () => {
+    const c = parseAutoupdateConfig(`kind: autoupdate_config
+sub_kind: ""
+version: v1
+metadata:
+  name: autoupdate-config
+  namespace: default
+  revision: 3c1d6d8e-0b6a-4b8e-9b1e-5f1c2a1d9e77
+  expires: "2030-01-01T00:00:00Z"
+spec:
+  agents:
+    mode: enabled
+    strategy: time-based
+    maintenance_window_duration: 1h30m
+    schedules:
+      regular:
+        - { name: dev, days: ["Mon", "Tue", "Wed", "Thu"], start_hour: 4 }
+`);
+    expect(c.metadata).toEqual({ name: "autoupdate-config" });
+    expect(c.spec.agents.maintenanceWindowMinutes).toBe(90);
+  });
+  test.each([
+    ["3600s", 60],
+    ["1h", 60],
+    ["90m", 90],
+    ["10m", 10],
+    ["24h", 1440],
+  ])("maintenance_window_duration %s is %d minutes", (text, minutes) => {
+    const c = parseAutoupdateConfig(
+      cfg({ strategy: "time-based", maintenance_window_duration: text, schedules: { regular: [group()] } }),
+    );
+    expect(c.spec.agents.maintenanceWindowMinutes).toBe(minutes);
+    // Written back under Teleport's name, in protobuf JSON's form, and read back the same.
+    const wire = formatAutoupdateConfig(c);
+    expect((wire.spec as { agents: Record<string, unknown> }).agents.maintenance_window_duration).toBe(
+      `${minutes * 60}s`,
+    );
+    expect(parseAutoupdateConfig(wire)).toEqual(c);
+  });
+  test("a zero maintenance_window_duration is accepted under halt-on-error (as Teleport requires)", () => {
+    for (const zero of ["0s", "0"])
+      expect(parseAutoupdateConfig(cfg({ maintenance_window_duration: zero })).spec.agents.strategy).toBe(
+        "halt-on-error",
+      );
+  });
+  test("maintenance_window_minutes stays upkeep's alias", () => {
+    const c = parseAutoupdateConfig(
+      cfg({ strategy: "time-based", maintenance_window_minutes: 45, schedules: { regular: [group()] } }),
+    );
+    expect(c.spec.agents.maintenanceWindowMinutes).toBe(45);
+  });
+});
+
 describe("autoupdate_config defaults", () => {
   test("the empty resource", () => {
     expect(parseAutoupdateConfig("kind: autoupdate_config")).toEqual(defaultAutoupdateConfig());
     expect(defaultAutoupdateConfig().spec).toEqual({
-      tools: { mode: "enabled" },
+      // Teleport's default: client tools are not told to update until spec.tools.mode says enabled.
+      tools: { mode: "disabled" },
       agents: {
         mode: "enabled",
         strategy: "halt-on-error",
@@ -256,13 +311,13 @@ describe("autoupdate_config refusals name the field path", () => {
       "window minutes 0",
       cfg({ strategy: "time-based", maintenance_window_minutes: 0 }),
       "spec.agents.maintenance_window_minutes",
-      /1..1440/,
+      /10..1440/,
     ],
     [
       "window minutes 1441",
       cfg({ strategy: "time-based", maintenance_window_minutes: 1441 }),
       "spec.agents.maintenance_window_minutes",
-      /1..1440/,
+      /10..1440/,
     ],
     [
       "empty group list",
@@ -301,12 +356,38 @@ describe("autoupdate_config refusals name the field path", () => {
       "spec.agents.schedules.regular[0].strat_hour",
       /unknown field/,
     ],
+    ["unknown agents field", cfg({ max_in_flight: "10%" }), "spec.agents.max_in_flight", /unknown field/],
     [
-      "unknown agents field",
+      "window duration under halt-on-error",
       cfg({ maintenance_window_duration: "1h" }),
       "spec.agents.maintenance_window_duration",
-      /unknown field/,
+      /must be zero for strategy halt-on-error/,
     ],
+    [
+      "window duration under 10 minutes (Teleport's minimum)",
+      cfg({ strategy: "time-based", maintenance_window_duration: "5m" }),
+      "spec.agents.maintenance_window_duration",
+      /whole minutes, 10 minutes to 24 hours/,
+    ],
+    [
+      "window duration not whole minutes",
+      cfg({ strategy: "time-based", maintenance_window_duration: "630s" }),
+      "spec.agents.maintenance_window_duration",
+      /whole minutes/,
+    ],
+    [
+      "window duration not a duration",
+      cfg({ strategy: "time-based", maintenance_window_duration: 60 }),
+      "spec.agents.maintenance_window_duration",
+      /a duration such as 1h, 90m or 3600s/,
+    ],
+    [
+      "window duration and minutes both",
+      cfg({ strategy: "time-based", maintenance_window_duration: "1h", maintenance_window_minutes: 60 }),
+      "spec.agents.maintenance_window_minutes",
+      /not both/,
+    ],
+    ["sub_kind not a string", { kind: "autoupdate_config", sub_kind: 3 }, "sub_kind", /must be a string/],
     [
       "unknown spec field",
       { kind: "autoupdate_config", spec: { agent: {} } },

@@ -44,7 +44,10 @@ export type AgentsConfig = {
   mode: AgentMode;
   /** Default `halt-on-error`. */
   strategy: Strategy;
-  /** time-based: how long each group's window stays open, 1..1440. Default 60 (kept, unused, for halt-on-error). */
+  /**
+   * time-based: how long each group's window stays open, 10..1440 (`maintenance_window_duration`, or the
+   * alias `maintenance_window_minutes`). Default 60 (kept, unused, for halt-on-error).
+   */
   maintenanceWindowMinutes: number;
   /** Never empty. Default: one group `default`, `Mon`..`Thu`, 12:00 UTC. */
   groups: AgentGroupConfig[];

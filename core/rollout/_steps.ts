@@ -19,7 +19,24 @@ export type Ctx = {
   maxFailureRatio: number;
   tallies: Map<string, Tally>;
   events: RolloutEvent[];
+  /**
+   * When a rollout that replaced another began (`Rollout.startedAt`): a window open since before then is
+   * not used. `-Infinity` for the first rollout (no earlier rollout used any window).
+   */
+  rolloutStart: number;
 };
+
+/**
+ * Teleport's `rolloutChangedInWindow`: the window occurrence `span` opened before the rollout began, so it
+ * belongs to the previous rollout (e.g. a group that updates 13:00-14:00 and a new target set at 13:30
+ * would update twice in one window). The group waits for its next window. Teleport asks whether the
+ * rollout's start fell in a window of the same day (within 24 hours); upkeep asks of the occurrence open
+ * now, so a rollout made during yesterday's window does not also skip today's; and only of a rollout that
+ * replaced another (the first one has no earlier rollout that could have used the window).
+ */
+export function rolloutChangedInWindow(span: { start: Date }, rolloutStart: number): boolean {
+  return span.start.getTime() < rolloutStart;
+}
 
 function transition(
   ctx: Ctx,
@@ -114,12 +131,47 @@ function stepActive(ctx: Ctx, g: GroupStatus, rollbackOnFailures: boolean): Grou
       `${failed} of ${present} reporting agents failed on ${ctx.target} (more than ${pct}%): later groups halted`,
     );
   }
-  if (upToDate + failed === present) {
-    const t = ctx.tallies.get(g.name) as Tally;
+  const t = ctx.tallies.get(g.name) as Tally;
+  if (g.initialCount === 0) {
+    // Teleport's isDoneHaltOnError: no agent reported when the group started: it is done once its window's
+    // duration (an hour) has passed, whatever joined since.
+    const since = g.startTime ?? g.lastTransition;
+    const until = since + EMPTY_GROUP_WAIT_MS;
+    if (ctx.now > until) {
+      const now = present === 0 ? "" : `; now ${agentsSummary(t, ctx.target, rollbackOnFailures)}`;
+      return transition(ctx, g, "done", `no agent reported when it started, its hour is over${now}`);
+    }
+    return because(
+      g,
+      `no agent reported when it started: done after ${iso(until)} (an hour after its start)`,
+    );
+  }
+  if (isDone(g.initialCount, present, upToDate + failed)) {
     return transition(ctx, g, "done", agentsSummary(t, ctx.target, rollbackOnFailures));
+  }
+  if (present * 10 < g.initialCount * 9) {
+    return because(
+      g,
+      `updating: ${present} of the ${g.initialCount} agents there at its start report (90% needed), ${upToDate} run ${ctx.target}`,
+    );
   }
   return because(g, `updating: ${upToDate} of ${present} reporting agents run ${ctx.target}`);
 }
+
+/**
+ * Teleport's halt-on-error done rule (`isDoneHaltOnError`, `doneThreshold` 0.9) for a group that had
+ * agents when it started: at least 90% of them still report (a host that vanished mid-update holds the
+ * group), and at least 90% of those reporting are `settled`. Teleport counts the agents up to date; upkeep
+ * also counts those whose update failed (rolled back on the host, the version on its skip list: they will
+ * not try again). Without force, failures above the threshold roll the group back first, so this differs
+ * only for a forced group or under `schedule: immediate`. Integer arithmetic: exactly 90% counts.
+ */
+export function isDone(initial: number, present: number, settled: number): boolean {
+  return present > 0 && present * 10 >= initial * 9 && settled * 10 >= present * 9;
+}
+
+/** How long a group with no agent at its start stays active (Teleport's `haltOnErrorWindowDuration`). */
+export const EMPTY_GROUP_WAIT_MS = HOUR_MS;
 
 export function stepHaltOnError(
   ctx: Ctx,
@@ -146,9 +198,13 @@ export function stepHaltOnError(
         }
       }
       const w = groupWindow(ctx.config, gc);
-      if (currentWindow(w, ctx.now) !== undefined) return begin(ctx, g, gc, "its window is open");
+      const span = currentWindow(w, ctx.now);
+      const changed = span !== undefined && rolloutChangedInWindow(span, ctx.rolloutStart);
+      if (span !== undefined && !changed) return begin(ctx, g, gc, "its window is open");
       if (ctx.critical) return begin(ctx, g, gc, "critical release: started outside its window");
-      return because(g, `waiting for its window: next opens ${iso(nextWindowOpen(w, ctx.now).getTime())}`);
+      const next = iso(nextWindowOpen(w, ctx.now).getTime());
+      if (changed) return because(g, windowTaken(span, ctx.rolloutStart, next));
+      return because(g, `waiting for its window: next opens ${next}`);
     }
     case "canary":
     case "active": {
@@ -178,6 +234,9 @@ export function stepTimeBased(ctx: Ctx, g: GroupStatus, gc: AgentGroupConfig): G
   const duration = ctx.config.spec.agents.maintenanceWindowMinutes * MINUTE_MS;
   const t = ctx.tallies.get(g.name) as Tally;
   const active = g.state === "active" || g.state === "canary";
+  if (span !== undefined && !active && rolloutChangedInWindow(span, ctx.rolloutStart) && !ctx.critical) {
+    return because(g, windowTaken(span, ctx.rolloutStart, iso(nextWindowOpen(w, ctx.now).getTime())));
+  }
   if (span !== undefined) {
     const start = span.start.getTime();
     const reason = `window open until ${iso(span.end.getTime())}`;
@@ -219,6 +278,11 @@ export function stepImmediate(ctx: Ctx, g: GroupStatus): GroupStatus {
     default:
       return g;
   }
+}
+
+/** The reason of a group whose open window began before the rollout. */
+function windowTaken(span: { start: Date }, rolloutStart: number, next: string): string {
+  return `the rollout began at ${iso(rolloutStart)}, after its window opened at ${iso(span.start.getTime())}: waiting for its next window (${next})`;
 }
 
 /** Chooses a group's canaries among its reporting agents, and records which. */

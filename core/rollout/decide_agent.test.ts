@@ -130,12 +130,14 @@ describe("decideAgent: schedule, modes, groups, cap", () => {
     expect([d.agent_version, d.agent_auto_update]).toEqual([START, true]);
   });
 
+  // Teleport's getVersionFromRollout: disabled answers the target version to every group.
   test.each<[GroupState, string]>([
-    ["unstarted", START],
+    ["unstarted", TARGET],
+    ["canary", TARGET],
     ["active", TARGET],
     ["done", TARGET],
-    ["rolledback", START],
-  ])("mode disabled: %s -> state's version, no update", (state, want) => {
+    ["rolledback", TARGET],
+  ])("mode disabled: %s -> the target version, no update", (state, want) => {
     const d = decideAgent({ ...base, version: version({ mode: "disabled" }), groups: [status("g", state)] });
     expect([d.agent_version, d.agent_auto_update]).toEqual([want, false]);
     expect(d.mode).toBe("disabled");
@@ -145,7 +147,8 @@ describe("decideAgent: schedule, modes, groups, cap", () => {
     ["unstarted", START, false],
     ["active", TARGET, false],
     ["done", TARGET, false],
-    ["rolledback", START, true],
+    // Teleport's getTriggerFromRollout: suspended never says update, a rolled-back group included.
+    ["rolledback", START, false],
   ])("mode suspended: %s -> %s, %p", (state, want, auto) => {
     const d = decideAgent({ ...base, version: version({ mode: "suspended" }), groups: [status("g", state)] });
     expect([d.agent_version, d.agent_auto_update]).toEqual([want, auto]);
@@ -284,6 +287,9 @@ describe("effectiveAgentMode / resolveGroup", () => {
   });
 });
 
+/** spec.tools of an autoupdate_config that turns client tools updates on. */
+const ON = { mode: "enabled" };
+
 describe("decideTools", () => {
   test.each<
     [
@@ -297,7 +303,7 @@ describe("decideTools", () => {
   >([
     [
       "no server version: the target as given, even a newer major",
-      undefined,
+      ON,
       "18.0.0",
       undefined,
       ["18.0.0", true],
@@ -311,20 +317,16 @@ describe("decideTools", () => {
       ["", false],
       /no tools version yet/,
     ],
-    ["the tools target", undefined, "17.0.1", "17.0.1", ["17.0.1", true], /tools target/],
-    ["no target: the server version", undefined, undefined, "17.0.1", ["17.0.1", true], /no tools target/],
+    ["the tools target", ON, "17.0.1", "17.0.1", ["17.0.1", true], /tools target/],
+    ["no target: the server version", ON, undefined, "17.0.1", ["17.0.1", true], /no tools target/],
     ["tools disabled", { mode: "disabled" }, "17.0.1", "17.0.1", ["17.0.1", false], /disabled/],
-    [
-      "a newer minor of the server's major is fine",
-      undefined,
-      "17.2.0",
-      "17.0.1",
-      ["17.2.0", true],
-      /tools target/,
-    ],
-    ["an older supported major is fine", undefined, "16.4.0", "17.0.1", ["16.4.0", true], /tools target/],
-    ["a newer major is never chosen", undefined, "18.0.0", "17.0.1", ["17.0.1", true], /not served/],
-    ["a too-old major is not served", undefined, "15.0.0", "17.0.1", ["17.0.1", true], /not served/],
+    // Teleport's default (getToolsAutoUpdate): no spec.tools, or no mode in it, is no update.
+    ["no spec.tools: the target, no update", undefined, "17.0.1", "17.0.1", ["17.0.1", false], /disabled/],
+    ["spec.tools without a mode: no update", {}, "17.0.1", "17.0.1", ["17.0.1", false], /disabled/],
+    ["a newer minor of the server's major is fine", ON, "17.2.0", "17.0.1", ["17.2.0", true], /tools target/],
+    ["an older supported major is fine", ON, "16.4.0", "17.0.1", ["16.4.0", true], /tools target/],
+    ["a newer major is never chosen", ON, "18.0.0", "17.0.1", ["17.0.1", true], /not served/],
+    ["a too-old major is not served", ON, "15.0.0", "17.0.1", ["17.0.1", true], /not served/],
   ])("%s", (_name, tools, target, server, want, reason) => {
     const c = config({}, tools);
     const v = target === undefined ? version() : version({}, { target_version: target });

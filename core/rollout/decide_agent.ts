@@ -48,9 +48,10 @@ export type DecideAgentInput = {
  * Then, in order:
  * - `schedule: immediate`: every agent is told target, true — except in a group the operator rolled
  *   back, which keeps start, true (an explicit rollback wins over the schedule).
- * - mode `suspended`: the versions above, but `agent_auto_update` false (nothing new moves), except in a
- *   `rolledback` group (a rollback in progress is a safety action and continues).
- * - mode `disabled`: the versions above, `agent_auto_update` false everywhere.
+ * - mode `suspended` (Teleport's `getTriggerFromRollout`): the versions above, `agent_auto_update` false
+ *   everywhere, a `rolledback` group included (nothing moves while suspended, back or forth).
+ * - mode `disabled` (Teleport's `getVersionFromRollout`): `target_version` to every group, whatever its
+ *   state, and `agent_auto_update` false everywhere: what a new host installs, no update of existing ones.
  * - when `serverVersion` is set, the version is capped at it (and raised to it when too old to work with
  *   it) by `capAgentVersion`; `capped`, `adjusted` and the reason say so. Without it, no cap, no raise.
  * - no `spec.agents` (no version policy yet): no version at all (`""`) and no update, whatever the server
@@ -93,8 +94,8 @@ export function decideAgent(input: DecideAgentInput): AgentDecision {
 
   let [useTarget, auto, why] = scheduleChoice({ config, group, state, isCanary, now, critical, agents });
   if (mode === "disabled") {
-    [auto, why] = [false, `${why}; but agent updates are disabled: no update`];
-  } else if (mode === "suspended" && state !== "rolledback") {
+    [useTarget, auto, why] = [true, false, "agent updates are disabled: the target version, no update"];
+  } else if (mode === "suspended") {
     [auto, why] = [false, `${why}; but agent updates are suspended (the rollout is frozen): no update`];
   }
 

@@ -22,6 +22,7 @@ export function forceGroup(input: ForceGroupInput): ActionResult {
       forced: true,
       startTime: now,
       initialCount: g.presentCount,
+      initialPending: true,
       ...(g.state === "canary" ? {} : { canaries: [] }),
     };
     return {

@@ -21,6 +21,7 @@ export * from "./plan_answers.ts";
 export * from "./reconcile.ts";
 export * from "./resolve_group.ts";
 export * from "./rollback_group.ts";
+export * from "./rollout_state.ts";
 export * from "./seeded_random.ts";
 export * from "./start_group.ts";
 export * from "./types.ts";

@@ -4,14 +4,17 @@ import { config, HOUR, MON, START, TARGET, version } from "./_fixtures_test_util
 import { planAnswers } from "./plan_answers.ts";
 
 // "a" every day at 09:00, "b" every day at 20:00 (halt-on-error, no canaries).
-const TWO = config({
-  schedules: {
-    regular: [
-      { name: "a", days: ["*"], start_hour: 9 },
-      { name: "b", days: ["*"], start_hour: 20 },
-    ],
+const TWO = config(
+  {
+    schedules: {
+      regular: [
+        { name: "a", days: ["*"], start_hour: 9 },
+        { name: "b", days: ["*"], start_hour: 20 },
+      ],
+    },
   },
-});
+  { mode: "enabled" },
+);
 const IN_A = MON + 9 * HOUR + 5 * 60_000;
 const OUTSIDE = MON + 12 * HOUR;
 

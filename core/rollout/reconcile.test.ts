@@ -150,13 +150,58 @@ const CASES: Case[] = [
     after: ["canary", "unstarted"],
   },
   {
-    name: "halt: unstarted -> active -> done at once for a group with no agents",
+    // Teleport's isDoneHaltOnError: initial_count 0 waits the window's hour (upkeep was done at once).
+    name: "halt: unstarted -> active for a group with no agents: it waits an hour, not done at once",
     cfg: HALT,
     before: [["unstarted"], ["unstarted"]],
     now: IN,
     agents: [],
+    after: ["active", "unstarted"],
+    reason: ["stage", /no agent reported when it started: done after 2024-01-01T10:05:00.000Z/],
+  },
+  {
+    name: "halt: active with no agent at its start -> done once its hour is over",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 0, startTime: IN - HOUR - MINUTE }], ["unstarted"]],
+    now: IN,
+    after: ["done", "active"],
+    reason: ["stage", /^no agent reported when it started, its hour is over$/],
+  },
+  {
+    name: "halt: active with no agent at its start stays within its hour, even when agents joined and updated",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 0, startTime: IN - HOUR }], ["unstarted"]],
+    now: IN,
+    agents: onTarget(["s1"], "stage"),
+    after: ["active", "unstarted"],
+  },
+  {
+    // Teleport's done rule: present/initial >= 90% and up-to-date/present >= 90%.
+    name: "halt: active -> done with 90% of the reporting agents on the target (one straggler of 10)",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 10 }], ["unstarted"]],
+    now: OUT,
+    agents: [...onTarget(["a", "b", "c", "d", "e", "f", "g", "h", "i"], "stage"), agent("j", "stage", START)],
     after: ["done", "unstarted"],
-    reason: ["stage", /no agent reports/],
+    reason: ["stage", /^9 of 10 reporting agents run 17\.0\.1; 1 on another version$/],
+  },
+  {
+    name: "halt: active stays below 90% on the target (8 of 10)",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 10 }], ["unstarted"]],
+    now: OUT,
+    agents: [...onTarget(["a", "b", "c", "d", "e", "f", "g", "h"], "stage"), ...onStart(["i", "j"], "stage")],
+    after: ["active", "unstarted"],
+    reason: ["stage", /^updating: 8 of 10 reporting agents run 17.0.1$/],
+  },
+  {
+    name: "halt: active stays while fewer than 90% of the agents there at its start report",
+    cfg: PLAIN,
+    before: [["active", { initialCount: 10 }], ["unstarted"]],
+    now: OUT,
+    agents: onTarget(["a", "b", "c", "d", "e", "f", "g", "h"], "stage"),
+    after: ["active", "unstarted"],
+    reason: ["stage", /updating: 8 of the 10 agents there at its start report \(90% needed\)/],
   },
   {
     name: "halt: unstarted waits for an earlier group that is not done",
@@ -263,12 +308,12 @@ const CASES: Case[] = [
     after: ["canary", "unstarted"],
   },
   {
-    name: "halt: canary without canaries and no agents -> active -> done",
+    name: "halt: canary without canaries and no agents -> active (an empty group waits its hour)",
     cfg: HALT,
     before: [["canary"], ["unstarted"]],
     now: OUT,
     agents: [],
-    after: ["done", "unstarted"],
+    after: ["active", "unstarted"],
   },
   // halt-on-error: active
   {
@@ -478,13 +523,13 @@ const CASES: Case[] = [
     after: ["active", "active"],
   },
   {
-    name: "immediate: active -> done when complete; empty groups are done",
+    name: "immediate: active -> done when complete; an empty group waits its hour",
     cfg: PLAIN,
     before: [["active"], ["unstarted"]],
     now: OUT,
     agents: onTarget(["s1"], "stage"),
     extra: { version: version({ schedule: "immediate" }) },
-    after: ["done", "done"],
+    after: ["done", "active"],
   },
   {
     name: "immediate: rolledback stays rolledback",
@@ -492,7 +537,7 @@ const CASES: Case[] = [
     before: [["rolledback"], ["unstarted"]],
     now: OUT,
     extra: { version: version({ schedule: "immediate" }) },
-    after: ["rolledback", "done"],
+    after: ["rolledback", "active"],
   },
   {
     name: "immediate: no automatic rollback",
@@ -508,7 +553,14 @@ const CASES: Case[] = [
 describe("reconcile: every transition", () => {
   test.each(CASES)("$name", (c) => {
     const names = c.cfg.spec.agents.groups.map((g) => g.name);
-    const before = c.before?.map(([s, extra], i) => status(names[i] as string, s, extra));
+    // A started group had its reporting agents when it started (initialCount), unless the case says.
+    const initial = (name: string) => (c.agents ?? []).filter((a) => a.group === name).length;
+    const before = c.before?.map(([s, extra], i) =>
+      status(names[i] as string, s, {
+        ...(s === "active" ? { initialCount: initial(names[i] as string) } : {}),
+        ...extra,
+      }),
+    );
     const r = run(c.cfg, before, c.now, c.agents, c.extra);
     expect(states(r)).toEqual(c.after);
     if (c.reason) expect(group(r, c.reason[0]).reason).toMatch(c.reason[1]);
@@ -558,6 +610,80 @@ describe("reconcile: details", () => {
       /new rollout 16.4.0 -> 17.0.2 .*versions changed from 16.4.0 -> 17.0.1/,
     );
   });
+  test("rolloutChangedInWindow: a new target set inside an open window waits for the next window", () => {
+    // stage updates every day at 09:00; the target changes at 09:05 (IN): stage already used this window for
+    // the previous rollout, so it waits for tomorrow's 09:00 (Teleport's rolloutChangedInWindow).
+    const r = run(PLAIN, [status("stage", "done"), status("prod", "done")], IN, onStart(["s1"], "stage"), {
+      version: version({ target_version: "17.0.2" }),
+      serverVersion: "17.0.2",
+    });
+    expect(r.rollout?.replaced).toBe(true);
+    expect(states(r)).toEqual(["unstarted", "unstarted"]);
+    expect(group(r, "stage").reason).toBe(
+      "the rollout began at 2024-01-01T09:05:00.000Z, after its window opened at 2024-01-01T09:00:00.000Z: waiting for its next window (2024-01-02T09:00:00.000Z)",
+    );
+    const step = (rollout: Rollout | undefined, now: number, extra: Partial<ReconcileInput> = {}) =>
+      reconcile({
+        config: PLAIN,
+        version: version({ target_version: "17.0.2" }),
+        rollout,
+        agents: onStart(["s1"], "stage"),
+        serverVersion: "17.0.2",
+        now,
+        random: first,
+        ...extra,
+      });
+    // Still waiting later in the same window; a critical release starts it all the same.
+    expect(states(step(r.rollout, IN + 30 * MINUTE))).toEqual(["unstarted", "unstarted"]);
+    expect(states(step(r.rollout, IN + 30 * MINUTE, { critical: true }))).toEqual(["active", "unstarted"]);
+    // The next day's window is the new rollout's own.
+    expect(states(step(r.rollout, IN + 24 * HOUR))).toEqual(["active", "unstarted"]);
+  });
+  test("rolloutChangedInWindow: the first rollout may use the window open now (nothing used it before)", () => {
+    const r = run(PLAIN, undefined, IN, onStart(["s1"], "stage"));
+    expect(r.rollout?.replaced).toBeUndefined();
+    expect(states(r)).toEqual(["active", "unstarted"]);
+  });
+  test("rolloutChangedInWindow, time-based: a replaced rollout does not activate a group in a window open before it", () => {
+    const before = rollout(TIME, [status("a", "done"), status("b", "done")]);
+    const r = reconcile({
+      config: TIME,
+      version: version({ start_version: "16.5.0" }),
+      rollout: before,
+      agents: [],
+      serverVersion: SERVER,
+      now: IN,
+      random: first,
+    });
+    expect(states(r)).toEqual(["unstarted", "unstarted"]);
+    expect(group(r, "a").reason).toMatch(/after its window opened at 2024-01-01T09:00:00.000Z/);
+    // a's next window is next Monday; b's (20:00) opens after the rollout began: b activates there.
+    const evening = reconcile({
+      config: TIME,
+      version: version({ start_version: "16.5.0" }),
+      rollout: r.rollout,
+      agents: [],
+      serverVersion: SERVER,
+      now: MON + 20 * HOUR + MINUTE,
+      random: first,
+    });
+    expect(states(evening)).toEqual(["unstarted", "active"]);
+  });
+  test("an operator start seen with stale counts takes the initial count at the next step", () => {
+    // The stored counts say 0 (the reports came after the last step): the group is not "empty at its start".
+    const r = run(
+      PLAIN,
+      [
+        status("stage", "active", { initialCount: 0, initialPending: true, startTime: OUT }),
+        status("prod", "unstarted"),
+      ],
+      OUT + MINUTE,
+      onStart(["s1", "s2"], "stage"),
+    );
+    expect(group(r, "stage")).toMatchObject({ state: "active", initialCount: 2 });
+    expect(group(r, "stage").initialPending).toBeUndefined();
+    expect(group(r, "stage").reason).toBe("updating: 0 of 2 reporting agents run 17.0.1");
+  });
   test("a new start version resets too", () => {
     const r = run(PLAIN, [status("stage", "done"), status("prod", "active")], OUT, [], {
       version: version({ start_version: "16.5.0" }),
@@ -580,6 +706,55 @@ describe("reconcile: details", () => {
     expect(states(r)).toEqual(["unstarted", "unstarted"]);
     expect(r.events[0]?.message).toMatch(/strategy changed from time-based/);
   });
+  test("a new schedule (immediate -> regular) resets: no group stays done from the immediate rollout", () => {
+    // Under immediate every group went done; back on regular, an operator rolled stage back: prod must not
+    // stay done behind it (Teleport resets the rollout status on a schedule change).
+    const stored = {
+      ...rollout(PLAIN, [status("stage", "done"), status("prod", "done")]),
+      schedule: "immediate" as const,
+    };
+    const r = reconcile({
+      config: PLAIN,
+      version: version({ schedule: "regular" }),
+      rollout: stored,
+      agents: [],
+      serverVersion: SERVER,
+      now: OUT,
+      random: first,
+    });
+    expect(states(r)).toEqual(["unstarted", "unstarted"]);
+    expect(r.rollout?.schedule).toBe("regular");
+    expect(r.rollout?.startedAt).toBe(OUT);
+    expect(r.events[0]?.message).toMatch(/schedule changed from immediate/);
+    // regular -> immediate resets too (then every group goes active at once).
+    const back = reconcile({
+      config: PLAIN,
+      version: version({ schedule: "immediate" }),
+      rollout: r.rollout,
+      agents: onStart(["s1"], "stage"),
+      serverVersion: SERVER,
+      now: OUT + MINUTE,
+      random: first,
+    });
+    expect(back.events[0]?.message).toMatch(/schedule changed from regular/);
+    expect(back.rollout?.schedule).toBe("immediate");
+  });
+  test("a mode change does not reset; a rollout stored without a schedule adopts the current one", () => {
+    const before = rollout(PLAIN, [status("stage", "done"), status("prod", "active")]);
+    const r = reconcile({
+      config: PLAIN,
+      version: version({ mode: "suspended" }),
+      rollout: before,
+      agents: onStart(["p1"], "prod"),
+      serverVersion: SERVER,
+      now: OUT,
+      random: first,
+    });
+    expect(states(r)).toEqual(["done", "active"]);
+    expect(r.events.filter((e) => e.kind === "rollout")).toEqual([]);
+    expect(r.rollout?.schedule).toBe("regular");
+    expect(r.rollout?.startedAt).toBe(MON);
+  });
   test("a changed schedule keeps the groups it still has", () => {
     const cfg = config({
       schedules: {
@@ -589,7 +764,12 @@ describe("reconcile: details", () => {
         ],
       },
     });
-    const r = run(cfg, [status("stage", "done"), status("prod", "active")], OUT, onStart(["p1"], "prod"));
+    const r = run(
+      cfg,
+      [status("stage", "done"), status("prod", "active", { initialCount: 1 })],
+      OUT,
+      onStart(["p1"], "prod"),
+    );
     expect(r.rollout?.groups.map((g) => [g.name, g.state])).toEqual([
       ["new", "unstarted"],
       ["prod", "active"],
@@ -659,9 +839,10 @@ describe("reconcile: details", () => {
   });
 
   test("schedule immediate: a group done with a failed host says 0 of 1 run the target, not all", () => {
+    // A failed update counts as settled for done (it will not try again), unlike Teleport.
     const r = run(
       PLAIN,
-      [status("stage", "active"), status("prod", "active")],
+      [status("stage", "active", { initialCount: 1 }), status("prod", "active", { initialCount: 1 })],
       OUT,
       [agent("s1", "stage", START, true, TARGET)],
       { version: version({ schedule: "immediate" }) },
@@ -700,7 +881,7 @@ describe("reconcile: details", () => {
     expect(group(r, "stage").state).toBe("done");
   });
   test("without a server version the target is taken as given (no cap): done only on the real target", () => {
-    const before = [status("stage", "active"), status("prod", "unstarted")];
+    const before = [status("stage", "active", { initialCount: 1 }), status("prod", "unstarted")];
     const extra = {
       version: version({ target_version: "18.0.0" }),
       rollout: { ...rollout(PLAIN, before), targetVersion: "18.0.0" },
@@ -835,7 +1016,10 @@ test("halt-on-error: an earlier group rolled back halts a later group that had s
   );
   const forced = run(
     PLAIN,
-    [status("stage", "rolledback"), status("prod", "active", { startTime: MON, forced: true })],
+    [
+      status("stage", "rolledback"),
+      status("prod", "active", { startTime: MON, forced: true, initialCount: 2 }),
+    ],
     IN,
     agents,
   );

@@ -116,6 +116,7 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
       maxFailureRatio: input.maxFailureRatio ?? DEFAULT_MAX_FAILURE_RATIO,
       tallies,
       events,
+      rolloutStart: rollout.replaced === true ? rollout.startedAt : Number.NEGATIVE_INFINITY,
     };
     advance(ctx, groups, av.schedule);
   }
@@ -126,7 +127,10 @@ export function reconcile(input: ReconcileInput): ReconcileResult {
   return { rollout: { ...rollout, groups }, events };
 }
 
-/** The stored rollout, or a new one (every group unstarted) when the versions or the strategy changed. */
+/**
+ * The stored rollout, or a new one (every group unstarted) when `rolloutResetReason` says so. A stored
+ * rollout from before upkeep kept the schedule adopts the current one.
+ */
 function currentRollout(
   stored: Rollout | undefined,
   config: AutoupdateConfig,
@@ -135,25 +139,45 @@ function currentRollout(
   events: RolloutEvent[],
 ): Rollout {
   const strategy = config.spec.agents.strategy;
-  if (
-    stored !== undefined &&
-    stored.startVersion === av.startVersion &&
-    stored.targetVersion === av.targetVersion &&
-    stored.strategy === strategy
-  )
-    return stored;
-  const why =
-    stored === undefined
-      ? "first rollout"
-      : stored.strategy !== strategy
-        ? `strategy changed from ${stored.strategy}`
-        : `versions changed from ${stored.startVersion} -> ${stored.targetVersion}`;
+  const why = rolloutResetReason(stored, config, av);
+  if (stored !== undefined && why === undefined)
+    return stored.schedule === undefined ? { ...stored, schedule: av.schedule } : stored;
   events.push({
     at: now,
     kind: "rollout",
-    message: `new rollout ${av.startVersion} -> ${av.targetVersion} (${strategy}; ${why}): every group unstarted`,
+    message: `new rollout ${av.startVersion} -> ${av.targetVersion} (${strategy}; ${why ?? "first rollout"}): every group unstarted`,
   });
-  return createRollout({ config, startVersion: av.startVersion, targetVersion: av.targetVersion, now });
+  return createRollout({
+    config,
+    startVersion: av.startVersion,
+    targetVersion: av.targetVersion,
+    schedule: av.schedule,
+    replaced: stored !== undefined,
+    now,
+  });
+}
+
+/**
+ * Why `stored` must give way to a new rollout (every group `unstarted`) under these resources, or
+ * `undefined` when it goes on. As Teleport's reconciler resets `autoupdate_agent_rollout`'s status: a new
+ * `start_version` or `target_version`, a new `strategy`, or a new `schedule` (`regular` <-> `immediate`:
+ * groups done under `immediate` say nothing of a regular rollout). A mode change does not reset. A
+ * rollout stored without a schedule (older upkeep) is not reset for it. Pure: the server needs no call of
+ * its own, `reconcile` (run after every apply) applies it.
+ */
+export function rolloutResetReason(
+  stored: Rollout | undefined,
+  config: AutoupdateConfig,
+  av: AgentsVersion,
+): string | undefined {
+  if (stored === undefined) return "first rollout";
+  const strategy = config.spec.agents.strategy;
+  if (stored.startVersion !== av.startVersion || stored.targetVersion !== av.targetVersion)
+    return `versions changed from ${stored.startVersion} -> ${stored.targetVersion}`;
+  if (stored.strategy !== strategy) return `strategy changed from ${stored.strategy}`;
+  if (stored.schedule !== undefined && stored.schedule !== av.schedule)
+    return `schedule changed from ${stored.schedule}`;
+  return undefined;
 }
 
 /** The statuses in schedule order: new groups unstarted, removed groups dropped (each an event). */
@@ -194,6 +218,11 @@ function alignGroups(
  */
 function recount(g: GroupStatus, t: Tally, target: string, countedDone: boolean): GroupStatus {
   const next = { ...g, presentCount: t.present, upToDateCount: t.upToDate, failedCount: t.failed };
+  if (g.initialPending === true) {
+    // Started by an operator since the last step: the agents there at its start are those counted now.
+    const { initialPending: _done, ...rest } = next;
+    return { ...rest, initialCount: t.present };
+  }
   const moved = g.presentCount !== t.present || g.upToDateCount !== t.upToDate || g.failedCount !== t.failed;
   if (g.state !== "done" || !countedDone || !moved) return next;
   return { ...next, reason: `done since ${iso(g.lastTransition)}; now ${agentsSummary(t, target)}` };

@@ -20,7 +20,7 @@ export function startGroup(input: StartGroupInput): ActionResult {
   const { config, rollout } = input;
   return apply(input, (g, i, now) => {
     const gc = groupConfig(config, g.name);
-    const extra = { startTime: now, initialCount: g.presentCount, canaries: [] };
+    const extra = { startTime: now, initialCount: g.presentCount, initialPending: true, canaries: [] };
     if (rollout.strategy === "time-based") {
       if (g.state === "active" || g.state === "canary") refuse("start", g, `it is already ${g.state}`);
       const minutes = config.spec.agents.maintenanceWindowMinutes;

@@ -2,7 +2,7 @@
  * Rollout state and decisions (DESIGN §3), as plain JSON-serializable data. Instants are epoch
  * milliseconds (numbers) so the server can store them as they are.
  */
-import type { AgentMode, Strategy } from "../resources/types.ts";
+import type { AgentMode, AgentSchedule, Strategy } from "../resources/types.ts";
 
 export type GroupState = "unstarted" | "canary" | "active" | "done" | "rolledback";
 export const GROUP_STATES: readonly GroupState[] = ["unstarted", "canary", "active", "done", "rolledback"];
@@ -28,6 +28,11 @@ export type GroupStatus = {
   canaries: Canary[];
   /** Agents reporting when the group started. */
   initialCount: number;
+  /**
+   * Set by an operator start or force: the counts the action saw may be older than the last reports, so
+   * the next reconcile takes `initialCount` from its own count (then clears this).
+   */
+  initialPending?: boolean;
   /** Agents of the group reporting now (as of the last reconcile). */
   presentCount: number;
   /** Of those, running the (capped) target version and healthy. */
@@ -41,13 +46,23 @@ export type GroupStatus = {
   forced?: boolean;
 };
 
-/** One rollout: a pair of versions under one strategy. A new pair (or strategy) starts a new rollout. */
+/**
+ * One rollout: a pair of versions under one strategy and schedule. A new pair, strategy or schedule starts a
+ * new rollout (as Teleport resets `autoupdate_agent_rollout`'s status; a mode change does not).
+ */
 export type Rollout = {
   startVersion: string;
   targetVersion: string;
   strategy: Strategy;
+  /** `spec.agents.schedule` it was made for (absent in a rollout stored before upkeep kept it: any). */
+  schedule?: AgentSchedule;
   /** When this rollout began. */
   startedAt: number;
+  /**
+   * True when it replaced an earlier rollout (new versions, strategy or schedule): its groups do not start
+   * in a window that opened before `startedAt` (Teleport's `rolloutChangedInWindow`).
+   */
+  replaced?: boolean;
   groups: GroupStatus[];
 };
 

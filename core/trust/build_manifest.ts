@@ -2,6 +2,7 @@
  * Building a release manifest from artifact files' facts (`upkeep release manifest`, scripts/fake-release.ts),
  * and the serial of a new one. Pure. Hosts only read manifests (./manifest.ts).
  */
+import type { ListedPatch } from "../delta/patch.ts";
 import { UsageError } from "../errors.ts";
 import { compareVersions, formatVersion, parseVersion, tryParseVersion } from "../version/mod.ts";
 import { type ArtifactName, isValidProduct, tryParseArtifactName } from "./artifact_name.ts";
@@ -23,14 +24,28 @@ export interface BuildInput {
   /** Versions to mark critical; each must be among the artifacts' versions. */
   critical?: readonly string[];
   /** `unpacked_size`: what the artifact decompresses to (left out of the manifest when not given). */
-  artifacts: readonly { name: string; size: number; sha256: string; unpacked_size?: number }[];
+  artifacts: readonly {
+    name: string;
+    size: number;
+    sha256: string;
+    unpacked_size?: number;
+    /** Patches to this artifact (`upkeep release delta`); checked when the manifest is read back. */
+    patches?: ListedPatch[];
+  }[];
 }
 
 function rfc3339(d: Date): string {
   return d.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
-type Fact = { name: string; parsed: ArtifactName; size: number; sha256: string; unpacked_size?: number };
+type Fact = {
+  name: string;
+  parsed: ArtifactName;
+  size: number;
+  sha256: string;
+  unpacked_size?: number;
+  patches?: ListedPatch[];
+};
 
 /** Builds a manifest from artifact files' facts; bad input is a UsageError naming it. */
 export function buildManifest(input: BuildInput): Manifest {
@@ -47,7 +62,7 @@ export function buildManifest(input: BuildInput): Manifest {
   }
   const releases: ManifestRelease[] = versions.map((version) => {
     const artifacts = (byVersion.get(version) ?? [])
-      .map(({ name, parsed, size, sha256, unpacked_size }) => ({
+      .map(({ name, parsed, size, sha256, unpacked_size, patches }) => ({
         name,
         os: parsed.os,
         arch: parsed.arch,
@@ -56,6 +71,7 @@ export function buildManifest(input: BuildInput): Manifest {
         size,
         sha256,
         ...(unpacked_size === undefined ? {} : { unpacked_size }),
+        ...(patches === undefined || patches.length === 0 ? {} : { patches }),
       }))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     return critical.has(version) ? { version, critical: true, artifacts } : { version, artifacts };
@@ -113,6 +129,7 @@ function factsByVersion(input: BuildInput): Map<string, Fact[]> {
       size: a.size,
       sha256: a.sha256,
       ...(a.unpacked_size === undefined ? {} : { unpacked_size: a.unpacked_size }),
+      ...(a.patches === undefined ? {} : { patches: a.patches }),
     });
     byVersion.set(parsed.version, list);
   }

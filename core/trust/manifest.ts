@@ -9,6 +9,7 @@
  * (manifests without it verify; an upkeep older than the field refuses a manifest that has it). The release
  * side builds one with ./build_manifest.ts.
  */
+import { type ListedPatch, patchFileName } from "../delta/patch.ts";
 import { UpkeepError } from "../errors.ts";
 import { fieldPath, isRecord, unknownKeys } from "../validate/mod.ts";
 import { compareVersions, formatVersion, parseVersion, tryParseVersion } from "../version/mod.ts";
@@ -18,6 +19,7 @@ export const MANIFEST_SCHEMA = 1;
 export const MAX_MANIFEST_BYTES = 8 * 1024 * 1024;
 const MAX_RELEASES = 10_000;
 const MAX_ARTIFACTS_PER_RELEASE = 256;
+const MAX_PATCHES_PER_ARTIFACT = 64;
 
 export interface ManifestArtifact {
   name: string;
@@ -34,6 +36,11 @@ export interface ManifestArtifact {
    * decompresses to more.
    */
   unpacked_size?: number;
+  /**
+   * Patches that rebuild this artifact from an older version's (delta downloads, core/delta/patch.ts).
+   * Optional, like unpacked_size: an upkeep older than the field refuses a manifest that has it.
+   */
+  patches?: ListedPatch[];
 }
 
 export interface ManifestRelease {
@@ -108,7 +115,7 @@ function canonicalVersion(value: unknown, path: string): string {
 function parseArtifact(value: unknown, path: string, product: string, version: string): ManifestArtifact {
   const o = object(value, path, {
     required: ["name", "os", "arch", "edition", "fips", "size", "sha256"],
-    optional: ["unpacked_size"],
+    optional: ["unpacked_size", "patches"],
   });
   const name = string(o.name, fieldPath(path, "name"));
   const parsed = tryParseArtifactName(product, name);
@@ -124,6 +131,7 @@ function parseArtifact(value: unknown, path: string, product: string, version: s
     sha256: string(o.sha256, fieldPath(path, "sha256"), 64),
   };
   if ("unpacked_size" in o) a.unpacked_size = count(o.unpacked_size, fieldPath(path, "unpacked_size"));
+  if ("patches" in o) a.patches = parsePatches(o.patches, fieldPath(path, "patches"), name, version);
   if (a.edition !== "oss" && a.edition !== "ent")
     throw malformed(fieldPath(path, "edition"), 'expected "oss" or "ent"');
   if (typeof a.fips !== "boolean") throw malformed(fieldPath(path, "fips"), "expected true or false");
@@ -139,6 +147,31 @@ function parseArtifact(value: unknown, path: string, product: string, version: s
     throw malformed(path, `the fields disagree with the name "${name}" (version ${version})`);
   }
   return a;
+}
+
+/** An artifact's patches: each named `<artifact>.from-<version>.patch`, from an older version, once each. */
+function parsePatches(value: unknown, path: string, artifact: string, version: string): ListedPatch[] {
+  if (!Array.isArray(value) || value.length > MAX_PATCHES_PER_ARTIFACT)
+    throw malformed(path, `expected an array of at most ${MAX_PATCHES_PER_ARTIFACT} patches`);
+  const seen = new Set<string>();
+  return value.map((p, i) => {
+    const at = fieldPath(path, i);
+    const o = object(p, at, { required: ["from", "name", "size", "sha256", "base_sha256"] });
+    const from = canonicalVersion(o.from, fieldPath(at, "from"));
+    if (compareVersions(parseVersion(from), parseVersion(version)) === 0)
+      throw malformed(fieldPath(at, "from"), `a patch from ${from} to itself`);
+    const name = string(o.name, fieldPath(at, "name"));
+    if (name !== patchFileName(artifact, from))
+      throw malformed(fieldPath(at, "name"), `expected "${patchFileName(artifact, from)}"`);
+    if (seen.has(from)) throw malformed(fieldPath(at, "from"), `a second patch from ${from}`);
+    seen.add(from);
+    const sha256 = string(o.sha256, fieldPath(at, "sha256"), 64);
+    const base = string(o.base_sha256, fieldPath(at, "base_sha256"), 64);
+    if (!SHA256.test(sha256)) throw malformed(fieldPath(at, "sha256"), "expected 64 lower-case hex digits");
+    if (!SHA256.test(base))
+      throw malformed(fieldPath(at, "base_sha256"), "expected 64 lower-case hex digits");
+    return { from, name, size: count(o.size, fieldPath(at, "size")), sha256, base_sha256: base };
+  });
 }
 
 /**
@@ -225,6 +258,17 @@ export function serializeManifest(m: Manifest): string {
         size: a.size,
         sha256: a.sha256,
         ...(a.unpacked_size === undefined ? {} : { unpacked_size: a.unpacked_size }),
+        ...(a.patches === undefined
+          ? {}
+          : {
+              patches: a.patches.map((p) => ({
+                from: p.from,
+                name: p.name,
+                size: p.size,
+                sha256: p.sha256,
+                base_sha256: p.base_sha256,
+              })),
+            }),
       })),
     })),
   };

@@ -80,6 +80,13 @@ describe("findBody -> parseFind round trip", () => {
       },
     ],
     [
+      "community: the agent installs the oss builds",
+      { ...INFO, edition: "community" },
+      "17.0.1",
+      { agent: AGENT, tools: TOOLS, critical: true },
+      { agent: UPDATE, tools: { toolsVersion: "17.0.1", toolsAutoUpdate: true, cacheSeconds: 300 } },
+    ],
+    [
       "no version policy and no server version: no version for either, and why",
       INFO,
       undefined,
@@ -118,18 +125,30 @@ describe("findBody -> parseFind round trip", () => {
     test(name, () => expect(roundTrip(info, server, verdict)).toEqual(want));
   }
 
-  test("Teleport's field names and order, then upkeep's, with min_client_version one major below", () => {
+  test("Teleport's field names and order (PingResponse), then upkeep's, with min_client_version one major below", () => {
     const body = findBody(INFO, "17.2.3", { agent: AGENT, tools: TOOLS, critical: false });
-    expect(Object.keys(body)).toEqual([
+    const error = findBody(INFO, "17.2.3", { error: true, group: "prod" });
+    const teleport = [
+      "auth",
+      "proxy",
       "server_version",
       "min_client_version",
+      "auto_update",
       "cluster_name",
+      "automatic_upgrades",
       "edition",
       "fips",
-      "auto_update",
-      "upkeep",
-    ]);
-    expect(body.min_client_version).toBe("16.0.0");
+    ];
+    expect(Object.keys(body)).toEqual([...teleport, "upkeep"]);
+    expect(Object.keys(error)).toEqual([...teleport, "upkeep"]);
+    expect(body.min_client_version).toBe("16.0.0-aa");
+    expect(body.automatic_upgrades).toBe(true);
+    expect(JSON.stringify([body.auth, body.proxy])).toBe(
+      '[{"type":"local","second_factor":"off","private_key_policy":"none","piv_slot":"","piv_pin_cache_duration":0,' +
+        '"device_trust":{"disabled":true},"has_motd":false,"default_session_ttl":"0s"},' +
+        '{"kube":{},"ssh":{},"db":{},"tls_routing_enabled":false}]',
+    );
+    expect(JSON.stringify([error.auth, error.proxy])).toBe(JSON.stringify([body.auth, body.proxy]));
     expect(Object.keys(body.auto_update)).toEqual([
       "tools_version",
       "tools_auto_update",
@@ -226,6 +245,17 @@ describe("parseFind refuses what it cannot use, each part on its own", () => {
 describe("the artifact template and the oldest client", () => {
   test.each([
     [{ product: "hello", edition: "oss", fips: false }, "1.2.3", "hello-v1.2.3-{os}-{arch}-bin.tar.gz"],
+    // Teleport Community Edition installs the builds named like oss ones (teleport-v...).
+    [
+      { product: "teleport", edition: "community", fips: false },
+      "1.2.3",
+      "teleport-v1.2.3-{os}-{arch}-bin.tar.gz",
+    ],
+    [
+      { product: "teleport", edition: "ent", fips: false },
+      "1.2.3",
+      "teleport-ent-v1.2.3-{os}-{arch}-bin.tar.gz",
+    ],
     [
       { product: "my-app", edition: "ent", fips: true },
       "1.2.3",
@@ -242,10 +272,12 @@ describe("the artifact template and the oldest client", () => {
     expect(() => artifactTemplate(INFO, "not-a-version")).toThrow("invalid version");
   });
 
+  // Teleport's rule (MinClientSemVersion): major-1 with the pre-release `aa`, so that major's pre-releases pass.
   test.each([
-    ["17.2.3", "16.0.0"],
-    ["1.0.0", "0.0.0"],
-    ["0.4.0", "0.0.0"],
+    ["17.2.3", "16.0.0-aa"],
+    ["18.0.0-rc.1", "17.0.0-aa"],
+    ["1.0.0", "0.0.0-aa"],
+    ["0.4.0", "0.0.0-aa"],
   ])("min_client_version of %s is %s", (server, want) => expect(minClientVersion(server)).toBe(want));
 });
 

@@ -89,7 +89,8 @@ function agentPart(d: Doc, au: Doc | undefined, up: Doc): FindAnswer | string {
     agentVersion: agent ?? "",
     autoUpdate: au.agent_auto_update,
     jitterSeconds: Number.isFinite(jitter) ? Math.min(Math.max(0, Math.floor(jitter)), 86_400) : 0,
-    edition: d.edition === "ent" ? "ent" : d.edition === "oss" ? "oss" : "",
+    // Teleport's editions: `community` (Community Edition) installs the same builds as `oss`.
+    edition: d.edition === "ent" ? "ent" : d.edition === "oss" || d.edition === "community" ? "oss" : "",
     fips: d.fips === true,
     artifact: str(up.artifact),
     critical: up.critical === true,

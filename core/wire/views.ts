@@ -68,6 +68,12 @@ export interface GroupView {
   up_to_date_count: number;
   failed_count: number;
   forced: boolean;
+  /** The last group: agents with an unknown or no group count here (`tctl autoupdate agents status`). */
+  catch_all?: boolean;
+  /** The group's `canary_count` in autoupdate_config (0: no canary phase). */
+  canary_count?: number;
+  /** Its canaries that run the target healthy. */
+  canary_success_count?: number;
 }
 
 /** What client tools are told now (null when that cannot be decided). */
@@ -96,6 +102,13 @@ export interface RolloutView {
   strategy: string;
   schedule: string | null;
   mode: string | null;
+  /**
+   * The agent mode in force: the stricter of autoupdate_config's and autoupdate_version's (Teleport's
+   * `autoupdate_mode`), null with no rollout.
+   */
+  effective_mode?: string | null;
+  /** Teleport's rollout state: unstarted, active, done or rolledback; null with no rollout. */
+  state?: string | null;
   server_version: string | null;
   /** One sentence: how server_version bounds what agents are told. */
   server_cap: string;

@@ -124,7 +124,10 @@ async function drive(
         seen.set(g.name, g.state);
       }
     }
-    if (groups.every((g) => g.state === "done") || groups.some((g) => g.state === "rolledback"))
+    // Done at 90% (Teleport's rule): the stragglers of a done group still update; wait for them too.
+    const settled = (g: GroupView) =>
+      g.state === "done" && g.up_to_date_count + g.failed_count === g.present_count;
+    if (groups.every(settled) || groups.some((g) => g.state === "rolledback"))
       return end(groups, events, at, true);
     if (at > timeoutS) return end(groups, events, at, false);
     const next = groups.find((g) => g.state !== "done");

@@ -13,7 +13,7 @@ import { UpkeepError } from "../../errors.ts";
 import { type PublicKey, parsePublicKey } from "../../trust/minisign.ts";
 import { formatArtifactName } from "../../trust/mod.ts";
 import { faultPoint } from "../fault.ts";
-import type { InstallSource, Platform, VerifiedManifest } from "../install/mod.ts";
+import type { DownloadFacts, InstallSource, Platform, VerifiedManifest } from "../install/mod.ts";
 import { currentTarget } from "./layout.ts";
 import type { SettleContext } from "./settle.ts";
 
@@ -32,6 +32,7 @@ export async function installTarget(
   u: InstallContext,
   target: string,
   answer: FindAnswer | undefined,
+  onDownload?: (d: DownloadFacts) => void,
 ): Promise<string> {
   const source = installSource(u, target, answer);
   const installed = join(u.layout.versionsDir, u.dirName(target));
@@ -52,7 +53,7 @@ export async function installTarget(
   }
   if (manifest.serial > st.status.manifestSerial) st.status.manifestSerial = manifest.serial;
   faultPoint("agent:after-manifest");
-  const { dir, reused } = await u.installer.install({
+  const { dir, reused, download } = await u.installer.install({
     source,
     manifest,
     version: target,
@@ -60,9 +61,13 @@ export async function installTarget(
     versionsDir: u.layout.versionsDir,
     // A re-published version is never installed over the folder the daemon runs from.
     inUse: [currentTarget(u.layout) ?? "", st.status.active ? u.dirName(st.status.active) : ""],
+    log: (line) => u.log(line),
     ...signal,
   });
-  u.log(`${reused ? "already installed" : "installed"}: ${dir}`);
+  if (download) onDownload?.(download);
+  u.log(
+    `${reused ? "already installed" : "installed"}: ${dir}${download ? ` (${download.kind === "delta" ? `patch from ${download.from}` : "full download"}: ${download.bytes} of ${download.full_bytes} bytes)` : ""}`,
+  );
   faultPoint("agent:after-install");
   return dir;
 }

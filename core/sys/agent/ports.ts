@@ -7,6 +7,7 @@ import type { AgentSpec, FindAnswer, PassReport } from "../../agent/mod.ts";
 import {
   fetchVerifiedManifest,
   type InstallOptions,
+  type InstallResult,
   type InstallSource,
   installVersion,
   isCompleteVersionDir,
@@ -32,7 +33,7 @@ export interface InstallerPort {
     o: { now: Date; lastSerial: number; workDir: string; signal?: AbortSignal },
   ): Promise<VerifiedManifest>;
   /** Downloads, verifies and extracts a version (or reuses its complete folder). */
-  install(o: InstallOptions): Promise<{ dir: string; reused: boolean }>;
+  install(o: InstallOptions): Promise<InstallResult>;
   /** A version folder that is complete (its marker written last). */
   isInstalled(dir: string): boolean;
   /** Points the `current` link at `target` (relative to the link's folder), atomically. */

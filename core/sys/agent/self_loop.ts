@@ -22,17 +22,15 @@ import { execInPlace, ownArgs } from "./exec.ts";
 import type { Layout } from "./layout.ts";
 import {
   currentSelfVersion,
-  decideSelf,
   readSelfState,
   type SelfLayout,
-  type SelfPorts,
   selfBinary,
   selfLayout,
-  selfUpdate,
   withSelfLock,
   writeHeartbeat,
   writeSelfState,
-} from "./self_update.ts";
+} from "./self_layout.ts";
+import { decideSelf, type SelfPorts, selfUpdate } from "./self_update.ts";
 import type { AgentFindAnswer } from "./server_api.ts";
 import { ExecSystemctl, type Systemctl, systemctlMust, writeUnits } from "./systemd.ts";
 

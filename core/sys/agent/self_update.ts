@@ -10,31 +10,32 @@
  * The new updater is on trial until it completes a pass (heartbeat); a starting loop restores the previous
  * one when the trial failed (planSelfStart). Every step has a fault point `self:<step>` (core/sys/fault.ts)
  * for the crash tests. The I/O that depends on the build (the version, the keys, the download of upkeep's
- * own releases) comes in through SelfPorts.
+ * own releases) comes in through SelfPorts (self_ports.ts); the updater's folder and state.json are
+ * self_layout.ts's.
  */
 
 import { existsSync, lstatSync, readlinkSync, renameSync, statSync } from "node:fs";
-import { copyFile, mkdir, readFile, rm, symlink, unlink } from "node:fs/promises";
-import { basename, join } from "node:path";
-import {
-  decideSelfUpdate,
-  emptySelfState,
-  formatSelfState,
-  heartbeat,
-  parseSelfState,
-  type SelfDecision,
-  type SelfState,
-  selfVersionsToKeep,
-} from "../../agent/self_update.ts";
+import { copyFile, mkdir, rm, symlink, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { decideSelfUpdate, type SelfDecision } from "../../agent/self_update.ts";
 import type { AgentSpec } from "../../agent/types.ts";
-import { isUpkeepError, UpkeepError } from "../../errors.ts";
+import { isUpkeepError } from "../../errors.ts";
 import { sameVersion } from "../../version/same_version.ts";
 import { faultPoint } from "../fault.ts";
-import { writeFileAtomic } from "../files.ts";
 import { cleanSymlinkLeftovers, switchSymlink } from "../install/mod.ts";
 import { errorCodeOf } from "../io_error.ts";
-import { acquireLock, type Lock } from "../lock.ts";
-import { runWithTimeout } from "./probe.ts";
+import {
+  currentSelfVersion,
+  lockSelf,
+  readSelfState,
+  type SelfLayout,
+  selfBinary,
+  selfLayout,
+  writeSelfState,
+} from "./self_layout.ts";
+
+/** Read by `agent status` and the ports (the updater's state.json). */
+export { readSelfState, selfLayout } from "./self_layout.ts";
 
 /** The fault points of a self-update, in the order it reaches them. */
 export const SELF_FAULT_POINTS = [
@@ -46,60 +47,6 @@ export const SELF_FAULT_POINTS = [
   "self:after-switch",
   "self:before-exec",
 ] as const;
-
-/** `<install-dir>/updater/`: one updater for every namespace of an install dir. */
-export interface SelfLayout {
-  dir: string;
-  versionsDir: string;
-  current: string;
-  stateFile: string;
-  lockFile: string;
-  workDir: string;
-}
-
-export function selfLayout(installDir: string): SelfLayout {
-  const dir = join(installDir, "updater");
-  return {
-    dir,
-    versionsDir: join(dir, "versions"),
-    current: join(dir, "current"),
-    stateFile: join(dir, "state.json"),
-    lockFile: join(dir, "update.lock"),
-    workDir: join(dir, "tmp"),
-  };
-}
-
-/** The executable of an updater version. */
-export function selfBinary(l: SelfLayout, version: string): string {
-  return join(l.versionsDir, version, "upkeep");
-}
-
-/** The version `current` points at, when its executable is there. */
-export function currentSelfVersion(l: SelfLayout): string | undefined {
-  try {
-    const v = basename(readlinkSync(l.current));
-    return existsSync(selfBinary(l, v)) ? v : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-export async function readSelfState(l: SelfLayout, log?: (m: string) => void): Promise<SelfState> {
-  let text: string;
-  try {
-    text = await readFile(l.stateFile, "utf8");
-  } catch (e) {
-    if (errorCodeOf(e) !== "ENOENT") log?.(`cannot read ${l.stateFile}: ${errorCodeOf(e) ?? String(e)}`);
-    return emptySelfState();
-  }
-  const { state, problems } = parseSelfState(text);
-  if (problems.length) log?.(`${l.stateFile}: ${problems.join("; ")}`);
-  return state;
-}
-
-export async function writeSelfState(l: SelfLayout, s: SelfState): Promise<void> {
-  await writeFileAtomic(l.stateFile, formatSelfState(s), { mode: 0o644, overwrite: true });
-}
 
 /** What a self-update needs from the build and the network (the real ones: self_ports.ts). */
 export interface SelfPorts {
@@ -158,29 +105,6 @@ export async function decideSelf(
     current: currentSelfVersion(l),
     ...(jitter ? { jitter } : {}),
   });
-}
-
-/** Takes updater/update.lock (null when another loop holds it: it self-updates, this one waits). */
-async function lockSelf(l: SelfLayout, wait: number): Promise<Lock | null> {
-  await mkdir(l.dir, { recursive: true });
-  try {
-    return await acquireLock(l.lockFile, { waitMs: wait, what: "agent self-update" });
-  } catch (e) {
-    if (isUpkeepError(e) && e.code === "E_LOCKED") return null;
-    throw e;
-  }
-}
-
-/** Runs `fn` under updater/update.lock, waiting for it (up to 60 s). */
-export async function withSelfLock<T>(installDir: string, fn: (l: SelfLayout) => Promise<T>): Promise<T> {
-  const l = selfLayout(installDir);
-  const lock = await lockSelf(l, 60_000);
-  if (!lock) throw new UpkeepError("E_LOCKED", `${l.lockFile} stays taken`);
-  try {
-    return await fn(l);
-  } finally {
-    lock.release();
-  }
 }
 
 /**
@@ -357,72 +281,4 @@ export async function ensureBinLink(c: SelfContext, l: SelfLayout): Promise<void
   } catch (e) {
     c.log(`updater: cannot make ${link}: ${errorCodeOf(e) ?? String(e)}`);
   }
-}
-
-/** Removes version folders neither kept (active, backup, on trial, current, running) nor in progress. */
-export async function cleanSelfVersions(l: SelfLayout, s: SelfState, running: string): Promise<void> {
-  const keep = new Set(selfVersionsToKeep(s, currentSelfVersion(l), running));
-  let names: string[] = [];
-  try {
-    names = (await import("node:fs")).readdirSync(l.versionsDir);
-  } catch {
-    return;
-  }
-  for (const n of names) {
-    if (keep.has(n)) continue;
-    const tmp = /\.tmp-(\d+)$/.exec(n);
-    if (tmp && Number(tmp[1]) === process.pid) continue;
-    await rm(join(l.versionsDir, n), { recursive: true, force: true }).catch(() => {});
-  }
-}
-
-/** The heartbeat of the running updater after a pass: commits a switch on trial to it. */
-export async function writeHeartbeat(c: {
-  installDir: string;
-  running: string;
-  now: Date;
-}): Promise<SelfState> {
-  return withSelfLock(c.installDir, async (l) => {
-    const before = await readSelfState(l);
-    const after = heartbeat(before, c.running, c.now);
-    await writeSelfState(l, after);
-    if (before.updating && !after.updating) await cleanSelfVersions(l, after, c.running);
-    return after;
-  });
-}
-
-/** The real check of a new updater: `--version`, then `agent self-test` (30 s each). */
-export async function checkUpdater(
-  binary: string,
-  version: string,
-  where: { installDir: string; namespace: string },
-): Promise<void> {
-  const run = async (args: string[]) => {
-    let r: Awaited<ReturnType<typeof runWithTimeout>>;
-    try {
-      r = await runWithTimeout([binary, ...args], 30_000);
-    } catch (e) {
-      throw new UpkeepError("E_SMOKE", `cannot run ${binary}: ${errorCodeOf(e) ?? String(e)}`);
-    }
-    if (r.timedOut) throw new UpkeepError("E_SMOKE", `${binary} ${args.join(" ")} did not finish in 30 s`);
-    // The server out of reach during the self-test says nothing about the new updater: tried again later.
-    if (r.code !== 0 && /\((E_NETWORK|E_SERVER)\)/.test(r.stderr))
-      throw new UpkeepError(
-        "E_NETWORK",
-        `${binary} ${args.join(" ")} could not reach the server: ${r.stderr.trim().slice(0, 300)}`,
-      );
-    if (r.code !== 0)
-      throw new UpkeepError(
-        "E_SMOKE",
-        `${binary} ${args.join(" ")} exited ${r.code}: ${(r.stderr || r.stdout).trim().slice(0, 300)}`,
-      );
-    return r.stdout.trim();
-  };
-  const printed = await run(["--version"]);
-  if (printed !== `upkeep ${version}`)
-    throw new UpkeepError(
-      "E_SMOKE",
-      `${binary} --version printed ${JSON.stringify(printed.slice(0, 80))}, not upkeep ${version}`,
-    );
-  await run(["agent", "self-test", "--install-dir", where.installDir, "--namespace", where.namespace]);
 }

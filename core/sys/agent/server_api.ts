@@ -5,6 +5,7 @@
 import { hostname } from "node:os";
 import type { AgentSpec } from "../../agent/types.ts";
 import { UpkeepError } from "../../errors.ts";
+import { readErrorBody } from "../../wire/error_body.ts";
 import { type FindAnswer, parseFind } from "../../wire/parse_find.ts";
 import { type ReportState, reportBody } from "../../wire/report.ts";
 import { MAX_FIND_ANSWER_BYTES, readCapped, readPrefix, Watchdog } from "../bounded_http.ts";
@@ -28,7 +29,10 @@ function cancelled(): UpkeepError {
 export type AgentFindAnswer = FindAnswer & { updaterVersion?: string };
 
 export async function find(spec: AgentSpec, signal?: AbortSignal): Promise<AgentFindAnswer> {
-  const url = `${base(spec.server)}/v1/webapi/find?group=${encodeURIComponent(spec.group)}&updater_id=${encodeURIComponent(spec.updaterId)}`;
+  // The updater id under upkeep's name and under Teleport's (`update_id`, AgentUpdateIDParameter in
+  // api/client/webclient): a Teleport proxy then knows this host as a canary too.
+  const id = encodeURIComponent(spec.updaterId);
+  const url = `${base(spec.server)}/v1/webapi/find?group=${encodeURIComponent(spec.group)}&updater_id=${id}&update_id=${id}`;
   checkUrl(spec.server, spec.insecure);
   const watchdog = new Watchdog({
     idleMs: FIND_TIMEOUT_MS,
@@ -117,7 +121,8 @@ export async function sendReport(spec: AgentSpec, r: ReportBody): Promise<string
         return `cannot reach ${spec.server}: ${watchdog.why(e)}`;
       }
       // The answer is not needed; an error page's first 200 characters are (never more is read).
-      if (!res.ok) return `report to ${url} refused: ${res.status} ${await readPrefix(res, 200, watchdog)}`;
+      if (!res.ok)
+        return `report to ${url} refused: ${res.status} ${refusal(await readPrefix(res, 200, watchdog))}`;
       await res.body?.cancel().catch(() => {});
       return undefined;
     } finally {
@@ -126,4 +131,15 @@ export async function sendReport(spec: AgentSpec, r: ReportBody): Promise<string
   } catch (e) {
     return `cannot reach ${spec.server}: ${e instanceof Error ? e.message : String(e)}`;
   }
+}
+
+/** What a refusal says: its message (either shape: core/wire readErrorBody), else the text as it came. */
+function refusal(text: string): string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  return readErrorBody(doc).message ?? text;
 }

@@ -49,19 +49,26 @@ function stateOf(pid: number): string {
   }
 }
 
+/** The PID and start time written in `pidFile` (`PID START`), or undefined when it cannot be read. */
+function readPidFile(pidFile: string): { pid: number; start: string } | undefined {
+  let text = "";
+  try {
+    text = readFileSync(pidFile, "utf8");
+  } catch {
+    return undefined;
+  }
+  const [pidText, start = ""] = text.trim().split(/\s+/);
+  return { pid: Number(pidText), start };
+}
+
 /**
  * Stops a daemon left running by an agent that was killed (its PID in `pidFile`, checked by start time).
  * Returns the PID stopped, or 0.
  */
 export async function stopOrphan(pidFile: string, graceMs: number): Promise<number> {
-  let text = "";
-  try {
-    text = readFileSync(pidFile, "utf8");
-  } catch {
-    return 0;
-  }
-  const [pidText, start = ""] = text.trim().split(/\s+/);
-  const pid = Number(pidText);
+  const read = readPidFile(pidFile);
+  if (!read) return 0;
+  const { pid, start } = read;
   if (!Number.isInteger(pid) || pid <= 1 || pid === process.pid || !pidAlive(pid)) {
     unlinkSilently(pidFile);
     return 0;
@@ -155,14 +162,9 @@ function reap(pid: number): number | undefined {
  * (then the caller stops an orphan as usual).
  */
 export async function ownDaemon(pidFile: string): Promise<number> {
-  let text = "";
-  try {
-    text = readFileSync(pidFile, "utf8");
-  } catch {
-    return 0;
-  }
-  const [pidText, start = ""] = text.trim().split(/\s+/);
-  const pid = Number(pidText);
+  const read = readPidFile(pidFile);
+  if (!read) return 0;
+  const { pid, start } = read;
   if (!Number.isInteger(pid) || pid <= 1 || !pidAlive(pid)) return 0;
   if (start && startTimeOf(pid) !== start) return 0;
   if (parentOf(pid) !== process.pid) return 0;

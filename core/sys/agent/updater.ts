@@ -32,7 +32,7 @@ import {
 import { isUpkeepError } from "../../errors.ts";
 import { sameVersion } from "../../version/same_version.ts";
 import { faultPoint } from "../fault.ts";
-import { currentPlatform, type Platform, versionDirName } from "../install/mod.ts";
+import { currentPlatform, type DownloadFacts, type Platform, versionDirName } from "../install/mod.ts";
 import { sleep } from "./health_watch.ts";
 import { installTarget } from "./install_target.ts";
 import type { Layout } from "./layout.ts";
@@ -152,6 +152,7 @@ export class Updater implements SettleContext {
    */
   async pass(opts: PassOptions = {}): Promise<PassResult> {
     this.#switched = false;
+    this.#download = undefined;
     // An update that switched but never settled its health (agent killed after the switch): settle it now.
     const u = this.state.status.updating;
     if (u && sameVersion(this.state.status.active, u.to) && this.service.manages) {
@@ -169,10 +170,16 @@ export class Updater implements SettleContext {
       this.log(`update: ${opts.forceWhy ?? "forced"} ${target}`);
     }
     try {
-      return await this.#update(from, target, answer);
+      return this.#withDownload(await this.#update(from, target, answer));
     } catch (e) {
-      return this.#failed(from, target, e);
+      return this.#withDownload(await this.#failed(from, target, e));
     }
+  }
+
+  /** What this pass fetched (delta or full, bytes), in its result (`agent update --json`). */
+  #download: DownloadFacts | undefined;
+  #withDownload(r: PassResult): PassResult {
+    return this.#download ? { ...r, download: this.#download } : r;
   }
 
   /**
@@ -296,7 +303,10 @@ export class Updater implements SettleContext {
   }
 
   async #update(from: string, target: string, answer: FindAnswer | undefined): Promise<PassResult> {
-    return this.#switchAndSettle(from, target, await installTarget(this, target, answer));
+    const dir = await installTarget(this, target, answer, (d) => {
+      this.#download = d;
+    });
+    return this.#switchAndSettle(from, target, dir);
   }
 
   async #switchAndSettle(from: string, target: string, dir: string): Promise<PassResult> {

@@ -11,6 +11,7 @@ import {
   ftruncateSync,
   openSync,
   readSync,
+  statSync,
   unlinkSync,
   writeSync,
 } from "node:fs";
@@ -80,6 +81,16 @@ export interface Downloaded extends FileDigests {
   mtimeMs: number;
   /** Requests made and whether each asked for a Range. */
   requests: { range: boolean }[];
+}
+
+/** Whether `path` is still the very file `d`'s digests were taken of (same inode, size and mtime). */
+export function sameFile(path: string, d: Downloaded): boolean {
+  try {
+    const st = statSync(path);
+    return st.ino === d.ino && st.size === d.size && st.mtimeMs === d.mtimeMs;
+  } catch {
+    return false;
+  }
 }
 
 const HASH_CHUNK = 1 << 20;

@@ -40,6 +40,7 @@ import {
   type InstallSource,
   installVersion,
   isCompleteVersionDir,
+  KEPT_ARTIFACT,
   listInstalledVersions,
   MARKER_FILE,
   type Platform,
@@ -204,8 +205,13 @@ describe("malicious archives (signed and listed: only the extractor stops them)"
 describe("good installs", () => {
   test("default layout (hello/bin/hello): top folder stripped, bin/ kept, marker, nothing left over", async () => {
     const { c, result } = await install("good", "1.0.0");
-    expect(result).toEqual({ dir: join(c.versionsDir, "1.0.0"), reused: false });
-    expect(walk(result.dir)).toEqual([MARKER_FILE, "README", "bin", "bin/hello"]);
+    const size = statSync(join(result.dir, KEPT_ARTIFACT)).size;
+    expect(result).toEqual({
+      dir: join(c.versionsDir, "1.0.0"),
+      reused: false,
+      download: { kind: "full", bytes: size, full_bytes: size },
+    });
+    expect(walk(result.dir)).toEqual([KEPT_ARTIFACT, MARKER_FILE, "README", "bin", "bin/hello"]);
     expect(readdirSync(c.versionsDir)).toEqual(["1.0.0"]);
     expect(statSync(join(result.dir, "bin/hello")).mode & 0o777).toBe(0o755);
     const marker = JSON.parse(readFileSync(join(result.dir, MARKER_FILE), "utf8"));
@@ -221,7 +227,7 @@ describe("good installs", () => {
 
   test("flat layout (hello at the root): the executable moves into bin/", async () => {
     const { result } = await install("good", "1.1.0");
-    expect(walk(result.dir)).toEqual([MARKER_FILE, "README", "bin", "bin/hello"]);
+    expect(walk(result.dir)).toEqual([KEPT_ARTIFACT, MARKER_FILE, "README", "bin", "bin/hello"]);
     expect(
       Bun.spawnSync([join(result.dir, "bin/hello"), "version"])
         .stdout.toString()
@@ -248,7 +254,7 @@ describe("good installs", () => {
 
   test("Teleport layout (hello/hello, no bin/): top folder stripped, executable into bin/", async () => {
     const { result } = await install("good", "1.2.0");
-    expect(walk(result.dir)).toEqual([MARKER_FILE, "README", "bin", "bin/hello"]);
+    expect(walk(result.dir)).toEqual([KEPT_ARTIFACT, MARKER_FILE, "README", "bin", "bin/hello"]);
   });
 
   test("the marker is the last file written: every other file is older or as old", async () => {
@@ -527,7 +533,7 @@ describe("the completion marker is checked against the manifest before reuse", (
     const shaA = markerOf(a.result.dir).sha256;
     const before = host.requests.length;
     const b = await install("repub-b", "1.0.0", c);
-    expect(b.result).toEqual({ dir: a.result.dir, reused: false });
+    expect(b.result).toMatchObject({ dir: a.result.dir, reused: false, download: { kind: "full" } });
     const shaB = (await manifestOf("repub-b", c.workDir)).manifest.releases[0]?.artifacts[0]?.sha256;
     expect(markerOf(b.result.dir).sha256).toBe(shaB as string);
     expect(shaB).not.toBe(shaA);
@@ -945,7 +951,7 @@ describe("installVersion's own refusals and races", () => {
         },
       }),
     );
-    expect(r).toEqual({ dir, reused: false });
+    expect(r).toMatchObject({ dir, reused: false });
     expect(readFileSync(join(dir, MARKER_FILE), "utf8")).toBe(
       readFileSync(join(done.result.dir, MARKER_FILE), "utf8"),
     );

@@ -17,8 +17,14 @@
  *   done             the `.part` removed
  * A kill before "renamed" leaves only `.tmp-*` and `.part` files, which are never taken for a version;
  * the next run resumes the download and starts the extraction again.
+ *
+ * Delta downloads (./delta.ts): when the manifest lists a patch to the artifact from an installed version
+ * (active first), the patch replaces the download ("mid-download") and the artifact is rebuilt from the
+ * artifact that version's install kept (`.upkeep-artifact` in its folder, a hard link of the verified
+ * `.part`), checked against the manifest's size and sha256 before it becomes the `.part`; from "downloaded"
+ * on, nothing differs. Any failure there falls back to the full download in the same run.
  */
-import { existsSync, lstatSync, statfsSync, statSync, unlinkSync } from "node:fs";
+import { constants, copyFileSync, existsSync, linkSync, lstatSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { isUpkeepError, UpkeepError } from "../../errors.ts";
 import type { ExtractLimits } from "../../install/extract_policy.ts";
@@ -31,11 +37,15 @@ import { formatVersion, tryParseVersion } from "../../version/mod.ts";
 import { faultPoint } from "../fault.ts";
 import { digestFile, fileSize } from "../hash.ts";
 import { ioError } from "../io_error.ts";
+import { type DownloadFacts, KEPT_ARTIFACT, removeDeltaLeftovers, tryDelta } from "./delta.ts";
 import { readMarker, sweepLeftovers } from "./dirs.ts";
-import { type Downloaded, downloadArtifact } from "./download.ts";
+import { type Downloaded, downloadArtifact, sameFile } from "./download.ts";
 import { cancelled, DEFAULT_EXTRACT_LIMITS, extractTarGz, makeDir } from "./extract.ts";
 import { fetchSignature, type InstallSource, refusalError, type VerifiedManifest } from "./manifest.ts";
+import { checkSpace, partBytes } from "./space.ts";
 import { commit, normalizeLayout, remove, tempName, writeMarker } from "./stage.ts";
+
+export { SPACE_MARGIN, UNPACKED_FACTOR } from "./space.ts";
 
 /** The fault points installVersion passes, in order. */
 export const INSTALL_STEPS = [
@@ -53,16 +63,6 @@ export const INSTALL_STEPS = [
   "done",
 ] as const;
 export type InstallStep = (typeof INSTALL_STEPS)[number];
-
-/** Free space asked for beyond the download and the unpacked files. */
-export const SPACE_MARGIN = 64 * 1024 * 1024;
-
-/**
- * Without the manifest's `unpacked_size`, the unpacked files are taken as this many times the artifact: gzip
- * packs executables 2-3x (Go and Rust binaries about 3x), so 4x covers the releases this installs, with room.
- * A release that packs tighter carries `unpacked_size` (`upkeep release manifest` writes it).
- */
-export const UNPACKED_FACTOR = 4;
 
 export interface InstallOptions {
   source: InstallSource;
@@ -85,30 +85,23 @@ export interface InstallOptions {
    * installed afresh, replacing it, unless it is one of these: then E_CONFLICT and the folder is left alone.
    */
   inUse?: readonly string[];
+  /** Says, once, why a listed patch was not used (the full artifact is downloaded instead). */
+  log?: (line: string) => void;
+  /** Try a listed patch before the full download (default true). */
+  delta?: boolean;
+}
+
+export interface InstallResult {
+  dir: string;
+  /** The version's complete folder was there already: nothing was fetched. */
+  reused: boolean;
+  /** What was fetched (absent when reused). */
+  download?: DownloadFacts;
 }
 
 function step(name: InstallStep, opts: InstallOptions): void {
   faultPoint(`install:${name}`);
   opts.onStep?.(name);
-}
-
-function freeBytes(dir: string): number {
-  try {
-    const s = statfsSync(dir);
-    return Number(s.bavail) * Number(s.bsize);
-  } catch {
-    return Number.POSITIVE_INFINITY; // no statfs here: let the writes tell
-  }
-}
-
-/** Bytes a `.part` already holds (a download to resume), 0 when there is none. */
-function partBytes(part: string, max: number): number {
-  try {
-    const st = lstatSync(part);
-    return st.isFile() && st.size <= max ? st.size : 0;
-  } catch {
-    return 0;
-  }
 }
 
 /** Codes by which the installer judges verified bytes: a release that will be refused again, on any host. */
@@ -128,7 +121,7 @@ function refusesRelease(e: unknown): boolean {
  * the `.part` too when the bytes were refused or the install cancelled; a verified `.part` is kept when the
  * failure was local, e.g. E_IO, for the next run to extract without downloading again).
  */
-export async function installVersion(opts: InstallOptions): Promise<{ dir: string; reused: boolean }> {
+export async function installVersion(opts: InstallOptions): Promise<InstallResult> {
   const t = target(opts);
   try {
     sweepLeftovers(opts.versionsDir);
@@ -156,6 +149,36 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
   step("start", opts);
   checkSpace(opts.versionsDir, t);
   step("space-checked", opts);
+  const { downloaded, download } = await fetchArtifact(opts, t);
+  step("downloaded", opts);
+  await unpack(opts, t, downloaded);
+  step("done", opts);
+  return { dir: t.dir, reused: false, download };
+}
+
+/** The artifact into its `.part`: rebuilt from a listed patch when one applies here, else downloaded. */
+async function fetchArtifact(
+  opts: InstallOptions,
+  t: Target,
+): Promise<{ downloaded: Downloaded; download: DownloadFacts }> {
+  const had = partBytes(t.part, t.artifact.size);
+  // A complete `.part` left by a kill after the download (or a rebuild) needs no patch.
+  if (opts.delta !== false && had < t.artifact.size && t.artifact.patches?.length) {
+    const delta = await tryDelta({
+      versionsDir: opts.versionsDir,
+      baseUrl: opts.source.baseUrl,
+      insecure: opts.source.insecure ?? false,
+      artifact: t.artifact,
+      name: t.name,
+      part: t.part,
+      ...(opts.inUse ? { prefer: opts.inUse } : {}),
+      ...(opts.signal ? { signal: opts.signal } : {}),
+      ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
+      ...(opts.log ? { log: opts.log } : {}),
+    });
+    if (delta) return { downloaded: delta.downloaded, download: delta.facts };
+  }
+  removeDeltaLeftovers(opts.versionsDir, t.name, t.artifact.patches);
   const downloaded = await downloadArtifact({
     url: t.url,
     path: t.part,
@@ -166,10 +189,35 @@ export async function installVersion(opts: InstallOptions): Promise<{ dir: strin
     ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
     onFirstChunk: () => step("mid-download", opts),
   });
-  step("downloaded", opts);
-  await unpack(opts, t, downloaded);
-  step("done", opts);
-  return { dir: t.dir, reused: false };
+  const resumed = downloaded.requests.length === 0 ? downloaded.size : had;
+  return {
+    downloaded,
+    download: { kind: "full", bytes: Math.max(0, downloaded.size - resumed), full_bytes: t.artifact.size },
+  };
+}
+
+/**
+ * The verified artifact kept in the stage (a hard link of the `.part`, a copy across filesystems): the base
+ * a later patch is applied to. Not kept (no delta from this version later) when that fails or the release
+ * itself has a file of that name.
+ */
+function keepArtifact(part: string, stage: string): void {
+  const kept = join(stage, KEPT_ARTIFACT);
+  try {
+    lstatSync(kept);
+    return; // the release's own file (or link) of that name: left alone
+  } catch {
+    // not there: kept below
+  }
+  try {
+    linkSync(part, kept);
+  } catch {
+    try {
+      copyFileSync(part, kept, constants.COPYFILE_EXCL);
+    } catch {
+      // no base kept: a later update downloads the full artifact
+    }
+  }
 }
 
 /** What installVersion installs: the version and its artifact as the manifest lists them, and where. */
@@ -211,24 +259,6 @@ function target(opts: InstallOptions): Target {
   };
 }
 
-/** Free space >= what is left to download + the unpacked files + SPACE_MARGIN, else E_NO_SPACE. */
-function checkSpace(versionsDir: string, t: Target): void {
-  const { artifact } = t;
-  const toDownload = artifact.size - partBytes(t.part, artifact.size);
-  const unpacked = artifact.unpacked_size ?? artifact.size * UNPACKED_FACTOR;
-  const need = toDownload + unpacked + SPACE_MARGIN;
-  const free = freeBytes(versionsDir);
-  if (free >= need) return;
-  const how =
-    artifact.unpacked_size === undefined
-      ? `${unpacked} unpacked (${UNPACKED_FACTOR} x its size: the manifest gives no unpacked_size)`
-      : `${unpacked} unpacked (the manifest's unpacked_size)`;
-  throw new UpkeepError(
-    "E_NO_SPACE",
-    `${versionsDir} has ${free} bytes free; installing ${t.name} needs ${need}: ${toDownload} to download, ${how} and a ${SPACE_MARGIN}-byte margin`,
-  );
-}
-
 /**
  * From the downloaded `.part` to the version folder: verify, extract into a temp folder, normalize, marker,
  * rename. Every temp folder this run makes is removed whatever happens (the stage is renamed into place at
@@ -265,6 +295,7 @@ async function unpack(opts: InstallOptions, t: Target, downloaded: Downloaded): 
     step("extracted", opts);
     const stage = normalizeLayout(tmp, newTemp);
     step("layout", opts);
+    keepArtifact(t.part, stage);
     const installedAt = new Date().toISOString();
     writeMarker(stage, {
       version: t.version,
@@ -329,13 +360,4 @@ async function verify(opts: InstallOptions, t: Target, downloaded: Downloaded): 
 function signatureProblem(e: unknown, name: string): unknown {
   if (!isUpkeepError(e) || e.code !== "E_MALFORMED") return e;
   return new UpkeepError("E_SIGNATURE", `unusable signature for ${name}: ${e.message}`, { cause: e });
-}
-
-function sameFile(path: string, d: Downloaded): boolean {
-  try {
-    const st = statSync(path);
-    return st.ino === d.ino && st.size === d.size && st.mtimeMs === d.mtimeMs;
-  } catch {
-    return false;
-  }
 }

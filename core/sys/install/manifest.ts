@@ -64,6 +64,29 @@ export async function fetchSignature(
 }
 
 /**
+ * GETs a manifest at `url` (at most 8 MiB, in 30 s at most) and its `.minisig` together, unverified. One
+ * failing stops the other (a stalled signature does not leave the manifest download running).
+ */
+export async function fetchManifestAndSignature(
+  url: string,
+  opts: { insecure: boolean; signal?: AbortSignal; idleMs?: number },
+): Promise<[manifest: Uint8Array, signature: Uint8Array]> {
+  const either = new AbortController();
+  const signal = opts.signal ? AbortSignal.any([opts.signal, either.signal]) : either.signal;
+  const get = { ...opts, signal };
+  const stopBoth = (e: unknown): never => {
+    either.abort();
+    throw e;
+  };
+  return await Promise.all([
+    fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", { ...get, totalMs: MANIFEST_DEADLINE_MS }).catch(
+      stopBoth,
+    ),
+    fetchSignature(`${url}.minisig`, get).catch(stopBoth),
+  ]);
+}
+
+/**
  * GETs `<baseUrl>/<product>-releases.json` and its `.minisig` (size-capped: 8 MiB and 16 KiB; deadlines:
  * 30 s and 10 s), verifies the signature by one
  * of `trustedKeys`, the product, the expiry and that the serial is not below `lastSerial` (E_ROLLBACK),
@@ -77,20 +100,11 @@ export async function fetchVerifiedManifest(
   checkUrl(src.baseUrl, insecure);
   const name = manifestFileName(src.product);
   const url = joinUrl(src.baseUrl, name);
-  // One failing stops the other (a stalled signature does not leave the manifest download running).
-  const either = new AbortController();
-  const signal = opts.signal ? AbortSignal.any([opts.signal, either.signal]) : either.signal;
-  const get = { insecure, signal, idleMs: opts.idleTimeoutMs };
-  const stopBoth = (e: unknown): never => {
-    either.abort();
-    throw e;
-  };
-  const [bytes, signature] = await Promise.all([
-    fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", { ...get, totalMs: MANIFEST_DEADLINE_MS }).catch(
-      stopBoth,
-    ),
-    fetchSignature(`${url}.minisig`, get).catch(stopBoth),
-  ]);
+  const [bytes, signature] = await fetchManifestAndSignature(url, {
+    insecure,
+    ...(opts.signal ? { signal: opts.signal } : {}),
+    ...(opts.idleTimeoutMs === undefined ? {} : { idleMs: opts.idleTimeoutMs }),
+  });
   try {
     mkdirSync(opts.workDir, { recursive: true });
   } catch (e) {

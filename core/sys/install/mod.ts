@@ -21,6 +21,7 @@ export { DEFAULT_EXTRACT_LIMITS } from "../../install/extract_policy.ts";
 export type { Marker, Platform } from "../../install/layout.ts";
 export { MARKER_FILE, parseVersionDirName, versionDirName } from "../../install/layout.ts";
 export { checkUrl, isLoopbackHost, joinUrl } from "../../install/url.ts";
+export { DELTA_STEPS, type DeltaStep, type DownloadFacts, KEPT_ARTIFACT } from "./delta.ts";
 export {
   cleanSymlinkLeftovers,
   cleanVersionsDir,
@@ -34,6 +35,7 @@ export { extractTarGz } from "./extract.ts";
 export {
   INSTALL_STEPS,
   type InstallOptions,
+  type InstallResult,
   type InstallStep,
   installVersion,
   SPACE_MARGIN,

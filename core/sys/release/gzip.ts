@@ -3,7 +3,10 @@
  * Shared by `upkeep release pack` and scripts/fake-release.ts.
  *
  * The gzip header is made reproducible: no name, mtime 0 (zlib's defaults) and the OS byte set to 3 (Unix)
- * whatever zlib wrote, so the same tar stream gives the same bytes on Linux and macOS.
+ * whatever zlib wrote, so the same tar stream gives the same bytes on Linux and macOS. The input is cut into
+ * fixed 1 MiB blocks before zlib sees it (zlib's output depends on how its input is split): the same bytes
+ * give the same archive however they were read, which is what lets a host rebuild an artifact from a patch
+ * of its decompressed bytes (core/sys/delta/apply.ts) and get the signed bytes back.
  */
 import { createWriteStream } from "node:fs";
 import { open } from "node:fs/promises";
@@ -24,6 +27,30 @@ export interface GzipOptions {
   exclusive?: boolean;
 }
 
+/** zlib's input block: every block but the last is exactly this long. */
+const BLOCK = 1 << 20;
+
+/** The same bytes in fixed BLOCK-sized pieces (fresh buffers: zlib may hold on to one). */
+async function* blocks(chunks: Chunks): AsyncGenerator<Uint8Array> {
+  let buf = new Uint8Array(BLOCK);
+  let n = 0;
+  for await (const c of chunks) {
+    let off = 0;
+    while (off < c.length) {
+      const k = Math.min(BLOCK - n, c.length - off);
+      buf.set(c.subarray(off, off + k), n);
+      n += k;
+      off += k;
+      if (n === BLOCK) {
+        yield buf;
+        buf = new Uint8Array(BLOCK);
+        n = 0;
+      }
+    }
+  }
+  if (n > 0) yield buf.subarray(0, n);
+}
+
 export async function writeGzip(path: string, chunks: Chunks, o: GzipOptions = {}): Promise<void> {
   const gz = createGzip({ level: o.level ?? 6, chunkSize: 1 << 20 });
   const out = createWriteStream(path, { mode: o.mode ?? 0o644, flags: o.exclusive ? "wx" : "w" });
@@ -39,8 +66,7 @@ export async function writeGzip(path: string, chunks: Chunks, o: GzipOptions = {
   });
   gz.pipe(out);
   try {
-    for await (const c of chunks) {
-      if (c.length === 0) continue;
+    for await (const c of blocks(chunks)) {
       if (!gz.write(c)) await new Promise<void>((r) => gz.once("drain", () => r()));
     }
   } catch (e) {

@@ -27,7 +27,6 @@ import {
   mkdirSync,
   openSync,
   renameSync,
-  statSync,
   unlinkSync,
 } from "node:fs";
 import { dirname, join } from "node:path";
@@ -37,7 +36,6 @@ import { formatSelfArtifactName, SELF_PRODUCT } from "../../trust/artifact_name.
 import {
   findArtifact,
   findRelease,
-  MAX_MANIFEST_BYTES,
   type Manifest,
   type ManifestArtifact,
   manifestFileName,
@@ -45,13 +43,14 @@ import {
 import type { PublicKey } from "../../trust/minisign.ts";
 import { verifyArtifact, verifyManifest } from "../../trust/verify_release.ts";
 import { formatVersion, tryParseVersion } from "../../version/mod.ts";
-import { MANIFEST_DEADLINE_MS } from "../bounded_http.ts";
 import { faultPoint } from "../fault.ts";
-import { digestFile, fileSize } from "../hash.ts";
-import { type Downloaded, downloadArtifact, fetchCapped } from "../install/download.ts";
+import { digestFile, fileSize, hashFile } from "../hash.ts";
+import { type DownloadFacts, tryDelta } from "../install/delta.ts";
+import { type Downloaded, downloadArtifact, sameFile } from "../install/download.ts";
 import { fsyncDir } from "../install/extract.ts";
-import { fetchSignature, refusalError } from "../install/manifest.ts";
+import { fetchManifestAndSignature, fetchSignature, refusalError } from "../install/manifest.ts";
 import { ioError } from "../io_error.ts";
+import { UPKEEP_VERSION } from "./build_info.ts";
 
 /** What a host remembers of upkeep's release manifests between runs. */
 export interface SelfTrustState {
@@ -85,6 +84,13 @@ export interface FetchUpdaterOptions {
   /** Called as each step is reached (after its fault point), for logs. */
   onStep?: (step: UpdaterFetchStep) => void;
   onProgress?: (p: { received: number; total: number }) => void;
+  /**
+   * The executable a listed patch may start from (delta downloads): default this running executable at its
+   * built-in version; false: always the full download. Used only when its bytes are the patch's base.
+   */
+  deltaBase?: { path: string; version: string } | false;
+  /** Says, once, why a listed patch was not used. */
+  log?: (line: string) => void;
 }
 
 export interface FetchedUpdater {
@@ -102,6 +108,8 @@ export interface FetchedUpdater {
   keyId: string;
   /** `dest` already held these verified bytes: nothing was downloaded. */
   reused: boolean;
+  /** What was fetched: a patch from the running executable (`delta`) or the whole one (`full`). */
+  download?: DownloadFacts;
 }
 
 function step(name: UpdaterFetchStep, o: FetchUpdaterOptions): void {
@@ -146,22 +154,56 @@ export async function fetchVerifiedUpdater(o: FetchUpdaterOptions): Promise<Fetc
   }
   const part = join(dir, `.${name}.part`);
   const url = joinUrl(o.baseUrl, name);
-  const downloaded = await downloadArtifact({
-    url,
-    path: part,
-    size: artifact.size,
-    insecure,
-    ...(o.signal ? { signal: o.signal } : {}),
-    ...(o.onProgress ? { onProgress: o.onProgress } : {}),
-    ...(o.idleTimeoutMs === undefined ? {} : { idleMs: o.idleTimeoutMs }),
-    onFirstChunk: () => step("mid-download", o),
-  });
+  const delta = await fromPatch(o, { dir, name, part, artifact });
+  const downloaded =
+    delta?.downloaded ??
+    (await downloadArtifact({
+      url,
+      path: part,
+      size: artifact.size,
+      insecure,
+      ...(o.signal ? { signal: o.signal } : {}),
+      ...(o.onProgress ? { onProgress: o.onProgress } : {}),
+      ...(o.idleTimeoutMs === undefined ? {} : { idleMs: o.idleTimeoutMs }),
+      onFirstChunk: () => step("mid-download", o),
+    }));
   step("downloaded", o);
   await verifyDownload(o, { url, name, part, manifest: verified.manifest, downloaded, now });
   step("verified", o);
   install(part, o.dest);
   step("written", o);
-  return { ...facts, reused: false };
+  const download: DownloadFacts = delta?.facts ?? {
+    kind: "full",
+    bytes: artifact.size,
+    full_bytes: artifact.size,
+  };
+  return { ...facts, reused: false, download };
+}
+
+/**
+ * The executable rebuilt into `part` from a patch the manifest lists from the running one (its sha256 the
+ * patch's base), or undefined: the full download (install/delta.ts says why, once).
+ */
+async function fromPatch(
+  o: FetchUpdaterOptions,
+  t: { dir: string; name: string; part: string; artifact: ManifestArtifact },
+): Promise<Awaited<ReturnType<typeof tryDelta>>> {
+  const base = o.deltaBase === undefined ? { path: process.execPath, version: UPKEEP_VERSION } : o.deltaBase;
+  if (base === false || !t.artifact.patches?.some((p) => p.from === base.version)) return undefined;
+  const sha256 = (await hashFile(base.path, ["sha256"]).catch(() => undefined))?.sha256;
+  if (!sha256) return undefined;
+  return tryDelta({
+    versionsDir: t.dir,
+    bases: [{ version: base.version, sha256, file: base.path }],
+    baseUrl: o.baseUrl,
+    insecure: o.insecure ?? false,
+    artifact: t.artifact,
+    name: t.name,
+    part: t.part,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.idleTimeoutMs === undefined ? {} : { idleMs: o.idleTimeoutMs }),
+    ...(o.log ? { log: o.log } : {}),
+  });
 }
 
 /** `upkeep-releases.json` and its signature, verified (nothing is saved: the caller keeps the serial). */
@@ -171,20 +213,11 @@ async function fetchSelfManifest(
 ): Promise<{ manifest: Manifest; keyId: string }> {
   const insecure = o.insecure ?? false;
   const url = joinUrl(o.baseUrl, manifestFileName(SELF_PRODUCT));
-  // One failing stops the other (a stalled signature does not leave the manifest download running).
-  const either = new AbortController();
-  const signal = o.signal ? AbortSignal.any([o.signal, either.signal]) : either.signal;
-  const get = { insecure, signal, ...(o.idleTimeoutMs === undefined ? {} : { idleMs: o.idleTimeoutMs }) };
-  const stopBoth = (e: unknown): never => {
-    either.abort();
-    throw e;
-  };
-  const [bytes, signature] = await Promise.all([
-    fetchCapped(url, MAX_MANIFEST_BYTES, "manifest", { ...get, totalMs: MANIFEST_DEADLINE_MS }).catch(
-      stopBoth,
-    ),
-    fetchSignature(`${url}.minisig`, get).catch(stopBoth),
-  ]);
+  const [bytes, signature] = await fetchManifestAndSignature(url, {
+    insecure,
+    ...(o.signal ? { signal: o.signal } : {}),
+    ...(o.idleTimeoutMs === undefined ? {} : { idleMs: o.idleTimeoutMs }),
+  });
   const v = await verifyManifest({
     bytes,
     signature: new TextDecoder().decode(signature),
@@ -295,15 +328,6 @@ function install(part: string, dest: string): void {
     throw ioError("write", dest, e);
   }
   fsyncDir(dirname(dest));
-}
-
-function sameFile(path: string, d: Downloaded): boolean {
-  try {
-    const st = statSync(path);
-    return st.ino === d.ino && st.size === d.size && st.mtimeMs === d.mtimeMs;
-  } catch {
-    return false;
-  }
 }
 
 function remove(path: string): void {

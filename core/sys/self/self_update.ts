@@ -55,6 +55,8 @@ export interface SelfUpdateResult {
   /** Why nothing was done (up to date, the server names none, --check). */
   reason?: string;
   serial?: number;
+  /** What was fetched: a patch from the executable being replaced (`delta`) or the whole one (`full`). */
+  download?: FetchedUpdater["download"];
 }
 
 /** What decides where the executable is managed: package databases, looked up by path. */
@@ -209,6 +211,9 @@ export async function selfUpdate(
       dest: staged,
       state: readState(statePath),
       insecure: input.insecure,
+      // A patch the manifest lists from this version applies to the executable being replaced.
+      deltaBase: { path, version: from },
+      log: (line) => input.log(`upkeep: ${line}`),
     });
     smoke(staged, got.version);
     renameSync(staged, path);
@@ -218,7 +223,14 @@ export async function selfUpdate(
   }
   fsyncDir(dirname(path));
   saveState(statePath, { lastSerial: got.serial });
-  return { path, from, to: got.version, updated: true, serial: got.serial };
+  return {
+    path,
+    from,
+    to: got.version,
+    updated: true,
+    serial: got.serial,
+    ...(got.download ? { download: got.download } : {}),
+  };
 }
 
 /** The new executable must run and say it is `version` (before it replaces anything). */

@@ -22,6 +22,7 @@ import { formatArtifactName } from "../../trust/artifact_name.ts";
 import type { Manifest } from "../../trust/manifest.ts";
 import {
   currentPlatform,
+  type DownloadFacts,
   fetchVerifiedManifest,
   type InstallSource,
   installVersion,
@@ -76,11 +77,13 @@ interface InstallRun {
   judged: boolean;
   refusal?: RefusedRelease;
   known?: RefusedRelease;
+  /** What the installer fetched (a patch or the full artifact). */
+  download?: DownloadFacts;
 }
 
 export async function installToolsVersion(
   input: InstallToolsInput,
-): Promise<{ state: ToolsState; runVersion: string }> {
+): Promise<{ state: ToolsState; runVersion: string; download?: DownloadFacts }> {
   const { dir, version, io } = input;
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = await acquireLock(`${dir}/.install.lock`, {
@@ -100,7 +103,7 @@ export async function installToolsVersion(
     await fetchAndInstall(input, run, controller.signal);
     cleanupOld(dir, version);
     if (!run.tty) io.warn(`upkeep: client tools v${version} installed`);
-    return { state: run.state, runVersion: version };
+    return { state: run.state, runVersion: version, ...(run.download ? { download: run.download } : {}) };
   } catch (caught) {
     return await afterFailure(input, run, caught, controller.signal.aborted);
   } finally {
@@ -218,7 +221,8 @@ async function installWithProgress(
       }
     : undefined;
   try {
-    await installVersion({
+    const r = await installVersion({
+      log: (line) => input.io.warn(`upkeep: ${line}`),
       source: w.source,
       manifest: w.manifest,
       version: input.version,
@@ -230,6 +234,7 @@ async function installWithProgress(
       },
       ...(onProgress ? { onProgress } : {}),
     });
+    if (r.download) run.download = r.download;
   } finally {
     if (run.tty) writeSync(2, "\n");
   }

@@ -2,7 +2,7 @@
 import { UpkeepError, UsageError } from "../../errors.ts";
 import { isBelow } from "../../tools/choose_version.ts";
 import { effectiveServer } from "../../tools/effective_server.ts";
-import { checkUrl } from "../install/mod.ts";
+import { checkUrl, type DownloadFacts } from "../install/mod.ts";
 import type { ExecIo } from "./exec_tool.ts";
 import { isInstalled } from "./installed.ts";
 import { toolsDir } from "./paths.ts";
@@ -22,6 +22,8 @@ export interface UpdateResult {
   runs: string | null;
   /** Where `runs` comes from: env, pin, server, installed. */
   source: string;
+  /** What this run fetched: a patch (`delta`) or the whole artifact (`full`), bytes over the network. */
+  download?: DownloadFacts;
 }
 
 export async function update(env: Env, io: ExecIo): Promise<UpdateResult> {
@@ -45,9 +47,17 @@ export async function update(env: Env, io: ExecIo): Promise<UpdateResult> {
     );
   }
   const have = isInstalled(dir, a.toolsVersion);
+  let download: DownloadFacts | undefined;
   if (!have) {
     const { installToolsVersion } = await import("./install_tools.ts");
-    await installToolsVersion({ dir, state, version: a.toolsVersion, source: "update", io, env });
+    ({ download } = await installToolsVersion({
+      dir,
+      state,
+      version: a.toolsVersion,
+      source: "update",
+      io,
+      env,
+    }));
   }
   // What runs next (a bad UPKEEP_TOOLS_VERSION must not turn a done install into a failure).
   const after = await status(env, io).catch(() => undefined);
@@ -56,5 +66,6 @@ export async function update(env: Env, io: ExecIo): Promise<UpdateResult> {
     newly_installed: !have,
     runs: after?.version ?? null,
     source: after === undefined ? "unknown" : after.env_version !== null ? "env" : after.source,
+    ...(download ? { download } : {}),
   };
 }

@@ -88,7 +88,8 @@ export const APP_JS = `"use strict";
       });
       if (r.status === 401) return expired();
       const body = await r.json().catch(() => ({ ok: false, error: "HTTP " + r.status }));
-      show(body.ok === true, body.message ?? body.error ?? "HTTP " + r.status);
+      // A refusal from the API's error handler is {"error": {"message"}} (Teleport's shape).
+      show(body.ok === true, body.message ?? body.error?.message ?? body.error ?? "HTTP " + r.status);
     } catch (e) {
       show(false, "the server did not answer: " + e.message);
     }
